@@ -1,0 +1,66 @@
+"""Writing a file so that readers see the old content or the new one, never half of either.
+
+A temp file in the same directory, fsync, then ``os.replace``: rename is atomic on POSIX, and it
+replaces a symlink planted at the path instead of following it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+
+def atomic_write(path: str, data: bytes, *, mode: int = 0o600, dir_mode: int = 0o700) -> None:
+    """Write ``data`` to ``path`` atomically, creating parent dirs; raises OSError on failure."""
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, mode=dir_mode, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def create_once(path: str, data: bytes, *, mode: int = 0o600, dir_mode: int = 0o700) -> bytes:
+    """Create ``path`` with ``data`` unless it exists; return what the file holds afterwards.
+
+    Many processes may race here (a CI matrix starting at once): the content is written to a temp
+    file and hard-linked into place, which fails if another process won, so exactly one value is
+    ever visible and it is never partial.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, mode=dir_mode, exist_ok=True)
+    try:
+        with open(path, "rb") as fh:
+            existing = fh.read()
+        if existing:
+            return existing
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+    with open(path, "rb") as fh:
+        return fh.read()

@@ -1,0 +1,133 @@
+"""The typed vocabulary of a consent decision: layers in, a decision out.
+
+Kept free of I/O and of heavy imports so that deciding stays cheap for every host start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+Opinion = Literal["on", "off"] | None
+Status = Literal["winner", "overridden", "no_opinion", "error"]
+EditionName = Literal["core", "cloud"]
+
+#: Every layer, in precedence order, highest first (PRODUCT.md §2). The names are the public
+#: contract of ``telemetry status --json``.
+LAYER_ORDER: tuple[str, ...] = (
+    "edition_mandate",
+    "admin_lock",
+    "do_not_track",
+    "host_flag",
+    "env_var",
+    "project_file",
+    "user_config",
+    "system_default",
+    "edition_default",
+)
+
+#: Words a person reads in ``status``, one per layer.
+LAYER_TITLES: dict[str, str] = {
+    "edition_mandate": "edition mandate",
+    "admin_lock": "admin lock",
+    "do_not_track": "DO_NOT_TRACK",
+    "host_flag": "host flag",
+    "env_var": "environment variable",
+    "project_file": "project file",
+    "user_config": "user config",
+    "system_default": "system policy default",
+    "edition_default": "edition default",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """What one source said: its opinion, the value as written, and where it was read.
+
+    ``status`` is filled in by the resolver; sources leave it as ``no_opinion`` or ``error``.
+    """
+
+    name: str
+    opinion: Opinion = None
+    raw: str | None = None
+    origin: str | None = None
+    status: Status = "no_opinion"
+    detail: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def is_error(self) -> bool:
+        return self.status == "error"
+
+    @property
+    def title(self) -> str:
+        return LAYER_TITLES.get(self.name, self.name)
+
+    def with_status(self, status: Status, detail: str | None = None) -> Layer:
+        # An error keeps its status so that status can say "error", but it still counts as off.
+        if self.status == "error":
+            return replace(self, detail=self.detail or detail)
+        return replace(self, status=status, detail=detail if detail is not None else self.detail)
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "opinion": self.opinion,
+            "raw": self.raw,
+            "origin": self.origin,
+            "status": self.status,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Edition:
+    """Which edition applies and where that came from: ``host``, a policy file path, or ``default``."""
+
+    name: EditionName = "core"
+    origin: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer to "may this run send anonymous usage statistics?", with its provenance."""
+
+    app: str
+    edition: Edition
+    enabled: bool
+    mandatory: bool
+    decided_by: str
+    layers: tuple[Layer, ...]
+    warnings: tuple[str, ...] = ()
+    #: Files whose change could change this decision (for cheap re-checks before sending).
+    watched_paths: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def winner(self) -> Layer:
+        return self.layer(self.decided_by)
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    @property
+    def overridden_opt_outs(self) -> tuple[Layer, ...]:
+        """Opt-outs that exist but do not apply (cloud edition, admin lock, a higher layer)."""
+        return tuple(l for l in self.layers if l.opinion == "off" and l.status == "overridden")
+
+    def to_json(self, *, anonymous_id: str | None = None, collector: str | None = None) -> dict:
+        """The document of ``telemetry status --json`` (contracts/status.schema.json)."""
+        return {
+            "schema_version": 1,
+            "app": self.app,
+            "edition": {"name": self.edition.name, "origin": self.edition.origin},
+            "enabled": self.enabled,
+            "mandatory": self.mandatory,
+            "decided_by": self.decided_by,
+            "layers": [layer.to_json() for layer in self.layers],
+            "anonymous_id": anonymous_id,
+            "collector": collector,
+            "warnings": list(self.warnings),
+        }

@@ -1,0 +1,36 @@
+"""How raw values are read as opinions: the spellings users actually write."""
+
+from __future__ import annotations
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t", "on"})
+FALSE_WORDS = frozenset({"", "0", "false", "no", "n", "f", "off"})
+#: YAML 1.1 booleans, as dbt's own parser (PyYAML) reads them.
+YAML_TRUE = frozenset({"true", "yes", "on", "y"})
+YAML_FALSE = frozenset({"false", "no", "off", "n"})
+
+_MAX_SHOWN = 60
+
+
+def env_bool(value: str) -> bool | None:
+    """True/False for a recognised spelling, None for anything else."""
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    return None
+
+
+def shown(value: str | None) -> str | None:
+    """A value made safe to print: no undecodable bytes, no control characters, bounded length."""
+    if value is None:
+        return None
+    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    if len(text) > _MAX_SHOWN:
+        text = f"{text[:_MAX_SHOWN]}… ({len(value)} characters)"
+    return text
+
+
+def opinion_of(flag: bool) -> str:
+    return "on" if flag else "off"

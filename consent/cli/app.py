@@ -1,0 +1,312 @@
+"""Command definitions of the ``telemetry`` CLI (click)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+import click
+
+from ..advice import plan_change
+from ..decide import decide
+from ..errors import ConsentError, RefusedByPolicy
+from ..profile import DEFAULT_PROFILE, AppProfile, get_profile, known_profiles
+
+EXIT_OK, EXIT_EXPECTATION, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+
+
+class Binding:
+    """What a host binds the commands to: its profile, and its own flag and edition if it has them."""
+
+    def __init__(self, profile: AppProfile | None = None, host_flag: bool | None = None,
+                 edition: str | None = None):
+        self.profile = profile
+        self.host_flag = host_flag
+        self.edition = edition
+
+    def resolve_profile(self, app: str | None) -> AppProfile:
+        if app:
+            return get_profile(app)
+        return self.profile or DEFAULT_PROFILE
+
+    def decide(self, profile: AppProfile):
+        bound = profile is self.profile
+        return decide(profile, host_flag=self.host_flag if bound else None,
+                      edition=self.edition if bound else None)
+
+
+def _app_option(func):
+    return click.option(
+        "--app", "app", metavar="NAME", default=None, expose_value=True,
+        help="The app profile to use (default: the built-in dbt-compatible one).",
+    )(func)
+
+
+def _profile(ctx: click.Context, app: str | None) -> AppProfile:
+    binding: Binding = ctx.find_object(Binding) or Binding()
+    group_app = ctx.find_root().params.get("app") if ctx.parent else None
+    return binding.resolve_profile(app or group_app)
+
+
+def _collector(profile: AppProfile) -> tuple[str | None, str | None]:
+    try:
+        from tracking.endpoint import endpoint_for
+    except Exception:  # noqa: BLE001 - tracking not importable: say nothing rather than crash
+        return profile.collector_endpoint, None
+    return endpoint_for(profile, os.environ)
+
+
+def _emit_json(doc) -> None:
+    click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+def _status(ctx, app, as_json, expect):
+    from ..state import read_anonymous_id
+
+    binding: Binding = ctx.find_object(Binding) or Binding()
+    profile = _profile(ctx, app)
+    decision = binding.decide(profile)
+    anonymous_id = read_anonymous_id(profile)
+    collector, problem = _collector(profile)
+    if as_json:
+        doc = decision.to_json(anonymous_id=anonymous_id, collector=collector)
+        _emit_json(doc)
+    else:
+        from .render import make_console, status_view
+
+        console = make_console()
+        console.print(status_view(decision, profile, anonymous_id=anonymous_id,
+                                  collector=collector, collector_problem=problem,
+                                  width=console.width))
+    if expect is not None and (expect == "on") != decision.enabled:
+        click.echo(f"telemetry: expected {expect}, but it is {'on' if decision.enabled else 'off'}",
+                   err=True)
+        ctx.exit(EXIT_EXPECTATION)
+
+
+def _change(ctx, app, enabled: bool, scope: str):
+    from ..store import project_file_for, write_project_choice, write_user_choice
+    from .render import one_line
+
+    binding: Binding = ctx.find_object(Binding) or Binding()
+    profile = _profile(ctx, app)
+    decision = binding.decide(profile)
+    if scope == "project":
+        project_file_for(profile)  # fails early and clearly outside a project
+    outcome = plan_change(decision, enabled, scope)  # type: ignore[arg-type]
+    if outcome.refused:
+        raise RefusedByPolicy(outcome.reason or "refused by policy")
+    if scope == "project":
+        path = write_project_choice(profile, enabled)
+    else:
+        path = write_user_choice(profile, enabled)
+    after = binding.decide(profile)
+    verb = "enabled" if enabled else "disabled"
+    where = "for everyone in this project" if scope == "project" else "for you, everywhere"
+    click.echo(f"Telemetry {verb} {where} ({path}).")
+    click.echo(one_line(after, profile))
+    if after.enabled != enabled:
+        again = plan_change(after, enabled, scope)  # type: ignore[arg-type]
+        click.echo(f"telemetry: warning: {again.reason}", err=True)
+        ctx.exit(EXIT_REFUSED)
+
+
+def _scope_options(func):
+    func = click.option("--project", "scope", flag_value="project",
+                        help="Write to the nearest project file, for everyone in the project.")(func)
+    func = click.option("--global", "scope", flag_value="global", default=True,
+                        help="Write to your user config, for you everywhere (default).")(func)
+    return func
+
+
+def _events(ctx, app, as_json):
+    from .events_view import catalog_document, render_catalog
+
+    profile = _profile(ctx, app)
+    doc = catalog_document(profile)
+    if as_json:
+        _emit_json(doc)
+        return
+    from .render import make_console
+
+    render_catalog(make_console(), doc)
+
+
+def _log(ctx, app, last, as_json):
+    from ..state import paths, read_log
+
+    profile = _profile(ctx, app)
+    records = read_log(profile, last)
+    if as_json:
+        _emit_json(records)
+        return
+    if not records:
+        click.echo(
+            f"No events have been sent from this machine for {profile.label}.\n"
+            f"Events are logged in {paths(profile).log} when they are actually sent; nothing is "
+            "sent while telemetry is off, and nothing before the first-run notice was shown."
+        )
+        return
+    from .render import make_console
+
+    console = make_console()
+    console.print(f"The last {len(records)} events sent for {profile.label} (oldest first):")
+    for record in records:
+        console.print_json(data=record)
+
+
+def _reset(ctx, app):
+    from ..state import forget_anonymous_id, read_anonymous_id
+
+    profile = _profile(ctx, app)
+    old = read_anonymous_id(profile)
+    forget_anonymous_id(profile)
+    if old:
+        click.echo(f"Forgot the anonymous id {old}. A new one is made the next time an event is sent.")
+    else:
+        click.echo("There was no anonymous id to forget. One is made only when an event is sent.")
+
+
+def _collector_cmd(host, port, verbose):
+    from tracking.collector import serve_forever
+
+    click.echo(f"Snowplow collector listening on http://{host}:{port} (Ctrl-C to stop); "
+               f"events: http://{host}:{port}/micro/all", err=True)
+    serve_forever(host, port, verbose=verbose)
+
+
+def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry",
+                    host_flag: bool | None = None, edition: str | None = None) -> click.Group:
+    """The command group, bound to ``profile`` (default: the built-in one).
+
+    A click host mounts it with ``cli.add_command(telemetry_group(MY_PROFILE))``.
+    """
+
+    @click.group(name=name, context_settings={"help_option_names": ["-h", "--help"]})
+    @_app_option
+    @click.pass_context
+    def group(ctx: click.Context, app: str | None) -> None:
+        """See and change whether anonymous usage statistics are sent, and why."""
+        ctx.obj = Binding(profile, host_flag, edition)
+        if app:
+            get_profile(app)  # unknown apps fail here, once, with the list of known ones
+
+    @group.command()
+    @_app_option
+    @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
+    @click.option("--expect", type=click.Choice(["on", "off"]), default=None,
+                  help="Exit 1 when the decision is not this (for CI guards).")
+    @click.pass_context
+    def status(ctx, app, as_json, expect):
+        """Whether tracking is on, which setting decides, and how to change it."""
+        _status(ctx, app, as_json, expect)
+
+    @group.command()
+    @_app_option
+    @_scope_options
+    @click.pass_context
+    def disable(ctx, app, scope):
+        """Opt out of anonymous usage statistics."""
+        _change(ctx, app, False, scope)
+
+    @group.command()
+    @_app_option
+    @_scope_options
+    @click.pass_context
+    def enable(ctx, app, scope):
+        """Opt back in to anonymous usage statistics."""
+        _change(ctx, app, True, scope)
+
+    @group.command()
+    @_app_option
+    @click.pass_context
+    def reset(ctx, app):
+        """Forget the anonymous id; a new one is made at the next tracked run."""
+        _reset(ctx, app)
+
+    @group.command()
+    @_app_option
+    @click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+    @click.pass_context
+    def events(ctx, app, as_json):
+        """Every event and context that may be sent: fields, types, examples."""
+        _events(ctx, app, as_json)
+
+    @group.command()
+    @_app_option
+    @click.option("-n", "--last", type=click.IntRange(1, 10_000), default=20, show_default=True,
+                  help="How many of the newest events to show.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the events as JSON.")
+    @click.pass_context
+    def log(ctx, app, last, as_json):
+        """The last events actually sent from this machine."""
+        _log(ctx, app, last, as_json)
+
+    @group.command()
+    @click.option("--host", default="127.0.0.1", show_default=True,
+                  help="Address to bind; loopback unless you mean otherwise.")
+    @click.option("--port", type=click.IntRange(0, 65535), default=9090, show_default=True)
+    @click.option("--verbose", is_flag=True, help="One line per request on stderr.")
+    def collector(host, port, verbose):
+        """Run a local Snowplow collector that validates events (for development and tests)."""
+        _collector_cmd(host, port, verbose)
+
+    @group.command()
+    @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+    @click.pass_context
+    def completion(ctx, shell):
+        """Print the shell completion script (eval it in your shell's rc file)."""
+        from click.shell_completion import get_completion_class
+
+        root = ctx.find_root()
+        prog = root.info_name or name
+        cls = get_completion_class(shell)
+        var = f"_{prog.replace('-', '_').upper()}_COMPLETE"
+        click.echo(cls(root.command, {}, prog, var).source())
+
+    return group
+
+
+def run(argv: Sequence[str] | None = None, *, profile: AppProfile | None = None,
+        prog_name: str = "telemetry", host_flag: bool | None = None,
+        edition: str | None = None) -> int:
+    """Run the CLI and return its exit code; never raises, never prints a traceback."""
+    group = telemetry_group(profile, name=prog_name, host_flag=host_flag, edition=edition)
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = group.main(args=args, prog_name=prog_name, standalone_mode=False)
+    except click.UsageError as exc:
+        if type(exc).__name__.startswith("NoArgsIsHelp") and exc.ctx is not None:
+            click.echo(exc.ctx.get_help())  # bare `telemetry`: help, like any CLI
+            return EXIT_OK
+        hint = f"{exc.ctx.command_path} --help" if exc.ctx else f"{prog_name} --help"
+        click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
+        click.echo(f"  see: {hint}", err=True)
+        return EXIT_USAGE
+    except click.Abort:
+        click.echo(f"{prog_name}: aborted", err=True)
+        return 130
+    except ConsentError as exc:
+        click.echo(f"{prog_name}: {exc}", err=True)
+        return exc.exit_code
+    except click.ClickException as exc:
+        click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except BrokenPipeError:
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a bug must still be one line, not a traceback
+        click.echo(f"{prog_name}: internal error: {type(exc).__name__}: {exc}. "
+                   "Please report it; set TELEMETRY_CONSENT_TRACEBACK=1 to see where.", err=True)
+        if os.environ.get("TELEMETRY_CONSENT_TRACEBACK"):
+            raise
+        return EXIT_USAGE
+    return result if isinstance(result, int) else EXIT_OK
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

@@ -1,0 +1,161 @@
+"""App profiles: everything that differs between host tools, in one typed record.
+
+The built-in default profile reproduces dbt's anonymous usage statistics exactly (PRODUCT.md §2);
+other tools register their own through the ``telemetry_consent.profiles`` entry point group.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .errors import UnknownAppError
+
+ENTRY_POINT_GROUP = "telemetry_consent.profiles"
+
+
+@dataclass(frozen=True)
+class LegacyFlagFile:
+    """A deprecated place a tool still reads the flag from (dbt: ``profiles.yml``'s ``config:``)."""
+
+    file_name: str
+    key_path: tuple[str, ...]
+    #: Env var naming the directory that holds the file (dbt: DBT_PROFILES_DIR).
+    dir_env: str | None = None
+    #: Directory under the home directory to look in last (dbt: ``.dbt``).
+    home_subdir: str | None = None
+    #: Whether the working directory is searched before the home directory.
+    look_in_cwd: bool = True
+
+
+@dataclass(frozen=True)
+class AppProfile:
+    """A host program, as far as telemetry consent is concerned.
+
+    Paths are not stored: they are derived with platformdirs from ``name`` when asked, so that
+    ``XDG_CONFIG_HOME`` and friends set by the user (or a test) are honoured at that moment.
+    """
+
+    name: str
+    env_prefix: str
+    project_files: tuple[str, ...]
+    flag_key_path: tuple[str, ...] = ("flags", "send_anonymous_usage_stats")
+    #: Variables read before ``<PREFIX>SEND_ANONYMOUS_USAGE_STATS``, best first.
+    preferred_env_vars: tuple[str, ...] = ()
+    #: How the host spells its own flag, shown as the origin of the host_flag layer.
+    host_flag_name: str = "host flag"
+    default_edition: str = "core"
+    display_name: str | None = None
+    legacy_flag_file: LegacyFlagFile | None = None
+    #: Where events go unless ``<PREFIX>TELEMETRY_ENDPOINT`` says otherwise. None: nowhere.
+    collector_endpoint: str | None = None
+    #: Seconds the host may be held at exit to flush queued events.
+    flush_deadline: float = 1.0
+    #: Bumped whenever the catalog collects something new: users are told again.
+    consent_version: int = 1
+    #: ``module:attribute`` of the event catalog, imported only when tracking is on.
+    event_catalog: str | None = "tracking.catalog:DEFAULT_CATALOG"
+    #: One line for ``status``: what is collected.
+    collects: str = (
+        "platform (OS, Python and tool versions), command, success, duration, node counts, "
+        "and keyed hashes of model contents; never credentials, names, contents, paths or users"
+    )
+    tool_version: str | None = None
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    # -- names derived from the profile ------------------------------------------------------
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.env_prefix}SEND_ANONYMOUS_USAGE_STATS"
+
+    @property
+    def env_vars(self) -> tuple[str, ...]:
+        """The opt-in/out variables of the env_var layer, in the order they are consulted."""
+        return (*self.preferred_env_vars, self.env_var)
+
+    @property
+    def endpoint_env_var(self) -> str:
+        return f"{self.env_prefix}TELEMETRY_ENDPOINT"
+
+    @property
+    def debug_env_var(self) -> str:
+        return f"{self.env_prefix}TELEMETRY_DEBUG"
+
+    # -- where files live ------------------------------------------------------------------
+    @cached_property
+    def _dirs(self):
+        import platformdirs
+
+        return platformdirs.PlatformDirs(self.name, appauthor=False, multipath=True)
+
+    def user_config_dir(self) -> str:
+        return self._dirs.user_config_dir
+
+    def user_config_path(self) -> str:
+        return os.path.join(self.user_config_dir(), "telemetry.toml")
+
+    def system_policy_paths(self) -> list[str]:
+        """Candidate policy files along ``XDG_CONFIG_DIRS`` (first found wins)."""
+        return [
+            os.path.join(d, "telemetry-policy.toml")
+            for d in self._dirs.site_config_dir.split(os.pathsep)
+            if d
+        ]
+
+    def state_dir(self) -> str:
+        return self._dirs.user_state_dir
+
+
+def _default_profile() -> AppProfile:
+    return AppProfile(
+        name="dbt",
+        env_prefix="DBT_",
+        project_files=("dbt_project.yml",),
+        preferred_env_vars=("DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS",),
+        host_flag_name="--send-anonymous-usage-stats",
+        legacy_flag_file=LegacyFlagFile(
+            file_name="profiles.yml",
+            key_path=("config", "send_anonymous_usage_stats"),
+            dir_env="DBT_PROFILES_DIR",
+            home_subdir=".dbt",
+        ),
+        # dbt-core's own collector; shown by `status` as where dbt sends. The `telemetry` CLI
+        # itself never sends anything.
+        collector_endpoint="https://fishtownanalytics.sinter-collect.com",
+    )
+
+
+DEFAULT_PROFILE = _default_profile()
+
+
+def known_profiles() -> dict[str, object]:
+    """Installed profiles by name: the built-in one and every registered entry point (unloaded)."""
+    from importlib.metadata import entry_points
+
+    found: dict[str, object] = {DEFAULT_PROFILE.name: DEFAULT_PROFILE}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep)
+    return found
+
+
+def get_profile(name: str | None = None) -> AppProfile:
+    """The profile called ``name`` (default: the built-in dbt one), or :class:`UnknownAppError`."""
+    if name is None or name == DEFAULT_PROFILE.name:
+        return DEFAULT_PROFILE
+    found = known_profiles()
+    entry = found.get(name)
+    if entry is None:
+        raise UnknownAppError(name, list(found))
+    try:
+        loaded = entry.load()  # type: ignore[attr-defined]
+        profile = loaded() if callable(loaded) and not isinstance(loaded, AppProfile) else loaded
+    except Exception as exc:  # a broken plugin must not break the CLI with a traceback
+        raise UnknownAppError(name, [n for n in found if n != name]) from exc
+    if not isinstance(profile, AppProfile):
+        raise UnknownAppError(name, [n for n in found if n != name])
+    return profile

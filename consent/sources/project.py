@@ -1,0 +1,164 @@
+"""The project's choice: ``flags: send_anonymous_usage_stats`` in the nearest project file.
+
+Read with PyYAML's composer rather than its loader: the node tree keeps line numbers for the
+origin, and aliases stay shared nodes, so an anchor bomb ("billion laughs") is never expanded.
+Scalars are read as YAML 1.1, the way dbt's own parser reads them (``yes``/``off`` are booleans).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from .._model import Layer
+from .._values import YAML_FALSE, YAML_TRUE, opinion_of, shown
+from ..profile import LegacyFlagFile
+from ._files import read_text
+
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_MAX_DEPTH_SEARCH = 64
+
+
+def find_project_file(start: str, names: tuple[str, ...]) -> str | None:
+    """The nearest file called one of ``names``, from ``start`` upward to the filesystem root."""
+    here = os.path.abspath(start)
+    for _ in range(_MAX_DEPTH_SEARCH):
+        for name in names:
+            candidate = os.path.join(here, name)
+            if os.path.lexists(candidate):
+                return candidate
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
+    return None
+
+
+class _Found:
+    __slots__ = ("opinion", "raw", "line", "problem", "fix")
+
+    def __init__(self, opinion=None, raw=None, line=None, problem=None, fix=None):
+        self.opinion, self.raw, self.line, self.problem, self.fix = opinion, raw, line, problem, fix
+
+
+def _compose(text: str):
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.compose(text, Loader=loader)
+
+
+def read_yaml_flag(path: str, key_path: tuple[str, ...]) -> _Found | None:
+    """The flag at ``key_path`` in a YAML file; None when the file does not exist."""
+    import yaml
+
+    dotted = ".".join(key_path)
+    example = "\n".join(f"{'  ' * i}{k}:" for i, k in enumerate(key_path)) + " false"
+    read = read_text(path)
+    if read is None:
+        return None
+    if read.problem:
+        return _Found(problem=f"the file {read.problem}", fix="make it a readable YAML file")
+    try:
+        node = _compose(read.text or "")
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return _Found(line=line, problem=f"invalid YAML ({problem})",
+                      fix="correct the YAML syntax on that line")
+    for depth, key in enumerate(key_path):
+        if node is None or (node.tag == _NULL_TAG and not isinstance(node, yaml.MappingNode)):
+            return _Found()
+        if not isinstance(node, yaml.MappingNode):
+            where = ".".join(key_path[:depth]) or "the document"
+            return _Found(line=node.start_mark.line + 1,
+                          problem=f"{where} must be a mapping",
+                          fix=f"write it as:\n{example}".replace("\n", " ⏎ "))
+        child = None
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+                child = value_node
+        node = child
+    if node is None:
+        return _Found()
+    line = node.start_mark.line + 1
+    if not isinstance(node, yaml.ScalarNode):
+        return _Found(line=line, problem=f"{dotted} must be true or false, not a {node.id}",
+                      fix=f"write {key_path[-1]}: false")
+    if node.tag == _NULL_TAG:
+        return _Found(line=line)
+    word = node.value.strip().lower()
+    if node.tag == _BOOL_TAG and (word in YAML_TRUE or word in YAML_FALSE):
+        return _Found(opinion_of(word in YAML_TRUE), node.value, line)
+    kind = "a quoted string" if node.style in ("'", '"') else "not a boolean"
+    return _Found(raw=node.value, line=line,
+                  problem=f"{dotted} is {shown(node.value)!r}, {kind}",
+                  fix=f"write {key_path[-1]}: false or true, without quotes")
+
+
+def _layer_from(path: str, found: _Found, key_path: tuple[str, ...]) -> Layer:
+    origin = f"{path}:{found.line}" if found.line else path
+    if found.problem:
+        message = f"{origin}: {found.problem}; treated as off. Fix: {found.fix}"
+        return Layer("project_file", "off", shown(found.raw), origin, status="error",
+                     detail=f"{found.problem}; treated as off", warnings=(message,))
+    if found.opinion is None:
+        return Layer("project_file", None, None, path, detail=f"no {'.'.join(key_path)} set")
+    return Layer("project_file", found.opinion, shown(found.raw), origin)
+
+
+def _legacy_path(legacy: LegacyFlagFile, env: Mapping[str, str], cwd: str) -> str:
+    if legacy.dir_env and env.get(legacy.dir_env):
+        return os.path.join(os.path.expanduser(env[legacy.dir_env]), legacy.file_name)
+    if legacy.look_in_cwd and os.path.lexists(os.path.join(cwd, legacy.file_name)):
+        return os.path.join(cwd, legacy.file_name)
+    return os.path.join(os.path.expanduser("~"), legacy.home_subdir or "", legacy.file_name)
+
+
+def project_file_layer(
+    cwd: str,
+    names: tuple[str, ...],
+    key_path: tuple[str, ...],
+    legacy: LegacyFlagFile | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[Layer, list[str]]:
+    """The project layer, and the files it read (so a tracker can re-check them cheaply)."""
+    path = find_project_file(cwd, names)
+    watched: list[str] = []
+    layer = Layer("project_file", detail=f"no {' or '.join(names)} found from {cwd} upward")
+    if path is not None:
+        watched.append(path)
+        found = read_yaml_flag(path, key_path)
+        if found is not None:
+            layer = _layer_from(path, found, key_path)
+    if legacy is None:
+        return layer, watched
+    legacy_path = _legacy_path(legacy, env if env is not None else os.environ, cwd)
+    watched.append(legacy_path)
+    old = read_yaml_flag(legacy_path, legacy.key_path)
+    if old is None or (old.opinion is None and old.problem is None):
+        return layer, watched
+    old_layer = _layer_from(legacy_path, old, legacy.key_path)
+    old_layer = Layer(old_layer.name, old_layer.opinion, old_layer.raw, old_layer.origin,
+                      old_layer.status, old_layer.detail,
+                      (*old_layer.warnings, *layer.warnings))
+    if old_layer.is_error:
+        return old_layer, watched
+    dotted = ".".join(legacy.key_path)
+    deprecation = (
+        f"{old_layer.origin}: {dotted} is deprecated. Fix: move it to "
+        f"{names[0]} as {'.'.join(key_path)} and remove it from {legacy.file_name}"
+    )
+    if layer.opinion is not None or layer.is_error:
+        both = (
+            f"{layer.origin} and {old_layer.origin} both set the flag, which dbt refuses; treated "
+            f"as off. Fix: remove {dotted} from {legacy.file_name}"
+        )
+        return Layer("project_file", "off", layer.raw, layer.origin, status="error",
+                     detail=f"also set in {old_layer.origin}; treated as off",
+                     warnings=(*layer.warnings, both)), watched
+    return Layer("project_file", old_layer.opinion, old_layer.raw, old_layer.origin,
+                 detail=f"deprecated location ({legacy.file_name})",
+                 warnings=(deprecation,)), watched

@@ -1,0 +1,56 @@
+"""The user's own choice: ``telemetry.toml`` in the user config dir, written by enable/disable."""
+
+from __future__ import annotations
+
+import tomllib
+
+from .._model import Layer
+from .._values import opinion_of, shown
+from ._files import read_text, toml_error_line, toml_key_line
+
+USER_KEY = "send_anonymous_usage_stats"
+
+
+def _error(path: str, line: int | None, problem: str, fix: str) -> Layer:
+    where = f"{path}:{line}" if line else path
+    return Layer(
+        "user_config", "off", None, where, status="error",
+        detail=f"{problem}; treated as off",
+        warnings=(f"{where}: {problem}; treated as off. Fix: {fix}",),
+    )
+
+
+def user_config_layer(path: str) -> Layer:
+    fix_all = f"run `telemetry disable` or `telemetry enable` to rewrite {path}, or delete it"
+    read = read_text(path, check_owner=True)
+    if read is None:
+        return Layer("user_config", detail=f"{path} does not exist")
+    if read.problem:
+        return _error(path, None, f"the file {read.problem}", fix_all)
+    try:
+        data = tomllib.loads(read.text or "")
+    except tomllib.TOMLDecodeError as exc:
+        return _error(path, toml_error_line(str(exc)), f"invalid TOML ({exc})", fix_all)
+    warnings = list(read.concerns)
+    unknown = sorted(k for k in data if k != USER_KEY)
+    for key in unknown:
+        line = toml_key_line(read.text or "", key)
+        warnings.append(
+            f"{path}:{line or '?'}: unknown key {key!r} is ignored. Fix: remove it; the only key "
+            f"is {USER_KEY} = true|false"
+        )
+    if USER_KEY not in data:
+        return Layer("user_config", None, None, path, detail=f"no {USER_KEY} key",
+                     warnings=tuple(warnings))
+    value = data[USER_KEY]
+    line = toml_key_line(read.text or "", USER_KEY)
+    origin = f"{path}:{line}" if line else path
+    if not isinstance(value, bool):
+        layer = _error(
+            path, line, f"{USER_KEY} must be true or false, not {shown(repr(value))}",
+            f"write {USER_KEY} = false (no quotes), or run `telemetry disable`",
+        )
+        return Layer(layer.name, layer.opinion, shown(repr(value)), layer.origin, layer.status,
+                     layer.detail, (*layer.warnings, *warnings))
+    return Layer("user_config", opinion_of(value), str(value).lower(), origin,
+                 warnings=tuple(warnings))

@@ -1,0 +1,155 @@
+"""Per-user telemetry state: the anonymous id, the hashing secret, the notice mark, the event log.
+
+All of it lives in the profile's user state dir (platformdirs, e.g. ``~/.local/state/<app>/``)
+and is created only when an event is actually about to be sent — never when consent is off.
+Reading is cheap and side-effect free so that ``telemetry status`` can show it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ._atomic import atomic_write, create_once
+from .profile import AppProfile
+
+#: The local event log is trimmed to about this size (the newest events are kept).
+LOG_MAX_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    dir: str
+
+    @property
+    def anonymous_id(self) -> str:
+        return os.path.join(self.dir, "anonymous_id")
+
+    @property
+    def secret(self) -> str:
+        return os.path.join(self.dir, "secret")
+
+    @property
+    def notice(self) -> str:
+        return os.path.join(self.dir, "notice_acknowledged")
+
+    @property
+    def log(self) -> str:
+        return os.path.join(self.dir, "events.log")
+
+
+def paths(profile: AppProfile) -> StatePaths:
+    return StatePaths(profile.state_dir())
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read(200).strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text or None
+
+
+def read_anonymous_id(profile: AppProfile) -> str | None:
+    value = _read(paths(profile).anonymous_id)
+    try:
+        return str(uuid.UUID(value)) if value else None
+    except ValueError:
+        return None
+
+
+def ensure_anonymous_id(profile: AppProfile) -> str:
+    """The anonymous id, created exactly once even when many processes start at once."""
+    existing = read_anonymous_id(profile)
+    if existing:
+        return existing
+    data = create_once(paths(profile).anonymous_id, f"{uuid.uuid4()}\n".encode())
+    try:
+        return str(uuid.UUID(data.decode().strip()))
+    except ValueError:
+        # A damaged file: replace it rather than send garbage.
+        fresh = str(uuid.uuid4())
+        atomic_write(paths(profile).anonymous_id, f"{fresh}\n".encode())
+        return fresh
+
+
+def ensure_secret(profile: AppProfile) -> bytes:
+    """The per-installation HMAC key; it never leaves the machine."""
+    data = create_once(paths(profile).secret, secrets.token_hex(32).encode() + b"\n")
+    try:
+        return bytes.fromhex(data.decode().strip())
+    except ValueError:
+        fresh = secrets.token_hex(32)
+        atomic_write(paths(profile).secret, fresh.encode() + b"\n")
+        return bytes.fromhex(fresh)
+
+
+def forget_anonymous_id(profile: AppProfile) -> bool:
+    """``telemetry reset``: forget the id and the secret; True when there was something to forget."""
+    removed = False
+    for path in (paths(profile).anonymous_id, paths(profile).secret):
+        try:
+            os.unlink(path)
+            removed = True
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def acknowledged_version(profile: AppProfile) -> int | None:
+    value = _read(paths(profile).notice)
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def acknowledge_notice(profile: AppProfile) -> None:
+    atomic_write(paths(profile).notice, f"{profile.consent_version}\n".encode())
+
+
+def append_log(profile: AppProfile, records: list[dict]) -> None:
+    """Append sent events to the local log; trim it to the newest ``LOG_MAX_BYTES``."""
+    path = paths(profile).log
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    lines = "".join(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n" for r in records)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, lines.encode())
+        size = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+    if size > LOG_MAX_BYTES:
+        with open(path, "rb") as fh:
+            fh.seek(size - LOG_MAX_BYTES // 2)
+            tail = fh.read()
+        tail = tail[tail.find(b"\n") + 1:]
+        atomic_write(path, tail)
+
+
+def read_log(profile: AppProfile, last: int = 20) -> list[dict]:
+    """The newest ``last`` events sent from this machine, oldest first."""
+    try:
+        with open(paths(profile).log, "rb") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return []
+    out: list[dict] = []
+    for line in lines[-last:] if last > 0 else []:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def iter_state_files(profile: AppProfile) -> Iterator[str]:
+    p = paths(profile)
+    for path in (p.anonymous_id, p.secret, p.notice, p.log):
+        if os.path.exists(path):
+            yield path
