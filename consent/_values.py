@@ -4,9 +4,11 @@ from __future__ import annotations
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t", "on"})
 FALSE_WORDS = frozenset({"", "0", "false", "no", "n", "f", "off"})
-#: YAML 1.1 booleans, as dbt's own parser (PyYAML) reads them.
-YAML_TRUE = frozenset({"true", "yes", "on", "y"})
-YAML_FALSE = frozenset({"false", "no", "off", "n"})
+#: YAML 1.1 booleans as dbt's own parser (PyYAML) reads them, compared in lower case because
+#: PRODUCT.md §2 accepts any case (PyYAML itself only knows ``off``, ``Off`` and ``OFF``). Not
+#: ``y``/``n``: PyYAML reads those as strings, so dbt would reject them.
+YAML_TRUE = frozenset({"true", "yes", "on"})
+YAML_FALSE = frozenset({"false", "no", "off"})
 
 _MAX_SHOWN = 60
 

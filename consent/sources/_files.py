@@ -26,6 +26,10 @@ def read_text(path: str, *, check_owner: bool = False) -> FileText | None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
+        # A symlink to nothing is still a file someone put there (a dotfile manager's broken
+        # link, a moved project): it shadows farther files, so it must not read as "absent".
+        if os.path.islink(path):
+            return FileText(path, problem="is a symlink to a missing file")
         return None
     except NotADirectoryError:
         return None
@@ -62,8 +66,14 @@ def read_text(path: str, *, check_owner: bool = False) -> FileText | None:
 
 
 def toml_key_line(text: str, key: str) -> int | None:
-    """1-based line of ``key = …`` in a TOML text (tomllib keeps no positions)."""
-    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", re.MULTILINE)
+    """1-based line of ``key = …`` (or ``key.sub = …``, ``[key]``) in a TOML text.
+
+    tomllib keeps no positions. Only spaces and tabs may lead the key: any-whitespace would
+    also match the newlines of blank lines above it and report the first of those lines.
+    """
+    pattern = re.compile(
+        rf"^[ \t]*(?:\[\[?[ \t]*)?[\"']?{re.escape(key)}[\"']?[ \t]*[=.\]]", re.MULTILINE
+    )
     match = pattern.search(text)
     if match is None:
         return None

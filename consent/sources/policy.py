@@ -77,17 +77,22 @@ def _parse(path: str, read) -> Policy:
     text = read.text or ""
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        return _bad(path, toml_error_line(str(exc)), f"invalid TOML ({exc})", fix)
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        # RecursionError: tomllib recurses on deeply nested arrays and inline tables.
+        return _bad(path, toml_error_line(str(exc)),
+                    f"invalid TOML ({exc})", fix)
 
     def at(key: str) -> str:
         line = toml_key_line(text, key)
         return f"{path}:{line}" if line else path
 
-    warnings = [
-        f"{at(k)}: unknown key {k!r} in the system policy is ignored. Fix: {fix}"
-        for k in sorted(data) if k not in _KEYS
-    ]
+    unknown = [k for k in sorted(data) if k not in _KEYS]
+    if unknown:
+        # PRODUCT.md §2: an unknown key is bad input and fails closed (a misspelt `locked` or
+        # `telemetry` must not silently leave the machine unlocked).
+        return _bad(path, toml_key_line(text, unknown[0]),
+                    f"unknown key {shown(unknown[0])!r}", fix)
+    warnings: list[str] = []
     edition = None
     if "edition" in data:
         if data["edition"] not in ("core", "cloud"):

@@ -16,7 +16,10 @@ from ..profile import LegacyFlagFile
 from ._files import read_text
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
+_STR_TAG = "tag:yaml.org,2002:str"
 _NULL_TAG = "tag:yaml.org,2002:null"
+#: A plain (unquoted) scalar's style: None from the pure-Python composer, "" from libyaml's.
+_PLAIN = (None, "")
 _MAX_DEPTH_SEARCH = 64
 
 
@@ -51,23 +54,26 @@ def _compose(text: str):
 
 def read_yaml_flag(path: str, key_path: tuple[str, ...]) -> _Found | None:
     """The flag at ``key_path`` in a YAML file; None when the file does not exist."""
-    import yaml
-
     dotted = ".".join(key_path)
     example = "\n".join(f"{'  ' * i}{k}:" for i, k in enumerate(key_path)) + " false"
     read = read_text(path)
     if read is None:
         return None
+    # Imported only now: most runs outside a project have no YAML to read at all.
+    import yaml
+
     if read.problem:
-        return _Found(problem=f"the file {read.problem}", fix="make it a readable YAML file")
+        return _Found(problem=f"the file {read.problem}, so {dotted} cannot be read",
+                      fix=f"make it a readable UTF-8 YAML file with {dotted.replace('.', ': ')}: false")
     try:
         node = _compose(read.text or "")
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
+        # RecursionError: the pure-Python composer on deep nesting (libyaml has its own limit).
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return _Found(line=line, problem=f"invalid YAML ({problem})",
-                      fix="correct the YAML syntax on that line")
+        problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+        return _Found(line=line, problem=f"invalid YAML ({problem}), so {dotted} cannot be read",
+                      fix="correct the YAML syntax" + (" on that line" if line else ""))
     for depth, key in enumerate(key_path):
         if node is None or (node.tag == _NULL_TAG and not isinstance(node, yaml.MappingNode)):
             return _Found()
@@ -90,7 +96,8 @@ def read_yaml_flag(path: str, key_path: tuple[str, ...]) -> _Found | None:
     if node.tag == _NULL_TAG:
         return _Found(line=line)
     word = node.value.strip().lower()
-    if node.tag == _BOOL_TAG and (word in YAML_TRUE or word in YAML_FALSE):
+    is_bool = node.tag == _BOOL_TAG or (node.tag == _STR_TAG and node.style in _PLAIN)
+    if is_bool and (word in YAML_TRUE or word in YAML_FALSE):
         return _Found(opinion_of(word in YAML_TRUE), node.value, line)
     kind = "a quoted string" if node.style in ("'", '"') else "not a boolean"
     return _Found(raw=node.value, line=line,
@@ -151,7 +158,11 @@ def project_file_layer(
         f"{old_layer.origin}: {dotted} is deprecated. Fix: move it to "
         f"{names[0]} as {'.'.join(key_path)} and remove it from {legacy.file_name}"
     )
-    if layer.opinion is not None or layer.is_error:
+    if layer.is_error:
+        # The project file is already off for its own problem; it did not "also set" the flag.
+        return Layer(layer.name, layer.opinion, layer.raw, layer.origin, layer.status,
+                     layer.detail, (*layer.warnings, deprecation)), watched
+    if layer.opinion is not None:
         both = (
             f"{layer.origin} and {old_layer.origin} both set the flag, which dbt refuses; treated "
             f"as off. Fix: remove {dotted} from {legacy.file_name}"

@@ -26,19 +26,27 @@ def user_config_layer(path: str) -> Layer:
     if read is None:
         return Layer("user_config", detail=f"{path} does not exist")
     if read.problem:
-        return _error(path, None, f"the file {read.problem}", fix_all)
+        return _error(path, None, f"the file {read.problem}, so {USER_KEY} cannot be read", fix_all)
     try:
         data = tomllib.loads(read.text or "")
-    except tomllib.TOMLDecodeError as exc:
-        return _error(path, toml_error_line(str(exc)), f"invalid TOML ({exc})", fix_all)
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        # RecursionError: tomllib recurses on deeply nested arrays and inline tables.
+        return _error(path, toml_error_line(str(exc)),
+                      f"invalid TOML ({exc}), so {USER_KEY} cannot be read",
+                      fix_all)
     warnings = list(read.concerns)
     unknown = sorted(k for k in data if k != USER_KEY)
-    for key in unknown:
+    if unknown:
+        # PRODUCT.md §2: an unknown key is bad input and fails closed, because the likeliest
+        # unknown key is a misspelt opt-out (`send_anonymous_usage_stat = false`).
+        key = unknown[0]
         line = toml_key_line(read.text or "", key)
-        warnings.append(
-            f"{path}:{line or '?'}: unknown key {key!r} is ignored. Fix: remove it; the only key "
-            f"is {USER_KEY} = true|false"
+        layer = _error(
+            path, line, f"unknown key {shown(key)!r} (the only key is {USER_KEY})",
+            f"write {USER_KEY} = false (or true) instead, or run `telemetry disable`",
         )
+        return Layer(layer.name, layer.opinion, None, layer.origin, layer.status, layer.detail,
+                     (*layer.warnings, *warnings))
     if USER_KEY not in data:
         return Layer("user_config", None, None, path, detail=f"no {USER_KEY} key",
                      warnings=tuple(warnings))

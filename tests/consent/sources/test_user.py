@@ -1,0 +1,107 @@
+"""The user layer (PRODUCT.md §2, item 5): ``telemetry.toml`` in the user config dir."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from consent.sources import user_config_layer
+
+KEY = "send_anonymous_usage_stats"
+
+
+def read(world):
+    return user_config_layer(str(world.user_config_path))
+
+
+@pytest.mark.parametrize(("text", "opinion", "line"), [
+    (f"{KEY} = false\n", "off", 1),
+    (f"{KEY} = true\n", "on", 1),
+    (f"# written by `telemetry disable`\n\n{KEY}=false\n", "off", 3),
+    (f'"{KEY}" = false\n', "off", 1),
+])
+def test_a_boolean_is_read_with_its_line(world, text, opinion, line):
+    path = world.user_config(text, mode=0o600)
+    layer = read(world)
+    assert layer.opinion == opinion
+    assert layer.status == "no_opinion"
+    assert layer.origin == f"{path}:{line}"
+    assert layer.warnings == ()
+
+
+def test_no_file_is_no_opinion(world):
+    layer = read(world)
+    assert layer.opinion is None and layer.status == "no_opinion"
+    assert layer.warnings == ()
+
+
+def test_an_empty_file_is_no_opinion(world):
+    world.user_config("# nothing chosen yet\n", mode=0o600)
+    layer = read(world)
+    assert layer.opinion is None and layer.status == "no_opinion"
+
+
+BAD = {
+    # id: (content, line or None, words the warning must also contain)
+    "the string false": (f'{KEY} = "false"\n', 1, "'false'"),
+    "zero": (f"{KEY} = 0\n", 1, "0"),
+    "one": (f"# mine\n{KEY} = 1\n", 2, "1"),
+    "a list": (f"{KEY} = [false]\n", 1, "true or false"),
+    "malformed toml": (f"{KEY} = fals\n", 1, "TOML"),
+    "malformed toml later": (f"{KEY} = false\n[oops\n", 2, "TOML"),
+    "a duplicate key": (f"{KEY} = false\n{KEY} = true\n", 2, "TOML"),
+    "a misspelt key": ("send_anonymous_usage_stat = false\n", 1, "send_anonymous_usage_stat'"),
+    "an unknown key beside a good one": (f"{KEY} = true\ncolour = 'red'\n", 2, "colour"),
+    "a table": (f"[telemetry]\n{KEY} = false\n", 1, "telemetry"),
+    "not utf-8": (b"# caf\xe9\nsend_anonymous_usage_stats = false\n", None, "UTF-8"),
+    "binary": (b"\x00\x01\x02", None, "binary"),
+    "nested too deeply": ("x = " + "[" * 5000 + "]" * 5000 + "\n", None, "TOML"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_input_fails_closed_with_one_clear_line(world, case):
+    text, line, mentions = BAD[case]
+    path = world.user_config(text, mode=0o600)
+    layer = read(world)
+
+    assert layer.status == "error"
+    assert layer.opinion == "off", "an opt-out the user tried to write must never be lost"
+    where = f"{path}:{line}" if line else str(path)
+    assert layer.origin == where
+    assert len(layer.warnings) == 1, layer.warnings
+    warning = layer.warnings[0]
+    assert warning.startswith(f"{where}: ")
+    assert "\n" not in warning
+    assert KEY in warning and "Fix:" in warning
+    assert mentions in warning
+
+
+def test_a_directory_in_place_of_the_file_fails_closed(world):
+    world.user_config_path.mkdir(parents=True)
+    layer = read(world)
+    assert (layer.status, layer.opinion) == ("error", "off")
+    assert str(world.user_config_path) in layer.warnings[0]
+
+
+def test_a_dangling_symlink_fails_closed(world):
+    world.user_config_path.parent.mkdir(parents=True)
+    os.symlink(world.root / "dotfiles" / "telemetry.toml", world.user_config_path)
+    layer = read(world)
+    assert (layer.status, layer.opinion) == ("error", "off")
+
+
+def test_a_world_writable_file_is_still_read_but_warned_about(world):
+    path = world.user_config(f"{KEY} = false\n", mode=0o666)
+    layer = read(world)
+    assert layer.opinion == "off"
+    assert layer.status == "no_opinion"
+    assert len(layer.warnings) == 1
+    assert str(path) in layer.warnings[0]
+    assert "world-writable" in layer.warnings[0] and "chmod 600" in layer.warnings[0]
+
+
+def test_a_private_file_gets_no_warning(world):
+    world.user_config(f"{KEY} = true\n", mode=0o600)
+    assert read(world).warnings == ()

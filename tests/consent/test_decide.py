@@ -1,0 +1,313 @@
+"""``consent.decide()`` end to end, in a real temp world (HOME, XDG dirs, a project tree)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from consent import LAYER_ORDER, Decision
+
+KEY = "send_anonymous_usage_stats"
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "contracts" / "status.schema.json").read_text()
+)
+
+
+def project_flag(value: str) -> str:
+    return f"name: jaffle_shop\nflags:\n  {KEY}: {value}\n"
+
+
+def check_contract(decision: Decision) -> None:
+    jsonschema.validate(decision.to_json(), SCHEMA)
+    assert [l.name for l in decision.layers] == list(LAYER_ORDER)
+
+
+def test_a_fresh_machine_in_core_is_on_by_default(world):
+    decision = world.decide()
+    assert decision.enabled
+    assert not decision.mandatory
+    assert decision.decided_by == "edition_default"
+    assert (decision.edition.name, decision.edition.origin) == ("core", "default")
+    assert decision.warnings == ()
+    check_contract(decision)
+
+
+def test_the_files_that_could_change_the_decision_are_watched(world):
+    project = world.project_file(project_flag("true"))
+    decision = world.decide()
+    watched = set(decision.watched_paths)
+    assert str(project) in watched
+    assert str(world.user_config_path) in watched
+    assert str(world.policy_path(0)) in watched
+
+
+def test_each_place_a_user_opts_out_is_honoured(world):
+    world.user_config(f"{KEY} = false\n", mode=0o600)
+    decision = world.decide()
+    assert not decision.enabled
+    assert decision.decided_by == "user_config"
+    assert decision.winner.origin == f"{world.user_config_path}:1"
+
+
+def test_the_project_opt_out_is_found_from_a_subdirectory(world, monkeypatch):
+    path = world.project_file(project_flag("false"))
+    models = world.project / "models" / "marts"
+    models.mkdir(parents=True)
+    monkeypatch.chdir(models)
+    decision = world.decide()
+    assert not decision.enabled
+    assert decision.winner.origin == f"{path}:3"
+
+
+def test_cwd_can_be_passed_instead_of_changing_directory(world, tmp_path):
+    other = tmp_path / "elsewhere"
+    path = world.write(other / "dbt_project.yml", project_flag("off"))
+    decision = world.decide(cwd=str(other))
+    assert decision.winner.origin == f"{path}:3"
+
+
+def test_a_user_opt_out_sticks_inside_a_project_that_is_on(world):
+    world.project_file(project_flag("true"))
+    world.user_config(f"{KEY} = false\n", mode=0o600)
+    decision = world.decide()
+    assert not decision.enabled
+    assert decision.decided_by == "user_config"
+    assert decision.layer("project_file").status == "overridden"
+
+
+def test_a_project_cannot_turn_it_back_on_for_a_user_who_opted_out(world):
+    world.project_file(project_flag("true"))
+    world.user_config(f"{KEY} = false\n", mode=0o600)
+    assert not world.decide().enabled
+    world.project_file(project_flag("false"))
+    world.user_config(f"{KEY} = true\n", mode=0o600)
+    decision = world.decide()
+    assert not decision.enabled
+    assert decision.decided_by == "project_file"
+
+
+# -- the environment and the host flag ----------------------------------------------------------
+
+def test_do_not_track_beats_the_host_flag_and_everything_below(world):
+    world.project_file(project_flag("true"))
+    world.user_config(f"{KEY} = true\n", mode=0o600)
+    env = {**world.env, "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "true"}
+    decision = world.decide(env=env, host_flag=True)
+    assert not decision.enabled
+    assert decision.decided_by == "do_not_track"
+    assert decision.winner.origin == "DO_NOT_TRACK"
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_the_host_flag_beats_the_env_var_and_the_files(world, flag):
+    opposite = "false" if flag else "true"
+    world.project_file(project_flag(opposite))
+    world.user_config(f"{KEY} = {opposite}\n", mode=0o600)
+    env = {**world.env, "DBT_SEND_ANONYMOUS_USAGE_STATS": opposite}
+    decision = world.decide(env=env, host_flag=flag)
+    assert decision.enabled is flag
+    assert decision.decided_by == "host_flag"
+    assert decision.winner.origin == "--send-anonymous-usage-stats"
+
+
+def test_without_a_host_flag_the_env_var_beats_the_files(world):
+    world.project_file(project_flag("false"))
+    env = {**world.env, "DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS": "true"}
+    decision = world.decide(env=env)
+    assert decision.enabled
+    assert decision.decided_by == "env_var"
+
+
+def test_the_process_environment_is_not_read_when_env_is_given(world, monkeypatch):
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    assert world.decide(env={}).enabled
+    assert not world.decide(env=None).enabled  # None means os.environ
+
+
+# -- where the edition comes from ---------------------------------------------------------------
+
+def test_the_edition_never_comes_from_the_project_file(world):
+    world.project_file("name: jaffle_shop\nedition: cloud\nflags:\n  edition: cloud\n")
+    decision = world.decide()
+    assert decision.edition.name == "core"
+    assert not decision.mandatory
+    assert decision.decided_by == "edition_default"
+
+
+def test_the_edition_never_comes_from_the_user_config(world):
+    world.user_config('edition = "cloud"\n', mode=0o600)
+    decision = world.decide()
+    assert decision.edition.name == "core"
+    assert not decision.mandatory
+    # An unknown key is bad input: the user's file fails closed and says why.
+    assert decision.layer("user_config").status == "error"
+    assert any("edition" in w and str(world.user_config_path) in w for w in decision.warnings)
+
+
+def test_the_cloud_edition_from_the_host(world):
+    decision = world.decide(edition="cloud")
+    assert (decision.edition.name, decision.edition.origin) == ("cloud", "host")
+    assert decision.enabled and decision.mandatory
+    assert decision.decided_by == "edition_mandate"
+    check_contract(decision)
+
+
+def test_the_cloud_edition_from_the_policy(world):
+    path = world.policy('edition = "cloud"\n')
+    decision = world.decide()
+    assert (decision.edition.name, decision.edition.origin) == ("cloud", f"{path}:1")
+    assert decision.enabled and decision.mandatory
+
+
+def test_the_host_edition_beats_the_policy(world):
+    world.policy('edition = "cloud"\n')
+    decision = world.decide(edition="core")
+    assert (decision.edition.name, decision.edition.origin) == ("core", "host")
+    assert not decision.mandatory
+
+
+def test_cloud_lists_every_opt_out_it_overrides(world):
+    project = world.project_file(project_flag("false"))
+    world.user_config(f"{KEY} = false\n", mode=0o600)
+    world.policy('telemetry = "off"\n')
+    env = {**world.env, "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    decision = world.decide(env=env, host_flag=False, edition="cloud")
+
+    assert decision.enabled and decision.mandatory
+    assert decision.decided_by == "edition_mandate"
+    opted_out = {"do_not_track", "host_flag", "env_var", "project_file", "user_config",
+                 "system_default"}
+    assert {l.name for l in decision.overridden_opt_outs} == opted_out
+    origins = {
+        "do_not_track": "DO_NOT_TRACK",
+        "host_flag": "--send-anonymous-usage-stats",
+        "env_var": "DBT_SEND_ANONYMOUS_USAGE_STATS",
+        "project_file": f"{project}:3",
+        "user_config": f"{world.user_config_path}:1",
+        "system_default": f"{world.policy_path(0)}:1",
+    }
+    for name, origin in origins.items():
+        assert decision.layer(name).origin == origin
+        assert [w for w in decision.warnings if origin in w and "cloud" in w], (name, origin)
+    check_contract(decision)
+
+
+# -- the admin's policy -------------------------------------------------------------------------
+
+def test_an_admin_lock_off_beats_the_host_flag(world):
+    world.policy('telemetry = "off"\nlocked = true\n')
+    decision = world.decide(host_flag=True)
+    assert not decision.enabled
+    assert decision.decided_by == "admin_lock"
+
+
+def test_an_admin_lock_on_beats_do_not_track(world):
+    world.policy('telemetry = "on"\nlocked = true\n')
+    decision = world.decide(env={**world.env, "DO_NOT_TRACK": "1"})
+    assert decision.enabled
+    assert decision.decided_by == "admin_lock"
+    assert decision.layer("do_not_track").status == "overridden"
+
+
+def test_an_unlocked_policy_default_yields_to_the_user(world):
+    world.policy('telemetry = "off"\n')
+    assert not world.decide().enabled
+    world.user_config(f"{KEY} = true\n", mode=0o600)
+    decision = world.decide()
+    assert decision.enabled
+    assert decision.decided_by == "user_config"
+
+
+def test_a_broken_policy_locks_everything_off_and_says_where(world):
+    path = world.policy('telemetry = "of"\n')
+    decision = world.decide(host_flag=True)
+    assert not decision.enabled
+    assert decision.decided_by == "admin_lock"
+    assert decision.layer("admin_lock").status == "error"
+    assert any(str(path) in w for w in decision.warnings)
+    check_contract(decision)
+
+
+# -- never raising --------------------------------------------------------------------------------
+
+class ExplodingEnv(Mapping):
+    """An environment that fails on every read: something gather() never expected."""
+
+    def __getitem__(self, key):
+        raise RuntimeError("environment exploded")
+
+    def get(self, key, default=None):
+        raise RuntimeError("environment exploded")
+
+    def __iter__(self):
+        raise RuntimeError("environment exploded")
+
+    def __len__(self):
+        return 1
+
+
+def test_decide_never_raises_and_fails_closed(world):
+    decision = world.decide(env=ExplodingEnv(), host_flag=True)
+    assert not decision.enabled
+    assert any("environment exploded" in w for w in decision.warnings)
+    check_contract(decision)
+
+
+def test_bad_input_everywhere_still_returns_a_decision(world):
+    world.project_file(b"\x00\xff")
+    world.user_config("send_anonymous_usage_stats = [[[\n", mode=0o600)
+    env = {**world.env, "DO_NOT_TRACK": "perhaps", "DBT_SEND_ANONYMOUS_USAGE_STATS": "ja",
+           "DBT_PROFILES_DIR": str(world.root / "missing")}
+    decision = world.decide(env=env)
+    assert not decision.enabled
+    errors = {l.name for l in decision.layers if l.status == "error"}
+    assert errors == {"do_not_track", "env_var", "project_file", "user_config"}
+    assert len(decision.warnings) == 4
+    check_contract(decision)
+
+
+# -- deciding is cheap and leaves no trace --------------------------------------------------------
+
+def _snapshot(root: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in sorted(root.rglob("*"))}
+
+
+def test_deciding_writes_nothing(world):
+    # PRODUCT.md §4: no anonymous id, no state, no file when merely deciding (above all when off).
+    world.project_file(project_flag("false"))
+    world.user_config(f"{KEY} = true\n", mode=0o600)
+    world.policy('telemetry = "on"\n')
+    before = _snapshot(world.root)
+    for env in (world.env, {**world.env, "DO_NOT_TRACK": "1"}):
+        world.decide(env=env)
+        world.decide(env=env, edition="cloud")
+    assert _snapshot(world.root) == before
+    assert not world.state_dir.exists()
+
+
+HEAVY = ("snowplow_tracker", "requests", "rich", "click", "ruamel", "tracking", "pydantic")
+
+
+@pytest.mark.parametrize("in_project", [False, True])
+def test_deciding_imports_nothing_heavy(world, in_project):
+    # Every host start-up pays for deciding; sending machinery must not load to say "off".
+    if in_project:
+        world.project_file(project_flag("false"))
+    script = (
+        "import sys, consent\n"
+        "d = consent.decide(env={'DO_NOT_TRACK': '1'})\n"
+        "assert not d.enabled, d\n"
+        f"heavy = {HEAVY!r} + (() if {in_project} else ('yaml',))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
+    )
+    env = {**world.env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=world.project,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
