@@ -1,0 +1,110 @@
+"""Exit codes (PRODUCT.md §3: 0 ok, 1 expectation not met, 2 usage error, 3 refused by policy),
+short usage errors, help, and shell completion — through the installed ``telemetry`` script.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from cli_world import World
+
+SCRIPT = Path(sys.executable).with_name("telemetry")
+
+
+@pytest.fixture
+def telemetry(world: World):
+    """The installed console script, as a user's shell runs it."""
+    if not SCRIPT.exists():
+        pytest.skip(f"no console script next to {sys.executable}")
+
+    def run(*args, **env):
+        return world.run(*args, script=[str(SCRIPT)], **env)
+
+    return run
+
+
+USAGE_ERRORS = {
+    "unknown option": ["status", "--frobnicate"],
+    "unknown command": ["frobnicate"],
+    "bad --expect value": ["status", "--expect", "maybe"],
+    "--expect without value": ["status", "--expect"],
+    "--app without value": ["--app"],
+    "bad --last": ["log", "-n", "0"],
+    "bad completion shell": ["completion", "tcsh"],
+    "missing completion shell": ["completion"],
+    "unknown option on group": ["--frobnicate", "status"],
+    "extra argument": ["status", "extra"],
+}
+LONG_CHOICE_ERRORS = {
+    # click's Choice error for a *missing* argument lists every choice on its own line.
+    "missing completion shell": (
+        "consent/cli/app.py run(): `telemetry completion` with no shell prints 5 stderr lines "
+        "(click's 'Missing argument ... Choose from:' with one tab-indented choice per line); a "
+        "usage error must be at most two short lines: the error, then the hint"),
+}
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=LONG_CHOICE_ERRORS[c]))
+    if c in LONG_CHOICE_ERRORS else c for c in USAGE_ERRORS])
+def test_usage_errors_are_two_short_lines_and_exit_2(telemetry, case):
+    r = telemetry(*USAGE_ERRORS[case])
+
+    assert r.code == 2, r
+    assert r.out == ""
+    lines = r.err.rstrip("\n").splitlines()
+    assert 1 <= len(lines) <= 2, f"at most an error and a hint:\n{r.err}"
+    assert all(len(line) <= 100 for line in lines), r.err
+    assert lines[0].startswith("telemetry: error:"), r.err
+    if len(lines) == 2:
+        assert "--help" in lines[1], "the second line is the hint"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["-h"], ["status", "--help"], ["disable", "-h"],
+                                  ["enable", "--help"], ["reset", "--help"], ["log", "--help"],
+                                  ["completion", "--help"]])
+def test_help_exits_0(world: World, invoke, args):
+    r = invoke(*args)
+
+    assert r.code == 0, r
+    assert "Usage:" in r.out
+
+
+def test_bare_telemetry_prints_help_with_every_command(telemetry):
+    r = telemetry()
+
+    assert r.code == 0, r
+    for command in ("status", "disable", "enable", "reset", "events", "log", "completion"):
+        assert command in r.out
+
+
+def test_exit_codes_follow_the_product_spec(world: World, telemetry):
+    world.write_policy('edition = "cloud"\n')
+
+    assert telemetry("status").code == 0
+    assert telemetry("status", "--expect", "off").code == 1
+    assert telemetry("status", "--expect", "sideways").code == 2
+    assert telemetry("disable").code == 3
+    assert not world.user_config().exists()
+
+
+@pytest.mark.parametrize("shell,marker", [("bash", "complete "), ("zsh", "compdef"),
+                                          ("fish", "complete ")])
+def test_completion_prints_a_script_for_the_telemetry_command(world: World, invoke, shell, marker):
+    r = invoke("completion", shell)
+
+    assert r.code == 0, r
+    assert "_TELEMETRY_COMPLETE" in r.out and marker in r.out
+
+
+def test_bash_completion_script_completes_commands(world: World, telemetry):
+    script = telemetry("completion", "bash")
+    assert script.code == 0 and "_TELEMETRY_COMPLETE=bash_complete" in script.out
+
+    r = telemetry(COMP_WORDS="telemetry st", COMP_CWORD="1", _TELEMETRY_COMPLETE="bash_complete")
+
+    assert r.code == 0, r
+    assert "plain,status" in r.out.splitlines()
+
