@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -21,10 +22,12 @@ class Binding:
     """What a host binds the commands to: its profile, and its own flag and edition if it has them."""
 
     def __init__(self, profile: AppProfile | None = None, host_flag: bool | None = None,
-                 edition: str | None = None):
+                 edition: str | None = None, app: str | None = None):
         self.profile = profile
         self.host_flag = host_flag
         self.edition = edition
+        #: ``--app`` given to the group itself (``telemetry --app x status``).
+        self.app = app
 
     def resolve_profile(self, app: str | None) -> AppProfile:
         if app:
@@ -46,8 +49,25 @@ def _app_option(func):
 
 def _profile(ctx: click.Context, app: str | None) -> AppProfile:
     binding: Binding = ctx.find_object(Binding) or Binding()
-    group_app = ctx.find_root().params.get("app") if ctx.parent else None
-    return binding.resolve_profile(app or group_app)
+    return binding.resolve_profile(app or binding.app)
+
+
+def _one_line_errors(func):
+    """Turn a ConsentError into its one-line message and exit code, also when mounted in a host.
+
+    Inside a host's own click CLI, ``run()`` is not there to catch it, so each command does.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ConsentError as exc:
+            ctx = click.get_current_context()
+            click.echo(f"{ctx.find_root().info_name or 'telemetry'}: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+    return wrapper
 
 
 def _collector(profile: AppProfile) -> tuple[str | None, str | None]:
@@ -114,11 +134,17 @@ def _change(ctx, app, enabled: bool, scope: str):
 
 
 def _scope_options(func):
-    func = click.option("--project", "scope", flag_value="project",
+    func = click.option("--project", "project", is_flag=True,
                         help="Write to the nearest project file, for everyone in the project.")(func)
-    func = click.option("--global", "scope", flag_value="global", default=True,
+    func = click.option("--global", "global_", is_flag=True,
                         help="Write to your user config, for you everywhere (default).")(func)
     return func
+
+
+def _scope(project: bool, global_: bool) -> str:
+    if project and global_:
+        raise click.UsageError("--project and --global cannot be used together; pick one")
+    return "project" if project else "global"
 
 
 def _events(ctx, app, as_json):
@@ -184,14 +210,18 @@ def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry
     A click host mounts it with ``cli.add_command(telemetry_group(MY_PROFILE))``.
     """
 
-    @click.group(name=name, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.group(name=name, context_settings={"help_option_names": ["-h", "--help"]},
+                 invoke_without_command=True)
     @_app_option
     @click.pass_context
+    @_one_line_errors
     def group(ctx: click.Context, app: str | None) -> None:
         """See and change whether anonymous usage statistics are sent, and why."""
-        ctx.obj = Binding(profile, host_flag, edition)
+        ctx.obj = Binding(profile, host_flag, edition, app)
         if app:
             get_profile(app)  # unknown apps fail here, once, with the list of known ones
+        if ctx.invoked_subcommand is None:
+            click.echo(ctx.get_help())
 
     @group.command()
     @_app_option
@@ -199,6 +229,7 @@ def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry
     @click.option("--expect", type=click.Choice(["on", "off"]), default=None,
                   help="Exit 1 when the decision is not this (for CI guards).")
     @click.pass_context
+    @_one_line_errors
     def status(ctx, app, as_json, expect):
         """Whether tracking is on, which setting decides, and how to change it."""
         _status(ctx, app, as_json, expect)
@@ -207,21 +238,24 @@ def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry
     @_app_option
     @_scope_options
     @click.pass_context
-    def disable(ctx, app, scope):
+    @_one_line_errors
+    def disable(ctx, app, project, global_):
         """Opt out of anonymous usage statistics."""
-        _change(ctx, app, False, scope)
+        _change(ctx, app, False, _scope(project, global_))
 
     @group.command()
     @_app_option
     @_scope_options
     @click.pass_context
-    def enable(ctx, app, scope):
+    @_one_line_errors
+    def enable(ctx, app, project, global_):
         """Opt back in to anonymous usage statistics."""
-        _change(ctx, app, True, scope)
+        _change(ctx, app, True, _scope(project, global_))
 
     @group.command()
     @_app_option
     @click.pass_context
+    @_one_line_errors
     def reset(ctx, app):
         """Forget the anonymous id; a new one is made at the next tracked run."""
         _reset(ctx, app)
@@ -230,6 +264,7 @@ def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry
     @_app_option
     @click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
     @click.pass_context
+    @_one_line_errors
     def events(ctx, app, as_json):
         """Every event and context that may be sent: fields, types, examples."""
         _events(ctx, app, as_json)
@@ -240,6 +275,7 @@ def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry
                   help="How many of the newest events to show.")
     @click.option("--json", "as_json", is_flag=True, help="Print the events as JSON.")
     @click.pass_context
+    @_one_line_errors
     def log(ctx, app, last, as_json):
         """The last events actually sent from this machine."""
         _log(ctx, app, last, as_json)
@@ -282,7 +318,8 @@ def run(argv: Sequence[str] | None = None, *, profile: AppProfile | None = None,
             click.echo(exc.ctx.get_help())  # bare `telemetry`: help, like any CLI
             return EXIT_OK
         hint = f"{exc.ctx.command_path} --help" if exc.ctx else f"{prog_name} --help"
-        click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
+        message = " ".join(exc.format_message().split())  # click's choice lists span lines
+        click.echo(f"{prog_name}: error: {message}", err=True)
         click.echo(f"  see: {hint}", err=True)
         return EXIT_USAGE
     except click.Abort:

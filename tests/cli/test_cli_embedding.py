@@ -98,10 +98,6 @@ def test_mounted_app_option_on_the_command_switches_profile(world: World, mytool
     assert r.json()["app"] == "dbt"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "consent/cli/app.py _profile(): the group-level --app is read from ctx.find_root(), which is "
-    "the *host's* root command when mounted, so `mytool telemetry --app dbt status` silently "
-    "reports mytool; it should read the telemetry group's own context"))
 def test_mounted_app_option_on_the_group_switches_profile(world: World, mytool):
     r = mytool("telemetry", "--app", "dbt", "status", "--json")
 
@@ -114,15 +110,6 @@ MOUNTED_ERRORS = {
     "no project": (lambda w: None, ["telemetry", "enable", "--project"], 2),
     "unknown app": (lambda w: None, ["telemetry", "--app", "nope", "status"], 2),
 }
-CONSENT_ERRORS_ESCAPE = (
-    "consent/cli/app.py: ConsentError (RefusedByPolicy, NoProjectFile, UnknownAppError, "
-    "WriteError) is only turned into a message + exit code by run(); a host that mounts "
-    "telemetry_group() gets a Python traceback and exit 1. The group's commands should raise "
-    "click.ClickException subclasses (or the group should convert ConsentError) so the "
-    "one-line message and exit codes 2/3 hold when mounted")
-
-
-@pytest.mark.xfail(strict=True, reason=CONSENT_ERRORS_ESCAPE)
 @pytest.mark.parametrize("case", list(MOUNTED_ERRORS))
 def test_mounted_errors_are_one_line_with_the_spec_exit_code(world: World, host_script, case):
     setup, args, code = MOUNTED_ERRORS[case]
@@ -138,7 +125,6 @@ def test_mounted_errors_are_one_line_with_the_spec_exit_code(world: World, host_
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=CONSENT_ERRORS_ESCAPE)
 def test_clirunner_group_refusal_exits_3(world: World, invoke):
     world.write_policy('edition = "cloud"\n')
 
