@@ -77,13 +77,13 @@ def plan_change(decision: Decision, enabled: bool, scope: Scope) -> ChangeOutcom
         verb = "turned off" if not enabled else "turned on"
         return ChangeOutcome(
             scope, enabled, True, True, decision,
-            f"telemetry cannot be {verb} here: it is decided by {_describe(blocker)}; "
+            f"refused: telemetry cannot be {verb} here, it is decided by {_describe(blocker)}; "
             "nothing was written",
         )
     return ChangeOutcome(
         scope, enabled, False, True, after,
         f"your choice was written but does not apply now: {_describe(blocker)} decides "
-        f"({'off' if not after.enabled else 'on'}); {' then '.join(steps_to(after, enabled)) or 'see telemetry status'}",
+        f"({'off' if not after.enabled else 'on'}); {', then '.join(steps_to(after, enabled)) or 'see telemetry status'}",
     )
 
 
@@ -101,11 +101,26 @@ def steps_to(decision: Decision, enabled: bool, profile: AppProfile | None = Non
             return steps
         layer = current.winner
         if layer.name == "edition_mandate":
-            steps.append("nothing can turn it off: the cloud edition makes telemetry mandatory")
+            steps.append("not possible: the cloud edition makes telemetry mandatory")
             return steps
         if layer.name == "admin_lock":
-            steps.append(f"only an administrator can change it (system policy {layer.origin})")
+            steps.append(f"only an administrator can (system policy {layer.origin})")
             return steps
+        if layer.is_error:
+            # A file or value that cannot be read counts as off; the fix is to repair it (the
+            # warning says how), except the user config, which `telemetry enable` rewrites whole.
+            if layer.name == "user_config":
+                steps.append("telemetry enable")
+            elif layer.name in ("do_not_track", "env_var"):
+                steps.append(f"unset {layer.origin}")
+            elif layer.name == "project_file" and layer.raw is not None:
+                # The YAML is fine, only the value is wrong: the command rewrites it.
+                steps.append("telemetry enable --project" if enabled else "telemetry disable --project")
+            else:
+                steps.append(f"fix {layer.origin or layer.title} (see the warning)")
+            fixed = None if layer.name in ("do_not_track", "env_var") else want
+            current = _with(current, layer.name, fixed)
+            continue
         if not enabled and layer.name in _BELOW_USER:
             # An opt-out sticks at the user level, whatever the project or defaults say.
             steps.append("telemetry disable")

@@ -139,12 +139,19 @@ def read_log(profile: AppProfile, last: int = 20) -> list[dict]:
             lines = fh.read().splitlines()
     except OSError:
         return []
+    # Parse from the end and skip what does not parse (a torn line from a crash mid-append),
+    # so a damaged line never hides the events around it.
     out: list[dict] = []
-    for line in lines[-last:] if last > 0 else []:
+    for line in reversed(lines):
+        if len(out) >= last:
+            break
         try:
-            out.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
             continue
+        if isinstance(record, dict):
+            out.append(record)
+    out.reverse()
     return out
 
 

@@ -52,15 +52,65 @@ def project_file_for(profile: AppProfile, cwd: str | None = None) -> str:
     return path
 
 
+def _line_start(text: str, index: int) -> int:
+    return text.rfind("\n", 0, index) + 1
+
+
+def _block(key_path: tuple[str, ...], word: str, indent: str, step: str = "  ") -> str:
+    lines = [f"{indent}{step * i}{key}:" for i, key in enumerate(key_path)]
+    lines[-1] += f" {word}"
+    return "\n".join(lines) + "\n"
+
+
+def edit_flag_text(text: str, key_path: tuple[str, ...], enabled: bool) -> str | None:
+    """The smallest text edit that sets the flag, or None when only a full re-dump can.
+
+    Touches one token or inserts lines; every other byte of the file stays as the user wrote it
+    (indentation style, blank lines, comments, quoting). The caller checks the result re-reads
+    as intended.
+    """
+    import yaml
+
+    word = "true" if enabled else "false"
+    try:
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return None
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.value == ""):
+        sep = "" if not text or text.endswith("\n") else "\n"
+        return text + sep + _block(key_path, word, "")
+    for depth, key in enumerate(key_path):
+        if not isinstance(node, yaml.MappingNode) or node.flow_style:
+            return None
+        child = next((v for k, v in node.value
+                      if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+        if child is None:
+            remaining = key_path[depth:]
+            if not node.value:
+                return None
+            if depth == 0:
+                sep = "" if text.endswith("\n") else "\n"
+                return text + sep + _block(remaining, word, "")
+            first_key = node.value[0][0]
+            at = _line_start(text, first_key.start_mark.index)
+            indent = " " * first_key.start_mark.column
+            return text[:at] + _block(remaining, word, indent) + text[at:]
+        if depth == len(key_path) - 1:
+            if not isinstance(child, yaml.ScalarNode) or child.style not in (None, ""):
+                return None
+            start, end = child.start_mark.index, child.end_mark.index
+            if child.tag == "tag:yaml.org,2002:null" and start == end:
+                return text[:start] + " " + word + text[end:] if text[start - 1:start] == ":" \
+                    else text[:start] + word + text[end:]
+            return text[:start] + word + text[end:]
+        node = child
+    return None
+
+
 def write_project_choice(profile: AppProfile, enabled: bool, cwd: str | None = None) -> str:
     """Set the flag in the nearest project file, keeping everything else; return the path."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.comments import CommentedMap
-    from ruamel.yaml.error import YAMLError
-
     path = project_file_for(profile, cwd)
     target = os.path.realpath(path)  # a symlinked project file is edited where it really lives
-    dotted = ".".join(profile.flag_key_path)
     try:
         with open(target, encoding="utf-8") as fh:
             original = fh.read()
@@ -68,6 +118,45 @@ def write_project_choice(profile: AppProfile, enabled: bool, cwd: str | None = N
     except (OSError, UnicodeDecodeError) as exc:
         raise WriteError(f"{path}: cannot be read ({exc}); nothing was changed. "
                          "Fix: make it a readable UTF-8 file") from exc
+    edited = edit_flag_text(original, profile.flag_key_path, enabled)
+    if edited is not None and _reads_as(edited, profile.flag_key_path, enabled, target):
+        return _save(path, target, edited, mode)
+    return _save(path, target, _redump(path, original, profile, enabled), mode)
+
+
+def _reads_as(text: str, key_path: tuple[str, ...], enabled: bool, near: str) -> bool:
+    """Whether ``text`` reads back with the flag set as asked (checked with the real reader)."""
+    import tempfile
+
+    from .sources.project import read_yaml_flag
+
+    fd, tmp = tempfile.mkstemp(suffix=".yml", dir=os.path.dirname(near))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        found = read_yaml_flag(tmp, key_path)
+    finally:
+        os.unlink(tmp)
+    return found is not None and found.problem is None and \
+        found.opinion == ("on" if enabled else "off")
+
+
+def _save(path: str, target: str, text: str, mode: int) -> str:
+    try:
+        atomic_write(target, text.encode("utf-8"), mode=mode)
+    except OSError as exc:
+        raise WriteError(f"{path}: could not be written ({exc.strerror or exc}); nothing was "
+                         "changed. Fix: make the file and its directory writable") from exc
+    return path
+
+
+def _redump(path: str, original: str, profile: AppProfile, enabled: bool) -> str:
+    """Fallback for layouts a text edit cannot handle (flow mappings…): a ruamel round trip."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.error import YAMLError
+
+    dotted = ".".join(profile.flag_key_path)
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096
@@ -94,9 +183,4 @@ def write_project_choice(profile: AppProfile, enabled: bool, cwd: str | None = N
     node[profile.flag_key_path[-1]] = enabled
     out = io.StringIO()
     yaml.dump(data, out)
-    try:
-        atomic_write(target, out.getvalue().encode("utf-8"), mode=mode)
-    except OSError as exc:
-        raise WriteError(f"{path}: could not be written ({exc.strerror or exc}); nothing was "
-                         "changed. Fix: make the file and its directory writable") from exc
-    return path
+    return out.getvalue()

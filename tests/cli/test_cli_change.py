@@ -322,11 +322,6 @@ models:
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "consent/store.py write_project_choice(): ruamel round-trip with default indents rewrites "
-    "the `dbt init` starter project: the `clean-targets:` list items lose their 2-space indent "
-    "(`  - \"target\"` -> `- \"target\"`) and the leading blank line is dropped; only the flag "
-    "lines may change"))
 def test_disable_project_on_the_dbt_init_starter_file_changes_only_the_flag(world: World, invoke):
     world.write_project(DBT_INIT)
 
@@ -337,9 +332,6 @@ def test_disable_project_on_the_dbt_init_starter_file_changes_only_the_flag(worl
     assert added == ["flags:", "  send_anonymous_usage_stats: false"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "consent/store.py write_project_choice(): a `flags:` block indented with 4 spaces is "
-    "re-indented to 2 (and trailing comments shift column) when the flag is added"))
 def test_disable_project_keeps_a_four_space_flags_block(world: World, invoke):
     text = "name: jaffle\nflags:\n    partial_parse: true   # speed\n    use_colors: false\n"
     world.write_project(text)

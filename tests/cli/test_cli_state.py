@@ -79,11 +79,6 @@ def test_log_json_is_the_newest_records(world: World, invoke, args, expected):
     assert r.json() == expected
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "consent/state.py read_log(): it takes the last N *lines* and then drops the ones that do not "
-    "parse, so a torn last line (a crash mid-append) makes `telemetry log -n 1` say 'No events "
-    "have been sent from this machine' although the log holds events; it should skip bad lines "
-    "first, then take the newest N"))
 def test_log_survives_a_torn_last_line(world: World, invoke):
     world.write_log(RECORDS[:3], tail='{"event": "invoc')
 
