@@ -1,0 +1,416 @@
+"""The HTTP side of the local Snowplow collector, and its in-process API.
+
+Speaks the two tracker-protocol endpoints a Snowplow tracker uses
+(``POST /com.snowplowanalytics.snowplow/tp2`` and the ``GET /i`` pixel) and
+always answers them 200 at once, as a real collector does: validation
+happens after the response is decided and its verdict is only visible
+through the Micro API (``/micro/...``) or :meth:`Collector.good` /
+:meth:`Collector.bad`.  Stdlib ``ThreadingHTTPServer`` keeps it free of
+dependencies; one daemon thread per connection, keep-alive supported.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import socketserver
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+from . import micro
+from ._net import LOOPBACK_HOST, check_bind_host, family_for, url_for
+from ._runtime import wait_until_stopped, write_ready_file
+from .iglu import SchemaRegistry
+from .model import BadEvent, Outcome, RequestInfo
+from .store import DEFAULT_MAX_EVENTS, EventStore
+from .validate import EventChecker
+
+TP2_PATH = "/com.snowplowanalytics.snowplow/tp2"
+PIXEL_PATH = "/i"
+DEFAULT_PORT = 9090  # Snowplow Micro's
+MAX_BODY_BYTES = 10 * 1024 * 1024
+PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+_IDLE_TIMEOUT = 30.0  # seconds an idle keep-alive connection keeps its thread
+_MAX_CHUNK_LINES = 10_000
+
+
+@dataclass(slots=True)
+class _App:
+    """What request handlers share: the store, the checker, the settings."""
+
+    store: EventStore
+    checker: EventChecker
+    registry: SchemaRegistry
+    verbose: bool
+    max_body_bytes: int
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer that can drop its open connections on stop."""
+
+    daemon_threads = True
+    block_on_close = False  # stop() must not wait for idle keep-alive clients
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], app: _App) -> None:
+        self.address_family = family_for(address[0])
+        self.app = app
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind does a reverse-DNS lookup (getfqdn); skip it.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = super().get_request()
+        with self._open_lock:
+            self._open.add(sock)
+        return sock, addr
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Unblock every handler thread; each then closes its own socket."""
+        with self._open_lock:
+            open_now = list(self._open)
+        for sock in open_now:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hanging up mid-request are routine; no tracebacks on stderr.
+        if self.app.verbose:
+            exc = sys.exc_info()[1]
+            sys.stderr.write(f"collector: error with {client_address}: {exc!r}\n")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "telemetry-consent-collector"
+    sys_version = ""
+    timeout = _IDLE_TIMEOUT
+    # Headers and body go out in two writes; without TCP_NODELAY, Nagle plus
+    # delayed ACKs stall every keep-alive response by ~40 ms.
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_OPTIONS(self) -> None:
+        self._read_body()
+        requested = self.headers.get("Access-Control-Request-Headers")
+        self._send(
+            200,
+            b"",
+            "text/plain",
+            {
+                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Headers": requested or "Content-Type, SP-Anonymous",
+                "Access-Control-Max-Age": "3600",
+            },
+        )
+
+    def _dispatch(self, method: str) -> None:
+        app = self.server.app
+        url = urlsplit(self.path)
+        info = RequestInfo(
+            method=method,
+            path=url.path,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            received_ms=int(time.time() * 1000),
+        )
+        try:
+            body = self._read_body()
+        except _TooLarge as exc:
+            self.close_connection = True
+            if url.path == TP2_PATH:
+                app.store.add([BadEvent(errors=(str(exc),), info=info, raw=None)])
+            self._send_json(413, {"error": str(exc)})
+            return
+        except ValueError as exc:
+            self.close_connection = True
+            self._send_json(400, {"error": str(exc)})
+            return
+
+        if url.path == TP2_PATH and method == "POST":
+            self._collect(lambda: app.checker.check_post_body(body, info), info, body)
+            self._send(200, b"ok", "text/plain; charset=utf-8")
+        elif url.path == PIXEL_PATH and method == "GET":
+            self._collect(lambda: app.checker.check_query(url.query, info), info, url.query)
+            self._send(200, PIXEL_GIF, "image/gif", {"Cache-Control": "no-cache, no-store"})
+        elif url.path == "/health" and method == "GET":
+            self._send(200, b"OK", "text/plain; charset=utf-8")
+        else:
+            answer = micro.handle(method, url.path, url.query, body, app.store, app.registry)
+            status, payload = answer or (404, {"error": f"no route for {method} {url.path}"})
+            self._send_json(status, payload)
+
+    def _collect(
+        self, check: Callable[[], list[Outcome]], info: RequestInfo, raw: bytes | str
+    ) -> None:
+        """Store the verdicts; a checker bug becomes a bad event, never a dropped request."""
+        try:
+            outcomes = check()
+        except Exception as exc:  # noqa: BLE001 (any checker bug must still answer 200)
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            reason = f"collector internal error: {exc!r}"
+            outcomes = [BadEvent(errors=(reason,), info=info, raw=text[:65536])]
+        self.server.app.store.add(outcomes)
+
+    def _read_body(self) -> bytes:
+        limit = self.server.app.max_body_bytes
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked(limit)
+        length_header = self.headers.get("Content-Length")
+        if not length_header:
+            return b""
+        try:
+            length = int(length_header)
+        except ValueError:
+            raise ValueError(f"bad Content-Length: {length_header!r}") from None
+        if length < 0:
+            raise ValueError(f"bad Content-Length: {length_header!r}")
+        if length > limit:
+            raise _TooLarge(f"request body too large: {length} bytes > {limit}")
+        return self.rfile.read(length)
+
+    def _read_chunked(self, limit: int) -> bytes:
+        parts: list[bytes] = []
+        size_so_far = 0
+        for _ in range(_MAX_CHUNK_LINES):
+            line = self.rfile.readline(1026)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise ValueError("bad chunked encoding") from None
+            if size == 0:
+                for _ in range(100):  # trailers, up to the blank line
+                    if self.rfile.readline(8192) in (b"\r\n", b"\n", b""):
+                        break
+                return b"".join(parts)
+            size_so_far += size
+            if size_so_far > limit:
+                raise _TooLarge(f"request body too large: more than {limit} bytes")
+            parts.append(self.rfile.read(size))
+            self.rfile.readline(3)  # CRLF after the chunk
+        raise ValueError("too many chunks")
+
+    def _send_json(self, status: int, payload: Any) -> None:
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        self._send(status, body, "application/json")
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        origin = self.headers.get("Origin")
+        self.send_header("Access-Control-Allow-Origin", origin or "*")
+        if origin:
+            self.send_header("Access-Control-Allow-Credentials", "true")
+            self.send_header("Vary", "Origin")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.app.verbose:
+            sys.stderr.write(f"collector: {self.address_string()} {format % args}\n")
+
+
+class Collector:
+    """A local Snowplow collector with Snowplow Micro's inspection API.
+
+    ``Collector().start()`` listens on a free loopback port in a daemon
+    thread; point a tracker's emitter at :attr:`url`.  Use as a context
+    manager to stop it reliably.  Binding a non-loopback *host* requires
+    ``allow_non_loopback=True``: it is a test tool and must not leak onto a
+    network by accident.
+    """
+
+    def __init__(
+        self,
+        host: str = LOOPBACK_HOST,
+        port: int = 0,
+        schema_roots: Iterable[str | Path] | None = None,
+        *,
+        max_events: int = DEFAULT_MAX_EVENTS,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        verbose: bool = False,
+        allow_non_loopback: bool = False,
+    ) -> None:
+        check_bind_host(host, allow_non_loopback)
+        self.host = host
+        self._requested_port = port
+        self.registry = SchemaRegistry(schema_roots)
+        self.store = EventStore(max_events)
+        self._app = _App(
+            store=self.store,
+            checker=EventChecker(self.registry),
+            registry=self.registry,
+            verbose=verbose,
+            max_body_bytes=max_body_bytes,
+        )
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Bind and serve in a daemon thread; idempotent; returns self."""
+        with self._lock:
+            if self._server is None:
+                server = _Server((self.host, self._requested_port), self._app)
+                thread = threading.Thread(
+                    target=server.serve_forever,
+                    kwargs={"poll_interval": 0.1},
+                    name=f"collector:{server.server_port}",
+                    daemon=True,
+                )
+                thread.start()
+                self._server, self._thread = server, thread
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and drop open connections (returns within about a second)."""
+        with self._lock:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is None or thread is None:
+            return
+        if thread.is_alive():
+            server.shutdown()
+        server.drop_connections()
+        server.server_close()
+        thread.join(timeout=1.0)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("collector is not running; call start() first")
+        return self._server.server_port
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (no path): what an emitter's endpoint needs."""
+        return url_for("http", self.host, self.port)
+
+    # -- what was collected ---------------------------------------------------
+
+    def good(
+        self,
+        *,
+        schema: str | None = None,
+        event_type: str | None = None,
+        contexts: Sequence[str] = (),
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Good events, shaped exactly like ``GET /micro/good`` entries."""
+        return self.store.good(schema=schema, event_type=event_type, contexts=contexts, limit=limit)
+
+    def bad(self, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """Bad events, shaped exactly like ``GET /micro/bad`` entries."""
+        return self.store.bad(limit=limit)
+
+    def totals(self) -> dict[str, int]:
+        """``{"total": n, "good": g, "bad": b}``, as ``GET /micro/all``."""
+        return self.store.totals()
+
+    def reset(self) -> dict[str, int]:
+        """Forget everything, as ``/micro/reset``."""
+        return self.store.reset()
+
+    def wait_for(
+        self,
+        *,
+        total: int | None = None,
+        good: int | None = None,
+        bad: int | None = None,
+        timeout: float = 5.0,
+    ) -> bool:
+        """Wait for events from asynchronous emitters; False on timeout."""
+        return self.store.wait_for(total=total, good=good, bad=bad, timeout=timeout)
+
+    def __repr__(self) -> str:
+        where = self.url if self._server is not None else "stopped"
+        return f"<Collector {where} {self.totals()}>"
+
+
+def serve_forever(
+    host: str = LOOPBACK_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    ready_file: str | Path | None = None,
+    schema_roots: Iterable[str | Path] | None = None,
+    max_events: int = DEFAULT_MAX_EVENTS,
+    verbose: bool = False,
+    allow_non_loopback: bool = False,
+    stop_event: threading.Event | None = None,
+) -> None:
+    """Run a collector until SIGTERM/SIGINT (or *stop_event*), then stop cleanly.
+
+    Once listening, the URL is written to *ready_file* (atomically, no
+    newline) so a spawning process can use ``--port 0``.
+    """
+    collector = Collector(
+        host,
+        port,
+        schema_roots,
+        max_events=max_events,
+        verbose=verbose,
+        allow_non_loopback=allow_non_loopback,
+    ).start()
+    try:
+        if verbose:
+            sys.stderr.write(f"collector: listening on {collector.url}\n")
+        if ready_file is not None:
+            write_ready_file(ready_file, collector.url)
+        wait_until_stopped(stop_event)
+    finally:
+        collector.stop()

@@ -1,0 +1,217 @@
+"""Turn a tracker request into good and bad events.
+
+Mirrors what Snowplow's pipeline checks, so a tool that passes here will not
+produce bad rows in production:
+
+* a POST body must be a self-describing ``payload_data`` JSON; if the batch
+  violates it, every event in it is bad (as in Snowplow), each with its own
+  reasons where it has some;
+* a GET pixel's query string is one event, checked against the same schema;
+* ``ue_pr`` / ``ue_px`` (JSON / base64url JSON) must be an ``unstruct_event``
+  wrapper around a self-describing event, and ``co`` / ``cx`` a ``contexts``
+  wrapper around self-describing entities; every one of those is validated
+  against its Iglu schema, and an unknown schema makes the event bad.
+
+All reasons are collected, not just the first, so one run shows everything
+a tool gets wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from .iglu import SchemaError, SchemaKey, SchemaRegistry
+from .model import BadEvent, GoodEvent, Outcome, RequestInfo
+
+SNOWPLOW = "com.snowplowanalytics.snowplow"
+PAYLOAD_DATA_URI = f"iglu:{SNOWPLOW}/payload_data/jsonschema/1-0-4"
+RAW_LIMIT = 64 * 1024  # characters of an unusable body kept on its bad event
+_B64_ALPHABET = str.maketrans({"+": "-", "/": "_", " ": "-"})
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _loads(text: str | bytes) -> Any:
+    """Strict JSON: no NaN/Infinity, which Python would otherwise accept."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= RAW_LIMIT else text[:RAW_LIMIT] + "...[truncated]"
+
+
+def decode_base64url(value: str) -> bytes:
+    """Base64url with or without padding (standard alphabet tolerated, as Snowplow does)."""
+    text = value.strip().translate(_B64_ALPHABET).rstrip("=")
+    text += "=" * (-len(text) % 4)
+    return base64.b64decode(text.encode("ascii"), altchars=b"-_", validate=True)
+
+
+class EventChecker:
+    """Validates requests against the schemas of a :class:`SchemaRegistry`."""
+
+    def __init__(self, registry: SchemaRegistry) -> None:
+        self.registry = registry
+
+    # -- requests -------------------------------------------------------------
+
+    def check_post_body(self, body: bytes, info: RequestInfo) -> list[Outcome]:
+        """A ``POST /com.snowplowanalytics.snowplow/tp2`` body -> one outcome per event."""
+
+        def whole(reason: str) -> list[Outcome]:
+            raw = _clip(body.decode("utf-8", errors="replace"))
+            return [BadEvent(errors=(reason,), info=info, raw=raw)]
+
+        if not body.strip():
+            return whole("empty request body")
+        try:
+            document = _loads(body.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            return whole(f"request body is not UTF-8: {exc}")
+        except ValueError as exc:
+            return whole(f"request body is not valid JSON: {exc}")
+        if not isinstance(document, dict) or set(document) != {"schema", "data"}:
+            return whole("request body is not a self-describing JSON {schema, data}")
+        try:
+            key = SchemaKey.parse(document["schema"])
+        except SchemaError as exc:
+            return whole(str(exc))
+        items = document["data"]
+        if not key.is_a(SNOWPLOW, "payload_data"):
+            reason = f"request body schema is {key.uri}, expected {PAYLOAD_DATA_URI}"
+            if isinstance(items, list) and items and all(isinstance(i, dict) for i in items):
+                return [BadEvent(errors=(reason,), info=info, params=i) for i in items]
+            return whole(reason)
+        batch_errors = self.registry.errors(key.uri, items)
+        if not batch_errors:
+            return [self.check_event(item, info) for item in items]
+        if not isinstance(items, list) or not items:
+            return whole("; ".join(batch_errors))
+        outcomes: list[Outcome] = []
+        for item in items:
+            own = self.registry.errors(key.uri, [item])
+            reasons = own or [
+                "rejected with its batch: another event in the request violates payload_data"
+            ]
+            if isinstance(item, dict):
+                outcomes.append(BadEvent(errors=tuple(reasons), info=info, params=item))
+            else:
+                raw = _clip(json.dumps(item))
+                outcomes.append(BadEvent(errors=tuple(reasons), info=info, raw=raw))
+        return outcomes
+
+    def check_query(self, query: str, info: RequestInfo) -> list[Outcome]:
+        """A ``GET /i?...`` pixel request -> exactly one outcome."""
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if not pairs:
+            return [
+                BadEvent(
+                    errors=("no tracker parameters in the query string",), info=info, raw=query
+                )
+            ]
+        params: dict[str, str] = {}
+        repeated: list[str] = []
+        for name, value in pairs:
+            if name in params:
+                repeated.append(f"parameter repeated: {name}")
+                continue
+            params[name] = value
+        errors = repeated + self.registry.errors(PAYLOAD_DATA_URI, [params])
+        if errors:
+            return [BadEvent(errors=tuple(errors), info=info, params=params, raw=_clip(query))]
+        return [self.check_event(params, info)]
+
+    # -- one event ------------------------------------------------------------
+
+    def check_event(self, params: Mapping[str, Any], info: RequestInfo) -> Outcome:
+        """Decode and validate the self-describing parts of one event's parameters."""
+        errors: list[str] = []
+        unstruct = self._decoded(params, "ue_pr", "ue_px", errors)
+        contexts_doc = self._decoded(params, "co", "cx", errors)
+        is_ue = params.get("e") == "ue"
+
+        if unstruct is not None:
+            if not is_ue:
+                errors.append(f"ue_pr/ue_px present on an e={params.get('e')} event")
+            errors.extend(self._check_wrapper(unstruct, "unstruct_event", "ue"))
+            inner = unstruct.get("data") if isinstance(unstruct, dict) else None
+            if isinstance(inner, dict):
+                errors.extend(self._check_self_describing(inner))
+        elif is_ue and not any(f"ue_p{x}" in params for x in "rx"):
+            errors.append("e=ue event has neither ue_pr nor ue_px")
+
+        entities: list[Any] = []
+        if contexts_doc is not None:
+            errors.extend(self._check_wrapper(contexts_doc, "contexts", "co/cx"))
+            data = contexts_doc.get("data") if isinstance(contexts_doc, dict) else None
+            if isinstance(data, list):
+                entities = data
+                for entity in entities:
+                    if isinstance(entity, dict):
+                        errors.extend(self._check_self_describing(entity))
+
+        if errors:
+            return BadEvent(errors=tuple(errors), info=info, params=params)
+        return GoodEvent(
+            params=params,
+            info=info,
+            unstruct_event=unstruct,
+            contexts=tuple(entities),
+        )
+
+    # -- helpers --------------------------------------------------------------
+
+    @staticmethod
+    def _decoded(params: Mapping[str, Any], plain: str, encoded: str, errors: list[str]) -> Any:
+        """The JSON in ``plain`` (JSON text) or ``encoded`` (base64url JSON), or None."""
+        if plain in params and encoded in params:
+            errors.append(f"both {plain} and {encoded} are set")
+        if encoded in params:
+            try:
+                return _loads(decode_base64url(str(params[encoded])).decode("utf-8"))
+            except (binascii.Error, UnicodeError) as exc:
+                errors.append(f"{encoded}: not valid base64url: {exc}")
+            except ValueError as exc:
+                errors.append(f"{encoded}: decoded value is not valid JSON: {exc}")
+            return None
+        if plain in params:
+            try:
+                return _loads(str(params[plain]))
+            except ValueError as exc:
+                errors.append(f"{plain}: not valid JSON: {exc}")
+        return None
+
+    def _check_wrapper(self, doc: Any, name: str, field: str) -> list[str]:
+        """The outer ``unstruct_event`` / ``contexts`` self-describing wrapper."""
+        if not isinstance(doc, dict) or set(doc) != {"schema", "data"}:
+            return [f"{field}: not a self-describing JSON {{schema, data}}"]
+        try:
+            key = SchemaKey.parse(doc["schema"])
+        except SchemaError as exc:
+            return [f"{field}: {exc}"]
+        if not key.is_a(SNOWPLOW, name):
+            return [
+                f"{field}: wrapper schema is {key.uri}, expected iglu:{SNOWPLOW}/{name}/jsonschema/1-0-x"
+            ]
+        return self.registry.errors(key.uri, doc["data"])
+
+    def _check_self_describing(self, doc: Mapping[str, Any]) -> list[str]:
+        """An inner ``{schema, data}``: its data against its own schema."""
+        schema = doc.get("schema")
+        if "data" not in doc:
+            return [f"self-describing JSON for {schema} has no data"]
+        try:
+            key = SchemaKey.parse(schema)
+        except SchemaError as exc:
+            return [str(exc)]
+        return self.registry.errors(key.uri, doc["data"])
