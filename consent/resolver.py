@@ -65,11 +65,16 @@ def resolve(app: str, edition: Edition, layers: Iterable[Layer]) -> Decision:
         else:
             why = f"overridden by {winner.title}"
             if cloud:
-                why = "overridden by the cloud edition: telemetry cannot be turned off"
+                why = "overridden by the cloud edition"
                 if _effective(layer) == "off":
-                    where = f" ({layer.origin})" if layer.origin else ""
+                    if layer.name == "do_not_track":
+                        ref = f"{layer.origin}={layer.raw}"
+                    elif layer.name == "env_var":
+                        ref = f"in the {layer.title} {layer.origin}={layer.raw}"
+                    else:
+                        ref = f"{layer.title} ({layer.origin})" if layer.origin else layer.title
                     warnings.append(
-                        f"your opt-out in {layer.title}{where} is noted but does not apply: "
+                        f"your opt-out {ref} is noted but does not apply: "
                         "the cloud edition makes telemetry mandatory"
                     )
             final.append(layer.with_status("overridden", why))

@@ -46,6 +46,14 @@ def one_line(decision: Decision, profile: AppProfile) -> str:
             f"({decision.edition.name} edition) — decided by {explain_winner(decision)}.")
 
 
+def short_path_in(text: str) -> str:
+    """``text`` with the home directory written as ``~``."""
+    home = os.path.expanduser("~")
+    if home in ("", "/"):
+        return text
+    return text.replace(home + os.sep, "~" + os.sep)
+
+
 def short_path(origin: str | None) -> str | None:
     """``~/…`` for paths under the home directory: shorter, and still exact."""
     if not origin:
@@ -64,8 +72,22 @@ def _value(layer) -> str:
     return layer.raw if layer.raw is not None else str(layer.opinion)
 
 
+def _table_fits(decision: Decision, width: int) -> bool:
+    """Whether the table shows every origin and value whole at ``width`` (else: blocks)."""
+    def longest(cells):
+        return max((len(c) for c in cells), default=1)
+
+    layers = decision.layers
+    needed = (
+        longest(l.title for l in layers) + longest(_value(l) for l in layers)
+        + longest(short_path(l.origin) or "—" for l in layers)
+        + longest(_EFFECT[l.status][0] for l in layers) + 3 * 3
+    )
+    return needed <= width
+
+
 def layers_view(decision: Decision, width: int):
-    if width < NARROW:
+    if width < NARROW or not _table_fits(decision, width):
         blocks = []
         for i, layer in enumerate(decision.layers, 1):
             effect, style = _EFFECT[layer.status]
@@ -81,33 +103,40 @@ def layers_view(decision: Decision, width: int):
             blocks.append(block)
         return Group(*blocks)
     table = Table(show_edge=False, pad_edge=False, header_style="bold", expand=False,
-                  caption="layers in precedence order: the first with an opinion decides",
+                  caption="highest first; the first layer with an opinion decides",
                   caption_justify="left")
-    table.add_column("#", justify="right")
     table.add_column("layer")
     table.add_column("value")
-    table.add_column("origin", overflow="fold")
+    table.add_column("origin", no_wrap=True)
     table.add_column("effect", overflow="fold")
     for i, layer in enumerate(decision.layers, 1):
         effect, style = _EFFECT[layer.status]
-        if layer.status == "overridden" and layer.detail:
-            effect = layer.detail
-        table.add_row(str(i), layer.title, escape(_value(layer)), escape(short_path(layer.origin) or "—"),
+        table.add_row(layer.title, escape(_value(layer)), escape(short_path(layer.origin) or "—"),
                       Text(effect, style=style))
     return table
 
 
-def change_hint(decision: Decision, profile: AppProfile) -> Text:
+def change_hint(decision: Decision, profile: AppProfile, width: int) -> Text:
+    """The steps that would flip the decision; each command kept whole on one line."""
     goal = not decision.enabled
-    steps = steps_to(decision, goal, profile)
+    steps = [short_path_in(step) for step in steps_to(decision, goal, profile)]
+    lead = f"To turn it {'on' if goal else 'off'}:"
     text = Text()
-    text.append(f"To turn it {'on' if goal else 'off'}: ", style="bold")
+    text.append(lead, style="bold")
     if not steps:
-        text.append("nothing found that would change it")
+        text.append(" nothing found that would change it")
         return text
-    text.append(", then ".join(steps))
+    tail = ""
     if goal is False and steps == ["telemetry disable"]:
-        text.append(" (everywhere for you), or DO_NOT_TRACK=1 for one shell or CI")
+        tail = " (or DO_NOT_TRACK=1 for one shell or CI)"
+    one_line = f"{lead} {', then '.join(steps)}{tail}"
+    if len(one_line) <= width:
+        text.append(f" {', then '.join(steps)}{tail}")
+        return text
+    for i, step in enumerate(steps):
+        text.append(f"\n  {'then ' if i else ''}{step}")
+    if tail:
+        text.append(f"\n  {tail.strip()}")
     return text
 
 
@@ -122,13 +151,13 @@ def status_view(
 ):
     parts: list = [headline(decision, profile), Text("")]
     if decision.edition.name == "cloud":
+        note = Text("Telemetry cannot be turned off in the cloud edition.", style="bold")
         opt_outs = decision.overridden_opt_outs
-        note = Text("Telemetry cannot be turned off in the cloud edition", style="bold")
         if opt_outs:
-            where = "; ".join(f"{l.title} ({l.origin or l.raw})" for l in opt_outs)
-            note.append(f". Your opt-outs are noted but overridden: {where}.")
-        else:
-            note.append(".")
+            where = "; ".join(
+                f"{l.origin}={l.raw}" if l.name in ("do_not_track", "env_var")
+                else f"{l.title} ({short_path(l.origin) or l.raw})" for l in opt_outs)
+            note.append(f" Your opt-outs are noted but overridden: {where}.")
         parts += [note, Text("")]
     parts.append(layers_view(decision, width))
     parts.append(Text(""))
@@ -145,11 +174,13 @@ def status_view(
     facts.append("\nCollected: ", style="bold")
     facts.append(f"{profile.collects}. Every field: telemetry events")
     parts.append(facts)
-    parts.append(change_hint(decision, profile))
+    parts.append(change_hint(decision, profile, width))
     if decision.warnings:
-        warn = Text("\nWarnings:", style="bold yellow")
+        parts.append(Text("\nWarnings:", style="bold yellow"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="bold yellow", no_wrap=True)
+        grid.add_column(overflow="fold")
         for line in decision.warnings:
-            warn.append("\n ! ", style="bold yellow")
-            warn.append(line)
-        parts.append(warn)
+            grid.add_row("!", line)
+        parts.append(grid)
     return Group(*parts)

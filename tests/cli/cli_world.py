@@ -211,7 +211,7 @@ def line_with(text: str, needle: str) -> str:
 
 
 def table_rows(text: str) -> list[dict[str, str]]:
-    """The rows of the wide ``status`` table: ``#``, layer, value, origin, effect.
+    """The rows of the wide ``status`` table: layer, value, origin, effect.
 
     A row folded over several lines is joined back (cells joined with a space, which is right for
     words; a path folded mid-name gains a space, and tests about folding say so).
@@ -221,12 +221,12 @@ def table_rows(text: str) -> list[dict[str, str]]:
         if "│" not in line:
             continue
         cells = [c.strip() for c in line.split("│")]
-        if len(cells) != 5:
+        if len(cells) != 4:
             continue
         if cells[0]:
-            rows.append(dict(zip(("num", "layer", "value", "origin", "effect"), cells)))
+            rows.append(dict(zip(("layer", "value", "origin", "effect"), cells)))
         elif rows:
-            for key, cell in zip(("num", "layer", "value", "origin", "effect"), cells):
+            for key, cell in zip(("layer", "value", "origin", "effect"), cells):
                 if cell:
                     rows[-1][key] = f"{rows[-1][key]} {cell}".strip()
     return rows
