@@ -66,7 +66,8 @@ class ChangeOutcome:
     reason: str | None = None
 
 
-def plan_change(decision: Decision, enabled: bool, scope: Scope) -> ChangeOutcome:
+def plan_change(decision: Decision, enabled: bool, scope: Scope,
+                profile: AppProfile | None = None) -> ChangeOutcome:
     want = "on" if enabled else "off"
     layer_name = _SCOPE_LAYER[scope]
     after = _with(decision, layer_name, want)
@@ -83,7 +84,7 @@ def plan_change(decision: Decision, enabled: bool, scope: Scope) -> ChangeOutcom
     return ChangeOutcome(
         scope, enabled, False, True, after,
         f"your choice was written but does not apply now: {_describe(blocker)} decides "
-        f"({'off' if not after.enabled else 'on'}); {', then '.join(steps_to(after, enabled)) or 'see telemetry status'}",
+        f"({'off' if not after.enabled else 'on'}); {', then '.join(steps_to(after, enabled, profile)) or 'see the status command'}",
     )
 
 
@@ -94,6 +95,7 @@ def steps_to(decision: Decision, enabled: bool, profile: AppProfile | None = Non
     with a sentence when only an administrator or a different edition could change it.
     """
     want = "on" if enabled else "off"
+    cli = profile.telemetry_command if profile else "telemetry"
     steps: list[str] = []
     current = decision
     for _ in range(len(decision.layers) + 1):
@@ -110,12 +112,12 @@ def steps_to(decision: Decision, enabled: bool, profile: AppProfile | None = Non
             # A file or value that cannot be read counts as off; the fix is to repair it (the
             # warning says how), except the user config, which `telemetry enable` rewrites whole.
             if layer.name == "user_config":
-                steps.append("telemetry enable")
+                steps.append(f"{cli} enable")
             elif layer.name in ("do_not_track", "env_var"):
                 steps.append(f"unset {layer.origin}")
             elif layer.name == "project_file" and layer.raw is not None:
                 # The YAML is fine, only the value is wrong: the command rewrites it.
-                steps.append("telemetry enable --project" if enabled else "telemetry disable --project")
+                steps.append(f"{cli} enable --project" if enabled else f"{cli} disable --project")
             else:
                 steps.append(f"fix {layer.origin or layer.title} (see the warning)")
             fixed = None if layer.name in ("do_not_track", "env_var") else want
@@ -123,7 +125,7 @@ def steps_to(decision: Decision, enabled: bool, profile: AppProfile | None = Non
             continue
         if not enabled and layer.name in _BELOW_USER:
             # An opt-out sticks at the user level, whatever the project or defaults say.
-            steps.append("telemetry disable")
+            steps.append(f"{cli} disable")
             current = _with(current, "user_config", "off")
             continue
         if layer.name == "do_not_track":
@@ -139,13 +141,13 @@ def steps_to(decision: Decision, enabled: bool, profile: AppProfile | None = Non
                          else f"run the tool with its {flag} option set off")
             current = _with(current, "host_flag", None if enabled else "off")
         elif layer.name == "project_file":
-            steps.append("telemetry enable --project" if enabled else "telemetry disable --project")
+            steps.append(f"{cli} enable --project" if enabled else f"{cli} disable --project")
             current = _with(current, "project_file", want)
         elif layer.name == "user_config":
-            steps.append("telemetry enable" if enabled else "telemetry disable")
+            steps.append(f"{cli} enable" if enabled else f"{cli} disable")
             current = _with(current, "user_config", want)
         elif layer.name in ("system_default", "edition_default"):
-            steps.append("telemetry enable")
+            steps.append(f"{cli} enable")
             current = _with(current, "user_config", want)
         else:  # pragma: no cover - every layer is handled above
             return steps

@@ -62,6 +62,8 @@ class AppProfile:
         "and keyed hashes of model contents; never credentials, names, contents, paths or users"
     )
     tool_version: str | None = None
+    #: How users reach these commands: ``telemetry`` or, when mounted, e.g. ``jaffle telemetry``.
+    telemetry_command: str = "telemetry"
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     # -- names derived from the profile ------------------------------------------------------

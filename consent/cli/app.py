@@ -115,7 +115,7 @@ def _change(ctx, app, enabled: bool, scope: str):
     decision = binding.decide(profile)
     if scope == "project":
         project_file_for(profile)  # fails early and clearly outside a project
-    outcome = plan_change(decision, enabled, scope)  # type: ignore[arg-type]
+    outcome = plan_change(decision, enabled, scope, profile)  # type: ignore[arg-type]
     if outcome.refused:
         raise RefusedByPolicy(outcome.reason or "refused by policy")
     if scope == "project":
@@ -128,7 +128,7 @@ def _change(ctx, app, enabled: bool, scope: str):
     click.echo(f"Telemetry {verb} {where} ({path}).")
     click.echo(one_line(after, profile))
     if after.enabled != enabled:
-        again = plan_change(after, enabled, scope)  # type: ignore[arg-type]
+        again = plan_change(after, enabled, scope, profile)  # type: ignore[arg-type]
         click.echo(f"telemetry: warning: {again.reason}", err=True)
         ctx.exit(EXIT_REFUSED)
 

@@ -127,7 +127,7 @@ def change_hint(decision: Decision, profile: AppProfile, width: int) -> Text:
         text.append(" nothing found that would change it")
         return text
     tail = ""
-    if goal is False and steps == ["telemetry disable"]:
+    if goal is False and steps == [f"{profile.telemetry_command} disable"]:
         tail = " (or DO_NOT_TRACK=1 for one shell or CI)"
     one_line = f"{lead} {', then '.join(steps)}{tail}"
     if len(one_line) <= width:
@@ -172,7 +172,7 @@ def status_view(
         if collector:
             facts.append(f" (would be {collector})", style="dim")
     facts.append("\nCollected: ", style="bold")
-    facts.append(f"{profile.collects}. Every field: telemetry events")
+    facts.append(f"{profile.collects}. Every field: {profile.telemetry_command} events")
     parts.append(facts)
     parts.append(change_hint(decision, profile, width))
     if decision.warnings:
