@@ -1,0 +1,76 @@
+"""A tiny host tool that embeds the tracker the way a real one does: 1 start, N model runs, 1 end.
+
+Run as a subprocess by the tests. It relies on atexit for the final flush, as a real tool would;
+its last stdout line is a JSON report (what the test cannot see from outside: which modules
+were imported, how many threads ran, the tracker's counters).
+
+Environment: ``HOST_COLLECTOR`` (the profile's collector), ``HOST_MODELS`` (default 50),
+``HOST_PROJECT`` (a project name; its marker must never be sent), ``HOST_CONSENT_VERSION``,
+``HOST_FORBID_NETWORK=1`` (an audit hook reports any socket use on stderr),
+``HOST_FAIL=1`` (the tool's own work raises; the host must still exit with its own code).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+
+if os.environ.get("HOST_FORBID_NETWORK") == "1":
+    def _no_network(event: str, args: tuple) -> None:
+        if event in ("socket.__new__", "socket.connect", "socket.getaddrinfo", "socket.bind",
+                     "socket.sendto"):
+            sys.stderr.write(f"NETWORK USED: {event} {args!r}\n")
+            sys.stderr.flush()
+            os._exit(97)
+
+    sys.addaudithook(_no_network)
+
+from consent import AppProfile  # noqa: E402
+from tracking import Tracker  # noqa: E402
+
+MARKER = os.environ.get("HOST_MARKER", "MARKER")
+
+
+def main() -> int:
+    profile = AppProfile(
+        name="testapp",
+        env_prefix="TESTAPP_",
+        project_files=("testapp_project.yml",),
+        collector_endpoint=os.environ.get("HOST_COLLECTOR"),
+        consent_version=int(os.environ.get("HOST_CONSENT_VERSION", "1")),
+        tool_version="0.0.1",
+    )
+    tracker = Tracker(profile, project_name=os.environ.get("HOST_PROJECT"))
+    models = int(os.environ.get("HOST_MODELS", "50"))
+    status = 0
+    try:
+        with tracker.invocation("run") as inv:
+            for index in range(models):
+                # What a real tool knows about a model: its name and its SQL. Neither may leave.
+                name = f"{MARKER}_model_{index}"
+                sql = f"select * from {MARKER}_source_{index} -- {name}"
+                inv.model_run(contents=sql, status="success", execution_time_s=0.01 * index,
+                              materialization="table")
+                inv.count("model")
+            if os.environ.get("HOST_FAIL") == "1":
+                raise RuntimeError("the tool's own failure")
+    except RuntimeError:
+        status = 3
+    report = {
+        "mode": tracker.mode,
+        "threads_at_main_end": threading.active_count(),
+        "snowplow_imported": "snowplow_tracker" in sys.modules,
+        "requests_imported": "requests" in sys.modules,
+        "pydantic_settings_imported": "pydantic_settings" in sys.modules,
+        "stats": tracker.stats.as_dict(),
+        "main_done_wall": time.time(),
+    }
+    print(json.dumps(report), flush=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The first run that would track tells the user and sends nothing; the next run sends.
+
+Shown again, with the same rule, when the profile's consent version is bumped.
+"""
+
+from __future__ import annotations
+
+from consent.state import acknowledged_version
+
+from tracking_world import DELIVER
+
+
+def test_first_run_tells_and_sends_nothing_second_run_sends(tracking_world, collector):
+    world = tracking_world
+
+    first = world.run_host(env={"HOST_MODELS": "3", **DELIVER})
+
+    assert first.returncode == 0
+    assert "anonymous usage statistics" in first.stderr
+    assert "telemetry disable" in first.stderr and "DO_NOT_TRACK=1" in first.stderr
+    assert "Nothing was sent this time" in first.stderr
+    assert "Traceback" not in first.stderr
+    assert first.report["mode"] == "off"
+    assert first.report["snowplow_imported"] is False
+    assert collector.totals()["total"] == 0
+    # Told is on record; nothing else exists yet (no id, no secret).
+    assert sorted(p.name for p in world.state_dir().iterdir()) == ["notice_acknowledged"]
+    assert acknowledged_version(world.profile()) == 1
+
+    second = world.run_host(env={"HOST_MODELS": "3", **DELIVER})
+
+    assert second.returncode == 0
+    assert second.stderr == ""
+    assert second.report["mode"] == "send"
+    assert collector.wait_for(good=5, timeout=5)
+    assert collector.totals() == {"total": 5, "good": 5, "bad": 0}
+
+
+def test_a_new_consent_version_tells_again_before_sending(tracking_world, collector):
+    world = tracking_world
+    world.acknowledge()
+
+    bumped = world.run_host(env={"HOST_MODELS": "1", "HOST_CONSENT_VERSION": "2", **DELIVER})
+
+    assert "has changed" in bumped.stderr and "telemetry disable" in bumped.stderr
+    assert bumped.report["mode"] == "off"
+    assert collector.totals()["total"] == 0
+    assert acknowledged_version(world.profile(consent_version=2)) == 2
+
+    after = world.run_host(env={"HOST_MODELS": "1", "HOST_CONSENT_VERSION": "2", **DELIVER})
+
+    assert after.stderr == ""
+    assert collector.wait_for(good=3, timeout=5)

@@ -1,0 +1,113 @@
+"""The real tracker, in a real host process, against the real local collector on loopback.
+
+What a user cares about: the events arrive and are valid (Snowplow's payload_data and our
+schemas, checked by the collector), and nothing identifying leaves the machine — no model
+names, no SQL, no project name, no paths, no user names — neither on the wire nor in the log.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+import socket
+
+from consent.state import read_anonymous_id, read_log
+
+from tracking_world import DELIVER, HOST_BOUND_S, everything_sent
+
+EVENTS = "iglu:dev.telemetry-consent/{}/jsonschema/1-0-0"
+
+
+def test_a_run_arrives_whole_valid_and_anonymous(tracking_world, collector):
+    world = tracking_world
+    # Markers a leak would carry: in the SQL and model names (host_app puts MARKER there), the
+    # project name, the project's path, the user's name and home.
+    project_dir = world.root / "PATHMARKER_dir" / "proj"
+    project_dir.mkdir(parents=True)
+    (project_dir / "testapp_project.yml").write_text("name: PROJMARKER_name\n")
+    world.base.project = project_dir
+    world.acknowledge()
+    env = {"HOST_MARKER": "SQLMARKER", "HOST_PROJECT": "PROJMARKER_name",
+           "USER": "USERMARKER", "LOGNAME": "USERMARKER", **DELIVER}
+
+    run = world.run_host(env=env)
+
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+    assert run.elapsed_s < HOST_BOUND_S
+    assert collector.wait_for(total=52, timeout=5)
+    assert collector.totals() == {"total": 52, "good": 52, "bad": 0}, collector.bad()[:1]
+
+    good = collector.good()
+    names = [e["schema"] for e in good]
+    assert names[0] == EVENTS.format("invocation_start")
+    assert names[-1] == EVENTS.format("invocation_end")
+    assert names.count(EVENTS.format("model_run")) == 50
+    end = good[-1]["unstruct_event"]["data"]["data"]
+    assert end["command"] == "run" and end["success"] is True
+    assert end["node_counts"] == {"model": 50}
+    for event in good:
+        contexts = {c["schema"]: c["data"] for c in event["contexts"]}
+        assert set(contexts) == {EVENTS.format("platform"), EVENTS.format("invocation")}
+        invocation = contexts[EVENTS.format("invocation")]
+        assert invocation["anonymous_user_id"] == read_anonymous_id(world.profile())
+        assert re.fullmatch(r"[0-9a-f]{64}", invocation["project_id"])
+        assert all(isinstance(v, str) for v in event["event"].values())  # payload_data wants strings
+    # One invocation id for the whole run; a distinct key per distinct model.
+    assert len({c["data"]["invocation_id"] for e in good for c in e["contexts"]
+                if c["schema"] == EVENTS.format("invocation")}) == 1
+    keys = [e["unstruct_event"]["data"]["data"]["model_key"] for e in good
+            if e["schema"] == EVENTS.format("model_run")]
+    assert len(set(keys)) == 50
+
+    sent = everything_sent(collector)
+    log_text = (world.state_dir() / "events.log").read_text()
+    forbidden = ["SQLMARKER", "PROJMARKER", "PATHMARKER", "USERMARKER", "select *",
+                 str(world.base.home), str(world.root)]
+    hostname = socket.gethostname()
+    if len(hostname) >= 6:
+        forbidden.append(hostname)
+    if len(getpass.getuser()) >= 6:
+        forbidden.append(getpass.getuser())
+    for marker in forbidden:
+        assert marker not in sent, f"{marker!r} reached the collector"
+        assert marker not in log_text, f"{marker!r} is in the local log"
+
+
+def test_the_local_log_holds_exactly_what_was_sent(tracking_world, collector):
+    world = tracking_world
+    world.acknowledge()
+
+    run = world.run_host(env={"HOST_MODELS": "3", **DELIVER})
+
+    assert run.returncode == 0 and run.stderr == ""
+    assert collector.wait_for(good=5, timeout=5)
+    logged = read_log(world.profile(), last=100)
+    assert len(logged) == 5
+    good = collector.good()
+    for record, event in zip(logged, good, strict=True):
+        assert set(record) == {"sent_at", "event", "schema", "data", "contexts"}
+        assert record["schema"] == event["schema"]
+        assert record["data"] == event["unstruct_event"]["data"]["data"]
+        assert record["contexts"] == event["contexts"]
+    # Nothing else was written: the id, the secret, the notice mark and the log.
+    assert sorted(p.name for p in world.state_dir().iterdir()) == [
+        "anonymous_id", "events.log", "notice_acknowledged", "secret"]
+    assert oct((world.state_dir() / "secret").stat().st_mode & 0o777) == "0o600"
+    secret = (world.state_dir() / "secret").read_text().strip()
+    assert secret not in everything_sent(collector)
+    assert secret not in json.dumps(logged)
+
+
+def test_the_host_failing_still_ends_the_invocation_and_keeps_its_exit_code(tracking_world, collector):
+    world = tracking_world
+    world.acknowledge()
+
+    run = world.run_host(env={"HOST_MODELS": "2", "HOST_FAIL": "1", **DELIVER})
+
+    assert run.returncode == 3
+    assert run.stderr == ""
+    assert collector.wait_for(good=4, timeout=5)
+    end = collector.good()[-1]["unstruct_event"]["data"]["data"]
+    assert end["success"] is False and end["node_counts"] == {"model": 2}

@@ -1,0 +1,95 @@
+"""snowplow-tracker builds the payloads, and its import side effects never reach the host.
+
+Measured on snowplow-tracker 1.1.0: importing it calls ``logging.basicConfig()`` (a stderr
+handler on the host's root logger) and sets its loggers to INFO, so its chatter would appear in
+the host's terminal. Checked in a fresh process, since this test process may have imported it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tracking.catalog import DEFAULT_CATALOG
+from tracking._snowplow import PAYLOAD_DATA_SCHEMA, PayloadBuilder
+
+from tracking_world import decode_b64
+
+IGLU = Path(__file__).resolve().parents[2] / "tracking" / "iglu" / "schemas"
+
+
+def _fresh(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_the_bare_library_does_touch_the_host_logging():
+    """The quirk we work around is real (if this fails, the workaround may be dropped)."""
+    out = _fresh("""
+        import logging
+        import snowplow_tracker
+        print(len(logging.getLogger().handlers))
+        logging.getLogger("snowplow_tracker.emitters").info("LIBRARY CHATTER")
+    """)
+    assert out.stdout.strip() == "1"
+    assert "LIBRARY CHATTER" in out.stderr
+
+
+def test_our_import_leaves_the_host_logging_as_it_was_and_silences_the_library():
+    out = _fresh("""
+        import json, logging
+        root = logging.getLogger()
+        before = (list(root.handlers), root.level)
+        from tracking._snowplow import import_snowplow
+        import_snowplow()
+        after = (list(root.handlers), root.level)
+        for name in ("snowplow_tracker.emitters", "snowplow_tracker.snowplow", "snowplow_tracker"):
+            logging.getLogger(name).warning("LIBRARY CHATTER")
+        logging.getLogger("snowplow_tracker.emitters").error("LIBRARY CHATTER")
+        quiet = logging.getLogger("snowplow_tracker.emitters")
+        print(json.dumps({"same": before == after, "propagate": quiet.propagate,
+                          "null": all(isinstance(h, logging.NullHandler) for h in quiet.handlers)}))
+    """)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"same": True, "propagate": False, "null": True}
+    assert out.stderr == ""
+
+
+def test_a_host_that_configured_logging_keeps_its_configuration():
+    out = _fresh("""
+        import logging, sys
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stdout, format="HOST %(message)s")
+        from tracking._snowplow import import_snowplow
+        import_snowplow()
+        logging.getLogger("host").debug("still mine")
+        logging.getLogger("snowplow_tracker.emitters").info("LIBRARY CHATTER")
+    """)
+    assert out.stdout == "HOST still mine\n"
+    assert out.stderr == ""
+
+
+def test_payloads_are_tracker_protocol_strings_that_payload_data_accepts():
+    jsonschema = pytest.importorskip("jsonschema")
+    payload_schema = json.loads((IGLU / "com.snowplowanalytics.snowplow" / "payload_data"
+                                 / "jsonschema" / "1-0-4").read_text())
+    payload_schema = {k: v for k, v in payload_schema.items() if k not in ("$schema", "self")}
+    spec = DEFAULT_CATALOG.get("model_run")
+    platform = DEFAULT_CATALOG.get("platform")
+
+    builder = PayloadBuilder(namespace="testapp", app_id="testapp")
+    payload = builder.build(spec.iglu_uri, spec.example, [(platform.iglu_uri, platform.example)],
+                            timestamp_ms=1_700_000_000_123)
+
+    assert all(isinstance(v, str) for v in payload.values())
+    jsonschema.Draft4Validator(payload_schema).validate([payload])
+    assert payload["e"] == "ue" and payload["ttm"] == "1700000000123"
+    assert payload["tv"].startswith("py-") and payload["tna"] == "testapp"
+    assert decode_b64(payload["ue_px"])["data"] == {"schema": spec.iglu_uri, "data": spec.example}
+    assert decode_b64(payload["cx"])["data"] == [{"schema": platform.iglu_uri,
+                                                   "data": platform.example}]
+    assert PAYLOAD_DATA_SCHEMA == "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"

@@ -1,0 +1,290 @@
+"""The event catalog: every event and context a profile may send, with its schema and an example.
+
+One :class:`EventSpec` or :class:`ContextSpec` per self-describing schema ties together the Iglu
+URI, the pydantic model that builds instances, the schema file that checks them, a description
+of each field and an example payload. ``telemetry events`` renders a :class:`Catalog` (see
+:meth:`Catalog.describe`); the tracker validates every event against it before queueing.
+
+A profile adds its own events the same way: ``DEFAULT_CATALOG + Catalog(events=(EventSpec(...),))``
+and ``AppProfile(event_catalog="mytool.telemetry:CATALOG")``; its schema files live in its own
+package, laid out like ``tracking/schemas`` (``<vendor>/<name>/jsonschema/<version>``).
+
+Imports pydantic only: the CLI renders the catalog without snowplow_tracker, requests or rich,
+and the validators are compiled (fastjsonschema) the first time one is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel
+
+from . import events as ev
+
+#: The Iglu vendor of the default profile's schemas.
+VENDOR = "dev.telemetry-consent"
+#: The meta-schema every self-describing JSON schema declares.
+SELF_DESC_SCHEMA = (
+    "http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/schema/jsonschema/1-0-0#"
+)
+_DRAFT_04 = "http://json-schema.org/draft-04/schema#"
+_COMPILE_LOCK = threading.Lock()
+
+
+class CatalogError(ValueError):
+    """A catalog cannot be loaded or composed; the message names what and the fix."""
+
+
+class EventInvalid(ValueError):
+    """An event or context does not match its schema (it is dropped, never sent)."""
+
+
+def package_schemas() -> Traversable:
+    """``tracking/schemas``: the default profile's schemas, in the Iglu directory layout."""
+    return resources.files(__package__) / "schemas"
+
+
+@dataclass(frozen=True, eq=False)
+class _Spec:
+    """One self-describing schema: where it lives, the model that fills it, how to show it."""
+
+    kind: ClassVar[Literal["event", "context"]]
+
+    name: str
+    model: type[BaseModel]
+    description: str
+    #: A valid instance, shown by ``telemetry events`` (and checked by the tests).
+    example: dict[str, Any]
+    vendor: str = VENDOR
+    version: str = "1-0-0"
+    #: The directory holding ``<vendor>/<name>/jsonschema/<version>``; None: ``tracking/schemas``.
+    schema_root: Traversable | str | os.PathLike | None = None
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def iglu_uri(self) -> str:
+        return f"iglu:{self.vendor}/{self.name}/jsonschema/{self.version}"
+
+    @property
+    def schema_path(self) -> Traversable:
+        root = self.schema_root
+        if root is None:
+            root = package_schemas()
+        elif isinstance(root, (str, os.PathLike)):
+            root = Path(root)
+        return root / self.vendor / self.name / "jsonschema" / self.version
+
+    def schema(self) -> dict[str, Any]:
+        """The self-describing JSON schema, read once from the package data."""
+        if "schema" not in self._cache:
+            try:
+                text = self.schema_path.read_text(encoding="utf-8")
+                self._cache["schema"] = json.loads(text)
+            except (OSError, ValueError) as exc:
+                raise CatalogError(
+                    f"{self.iglu_uri}: its schema file {self.schema_path} cannot be read ({exc}). "
+                    "Fix: ship it as package data in the Iglu layout "
+                    "<vendor>/<name>/jsonschema/<version>"
+                ) from exc
+        return self._cache["schema"]
+
+    @property
+    def validator(self):
+        """The compiled schema check: a function that raises on an invalid instance.
+
+        Compiled on first use (a few ms), then a call costs a few microseconds; the Iglu keys
+        (``$schema`` naming the self-desc meta-schema, ``self``) are replaced by plain draft-04,
+        which is what Iglu schemas are written in.
+        """
+        check = self._cache.get("validator")
+        if check is None:
+            with _COMPILE_LOCK:
+                check = self._cache.get("validator")
+                if check is None:
+                    import fastjsonschema
+
+                    plain = {k: v for k, v in self.schema().items() if k not in ("$schema", "self")}
+                    plain["$schema"] = _DRAFT_04
+                    check = fastjsonschema.compile(plain)
+                    self._cache["validator"] = check
+        return check
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` if it matches the schema, else :class:`EventInvalid` saying why."""
+        try:
+            self.validator(data)
+        except CatalogError:
+            raise
+        except Exception as exc:  # fastjsonschema.JsonSchemaException and friends
+            raise EventInvalid(f"{self.iglu_uri}: {exc}") from None
+        return data
+
+    def fields(self) -> list[dict[str, Any]]:
+        """Each field as ``telemetry events`` shows it: name, type, required, description."""
+        schema = self.schema()
+        required = set(schema.get("required", ()))
+        out = []
+        for name, prop in schema.get("properties", {}).items():
+            kind = prop.get("type", "any")
+            entry = {
+                "name": name,
+                "type": " | ".join(kind) if isinstance(kind, list) else kind,
+                "required": name in required,
+                "description": prop.get("description", ""),
+            }
+            if "enum" in prop:
+                entry["values"] = list(prop["enum"])
+            out.append(entry)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON document for ``telemetry events``."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "schema": self.iglu_uri,
+            "description": self.description,
+            "fields": self.fields(),
+            "example": self.example,
+        }
+
+
+class EventSpec(_Spec):
+    """A self-describing event (Snowplow ``ue``): the thing that happened."""
+
+    kind = "event"
+
+
+class ContextSpec(_Spec):
+    """A context attached to events: the circumstances, shared by every event of a run."""
+
+    kind = "context"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The events and contexts a profile may send. Compose with ``+``; names must be unique."""
+
+    events: tuple[EventSpec, ...] = ()
+    contexts: tuple[ContextSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for spec in (*self.events, *self.contexts):
+            if spec.iglu_uri in seen:
+                raise CatalogError(
+                    f"{spec.iglu_uri} is declared twice in one catalog. Fix: keep one, or give "
+                    "the profile's own schema another vendor or name"
+                )
+            seen.add(spec.iglu_uri)
+        specs = (*self.events, *self.contexts)
+        by_key: dict[str, _Spec] = {s.iglu_uri: s for s in specs}
+        for spec in specs:
+            by_key.setdefault(spec.name, spec)  # a bare name means the first spec called so
+        object.__setattr__(self, "_by_model", {s.model: s for s in specs})
+        object.__setattr__(self, "_by_key", by_key)
+
+    def __add__(self, other: Catalog) -> Catalog:
+        if not isinstance(other, Catalog):
+            return NotImplemented
+        return Catalog(self.events + other.events, self.contexts + other.contexts)
+
+    def __iter__(self):
+        return iter((*self.events, *self.contexts))
+
+    def __len__(self) -> int:
+        return len(self.events) + len(self.contexts)
+
+    def spec_for(self, model: BaseModel | type[BaseModel]) -> _Spec | None:
+        """The spec whose model built ``model`` (an instance or the class), if any."""
+        cls = model if isinstance(model, type) else type(model)
+        return self._by_model.get(cls)  # type: ignore[attr-defined]
+
+    def get(self, name: str) -> _Spec | None:
+        """The spec with this Iglu URI, or the first one with this name."""
+        return self._by_key.get(name)  # type: ignore[attr-defined]
+
+    def describe(self) -> dict[str, Any]:
+        """The whole catalog as one JSON document (``telemetry events --json``)."""
+        return {
+            "events": [spec.describe() for spec in self.events],
+            "contexts": [spec.describe() for spec in self.contexts],
+        }
+
+
+def load_catalog(reference: str | None) -> Catalog:
+    """The catalog named by a profile's ``event_catalog`` (``"module:attribute"``); None: empty.
+
+    Raises :class:`CatalogError` naming the reference and the fix; the tracker turns that into
+    "send nothing", the CLI into a message.
+    """
+    if not reference:
+        return Catalog()
+    module_name, _, attr = reference.partition(":")
+    try:
+        value = getattr(importlib.import_module(module_name), attr or "CATALOG")
+        if callable(value) and not isinstance(value, Catalog):
+            value = value()
+    except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the host
+        raise CatalogError(
+            f"event catalog {reference!r} cannot be loaded ({type(exc).__name__}: {exc}). "
+            "Fix: point the profile's event_catalog at 'package.module:NAME' holding a Catalog"
+        ) from exc
+    if not isinstance(value, Catalog):
+        raise CatalogError(
+            f"event catalog {reference!r} is a {type(value).__name__}, not a tracking.Catalog. "
+            "Fix: point the profile's event_catalog at a Catalog"
+        )
+    return value
+
+
+_EXAMPLE_HASH = "3f0c" + "9a1e" * 15
+_EXAMPLE_UUID = "5f2b8a6e-6c1d-4f0a-9b7e-2d4c6a8e0f13"
+
+INVOCATION_START = EventSpec(
+    name="invocation_start",
+    model=ev.InvocationStart,
+    description="Sent when the tool starts a command.",
+    example={"command": "run"},
+)
+INVOCATION_END = EventSpec(
+    name="invocation_end",
+    model=ev.InvocationEnd,
+    description="Sent when the command ends, even when it fails: success, duration, node counts.",
+    example={"command": "run", "success": True, "duration_s": 12.5,
+             "node_counts": {"model": 3, "test": 2}},
+)
+MODEL_RUN = EventSpec(
+    name="model_run",
+    model=ev.ModelRun,
+    description="Sent after each model runs: a keyed hash of its contents, never its name or SQL.",
+    example={"model_key": _EXAMPLE_HASH, "status": "success", "execution_time_s": 0.42,
+             "materialization": "table"},
+)
+PLATFORM = ContextSpec(
+    name="platform",
+    model=ev.PlatformContext,
+    description="Attached to every event: operating system, Python and tool versions.",
+    example={"os": "Linux", "python_version": "3.12.4", "tool_version": "1.8.0"},
+)
+INVOCATION = ContextSpec(
+    name="invocation",
+    model=ev.InvocationContext,
+    description="Attached to every event: run id, anonymous installation id, keyed project id.",
+    example={"invocation_id": _EXAMPLE_UUID, "anonymous_user_id": _EXAMPLE_UUID.replace("5f", "7a"),
+             "project_id": _EXAMPLE_HASH[::-1], "edition": "core"},
+)
+
+#: The built-in dbt-compatible profile's catalog (PRODUCT.md §4).
+DEFAULT_CATALOG = Catalog(
+    events=(INVOCATION_START, INVOCATION_END, MODEL_RUN),
+    contexts=(PLATFORM, INVOCATION),
+)
