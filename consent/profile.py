@@ -126,9 +126,9 @@ def _default_profile() -> AppProfile:
             dir_env="DBT_PROFILES_DIR",
             home_subdir=".dbt",
         ),
-        # dbt-core's own collector; shown by `status` as where dbt sends. The `telemetry` CLI
-        # itself never sends anything.
-        collector_endpoint="https://fishtownanalytics.sinter-collect.com",
+        # No collector: this profile explains what dbt would decide. Our events must never go
+        # to dbt Labs' collector by accident (DBT_TELEMETRY_ENDPOINT sets one explicitly).
+        collector_endpoint=None,
     )
 
 

@@ -166,7 +166,7 @@ def status_view(
     facts.append(anonymous_id or "none yet (one is made the first time an event is sent)")
     facts.append("\nEvents go to: ", style="bold")
     if decision.enabled:
-        facts.append(collector or f"nowhere ({collector_problem or 'no collector configured'})")
+        facts.append(collector or f"nowhere ({collector_problem or f'no collector is configured; set {profile.endpoint_env_var} to send'})")
     else:
         facts.append("nowhere: nothing is sent while this is off")
         if collector:

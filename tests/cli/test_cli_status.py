@@ -13,7 +13,7 @@ import pytest
 from cli_world import TITLES, World, flat, hint_steps, line_with, table_rows
 
 WIDE = "400"
-COLLECTOR = "https://fishtownanalytics.sinter-collect.com"
+COLLECTOR = "nowhere (no collector is configured; set DBT_TELEMETRY_ENDPOINT to send)"
 
 
 def _effects(out: str) -> dict[str, str]:
