@@ -1,0 +1,88 @@
+"""The example host tool, run the way its README tells a newcomer to: real processes, real collector."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tracking.collector import Collector
+
+REPO = Path(__file__).resolve().parents[2]
+JAFFLE = REPO / "examples" / "jaffle"
+EXPECTED_EVENTS = 1 + 4 + 1  # invocation start, one per demo model, invocation end
+
+
+@pytest.fixture
+def shop(world, tmp_path: Path) -> Path:
+    """A copy of the demo project as the working directory, so target/ lands in a temp dir."""
+    project = tmp_path / "shop"
+    shutil.copytree(JAFFLE / "demo", project)
+    return project
+
+
+def jaffle(world, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    full = {**world.env, "PYTHONPATH": str(REPO), **env}
+    return subprocess.run([sys.executable, str(JAFFLE), *args], cwd=cwd, env=full,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_first_run_tells_the_user_and_sends_nothing_then_events_arrive_and_are_valid(world, shop):
+    with Collector() as collector:
+        endpoint = {"JAFFLE_TELEMETRY_ENDPOINT": collector.url, "JAFFLE_TELEMETRY_FLUSH_DEADLINE": "10"}
+
+        first = jaffle(world, shop, "run", **endpoint)
+        assert first.returncode == 0, first.stderr
+        assert "anonymous usage statistics" in first.stderr and "Nothing was sent" in first.stderr
+        assert "python examples/jaffle telemetry disable" in first.stderr
+        assert collector.totals()["total"] == 0, "nothing leaves before the user was told"
+
+        second = jaffle(world, shop, "run", **endpoint)
+        assert second.returncode == 0, second.stderr
+        assert "Traceback" not in second.stderr + second.stdout
+        assert collector.totals() == {"total": EXPECTED_EVENTS, "good": EXPECTED_EVENTS, "bad": 0}
+        sent = json.dumps(collector.good())
+        for secret in ("customer_orders", "revenue_by_day", "raw_orders", "SELECT", "shop",
+                       str(shop), world.home.name):
+            assert secret not in sent, f"{secret!r} left the machine"
+
+    log = jaffle(world, shop, "telemetry", "log", "--json")
+    assert log.returncode == 0
+    assert len(json.loads(log.stdout)) == EXPECTED_EVENTS, "every event sent is in the local log"
+
+
+def test_status_is_bound_to_jaffle_and_reads_its_project_file(world, shop):
+    (shop / "jaffle_project.yml").write_text(
+        (shop / "jaffle_project.yml").read_text().replace(
+            "# flags:\n#   send_anonymous_usage_stats: false",
+            "flags:\n  send_anonymous_usage_stats: false"))
+
+    r = jaffle(world, shop, "telemetry", "status", "--json")
+
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["app"] == "jaffle" and doc["enabled"] is False
+    assert doc["decided_by"] == "project_file"
+    assert doc["layers"][5]["origin"] == f"{shop / 'jaffle_project.yml'}:10"
+
+
+def test_do_not_track_runs_the_tool_and_sends_nothing(world, shop):
+    with Collector() as collector:
+        for _ in range(2):
+            r = jaffle(world, shop, "run", DO_NOT_TRACK="1", JAFFLE_TELEMETRY_ENDPOINT=collector.url)
+            assert r.returncode == 0 and r.stderr == "", r.stderr
+        assert collector.totals()["total"] == 0
+    assert not (world.state_home / "jaffle").exists(), "no id, no secret, no notice, no log"
+
+
+def test_the_host_flag_opts_out_for_one_run(world, shop):
+    with Collector() as collector:
+        env = {"JAFFLE_TELEMETRY_ENDPOINT": collector.url, "JAFFLE_TELEMETRY_FLUSH_DEADLINE": "10"}
+        jaffle(world, shop, "run", **env)  # the notice run
+        r = jaffle(world, shop, "run", "--no-send-anonymous-usage-stats", **env)
+        assert r.returncode == 0
+        assert collector.totals()["total"] == 0
