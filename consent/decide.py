@@ -33,6 +33,13 @@ def gather(
     policy = read_policy(policy_paths)
     # The edition comes from the host's code, else the admin's policy, else the profile default;
     # never from a project or user file (the user controls those).
+    edition_warnings: tuple[str, ...] = ()
+    if edition is not None and edition not in ("core", "cloud"):
+        edition_warnings = (
+            f"the host passed edition={edition!r}, which is not \"core\" or \"cloud\"; it is "
+            "ignored. Fix (for the tool's author): pass edition=\"core\" or \"cloud\"",
+        )
+        edition = None
     if edition in ("core", "cloud"):
         chosen = Edition(edition, "host")
     elif policy.edition is not None:
@@ -44,7 +51,8 @@ def gather(
     )
     user_path = profile.user_config_path()
     layers = [
-        Layer("edition_mandate", detail=f"{chosen.name} edition: telemetry is not mandatory"),
+        Layer("edition_mandate", detail=f"{chosen.name} edition: telemetry is not mandatory",
+              warnings=edition_warnings),
         policy.admin_lock_layer(),
         do_not_track_layer(env),
         host_flag_layer(host_flag, profile.host_flag_name),

@@ -311,3 +311,10 @@ def test_deciding_imports_nothing_heavy(world, in_project):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_an_unknown_edition_from_the_host_is_ignored_with_a_warning(world):
+    decision = world.decide(edition="enterprise")
+
+    assert decision.edition.name == "core" and decision.edition.origin == "default"
+    assert any("edition='enterprise'" in w for w in decision.warnings)
