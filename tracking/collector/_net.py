@@ -7,20 +7,12 @@ binding anything but a loopback address needs an explicit opt-in.
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 
+# One definition of "only reachable from this machine", shared with the tracker's endpoint check.
+from ..endpoint import is_loopback
+
 LOOPBACK_HOST = "127.0.0.1"
-
-
-def is_loopback(host: str) -> bool:
-    """True when *host* can only be reached from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind_host(host: str, allow_non_loopback: bool) -> None:
