@@ -119,26 +119,17 @@ def write_project_choice(profile: AppProfile, enabled: bool, cwd: str | None = N
         raise WriteError(f"{path}: cannot be read ({exc}); nothing was changed. "
                          "Fix: make it a readable UTF-8 file") from exc
     edited = edit_flag_text(original, profile.flag_key_path, enabled)
-    if edited is not None and _reads_as(edited, profile.flag_key_path, enabled, target):
+    if edited is not None and _reads_as(edited, profile.flag_key_path, enabled):
         return _save(path, target, edited, mode)
     return _save(path, target, _redump(path, original, profile, enabled), mode)
 
 
-def _reads_as(text: str, key_path: tuple[str, ...], enabled: bool, near: str) -> bool:
+def _reads_as(text: str, key_path: tuple[str, ...], enabled: bool) -> bool:
     """Whether ``text`` reads back with the flag set as asked (checked with the real reader)."""
-    import tempfile
+    from .sources.project import flag_in_text
 
-    from .sources.project import read_yaml_flag
-
-    fd, tmp = tempfile.mkstemp(suffix=".yml", dir=os.path.dirname(near))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        found = read_yaml_flag(tmp, key_path)
-    finally:
-        os.unlink(tmp)
-    return found is not None and found.problem is None and \
-        found.opinion == ("on" if enabled else "off")
+    found = flag_in_text(text, key_path)
+    return found.problem is None and found.opinion == ("on" if enabled else "off")
 
 
 def _save(path: str, target: str, text: str, mode: int) -> str:

@@ -55,18 +55,24 @@ def _compose(text: str):
 def read_yaml_flag(path: str, key_path: tuple[str, ...]) -> _Found | None:
     """The flag at ``key_path`` in a YAML file; None when the file does not exist."""
     dotted = ".".join(key_path)
-    example = "\n".join(f"{'  ' * i}{k}:" for i, k in enumerate(key_path)) + " false"
     read = read_text(path)
     if read is None:
         return None
-    # Imported only now: most runs outside a project have no YAML to read at all.
-    import yaml
-
     if read.problem:
         return _Found(problem=f"the file {read.problem}, so {dotted} cannot be read",
                       fix=f"make it a readable UTF-8 YAML file with {dotted.replace('.', ': ')}: false")
+    return flag_in_text(read.text or "", key_path)
+
+
+def flag_in_text(text: str, key_path: tuple[str, ...]) -> _Found:
+    """The flag at ``key_path`` in YAML ``text`` (also used to check an edit before saving it)."""
+    # Imported only now: most runs outside a project have no YAML to read at all.
+    import yaml
+
+    dotted = ".".join(key_path)
+    example = "\n".join(f"{'  ' * i}{k}:" for i, k in enumerate(key_path)) + " false"
     try:
-        node = _compose(read.text or "")
+        node = _compose(text)
     except (yaml.YAMLError, RecursionError) as exc:
         # RecursionError: the pure-Python composer on deep nesting (libyaml has its own limit).
         mark = getattr(exc, "problem_mark", None)
