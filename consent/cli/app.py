@@ -195,12 +195,24 @@ def _reset(ctx, app):
         click.echo("There was no anonymous id to forget. One is made only when an event is sent.")
 
 
-def _collector_cmd(host, port, verbose):
-    from tracking.collector import serve_forever
+def _collector_cmd(host: str | None, port: int, verbose: bool) -> None:
+    from tracking.collector import Collector
+    from tracking.collector.server import wait_until_stopped
 
-    click.echo(f"Snowplow collector listening on http://{host}:{port} (Ctrl-C to stop); "
-               f"events: http://{host}:{port}/micro/all", err=True)
-    serve_forever(host, port, verbose=verbose)
+    try:
+        # Loopback unless the user names another address: a collector must not be reachable
+        # from the network by accident.
+        collector = Collector(host or "127.0.0.1", port, verbose=verbose,
+                              allow_non_loopback=host is not None).start()
+    except (OSError, ValueError) as exc:
+        raise ConsentError(f"the collector cannot listen on {host or '127.0.0.1'}:{port} ({exc}). "
+                           "Fix: pick another --port (0 picks a free one)") from exc
+    click.echo(f"Snowplow collector listening on {collector.url} (Ctrl-C to stop). "
+               f"Events: {collector.url}/micro/all, /micro/good, /micro/bad", err=True)
+    try:
+        wait_until_stopped(None)
+    finally:
+        collector.stop()
 
 
 def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry",
@@ -281,10 +293,11 @@ def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry
         _log(ctx, app, last, as_json)
 
     @group.command()
-    @click.option("--host", default="127.0.0.1", show_default=True,
-                  help="Address to bind; loopback unless you mean otherwise.")
+    @click.option("--host", default=None, metavar="ADDRESS",
+                  help="Address to bind (default 127.0.0.1; anything else only when given).")
     @click.option("--port", type=click.IntRange(0, 65535), default=9090, show_default=True)
     @click.option("--verbose", is_flag=True, help="One line per request on stderr.")
+    @_one_line_errors
     def collector(host, port, verbose):
         """Run a local Snowplow collector that validates events (for development and tests)."""
         _collector_cmd(host, port, verbose)

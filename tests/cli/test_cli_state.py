@@ -1,8 +1,6 @@
 """``telemetry reset`` and ``telemetry log``: the per-user state a user can see and forget.
 
-TODO(tracking): ``telemetry events`` (the catalog) and ``telemetry collector`` (the local
-Snowplow collector) are not covered here yet: both depend on the tracking work in progress.
-Add them once ``tracking.catalog`` and ``tracking.collector`` land.
+``events`` and ``collector`` are covered in test_cli_events.py.
 """
 
 from __future__ import annotations
