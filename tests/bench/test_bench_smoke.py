@@ -1,0 +1,68 @@
+"""The benchmark harness at tiny sizes, our side only, so it cannot rot.
+
+No timing is asserted: only that the harness runs, prints the table with the expected rows, and
+that each figure is a number (values belong to the benchmark, not to a test).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+_NUMBER = re.compile(r"^-?[\d,]+(\.\d+)?( \(-?[\d,]+(\.\d+)?–-?[\d,]+(\.\d+)?\))?$")
+
+#: (scenario, start of the figure's name) that the table must have, with a number for ours.
+EXPECTED = [
+    ("baseline", "`python -c pass` wall"),
+    ("off", "wall"), ("off", "added over"), ("off", "in-host import + decide"),
+    ("off", "sockets opened"), ("off", "threads started"), ("off", "files written"),
+    ("healthy", "wall"), ("healthy", "exit delay"), ("healthy", "exit wait beyond"),
+    ("healthy", "record latency median"), ("healthy", "record latency p99"),
+    ("healthy", "delivered / recorded"), ("healthy", "peak RSS"),
+    *[(scenario, figure)
+      for scenario in ("black hole", "refused", "HTTP 500", "slow (2 s)")
+      for figure in ("wall", "exit delay", "requests the server saw",
+                     "connect attempts by the host", "retries", "stderr lines")],
+    ("throughput", "delivered events/s"), ("throughput", "delivered / recorded"),
+    ("throughput", "peak RSS"), ("throughput", "wall"), ("throughput", "burst: delivered"),
+    ("throughput", "burst: dropped"), ("throughput", "ceiling: ours paced to a no-op sink"),
+    ("throughput", "ceiling: collector"),
+    ("decide", "`telemetry status --json` wall"), ("decide", "in-process `consent.decide()` median"),
+    ("decide", "in-process `consent.decide()` p99"),
+]
+
+
+def _table(text: str) -> list[list[str]]:
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("| ") and not line.startswith("| scenario"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+def test_bench_smoke(tmp_path: Path) -> None:
+    markdown = tmp_path / "latest.md"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--ours-only", "--events", "20",
+         "--runs", "1", "--quick", "--markdown", str(markdown)],
+        cwd=REPO, capture_output=True, text=True, timeout=110, stdin=subprocess.DEVNULL, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    failed_hosts = [line for line in done.stderr.splitlines() if line.startswith("    ! ")]
+    assert not failed_hosts, failed_hosts
+    rows = _table(done.stdout)
+    assert rows, done.stdout
+    assert all(len(row) == 7 for row in rows), rows
+    for scenario, figure in EXPECTED:
+        found = [row for row in rows if row[0] == scenario and row[1].startswith(figure)]
+        assert found, f"no row {scenario!r} / {figure!r} in:\n{done.stdout}"
+        ours = found[0][2]
+        assert _NUMBER.match(ours), f"{scenario} / {found[0][1]}: {ours!r} is not a number"
+    for row in rows:
+        assert row[3] in ("skipped", "—") or row[3].startswith("n/a"), row  # no dbt in this run
+        assert row[6] in ("", "met", "MISSED", "n/a"), row
+    assert _table(markdown.read_text()) == rows
