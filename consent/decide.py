@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 
 from ._model import Decision, Edition, Layer
 from .profile import DEFAULT_PROFILE, AppProfile
@@ -89,6 +90,4 @@ def decide(
         broken = Layer("admin_lock", "off", None, None, status="error", detail=message,
                        warnings=(message,))
         return resolve(profile.name, Edition("core", "default"), [broken])
-    decision = resolve(profile.name, chosen, layers)
-    object.__setattr__(decision, "watched_paths", tuple(watched))
-    return decision
+    return replace(resolve(profile.name, chosen, layers), watched_paths=tuple(watched))
