@@ -1,0 +1,142 @@
+"""A host tool for the reliability suite: host_app.py's shape, with the knobs attacks need.
+
+Run as a real subprocess. It embeds the tracker the way a real tool does (1 start, N model runs,
+1 end, atexit flush) and prints two JSON lines on stdout: one when ``main()`` is done (what the
+tool did) and one from an atexit handler that runs *after* the tracker's own flush (so it sees
+the end of the flush, the final counters and the process's peak memory, VmHWM).
+
+Environment (all optional):
+
+``HOST_COLLECTOR``      the profile's collector URL
+``HOST_MODELS``         model runs to record (default 50)
+``HOST_EXIT``           the exit code the tool itself chooses (default 0)
+``HOST_PROJECT``        a project name (passed to the tracker; must never be sent)
+``HOST_MARKER``         text planted in every model's name and SQL (must never be sent)
+``HOST_FORBID_NETWORK=1``  an audit hook ends the process (97) at the first socket use
+``HOST_FORBID_WRITES=1``   an audit hook ends the process (98) at the first file write/mkdir
+``HOST_AUDIT_FILE``     every ``socket.getaddrinfo`` / ``socket.connect`` is appended to this file
+``HOST_START_AT``       wall-clock time to wait for before creating the tracker (races)
+``HOST_WAIT_FILE``      after recording, wait (at most 30 s) until this file exists
+``HOST_ACK_FILE``       touched once everything is recorded (before waiting)
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sys
+import threading
+import time
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+
+def _die(code: int, text: str) -> None:
+    try:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
+def _guard(event: str, args: tuple) -> None:
+    if AUDIT_FILE and event in ("socket.getaddrinfo", "socket.connect"):
+        target = args[0] if event == "socket.getaddrinfo" else args[1]
+        with open(AUDIT_FILE, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps([event, repr(target)]) + "\n")
+    if NETWORK_FORBIDDEN and event.startswith("socket."):
+        _die(97, f"NETWORK USED: {event} {args!r}")
+    if WRITES_FORBIDDEN:
+        if event == "open" and len(args) >= 3:
+            path, mode, flags = args[0], args[1], args[2]
+            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+                isinstance(flags, int) and flags & _WRITE_FLAGS)
+            if writing and not str(path).startswith("/dev/"):
+                _die(98, f"FILE WRITTEN: {event} {args!r}")
+        elif event in ("os.mkdir", "os.rename", "os.remove", "os.link", "os.symlink",
+                       "os.chmod", "os.truncate", "shutil.copyfile"):
+            _die(98, f"FILE WRITTEN: {event} {args!r}")
+
+
+NETWORK_FORBIDDEN = os.environ.get("HOST_FORBID_NETWORK") == "1"
+WRITES_FORBIDDEN = os.environ.get("HOST_FORBID_WRITES") == "1"
+AUDIT_FILE = os.environ.get("HOST_AUDIT_FILE")
+if NETWORK_FORBIDDEN or WRITES_FORBIDDEN or AUDIT_FILE:
+    sys.addaudithook(_guard)
+
+
+def _peak_rss_kb() -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def main() -> int:
+    from consent import AppProfile
+    from tracking import Tracker
+
+    start_at = float(os.environ.get("HOST_START_AT", "0") or 0)
+    while time.time() < start_at:
+        time.sleep(0.001)
+
+    profile = AppProfile(
+        name="testapp",
+        env_prefix="TESTAPP_",
+        project_files=("testapp_project.yml",),
+        collector_endpoint=os.environ.get("HOST_COLLECTOR"),
+        tool_version="0.0.1",
+    )
+    tracker_box: list = []
+
+    def _after_flush() -> None:
+        # Registered before the tracker's own atexit handler, so it runs after it (LIFO).
+        tracker = tracker_box[0] if tracker_box else None
+        print(json.dumps({
+            "exit_wall": time.time(),
+            "vmhwm_kb": _peak_rss_kb(),
+            "stats_at_exit": tracker.stats.as_dict() if tracker else None,
+        }), flush=True)
+
+    atexit.register(_after_flush)
+    tracker = Tracker(profile, project_name=os.environ.get("HOST_PROJECT"))
+    tracker_box.append(tracker)
+    marker = os.environ.get("HOST_MARKER", "MARKER")
+    models = int(os.environ.get("HOST_MODELS", "50"))
+    started = time.perf_counter()
+    with tracker.invocation("run") as inv:
+        for index in range(models):
+            name = f"{marker}_model_{index}"
+            sql = f"select * from {marker}_source_{index} -- {name}"
+            inv.model_run(contents=sql, status="success", execution_time_s=0.001 * (index % 1000),
+                          materialization="table")
+            inv.count("model")
+    record_s = time.perf_counter() - started
+    ack = os.environ.get("HOST_ACK_FILE")
+    if ack:
+        with open(ack, "w", encoding="utf-8"):
+            pass
+    wait_for = os.environ.get("HOST_WAIT_FILE")
+    if wait_for:
+        deadline = time.monotonic() + 30
+        while not os.path.exists(wait_for) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    print(json.dumps({
+        "mode": tracker.mode,
+        "record_s": record_s,
+        "threads_at_main_end": threading.active_count(),
+        "snowplow_imported": "snowplow_tracker" in sys.modules,
+        "requests_imported": "requests" in sys.modules,
+        "stats": tracker.stats.as_dict(),
+        "main_done_wall": time.time(),
+    }), flush=True)
+    return int(os.environ.get("HOST_EXIT", "0"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
