@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
+
+#: A temp file older than this was left by a writer that died (killed mid-write): remove it.
+STALE_AFTER_S = 60.0
 
 
 def atomic_write(path: str, data: bytes, *, mode: int = 0o600, dir_mode: int = 0o700) -> None:
@@ -28,6 +32,29 @@ def atomic_write(path: str, data: bytes, *, mode: int = 0o600, dir_mode: int = 0
         except OSError:
             pass
         raise
+    sweep_stale_temps(path)
+
+
+def sweep_stale_temps(path: str) -> None:
+    """Remove temp files of ``path`` left behind by writers that were killed mid-write.
+
+    Only files named like ours (``.<name>.*.tmp``) and older than a minute, so a concurrent
+    writer's live temp file is never touched. Best effort: a failure changes nothing.
+    """
+    parent, name = os.path.split(os.path.abspath(path))
+    prefix, now = f".{name}.", time.time()
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.startswith(prefix) and entry.endswith(".tmp"):
+            stale = os.path.join(parent, entry)
+            try:
+                if now - os.lstat(stale).st_mtime > STALE_AFTER_S:
+                    os.unlink(stale)
+            except OSError:
+                pass
 
 
 def create_once(path: str, data: bytes, *, mode: int = 0o600, dir_mode: int = 0o700) -> bytes:
@@ -62,5 +89,6 @@ def create_once(path: str, data: bytes, *, mode: int = 0o600, dir_mode: int = 0o
             os.unlink(tmp)
         except OSError:
             pass
+    sweep_stale_temps(path)
     with open(path, "rb") as fh:
         return fh.read()

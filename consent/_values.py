@@ -34,5 +34,22 @@ def shown(value: str | None) -> str | None:
     return text
 
 
+def printable(text: str | None, limit: int = 1024) -> str | None:
+    """Text safe for a terminal: control characters (escape sequences) shown escaped, bounded.
+
+    Paths come from the filesystem and may hold anything, ``ESC ] … BEL`` included; printed raw
+    they would drive the user's terminal. Longer than ``limit``: cut, with the real length.
+    """
+    if text is None:
+        return None
+    if text.isprintable() and len(text) <= limit:
+        return text
+    safe = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    safe = "".join(ch if ch.isprintable() or ch == "\n" else repr(ch)[1:-1] for ch in safe)
+    if len(safe) > limit:
+        safe = f"{safe[:limit]}… ({len(text)} characters)"
+    return safe
+
+
 def opinion_of(flag: bool) -> str:
     return "on" if flag else "off"

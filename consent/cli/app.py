@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import click
 
+from .._values import printable
 from ..advice import plan_change
 from ..decide import decide
 from ..errors import ConsentError, RefusedByPolicy
@@ -64,7 +65,7 @@ def _one_line_errors(func):
             return func(*args, **kwargs)
         except ConsentError as exc:
             ctx = click.get_current_context()
-            click.echo(f"{ctx.find_root().info_name or 'telemetry'}: {exc}", err=True)
+            click.echo(f"{ctx.find_root().info_name or 'telemetry'}: {printable(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
 
     return wrapper
@@ -79,7 +80,9 @@ def _collector(profile: AppProfile) -> tuple[str | None, str | None]:
 
 
 def _emit_json(doc) -> None:
-    click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    # ASCII-only JSON: valid everywhere, whatever the terminal's encoding, and no raw control
+    # characters from odd paths can reach a terminal.
+    click.echo(json.dumps(doc, indent=2, ensure_ascii=True))
 
 
 def _status(ctx, app, as_json, expect):
@@ -125,11 +128,17 @@ def _change(ctx, app, enabled: bool, scope: str):
     after = binding.decide(profile)
     verb = "enabled" if enabled else "disabled"
     where = "for everyone in this project" if scope == "project" else "for you, everywhere"
-    click.echo(f"Telemetry {verb} {where} ({path}).")
+    click.echo(f"Telemetry {verb} {where} ({printable(path)}).")
     click.echo(one_line(after, profile))
     if after.enabled != enabled:
         again = plan_change(after, enabled, scope, profile)  # type: ignore[arg-type]
-        click.echo(f"telemetry: warning: {again.reason}", err=True)
+        if again.reason is None:
+            # Nothing above blocks this choice: another process changed a setting between our
+            # write and this read. Our own write stands; say what happened, not "refused".
+            click.echo("telemetry: note: another process changed the telemetry settings at the "
+                       "same moment; run the status command to see what applies now", err=True)
+            return
+        click.echo(f"telemetry: warning: {printable(again.reason)}", err=True)
         ctx.exit(EXIT_REFUSED)
 
 
@@ -324,6 +333,7 @@ def run(argv: Sequence[str] | None = None, *, profile: AppProfile | None = None,
     """Run the CLI and return its exit code; never raises, never prints a traceback."""
     group = telemetry_group(profile, name=prog_name, host_flag=host_flag, edition=edition)
     args = list(sys.argv[1:] if argv is None else argv)
+    _degrade_on_legacy_terminals()
     try:
         result = group.main(args=args, prog_name=prog_name, standalone_mode=False)
     except click.UsageError as exc:
@@ -339,7 +349,7 @@ def run(argv: Sequence[str] | None = None, *, profile: AppProfile | None = None,
         click.echo(f"{prog_name}: aborted", err=True)
         return 130
     except ConsentError as exc:
-        click.echo(f"{prog_name}: {exc}", err=True)
+        click.echo(f"{prog_name}: {printable(str(exc))}", err=True)
         return exc.exit_code
     except click.ClickException as exc:
         click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
@@ -349,12 +359,24 @@ def run(argv: Sequence[str] | None = None, *, profile: AppProfile | None = None,
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug must still be one line, not a traceback
-        click.echo(f"{prog_name}: internal error: {type(exc).__name__}: {exc}. "
+        click.echo(f"{prog_name}: internal error: {type(exc).__name__}: {printable(str(exc))}. "
                    "Please report it; set TELEMETRY_CONSENT_TRACEBACK=1 to see where.", err=True)
         if os.environ.get("TELEMETRY_CONSENT_TRACEBACK"):
             raise
         return EXIT_USAGE
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _degrade_on_legacy_terminals() -> None:
+    """On a terminal that cannot encode '—' or box lines (ascii, latin-1), print '?' instead of
+    dying; rich already switches its tables to ASCII boxes there."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if not encoding.startswith("utf") and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="replace")
+            except (ValueError, OSError):  # pragma: no cover - a closed or odd stream
+                pass
 
 
 def main() -> None:

@@ -7,13 +7,17 @@ one block per layer instead of a table.
 from __future__ import annotations
 
 import os
+import sys
 
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from dataclasses import replace
+
 from .._model import Decision
+from .._values import printable
 from ..advice import explain_winner, steps_to
 from ..profile import AppProfile
 
@@ -26,24 +30,47 @@ _EFFECT = {
 NARROW = 72
 
 
+def _utf8() -> bool:
+    return (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").startswith("utf")
+
+
+def _dash() -> str:
+    return "—" if _utf8() else "-"
+
+
+def _arrow() -> str:
+    return "→" if _utf8() else "->"
+
+
+def for_terminal(decision: Decision) -> Decision:
+    """The decision with every string made safe to print (paths may hold escape sequences)."""
+    layers = tuple(
+        replace(l, raw=printable(l.raw), origin=printable(l.origin), detail=printable(l.detail))
+        for l in decision.layers)
+    return replace(decision, layers=layers,
+                   warnings=tuple(printable(w) or "" for w in decision.warnings))
+
+
 def make_console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
 
 
 def headline(decision: Decision, profile: AppProfile) -> Text:
+    decision = for_terminal(decision)
     state = "ON" if decision.enabled else "OFF"
     text = Text()
     text.append("Anonymous usage statistics are ")
     text.append(state, style="bold green" if decision.enabled else "bold red")
     text.append(f" for {profile.label} ({decision.edition.name} edition)")
-    text.append(f" — decided by {explain_winner(decision)}.")
+    text.append(f" {_dash()} decided by {explain_winner(decision)}.")
     return text
 
 
 def one_line(decision: Decision, profile: AppProfile) -> str:
+    decision = for_terminal(decision)
     state = "ON" if decision.enabled else "OFF"
     return (f"Anonymous usage statistics are {state} for {profile.label} "
-            f"({decision.edition.name} edition) — decided by {explain_winner(decision)}.")
+            f"({decision.edition.name} edition) {_dash()} decided by {explain_winner(decision)}.")
 
 
 def short_path_in(text: str) -> str:
@@ -66,9 +93,9 @@ def short_path(origin: str | None) -> str | None:
 
 def _value(layer) -> str:
     if layer.raw is None and layer.opinion is None:
-        return "—"
+        return _dash()
     if layer.raw is not None and layer.opinion and layer.raw.lower() != layer.opinion:
-        return f"{layer.raw} → {layer.opinion}"
+        return f"{layer.raw} {_arrow()} {layer.opinion}"
     return layer.raw if layer.raw is not None else str(layer.opinion)
 
 
@@ -80,7 +107,7 @@ def _table_fits(decision: Decision, width: int) -> bool:
     layers = decision.layers
     needed = (
         longest(l.title for l in layers) + longest(_value(l) for l in layers)
-        + longest(short_path(l.origin) or "—" for l in layers)
+        + longest(short_path(l.origin) or _dash() for l in layers)
         + longest(_EFFECT[l.status][0] for l in layers) + 3 * 3
     )
     return needed <= width
@@ -111,7 +138,7 @@ def layers_view(decision: Decision, width: int):
     table.add_column("effect", overflow="fold")
     for i, layer in enumerate(decision.layers, 1):
         effect, style = _EFFECT[layer.status]
-        table.add_row(layer.title, escape(_value(layer)), escape(short_path(layer.origin) or "—"),
+        table.add_row(layer.title, escape(_value(layer)), escape(short_path(layer.origin) or _dash()),
                       Text(effect, style=style))
     return table
 
@@ -149,6 +176,7 @@ def status_view(
     collector_problem: str | None,
     width: int,
 ):
+    decision = for_terminal(decision)
     parts: list = [headline(decision, profile), Text("")]
     if decision.edition.name == "cloud":
         note = Text("Telemetry cannot be turned off in the cloud edition.", style="bold")

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 
 from .._model import Layer
-from .._values import YAML_FALSE, YAML_TRUE, opinion_of, shown
+from .._values import YAML_FALSE, YAML_TRUE, opinion_of, printable, shown
 from ..profile import LegacyFlagFile
 from ._files import read_text
 
@@ -80,6 +80,13 @@ def flag_in_text(text: str, key_path: tuple[str, ...]) -> _Found:
         problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
         return _Found(line=line, problem=f"invalid YAML ({problem}), so {dotted} cannot be read",
                       fix="correct the YAML syntax" + (" on that line" if line else ""))
+    bomb = _alias_bomb(node)
+    if bomb is not None:
+        line, size = bomb
+        return _Found(line=line,
+                      problem=f"its YAML aliases expand to over {size:,} nodes (an alias bomb, "
+                              f"which dbt's parser would try to expand), so {dotted} is not trusted",
+                      fix="remove the nested anchors and aliases (&name / *name)")
     for depth, key in enumerate(key_path):
         if node is None or (node.tag == _NULL_TAG and not isinstance(node, yaml.MappingNode)):
             return _Found()
@@ -111,7 +118,52 @@ def flag_in_text(text: str, key_path: tuple[str, ...]) -> _Found:
                   fix=f"write {key_path[-1]}: false or true, without quotes")
 
 
+#: Expanded size past which a document's aliases are an attack, not configuration.
+MAX_EXPANDED_NODES = 100_000
+
+
+def _alias_bomb(root) -> tuple[int, int] | None:
+    """``(line, limit)`` when aliases would expand the document past ``MAX_EXPANDED_NODES``.
+
+    The composer shares aliased nodes instead of copying them, so counting the expanded size
+    with a memo by node identity costs one visit per distinct node (bounded by the file size).
+    Iterative, so deep nesting cannot exhaust the stack.
+    """
+    import yaml
+
+    if root is None:
+        return None
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # on the current path: meeting one again is a cycle
+    stack: list[tuple[object, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            sizes[id(node)] = 1
+            continue
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = list(node.value)
+        if not children_done:
+            if id(node) in open_nodes:
+                return node.start_mark.line + 1, MAX_EXPANDED_NODES  # a recursive alias
+            open_nodes.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+            continue
+        open_nodes.discard(id(node))
+        total = 1 + sum(sizes.get(id(c), 1) for c in children)
+        sizes[id(node)] = total
+        if total > MAX_EXPANDED_NODES:
+            return node.start_mark.line + 1, MAX_EXPANDED_NODES
+    return None
+
+
 def _layer_from(path: str, found: _Found, key_path: tuple[str, ...]) -> Layer:
+    path = printable(path) or path  # from the filesystem or DBT_PROFILES_DIR: anything, any size
     origin = f"{path}:{found.line}" if found.line else path
     if found.problem:
         message = f"{origin}: {found.problem}; treated as off. Fix: {found.fix}"

@@ -347,12 +347,7 @@ def test_plain_http_never_leaves_the_machine(tracking_world, tmp_path, endpoint)
 @pytest.mark.parametrize("template", [
     "http://127.0.0.1:{port}", "http://localhost:{port}", "http://[::1]:{port}",
     "http://127.0.0.1:{port}/../x",
-    pytest.param("http://LOCALHOST.:{port}", marks=pytest.mark.xfail(strict=True, reason=(
-        "tracking/endpoint.py is_loopback/check_endpoint: 'localhost.' (trailing dot) is accepted "
-        "as loopback for plain http, but the rebuilt URL keeps the name and the sender resolves "
-        "it with getaddrinfo — a fully-qualified name may skip /etc/hosts and go to DNS (here it "
-        "did), so a hostile resolver can route plain-http events to another machine — the URL "
-        "should be rebuilt with the literal 127.0.0.1 (or ::1) once judged loopback"))),
+    "http://LOCALHOST.:{port}",
 ])
 def test_loopback_endpoints_connect_to_loopback_only(tracking_world, tmp_path, collector, template):
     world = tracking_world

@@ -261,10 +261,14 @@ def test_a_billion_laughs_as_the_flag_is_bounded_and_fails_closed(world, flags):
 
 
 @pytest.mark.timeout(5)
-def test_a_billion_laughs_elsewhere_does_not_hide_the_flag(world):
-    path = world.project_file(BOMB + flag_file("false"))
+@pytest.mark.parametrize("value", ["false", "true"])
+def test_a_billion_laughs_anywhere_fails_closed_with_a_warning(world, value):
+    # dbt's own parser would try to expand it; an "on" next to a bomb is not trusted either.
+    path = world.project_file(BOMB + flag_file(value))
     layer = read(world)
-    assert (layer.opinion, layer.origin) == ("off", f"{path}:12")
+    assert (layer.status, layer.opinion) == ("error", "off")
+    assert layer.origin.startswith(f"{path}:")
+    assert len(layer.warnings) == 1 and "alias" in layer.warnings[0] and "Fix:" in layer.warnings[0]
 
 
 @pytest.mark.timeout(5)
