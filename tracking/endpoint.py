@@ -17,6 +17,8 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from consent._values import shown
+
 #: Snowplow's tracker-protocol POST path, appended to the collector's base URL.
 TP2_PATH = "/com.snowplowanalytics.snowplow/tp2"
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -45,7 +47,7 @@ def check_endpoint(raw: str, source: str) -> tuple[str | None, str | None]:
     if "://" not in text:
         text = "https://" + text  # as snowplow-tracker does: a bare host means HTTPS
     def refused(why: str, fix: str) -> tuple[None, str]:
-        return None, f"{source}={raw!r} {why}, so events are not sent. Fix: {fix}"
+        return None, f"{source}={shown(raw)!r} {why}, so events are not sent. Fix: {fix}"
 
     try:
         parts = urlsplit(text)
@@ -71,6 +73,10 @@ def check_endpoint(raw: str, source: str) -> tuple[str | None, str | None]:
     if scheme == "http" and not is_loopback(host):
         return refused("uses plain http:// to another machine",
                        "use https:// (plain http is allowed only to 127.0.0.1, ::1 or localhost)")
+    if scheme == "http" and address is None:
+        # "localhost" by name would be resolved, and a resolver (or "localhost." going to DNS)
+        # could send plain-HTTP events elsewhere: pin the loopback address itself.
+        host = "127.0.0.1"
     path = parts.path.rstrip("/")
     if path.endswith(TP2_PATH):  # a full tp2 URL was given: keep the base
         path = path[: -len(TP2_PATH)]

@@ -15,7 +15,7 @@ from tracking_world import make_profile
     ("collector.example.com", "https://collector.example.com"),
     ("http://127.0.0.1:9090", "http://127.0.0.1:9090"),
     ("http://127.8.9.10", "http://127.8.9.10"),
-    ("http://localhost:1234/base", "http://localhost:1234/base"),
+    ("http://localhost:1234/base", "http://127.0.0.1:1234/base"),  # pinned: never resolved
     ("http://[::1]:8080", "http://[::1]:8080"),
     ("http://127.0.0.1:9090/com.snowplowanalytics.snowplow/tp2", "http://127.0.0.1:9090"),
 ])
