@@ -43,7 +43,7 @@ class TrackerSettings(BaseSettings):
     )
     queue_size: int = Field(10_000, ge=1, le=1_000_000,
                             description="Events held before new ones are dropped.")
-    batch_size: int = Field(50, ge=1, le=500, description="Events per POST.")
+    batch_size: int = Field(200, ge=1, le=500, description="Events per POST.")
     request_timeout: float = Field(5.0, gt=0, le=60,
                                    description="Seconds per HTTP request (connect, read).")
     max_retries: int = Field(3, ge=0, le=10,

@@ -10,8 +10,12 @@ else: no settings, no snowplow import, no thread, no socket, no file, no id. Whe
    stderr, and nothing is sent;
 4. the first run that would send prints the notice and sends nothing (:mod:`tracking.notice`);
 5. otherwise events are validated on the host thread and queued for the sender thread
-   (:mod:`tracking._sender`), which is started by the first event; atexit flushes within the
-   deadline (``profile.flush_deadline``, default 1 s).
+   (:mod:`tracking._sender`); atexit flushes within the deadline (``profile.flush_deadline``,
+   default 1 s). The sender thread is started during construction, not at the first event: as
+   soon as consent is on when nothing in the environment or the state can change the outcome
+   (no debug, no endpoint override, notice already shown), so that its imports overlap step 1;
+   otherwise at the end of construction. Either way it opens its connection (and does nothing
+   else) before the first batch.
 
 Nothing here raises into the host or prints a traceback: every failure is caught and counted in
 :attr:`Tracker.stats`, and the host's exit code is its own.
@@ -98,6 +102,17 @@ class Tracker:
         if not decision.enabled:
             return  # consent off: nothing else, not even an import
 
+        # When this run is already sure to send, the sender thread starts now: its imports (tens
+        # of ms) overlap the settings import below instead of the host's first events.
+        ahead = _sender_ahead(profile, env, self.stats)
+        try:
+            self._configure(profile, decision, host_flag, edition, cwd, env, project_name, ahead)
+        finally:
+            if ahead is not None and self._sender is not ahead:
+                ahead.cancel()
+
+    def _configure(self, profile, decision, host_flag, edition, cwd, env, project_name,
+                   ahead: Sender | None) -> None:
         from . import events
         from .catalog import CatalogError, load_catalog
         from .ids import keyed_hash
@@ -141,19 +156,23 @@ class Tracker:
             return  # the user has just been told: nothing is sent in this run
 
         self._contexts = _Contexts(profile, decision, self._catalog, cwd, project_name, debug=False)
-        self._sender = Sender(
-            SendOptions(url=url, queue_size=settings.queue_size, batch_size=settings.batch_size,
-                        request_timeout=settings.request_timeout, max_retries=settings.max_retries,
-                        linger=settings.linger),
-            namespace=profile.name,
-            stats=self.stats,
-            allowed=self._watch.allowed,
-            contexts_for=self._contexts.for_invocation,
-            on_sent=self._log_sent,
-        )
+        options = SendOptions(url=url, queue_size=settings.queue_size,
+                              batch_size=settings.batch_size,
+                              request_timeout=settings.request_timeout,
+                              max_retries=settings.max_retries, linger=settings.linger)
+        callbacks = {"allowed": self._watch.allowed, "contexts_for": self._contexts.for_invocation,
+                     "on_sent": self._log_sent, "warm_up": self._contexts.warm_up}
+        if ahead is not None and ahead.ahead_url == url:
+            self._sender = ahead.configure(options, **callbacks)
+        else:
+            self._sender = Sender(None, namespace=profile.name,
+                                  stats=self.stats).configure(options, **callbacks)
         self.endpoint = url
         self.mode = "send"
         atexit.register(self._at_exit)
+        # Now, not at the first event: the thread's imports and its connection to the collector
+        # overlap the host's own work instead of delaying the first batch.
+        self._sender.start()
 
     # -- recording (host thread, hot) ------------------------------------------------------
     @property
@@ -356,6 +375,32 @@ def _token_pattern() -> re.Pattern:
     return re.compile(TOKEN_PATTERN.replace("$", r"\Z"))
 
 
+def _sender_ahead(profile: AppProfile, env: Mapping[str, str] | None,
+                  stats: TrackerStats) -> Sender | None:
+    """The sender, its thread started, when this run is sure to send before the settings are read.
+
+    Sure means: no ``<PREFIX>TELEMETRY_DEBUG`` and no ``<PREFIX>TELEMETRY_ENDPOINT`` in the
+    environment (in any case, as the settings read them; empty counts as unset), the profile has
+    a usable collector, and the notice has been shown. Anything else (debug, an override, a first
+    run) waits for the settings, as before. Never raises.
+    """
+    try:
+        environ = os.environ if env is None else env
+        prefix = f"{profile.env_prefix}TELEMETRY_".upper()
+        overrides = (prefix + "DEBUG", prefix + "ENDPOINT")
+        if any(value and key.upper() in overrides for key, value in environ.items()):
+            return None
+        from .endpoint import resolve_endpoint
+        from .notice import needs_notice
+
+        url, problem = resolve_endpoint(profile, None)
+        if url is None or problem is not None or needs_notice(profile):
+            return None
+        return Sender.ahead(url, namespace=profile.name, stats=stats)
+    except Exception:  # noqa: BLE001 - the ordinary start still happens later
+        return None
+
+
 def _watch_for(decision, profile, host_flag, edition, cwd, env):
     from ._watch import ConsentWatch
 
@@ -430,24 +475,33 @@ class _Contexts:
             self._project_id = (value,)
         return self._project_id[0]
 
+    def warm_up(self) -> None:
+        """What the first batch would wait for and that touches no file: the contexts' compiled
+        checks and the platform context (the sender thread calls this before any event)."""
+        if self._invocation_spec is not None:
+            self._invocation_spec.validator  # noqa: B018 - compiled on first use
+        self._platform_contexts()
+
+    def _platform_contexts(self) -> list[tuple[str, dict]]:
+        if self._platform_spec is None:
+            return []
+        if self._platform is None:
+            import platform
+
+            tool_version = self._profile.tool_version
+            data = self._platform_model(
+                os=(platform.system() or "unknown")[:32],
+                python_version=platform.python_version()[:32],
+                tool_version=tool_version[:64] if tool_version else None,
+            ).model_dump(mode="json")
+            self._platform = [(self._platform_spec.iglu_uri, self._platform_spec.validate(data))]
+        return self._platform
+
     def for_invocation(self, invocation_id: str) -> list[tuple[str, dict]]:
         cached = self._by_invocation.get(invocation_id)
         if cached is not None:
             return cached
-        out: list[tuple[str, dict]] = []
-        if self._platform_spec is not None:
-            if self._platform is None:
-                import platform
-
-                tool_version = self._profile.tool_version
-                data = self._platform_model(
-                    os=(platform.system() or "unknown")[:32],
-                    python_version=platform.python_version()[:32],
-                    tool_version=tool_version[:64] if tool_version else None,
-                ).model_dump(mode="json")
-                self._platform = [(self._platform_spec.iglu_uri,
-                                   self._platform_spec.validate(data))]
-            out.extend(self._platform)
+        out: list[tuple[str, dict]] = list(self._platform_contexts())
         if self._invocation_spec is not None:
             data = self._invocation_model(
                 invocation_id=invocation_id,

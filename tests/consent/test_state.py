@@ -122,13 +122,22 @@ def test_the_log_stays_about_log_max_bytes_and_keeps_the_newest(world):
     padding = "x" * 200
     batch = 100
     total = 0
-    for start in range(0, 4000, batch):
+    trims = 0
+    previous = 0
+    for start in range(0, 8000, batch):
         state.append_log(DEFAULT_PROFILE, [{"n": n, "pad": padding}
                                            for n in range(start, start + batch)])
         total += batch
         size = (world.state_dir / "events.log").stat().st_size
-        # A batch may push it over briefly; it is trimmed right after, never left growing.
-        assert size <= state.LOG_MAX_BYTES, size
+        # It grows to at most twice the limit, then is cut back to the newest LOG_MAX_BYTES:
+        # bounded, and trimmed once per LOG_MAX_BYTES of events, not after every batch.
+        assert size <= 2 * state.LOG_MAX_BYTES, size
+        if size < previous:
+            trims += 1
+            assert state.LOG_MAX_BYTES // 2 < size <= state.LOG_MAX_BYTES, size
+        previous = size
+    assert trims >= 2
+    assert not [p for p in world.state_dir.iterdir() if p.name.endswith(".tmp")]
 
     newest = state.read_log(DEFAULT_PROFILE, last=10)
     assert [e["n"] for e in newest] == list(range(total - 10, total))
@@ -136,6 +145,18 @@ def test_the_log_stays_about_log_max_bytes_and_keeps_the_newest(world):
     for line in (world.state_dir / "events.log").read_bytes().splitlines():
         json.loads(line)
     assert stat.S_IMODE((world.state_dir / "events.log").stat().st_mode) == 0o600
+
+
+def test_the_log_keeps_each_record_whole_and_creates_its_dir_when_missing(world):
+    record = {"sent_at": "2026-01-01T00:00:00.000+00:00", "event": "model_run",
+              "schema": "iglu:x/y/jsonschema/1-0-0", "data": {"é": 1, "n": None},
+              "contexts": [{"schema": "iglu:x/c/jsonschema/1-0-0", "data": {"a": [1, 2]}}]}
+    assert not world.state_dir.exists()
+    state.append_log(DEFAULT_PROFILE, [record, record])
+    state.append_log(DEFAULT_PROFILE, [])
+    assert state.read_log(DEFAULT_PROFILE) == [record, record]
+    assert stat.S_IMODE(world.state_dir.stat().st_mode) == 0o700
+    assert (world.state_dir / "events.log").read_bytes().isascii()
 
 
 def test_a_damaged_log_line_is_skipped_not_fatal(world):

@@ -14,6 +14,8 @@ from tracking._sender import Sender, SendOptions, TrackerStats
 from tracking.catalog import DEFAULT_CATALOG
 from tracking.collector.faults import FaultServer
 
+from tracking_world import Scripted
+
 START = DEFAULT_CATALOG.get("invocation_start")
 INVOCATION_ID = "5f2b8a6e-6c1d-4f0a-9b7e-2d4c6a8e0f13"
 
@@ -160,3 +162,112 @@ def test_putting_is_cheap_on_the_host_thread(collector, count):
     harness.sender.close(5)
     print(f"\nSender.put: {per_event_us:.2f} us per event ({count} events)")
     assert per_event_us < 1000  # generous; the figure is what matters
+
+
+def test_every_batch_goes_over_one_kept_alive_connection():
+    server = Scripted()
+    try:
+        queued = threading.Event()
+        harness = Harness(server.url, allowed=lambda: queued.wait(5), batch_size=10, linger=60)
+        harness.put(100)
+        queued.set()
+        assert harness.sender.close(5)
+    finally:
+        server.close()
+    assert harness.stats.sent == 100 and harness.stats.requests == 10
+    assert server.connections == 1 and len(server.requests) == 10
+    assert harness.stats.retries == 0 and harness.stats.errors == 0
+    assert len(harness.logged) == 100  # written before close() returned
+
+
+def test_the_next_batch_is_built_while_the_collector_answers_the_last(collector):
+    # One request in flight at a time, and the sender does not sit idle meanwhile: the build of
+    # batch N+1 starts before the answer to batch N has been read.
+    order: list[str] = []
+    queued = threading.Event()
+
+    def contexts_for(invocation_id):
+        order.append("build")
+        return []
+
+    harness = Harness(collector.url, allowed=lambda: queued.wait(5), batch_size=1, linger=60,
+                      contexts_for=contexts_for)
+    transport_receive = None
+
+    def spy():
+        nonlocal transport_receive
+        transport = harness.sender._transport
+        transport_receive = transport.receive
+
+        def receive():
+            order.append("answer")
+            return transport_receive()
+
+        transport.receive = receive
+
+    harness.put(3)
+    deadline = time.monotonic() + 5
+    while not hasattr(harness.sender, "_transport") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    spy()
+    queued.set()
+    assert harness.sender.close(5)
+    assert collector.wait_for(good=3, timeout=5)
+    assert order == ["build", "build", "answer", "build", "answer", "answer"]
+
+
+def test_a_sender_started_ahead_and_cancelled_connects_nowhere():
+    server = Scripted()
+    try:
+        stats = TrackerStats()
+        sender = Sender.ahead(server.url, namespace="testapp", stats=stats)
+        assert sender.ahead_url == server.url
+        sender.cancel()
+        sender._thread.join(10)
+        assert not sender._thread.is_alive()
+        assert sender.close(1) is True  # nothing was ever queued
+    finally:
+        server.close()
+    assert server.connections == 0 and stats.requests == 0
+
+
+def test_a_sender_started_ahead_waits_for_its_options_then_sends(collector):
+    stats = TrackerStats()
+    logged: list[dict] = []
+    sender = Sender.ahead(collector.url, namespace="testapp", stats=stats)
+    time.sleep(0.2)
+    assert sender._thread.is_alive() and not hasattr(sender, "_transport")  # imports only
+    warmed = threading.Event()
+    sender.configure(SendOptions(url=collector.url, linger=60), allowed=lambda: True,
+                     contexts_for=lambda invocation_id: [], on_sent=logged.extend,
+                     warm_up=warmed.set)
+    for index in range(3):
+        sender.put(_record(index))
+    assert sender.close(5)
+    assert warmed.is_set()
+    assert collector.wait_for(good=3, timeout=5) and stats.sent == 3 and len(logged) == 3
+
+
+def test_an_accepted_batch_is_logged_before_the_sender_waits_on_a_stalled_collector():
+    # Batch 1 is answered, batch 2 never is (and batch 3 waits behind it): batch 1 is in the
+    # local log even though the host gives up waiting (the deadline) while the sender is stuck.
+    stalled = threading.Event()
+
+    def script(connection, request):
+        if request >= 2:
+            stalled.wait(10)  # no answer until the test ends
+        return "keep"
+
+    server = Scripted(script)
+    try:
+        queued = threading.Event()
+        harness = Harness(server.url, allowed=lambda: queued.wait(5), batch_size=5, linger=60,
+                          request_timeout=30)
+        harness.put(15)
+        queued.set()
+        assert harness.sender.close(1.0) is False
+        assert harness.stats.sent == 5
+        assert len(harness.logged) == 5
+    finally:
+        stalled.set()
+        server.close()

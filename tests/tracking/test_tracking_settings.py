@@ -17,14 +17,14 @@ def test_values_come_from_the_given_environment_with_the_profile_prefix(monkeypa
     assert settings.debug is True
     assert settings.flush_deadline == 0.5
     assert settings.queue_size == 100
-    assert settings.batch_size == 50
+    assert settings.batch_size == 200
 
 
 def test_defaults():
     settings, problems = TrackerSettings.load("TESTAPP_", {})
     assert problems == []
     assert (settings.endpoint, settings.debug, settings.flush_deadline) == (None, False, None)
-    assert settings.queue_size == 10_000 and settings.batch_size == 50
+    assert settings.queue_size == 10_000 and settings.batch_size == 200
 
 
 def test_a_wrong_value_is_ignored_with_one_line_naming_the_variable():

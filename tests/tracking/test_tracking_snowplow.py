@@ -93,3 +93,47 @@ def test_payloads_are_tracker_protocol_strings_that_payload_data_accepts():
     assert decode_b64(payload["cx"])["data"] == [{"schema": platform.iglu_uri,
                                                    "data": platform.example}]
     assert PAYLOAD_DATA_SCHEMA == "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
+
+
+def test_payloads_are_exactly_what_the_library_s_own_tracker_builds():
+    """PayloadBuilder uses snowplow-tracker's pieces instead of ``Tracker.track`` (which cost three
+    times as much per event): same fields, same encoding, same values but the per-event ids."""
+    from tracking._snowplow import import_snowplow
+
+    sp = import_snowplow()
+
+    class Keep:
+        def __init__(self):
+            self.payloads = []
+
+        def input(self, payload):
+            self.payloads.append(payload)
+
+        def flush(self):
+            pass
+
+    spec = DEFAULT_CATALOG.get("model_run")
+    contexts = [(DEFAULT_CATALOG.get(name).iglu_uri, DEFAULT_CATALOG.get(name).example)
+                for name in ("platform", "invocation")]
+    kept = Keep()
+    reference = sp.Tracker(namespace="testapp", emitters=kept, app_id="testapp",
+                           encode_base64=True)
+    reference.track(sp.SelfDescribing(
+        sp.SelfDescribingJson(spec.iglu_uri, spec.example),
+        context=[sp.SelfDescribingJson(uri, data) for uri, data in contexts],
+        true_timestamp=1_700_000_000_123))
+    expected = {key: str(value) for key, value in kept.payloads[0].items()}
+
+    builder = PayloadBuilder(namespace="testapp", app_id="testapp")
+    built = builder.build(spec.iglu_uri, spec.example, contexts, 1_700_000_000_123)
+    cached = builder.build(spec.iglu_uri, spec.example, [], 1_700_000_000_123,
+                           cx=builder.encode_contexts(contexts), dtm="1700000000999")
+
+    for payload in (built, cached):
+        assert set(payload) == set(expected)
+        assert {k: v for k, v in payload.items() if k not in ("eid", "dtm")} == {
+            k: v for k, v in expected.items() if k not in ("eid", "dtm")}
+        assert all(isinstance(v, str) for v in payload.values())
+    assert cached["dtm"] == "1700000000999" and built["eid"] != cached["eid"]
+    assert builder.encode_contexts([]) is None
+    assert "cx" not in builder.build(spec.iglu_uri, spec.example, [], 1)

@@ -251,3 +251,58 @@ def test_recording_costs_microseconds_on_the_host_thread(tracking_world, collect
     print(f"\nInvocation.model_run on the host thread: median {median:.1f} us, p99 {p99:.1f} us "
           f"(2000 events, 550-byte contents, sender thread running)")
     assert median < 2000
+
+
+def _new_threads(before: set[threading.Thread]) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t not in before]
+
+
+def test_in_send_mode_the_sender_starts_with_the_tracker_and_writes_nothing_before_an_event(
+        tracking_world, collector):
+    # Its imports and its connection overlap the host's set-up instead of delaying the first
+    # batch; the anonymous id, the secret and the log still wait for an event to be sent.
+    world = tracking_world
+    world.acknowledge()
+    before = set(threading.enumerate())
+    tracker = Tracker(world.profile())
+    started = _new_threads(before)
+    assert tracker.mode == "send"
+    assert [t.name for t in started] == ["telemetry-sender"] and started[0].daemon
+    time.sleep(0.3)  # imports, connection, warm-up
+    names = {path.rsplit("/", 1)[-1] for path in world.files()}
+    assert names == {"notice_acknowledged"}
+    assert tracker.close(timeout=5)
+    started[0].join(5)
+    assert not started[0].is_alive()
+    assert collector.totals()["total"] == 0 and tracker.stats.requests == 0
+
+
+@pytest.mark.parametrize("variable", ["TESTAPP_TELEMETRY_ENDPOINT", "testapp_telemetry_endpoint"])
+def test_an_endpoint_override_wins_over_the_profile_whatever_its_spelling(
+        tracking_world, collector, monkeypatch, variable):
+    world = tracking_world
+    world.acknowledge()
+    monkeypatch.setenv(variable, collector.url)
+    with FaultServer("refused") as elsewhere:
+        tracker = Tracker(world.profile(endpoint=elsewhere.url))
+        with tracker.invocation("run"):
+            pass
+        assert tracker.close(timeout=5)
+    assert tracker.endpoint == collector.url
+    assert collector.wait_for(good=2, timeout=5)
+
+
+def test_a_run_that_turns_out_not_to_send_leaves_no_sender_behind(tracking_world):
+    # Sure to send as far as the environment and the notice tell, then the catalog fails: the
+    # sender started ahead ends after its imports, without a connection.
+    world = tracking_world
+    world.acknowledge()
+    with FaultServer("blackhole") as server:
+        before = set(threading.enumerate())
+        profile = world.profile(endpoint=server.url, event_catalog="no_such_module:CATALOG")
+        tracker = Tracker(profile)
+        assert tracker.mode == "off"
+        for thread in _new_threads(before):
+            thread.join(10)
+        assert _new_threads(before) == []
+        assert server.requests == 0

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -127,3 +129,70 @@ def everything_sent(collector) -> str:
             if key in params:
                 parts.append(json.dumps(decode_b64(params[key]), ensure_ascii=False))
     return "\n".join(parts)
+
+
+class Scripted:
+    """A loopback HTTP/1.1 server; ``script(connection_no, request_no_on_it)`` picks the action:
+    ``"keep"`` (200, keep-alive), ``"close_after"`` (200 without ``Connection: close``, then
+    close), ``"close_before"`` (close without a byte), ``"short"`` (a body cut short), ``"big"``
+    (a 200 whose body is larger than the sender ever reads)."""
+
+    def __init__(self, script=lambda conn, req: "keep") -> None:
+        self.script = script
+        self.connections = 0
+        self.requests: list[tuple[int, int, bytes]] = []
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn, self.connections), daemon=True).start()
+
+    def _serve(self, conn: socket.socket, number: int) -> None:
+        conn.settimeout(5)
+        data, index = b"", 0
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, _, data = data.partition(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                while len(data) < length:
+                    data += conn.recv(65536)
+                body, data = data[:length], data[length:]
+                index += 1
+                action = self.script(number, index)
+                self.requests.append((number, index, body))
+                if action == "close_before":
+                    return
+                if action == "short":
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nok")
+                    return
+                if action == "big":
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n" + b"x" * 1000)
+                    time.sleep(0.5)
+                    return
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                if action == "close_after":
+                    return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(1)
+        self._sock.close()

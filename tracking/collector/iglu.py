@@ -39,6 +39,11 @@ _EXTRA_FORMATS = {
 Validator = Callable[[Any], Any]
 
 
+#: Valid URIs already parsed (every event names the same few schemas); bounded.
+_PARSED: dict[str, SchemaKey] = {}
+_PARSED_MAX = 1024
+
+
 class SchemaError(Exception):
     """A schema cannot be used; ``str(exc)`` is the reason recorded on the bad event."""
 
@@ -66,13 +71,22 @@ class SchemaKey:
 
     @classmethod
     def parse(cls, uri: object) -> SchemaKey:
+        if type(uri) is str:
+            known = _PARSED.get(uri)
+            if known is not None:
+                return known
         if not isinstance(uri, str):
             raise InvalidSchemaUri(f"invalid schema URI: {uri!r}")
         match = _IGLU_URI.match(uri)
         if match is None or match.group(1).strip(".") == "":
             # A vendor of only dots would step outside the registry root.
             raise InvalidSchemaUri(f"invalid schema URI: {uri!r}")
-        return cls(*match.groups())
+        key = cls(*match.groups())
+        if type(uri) is str:
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.clear()
+            _PARSED[uri] = key
+        return key
 
     @property
     def uri(self) -> str:

@@ -2,10 +2,11 @@
 
 Speaks the two tracker-protocol endpoints a Snowplow tracker uses
 (``POST /com.snowplowanalytics.snowplow/tp2`` and the ``GET /i`` pixel) and
-always answers them 200 at once, as a real collector does: validation
-happens after the response is decided and its verdict is only visible
-through the Micro API (``/micro/...``) or :meth:`Collector.good` /
-:meth:`Collector.bad`.  Stdlib ``ThreadingHTTPServer`` keeps it free of
+always answers them 200 at once, as a real collector does: the answer leaves
+before the events are validated (a tracker's round trip does not include the
+checks), and the verdict is only visible through the Micro API (``/micro/...``)
+or :meth:`Collector.good` / :meth:`Collector.bad`, which wait for the verdicts
+of every request already answered.  Stdlib ``ThreadingHTTPServer`` keeps it free of
 dependencies; one daemon thread per connection, keep-alive supported.
 """
 
@@ -159,11 +160,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         if url.path == TP2_PATH and method == "POST":
-            self._collect(lambda: app.checker.check_post_body(body, info), info, body)
-            self._send(200, b"ok", "text/plain; charset=utf-8")
+            ticket = app.store.expect()
+            try:
+                self._send(200, b"ok", "text/plain; charset=utf-8")
+            finally:
+                self._collect(lambda: app.checker.check_post_body(body, info), info, body, ticket)
         elif url.path == PIXEL_PATH and method == "GET":
-            self._collect(lambda: app.checker.check_query(url.query, info), info, url.query)
-            self._send(200, PIXEL_GIF, "image/gif", {"Cache-Control": "no-cache, no-store"})
+            ticket = app.store.expect()
+            try:
+                self._send(200, PIXEL_GIF, "image/gif", {"Cache-Control": "no-cache, no-store"})
+            finally:
+                self._collect(lambda: app.checker.check_query(url.query, info), info, url.query,
+                              ticket)
         elif url.path == "/health" and method == "GET":
             self._send(200, b"OK", "text/plain; charset=utf-8")
         else:
@@ -172,16 +180,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(status, payload)
 
     def _collect(
-        self, check: Callable[[], list[Outcome]], info: RequestInfo, raw: bytes | str
+        self, check: Callable[[], list[Outcome]], info: RequestInfo, raw: bytes | str, ticket: int
     ) -> None:
-        """Store the verdicts; a checker bug becomes a bad event, never a dropped request."""
+        """Store the verdicts of an answered request (announced with ``store.expect()``); a
+        checker bug becomes a bad event, never a dropped request."""
         try:
             outcomes = check()
         except Exception as exc:  # noqa: BLE001 (any checker bug must still answer 200)
             text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
             reason = f"collector internal error: {exc!r}"
             outcomes = [BadEvent(errors=(reason,), info=info, raw=text[:65536])]
-        self.server.app.store.add(outcomes)
+        self.server.app.store.add(outcomes, ticket=ticket)
 
     def _read_body(self) -> bytes:
         limit = self.server.app.max_body_bytes

@@ -34,14 +34,29 @@ RAW_LIMIT = 64 * 1024  # characters of an unusable body kept on its bad event
 _B64_ALPHABET = str.maketrans({"+": "-", "/": "_", " ": "-"})
 
 
+#: Validated contexts (``cx`` / ``co``) remembered by their raw text: a tracker sends the same
+#: contexts with every event of an invocation, so decoding and validating them once is enough.
+#: Only contexts without any error are remembered (a schema added while the collector runs must
+#: still turn a "schema not found" into good), and the cache is bounded.
+_CONTEXTS_CACHE_SIZE = 256
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
+
+
+#: ``json.loads(text, parse_constant=...)`` builds a new decoder per call; one is enough.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _loads(text: str | bytes) -> Any:
     """Strict JSON: no NaN/Infinity, which Python would otherwise accept."""
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        if not isinstance(text, str):
+            return json.loads(text, parse_constant=_reject_constant)
+        if text.startswith("\ufeff"):  # as json.loads does for str
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        return _DECODER.decode(text)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 
@@ -52,7 +67,10 @@ def _clip(text: str) -> str:
 
 def decode_base64url(value: str) -> bytes:
     """Base64url with or without padding (standard alphabet tolerated, as Snowplow does)."""
-    text = value.strip().translate(_B64_ALPHABET).rstrip("=")
+    text = value.strip()
+    if "+" in text or "/" in text or " " in text:  # translate() costs µs even when a no-op
+        text = text.translate(_B64_ALPHABET)
+    text = text.rstrip("=")
     text += "=" * (-len(text) % 4)
     return base64.b64decode(text.encode("ascii"), altchars=b"-_", validate=True)
 
@@ -62,6 +80,7 @@ class EventChecker:
 
     def __init__(self, registry: SchemaRegistry) -> None:
         self.registry = registry
+        self._contexts_cache: dict[tuple[str, str], tuple[Any, tuple[Any, ...]]] = {}
 
     # -- requests -------------------------------------------------------------
 
@@ -137,7 +156,11 @@ class EventChecker:
         """Decode and validate the self-describing parts of one event's parameters."""
         errors: list[str] = []
         unstruct = self._decoded(params, "ue_pr", "ue_px", errors)
-        contexts_doc = self._decoded(params, "co", "cx", errors)
+        known = self._known_contexts(params)
+        if known is None:
+            contexts_doc = self._decoded(params, "co", "cx", errors)
+        else:
+            contexts_doc = known[0]
         is_ue = params.get("e") == "ue"
 
         if unstruct is not None:
@@ -150,8 +173,11 @@ class EventChecker:
         elif is_ue and not any(f"ue_p{x}" in params for x in "rx"):
             errors.append("e=ue event has neither ue_pr nor ue_px")
 
-        entities: list[Any] = []
-        if contexts_doc is not None:
+        entities: Any = []
+        if known is not None:
+            entities = known[1]
+        elif contexts_doc is not None:
+            before = len(errors)
             errors.extend(self._check_wrapper(contexts_doc, "contexts", "co/cx"))
             data = contexts_doc.get("data") if isinstance(contexts_doc, dict) else None
             if isinstance(data, list):
@@ -159,6 +185,8 @@ class EventChecker:
                 for entity in entities:
                     if isinstance(entity, dict):
                         errors.extend(self._check_self_describing(entity))
+            if len(errors) == before:
+                self._remember_contexts(params, contexts_doc, tuple(entities))
 
         if errors:
             return BadEvent(errors=tuple(errors), info=info, params=params)
@@ -170,6 +198,35 @@ class EventChecker:
         )
 
     # -- helpers --------------------------------------------------------------
+
+    @staticmethod
+    def _contexts_key(params: Mapping[str, Any]) -> tuple[str, str] | None:
+        """``(field, raw text)`` when exactly one of ``cx`` / ``co`` is set, as a string."""
+        if "cx" in params:
+            if "co" in params:
+                return None  # an error to report each time
+            raw, field = params["cx"], "cx"
+        elif "co" in params:
+            raw, field = params["co"], "co"
+        else:
+            return None
+        return (field, raw) if type(raw) is str else None
+
+    def _known_contexts(self, params: Mapping[str, Any]) -> tuple[Any, tuple[Any, ...]] | None:
+        """The decoded contexts and their entities, if these exact ones validated before."""
+        key = self._contexts_key(params)
+        return None if key is None else self._contexts_cache.get(key)
+
+    def _remember_contexts(self, params: Mapping[str, Any], doc: Any,
+                           entities: tuple[Any, ...]) -> None:
+        """Called only for contexts that decoded and validated without a single error."""
+        key = self._contexts_key(params)
+        if key is None:
+            return
+        cache = self._contexts_cache
+        if len(cache) >= _CONTEXTS_CACHE_SIZE:
+            cache.clear()
+        cache[key] = (doc, entities)
 
     @staticmethod
     def _decoded(params: Mapping[str, Any], plain: str, encoded: str, errors: list[str]) -> Any:

@@ -1,0 +1,259 @@
+"""The sender thread's HTTP: one keep-alive connection to the collector, standard library only.
+
+Why not ``requests``: with ``stream=True`` + ``close()`` (needed so that a broken collector's
+body is never read) urllib3 discarded the connection after every request: one TCP connect — one
+TLS handshake against a real collector — per batch; and a session cannot send a request in one
+call and read its answer in another. (snowplow_tracker still imports requests for its emitters,
+which we do not use; that import is paid while the host sets up, see :mod:`tracking.tracker`.)
+Here :class:`Transport` keeps ONE ``http.client`` connection and reuses it:
+
+- **Timeouts** on the connect and on every read (``request_timeout``); a collector that never
+  answers holds the sender thread for at most that long, and the host not at all (the host only
+  waits for the flush deadline).
+- **Two halves**, :meth:`Transport.send` and :meth:`Transport.receive`, so that the sender can
+  build the next batch while the collector works on this one (one request in flight, never more:
+  HTTP/1.1 without pipelining).
+- **An answer counts only when it is whole**: a small body (the collector's ``ok``) is read to
+  its end, so the connection stays usable; a body cut short (a collector closing mid-response)
+  is no answer at all. A body that is large, chunked or of unknown length is never read: the
+  status is kept and the connection dropped.
+- **Stale connections**: a kept-alive connection that the collector (or a load balancer) closed
+  while idle is noticed before it is used, or, if it closes just as the request leaves, the
+  request is sent once more on a fresh connection. This replay happens only on a connection that
+  sat open before the request (opened ahead of the first batch, or kept alive after an answer),
+  and only when not one byte of an answer came back, so it never turns a failing collector into
+  a retry loop.
+- **HTTPS** verifies the certificate and host name with ``ssl.create_default_context()`` (the
+  system's trust store; ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` apply). Where Python has no default
+  trust store at all (python.org's macOS builds before "Install Certificates"), certifi's bundle
+  is used if it is installed, and ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` still add their
+  CAs, as they did when requests sent the events.
+- **Proxies** (``HTTPS_PROXY`` / ``ALL_PROXY``, ``NO_PROXY``; an ``http://`` proxy, reached with
+  CONNECT) are honoured for a collector on another machine, never for a loopback one (the local
+  collector of development and tests is reached directly, whatever the environment says).
+- Redirects are never followed (a 3xx is just a status that is not 2xx).
+
+Nothing here raises into the sender except ``OSError`` and ``http.client.HTTPException`` from
+:meth:`send`; :meth:`receive` returns ``None`` for "no usable answer".
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import os
+import select
+import socket
+from urllib.parse import unquote, urlsplit
+
+from .endpoint import TP2_PATH, is_loopback
+
+#: Answers up to this size are read to their end (the connection is then reused).
+MAX_ANSWER_BYTES = 64 * 1024
+_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+#: The peer closed a kept-alive connection before a single byte of the answer: safe to send again.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+          ConnectionAbortedError)
+
+
+class Transport:
+    """One keep-alive connection to ``url`` (a checked base URL, see :mod:`tracking.endpoint`)."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        parts = urlsplit(url)
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname or ""
+        self._port = parts.port or (443 if self._https else 80)
+        self._path = parts.path.rstrip("/") + TP2_PATH
+        self._timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+        #: The current connection sat open before this request (opened ahead, or it carried a
+        #: request already): the peer may have closed it meanwhile, which is not a failure.
+        self._idle = False
+        self._body: bytes | None = None  # the request in flight (sent, answer not read yet)
+        self._context = None
+        self._proxy = None if is_loopback(self._host) else _proxy_for(self._host, self._https)
+
+    # -- the two halves of one exchange -------------------------------------------------------
+    def send(self, body: bytes) -> None:
+        """Send one POST of ``body``; raises ``OSError`` / ``HTTPException`` when it cannot."""
+        self._body = None
+        conn = self._conn
+        if conn is not None and self._idle and _dropped(conn):
+            self.close()
+            conn = None
+        if conn is None:
+            conn = self._connection()
+        try:
+            try:
+                conn.request("POST", self._path, body, _HEADERS)
+            except _STALE:
+                if not self._idle:
+                    raise
+                self.close()  # closed while idle, as the request left: once more, on a new one
+                self._connection().request("POST", self._path, body, _HEADERS)
+        except BaseException:
+            self.close()
+            raise
+        self._body = body
+
+    def answered(self) -> bool:
+        """Whether the answer to the request in flight has (begun to) come back: reading it
+        would not wait. (False when nothing is in flight.)"""
+        conn = self._conn
+        if self._body is None or conn is None or conn.sock is None:
+            return False
+        try:
+            readable, _, _ = select.select([conn.sock], [], [], 0)
+        except (OSError, ValueError):
+            return True  # reading will fail at once
+        return bool(readable)
+
+    def receive(self) -> int | None:
+        """The status of the request :meth:`send` sent, or None (timeout, refused, garbage...)."""
+        body, self._body = self._body, None
+        if body is None or self._conn is None:
+            return None
+        try:
+            try:
+                return self._answer()
+            except _STALE:
+                if not self._idle:
+                    raise
+                self.close()  # closed while idle, before a byte came back: once more
+                self._connection().request("POST", self._path, body, _HEADERS)
+                return self._answer()
+        except Exception:  # noqa: BLE001 - timeout, reset, not HTTP, not TLS, cut short...
+            self.close()
+            return None
+
+    def connect(self) -> bool:
+        """Open the connection ahead of the first batch (best effort; False if it failed)."""
+        try:
+            if self._conn is None:
+                self._connection().connect()
+                self._idle = True
+            return True
+        except Exception:  # noqa: BLE001 - the first send will try (and count) again
+            self.close()
+            return False
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    # -- internals ----------------------------------------------------------------------------
+    def _connection(self) -> http.client.HTTPConnection:
+        host, port = (self._proxy[0], self._proxy[1]) if self._proxy else (self._host, self._port)
+        if self._https:
+            conn: http.client.HTTPConnection = _HTTPSConnection(
+                host, port, timeout=self._timeout, context=self._tls())
+        else:
+            conn = _HTTPConnection(host, port, timeout=self._timeout)
+        if self._proxy is not None:
+            conn.set_tunnel(self._host, self._port, headers=self._proxy[2])
+        self._conn, self._idle = conn, False
+        return conn
+
+    def _answer(self) -> int:
+        conn = self._conn
+        assert conn is not None
+        if conn.sock is not None:
+            conn.sock.settimeout(self._timeout)
+        response = conn.getresponse()
+        self._idle = True
+        status = response.status
+        length = response.length
+        if response.chunked or length is None or length > MAX_ANSWER_BYTES:
+            self.close()  # never read a body that may not end; the status is what matters
+        else:
+            response.read()  # raises IncompleteRead when cut short: that is no answer
+            if response.will_close:
+                self.close()
+        return status
+
+    def _tls(self):
+        if self._context is None:
+            import ssl
+
+            context = ssl.create_default_context()
+            defaults = ssl.get_default_verify_paths()
+            if not (defaults.cafile or defaults.capath):
+                try:
+                    import certifi
+
+                    context.load_verify_locations(cafile=certifi.where())
+                except Exception:  # noqa: BLE001 - no certifi: the default store it is
+                    pass
+            for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+                extra = os.environ.get(name)
+                if extra:
+                    try:
+                        if os.path.isdir(extra):
+                            context.load_verify_locations(capath=extra)
+                        else:
+                            context.load_verify_locations(cafile=extra)
+                    except Exception:  # noqa: BLE001 - a wrong path must not stop sending
+                        pass
+            self._context = context
+        return self._context
+
+
+class _NoDelay:
+    """TCP_NODELAY, as urllib3 sets it: a request leaves as headers then body (two writes), and
+    Nagle's algorithm with the peer's delayed ACK would hold the body back for up to 40 ms."""
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        try:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[attr-defined]
+        except (OSError, AttributeError):
+            pass
+
+
+class _HTTPConnection(_NoDelay, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_NoDelay, http.client.HTTPSConnection):
+    pass
+
+
+def _dropped(conn: http.client.HTTPConnection) -> bool:
+    """True when an idle kept-alive connection was closed by the peer (or has stray bytes)."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)  # an idle connection has nothing to read, except an EOF
+
+
+def _proxy_for(host: str, https: bool) -> tuple[str, int, dict[str, str]] | None:
+    """``(proxy host, port, CONNECT headers)`` from the environment, or None (direct)."""
+    try:
+        from urllib.request import getproxies, proxy_bypass
+
+        proxies = getproxies()
+        raw = proxies.get("https" if https else "http") or proxies.get("all")
+        if not raw or proxy_bypass(host):
+            return None
+        if "://" not in raw:
+            raw = "http://" + raw
+        parts = urlsplit(raw)
+        if parts.scheme.lower() != "http" or not parts.hostname:
+            return None  # only plain-http proxies (CONNECT) are supported: go direct
+        headers: dict[str, str] = {}
+        if parts.username is not None:
+            credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            headers["Proxy-Authorization"] = "Basic " + base64.b64encode(
+                credentials.encode("utf-8")).decode("ascii")
+        return parts.hostname, parts.port or 80, headers
+    except (ValueError, OSError):
+        return None
