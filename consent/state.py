@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ._atomic import atomic_write, create_once
+from .errors import WriteError
 from .profile import AppProfile
 
 #: The local event log keeps about this much of the newest events: it is trimmed back to this size
@@ -100,6 +102,12 @@ def forget_anonymous_id(profile: AppProfile) -> bool:
             removed = True
         except FileNotFoundError:
             pass
+        except OSError as exc:
+            raise WriteError(
+                f"{path}: could not be removed ({exc.strerror or exc}), so the anonymous id is "
+                f"not forgotten. Fix: make {os.path.dirname(path)} writable, or delete the file "
+                "yourself"
+            ) from exc
     return removed
 
 
@@ -130,13 +138,22 @@ def append_log(profile: AppProfile, records: list[dict]) -> None:
     path = paths(profile).log
     encode = _LOG_ENCODER.encode
     data = ("\n".join([encode(r) for r in records]) + "\n").encode()
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    # O_NOFOLLOW: a symlink planted at the log path must not make us append events to its
+    # target (say ~/.profile); such a log is replaced by a regular file instead.
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags, 0o600)
     except FileNotFoundError:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fd = os.open(path, flags, 0o600)
+    except OSError:
+        if not os.path.islink(path):
+            raise
+        os.unlink(path)
+        fd = os.open(path, flags | os.O_EXCL, 0o600)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return  # a FIFO or device planted there: never write to it
         os.write(fd, data)
         size = os.fstat(fd).st_size
     finally:

@@ -82,11 +82,6 @@ def test_read_only_dirs_refuse_changes_in_one_line_and_status_still_works(cli_wo
     assert world.user_config().read_bytes() == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "consent/state.py forget_anonymous_id: `telemetry reset` on a read-only state dir lets "
-    "OSError(EROFS) escape (only FileNotFoundError is caught): the CLI prints the catch-all "
-    "'internal error … Please report it' and a host that mounts telemetry_group() gets the raw "
-    "exception — should be a WriteError naming the file and the fix (exit 2)"))
 def test_reset_on_a_read_only_state_dir_is_one_clear_line(cli_world, invoke_group):
     world = cli_world
     world.write_anonymous_id()
@@ -222,11 +217,7 @@ def test_a_symlink_at_the_config_path_is_replaced_never_written_through(cli_worl
 
 @pytest.mark.parametrize("name", [
     "anonymous_id",
-    pytest.param("events.log", marks=pytest.mark.xfail(strict=True, reason=(
-        "consent/state.py append_log: os.open(events.log, O_WRONLY|O_APPEND|O_CREAT) follows a "
-        "symlink planted at the log path and appends every sent event (JSON) to its target — "
-        "should open with O_NOFOLLOW (and replace or refuse a non-regular file), as "
-        "atomic_write does for the other state files"))),
+    "events.log",
     "notice_acknowledged",
 ])
 def test_a_symlink_planted_in_the_state_dir_is_never_written_through(tracking_world, collector,
