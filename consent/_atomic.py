@@ -14,16 +14,22 @@ import time
 STALE_AFTER_S = 60.0
 
 
-def atomic_write(path: str, data: bytes, *, mode: int = 0o600, dir_mode: int = 0o700) -> None:
-    """Write ``data`` to ``path`` atomically, creating parent dirs; raises OSError on failure."""
+def atomic_write(path: str, data: bytes, *, mode: int = 0o600, dir_mode: int = 0o700,
+                 durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically, creating parent dirs; raises OSError on failure.
+
+    ``durable=False`` skips the fsync: still atomic (readers see old or new), but a power cut
+    may lose the new content — right for best-effort files rewritten often, like the event log.
+    """
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, mode=dir_mode, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import stat
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -172,18 +171,7 @@ def _trim_log(path: str, size: int) -> None:
         fh.seek(max(0, size - LOG_MAX_BYTES))
         tail = fh.read()
     tail = tail[tail.find(b"\n") + 1:]
-    fd, tmp = tempfile.mkstemp(prefix=".events.log.", suffix=".tmp", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(tail)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, tail, durable=False)
 
 
 def read_log(profile: AppProfile, last: int = 20) -> list[dict]:

@@ -21,27 +21,9 @@ for _helpers in (_TESTS / "reliability", _TESTS / "tracking", _TESTS / "cli"):
 
 import reliability_kit as kit
 from cli_world import World as CliWorld
-from tracking_world import TrackingWorld
+from tracking_world import TrackingWorld, collector, tracking_world  # noqa: F401 - fixtures
 
 
-@pytest.fixture
-def collector():
-    from tracking.collector import Collector
-
-    with Collector() as running:
-        yield running
-
-
-@pytest.fixture
-def tracking_world(world, monkeypatch, collector) -> TrackingWorld:
-    """tests/conftest.py's isolated world, with the ``testapp`` profile and a live collector."""
-    for name in list(os.environ):
-        if name.startswith(("TESTAPP_", "HOST_")):
-            monkeypatch.delenv(name)
-    world.env = {k: v for k, v in world.env.items() if not k.startswith(("TESTAPP_", "HOST_"))}
-    world.env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(kit.REPO), world.env.get("PYTHONPATH")) if p)
-    return TrackingWorld(world, collector.url)
 
 
 @pytest.fixture

@@ -196,3 +196,32 @@ class Scripted:
         self._stop.set()
         self._thread.join(1)
         self._sock.close()
+
+
+# -- fixtures, shared by tests/tracking and tests/reliability (their conftests import them) ------
+import os as _os
+
+import pytest as _pytest
+
+
+@_pytest.fixture
+def collector():
+    """A real collector on 127.0.0.1, validating against the Iglu schemas."""
+    from tracking.collector import Collector
+
+    with Collector() as running:
+        yield running
+
+
+@_pytest.fixture
+def tracking_world(world, monkeypatch, collector) -> TrackingWorld:
+    """tests/conftest.py's isolated world, with the ``testapp`` profile and a live collector."""
+    for name in list(_os.environ):
+        if name.startswith(("TESTAPP_", "HOST_")):
+            monkeypatch.delenv(name)
+    world.env = {k: v for k, v in world.env.items() if not k.startswith(("TESTAPP_", "HOST_"))}
+    # The host subprocess must import this checkout, whatever the venv's install says.
+    repo = str(Path(__file__).resolve().parents[2])
+    world.env["PYTHONPATH"] = _os.pathsep.join(
+        p for p in (repo, world.env.get("PYTHONPATH")) if p)
+    return TrackingWorld(world, collector.url)
