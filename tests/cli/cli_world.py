@@ -241,3 +241,20 @@ def hint_steps(text: str) -> tuple[str, list[str]]:
     # "telemetry disable (everywhere for you), or DO_NOT_TRACK=1 …": the first way is the step.
     rest = rest.split(" (", 1)[0]
     return goal, [step.strip() for step in rest.split(", then ")]
+
+
+def build(world: World, *, project: str | None = None, project_text: str | None = None,
+          user: str | None = None, user_text: str | None = None, policy: str | None = None,
+          **env: str) -> dict:
+    """Write the files a case names; return its environment."""
+    if project is not None:
+        world.project_flag(project)
+    if project_text is not None:
+        world.write_project(project_text)
+    if user is not None:
+        world.user_flag(user)
+    if user_text is not None:
+        world.write_user(user_text)
+    if policy is not None:
+        world.write_policy(policy)
+    return dict(env)

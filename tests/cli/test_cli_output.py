@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from cli_world import PRECEDENCE, TITLES, World, flat, line_with, table_rows
+from cli_world import PRECEDENCE, TITLES, World, build, flat, line_with, table_rows
 from rich.cells import cell_len
 
 ESC = "\x1b"
@@ -28,21 +28,6 @@ WORLDS = {
     "broken project file": dict(project_text="name: jaffle\nflags:\n  send: [x\n"),
     "long env var": dict(DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS="no"),
 }
-
-
-def build(world: World, *, project=None, project_text=None, user=None, user_text=None,
-          policy=None, **env):
-    if project is not None:
-        world.project_flag(project)
-    if project_text is not None:
-        world.write_project(project_text)
-    if user is not None:
-        world.user_flag(user)
-    if user_text is not None:
-        world.write_user(user_text)
-    if policy is not None:
-        world.write_policy(policy)
-    return env
 
 
 def assert_clean(out: str, width: int) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from cli_world import TITLES, World, flat, hint_steps, line_with, table_rows
+from cli_world import TITLES, World, build, flat, hint_steps, line_with, table_rows
 
 WIDE = "400"
 COLLECTOR = "nowhere (no collector is configured; set DBT_TELEMETRY_ENDPOINT to send)"
@@ -102,20 +102,6 @@ def test_malformed_project_yaml_is_a_warning_naming_the_file_and_line(world: Wor
 
 ENGINE_OVER_PLAIN = {"DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS": "false",
                      "DBT_SEND_ANONYMOUS_USAGE_STATS": "true"}
-
-
-def build(world: World, *, project: str | None = None, user: str | None = None,
-          user_text: str | None = None, policy: str | None = None, **env: str) -> dict:
-    """Write the files a case names; return its environment."""
-    if project is not None:
-        world.project_flag(project)
-    if user is not None:
-        world.user_flag(user)
-    if user_text is not None:
-        world.write_user(user_text)
-    if policy is not None:
-        world.write_policy(policy)
-    return dict(env)
 
 
 LOCK_OFF = 'locked = true\ntelemetry = "off"\n'
