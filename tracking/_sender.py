@@ -393,7 +393,6 @@ class Sender:
         build = builder.build
         contexts_for = self._contexts_for
         by_invocation = self._by_invocation
-        dtm = str(int(time.time() * 1000))
         payloads: list[dict[str, str]] = []
         logged: list[tuple[str, str, dict[str, Any], list[dict[str, Any]]]] = []
         for uri, name, data, invocation_id, extra, timestamp_ms in records:
@@ -410,7 +409,7 @@ class Sender:
                     cx, as_logged = builder.encode_contexts(everything), _as_logged(everything)
                 else:
                     cx, as_logged = known[1], known[2]
-                payloads.append(build(uri, data, (), timestamp_ms, cx=cx, dtm=dtm))
+                payloads.append(build(uri, data, (), timestamp_ms, cx=cx))
             except Exception:  # noqa: BLE001 - an event that cannot be built is dropped alone
                 self._stats.invalid += 1
                 continue

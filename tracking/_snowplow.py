@@ -109,9 +109,9 @@ class PayloadBuilder:
         payload.add_json(sdj(self._unstruct_schema, sdj(schema, data).to_json()).to_json(), True,
                          "ue_px", "ue_pr")
         payload.add("cx", cx if cx is not None else self.encode_contexts(contexts))
-        # ``ttm``, the true timestamp: when the host recorded the event, not when we built it.
-        # payload_data 1-0-4 types every field as a string.
-        payload.add("ttm", str(int(timestamp_ms)))
         payload.add("eid", self._new_eid())
-        payload.add("dtm", dtm if dtm is not None else str(int(time.time() * 1000)))
+        # ``dtm`` is when the event happened on the device: when the host recorded it, as
+        # snowplow-tracker's own track() sets it (``ttm`` stays unset, so the pipeline's clock
+        # skew correction from dtm/stm applies). payload_data 1-0-4 types every field as a string.
+        payload.add("dtm", dtm if dtm is not None else str(int(timestamp_ms)))
         return payload.get()

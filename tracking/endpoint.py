@@ -23,6 +23,7 @@ from consent._values import shown
 TP2_PATH = "/com.snowplowanalytics.snowplow/tp2"
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+_USERINFO = re.compile(r"(^|//)[^/@]*@")
 _PATH = re.compile(r"^[A-Za-z0-9._~/-]*$")
 
 
@@ -47,7 +48,9 @@ def check_endpoint(raw: str, source: str) -> tuple[str | None, str | None]:
     if "://" not in text:
         text = "https://" + text  # as snowplow-tracker does: a bare host means HTTPS
     def refused(why: str, fix: str) -> tuple[None, str]:
-        return None, f"{source}={shown(raw)!r} {why}, so events are not sent. Fix: {fix}"
+        # Never echo credentials someone put in the URL: they would land in CI logs.
+        safe = _USERINFO.sub(r"\1***@", raw)
+        return None, f"{source}={shown(safe)!r} {why}, so events are not sent. Fix: {fix}"
 
     try:
         parts = urlsplit(text)

@@ -12,8 +12,21 @@ from consent import AppProfile, Decision
 from consent.state import acknowledge_notice, acknowledged_version
 
 
+#: Profiles whose notice this process showed: the whole process is the notice run, so a second
+#: Tracker in it (a programmatic runner, a test harness) must not send either.
+_SHOWN_IN_THIS_PROCESS: set[tuple[str, str, int]] = set()
+
+
+def _key(profile: AppProfile) -> tuple[str, str, int]:
+    # The state dir too: the mark it guards lives there (another HOME is another user).
+    return (profile.state_dir(), profile.name, profile.consent_version)
+
+
 def needs_notice(profile: AppProfile) -> bool:
-    """True until the user has been told about this ``consent_version`` of the profile."""
+    """True until the user has been told about this ``consent_version`` of the profile, and for
+    the rest of the process that told them."""
+    if _key(profile) in _SHOWN_IN_THIS_PROCESS:
+        return True
     return acknowledged_version(profile) != profile.consent_version
 
 
@@ -43,6 +56,7 @@ def show_notice(profile: AppProfile, decision: Decision, stream) -> bool:
     When the mark cannot be written (read-only state dir), the notice is shown again next time
     and nothing is ever sent: the user can only be counted as told once that is on record.
     """
+    _SHOWN_IN_THIS_PROCESS.add(_key(profile))
     stream.write(notice_text(profile, decision) + "\n")
     stream.flush()
     try:

@@ -199,7 +199,12 @@ class Tracker:
         if self.mode == "off":
             return None
         try:
-            return self._keyed_hash(self._contexts.secret(), kind, value)
+            contexts = self._contexts
+            # The first hash creates the secret file: only if consent still holds (a disable
+            # since start-up must not leave a new file behind). Once loaded, nothing is written.
+            if contexts._secret is None and not self._watch.allowed():
+                return None
+            return self._keyed_hash(contexts.secret(), kind, value)
         except Exception:  # noqa: BLE001
             self.stats.errors += 1
             return None

@@ -54,3 +54,10 @@ def test_the_environment_overrides_the_profile():
 
 def test_a_profile_without_a_collector_sends_nowhere_and_that_is_not_a_problem():
     assert endpoint_for(make_profile(None), {}) == (None, None)
+
+
+def test_credentials_in_a_refused_url_are_never_echoed():
+    from tracking.endpoint import check_endpoint
+
+    url, problem = check_endpoint("https://svc-user:S3cr3tT0ken@collector.example/", "X")
+    assert url is None and "S3cr3tT0ken" not in problem and "svc-user" not in problem

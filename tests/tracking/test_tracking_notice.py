@@ -51,3 +51,19 @@ def test_a_new_consent_version_tells_again_before_sending(tracking_world, collec
 
     assert after.stderr == ""
     assert collector.wait_for(good=3, timeout=5)
+
+
+def test_a_second_tracker_in_the_notice_process_sends_nothing_either(tracking_world, collector):
+    """The whole process that showed the notice is the notice run (PRODUCT.md §4)."""
+    import io
+    import contextlib
+
+    from tracking import Tracker
+
+    world = tracking_world
+    profile = world.profile()
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        first = Tracker(profile, env=world.env)
+        second = Tracker(profile, env=world.env)
+    assert "anonymous usage statistics" in err.getvalue()
+    assert first.mode == "off" and second.mode == "off"

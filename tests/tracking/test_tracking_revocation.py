@@ -74,3 +74,22 @@ def test_an_unrelated_change_does_not_stop_sending(tracking_world, collector, mo
 
     assert collector.wait_for(good=4, timeout=5)
     assert tracker.stats.sent == 4 and tracker.stats.dropped_consent == 0
+
+
+def test_no_secret_file_is_created_after_consent_was_withdrawn(tracking_world, collector):
+    from consent.store import write_user_choice
+
+    from tracking import Tracker
+
+    world = tracking_world
+    world.acknowledge()
+    profile = world.profile()
+    tracker = Tracker(profile, env=world.env)
+    assert tracker.mode == "send"
+    write_user_choice(profile, False)  # `telemetry disable` from another shell
+    with tracker.invocation("run") as inv:
+        inv.model_run(contents="select 1", status="success", execution_time_s=0.1,
+                      materialization="table")
+    tracker.close(timeout=5)
+    assert not (world.state_dir() / "secret").exists()
+    assert collector.totals()["total"] == 0

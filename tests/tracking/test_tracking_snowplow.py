@@ -87,7 +87,8 @@ def test_payloads_are_tracker_protocol_strings_that_payload_data_accepts():
 
     assert all(isinstance(v, str) for v in payload.values())
     jsonschema.Draft4Validator(payload_schema).validate([payload])
-    assert payload["e"] == "ue" and payload["ttm"] == "1700000000123"
+    # dtm is when the host recorded the event (as snowplow's track() sets it); no ttm.
+    assert payload["e"] == "ue" and payload["dtm"] == "1700000000123" and "ttm" not in payload
     assert payload["tv"].startswith("py-") and payload["tna"] == "testapp"
     assert decode_b64(payload["ue_px"])["data"] == {"schema": spec.iglu_uri, "data": spec.example}
     assert decode_b64(payload["cx"])["data"] == [{"schema": platform.iglu_uri,
@@ -120,8 +121,7 @@ def test_payloads_are_exactly_what_the_library_s_own_tracker_builds():
                            encode_base64=True)
     reference.track(sp.SelfDescribing(
         sp.SelfDescribingJson(spec.iglu_uri, spec.example),
-        context=[sp.SelfDescribingJson(uri, data) for uri, data in contexts],
-        true_timestamp=1_700_000_000_123))
+        context=[sp.SelfDescribingJson(uri, data) for uri, data in contexts]))
     expected = {key: str(value) for key, value in kept.payloads[0].items()}
 
     builder = PayloadBuilder(namespace="testapp", app_id="testapp")
@@ -134,6 +134,7 @@ def test_payloads_are_exactly_what_the_library_s_own_tracker_builds():
         assert {k: v for k, v in payload.items() if k not in ("eid", "dtm")} == {
             k: v for k, v in expected.items() if k not in ("eid", "dtm")}
         assert all(isinstance(v, str) for v in payload.values())
+    assert built["dtm"] == "1700000000123" and "ttm" not in built
     assert cached["dtm"] == "1700000000999" and built["eid"] != cached["eid"]
     assert builder.encode_contexts([]) is None
     assert "cx" not in builder.build(spec.iglu_uri, spec.example, [], 1)
