@@ -60,6 +60,10 @@ def _stderr_line(text: str) -> None:
         pass
 
 
+#: When the process's exit flush must be over (set by the first tracker flushed at exit).
+_EXIT_ENDS_AT: float | None = None
+
+
 class Tracker:
     """Records a host's usage events and sends them when, and only when, consent allows it.
 
@@ -262,8 +266,14 @@ class Tracker:
             return False
 
     def _at_exit(self) -> None:
+        global _EXIT_ENDS_AT
         try:
-            self.close()
+            # One deadline for the whole exit, however many trackers the host left open: each
+            # waits only for what remains of the first one's budget, never a budget of its own.
+            now = time.monotonic()
+            if _EXIT_ENDS_AT is None:
+                _EXIT_ENDS_AT = now + self._deadline
+            self.close(max(0.0, min(self._deadline, _EXIT_ENDS_AT - now)))
         except BaseException:  # noqa: BLE001 - Ctrl-C while exiting: the user wants out, no traceback
             pass
 
