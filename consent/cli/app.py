@@ -204,24 +204,28 @@ def _reset(ctx, app):
         click.echo("There was no anonymous id to forget. One is made only when an event is sent.")
 
 
-def _collector_cmd(host: str | None, port: int, verbose: bool) -> None:
-    from tracking.collector import Collector
-    from tracking.collector.server import wait_until_stopped
+def _collector_cmd(host: str | None, port: int, max_events: int, verbose: bool) -> None:
+    from tracking.collector import Collector, StopSignals, bind_problem
 
-    try:
-        # Loopback unless the user names another address: a collector must not be reachable
-        # from the network by accident.
-        collector = Collector(host or "127.0.0.1", port, verbose=verbose,
-                              allow_non_loopback=host is not None).start()
-    except (OSError, ValueError) as exc:
-        raise ConsentError(f"the collector cannot listen on {host or '127.0.0.1'}:{port} ({exc}). "
-                           "Fix: pick another --port (0 picks a free one)") from exc
-    click.echo(f"Snowplow collector listening on {collector.url} (Ctrl-C to stop). "
-               f"Events: {collector.url}/micro/all, /micro/good, /micro/bad", err=True)
-    try:
-        wait_until_stopped(None)
-    finally:
-        collector.stop()
+    address = host or "127.0.0.1"
+    # Signals are caught before binding: a Ctrl-C while starting stops as cleanly as later.
+    with StopSignals() as signals:
+        try:
+            # Loopback unless the user names another address: a collector must not be reachable
+            # from the network by accident.
+            collector = Collector(address, port, max_events=max_events, verbose=verbose,
+                                  allow_non_loopback=host is not None).start()
+        except OSError as exc:
+            raise ConsentError(f"the collector cannot start: {bind_problem(address, port, exc)}"
+                               ) from exc
+        try:
+            url = collector.url
+            click.echo(f"Snowplow collector listening on {url} (Ctrl-C to stop). "
+                       f"Events: {url}/micro/ui (page), {url}/micro/all, /micro/good, /micro/bad",
+                       err=True)
+            signals.wait()
+        finally:
+            collector.stop()
 
 
 def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry",
@@ -304,12 +308,15 @@ def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry
     @group.command()
     @click.option("--host", default=None, metavar="ADDRESS",
                   help="Address to bind (default 127.0.0.1; anything else only when given).")
-    @click.option("--port", type=click.IntRange(0, 65535), default=9090, show_default=True)
+    @click.option("--port", type=click.IntRange(0, 65535), default=9090, show_default=True,
+                  help="Port to listen on (0 picks a free one).")
+    @click.option("--max-events", type=click.IntRange(min=1), default=100_000, show_default=True,
+                  help="Good and bad events kept, each; older ones are evicted and counted.")
     @click.option("--verbose", is_flag=True, help="One line per request on stderr.")
     @_one_line_errors
-    def collector(host, port, verbose):
+    def collector(host, port, max_events, verbose):
         """Run a local Snowplow collector that validates events (for development and tests)."""
-        _collector_cmd(host, port, verbose)
+        _collector_cmd(host, port, max_events, verbose)
 
     @group.command()
     @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))

@@ -3,7 +3,8 @@
 It receives what a Snowplow tracker sends (``POST /com.snowplowanalytics.snowplow/tp2``,
 ``GET /i``), validates every event and every self-describing JSON in it
 against Iglu schemas on disk, and exposes the verdicts through Snowplow
-Micro's REST API, so a tool's telemetry can be checked end to end without a
+Micro's REST API and shapes (and a page, ``/micro/ui``), counting duplicate
+event ids, so a tool's telemetry can be checked end to end without a
 network or a JVM.  :mod:`tracking.collector.faults` adds servers that fail on
 purpose (refused, black hole, 5xx, slow, broken responses, not TLS).
 
@@ -17,6 +18,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._net import bind_problem
+    from ._runtime import StopSignals
     from .faults import FAULT_KINDS, FaultServer
     from .iglu import (
         SchemaError,
@@ -26,8 +29,10 @@ if TYPE_CHECKING:
         default_schema_roots,
     )
     from .server import PIXEL_PATH, TP2_PATH, Collector, serve_forever
+    from .store import DEFAULT_MAX_EVENTS
 
 __all__ = [
+    "DEFAULT_MAX_EVENTS",
     "FAULT_KINDS",
     "PIXEL_PATH",
     "TP2_PATH",
@@ -37,6 +42,8 @@ __all__ = [
     "SchemaKey",
     "SchemaNotFound",
     "SchemaRegistry",
+    "StopSignals",
+    "bind_problem",
     "default_schema_roots",
     "serve_forever",
 ]
@@ -53,6 +60,9 @@ _HOMES = {
     "SchemaError": "iglu",
     "SchemaNotFound": "iglu",
     "default_schema_roots": "iglu",
+    "DEFAULT_MAX_EVENTS": "store",
+    "StopSignals": "_runtime",
+    "bind_problem": "_net",
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._net import LOOPBACK_HOST
+from ._net import LOOPBACK_HOST, bind_problem
 from .server import DEFAULT_PORT, serve_forever
 from .store import DEFAULT_MAX_EVENTS
 
@@ -17,12 +17,14 @@ from .store import DEFAULT_MAX_EVENTS
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tracking.collector",
-        description="Local Snowplow collector with the Snowplow Micro API (/micro/good, /micro/bad, ...).",
+        description="Local Snowplow collector with the Snowplow Micro API "
+        "(/micro/good, /micro/bad, /micro/ui, ...).",
     )
     parser.add_argument(
         "--host",
         default=None,
-        help=f"address to bind (default {LOOPBACK_HOST}); giving it explicitly allows non-loopback addresses",
+        help=f"address to bind (default {LOOPBACK_HOST}); "
+        "giving it explicitly allows non-loopback addresses",
     )
     parser.add_argument(
         "--port",
@@ -42,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-events",
         type=int,
         default=DEFAULT_MAX_EVENTS,
-        help="good and bad events kept in memory (each)",
+        help=f"good and bad events kept in memory, each (default {DEFAULT_MAX_EVENTS:,}); "
+        "older ones are evicted and counted",
     )
     parser.add_argument("--verbose", action="store_true", help="log one line per request to stderr")
     return parser
@@ -50,9 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    host = args.host or LOOPBACK_HOST
     try:
         serve_forever(
-            args.host or LOOPBACK_HOST,
+            host,
             args.port,
             ready_file=args.ready_file,
             schema_roots=args.schema_root,
@@ -60,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
             verbose=args.verbose,
             allow_non_loopback=args.host is not None,
         )
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        print(f"collector: {bind_problem(host, args.port, exc)}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
         print(f"collector: {exc}", file=sys.stderr)
         return 1
     return 0

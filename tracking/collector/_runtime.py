@@ -14,9 +14,10 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-_POLL_SECONDS = 0.1
+#: How long a stop can go unnoticed: Ctrl-C must feel instant.
+_POLL_SECONDS = 0.05
 
 
 def write_ready_file(path: str | os.PathLike[str], text: str) -> None:
@@ -27,26 +28,46 @@ def write_ready_file(path: str | os.PathLike[str], text: str) -> None:
     os.replace(tmp, target)
 
 
-def wait_until_stopped(stop_event: threading.Event | None = None) -> None:
-    """Block until SIGTERM/SIGINT arrives (main thread only) or *stop_event* is set.
+class StopSignals:
+    """SIGTERM and SIGINT, caught from the moment this is entered until it is left.
 
-    The signal handler only flips a flag; the loop polls it.  Calling
-    ``Event.set`` from a handler can deadlock if the signal lands while the
-    main thread holds the event's internal lock.
+    Enter it *before* binding and announcing a server: a Ctrl-C that lands while the server is
+    still starting then stops it like any other, instead of escaping as KeyboardInterrupt.  The
+    handler only flips a flag that :meth:`wait` polls: calling ``Event.set`` from a handler can
+    deadlock if the signal lands while the main thread holds the event's internal lock.  Only
+    the main thread can install handlers; elsewhere only *stop_event* stops :meth:`wait`.
     """
-    stop_event = stop_event or threading.Event()
-    flag = {"stop": False}
-    previous: dict[signal.Signals, Any] = {}
 
-    def _handler(signum: int, frame: object) -> None:
-        flag["stop"] = True
+    def __init__(self, stop_event: threading.Event | None = None) -> None:
+        self._stop_event = stop_event or threading.Event()
+        self._signalled = False
+        self._previous: dict[signal.Signals, Any] = {}
 
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, _handler)
-    try:
-        while not flag["stop"] and not stop_event.is_set():
-            time.sleep(_POLL_SECONDS)
-    finally:
-        for sig, old in previous.items():
+    def _handler(self, signum: int, frame: object) -> None:
+        self._signalled = True
+
+    def __enter__(self) -> Self:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for sig, old in self._previous.items():
             signal.signal(sig, old)
+        self._previous.clear()
+
+    @property
+    def stopped(self) -> bool:
+        return self._signalled or self._stop_event.is_set()
+
+    def wait(self) -> None:
+        """Block until a signal arrives or the stop event is set (within ``_POLL_SECONDS``)."""
+        while not self.stopped:
+            time.sleep(_POLL_SECONDS)
+
+
+def wait_until_stopped(stop_event: threading.Event | None = None) -> None:
+    """Block until SIGTERM/SIGINT arrives (main thread only) or *stop_event* is set."""
+    with StopSignals(stop_event) as signals:
+        signals.wait()

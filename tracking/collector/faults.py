@@ -24,6 +24,7 @@ Run one as a process with
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import select
 import socket
@@ -271,10 +272,8 @@ def _response(status: int, body: bytes | None = None) -> bytes:
 
 
 def _quietly_shutdown(conn: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         conn.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:

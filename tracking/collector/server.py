@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from . import micro
 from ._net import LOOPBACK_HOST, check_bind_host, family_for, url_for
-from ._runtime import wait_until_stopped, write_ready_file
+from ._runtime import StopSignals, write_ready_file
 from .iglu import SchemaRegistry
 from .model import BadEvent, Outcome, RequestInfo
 from .store import DEFAULT_MAX_EVENTS, EventStore
@@ -407,19 +407,20 @@ def serve_forever(
     Once listening, the URL is written to *ready_file* (atomically, no
     newline) so a spawning process can use ``--port 0``.
     """
-    collector = Collector(
-        host,
-        port,
-        schema_roots,
-        max_events=max_events,
-        verbose=verbose,
-        allow_non_loopback=allow_non_loopback,
-    ).start()
-    try:
-        if verbose:
-            sys.stderr.write(f"collector: listening on {collector.url}\n")
-        if ready_file is not None:
-            write_ready_file(ready_file, collector.url)
-        wait_until_stopped(stop_event)
-    finally:
-        collector.stop()
+    with StopSignals(stop_event) as signals:
+        collector = Collector(
+            host,
+            port,
+            schema_roots,
+            max_events=max_events,
+            verbose=verbose,
+            allow_non_loopback=allow_non_loopback,
+        ).start()
+        try:
+            if verbose:
+                sys.stderr.write(f"collector: listening on {collector.url}\n")
+            if ready_file is not None:
+                write_ready_file(ready_file, collector.url)
+            signals.wait()
+        finally:
+            collector.stop()
