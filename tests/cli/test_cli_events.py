@@ -55,7 +55,8 @@ def test_collector_command_listens_on_loopback_collects_and_stops_on_sigterm(wor
         url = line.split("listening on ", 1)[1].split(" ", 1)[0]
         assert url.startswith("http://127.0.0.1:")
         with urllib.request.urlopen(f"{url}/micro/all", timeout=5) as resp:
-            assert json.load(resp) == {"total": 0, "good": 0, "bad": 0}
+            assert json.load(resp) == {"total": 0, "good": 0, "bad": 0, "duplicates": 0,
+                                       "evicted": 0}
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)

@@ -44,7 +44,8 @@ def test_first_run_tells_the_user_and_sends_nothing_then_events_arrive_and_are_v
         second = jaffle(world, shop, "run", **endpoint)
         assert second.returncode == 0, second.stderr
         assert "Traceback" not in second.stderr + second.stdout
-        assert collector.totals() == {"total": EXPECTED_EVENTS, "good": EXPECTED_EVENTS, "bad": 0}
+        assert collector.totals() == {"total": EXPECTED_EVENTS, "good": EXPECTED_EVENTS, "bad": 0,
+                                      "duplicates": 0, "evicted": 0}
         sent = json.dumps(collector.good())
         for secret in ("customer_orders", "revenue_by_day", "raw_orders", "SELECT", "shop",
                        str(shop), world.home.name):

@@ -132,7 +132,7 @@ def wire_text(collector) -> str:
     """Everything the collector received: good and bad, raw params, decoded payloads, headers."""
     text = everything_sent(collector)
     for event in collector.bad():
-        raw = event.get("raw") or ""
+        raw = (event.get("collectorPayload") or {}).get("body") or ""
         text += "\n" + raw
     return text
 
@@ -199,7 +199,8 @@ def _one_run(collector, root: Path, *, user: str, project_dir: str, project_name
         assert tracker.close(timeout=10)
         state_dir = Path(profile.state_dir())
     assert collector.wait_for(good=MODELS + 2, timeout=10), collector.totals()
-    assert collector.totals() == {"total": MODELS + 2, "good": MODELS + 2, "bad": 0}
+    assert collector.totals() == {"total": MODELS + 2, "good": MODELS + 2, "bad": 0,
+                                  "duplicates": 0, "evicted": 0}
     return wire_text(collector), log_text(state_dir)
 
 

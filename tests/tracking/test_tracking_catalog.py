@@ -141,8 +141,8 @@ def test_a_profile_adds_its_own_event_and_context_and_they_are_sent(tracking_wor
         assert tracker.close(timeout=5)
 
         assert collector.wait_for(good=3, timeout=5)
-        assert collector.totals() == {"total": 3, "good": 3, "bad": 0}
+        assert collector.totals() == {"total": 3, "good": 3, "bad": 0, "duplicates": 0, "evicted": 0}
         mine = collector.good(schema="iglu:com.example/test_run/jsonschema/1-0-0")
-        assert mine[0]["unstruct_event"]["data"]["data"] == {"suite_size": 12}
-        assert "iglu:com.example/ci/jsonschema/1-0-0" in [c["schema"] for c in mine[0]["contexts"]]
+        assert mine[0]["event"]["unstruct_event"]["data"]["data"] == {"suite_size": 12}
+        assert "iglu:com.example/ci/jsonschema/1-0-0" in mine[0]["contexts"]
         assert tracker.stats.invalid == 1

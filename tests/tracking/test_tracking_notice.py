@@ -33,7 +33,7 @@ def test_first_run_tells_and_sends_nothing_second_run_sends(tracking_world, coll
     assert second.stderr == ""
     assert second.report["mode"] == "send"
     assert collector.wait_for(good=5, timeout=5)
-    assert collector.totals() == {"total": 5, "good": 5, "bad": 0}
+    assert collector.totals() == {"total": 5, "good": 5, "bad": 0, "duplicates": 0, "evicted": 0}
 
 
 def test_a_new_consent_version_tells_again_before_sending(tracking_world, collector):

@@ -37,27 +37,28 @@ def test_a_run_arrives_whole_valid_and_anonymous(tracking_world, collector):
     assert run.stderr == ""
     assert run.elapsed_s < HOST_BOUND_S
     assert collector.wait_for(total=52, timeout=5)
-    assert collector.totals() == {"total": 52, "good": 52, "bad": 0}, collector.bad()[:1]
+    assert collector.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0, "evicted": 0}, collector.bad()[:1]
 
-    good = collector.good()
+    good = collector.good()[::-1]  # in the order sent
     names = [e["schema"] for e in good]
     assert names[0] == EVENTS.format("invocation_start")
     assert names[-1] == EVENTS.format("invocation_end")
     assert names.count(EVENTS.format("model_run")) == 50
-    end = good[-1]["unstruct_event"]["data"]["data"]
+    end = good[-1]["event"]["unstruct_event"]["data"]["data"]
     assert end["command"] == "run" and end["success"] is True
     assert end["node_counts"] == {"model": 50}
     for event in good:
-        contexts = {c["schema"]: c["data"] for c in event["contexts"]}
+        contexts = {c["schema"]: c["data"] for c in event["event"]["contexts"]["data"]}
         assert set(contexts) == {EVENTS.format("platform"), EVENTS.format("invocation")}
         invocation = contexts[EVENTS.format("invocation")]
         assert invocation["anonymous_user_id"] == read_anonymous_id(world.profile())
         assert re.fullmatch(r"[0-9a-f]{64}", invocation["project_id"])
-        assert all(isinstance(v, str) for v in event["event"].values())  # payload_data wants strings
+        # payload_data wants strings
+        assert all(isinstance(v, str) for v in event["rawEvent"]["parameters"].values())
     # One invocation id for the whole run; a distinct key per distinct model.
-    assert len({c["data"]["invocation_id"] for e in good for c in e["contexts"]
+    assert len({c["data"]["invocation_id"] for e in good for c in e["event"]["contexts"]["data"]
                 if c["schema"] == EVENTS.format("invocation")}) == 1
-    keys = [e["unstruct_event"]["data"]["data"]["model_key"] for e in good
+    keys = [e["event"]["unstruct_event"]["data"]["data"]["model_key"] for e in good
             if e["schema"] == EVENTS.format("model_run")]
     assert len(set(keys)) == 50
 
@@ -85,12 +86,12 @@ def test_the_local_log_holds_exactly_what_was_sent(tracking_world, collector):
     assert collector.wait_for(good=5, timeout=5)
     logged = read_log(world.profile(), last=100)
     assert len(logged) == 5
-    good = collector.good()
+    good = collector.good()[::-1]  # in the order sent
     for record, event in zip(logged, good, strict=True):
         assert set(record) == {"sent_at", "event", "schema", "data", "contexts"}
         assert record["schema"] == event["schema"]
-        assert record["data"] == event["unstruct_event"]["data"]["data"]
-        assert record["contexts"] == event["contexts"]
+        assert record["data"] == event["event"]["unstruct_event"]["data"]["data"]
+        assert record["contexts"] == event["event"]["contexts"]["data"]
     # Nothing else was written: the id, the secret, the notice mark and the log.
     assert sorted(p.name for p in world.state_dir().iterdir()) == [
         "anonymous_id", "events.log", "notice_acknowledged", "secret"]
@@ -109,5 +110,5 @@ def test_the_host_failing_still_ends_the_invocation_and_keeps_its_exit_code(trac
     assert run.returncode == 3
     assert run.stderr == ""
     assert collector.wait_for(good=4, timeout=5)
-    end = collector.good()[-1]["unstruct_event"]["data"]["data"]
+    end = collector.good()[0]["event"]["unstruct_event"]["data"]["data"]  # the newest
     assert end["success"] is False and end["node_counts"] == {"model": 2}

@@ -17,7 +17,7 @@ EVENTS = "iglu:dev.telemetry-consent/{}/jsonschema/1-0-0"
 
 
 def _data(event):
-    return event["unstruct_event"]["data"]["data"]
+    return event["event"]["unstruct_event"]["data"]["data"]
 
 
 def test_consent_off_makes_every_call_a_no_op(tracking_world, collector):
@@ -58,13 +58,14 @@ def test_the_invocation_records_start_and_end_and_lets_the_host_exception_throug
     assert tracker.close(timeout=5)
 
     assert collector.wait_for(good=6, timeout=5)
-    ends = [_data(e) for e in collector.good(schema=EVENTS.format("invocation_end"))]
+    ends = [_data(e) for e in collector.good(schema=EVENTS.format("invocation_end"))[::-1]]
     assert [(e["command"], e["success"]) for e in ends] == [
         ("build", False), ("run", False), ("docs generate", True)]
     assert ends[0]["node_counts"] == {"model": 2, "test": 1}
     assert all(e["duration_s"] >= 0 for e in ends)
     # Each invocation has its own id.
-    ids = {c["data"]["invocation_id"] for e in collector.good() for c in e["contexts"]
+    ids = {c["data"]["invocation_id"] for e in collector.good()
+           for c in e["event"]["contexts"]["data"]
            if c["schema"] == EVENTS.format("invocation")}
     assert len(ids) == 3
 
@@ -96,8 +97,9 @@ def test_bad_input_from_the_host_is_counted_and_never_raised(tracking_world, col
 
     assert bad_command.invocation_id is not None
     assert collector.wait_for(good=3, timeout=5)
-    assert collector.totals() == {"total": 3, "good": 3, "bad": 0}  # run start, 1 model, run end
-    assert _data(collector.good()[-1])["node_counts"] == {"model": 1}
+    # run start, 1 model, run end
+    assert collector.totals() == {"total": 3, "good": 3, "bad": 0, "duplicates": 0, "evicted": 0}
+    assert _data(collector.good()[0])["node_counts"] == {"model": 1}  # the newest: the end
     assert tracker.stats.invalid >= 9
 
 
@@ -112,7 +114,8 @@ def test_model_keys_are_keyed_hashes_of_the_contents(tracking_world, collector):
     tracker.close(timeout=5)
 
     assert collector.wait_for(good=5, timeout=5)
-    keys = [_data(e)["model_key"] for e in collector.good(schema=EVENTS.format("model_run"))]
+    keys = [_data(e)["model_key"]
+            for e in collector.good(schema=EVENTS.format("model_run"))[::-1]]
     secret = ensure_secret(world.profile())
     assert keys == [keyed_hash(secret, "model", sql) for sql in ("select 1", "select 2", "select 1")]
 
@@ -195,7 +198,7 @@ def test_the_cloud_edition_sends_despite_an_opt_out_and_says_so_in_the_context(
         pass
     assert tracker.close(timeout=5)
     assert collector.wait_for(good=2, timeout=5)
-    contexts = {c["schema"]: c["data"] for c in collector.good()[0]["contexts"]}
+    contexts = {c["schema"]: c["data"] for c in collector.good()[0]["event"]["contexts"]["data"]}
     assert contexts[EVENTS.format("invocation")]["edition"] == "cloud"
 
 

@@ -124,7 +124,7 @@ def everything_sent(collector) -> str:
     parts = []
     for event in collector.good() + collector.bad():
         parts.append(json.dumps(event, ensure_ascii=False))
-        params = event.get("event") or {}
+        params = (event.get("rawEvent") or {}).get("parameters") or {}
         for key in ("ue_px", "cx"):
             if key in params:
                 parts.append(json.dumps(decode_b64(params[key]), ensure_ascii=False))

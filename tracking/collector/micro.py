@@ -1,27 +1,57 @@
 """The Snowplow Micro REST API (``/micro/...``) over an :class:`EventStore`.
 
-Kept apart from the HTTP plumbing so the routes can be read (and tested) as
-plain functions: ``(method, path, query, body) -> (status, JSON value)``.
+Kept apart from the HTTP plumbing so the routes can be read (and tested) as plain functions:
+``(method, path, query, body) -> Reply``.  Micro 3.x's routes and shapes, with a few extensions
+(marked *ext*; the README's compatibility table lists them):
 
-* ``GET /micro/all`` -> ``{"total", "good", "bad"}``
-* ``GET|POST /micro/good`` -> list of good events; filters ``schema``,
-  ``event_type``, ``contexts`` (all required), ``limit`` as query parameters
-  or, for POST, a JSON object body (as Micro accepts them)
-* ``GET|POST /micro/bad`` -> list of bad events; filter ``limit``
-* ``GET|POST /micro/reset`` -> clears, answers the (zero) totals
-* ``GET /micro/iglu/<vendor>/<name>/<format>/<version>`` -> the schema
+* ``GET|POST /micro/all`` -> ``{"total", "good", "bad"}``, and *ext* ``"duplicates"`` (good
+  events whose ``eid`` was already seen) and ``"evicted"`` (events pushed out by the bound)
+* ``GET|POST /micro/reset`` -> clears everything, answers the (zero) counts
+* ``GET /micro/good`` -> every good event, newest first; ``POST`` with a JSON body
+  ``{"event_type", "schema", "contexts": [...], "limit"}`` filters (all listed contexts must be
+  attached); *ext* ``"duplicates": true|false``, and the same filters as query parameters on GET
+* ``GET /micro/bad`` -> every bad event, newest first; ``POST`` ``{"vendor", "version", "limit"}``
+* ``GET /micro/iglu/<vendor>/<name>/jsonschema/<version>`` -> a schema the collector knows
+* ``GET /micro/ui`` -> the page to look at the events (:file:`ui.html`, self-contained)
+
+An unknown filter is refused (400, naming it) rather than ignored: a typo must not make a test
+pass by matching everything.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
 
-from .iglu import SchemaError, SchemaNotFound, SchemaRegistry
+from .iglu import InvalidSchemaUri, SchemaError, SchemaNotFound, SchemaRegistry
 from .store import EventStore
 
-Response = tuple[int, Any]
+ROUTES = ("/all", "/good", "/bad", "/reset", "/iglu", "/ui")
+GOOD_FILTERS = ("event_type", "schema", "contexts", "limit", "duplicates")
+BAD_FILTERS = ("vendor", "version", "limit")
+_IGLU_FORMAT = "iglu/{vendor}/{schemaName}/jsonschema/{model}-{revision}-{addition}"
+#: The page loads nothing from anywhere but the collector itself.
+_UI_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_reply(status: int, payload: Any) -> Reply:
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return Reply(status, body)
 
 
 class _BadQuery(ValueError):
@@ -35,35 +65,57 @@ def handle(
     body: bytes,
     store: EventStore,
     registry: SchemaRegistry,
-) -> Response | None:
+) -> Reply | None:
     """Answer a ``/micro/...`` request, or None when *path* is not one."""
-    if not path.startswith("/micro/"):
+    if path != "/micro" and not path.startswith("/micro/"):
         return None
-    route = path.rstrip("/")
+    route = path.removeprefix("/micro").rstrip("/")
     try:
-        if route == "/micro/all" and method == "GET":
-            return 200, store.totals()
-        if route == "/micro/reset" and method in ("GET", "POST"):
-            return 200, store.reset()
-        if route in ("/micro/good", "/micro/bad") and method in ("GET", "POST"):
-            filters = _filters(method, query, body)
-            if route == "/micro/bad":
-                return 200, store.bad(limit=_limit(filters))
-            return 200, store.good(
+        if route == "/all" and method in ("GET", "POST"):
+            return json_reply(200, store.totals())
+        if route == "/reset" and method in ("GET", "POST"):
+            return json_reply(200, store.reset())
+        if route == "/good" and method in ("GET", "POST"):
+            filters = _filters(method, query, body, GOOD_FILTERS, route)
+            return json_reply(200, store.good(
                 schema=_text(filters, "schema"),
                 event_type=_text(filters, "event_type"),
                 contexts=_contexts(filters),
+                duplicates=_flag(filters, "duplicates"),
                 limit=_limit(filters),
-            )
-        if route.startswith("/micro/iglu/") and method == "GET":
-            return _schema(route.removeprefix("/micro/iglu/"), registry)
+            ))
+        if route == "/bad" and method in ("GET", "POST"):
+            filters = _filters(method, query, body, BAD_FILTERS, route)
+            return json_reply(200, store.bad(
+                vendor=_text(filters, "vendor"),
+                version=_text(filters, "version"),
+                limit=_limit(filters),
+            ))
+        if (route == "/iglu" or route.startswith("/iglu/")) and method == "GET":
+            return _schema(route.removeprefix("/iglu").strip("/"), registry)
+        if route == "/ui" and method == "GET":
+            return Reply(200, ui_page(), "text/html; charset=utf-8",
+                         {"Content-Security-Policy": _UI_POLICY, "Cache-Control": "no-store"})
     except _BadQuery as exc:
-        return 400, {"error": str(exc)}
-    return 404, {"error": f"no route for {method} {path}"}
+        return json_reply(400, {"error": str(exc)})
+    known = " ".join(ROUTES)
+    return json_reply(404, {"error": f"no route for {method} {path}; Path for micro has to be "
+                                     f"one of: {known}"})
 
 
-def _filters(method: str, query: str, body: bytes) -> dict[str, Any]:
-    filters: dict[str, Any] = {k: v if len(v) > 1 else v[0] for k, v in parse_qs(query).items()}
+@cache
+def ui_page() -> bytes:
+    """The page, read once from the package."""
+    return resources.files(__package__).joinpath("ui.html").read_bytes()
+
+
+def _filters(
+    method: str, query: str, body: bytes, known: tuple[str, ...], route: str
+) -> dict[str, Any]:
+    filters: dict[str, Any] = {
+        k: v if len(v) > 1 or k == "contexts" else v[0]
+        for k, v in parse_qs(query, keep_blank_values=True).items()
+    }
     if method == "POST" and body.strip():
         try:
             posted = json.loads(body)
@@ -72,6 +124,10 @@ def _filters(method: str, query: str, body: bytes) -> dict[str, Any]:
         if not isinstance(posted, dict):
             raise _BadQuery("filter body must be a JSON object")
         filters.update(posted)
+    unknown = sorted(set(filters) - set(known))
+    if unknown:
+        raise _BadQuery(f"unknown filter {unknown[0]!r} for /micro{route}; "
+                        f"the filters are: {', '.join(known)}")
     return filters
 
 
@@ -83,7 +139,9 @@ def _text(filters: dict[str, Any], name: str) -> str | None:
 
 
 def _contexts(filters: dict[str, Any]) -> list[str]:
-    value = filters.get("contexts", [])
+    value = filters.get("contexts")
+    if value is None:
+        return []
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -91,10 +149,23 @@ def _contexts(filters: dict[str, Any]) -> list[str]:
     return value
 
 
+def _flag(filters: dict[str, Any], name: str) -> bool | None:
+    value = filters.get(name)
+    if value is None or isinstance(value, bool):
+        return value
+    if value in ("true", "1"):
+        return True
+    if value in ("false", "0"):
+        return False
+    raise _BadQuery(f"{name} must be true or false")
+
+
 def _limit(filters: dict[str, Any]) -> int | None:
     value = filters.get("limit")
     if value is None:
         return None
+    if isinstance(value, bool):
+        raise _BadQuery("limit must be an integer")
     try:
         limit = int(value)
     except (TypeError, ValueError) as exc:
@@ -104,10 +175,16 @@ def _limit(filters: dict[str, Any]) -> int | None:
     return limit
 
 
-def _schema(rest: str, registry: SchemaRegistry) -> Response:
+def _schema(rest: str, registry: SchemaRegistry) -> Reply:
+    wrong_format = json_reply(404, {"error": f"Schema lookup should be in format {_IGLU_FORMAT}"})
+    parts = rest.split("/")
+    if len(parts) != 4 or parts[2] != "jsonschema":
+        return wrong_format
     try:
-        return 200, registry.schema("iglu:" + rest)
+        return json_reply(200, registry.schema("iglu:" + rest))
+    except InvalidSchemaUri:
+        return wrong_format
     except SchemaNotFound as exc:
-        return 404, {"error": str(exc)}
+        return json_reply(404, {"error": str(exc)})
     except SchemaError as exc:
-        return 400, {"error": str(exc)}
+        return json_reply(400, {"error": str(exc)})

@@ -1,19 +1,21 @@
 """The HTTP side of the local Snowplow collector, and its in-process API.
 
-Speaks the two tracker-protocol endpoints a Snowplow tracker uses
-(``POST /com.snowplowanalytics.snowplow/tp2`` and the ``GET /i`` pixel) and
-always answers them 200 at once, as a real collector does: the answer leaves
-before the events are validated (a tracker's round trip does not include the
-checks), and the verdict is only visible through the Micro API (``/micro/...``)
-or :meth:`Collector.good` / :meth:`Collector.bad`, which wait for the verdicts
-of every request already answered.  Stdlib ``ThreadingHTTPServer`` keeps it free of
-dependencies; one daemon thread per connection, keep-alive supported.
+Speaks the tracker-protocol endpoints a Snowplow tracker uses
+(``POST /com.snowplowanalytics.snowplow/tp2``, the ``GET /i`` pixel and its legacy
+``/ice.png``, and tp2 over GET) and always answers them 200 at once, as a real
+collector does: the answer leaves before the events are validated (a tracker's
+round trip does not include the checks), and the verdict is only visible through
+the Micro API (``/micro/...``, Micro's shapes) or :meth:`Collector.good` /
+:meth:`Collector.bad` (the same entries), which wait for the verdicts of every
+request already answered.  ``GET /health`` answers ``OK``.  Stdlib
+``ThreadingHTTPServer`` keeps it free of dependencies; one daemon thread per
+connection, keep-alive supported.
 """
 
 from __future__ import annotations
 
 import base64
-import json
+import contextlib
 import socket
 import socketserver
 import sys
@@ -21,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -30,13 +33,15 @@ from urllib.parse import urlsplit
 from . import micro
 from ._net import LOOPBACK_HOST, check_bind_host, family_for, url_for
 from ._runtime import StopSignals, write_ready_file
+from .canonical import UUID_PATTERN
 from .iglu import SchemaRegistry
-from .model import BadEvent, Outcome, RequestInfo
+from .micro import json_reply
+from .model import PIXEL_PATHS, BadEvent, Outcome, RequestInfo
 from .store import DEFAULT_MAX_EVENTS, EventStore
 from .validate import EventChecker
 
 TP2_PATH = "/com.snowplowanalytics.snowplow/tp2"
-PIXEL_PATH = "/i"
+PIXEL_PATH = PIXEL_PATHS[0]
 DEFAULT_PORT = 9090  # Snowplow Micro's
 MAX_BODY_BYTES = 10 * 1024 * 1024
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -57,6 +62,19 @@ class _App:
 
 class _TooLarge(Exception):
     pass
+
+
+def _cookie_user_id(header: str | None) -> str | None:
+    """The network user id a browser carries in the collector's ``sp`` cookie, if any."""
+    if not header:
+        return None
+    cookie = SimpleCookie()
+    try:
+        cookie.load(header)
+    except CookieError:
+        return None
+    morsel = cookie.get("sp")
+    return morsel.value.lower() if morsel is not None and UUID_PATTERN.match(morsel.value) else None
 
 
 class _Server(ThreadingHTTPServer):
@@ -95,10 +113,8 @@ class _Server(ThreadingHTTPServer):
         with self._open_lock:
             open_now = list(self._open)
         for sock in open_now:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients hanging up mid-request are routine; no tracebacks on stderr.
@@ -140,23 +156,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         app = self.server.app
         url = urlsplit(self.path)
-        info = RequestInfo(
-            method=method,
-            path=url.path,
-            headers={k.lower(): v for k, v in self.headers.items()},
-            received_ms=int(time.time() * 1000),
-        )
+        info = self._request_info(method, url.path, url.query)
         try:
             body = self._read_body()
         except _TooLarge as exc:
             self.close_connection = True
             if url.path == TP2_PATH:
-                app.store.add([BadEvent(errors=(str(exc),), info=info, raw=None)])
-            self._send_json(413, {"error": str(exc)})
+                app.store.add([BadEvent(errors=(str(exc),), info=info)])
+            self._reply(json_reply(413, {"error": str(exc)}))
             return
         except ValueError as exc:
             self.close_connection = True
-            self._send_json(400, {"error": str(exc)})
+            self._reply(json_reply(400, {"error": str(exc)}))
             return
 
         if url.path == TP2_PATH and method == "POST":
@@ -165,31 +176,49 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, b"ok", "text/plain; charset=utf-8")
             finally:
                 self._collect(lambda: app.checker.check_post_body(body, info), info, body, ticket)
-        elif url.path == PIXEL_PATH and method == "GET":
+        elif (url.path in PIXEL_PATHS or url.path == TP2_PATH) and method == "GET":
             ticket = app.store.expect()
             try:
                 self._send(200, PIXEL_GIF, "image/gif", {"Cache-Control": "no-cache, no-store"})
             finally:
-                self._collect(lambda: app.checker.check_query(url.query, info), info, url.query,
-                              ticket)
+                self._collect(lambda: app.checker.check_query(url.query, info), info, None, ticket)
         elif url.path == "/health" and method == "GET":
             self._send(200, b"OK", "text/plain; charset=utf-8")
         else:
-            answer = micro.handle(method, url.path, url.query, body, app.store, app.registry)
-            status, payload = answer or (404, {"error": f"no route for {method} {url.path}"})
-            self._send_json(status, payload)
+            reply = micro.handle(method, url.path, url.query, body, app.store, app.registry)
+            self._reply(reply or json_reply(404, {"error": f"no route for {method} {url.path}"}))
+
+    def _request_info(self, method: str, path: str, query: str) -> RequestInfo:
+        headers = self.headers
+        host = headers.get("Host")
+        try:
+            hostname = urlsplit(f"//{host}").hostname if host else None
+        except ValueError:
+            hostname = None
+        return RequestInfo(
+            method=method,
+            path=path,
+            headers={k.lower(): v for k, v in headers.items()},
+            received_ms=int(time.time() * 1000),
+            header_lines=tuple(f"{k}: {v}" for k, v in headers.items()),
+            query=query,
+            ip_address=self.client_address[0] if self.client_address else None,
+            hostname=hostname,
+            network_userid=_cookie_user_id(headers.get("Cookie")),
+        )
 
     def _collect(
-        self, check: Callable[[], list[Outcome]], info: RequestInfo, raw: bytes | str, ticket: int
+        self, check: Callable[[], list[Outcome]], info: RequestInfo, body: bytes | None,
+        ticket: int,
     ) -> None:
         """Store the verdicts of an answered request (announced with ``store.expect()``); a
         checker bug becomes a bad event, never a dropped request."""
         try:
             outcomes = check()
         except Exception as exc:  # noqa: BLE001 (any checker bug must still answer 200)
-            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            text = body[:65536].decode("utf-8", "replace") if body else None
             reason = f"collector internal error: {exc!r}"
-            outcomes = [BadEvent(errors=(reason,), info=info, raw=text[:65536])]
+            outcomes = [BadEvent(errors=(reason,), info=info, body=text)]
         self.server.app.store.add(outcomes, ticket=ticket)
 
     def _read_body(self) -> bytes:
@@ -230,9 +259,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.readline(3)  # CRLF after the chunk
         raise ValueError("too many chunks")
 
-    def _send_json(self, status: int, payload: Any) -> None:
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        self._send(status, body, "application/json")
+    def _reply(self, reply: micro.Reply) -> None:
+        self._send(reply.status, reply.body, reply.content_type, reply.headers)
 
     def _send(
         self,
@@ -262,7 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class Collector:
-    """A local Snowplow collector with Snowplow Micro's inspection API.
+    """A local Snowplow collector with Snowplow Micro's inspection API and entry shapes.
 
     ``Collector().start()`` listens on a free loopback port in a daemon
     thread; point a tracker's emitter at :attr:`url`.  Use as a context
@@ -358,21 +386,25 @@ class Collector:
         schema: str | None = None,
         event_type: str | None = None,
         contexts: Sequence[str] = (),
+        duplicates: bool | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Good events, shaped exactly like ``GET /micro/good`` entries."""
-        return self.store.good(schema=schema, event_type=event_type, contexts=contexts, limit=limit)
+        """Good events, newest first, exactly as ``POST /micro/good`` with these filters."""
+        return self.store.good(schema=schema, event_type=event_type, contexts=contexts,
+                               duplicates=duplicates, limit=limit)
 
-    def bad(self, *, limit: int | None = None) -> list[dict[str, Any]]:
-        """Bad events, shaped exactly like ``GET /micro/bad`` entries."""
-        return self.store.bad(limit=limit)
+    def bad(
+        self, *, vendor: str | None = None, version: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Bad events, newest first, exactly as ``POST /micro/bad`` with these filters."""
+        return self.store.bad(vendor=vendor, version=version, limit=limit)
 
     def totals(self) -> dict[str, int]:
-        """``{"total": n, "good": g, "bad": b}``, as ``GET /micro/all``."""
+        """``{"total", "good", "bad", "duplicates", "evicted"}``, as ``GET /micro/all``."""
         return self.store.totals()
 
     def reset(self) -> dict[str, int]:
-        """Forget everything, as ``/micro/reset``."""
+        """Forget everything, as ``/micro/reset``; the (zero) totals."""
         return self.store.reset()
 
     def wait_for(

@@ -1,29 +1,39 @@
-"""Bounded in-memory store of good and bad events, with totals.
+"""Bounded in-memory store of good and bad events: counts, duplicates, Micro's filters.
 
-Benchmarks push far more events than anyone inspects, so only the most
-recent ``max_events`` of each kind are kept while the totals keep counting.
-Waiters (``wait_for``) let tests that use asynchronous emitters block until
-events arrive instead of sleeping.
+Benchmarks push far more events than anyone inspects, so only the most recent ``max_events`` of
+each kind are kept (as Micro's ``--max-events``); the counts go on, and the events pushed out
+are counted as ``evicted``.  Reads list the newest first, as Micro does.
 
-The server answers a tracker before it validates the request (as a real
-collector does); :meth:`EventStore.expect` marks such a request as pending, and
-every read waits until the pending verdicts are stored, so whoever got an answer
-to a POST then sees its events, on any connection.
+Delivery is at least once, so the same event (the same ``eid``) may arrive twice.  Every good
+event whose ``eid`` was already seen since the last reset counts as a *duplicate*; the ids are
+remembered in a bounded window (the most recent :data:`DUPLICATE_WINDOW` distinct ids, or
+``max_events`` if more), so memory stays bounded however long the collector runs.
+
+Waiters (``wait_for``) let tests that use asynchronous emitters block until events arrive
+instead of sleeping.  The server answers a tracker before it validates the request (as a real
+collector does); :meth:`EventStore.expect` marks such a request as pending, and every read waits
+until the pending verdicts are stored, so whoever got an answer to a POST then sees its events,
+on any connection.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 from .model import BadEvent, GoodEvent, Outcome
 
 DEFAULT_MAX_EVENTS = 100_000
+#: Distinct event ids remembered for duplicate counting (at least; ``max_events`` if larger).
+DUPLICATE_WINDOW = 100_000
 #: A read waits at most this long for verdicts still being checked (a 10 MiB body takes ~0.1 s).
 _PENDING_WAIT_S = 10.0
+
+_COUNTS = ("good", "bad", "duplicates", "evicted")
 
 
 class EventStore:
@@ -33,9 +43,12 @@ class EventStore:
         if max_events < 1:
             raise ValueError("max_events must be at least 1")
         self.max_events = max_events
-        self._good: deque[GoodEvent] = deque(maxlen=max_events)
+        #: Good events, oldest first, each with whether its ``eid`` had been seen before.
+        self._good: deque[tuple[GoodEvent, bool]] = deque(maxlen=max_events)
         self._bad: deque[BadEvent] = deque(maxlen=max_events)
-        self._counts = {"good": 0, "bad": 0}
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._window = max(max_events, DUPLICATE_WINDOW)
+        self._counts = dict.fromkeys(_COUNTS, 0)
         self._changed = threading.Condition()
         #: Requests answered whose verdicts are not stored yet, in the order they were answered:
         #: ticket -> their outcomes once checked (None until then).
@@ -69,13 +82,30 @@ class EventStore:
             self._changed.notify_all()
 
     def _append(self, outcomes: Iterable[Outcome]) -> None:
+        counts = self._counts
         for outcome in outcomes:
             if isinstance(outcome, GoodEvent):
-                self._good.append(outcome)
-                self._counts["good"] += 1
+                if len(self._good) == self.max_events:
+                    counts["evicted"] += 1
+                repeat = self._seen_before(outcome.event_id)
+                self._good.append((outcome, repeat))
+                counts["good"] += 1
+                counts["duplicates"] += repeat
             else:
+                if len(self._bad) == self.max_events:
+                    counts["evicted"] += 1
                 self._bad.append(outcome)
-                self._counts["bad"] += 1
+                counts["bad"] += 1
+
+    def _seen_before(self, event_id: str) -> bool:
+        seen = self._seen
+        if event_id in seen:
+            seen.move_to_end(event_id)
+            return True
+        seen[event_id] = None
+        if len(seen) > self._window:
+            seen.popitem(last=False)
+        return False
 
     def _settle(self) -> None:
         """Wait (holding the condition) until no announced verdict is missing."""
@@ -88,20 +118,26 @@ class EventStore:
                 self._changed.wait(remaining)
 
     def totals(self) -> dict[str, int]:
-        """``{"total": n, "good": g, "bad": b}`` since the last reset, beyond the bound too."""
+        """Micro's ``{total, good, bad}`` since the last reset (evicted events included), and
+        ``duplicates`` and ``evicted``."""
         with self._changed:
             self._settle()
-            good, bad = self._counts["good"], self._counts["bad"]
-        return {"total": good + bad, "good": good, "bad": bad}
+            return self._summary()
+
+    def _summary(self) -> dict[str, int]:
+        counts = self._counts
+        return {"total": counts["good"] + counts["bad"], **counts}
 
     def reset(self) -> dict[str, int]:
+        """Forget every event, count and seen id; the (zero) totals."""
         with self._changed:
             self._settle()
             self._good.clear()
             self._bad.clear()
-            self._counts = {"good": 0, "bad": 0}
+            self._seen.clear()
+            self._counts = dict.fromkeys(_COUNTS, 0)
             self._changed.notify_all()
-        return {"total": 0, "good": 0, "bad": 0}
+            return self._summary()
 
     def good(
         self,
@@ -109,31 +145,47 @@ class EventStore:
         schema: str | None = None,
         event_type: str | None = None,
         contexts: Sequence[str] = (),
+        duplicates: bool | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Good events in arrival order; filters as in Snowplow Micro.
+        """Good events, newest first; filters as in Snowplow Micro.
 
-        *event_type* matches Micro's name (``unstruct``) or the raw ``e`` code
-        (``ue``); *contexts* must all be present; *limit* keeps the most recent.
+        *event_type* is the canonical type (``unstruct``, ``struct``, ``page_view``...); every
+        schema in *contexts* must be attached; *duplicates* True keeps only events whose ``eid``
+        had been seen before, False only first arrivals; *limit* keeps the newest.
         """
         with self._changed:
             self._settle()
             events = list(self._good)
-        selected = [
-            e
-            for e in events
-            if (schema is None or e.schema == schema)
-            and (event_type is None or event_type in (e.event_type, e.params.get("e")))
-            and all(c in e.context_schemas() for c in contexts)
-        ]
-        return [e.to_json() for e in _last(selected, limit)]
+        selected = (
+            event
+            for event, repeat in reversed(events)
+            if (schema is None or event.schema == schema)
+            and (event_type is None or event.event_type == event_type)
+            and (duplicates is None or repeat == duplicates)
+            and (not contexts or _has_all(event, contexts))
+        )
+        return [event.to_json() for event in _first(selected, limit)]
 
-    def bad(self, *, limit: int | None = None) -> list[dict[str, Any]]:
-        """Bad events in arrival order; *limit* keeps the most recent."""
+    def bad(
+        self,
+        *,
+        vendor: str | None = None,
+        version: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Bad events, newest first; *vendor* / *version* match the request's API (the path:
+        ``com.snowplowanalytics.snowplow`` / ``tp2``, or ``tp1`` for the pixel)."""
         with self._changed:
             self._settle()
             events = list(self._bad)
-        return [e.to_json() for e in _last(events, limit)]
+        selected = (
+            event
+            for event in reversed(events)
+            if (vendor is None or event.info.api["vendor"] == vendor)
+            and (version is None or event.info.api["version"] == version)
+        )
+        return [event.to_json() for event in _first(selected, limit)]
 
     def wait_for(
         self,
@@ -143,7 +195,7 @@ class EventStore:
         bad: int | None = None,
         timeout: float = 5.0,
     ) -> bool:
-        """Block until the totals reach the given minimums; False on timeout."""
+        """Block until the counts reach the given minimums; False on timeout."""
 
         def reached() -> bool:
             g, b = self._counts["good"], self._counts["bad"]
@@ -163,7 +215,10 @@ class EventStore:
             return True
 
 
-def _last(items: list[Any], limit: int | None) -> list[Any]:
-    if limit is None:
-        return items
-    return items[-limit:] if limit > 0 else []
+def _has_all(event: GoodEvent, contexts: Sequence[str]) -> bool:
+    attached = event.context_schemas()
+    return all(schema in attached for schema in contexts)
+
+
+def _first(items: Iterator[Any], limit: int | None) -> list[Any]:
+    return list(items if limit is None else islice(items, limit))

@@ -6,11 +6,16 @@ produce bad rows in production:
 * a POST body must be a self-describing ``payload_data`` JSON; if the batch
   violates it, every event in it is bad (as in Snowplow), each with its own
   reasons where it has some;
+* the body must be sent as JSON (``Content-Type: application/json``, as Snowplow's Tp2 adapter
+  insists), and parameters in the query string of a POST apply to every event in it;
 * a GET pixel's query string is one event, checked against the same schema;
 * ``ue_pr`` / ``ue_px`` (JSON / base64url JSON) must be an ``unstruct_event``
   wrapper around a self-describing event, and ``co`` / ``cx`` a ``contexts``
   wrapper around self-describing entities; every one of those is validated
-  against its Iglu schema, and an unknown schema makes the event bad.
+  against its Iglu schema, and an unknown schema makes the event bad;
+* every atomic field is converted as Enrich converts it (:mod:`.canonical`): an unknown event
+  code or platform, an ``eid`` that is not a UUID, a timestamp that is not milliseconds... make
+  the event bad, with a reason naming the parameter and the field.
 
 All reasons are collected, not just the first, so one run shows everything
 a tool gets wrong.
@@ -21,10 +26,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .canonical import new_event_id, parse_atomic
 from .iglu import SchemaError, SchemaKey, SchemaRegistry
 from .model import BadEvent, GoodEvent, Outcome, RequestInfo
 
@@ -32,6 +39,9 @@ SNOWPLOW = "com.snowplowanalytics.snowplow"
 PAYLOAD_DATA_URI = f"iglu:{SNOWPLOW}/payload_data/jsonschema/1-0-4"
 RAW_LIMIT = 64 * 1024  # characters of an unusable body kept on its bad event
 _B64_ALPHABET = str.maketrans({"+": "-", "/": "_", " ": "-"})
+#: The content types Snowplow's Tp2 adapter accepts for a body (exactly these spellings).
+JSON_CONTENT_TYPES = ("application/json", "application/json; charset=utf-8",
+                      "application/json; charset=UTF-8")
 
 
 #: Validated contexts (``cx`` / ``co``) remembered by their raw text: a tracker sends the same
@@ -75,6 +85,21 @@ def decode_base64url(value: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), altchars=b"-_", validate=True)
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _query_params(query: str) -> dict[str, str] | None:
+    """The query string's parameters (the first of a repeated name), or None if it has none."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not pairs:
+        return None
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        params.setdefault(name, value)
+    return params
+
+
 class EventChecker:
     """Validates requests against the schemas of a :class:`SchemaRegistry`."""
 
@@ -86,17 +111,30 @@ class EventChecker:
 
     def check_post_body(self, body: bytes, info: RequestInfo) -> list[Outcome]:
         """A ``POST /com.snowplowanalytics.snowplow/tp2`` body -> one outcome per event."""
+        checked_ms = _now_ms()
+        query = _query_params(info.query)
+        if not body.strip():
+            if query is not None:
+                return self.check_query(info.query, info)
+            reason = "empty request body and no parameters in the query string"
+            return [BadEvent(errors=(reason,), info=info)]
+        try:
+            decoded, problem = body.decode("utf-8"), None
+        except UnicodeDecodeError as exc:
+            decoded = body.decode("utf-8", errors="replace")
+            problem = f"request body is not UTF-8: {exc}"
+        text = _clip(decoded)
 
         def whole(reason: str) -> list[Outcome]:
-            raw = _clip(body.decode("utf-8", errors="replace"))
-            return [BadEvent(errors=(reason,), info=info, raw=raw)]
+            return [BadEvent(errors=(reason,), info=info, body=text)]
 
-        if not body.strip():
-            return whole("empty request body")
+        if info.content_type not in JSON_CONTENT_TYPES:
+            shown = "missing" if info.content_type is None else repr(info.content_type)
+            return whole(f"contentType: {shown}, expected one of {', '.join(JSON_CONTENT_TYPES)}")
+        if problem is not None:
+            return whole(problem)
         try:
-            document = _loads(body.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            return whole(f"request body is not UTF-8: {exc}")
+            document = _loads(decoded)
         except ValueError as exc:
             return whole(f"request body is not valid JSON: {exc}")
         if not isinstance(document, dict) or set(document) != {"schema", "data"}:
@@ -109,11 +147,14 @@ class EventChecker:
         if not key.is_a(SNOWPLOW, "payload_data"):
             reason = f"request body schema is {key.uri}, expected {PAYLOAD_DATA_URI}"
             if isinstance(items, list) and items and all(isinstance(i, dict) for i in items):
-                return [BadEvent(errors=(reason,), info=info, params=i) for i in items]
+                return [BadEvent(errors=(reason,), info=info, params=i, body=text) for i in items]
             return whole(reason)
         batch_errors = self.registry.errors(key.uri, items)
         if not batch_errors:
-            return [self.check_event(item, info) for item in items]
+            # Parameters on the query string of a POST apply to every event, and win (Tp2).
+            merged = items if query is None else [{**item, **query} for item in items]
+            return [self.check_event(item, info, body=text, checked_ms=checked_ms)
+                    for item in merged]
         if not isinstance(items, list) or not items:
             return whole("; ".join(batch_errors))
         outcomes: list[Outcome] = []
@@ -122,22 +163,15 @@ class EventChecker:
             reasons = own or [
                 "rejected with its batch: another event in the request violates payload_data"
             ]
-            if isinstance(item, dict):
-                outcomes.append(BadEvent(errors=tuple(reasons), info=info, params=item))
-            else:
-                raw = _clip(json.dumps(item))
-                outcomes.append(BadEvent(errors=tuple(reasons), info=info, raw=raw))
+            params = item if isinstance(item, dict) else None
+            outcomes.append(BadEvent(errors=tuple(reasons), info=info, params=params, body=text))
         return outcomes
 
     def check_query(self, query: str, info: RequestInfo) -> list[Outcome]:
-        """A ``GET /i?...`` pixel request -> exactly one outcome."""
+        """A ``GET /i?...`` pixel request (or tp2 over GET) -> exactly one outcome."""
         pairs = parse_qsl(query, keep_blank_values=True)
         if not pairs:
-            return [
-                BadEvent(
-                    errors=("no tracker parameters in the query string",), info=info, raw=query
-                )
-            ]
+            return [BadEvent(errors=("no tracker parameters in the query string",), info=info)]
         params: dict[str, str] = {}
         repeated: list[str] = []
         for name, value in pairs:
@@ -147,20 +181,24 @@ class EventChecker:
             params[name] = value
         errors = repeated + self.registry.errors(PAYLOAD_DATA_URI, [params])
         if errors:
-            return [BadEvent(errors=tuple(errors), info=info, params=params, raw=_clip(query))]
+            return [BadEvent(errors=tuple(errors), info=info, params=params)]
         return [self.check_event(params, info)]
 
     # -- one event ------------------------------------------------------------
 
-    def check_event(self, params: Mapping[str, Any], info: RequestInfo) -> Outcome:
-        """Decode and validate the self-describing parts of one event's parameters."""
-        errors: list[str] = []
+    def check_event(
+        self,
+        params: Mapping[str, Any],
+        info: RequestInfo,
+        *,
+        body: str | None = None,
+        checked_ms: int | None = None,
+    ) -> Outcome:
+        """Convert the atomic fields and validate the self-describing parts of one event."""
+        fields, errors = parse_atomic(params)
         unstruct = self._decoded(params, "ue_pr", "ue_px", errors)
         known = self._known_contexts(params)
-        if known is None:
-            contexts_doc = self._decoded(params, "co", "cx", errors)
-        else:
-            contexts_doc = known[0]
+        contexts_doc = self._decoded(params, "co", "cx", errors) if known is None else known[0]
         is_ue = params.get("e") == "ue"
 
         if unstruct is not None:
@@ -189,10 +227,13 @@ class EventChecker:
                 self._remember_contexts(params, contexts_doc, tuple(entities))
 
         if errors:
-            return BadEvent(errors=tuple(errors), info=info, params=params)
+            return BadEvent(errors=tuple(errors), info=info, params=params, body=body)
         return GoodEvent(
             params=params,
             info=info,
+            fields=fields,
+            event_id=fields.get("event_id") or new_event_id(),
+            checked_ms=_now_ms() if checked_ms is None else checked_ms,
             unstruct_event=unstruct,
             contexts=tuple(entities),
         )
@@ -257,9 +298,8 @@ class EventChecker:
         except SchemaError as exc:
             return [f"{field}: {exc}"]
         if not key.is_a(SNOWPLOW, name):
-            return [
-                f"{field}: wrapper schema is {key.uri}, expected iglu:{SNOWPLOW}/{name}/jsonschema/1-0-x"
-            ]
+            expected = f"iglu:{SNOWPLOW}/{name}/jsonschema/1-0-x"
+            return [f"{field}: wrapper schema is {key.uri}, expected {expected}"]
         return self.registry.errors(key.uri, doc["data"])
 
     def _check_self_describing(self, doc: Mapping[str, Any]) -> list[str]:

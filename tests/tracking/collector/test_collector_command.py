@@ -152,7 +152,8 @@ def test_a_host_name_that_does_not_resolve_says_so() -> None:
 
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
-    assert "'no-such-host.invalid' is neither an IP address nor a name this machine can resolve" in line
+    assert ("'no-such-host.invalid' is neither an IP address nor a name this machine can "
+            "resolve") in line
 
 
 def test_a_busy_port_still_says_pick_another_port() -> None:
@@ -177,3 +178,19 @@ def test_python_m_tracking_collector_names_the_address_too() -> None:
 
     assert done.returncode == 1
     assert done.stderr.startswith(f"collector: {NOT_OURS} is not an address of this machine")
+
+
+def test_max_events_bounds_what_the_command_keeps() -> None:
+    process, url = _start(_telemetry("collector", "--port", "0", "--max-events", "2"))
+    try:
+        for index in range(3):
+            urllib.request.urlopen(f"{url}/i?e=se&p=pc&tv=t&se_ca={index}&se_ac=a",
+                                   timeout=5).close()
+        with urllib.request.urlopen(f"{url}/micro/all", timeout=5) as answer:
+            counts = json.load(answer)
+        with urllib.request.urlopen(f"{url}/micro/good", timeout=5) as answer:
+            kept = [entry["event"]["se_category"] for entry in json.load(answer)]
+    finally:
+        _stop_with(process, signal.SIGINT)
+    assert counts == {"total": 3, "good": 3, "bad": 0, "duplicates": 0, "evicted": 1}
+    assert kept == ["2", "1"]
