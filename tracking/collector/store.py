@@ -23,7 +23,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 from .model import BadEvent, GoodEvent, Outcome
 
@@ -34,6 +34,7 @@ DUPLICATE_WINDOW = 100_000
 _PENDING_WAIT_S = 10.0
 
 _COUNTS = ("good", "bad", "duplicates", "evicted")
+_Kept = TypeVar("_Kept")
 
 
 class EventStore:
@@ -139,6 +140,12 @@ class EventStore:
             self._changed.notify_all()
             return self._summary()
 
+    def _newest_first(self, kept: deque[_Kept]) -> list[_Kept]:
+        """A copy of *kept*, newest first, once every announced verdict is in."""
+        with self._changed:
+            self._settle()
+            return list(reversed(kept))
+
     def good(
         self,
         *,
@@ -154,12 +161,10 @@ class EventStore:
         schema in *contexts* must be attached; *duplicates* True keeps only events whose ``eid``
         had been seen before, False only first arrivals; *limit* keeps the newest.
         """
-        with self._changed:
-            self._settle()
-            events = list(self._good)
+        events = self._newest_first(self._good)
         selected = (
             event
-            for event, repeat in reversed(events)
+            for event, repeat in events
             if (schema is None or event.schema == schema)
             and (event_type is None or event.event_type == event_type)
             and (duplicates is None or repeat == duplicates)
@@ -176,12 +181,10 @@ class EventStore:
     ) -> list[dict[str, Any]]:
         """Bad events, newest first; *vendor* / *version* match the request's API (the path:
         ``com.snowplowanalytics.snowplow`` / ``tp2``, or ``tp1`` for the pixel)."""
-        with self._changed:
-            self._settle()
-            events = list(self._bad)
+        events = self._newest_first(self._bad)
         selected = (
             event
-            for event in reversed(events)
+            for event in events
             if (vendor is None or event.info.api["vendor"] == vendor)
             and (version is None or event.info.api["version"] == version)
         )
