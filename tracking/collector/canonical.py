@@ -97,10 +97,6 @@ class _Refused(ValueError):
     """A parameter value Enrich would refuse; the message says what it expected."""
 
 
-def _text(value: str) -> str:
-    return value
-
-
 def _event_type(value: str) -> str:
     if value not in EVENT_TYPES:
         raise _Refused(f"not a valid event type (one of {', '.join(EVENT_TYPES)})")
@@ -173,26 +169,15 @@ def _one(convert: Callable[[str], Any], field: str) -> _Setter:
 
 
 #: Tracker parameter -> (converter, the field(s) it sets), as in Enrich's ``Transform``.
-_PARAMETERS: Mapping[str, _Setter] = {
+_CONVERTED: Mapping[str, _Setter] = {
     "e": _one(_event_type, "event"),
-    "ip": _one(_text, "user_ipaddress"),
-    "aid": _one(_text, "app_id"),
     "p": _one(_platform, "platform"),
     "tid": _one(_integer, "txn_id"),
-    "uid": _one(_text, "user_id"),
-    "duid": _one(_text, "domain_userid"),
-    "nuid": _one(_text, "network_userid"),
-    "ua": _one(_text, "useragent"),
-    "fp": _one(_text, "user_fingerprint"),
     "vid": _one(_integer, "domain_sessionidx"),
     "sid": _one(_uuid, "domain_sessionid"),
     "dtm": _one(_timestamp, "dvce_created_tstamp"),
     "ttm": _one(_timestamp, "true_tstamp"),
     "stm": _one(_timestamp, "dvce_sent_tstamp"),
-    "tna": _one(_text, "name_tracker"),
-    "tv": _one(_text, "v_tracker"),
-    "cv": _one(_text, "v_collector"),
-    "lang": _one(_text, "br_lang"),
     "f_pdf": _one(_boolean, "br_features_pdf"),
     "f_fla": _one(_boolean, "br_features_flash"),
     "f_java": _one(_boolean, "br_features_java"),
@@ -204,46 +189,61 @@ _PARAMETERS: Mapping[str, _Setter] = {
     "f_ag": _one(_boolean, "br_features_silverlight"),
     "cookie": _one(_boolean, "br_cookies"),
     "res": (_dimensions, ("dvce_screenwidth", "dvce_screenheight")),
-    "cd": _one(_text, "br_colordepth"),
-    "tz": _one(_text, "os_timezone"),
-    "refr": _one(_text, "page_referrer"),
-    "url": _one(_text, "page_url"),
-    "page": _one(_text, "page_title"),
-    "cs": _one(_text, "doc_charset"),
     "ds": (_dimensions, ("doc_width", "doc_height")),
     "vp": (_dimensions, ("br_viewwidth", "br_viewheight")),
     "eid": _one(_uuid, "event_id"),
-    "ev_ca": _one(_text, "se_category"),
-    "ev_ac": _one(_text, "se_action"),
-    "ev_la": _one(_text, "se_label"),
-    "ev_pr": _one(_text, "se_property"),
     "ev_va": _one(_decimal, "se_value"),
-    "se_ca": _one(_text, "se_category"),
-    "se_ac": _one(_text, "se_action"),
-    "se_la": _one(_text, "se_label"),
-    "se_pr": _one(_text, "se_property"),
     "se_va": _one(_decimal, "se_value"),
-    "tr_id": _one(_text, "tr_orderid"),
-    "tr_af": _one(_text, "tr_affiliation"),
     "tr_tt": _one(_decimal, "tr_total"),
     "tr_tx": _one(_decimal, "tr_tax"),
     "tr_sh": _one(_decimal, "tr_shipping"),
-    "tr_ci": _one(_text, "tr_city"),
-    "tr_st": _one(_text, "tr_state"),
-    "tr_co": _one(_text, "tr_country"),
-    "ti_id": _one(_text, "ti_orderid"),
-    "ti_sk": _one(_text, "ti_sku"),
-    "ti_na": _one(_text, "ti_name"),
-    "ti_nm": _one(_text, "ti_name"),
-    "ti_ca": _one(_text, "ti_category"),
     "ti_pr": _one(_decimal, "ti_price"),
     "ti_qu": _one(_integer, "ti_quantity"),
     "pp_mix": _one(_integer, "pp_xoffset_min"),
     "pp_max": _one(_integer, "pp_xoffset_max"),
     "pp_miy": _one(_integer, "pp_yoffset_min"),
     "pp_may": _one(_integer, "pp_yoffset_max"),
-    "tr_cu": _one(_text, "tr_currency"),
-    "ti_cu": _one(_text, "ti_currency"),
+}
+
+#: Tracker parameter -> the field it sets as it is (Enrich only strips tabs and newlines).
+_TEXT: Mapping[str, str] = {
+    "ip": "user_ipaddress",
+    "aid": "app_id",
+    "uid": "user_id",
+    "duid": "domain_userid",
+    "nuid": "network_userid",
+    "ua": "useragent",
+    "fp": "user_fingerprint",
+    "tna": "name_tracker",
+    "tv": "v_tracker",
+    "cv": "v_collector",
+    "lang": "br_lang",
+    "cd": "br_colordepth",
+    "tz": "os_timezone",
+    "refr": "page_referrer",
+    "url": "page_url",
+    "page": "page_title",
+    "cs": "doc_charset",
+    "ev_ca": "se_category",
+    "ev_ac": "se_action",
+    "ev_la": "se_label",
+    "ev_pr": "se_property",
+    "se_ca": "se_category",
+    "se_ac": "se_action",
+    "se_la": "se_label",
+    "se_pr": "se_property",
+    "tr_id": "tr_orderid",
+    "tr_af": "tr_affiliation",
+    "tr_ci": "tr_city",
+    "tr_st": "tr_state",
+    "tr_co": "tr_country",
+    "ti_id": "ti_orderid",
+    "ti_sk": "ti_sku",
+    "ti_na": "ti_name",
+    "ti_nm": "ti_name",
+    "ti_ca": "ti_category",
+    "tr_cu": "tr_currency",
+    "ti_cu": "ti_currency",
 }
 
 
@@ -256,8 +256,14 @@ def parse_atomic(params: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     fields: dict[str, Any] = {}
     errors: list[str] = []
     for name, value in params.items():
-        setter = _PARAMETERS.get(name)
-        if setter is None or type(value) is not str:
+        if type(value) is not str:
+            continue
+        field = _TEXT.get(name)
+        if field is not None:
+            fields[field] = value
+            continue
+        setter = _CONVERTED.get(name)
+        if setter is None:
             continue
         convert, targets = setter
         try:
