@@ -32,7 +32,7 @@ class Policy:
     def admin_lock_layer(self) -> Layer:
         if self.problem:
             return Layer("admin_lock", "off", None, self.path, status="error",
-                         detail=f"{self.problem}; treated as locked off",
+                         detail=f"{self.problem}, so it counts as locked off",
                          warnings=self.warnings)
         if self.path is None:
             return Layer("admin_lock", detail="no system policy file")

@@ -15,7 +15,7 @@ def _error(path: str, line: int | None, problem: str, fix: str) -> Layer:
     where = f"{path}:{line}" if line else path
     return Layer(
         "user_config", "off", None, where, status="error",
-        detail=f"{problem}; treated as off",
+        detail=problem,
         warnings=(f"{where}: {problem}; treated as off. Fix: {fix}",),
     )
 

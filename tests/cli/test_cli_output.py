@@ -163,7 +163,10 @@ JSON_WORLDS = {
     "system default off": dict(policy='telemetry = "off"\n'),
 }
 BAD_INPUT = {"broken project file", "bad user toml", "user value not a boolean", "bad policy",
-             "unrecognised DO_NOT_TRACK", "unrecognised env var"}
+             "unrecognised env var"}
+#: The dbt profile reads DO_NOT_TRACK as dbt does: "please" is no opt-out (dbt tracks), and a
+#: warning says so.
+WARNED_BUT_ON = {"unrecognised DO_NOT_TRACK"}
 
 
 @pytest.mark.parametrize("case", list(JSON_WORLDS))
@@ -194,6 +197,8 @@ def test_json_validates_and_is_consistent(world: World, invoke, status_schema, c
         assert layer["status"] == "no_opinion", f"{layer['name']} is above the winner"
     assert doc["mandatory"] is (doc["edition"]["name"] == "cloud"
                                 or (doc["decided_by"] == "admin_lock" and doc["enabled"]))
+    if case in WARNED_BUT_ON:
+        assert doc["warnings"] and doc["enabled"] is True, doc
     if case in BAD_INPUT:
         assert doc["warnings"], "bad input is reported"
         assert doc["enabled"] is False, "bad input fails closed"

@@ -203,10 +203,14 @@ def test_admin_lock_on_is_mandatory_and_only_an_administrator_can_change_it(worl
 HINTS = {
     # case: (world, the hint line it must print)
     "DO_NOT_TRACK=1": (dict(DO_NOT_TRACK="1"), "To turn it on: unset DO_NOT_TRACK"),
-    "DO_NOT_TRACK unrecognised": (dict(DO_NOT_TRACK="maybe"), "To turn it on: unset DO_NOT_TRACK"),
+    # dbt does not read DO_NOT_TRACK=maybe as an opt-out (a warning says so): it is on.
+    "DO_NOT_TRACK unrecognised": (dict(DO_NOT_TRACK="maybe"), "To turn it off: telemetry disable"),
+    "DO_NOT_TRACK dbt ignores": (dict(DO_NOT_TRACK="on"), "To turn it off: telemetry disable"),
+    "env var dbt refuses": (dict(DBT_SEND_ANONYMOUS_USAGE_STATS="maybe"),
+                            "To turn it on: unset DBT_SEND_ANONYMOUS_USAGE_STATS"),
     "project file off": (dict(project="false"), "To turn it on: telemetry enable --project"),
-    "project flag quoted (error)": (dict(project='"false"'),
-                                    "To turn it on: telemetry enable --project"),
+    # dbt reads a quoted "false" as a string and drops every flag: it is on.
+    "project flag quoted": (dict(project='"false"'), "To turn it off: telemetry disable"),
     "user off inside project on": (dict(project="true", user="false"),
                                    "To turn it on: telemetry enable"),
     "user config not a boolean": (dict(user_text='send_anonymous_usage_stats = "no"\n'),
