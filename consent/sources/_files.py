@@ -83,6 +83,20 @@ def toml_key_line(text: str, key: str) -> int | None:
     return text.count("\n", 0, match.start()) + 1
 
 
+def toml_text(value: object) -> str:
+    """A TOML value as the user wrote it (``false``, ``"off"``, ``1``), not as Python shows it
+    (``False``, ``'off'``): messages quote the file back to its author."""
+    import json
+
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, int | float):
+        return str(value)
+    return f"a {type(value).__name__}"
+
+
 def toml_error_line(message: str) -> int | None:
     match = re.search(r"line (\d+)", message)
     return int(match.group(1)) if match else None

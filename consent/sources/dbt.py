@@ -28,7 +28,7 @@ from .._model import Layer
 from .._values import FALSE_WORDS, TRUE_WORDS, opinion_of, printable, shown
 from ..profile import AppProfile, LegacyFlagFile
 from ._files import read_text
-from .env import unset_detail
+from .env import unset_layer
 from .project import compose_checked, file_problem, find_project_file, pairs_named
 
 #: dbt/cli/flags.py: ``os.getenv("DO_NOT_TRACK", "").lower() in ("1", "t", "true", "y", "yes")``.
@@ -119,7 +119,7 @@ def env_var_layer(env: Mapping[str, str], names: tuple[str, ...]) -> Layer:
     # click: an empty variable is unset; the first non-empty one of the list is the value.
     given = [(n, v) for n, v in present if v != ""]
     if not given:
-        return Layer("env_var", detail=unset_detail(names, [n for n, _ in present]))
+        return unset_layer(names, [n for n, _ in present])
     name, raw = given[0]
     shadowed = [n for n, _ in given[1:]]
     note = f"{', '.join(shadowed)} also set, {name} takes precedence" if shadowed else None

@@ -10,12 +10,14 @@ from .._values import FALSE_WORDS, TRUE_WORDS, env_bool, opinion_of, shown
 NOT_A_BOOLEAN = "it is not a true/false value"
 
 
-def unset_detail(names: tuple[str, ...], empty: list[str]) -> str:
-    """What status says of the env_var layer when no variable gives a value."""
+def unset_layer(names: tuple[str, ...], empty: list[str]) -> Layer:
+    """The env_var layer when no variable gives a value: unset, or set but empty (shown as such:
+    a user who exported it empty must not read "not set" and think it is missing)."""
     if empty:
-        return (f"{' and '.join(empty)} {'is' if len(empty) == 1 else 'are'} set but empty, "
-                "which means not set")
-    return f"{' / '.join(names)} not set"
+        return Layer("env_var", None, "", empty[0],
+                     detail=f"{' and '.join(empty)} {'is' if len(empty) == 1 else 'are'} set but "
+                            "empty, which means not set")
+    return Layer("env_var", detail=f"{' / '.join(names)} not set")
 
 
 def host_flag_layer(value: bool | None, flag_name: str) -> Layer:
@@ -58,7 +60,7 @@ def env_var_layer(env: Mapping[str, str], names: tuple[str, ...]) -> Layer:
     # An empty value is the same as unset (shells export empty strings easily).
     present = [(n, v) for n, v in present if v.strip() != ""]
     if not present:
-        return Layer("env_var", detail=unset_detail(names, empty))
+        return unset_layer(names, empty)
     name, raw = present[0]
     shadowed = [n for n, _ in present[1:]]
     note = f"{', '.join(shadowed)} also set, {name} takes precedence" if shadowed else None

@@ -260,6 +260,15 @@ def test_decide_never_raises_and_fails_closed(world):
     check_contract(decision)
 
 
+def test_a_failure_to_read_anything_is_not_shown_as_an_admin_lock(world):
+    from consent.advice import explain_winner
+
+    text = explain_winner(world.decide(env=ExplodingEnv()))
+
+    assert "administrator" not in text and "None" not in text, text
+    assert text.startswith("a failure to read the settings, which counts as off: ")
+
+
 @pytest.mark.parametrize("reading, errors", [
     ("strict", {"do_not_track", "env_var", "project_file", "user_config"}),
     # dbt tracks with DO_NOT_TRACK=perhaps (a warning says so), and refuses to run with "ja".
