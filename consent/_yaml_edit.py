@@ -106,7 +106,7 @@ def _step(root: Any) -> str:
 
     for key, value in root.value if isinstance(root, yaml.MappingNode) else ():
         if isinstance(value, yaml.MappingNode) and not value.flow_style and value.value:
-            width = value.value[0][0].start_mark.column - key.start_mark.column
+            width: int = value.value[0][0].start_mark.column - key.start_mark.column
             if width > 0:
                 return " " * width
     return "  "
@@ -271,4 +271,4 @@ def same_apart_from(before: str, after: str, key_path: tuple[str, ...]) -> bool:
             data.pop(key_path[0])
         return data
 
-    return without(load(before) or {}) == without(load(after) or {})
+    return bool(without(load(before) or {}) == without(load(after) or {}))

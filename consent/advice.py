@@ -52,7 +52,7 @@ def explain_winner(decision: Decision) -> str:
     if layer.host_refuses:
         text += f": {layer.detail}"
     elif layer.is_error:
-        text += f", which counts as off: {layer.detail}" if layer.detail else ", which counts as off"
+        text += ", which counts as off" + (f": {layer.detail}" if layer.detail else "")
     return text
 
 

@@ -31,8 +31,9 @@ def _effective(layer: Layer) -> str | None:
 def _pick_winner(layers: list[Layer]) -> str:
     refusing = next((layer for layer in layers if layer.host_refuses), None)
     if refusing is not None:
-        above = [l for l in layers if l.name in _ABOVE_THE_HOST and _effective(l) is not None]
-        return above[0].name if above else refusing.name
+        above = [layer.name for layer in layers
+                 if layer.name in _ABOVE_THE_HOST and _effective(layer) is not None]
+        return above[0] if above else refusing.name
     index = 0
     while index < len(layers):
         layer = layers[index]

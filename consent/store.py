@@ -15,7 +15,7 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ._atomic import atomic_write
@@ -49,10 +49,17 @@ def _own_config(path: str) -> str | None:
     return text
 
 
+def _written_by_us(profile: AppProfile, enabled: bool) -> str:
+    verb = "enable" if enabled else "disable"
+    return _HEADER.format(app=profile.label, verb=verb) + f"{USER_KEY} = {str(enabled).lower()}\n"
+
+
 def _user_text(existing: str | None, profile: AppProfile, enabled: bool) -> str:
-    """The new telemetry.toml: the old one with only the value changed, when it can be."""
+    """The new telemetry.toml: the old one with only the value changed, when it can be (a file
+    this command wrote itself is written anew, so its header names the command that wrote it)."""
     word = str(enabled).lower()
-    if existing is not None:
+    ours = {_written_by_us(profile, flag) for flag in (True, False)}
+    if existing is not None and existing not in ours:
         nl = newline_of(existing)
         if len(_USER_VALUE.findall(existing)) == 1:
             edited = _USER_VALUE.sub(lambda m: m.group(1) + word, existing)
@@ -63,8 +70,7 @@ def _user_text(existing: str | None, profile: AppProfile, enabled: bool) -> str:
             edited = None  # a form the line edit does not know (an inline comment table…)
         if edited is not None and tomllib.loads(edited) == {USER_KEY: enabled}:
             return edited
-    verb = "enable" if enabled else "disable"
-    return _HEADER.format(app=profile.label, verb=verb) + f"{USER_KEY} = {word}\n"
+    return _written_by_us(profile, enabled)
 
 
 def write_user_choice(profile: AppProfile, enabled: bool) -> str:
@@ -160,7 +166,8 @@ def _read_for_edit(path: str, what: str) -> _Text:
     return _Text(path, target, text[len(bom):], bom, stat.S_IMODE(st.st_mode))
 
 
-def _edited(file: _Text, key_path: tuple[str, ...], new_text: str, check) -> bytes:
+def _edited(file: _Text, key_path: tuple[str, ...], new_text: str,
+            check: Callable[[str], bool]) -> bytes:
     if not same_apart_from(file.text, new_text, key_path) or not check(new_text):
         raise EditRefused(f"{file.path}: no edit of the flag alone gives the asked-for result, so "
                           "the file was left as it is; nothing was written. Fix: set "
@@ -266,7 +273,8 @@ def _key_line(text: str, key_path: tuple[str, ...]) -> int | None:
     """1-based line of ``key_path``'s value in YAML ``text`` (for messages)."""
     from .sources.project import flag_in_text
 
-    return flag_in_text(text, key_path).line
+    line: int | None = flag_in_text(text, key_path).line
+    return line
 
 
 def _reads_as(text: str, key_path: tuple[str, ...], enabled: bool) -> bool:

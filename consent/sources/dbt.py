@@ -90,7 +90,11 @@ def _what(value: object) -> str:
         return f"the string {shown(value)!r}"
     if isinstance(value, int | float):
         return f"the number {value}"
-    return {list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
 
 
 # -- the environment ------------------------------------------------------------------------------
@@ -142,7 +146,7 @@ def env_var_layer(env: Mapping[str, str], names: tuple[str, ...]) -> Layer:
                  warnings=(message,), host_refuses=True)
 
 
-# -- dbt_project.yml and profiles.yml ---------------------------------------------------------------
+# -- dbt_project.yml and profiles.yml ------------------------------------------------------------
 
 @dataclass
 class _Yaml:

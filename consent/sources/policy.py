@@ -103,12 +103,13 @@ def _parse(path: str, read) -> Policy:
     telemetry = data.get("telemetry")
     if telemetry is not None and telemetry not in ("on", "off"):
         return _bad(path, toml_key_line(text, "telemetry"),
-                    f"telemetry must be \"on\" or \"off\" (quoted), not {shown(toml_text(telemetry))}",
-                    fix)
+                    f"telemetry must be \"on\" or \"off\" (quoted), not "
+                    f"{shown(toml_text(telemetry))}", fix)
     locked = data.get("locked", False)
     if not isinstance(locked, bool):
         return _bad(path, toml_key_line(text, "locked"),
-                    f"locked must be true or false (no quotes), not {shown(toml_text(locked))}", fix)
+                    f"locked must be true or false (no quotes), not {shown(toml_text(locked))}",
+                    fix)
     if locked and telemetry is None:
         return _bad(path, toml_key_line(text, "locked"),
                     "locked = true needs telemetry = \"on\" or \"off\" to say what is locked", fix)

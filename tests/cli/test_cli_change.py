@@ -492,7 +492,7 @@ def test_a_legacy_config_block_with_other_settings_is_never_joined_by_flags(worl
 # -- a project file the command cannot (or must not) edit: refused, not "enabled" --------------
 
 BOMB = "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"
-               for p, c in zip([None, *"abcdefghi"], "abcdefghij"))
+               for p, c in zip([None, *"abcdefghi"], "abcdefghij", strict=True))
 
 
 @pytest.mark.parametrize("case", ["over the size limit", "alias bomb"])

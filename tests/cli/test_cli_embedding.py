@@ -207,5 +207,6 @@ def test_the_readme_example_flag_off_is_an_opinion_and_none_is_not(world: World,
 
     assert off.code == 0 and "model_run" not in off.err, "an explicit off sends nothing"
     assert status.json()["app"] == "mytool"
-    host_flag = next(l for l in status.json()["layers"] if l["name"] == "host_flag")
+    host_flag = next(layer for layer in status.json()["layers"]
+                     if layer["name"] == "host_flag")
     assert host_flag["opinion"] is None, "no flag given: no opinion, the other layers decide"

@@ -328,13 +328,13 @@ def test_json_in_a_real_process_is_one_document_on_stdout(world: World, status_s
     assert str(uuid.UUID(doc["anonymous_id"])) == anonymous_id
 
 
-# -- values that were read, and what they mean ------------------------------------------------------
+# -- values that were read, and what they mean --------------------------------------------------
 
 def test_an_empty_variable_is_shown_as_set_but_empty_not_as_unset(world: World, invoke):
     doc = invoke("status", "--json", DBT_SEND_ANONYMOUS_USAGE_STATS="").json()
     text = invoke("status", DBT_SEND_ANONYMOUS_USAGE_STATS="").out
 
-    layer = next(l for l in doc["layers"] if l["name"] == "env_var")
+    layer = next(layer for layer in doc["layers"] if layer["name"] == "env_var")
     assert (layer["raw"], layer["origin"], layer["opinion"]) == (
         "", "DBT_SEND_ANONYMOUS_USAGE_STATS", None)
     assert "set but empty, which means not set" in layer["detail"]

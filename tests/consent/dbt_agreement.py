@@ -180,7 +180,7 @@ CASES: tuple[Case, ...] = (
 )
 
 
-# -- the worlds -------------------------------------------------------------------------------------
+# -- the worlds -----------------------------------------------------------------------------------
 
 def _world(root: Path, case: Case) -> tuple[Path, dict[str, str]]:
     home, project = root / "home", root / "shop"
@@ -221,7 +221,7 @@ def _run_lines(argv: list[str], lines: list[str]) -> list[dict]:
     return out
 
 
-# -- our side: decide() in this project's interpreter, one process for every case ------------------
+# -- our side: decide() in this project's interpreter, one process for every case -----------------
 
 def _ours_main() -> None:
     """``--ours``: read cases like dbt_probe.py does and print our decision for each."""
@@ -240,7 +240,7 @@ def _ours_main() -> None:
                           "warnings": list(decision.warnings)}), flush=True)
 
 
-# -- dbt-core in its own venv -------------------------------------------------------------------------
+# -- dbt-core in its own venv ---------------------------------------------------------------------
 
 def ensure_dbt(version: str, log=print) -> str:
     """The python of ``.dbt-venvs/<version>``, created with dbt-core ``version`` if missing."""
@@ -284,7 +284,7 @@ def find_dbt_venvs() -> dict[str, str]:
     return found
 
 
-# -- the comparison -------------------------------------------------------------------------------------
+# -- the comparison -------------------------------------------------------------------------------
 
 @dataclass
 class Row:
@@ -314,13 +314,13 @@ def compare(pythons: dict[str, str], cases: Iterable[Case] = CASES) -> list[Row]
         ours = _run_lines(
             [sys.executable, __file__, "--ours"],
             [json.dumps({"cwd": str(cwd), "env": env, "flag": case.flag})
-             for case, (cwd, env) in zip(cases, worlds)])
+             for case, (cwd, env) in zip(cases, worlds, strict=True)])
         theirs: dict[str, list[dict]] = {}
         for version, python in pythons.items():
             answers = _run_lines(
                 [python, str(PROBE)],
                 [json.dumps({"cwd": str(cwd), "env": env, "args": _dbt_args(case)})
-                 for case, (cwd, env) in zip(cases, worlds)])
+                 for case, (cwd, env) in zip(cases, worlds, strict=True)])
             if answers[0].get("dbt") != version:
                 raise SystemExit(f"{python} runs dbt-core {answers[0].get('dbt')}, not {version}")
             theirs[version] = answers[1:]

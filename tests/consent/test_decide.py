@@ -282,7 +282,7 @@ def test_bad_input_everywhere_still_returns_a_decision(world, reading, errors):
     decision = world.decide(env=env) if reading == "dbt" else \
         decide(replace(DEFAULT_PROFILE, reading="strict"), env=env)
     assert not decision.enabled
-    assert {l.name for l in decision.layers if l.status == "error"} == errors
+    assert {layer.name for layer in decision.layers if layer.status == "error"} == errors
     assert len(decision.warnings) == 4
     check_contract(decision)
 

@@ -11,7 +11,6 @@ import pytest
 
 from consent import DEFAULT_PROFILE, EditRefused, NoProjectFile, WriteError
 from consent._yaml_edit import NoMinimalEdit, set_flag
-from consent.sources.project import read_yaml_flag
 from consent.store import write_project_choice, write_user_choice
 
 KEY = ("flags", "send_anonymous_usage_stats")
@@ -86,17 +85,19 @@ EDITS = {
         "flags: &f\n  partial_parse: true\n",
         "flags: &f\n  send_anonymous_usage_stats: false\n  partial_parse: true\n"),
     "flow lists": ("paths: [a, b]   # keep\nname: x\n",
-                   "paths: [a, b]   # keep\nname: x\nflags:\n  send_anonymous_usage_stats: false\n"),
+                   "paths: [a, b]   # keep\nname: x\n"
+                   "flags:\n  send_anonymous_usage_stats: false\n"),
     "a flow flags mapping": ("flags: {send_anonymous_usage_stats: true, other: 1}\n",
                              "flags: {send_anonymous_usage_stats: false, other: 1}\n"),
-    "a flow flags mapping without the key": ("flags: {other: 1}\n",
-                                             "flags: {send_anonymous_usage_stats: false, other: 1}\n"),
+    "a flow flags mapping without the key": (
+        "flags: {other: 1}\n", "flags: {send_anonymous_usage_stats: false, other: 1}\n"),
     "an empty flow flags mapping": ("flags: {}\n", "flags: {send_anonymous_usage_stats: false}\n"),
     "a quoted value": ('flags:\n  send_anonymous_usage_stats: "true"  # q\n',
                        "flags:\n  send_anonymous_usage_stats: false  # q\n"),
     "flags: with no value": ("flags:\nname: x\n",
                              "flags:\n  send_anonymous_usage_stats: false\nname: x\n"),
-    "flags: ~": ("flags: ~  # none yet\n", "flags: {send_anonymous_usage_stats: false}  # none yet\n"),
+    "flags: ~": ("flags: ~  # none yet\n",
+                 "flags: {send_anonymous_usage_stats: false}  # none yet\n"),
     "four-space indentation": ("name: x\nmodels:\n    shop: {}\n",
                                "name: x\nmodels:\n    shop: {}\nflags:\n    "
                                "send_anonymous_usage_stats: false\n"),
@@ -116,7 +117,8 @@ def test_edits_keep_every_other_byte(case):
     ("flags:\n  send_anonymous_usage_stats: true\n  send_anonymous_usage_stats: false\n",
      "set 2 times (lines 2 and 3)"),
     ("flags: &f\n  partial_parse: true\nother: *f\n", "shared through a YAML anchor"),
-    ("off: &off false\nflags:\n  send_anonymous_usage_stats: *off\n", "shared through a YAML anchor"),
+    ("off: &off false\nflags:\n  send_anonymous_usage_stats: *off\n",
+     "shared through a YAML anchor"),
     ("base: &b {send_anonymous_usage_stats: true}\nflags:\n  <<: *b\n", "merge key"),
     ("flags:\n  send_anonymous_usage_stats: |\n    true\n", "block scalar"),
     ("flags: [a]\n", "is not a mapping"),
@@ -140,7 +142,8 @@ def test_a_file_that_cannot_be_edited_minimally_is_left_alone(world):
 
 
 def test_a_byte_order_mark_is_kept(world):
-    path = world.project_file("\ufeffname: x\nflags:\n  send_anonymous_usage_stats: true\n".encode())
+    text = "\ufeffname: x\nflags:\n  send_anonymous_usage_stats: true\n"
+    path = world.project_file(text.encode())
 
     write_project_choice(DEFAULT_PROFILE, False)
 

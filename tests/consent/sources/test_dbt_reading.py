@@ -22,6 +22,7 @@ import dbt_agreement as agreement  # noqa: E402
 from consent import DEFAULT_PROFILE, Edition, decide, resolve  # noqa: E402
 from consent.sources import dbt  # noqa: E402
 
+
 @functools.cache
 def rows() -> dict:
     """Our decision in every world of the check (one subprocess for all of them)."""
