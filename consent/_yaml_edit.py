@@ -244,7 +244,11 @@ def load(text: str) -> Any:
     import yaml
 
     node = _compose(text)
-    return yaml.SafeLoader("").construct_document(node) if node is not None else None
+    try:
+        return yaml.SafeLoader("").construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:  # an unknown tag (`!secret`), a key that cannot be a key
+        raise NoMinimalEdit(f"it cannot be loaded ({getattr(exc, 'problem', None) or exc})",
+                            "correct that, then run the command again") from exc
 
 
 def same_apart_from(before: str, after: str, key_path: tuple[str, ...]) -> bool:

@@ -131,8 +131,10 @@ class _Text:
     mode: int
 
 
-def _read_for_edit(path: str, what: str) -> _Text:
-    """The file's text exactly as stored (no newline translation), or the reason to refuse."""
+def _read_for_edit(path: str, what: str, *, writing: bool = True) -> _Text:
+    """The file's text exactly as stored (no newline translation), or the reason to refuse.
+
+    ``writing=False``: only read it for now (a read-only file is refused later, if written)."""
     target = os.path.realpath(path)  # a symlinked file is edited where it really lives
     try:
         st = os.stat(target)
@@ -144,12 +146,9 @@ def _read_for_edit(path: str, what: str) -> _Text:
             f"{path}: the file is {st.st_size:,} bytes, over the 1 MB limit of what is read or "
             "edited, so it was left as it is; nothing was written. Fix: make it smaller, or set "
             "the flag in it by hand")
-    # Root may write anything: the mode bits still say what the owner meant.
-    if not (os.access(target, os.W_OK) and st.st_mode & 0o222):
-        raise WriteError(
-            f"{path}: the file is read-only (mode {stat.S_IMODE(st.st_mode):o}), so it was left "
-            f"as it is; nothing was changed. Fix: chmod u+w {path} if it should be changed, then "
-            "run the command again")
+    file_mode = stat.S_IMODE(st.st_mode)
+    if writing:
+        _check_writable(path, target, file_mode)
     try:
         with open(target, "rb") as fh:
             raw = fh.read(MAX_BYTES + 1)
@@ -163,7 +162,16 @@ def _read_for_edit(path: str, what: str) -> _Text:
                           f"left as it is; nothing was written. Fix: make it a UTF-8 {what}"
                           ) from exc
     bom = "\ufeff" if text.startswith("\ufeff") else ""
-    return _Text(path, target, text[len(bom):], bom, stat.S_IMODE(st.st_mode))
+    return _Text(path, target, text[len(bom):], bom, file_mode)
+
+
+def _check_writable(path: str, target: str, mode: int) -> None:
+    # Root may write anything: the mode bits still say what the owner meant.
+    if not (os.access(target, os.W_OK) and mode & 0o222):
+        raise WriteError(
+            f"{path}: the file is read-only (mode {mode:o}), so it was left as it is; nothing "
+            f"was changed. Fix: chmod u+w {path} if it should be changed, then run the command "
+            "again")
 
 
 def _edited(file: _Text, key_path: tuple[str, ...], new_text: str,
@@ -224,7 +232,7 @@ def _clear_the_legacy_place(profile: AppProfile, enabled: bool, cwd: str,
     legacy_path = os.path.join(where, legacy.file_name)
     if not os.path.isfile(legacy_path):
         return ()
-    file = _read_for_edit(legacy_path, "YAML file")
+    file = _read_for_edit(legacy_path, "YAML file", writing=False)
     try:
         data = load(file.text)
     except NoMinimalEdit:
@@ -257,6 +265,7 @@ def _clear_the_legacy_place(profile: AppProfile, enabled: bool, cwd: str,
         except NoMinimalEdit:
             pass
         else:
+            _check_writable(file.path, file.target, file.mode)
             _save(file, _edited(file, legacy.key_path, new_text, lambda _: True))
             return (f"Removed {key}: true from {at} (dbt's default, so no other project changes; "
                     f"dbt refuses to run with both {block_name}: there and "

@@ -135,7 +135,7 @@ def flag_in_text(text: str, key_path: tuple[str, ...]) -> _Found:
             lines = " and ".join(str(k.start_mark.line + 1) for k, _ in named)
             return _Found(line=named[-1][0].start_mark.line + 1,
                           problem=f"{'.'.join(key_path[:depth + 1])} is set {len(named)} times "
-                                  f"(lines {lines}), so which one applies is not clear",
+                                  f"(lines {lines}), so which {dotted} applies is not clear",
                           fix="keep one of them and delete the others")
         node = named[0][1] if named else None
     if node is None:

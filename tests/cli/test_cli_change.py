@@ -592,3 +592,28 @@ def test_enable_keeps_the_comments_of_an_existing_user_config_crlf_too(world: Wo
     assert r.code == 0, r
     assert world.user_config().read_bytes() == \
         DOTFILE.replace("= true", "= false").replace("\n", "\r\n").encode()
+
+
+def test_a_read_only_profiles_yml_without_config_does_not_block_the_project(world: World):
+    legacy = world.home / ".dbt" / "profiles.yml"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text("jaffle:\n  target: dev\n")
+    legacy.chmod(0o400)  # credentials, kept read-only
+    world.write_project("name: jaffle\n")
+
+    r = world.run("disable", "--project")
+
+    assert r.code == 0, r
+    assert "send_anonymous_usage_stats: false" in world.project_file.read_text()
+
+
+def test_a_read_only_profiles_yml_that_must_change_is_a_failed_write(world: World):
+    legacy = _legacy(world, "true")
+    legacy.chmod(0o400)
+    project = world.write_project("name: jaffle\n").read_bytes()
+
+    r = world.run("disable", "--project")
+
+    assert r.code == 4, r
+    assert "read-only" in r.err and str(legacy) in r.err
+    assert world.project_file.read_bytes() == project, "nothing half-done"

@@ -10,7 +10,7 @@ import tomllib
 import pytest
 
 from consent import DEFAULT_PROFILE, EditRefused, NoProjectFile, WriteError
-from consent._yaml_edit import NoMinimalEdit, set_flag
+from consent._yaml_edit import NoMinimalEdit, same_apart_from, set_flag
 from consent.store import write_project_choice, write_user_choice
 
 KEY = ("flags", "send_anonymous_usage_stats")
@@ -124,10 +124,11 @@ def test_edits_keep_every_other_byte(case):
     ("flags: [a]\n", "is not a mapping"),
     ("- a list\n", "not a mapping"),
     ("name: x\n\tflags:\n", "not valid YAML"),
+    ("vars: !secret x\nflags:\n  send_anonymous_usage_stats: true\n", "cannot be loaded"),
 ])
 def test_what_no_minimal_edit_can_do_is_refused_with_the_reason(text, why):
     with pytest.raises(NoMinimalEdit, match=why.replace("(", r"\(").replace(")", r"\)")):
-        set_flag(text, KEY, "false")
+        same_apart_from(text, set_flag(text, KEY, "false"), KEY)
 
 
 def test_a_file_that_cannot_be_edited_minimally_is_left_alone(world):
