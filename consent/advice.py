@@ -41,6 +41,8 @@ def _describe(layer: Layer) -> str:
         return f"the host's flag {layer.origin}"
     if layer.name == "edition_default":
         return f"the {layer.raw} edition's default"
+    if layer.legacy:
+        return f"the deprecated user-wide setting in {layer.origin}"
     origin = f" ({layer.origin})" if layer.origin else ""
     return f"the {layer.title}{origin}"
 

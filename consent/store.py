@@ -224,11 +224,11 @@ def write_project_choice(profile: AppProfile, enabled: bool, cwd: str | None = N
 def _clear_the_legacy_place(profile: AppProfile, enabled: bool, cwd: str,
                             env: Mapping[str, str], project_path: str) -> tuple[str, ...]:
     """Make sure writing the project flag will not create dbt's "both set" refusal."""
-    from .sources.dbt import _profiles_dir
+    from .sources.dbt import profiles_dir
 
     legacy = profile.legacy_flag_file
     assert legacy is not None
-    where, _ = _profiles_dir(legacy, env, cwd)
+    where, _ = profiles_dir(legacy, env, cwd)
     legacy_path = os.path.join(where, legacy.file_name)
     if not os.path.isfile(legacy_path):
         return ()

@@ -220,7 +220,8 @@ def _load(path: str, dotted: str) -> _Yaml | None:
     return doc
 
 
-def _profiles_dir(legacy: LegacyFlagFile, env: Mapping[str, str], cwd: str) -> tuple[str, str]:
+def profiles_dir(legacy: LegacyFlagFile, env: Mapping[str, str],
+                 cwd: str) -> tuple[str, str]:
     """dbt's profiles dir and why: ``DBT_PROFILES_DIR``, else the cwd if it holds profiles.yml,
     else ``~/.dbt``."""
     if legacy.dir_env and env.get(legacy.dir_env):
@@ -269,7 +270,7 @@ def project_layer(cwd: str, profile: AppProfile,
     legacy = profile.legacy_flag_file
     profiles: _Yaml | None = None
     if legacy is not None:
-        where, source = _profiles_dir(legacy, env, cwd)
+        where, source = profiles_dir(legacy, env, cwd)
         if source == legacy.dir_env and not os.path.exists(where):
             # click's --profiles-dir must exist: a usage error for dbt's commands.
             return _refusal(legacy.dir_env, f"{printable(where)} does not exist",

@@ -418,6 +418,7 @@ def test_status_over_a_legacy_opt_out_names_the_file_that_decides(world: World):
     r = world.run("status", COLUMNS="400")
 
     hint = line_with(r.out, "To turn it on:")
+    assert f"decided by the deprecated user-wide setting in {legacy}:2" in flat(r.out)
     assert "telemetry enable --project" not in hint, "following it would make dbt refuse to run"
     assert f"{legacy}:2".replace(str(world.home), "~") in hint, hint
 
