@@ -6,7 +6,15 @@ returns a :class:`Decision` with its provenance; :func:`resolve` is the pure rul
 
 from ._model import LAYER_ORDER, Decision, Edition, Layer
 from .decide import decide, gather
-from .errors import ConsentError, NoProjectFile, RefusedByPolicy, UnknownAppError, WriteError
+from .errors import (
+    ConsentError,
+    EditRefused,
+    NoProjectFile,
+    ProfileLoadError,
+    RefusedByPolicy,
+    UnknownAppError,
+    WriteError,
+)
 from .profile import DEFAULT_PROFILE, AppProfile, LegacyFlagFile, get_profile, known_profiles
 from .resolver import resolve
 
@@ -16,10 +24,12 @@ __all__ = [
     "AppProfile",
     "ConsentError",
     "Decision",
+    "EditRefused",
     "Edition",
     "Layer",
     "LegacyFlagFile",
     "NoProjectFile",
+    "ProfileLoadError",
     "RefusedByPolicy",
     "UnknownAppError",
     "WriteError",

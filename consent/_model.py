@@ -54,6 +54,13 @@ class Layer:
     status: Status = "no_opinion"
     detail: str | None = None
     warnings: tuple[str, ...] = ()
+    #: The host program refuses to run with this input (dbt: an invalid
+    #: DBT_SEND_ANONYMOUS_USAGE_STATS, or both ``flags:`` and ``config:`` set), so nothing is
+    #: sent whatever the layers below the admin lock say. Always an error layer.
+    host_refuses: bool = False
+    #: Read from the profile's deprecated place (dbt: ``profiles.yml``'s ``config:`` block),
+    #: which ``enable/disable --project`` never write.
+    legacy: bool = False
 
     @property
     def is_error(self) -> bool:

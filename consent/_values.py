@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t", "on"})
 FALSE_WORDS = frozenset({"", "0", "false", "no", "n", "f", "off"})
 #: YAML 1.1 booleans as dbt's own parser (PyYAML) reads them, compared in lower case because
@@ -51,5 +53,5 @@ def printable(text: str | None, limit: int = 1024) -> str | None:
     return safe
 
 
-def opinion_of(flag: bool) -> str:
+def opinion_of(flag: bool) -> Literal["on", "off"]:
     return "on" if flag else "off"

@@ -16,7 +16,7 @@ from .resolver import resolve
 
 Scope = Literal["global", "project"]
 _BELOW_USER = ("project_file", "user_config", "system_default", "edition_default")
-_SCOPE_LAYER = {"global": "user_config", "project": "project_file"}
+SCOPE_LAYER = {"global": "user_config", "project": "project_file"}
 
 
 def _with(decision: Decision, name: str, opinion: str | None, origin: str | None = None) -> Decision:
@@ -32,6 +32,8 @@ def _describe(layer: Layer) -> str:
     if layer.name == "edition_mandate":
         return "the cloud edition, where telemetry is mandatory"
     if layer.name == "admin_lock":
+        if layer.origin is None:  # decide()'s last resort: nothing could be read at all
+            return "a failure to read the settings"
         return f"the administrator's lock ({layer.origin})"
     if layer.name in ("do_not_track", "env_var"):
         return f"{layer.origin}={layer.raw} in your environment"
@@ -39,6 +41,8 @@ def _describe(layer: Layer) -> str:
         return f"the host's flag {layer.origin}"
     if layer.name == "edition_default":
         return f"the {layer.raw} edition's default"
+    if layer.legacy:
+        return f"the deprecated user-wide setting in {layer.origin}"
     origin = f" ({layer.origin})" if layer.origin else ""
     return f"the {layer.title}{origin}"
 
@@ -47,8 +51,10 @@ def explain_winner(decision: Decision) -> str:
     """``decided by …`` in words a user reads."""
     layer = decision.winner
     text = _describe(layer)
-    if layer.is_error:
-        text += ", which could not be read and counts as off"
+    if layer.host_refuses:
+        text += f": {layer.detail}"
+    elif layer.is_error:
+        text += ", which counts as off" + (f": {layer.detail}" if layer.detail else "")
     return text
 
 
@@ -69,7 +75,7 @@ class ChangeOutcome:
 def plan_change(decision: Decision, enabled: bool, scope: Scope,
                 profile: AppProfile | None = None) -> ChangeOutcome:
     want = "on" if enabled else "off"
-    layer_name = _SCOPE_LAYER[scope]
+    layer_name = SCOPE_LAYER[scope]
     after = _with(decision, layer_name, want)
     if after.enabled == enabled:
         return ChangeOutcome(scope, enabled, False, False, after)
@@ -140,6 +146,14 @@ def steps_to(decision: Decision, enabled: bool, profile: AppProfile | None = Non
             steps.append(f"run the tool without its {flag} option" if enabled
                          else f"run the tool with its {flag} option set off")
             current = _with(current, "host_flag", None if enabled else "off")
+        elif layer.name == "project_file" and layer.legacy:
+            # A user-wide setting in the host's deprecated place (dbt: profiles.yml's config:):
+            # `enable --project` must not write beside it (dbt refuses both), and a project must
+            # not undo a user-wide opt-out, so the step is to change that file itself.
+            key = profile.legacy_flag_file.key_path[-1] \
+                if profile and profile.legacy_flag_file else "the setting"
+            steps.append(f"remove {key} from {layer.origin} (it applies to all your projects)")
+            current = _with(current, "project_file", None)
         elif layer.name == "project_file":
             steps.append(f"{cli} enable --project" if enabled else f"{cli} disable --project")
             current = _with(current, "project_file", want)

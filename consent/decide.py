@@ -9,14 +9,11 @@ from dataclasses import replace
 from ._model import Decision, Edition, Layer
 from .profile import DEFAULT_PROFILE, AppProfile
 from .resolver import resolve
-from .sources import (
-    do_not_track_layer,
-    env_var_layer,
-    host_flag_layer,
-    project_file_layer,
-    read_policy,
-    user_config_layer,
-)
+from .sources import host_flag_layer, read_policy, reading_of, user_config_layer
+
+#: The project layer when the working directory was deleted under the process.
+_NO_CWD = ("the working directory no longer exists (it was deleted or moved), so no project "
+           "file can be looked up")
 
 
 def gather(
@@ -29,7 +26,11 @@ def gather(
 ) -> tuple[Edition, list[Layer], list[str]]:
     """Every layer as read now, the edition, and the files read (for cheap re-checks)."""
     env = os.environ if env is None else env
-    cwd = os.getcwd() if cwd is None else cwd
+    if cwd is None:
+        try:
+            cwd = os.getcwd()
+        except FileNotFoundError:
+            cwd = None
     policy_paths = profile.system_policy_paths()
     policy = read_policy(policy_paths)
     # The edition comes from the host's code, else the admin's policy, else the profile default;
@@ -47,17 +48,22 @@ def gather(
         chosen = policy.edition
     else:
         chosen = Edition("cloud" if profile.default_edition == "cloud" else "core", "default")
-    project, project_paths = project_file_layer(
-        cwd, profile.project_files, profile.flag_key_path, profile.legacy_flag_file, env
-    )
+    reading = reading_of(profile)
+    if cwd is None:
+        project, project_paths = Layer(
+            "project_file", "off", status="error", detail=_NO_CWD,
+            warnings=(f"{_NO_CWD}; treated as off. Fix: cd to an existing directory",),
+        ), []
+    else:
+        project, project_paths = reading.project(cwd, profile, env)
     user_path = profile.user_config_path()
     layers = [
         Layer("edition_mandate", detail=f"{chosen.name} edition: telemetry is not mandatory",
               warnings=edition_warnings),
         policy.admin_lock_layer(),
-        do_not_track_layer(env),
+        reading.do_not_track(env),
         host_flag_layer(host_flag, profile.host_flag_name),
-        env_var_layer(env, profile.env_vars),
+        reading.env_var(env, profile.env_vars),
         project,
         user_config_layer(user_path),
         policy.system_default_layer(),

@@ -12,7 +12,8 @@ from __future__ import annotations
 class ConsentError(Exception):
     """Base of every error this package raises on purpose."""
 
-    #: The CLI's exit code for this kind of error (PRODUCT.md §3).
+    #: The CLI's exit code for this kind of error: 2 usage, 3 refused or not in effect, 4 a write
+    #: failed (README "Exit codes").
     exit_code = 2
 
 
@@ -34,10 +35,23 @@ class RefusedByPolicy(ConsentError):
     exit_code = 3
 
 
-class WriteError(ConsentError):
-    """A choice could not be written (permissions, a directory in the way, a full disk)."""
+class EditRefused(ConsentError):
+    """A file was left as it is because no safe, minimal edit gives the asked-for result (it is
+    over the size limit, not valid YAML, an alias bomb, or the edit would make the host refuse to
+    run); nothing was written."""
 
-    exit_code = 2
+    exit_code = 3
+
+
+class WriteError(ConsentError):
+    """A choice could not be written (a read-only file or dir, a directory in the way, a full
+    disk)."""
+
+    exit_code = 4
+
+
+class ProfileLoadError(ConsentError):
+    """An installed tool registers a profile that fails to load (an import error, a bug)."""
 
 
 class NoProjectFile(ConsentError):

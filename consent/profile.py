@@ -9,10 +9,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Literal
 
-from .errors import UnknownAppError
+from .errors import ProfileLoadError, UnknownAppError
 
 ENTRY_POINT_GROUP = "telemetry_consent.profiles"
+
+#: How a profile reads values (docs: README "Two readings"). ``strict``: garbage fails closed, for
+#: tools whose own tracker sends. ``dbt``: exactly as dbt-core reads each input, so that ``status``
+#: says what dbt decides, with a warning wherever that differs from what the user evidently meant.
+Reading = Literal["strict", "dbt"]
+READINGS: tuple[str, ...] = ("strict", "dbt")
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,18 @@ class AppProfile:
     tool_version: str | None = None
     #: How users reach these commands: ``telemetry`` or, when mounted, e.g. ``jaffle telemetry``.
     telemetry_command: str = "telemetry"
+    #: How values are read: "strict" (fail closed on garbage) or "dbt" (as dbt-core reads them).
+    reading: Reading = "strict"
+    #: When the host program sends its own events (dbt-core's tracker) and this profile only
+    #: explains the decision: who receives them. ``status`` then says the host would send and
+    #: that the telemetry command itself never does.
+    host_sends_to: str | None = None
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.reading not in READINGS:
+            raise ValueError(f"AppProfile(reading={self.reading!r}): the reading must be one of "
+                             f"{', '.join(READINGS)}")
 
     # -- names derived from the profile ------------------------------------------------------
     @property
@@ -129,6 +147,9 @@ def _default_profile() -> AppProfile:
         # No collector: this profile explains what dbt would decide. Our events must never go
         # to dbt Labs' collector by accident (DBT_TELEMETRY_ENDPOINT sets one explicitly).
         collector_endpoint=None,
+        # It exists to tell a dbt user what dbt decides, so it reads every input as dbt-core does.
+        reading="dbt",
+        host_sends_to="dbt Labs",
     )
 
 
@@ -153,11 +174,19 @@ def get_profile(name: str | None = None) -> AppProfile:
     entry = found.get(name)
     if entry is None:
         raise UnknownAppError(name, list(found))
+    where = getattr(entry, "value", "its entry point")
+    fix = (f"Fix: reinstall or update the tool that registers it ({ENTRY_POINT_GROUP}: "
+           f"{name} = {where}); set TELEMETRY_CONSENT_TRACEBACK=1 to see where it fails")
     try:
         loaded = entry.load()  # type: ignore[attr-defined]
         profile = loaded() if callable(loaded) and not isinstance(loaded, AppProfile) else loaded
     except Exception as exc:  # a broken plugin must not break the CLI with a traceback
-        raise UnknownAppError(name, [n for n in found if n != name]) from exc
+        raise ProfileLoadError(
+            f"{name}'s profile failed to load: {type(exc).__name__}: {exc}. {fix}"
+        ) from exc
     if not isinstance(profile, AppProfile):
-        raise UnknownAppError(name, [n for n in found if n != name])
+        raise ProfileLoadError(
+            f"{name}'s profile failed to load: {where} is a {type(profile).__name__}, not an "
+            f"AppProfile. {fix}"
+        )
     return profile

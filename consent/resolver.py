@@ -3,6 +3,9 @@
 Precedence is the tuple ``LAYER_ORDER``; the only rules not expressed by that order are:
 - an error counts as off at its own level (fail closed, so a mistyped opt-out is never lost);
 - between the project file and the user config, an opt-out sticks (either one saying off wins);
+- a layer whose input makes the host refuse to run (``host_refuses``: dbt stops on an invalid
+  DBT_SEND_ANONYMOUS_USAGE_STATS, or on both ``flags:`` and ``config:``) decides off over every
+  layer below the admin lock, whatever their order: a host that does not run sends nothing;
 - the cloud edition is mandatory: on whatever the layers say, with every opt-out listed.
 """
 
@@ -14,6 +17,9 @@ from ._model import LAYER_ORDER, Decision, Edition, Layer
 
 #: Layers that stand at one level, where an opt-out in either sticks.
 _OPT_OUT_STICKS = ("project_file", "user_config")
+#: Layers above the host itself: the edition and the administrator decide even for a host that
+#: refuses to run (the product contract orders them first).
+_ABOVE_THE_HOST = ("edition_mandate", "admin_lock")
 
 
 def _effective(layer: Layer) -> str | None:
@@ -23,6 +29,11 @@ def _effective(layer: Layer) -> str | None:
 
 
 def _pick_winner(layers: list[Layer]) -> str:
+    refusing = next((layer for layer in layers if layer.host_refuses), None)
+    if refusing is not None:
+        above = [layer.name for layer in layers
+                 if layer.name in _ABOVE_THE_HOST and _effective(layer) is not None]
+        return above[0] if above else refusing.name
     index = 0
     while index < len(layers):
         layer = layers[index]

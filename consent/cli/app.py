@@ -13,10 +13,17 @@ import click
 from .._values import printable
 from ..advice import plan_change
 from ..decide import decide
-from ..errors import ConsentError, RefusedByPolicy
+from ..errors import ConsentError, RefusedByPolicy, WriteError
 from ..profile import DEFAULT_PROFILE, AppProfile, get_profile, known_profiles
 
-EXIT_OK, EXIT_EXPECTATION, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+EXIT_OK, EXIT_EXPECTATION, EXIT_USAGE, EXIT_REFUSED, EXIT_WRITE = 0, 1, 2, 3, 4
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success; 1 --expect not met; 2 usage error; 3 refused or not in effect (the "
+    "cloud edition, an admin lock, a setting above yours, a file that cannot be edited safely); "
+    "4 a write failed (a read-only file or directory, a full disk)."
+)
+#: Set to see the traceback behind a one-line error (a broken plugin profile, an internal error).
+TRACEBACK_ENV = "TELEMETRY_CONSENT_TRACEBACK"
 
 
 class Binding:
@@ -41,11 +48,47 @@ class Binding:
                       edition=self.edition if bound else None)
 
 
-def _app_option(func):
-    return click.option(
-        "--app", "app", metavar="NAME", default=None, expose_value=True,
-        help="The app profile to use (default: the built-in dbt-compatible one).",
-    )(func)
+def _no_empty_app(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter(
+            f"needs the name of an app profile (known: {', '.join(sorted(known_profiles()))})")
+    return value
+
+
+def _app_option(bound: AppProfile | None):
+    """``--app NAME``; its help names the default this group really has (a host's own)."""
+    default = (f"{bound.name}, this tool's own" if bound is not None
+               else f"{DEFAULT_PROFILE.name}, the built-in dbt-compatible one")
+
+    def decorate(func):
+        return click.option(
+            "--app", "app", metavar="NAME", default=None, expose_value=True,
+            callback=_no_empty_app,
+            help=f"The app profile to use (default: {default}).",
+        )(func)
+
+    return decorate
+
+
+def _require_cwd() -> None:
+    """One clear line when the working directory was deleted under the shell."""
+    try:
+        os.getcwd()
+    except FileNotFoundError as exc:
+        raise ConsentError(
+            "the working directory no longer exists (it was deleted or moved), so no project "
+            "can be found. Fix: cd to an existing directory and run the command again") from exc
+
+
+def _report(prog: str, exc: BaseException) -> None:
+    """The one line of an error, and the traceback behind it when TELEMETRY_CONSENT_TRACEBACK is
+    set (a plugin's author needs to see where their profile fails)."""
+    click.echo(f"{prog}: {printable(str(exc))}", err=True)
+    cause = exc.__cause__
+    if cause is not None and os.environ.get(TRACEBACK_ENV):
+        import traceback
+
+        click.echo("".join(traceback.format_exception(cause)).rstrip(), err=True)
 
 
 def _profile(ctx: click.Context, app: str | None) -> AppProfile:
@@ -65,7 +108,7 @@ def _one_line_errors(func):
             return func(*args, **kwargs)
         except ConsentError as exc:
             ctx = click.get_current_context()
-            click.echo(f"{ctx.find_root().info_name or 'telemetry'}: {printable(str(exc))}", err=True)
+            _report(ctx.find_root().info_name or "telemetry", exc)
             ctx.exit(exc.exit_code)
 
     return wrapper
@@ -90,6 +133,7 @@ def _status(ctx, app, as_json, expect):
 
     binding: Binding = ctx.find_object(Binding) or Binding()
     profile = _profile(ctx, app)
+    _require_cwd()
     decision = binding.decide(profile)
     anonymous_id = read_anonymous_id(profile)
     collector, problem = _collector(profile)
@@ -97,12 +141,13 @@ def _status(ctx, app, as_json, expect):
         doc = decision.to_json(anonymous_id=anonymous_id, collector=collector)
         _emit_json(doc)
     else:
-        from .render import make_console, status_view
+        from .render import UNWRAPPED, is_plain, make_console, status_view
 
         console = make_console()
         console.print(status_view(decision, profile, anonymous_id=anonymous_id,
                                   collector=collector, collector_problem=problem,
-                                  width=console.width))
+                                  width=console.width if console.is_terminal else UNWRAPPED,
+                                  plain=is_plain(console)))
     if expect is not None and (expect == "on") != decision.enabled:
         click.echo(f"telemetry: expected {expect}, but it is {'on' if decision.enabled else 'off'}",
                    err=True)
@@ -115,31 +160,51 @@ def _change(ctx, app, enabled: bool, scope: str):
 
     binding: Binding = ctx.find_object(Binding) or Binding()
     profile = _profile(ctx, app)
+    _require_cwd()
     decision = binding.decide(profile)
     if scope == "project":
         project_file_for(profile)  # fails early and clearly outside a project
     outcome = plan_change(decision, enabled, scope, profile)  # type: ignore[arg-type]
     if outcome.refused:
         raise RefusedByPolicy(outcome.reason or "refused by policy")
+    notes: tuple[str, ...] = ()
     if scope == "project":
-        path = write_project_choice(profile, enabled)
+        written = write_project_choice(profile, enabled)
+        path, notes = written.path, written.notes
     else:
         path = write_user_choice(profile, enabled)
     after = binding.decide(profile)
     verb = "enabled" if enabled else "disabled"
     where = "for everyone in this project" if scope == "project" else "for you, everywhere"
     click.echo(f"Telemetry {verb} {where} ({printable(path)}).")
+    for note in notes:
+        click.echo(printable(note))
     click.echo(one_line(after, profile))
     if after.enabled != enabled:
-        again = plan_change(after, enabled, scope, profile)  # type: ignore[arg-type]
-        if again.reason is None:
-            # Nothing above blocks this choice: another process changed a setting between our
-            # write and this read. Our own write stands; say what happened, not "refused".
+        reason = _why_not_applied(after, enabled, scope, profile)
+        if reason is None:
+            # Our write reads back as written and nothing above blocks it: another process
+            # changed a setting between our write and this read. Say that, not "refused".
             click.echo("telemetry: note: another process changed the telemetry settings at the "
                        "same moment; run the status command to see what applies now", err=True)
             return
-        click.echo(f"telemetry: warning: {printable(again.reason)}", err=True)
+        click.echo(f"telemetry: warning: {printable(reason)}", err=True)
         ctx.exit(EXIT_REFUSED)
+
+
+def _why_not_applied(after, enabled: bool, scope: str, profile: AppProfile) -> str | None:
+    """Why a choice just written does not decide, or None when only a concurrent change can
+    explain it."""
+    from ..advice import SCOPE_LAYER
+
+    layer = after.layer(SCOPE_LAYER[scope])
+    if layer.opinion == ("on" if enabled else "off") and not layer.is_error:
+        return plan_change(after, enabled, scope, profile).reason  # type: ignore[arg-type]
+    if layer.warnings:
+        # The file holds the choice, but the reading does not take it (dbt drops every flag
+        # when one of them has the wrong type): the layer's own warning says why.
+        return f"your choice was written but does not apply: {layer.warnings[0]}"
+    return None
 
 
 def _scope_options(func):
@@ -177,6 +242,12 @@ def _log(ctx, app, last, as_json):
     if as_json:
         _emit_json(records)
         return
+    if not records and _has_content(paths(profile).log):
+        # Something is there, and none of it is an event: say so, rather than "none sent".
+        click.echo(f"{ctx.find_root().info_name or 'telemetry'}: {printable(paths(profile).log)} "
+                   "holds no readable events (it is damaged). Fix: delete it; it is written "
+                   "again when events are sent", err=True)
+        return
     if not records:
         click.echo(
             f"No events have been sent from this machine for {profile.label}.\n"
@@ -192,16 +263,38 @@ def _log(ctx, app, last, as_json):
         console.print_json(data=record)
 
 
+def _has_content(path: str) -> bool:
+    try:
+        return os.path.getsize(path) > 0
+    except OSError:
+        return False
+
+
 def _reset(ctx, app):
-    from ..state import forget_anonymous_id, read_anonymous_id
+    from ..state import forget_anonymous_id, paths, read_anonymous_id
 
     profile = _profile(ctx, app)
     old = read_anonymous_id(profile)
     forget_anonymous_id(profile)
+    # The local log holds the events sent under the old id: it goes too, or `telemetry log`
+    # would keep showing the id the user just asked to forget.
+    log = paths(profile).log
+    try:
+        os.unlink(log)
+        cleared = " and the local log of the events sent with it"
+    except FileNotFoundError:
+        cleared = ""
+    except OSError as exc:
+        raise WriteError(f"{log}: could not be removed ({exc.strerror or exc}), so the events "
+                         f"sent with the old anonymous id are still listed. Fix: make "
+                         f"{os.path.dirname(log)} writable, or delete the file yourself") from exc
     if old:
-        click.echo(f"Forgot the anonymous id {old}. A new one is made the next time an event is sent.")
+        click.echo(f"Forgot the anonymous id {old}{cleared}. A new one is made the next time an "
+                   "event is sent.")
     else:
-        click.echo("There was no anonymous id to forget. One is made only when an event is sent.")
+        also = " (the local log of sent events was cleared)" if cleared else ""
+        click.echo(f"There was no anonymous id to forget{also}. One is made only when an event "
+                   "is sent.")
 
 
 def _collector_cmd(host: str | None, port: int, max_events: int, verbose: bool) -> None:
@@ -235,9 +328,13 @@ def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry
     A click host mounts it with ``cli.add_command(telemetry_group(MY_PROFILE))``.
     """
 
+    app_option = _app_option(profile)
+
     @click.group(name=name, context_settings={"help_option_names": ["-h", "--help"]},
-                 invoke_without_command=True)
-    @_app_option
+                 invoke_without_command=True, epilog=EXIT_CODES_HELP)
+    @click.version_option(package_name="telemetry-consent", prog_name="telemetry-consent",
+                          message="%(prog)s %(version)s")
+    @app_option
     @click.pass_context
     @_one_line_errors
     def group(ctx: click.Context, app: str | None) -> None:
@@ -249,7 +346,7 @@ def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry
             click.echo(ctx.get_help())
 
     @group.command()
-    @_app_option
+    @app_option
     @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
     @click.option("--expect", type=click.Choice(["on", "off"]), default=None,
                   help="Exit 1 when the decision is not this (for CI guards).")
@@ -260,7 +357,7 @@ def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry
         _status(ctx, app, as_json, expect)
 
     @group.command()
-    @_app_option
+    @app_option
     @_scope_options
     @click.pass_context
     @_one_line_errors
@@ -269,7 +366,7 @@ def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry
         _change(ctx, app, False, _scope(project, global_))
 
     @group.command()
-    @_app_option
+    @app_option
     @_scope_options
     @click.pass_context
     @_one_line_errors
@@ -278,7 +375,7 @@ def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry
         _change(ctx, app, True, _scope(project, global_))
 
     @group.command()
-    @_app_option
+    @app_option
     @click.pass_context
     @_one_line_errors
     def reset(ctx, app):
@@ -286,7 +383,7 @@ def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry
         _reset(ctx, app)
 
     @group.command()
-    @_app_option
+    @app_option
     @click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
     @click.pass_context
     @_one_line_errors
@@ -295,7 +392,7 @@ def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry
         _events(ctx, app, as_json)
 
     @group.command()
-    @_app_option
+    @app_option
     @click.option("-n", "--last", type=click.IntRange(1, 10_000), default=20, show_default=True,
                   help="How many of the newest events to show.")
     @click.option("--json", "as_json", is_flag=True, help="Print the events as JSON.")
@@ -356,7 +453,7 @@ def run(argv: Sequence[str] | None = None, *, profile: AppProfile | None = None,
         click.echo(f"{prog_name}: aborted", err=True)
         return 130
     except ConsentError as exc:
-        click.echo(f"{prog_name}: {printable(str(exc))}", err=True)
+        _report(prog_name, exc)
         return exc.exit_code
     except click.ClickException as exc:
         click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
@@ -367,8 +464,8 @@ def run(argv: Sequence[str] | None = None, *, profile: AppProfile | None = None,
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug must still be one line, not a traceback
         click.echo(f"{prog_name}: internal error: {type(exc).__name__}: {printable(str(exc))}. "
-                   "Please report it; set TELEMETRY_CONSENT_TRACEBACK=1 to see where.", err=True)
-        if os.environ.get("TELEMETRY_CONSENT_TRACEBACK"):
+                   f"Please report it; set {TRACEBACK_ENV}=1 to see where.", err=True)
+        if os.environ.get(TRACEBACK_ENV):
             raise
         return EXIT_USAGE
     return result if isinstance(result, int) else EXIT_OK

@@ -1,7 +1,10 @@
 """Rich renderables built from a Decision; the data model knows nothing about colours.
 
-Every view also reads well with colours off, on a non-TTY and at 40 columns: narrow terminals get
-one block per layer instead of a table.
+Two layouts. On a terminal: colours, and a table of the layers when it fits the width (one
+block per layer when it does not), text wrapped to the width. Plain, when the output is piped or
+redirected, ``NO_COLOR`` is set or ``TERM=dumb``: no colour, no box characters, one block per
+layer; piped text is never wrapped (each paragraph is one line, for grep and for the reader's
+own pager), whatever ``COLUMNS`` says.
 """
 
 from __future__ import annotations
@@ -51,8 +54,23 @@ def for_terminal(decision: Decision) -> Decision:
                    warnings=tuple(printable(w) or "" for w in decision.warnings))
 
 
+def is_plain(console: Console) -> bool:
+    """Plain output: not a terminal, or the user asked for no colour (NO_COLOR, TERM=dumb)."""
+    return (not console.is_terminal or os.environ.get("NO_COLOR", "") != ""
+            or os.environ.get("TERM", "").lower() == "dumb")
+
+
 def make_console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
+    """A console for the CLI's output: it never wraps text that does not go to a terminal."""
+    console = Console(stderr=stderr, highlight=False, emoji=False)
+    console.soft_wrap = not console.is_terminal
+    if is_plain(console):
+        console.no_color = True
+    return console
+
+
+#: The width given to layouts when nothing is wrapped (piped output).
+UNWRAPPED = 1_000_000
 
 
 def headline(decision: Decision, profile: AppProfile) -> Text:
@@ -94,6 +112,8 @@ def short_path(origin: str | None) -> str | None:
 def _value(layer) -> str:
     if layer.raw is None and layer.opinion is None:
         return _dash()
+    if layer.raw == "" and layer.opinion is None:
+        return "'' (empty)"
     if layer.raw is not None and layer.opinion and layer.raw.lower() != layer.opinion:
         return f"{layer.raw} {_arrow()} {layer.opinion}"
     return layer.raw if layer.raw is not None else str(layer.opinion)
@@ -113,8 +133,8 @@ def _table_fits(decision: Decision, width: int) -> bool:
     return needed <= width
 
 
-def layers_view(decision: Decision, width: int):
-    if width < NARROW or not _table_fits(decision, width):
+def layers_view(decision: Decision, width: int, plain: bool = False):
+    if plain or width < NARROW or not _table_fits(decision, width):
         blocks = []
         for i, layer in enumerate(decision.layers, 1):
             effect, style = _EFFECT[layer.status]
@@ -125,7 +145,9 @@ def layers_view(decision: Decision, width: int):
                 block.append(f"\n   value: {_value(layer)}")
             if layer.origin:
                 block.append(f"\n   from: {short_path(layer.origin)}")
-            if layer.detail and layer.status in ("overridden", "error"):
+            # Why a layer says nothing although a value is set (dbt drops a flag it cannot use).
+            unused = layer.raw is not None and layer.opinion is None
+            if layer.detail and (layer.status in ("overridden", "error") or unused):
                 block.append(f"\n   {layer.detail}", style="dim")
             blocks.append(block)
         return Group(*blocks)
@@ -175,6 +197,7 @@ def status_view(
     collector: str | None,
     collector_problem: str | None,
     width: int,
+    plain: bool = False,
 ):
     decision = for_terminal(decision)
     parts: list = [headline(decision, profile), Text("")]
@@ -187,13 +210,21 @@ def status_view(
                 else f"{l.title} ({short_path(l.origin) or l.raw})" for l in opt_outs)
             note.append(f" Your opt-outs are noted but overridden: {where}.")
         parts += [note, Text("")]
-    parts.append(layers_view(decision, width))
+    parts.append(layers_view(decision, width, plain))
     parts.append(Text(""))
     facts = Text()
     facts.append("Anonymous id: ", style="bold")
     facts.append(anonymous_id or "none yet (one is made the first time an event is sent)")
     facts.append("\nEvents go to: ", style="bold")
-    if decision.enabled:
+    if profile.host_sends_to and not collector:
+        # This profile only explains the host's decision: the host sends, this command never.
+        if decision.enabled:
+            facts.append(f"{profile.host_sends_to}, sent by {profile.label} itself when it runs; "
+                         f"the {profile.telemetry_command} command never sends anything")
+        else:
+            facts.append(f"nowhere: {profile.label} sends nothing while this is off (and the "
+                         f"{profile.telemetry_command} command never sends anything)")
+    elif decision.enabled:
         facts.append(collector or f"nowhere ({collector_problem or f'no collector is configured; set {profile.endpoint_env_var} to send'})")
     else:
         facts.append("nowhere: nothing is sent while this is off")
@@ -205,10 +236,13 @@ def status_view(
     parts.append(change_hint(decision, profile, width))
     if decision.warnings:
         parts.append(Text("\nWarnings:", style="bold yellow"))
-        grid = Table.grid(padding=(0, 1))
-        grid.add_column(style="bold yellow", no_wrap=True)
-        grid.add_column(overflow="fold")
-        for line in decision.warnings:
-            grid.add_row("!", line)
-        parts.append(grid)
+        if plain:
+            parts.extend(Text(f"! {line}") for line in decision.warnings)
+        else:
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(style="bold yellow", no_wrap=True)
+            grid.add_column(overflow="fold")
+            for line in decision.warnings:
+                grid.add_row("!", line)
+            parts.append(grid)
     return Group(*parts)

@@ -19,6 +19,8 @@ class FileText:
     problem: str | None = None
     #: Non-fatal concerns (e.g. a world-writable config file).
     concerns: tuple[str, ...] = ()
+    #: The file is over ``MAX_BYTES`` (its fix is to make it smaller, not to repair it).
+    too_big: bool = False
 
 
 def read_text(path: str, *, check_owner: bool = False) -> FileText | None:
@@ -40,7 +42,8 @@ def read_text(path: str, *, check_owner: bool = False) -> FileText | None:
     if not stat.S_ISREG(st.st_mode):
         return FileText(path, problem="is not a regular file")
     if st.st_size > MAX_BYTES:
-        return FileText(path, problem=f"is {st.st_size:,} bytes, over the {MAX_BYTES:,}-byte limit")
+        return FileText(path, problem=f"is {st.st_size:,} bytes, over the 1 MB limit of what is "
+                                      "read", too_big=True)
     concerns: list[str] = []
     if check_owner:
         if st.st_mode & stat.S_IWOTH:
@@ -55,7 +58,7 @@ def read_text(path: str, *, check_owner: bool = False) -> FileText | None:
     except OSError as exc:
         return FileText(path, problem=f"cannot be read ({exc.strerror or exc})")
     if len(data) > MAX_BYTES:
-        return FileText(path, problem=f"is over the {MAX_BYTES:,}-byte limit")
+        return FileText(path, problem="is over the 1 MB limit of what is read", too_big=True)
     if b"\x00" in data:
         return FileText(path, problem="is binary, not text")
     try:
@@ -78,6 +81,20 @@ def toml_key_line(text: str, key: str) -> int | None:
     if match is None:
         return None
     return text.count("\n", 0, match.start()) + 1
+
+
+def toml_text(value: object) -> str:
+    """A TOML value as the user wrote it (``false``, ``"off"``, ``1``), not as Python shows it
+    (``False``, ``'off'``): messages quote the file back to its author."""
+    import json
+
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, int | float):
+        return str(value)
+    return f"a {type(value).__name__}"
 
 
 def toml_error_line(message: str) -> int | None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .._model import Edition, Layer
 from .._values import shown
-from ._files import read_text, toml_error_line, toml_key_line
+from ._files import read_text, toml_error_line, toml_key_line, toml_text
 
 _KEYS = ("edition", "telemetry", "locked")
 
@@ -32,7 +32,7 @@ class Policy:
     def admin_lock_layer(self) -> Layer:
         if self.problem:
             return Layer("admin_lock", "off", None, self.path, status="error",
-                         detail=f"{self.problem}; treated as locked off",
+                         detail=f"{self.problem}, so it counts as locked off",
                          warnings=self.warnings)
         if self.path is None:
             return Layer("admin_lock", detail="no system policy file")
@@ -97,16 +97,19 @@ def _parse(path: str, read) -> Policy:
     if "edition" in data:
         if data["edition"] not in ("core", "cloud"):
             return _bad(path, toml_key_line(text, "edition"),
-                        f"edition must be \"core\" or \"cloud\", not {shown(repr(data['edition']))}", fix)
+                        f"edition must be \"core\" or \"cloud\" (quoted), not "
+                        f"{shown(toml_text(data['edition']))}", fix)
         edition = Edition(data["edition"], at("edition"))
     telemetry = data.get("telemetry")
     if telemetry is not None and telemetry not in ("on", "off"):
         return _bad(path, toml_key_line(text, "telemetry"),
-                    f"telemetry must be \"on\" or \"off\", not {shown(repr(telemetry))}", fix)
+                    f"telemetry must be \"on\" or \"off\" (quoted), not "
+                    f"{shown(toml_text(telemetry))}", fix)
     locked = data.get("locked", False)
     if not isinstance(locked, bool):
         return _bad(path, toml_key_line(text, "locked"),
-                    f"locked must be true or false, not {shown(repr(locked))}", fix)
+                    f"locked must be true or false (no quotes), not {shown(toml_text(locked))}",
+                    fix)
     if locked and telemetry is None:
         return _bad(path, toml_key_line(text, "locked"),
                     "locked = true needs telemetry = \"on\" or \"off\" to say what is locked", fix)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from .._model import Layer
 from .._values import YAML_FALSE, YAML_TRUE, opinion_of, printable, shown
 from ..profile import LegacyFlagFile
-from ._files import read_text
+from ._files import FileText, read_text
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -49,28 +49,39 @@ def _compose(text: str):
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.compose(text, Loader=loader)
+    # libyaml does not count a byte-order mark in its marks: compose without it, so that every
+    # mark indexes the text the caller holds once it has dropped the BOM too.
+    return yaml.compose(text.removeprefix("\ufeff"), Loader=loader)
+
+
+def file_problem(read: FileText, dotted: str) -> _Found:
+    """A file that could not be read as text, as a problem with its fix."""
+    if read.too_big:
+        fix = ("the file is over 1 MB, which is not read: make it smaller, or opt out another way "
+               "(`telemetry disable` for you, DO_NOT_TRACK=1 for a shell)")
+    else:
+        fix = f"make it a readable UTF-8 YAML file with {dotted.replace('.', ': ')}: false"
+    return _Found(problem=f"the file {read.problem}, so {dotted} cannot be read", fix=fix)
 
 
 def read_yaml_flag(path: str, key_path: tuple[str, ...]) -> _Found | None:
     """The flag at ``key_path`` in a YAML file; None when the file does not exist."""
-    dotted = ".".join(key_path)
     read = read_text(path)
     if read is None:
         return None
     if read.problem:
-        return _Found(problem=f"the file {read.problem}, so {dotted} cannot be read",
-                      fix=f"make it a readable UTF-8 YAML file with {dotted.replace('.', ': ')}: false")
+        return file_problem(read, ".".join(key_path))
     return flag_in_text(read.text or "", key_path)
 
 
-def flag_in_text(text: str, key_path: tuple[str, ...]) -> _Found:
-    """The flag at ``key_path`` in YAML ``text`` (also used to check an edit before saving it)."""
+def compose_checked(text: str, dotted: str):
+    """``(node, None)`` for YAML ``text`` that is safe to walk, else ``(None, problem)``.
+
+    Unsafe: invalid YAML, or aliases that would expand past ``MAX_EXPANDED_NODES``.
+    """
     # Imported only now: most runs outside a project have no YAML to read at all.
     import yaml
 
-    dotted = ".".join(key_path)
-    example = "\n".join(f"{'  ' * i}{k}:" for i, k in enumerate(key_path)) + " false"
     try:
         node = _compose(text)
     except (yaml.YAMLError, RecursionError) as exc:
@@ -78,15 +89,37 @@ def flag_in_text(text: str, key_path: tuple[str, ...]) -> _Found:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
-        return _Found(line=line, problem=f"invalid YAML ({problem}), so {dotted} cannot be read",
-                      fix="correct the YAML syntax" + (" on that line" if line else ""))
+        return None, _Found(line=line,
+                            problem=f"invalid YAML ({problem}), so {dotted} cannot be read",
+                            fix="correct the YAML syntax" + (" on that line" if line else ""))
     bomb = _alias_bomb(node)
     if bomb is not None:
         line, size = bomb
-        return _Found(line=line,
-                      problem=f"its YAML aliases expand to over {size:,} nodes (an alias bomb, "
-                              f"which dbt's parser would try to expand), so {dotted} is not trusted",
-                      fix="remove the nested anchors and aliases (&name / *name)")
+        return None, _Found(line=line,
+                            problem=f"its YAML aliases expand to over {size:,} nodes (an alias "
+                                    f"bomb, which dbt's parser would try to expand), so {dotted} "
+                                    "is not trusted",
+                            fix="remove the nested anchors and aliases (&name / *name)")
+    return node, None
+
+
+def pairs_named(mapping, key: str) -> list:
+    """Every ``(key node, value node)`` of ``mapping`` whose key is ``key``, in file order."""
+    import yaml
+
+    return [(k, v) for k, v in mapping.value
+            if isinstance(k, yaml.ScalarNode) and k.value == key]
+
+
+def flag_in_text(text: str, key_path: tuple[str, ...]) -> _Found:
+    """The flag at ``key_path`` in YAML ``text`` (also used to check an edit before saving it)."""
+    import yaml
+
+    dotted = ".".join(key_path)
+    example = "\n".join(f"{'  ' * i}{k}:" for i, k in enumerate(key_path)) + " false"
+    node, problem = compose_checked(text, dotted)
+    if problem is not None:
+        return problem
     for depth, key in enumerate(key_path):
         if node is None or (node.tag == _NULL_TAG and not isinstance(node, yaml.MappingNode)):
             return _Found()
@@ -95,11 +128,16 @@ def flag_in_text(text: str, key_path: tuple[str, ...]) -> _Found:
             return _Found(line=node.start_mark.line + 1,
                           problem=f"{where} must be a mapping",
                           fix=f"write it as:\n{example}".replace("\n", " ⏎ "))
-        child = None
-        for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
-                child = value_node
-        node = child
+        named = pairs_named(node, key)
+        if len(named) > 1:
+            # Which one a parser keeps is its own choice (PyYAML: the last); a strict reading
+            # does not guess, because the likeliest story is an opt-out overwritten by mistake.
+            lines = " and ".join(str(k.start_mark.line + 1) for k, _ in named)
+            return _Found(line=named[-1][0].start_mark.line + 1,
+                          problem=f"{'.'.join(key_path[:depth + 1])} is set {len(named)} times "
+                                  f"(lines {lines}), so which {dotted} applies is not clear",
+                          fix="keep one of them and delete the others")
+        node = named[0][1] if named else None
     if node is None:
         return _Found()
     line = node.start_mark.line + 1
@@ -168,7 +206,7 @@ def _layer_from(path: str, found: _Found, key_path: tuple[str, ...]) -> Layer:
     if found.problem:
         message = f"{origin}: {found.problem}; treated as off. Fix: {found.fix}"
         return Layer("project_file", "off", shown(found.raw), origin, status="error",
-                     detail=f"{found.problem}; treated as off", warnings=(message,))
+                     detail=found.problem, warnings=(message,))
     if found.opinion is None:
         return Layer("project_file", None, None, path, detail=f"no {'.'.join(key_path)} set")
     return Layer("project_file", found.opinion, shown(found.raw), origin)
@@ -226,8 +264,8 @@ def project_file_layer(
             f"as off. Fix: remove {dotted} from {legacy.file_name}"
         )
         return Layer("project_file", "off", layer.raw, layer.origin, status="error",
-                     detail=f"also set in {old_layer.origin}; treated as off",
+                     detail=f"the flag is also set in {old_layer.origin}",
                      warnings=(*layer.warnings, both)), watched
     return Layer("project_file", old_layer.opinion, old_layer.raw, old_layer.origin,
                  detail=f"deprecated location ({legacy.file_name})",
-                 warnings=(deprecation,)), watched
+                 warnings=(deprecation,), legacy=True), watched

@@ -6,7 +6,7 @@ import tomllib
 
 from .._model import Layer
 from .._values import opinion_of, shown
-from ._files import read_text, toml_error_line, toml_key_line
+from ._files import read_text, toml_error_line, toml_key_line, toml_text
 
 USER_KEY = "send_anonymous_usage_stats"
 
@@ -15,7 +15,7 @@ def _error(path: str, line: int | None, problem: str, fix: str) -> Layer:
     where = f"{path}:{line}" if line else path
     return Layer(
         "user_config", "off", None, where, status="error",
-        detail=f"{problem}; treated as off",
+        detail=problem,
         warnings=(f"{where}: {problem}; treated as off. Fix: {fix}",),
     )
 
@@ -55,10 +55,11 @@ def user_config_layer(path: str) -> Layer:
     origin = f"{path}:{line}" if line else path
     if not isinstance(value, bool):
         layer = _error(
-            path, line, f"{USER_KEY} must be true or false, not {shown(repr(value))}",
+            path, line, f"{USER_KEY} must be true or false (no quotes), not "
+                        f"{shown(toml_text(value))}",
             f"write {USER_KEY} = false (no quotes), or run `telemetry disable`",
         )
-        return Layer(layer.name, layer.opinion, shown(repr(value)), layer.origin, layer.status,
+        return Layer(layer.name, layer.opinion, shown(toml_text(value)), layer.origin, layer.status,
                      layer.detail, (*layer.warnings, *warnings))
     return Layer("user_config", opinion_of(value), str(value).lower(), origin,
                  warnings=tuple(warnings))

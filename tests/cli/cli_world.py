@@ -210,14 +210,32 @@ def line_with(text: str, needle: str) -> str:
     raise AssertionError(f"no line contains {needle!r} in:\n{text}")
 
 
-def table_rows(text: str) -> list[dict[str, str]]:
-    """The rows of the wide ``status`` table: layer, value, origin, effect.
+_BLOCK = re.compile(r"^(\d+)\. (.+?): (decides|overridden|no opinion|error \(counts as off\))$")
 
-    A row folded over several lines is joined back (cells joined with a space, which is right for
-    words; a path folded mid-name gains a space, and tests about folding say so).
+
+def table_rows(text: str) -> list[dict[str, str]]:
+    """The layers of ``status`` as rows: layer, value, origin, effect.
+
+    Reads both layouts: the table (a terminal wide enough) and one block per layer (plain
+    output: piped, NO_COLOR, or a narrow terminal), so a test about what a layer says does not
+    depend on where the output went. A table row folded over several lines is joined back (cells
+    joined with a space, which is right for words; a path folded mid-name gains a space, and
+    tests about folding say so).
     """
     rows: list[dict[str, str]] = []
-    for line in text.splitlines():
+    lines = text.splitlines()
+    if not any("│" in line for line in lines):
+        for line in lines:
+            block = _BLOCK.match(line)
+            if block:
+                rows.append({"layer": block.group(2), "value": "—", "origin": "—",
+                             "effect": block.group(3)})
+            elif rows and line.startswith("   value: "):
+                rows[-1]["value"] = line[len("   value: "):]
+            elif rows and line.startswith("   from: "):
+                rows[-1]["origin"] = line[len("   from: "):]
+        return rows
+    for line in lines:
         if "│" not in line:
             continue
         cells = [c.strip() for c in line.split("│")]
@@ -230,6 +248,15 @@ def table_rows(text: str) -> list[dict[str, str]]:
                 if cell:
                     rows[-1][key] = f"{rows[-1][key]} {cell}".strip()
     return rows
+
+
+def above_layers(text: str) -> str:
+    """What ``status`` prints before its layers (the headline and the cloud note)."""
+    for marker in ("layer ", "1. edition mandate: "):
+        at = text.find("\n" + marker)
+        if at >= 0:
+            return text[:at]
+    raise AssertionError(f"no layers in:\n{text}")
 
 
 def hint_steps(text: str) -> tuple[str, list[str]]:

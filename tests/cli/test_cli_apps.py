@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -98,7 +100,22 @@ def test_a_broken_plugin_is_a_one_line_error_not_a_traceback(world: World, fakea
 
     assert r.code == 2, r
     assert len(r.err.strip().splitlines()) == 1, r.err
-    assert "brokenapp" in r.err
+    assert r.err.startswith("telemetry: brokenapp's profile failed to load: RuntimeError: a "
+                            "plugin bug."), r.err
+    assert "unknown app" not in r.err, "it is installed; it is broken"
+    assert "TELEMETRY_CONSENT_TRACEBACK=1" in r.err
+
+
+def test_the_traceback_variable_shows_where_a_plugin_fails(world: World, fakeapp_site):
+    # Not world.run: a traceback is exactly what this test asks for.
+    proc = subprocess.run([sys.executable, "-m", "consent.cli", "--app", "brokenapp", "status"],
+                          cwd=world.cwd, capture_output=True, text=True, timeout=30,
+                          env=world.env(PYTHONPATH=str(fakeapp_site),
+                                        TELEMETRY_CONSENT_TRACEBACK="1"))
+
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("telemetry: brokenapp's profile failed to load")
+    assert "Traceback" in proc.stderr and "brokenapp_profile.py" in proc.stderr
 
 
 def test_a_broken_plugin_does_not_break_the_default_app(world: World, fakeapp_site):

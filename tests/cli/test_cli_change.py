@@ -9,9 +9,10 @@ from __future__ import annotations
 import difflib
 import stat
 import tomllib
+from pathlib import Path
 
 import pytest
-from cli_world import World, flat
+from cli_world import World, flat, line_with
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -75,12 +76,12 @@ def test_disable_creates_missing_parent_dirs_of_xdg_config_home(world: World):
     assert tomllib.loads(written.read_text())["send_anonymous_usage_stats"] is False
 
 
-def test_a_directory_in_the_way_is_a_one_line_error_exit_2(world: World):
+def test_a_directory_in_the_way_is_a_one_line_error_exit_4(world: World):
     world.user_config().mkdir(parents=True)
 
     r = world.run("disable")
 
-    assert r.code == 2, r
+    assert r.code == 4, r
     assert len(r.err.strip().splitlines()) == 1, r.err
     assert str(world.user_config()) in r.err and "Fix:" in r.err
 
@@ -286,9 +287,11 @@ def test_invalid_yaml_project_is_not_edited_and_says_so(world: World):
 
     r = world.run("enable", "--project")
 
-    assert r.code == 2, r
+    assert r.code == 3, r
+    assert r.out == "", "nothing was written, so nothing says it was"
     assert len(r.err.strip().splitlines()) == 1, r.err
-    assert str(world.project_file) in r.err and "YAML" in r.err
+    assert str(world.project_file) in r.err and "YAML" in r.err and "line 4" in r.err
+    assert "nothing was written" in r.err
     assert world.project_file.read_text() == broken
 
 
@@ -391,3 +394,227 @@ def test_only_the_flag_lines_change_in_any_ordinary_project_file(world: World, i
         assert added == [f"  send_anonymous_usage_stats: {value}"]
     else:
         assert added == ["flags:", f"  send_anonymous_usage_stats: {value}"]
+
+
+# -- never leave a dbt project in a state dbt refuses (profiles.yml's config: block) -------------
+
+LEGACY_PROFILES = ("config:\n  send_anonymous_usage_stats: {value}\n"
+                   "jaffle:\n  target: dev\n  outputs:\n    dev:\n      type: postgres\n"
+                   "      password: hunter2\n")
+
+
+def _legacy(world: World, value: str, where: Path | None = None) -> Path:
+    path = (where or world.home / ".dbt") / "profiles.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(LEGACY_PROFILES.format(value=value))
+    path.chmod(0o600)
+    return path
+
+
+def test_status_over_a_legacy_opt_out_names_the_file_that_decides(world: World):
+    legacy = _legacy(world, "false")
+    world.write_project("name: jaffle\n")
+
+    r = world.run("status", COLUMNS="400")
+
+    hint = line_with(r.out, "To turn it on:")
+    assert f"decided by the deprecated user-wide setting in {legacy}:2" in flat(r.out)
+    assert "telemetry enable --project" not in hint, "following it would make dbt refuse to run"
+    assert f"{legacy}:2".replace(str(world.home), "~") in hint, hint
+
+
+@pytest.mark.parametrize("profiles_dir", [False, True], ids=["~/.dbt", "DBT_PROFILES_DIR"])
+def test_enable_project_over_a_legacy_opt_out_is_refused_and_writes_nothing(world: World,
+                                                                            profiles_dir):
+    where = world.root / "profiles" if profiles_dir else None
+    legacy = _legacy(world, "false", where)
+    env = {"DBT_PROFILES_DIR": str(where)} if profiles_dir else {}
+    project = world.write_project("name: jaffle\n").read_bytes()
+    legacy_bytes = legacy.read_bytes()
+
+    r = world.run("enable", "--project", **env)
+
+    assert r.code == 3, r
+    assert r.out == "", "nothing was enabled, so nothing says so"
+    assert len(r.err.strip().splitlines()) == 1, r.err
+    assert f"{legacy}:2" in r.err and "line 2" in r.err, "names the file and the line to change"
+    assert "all your projects" in r.err and "Nothing was written" in r.err
+    assert "another process" not in r.err
+    assert world.project_file.read_bytes() == project
+    assert legacy.read_bytes() == legacy_bytes
+    status = world.run("status", "--json", **env).json()
+    assert status["enabled"] is False and not any("refuse" in w for w in status["warnings"])
+
+
+def test_disable_project_over_a_legacy_opt_out_is_refused_and_writes_nothing(world: World):
+    legacy = _legacy(world, "false")
+    project = world.write_project("name: jaffle\n").read_bytes()
+
+    r = world.run("disable", "--project")
+
+    assert r.code == 3, r
+    assert "already turns telemetry off" in r.err and f"{legacy}:2" in r.err
+    assert world.project_file.read_bytes() == project
+
+
+def test_disable_project_over_a_legacy_true_moves_the_setting_keeping_every_other_byte(
+        world: World):
+    legacy = _legacy(world, "true")
+    world.write_project("name: jaffle\n")
+    expected = LEGACY_PROFILES.format(value="true").replace(
+        "  send_anonymous_usage_stats: true\n", "")
+
+    r = world.run("disable", "--project")
+
+    assert r.code == 0, r
+    assert legacy.read_text() == expected, "only the legacy key's line is gone"
+    assert stat.S_IMODE(legacy.stat().st_mode) == 0o600, "it holds credentials: mode kept"
+    assert "Removed send_anonymous_usage_stats: true from" in r.out and "default" in r.out
+    assert world.project_file.read_text() == (
+        "name: jaffle\nflags:\n  send_anonymous_usage_stats: false\n")
+    doc = world.run("status", "--json").json()
+    assert (doc["enabled"], doc["decided_by"]) == (False, "project_file")
+    assert doc["warnings"] == [], "dbt runs: no both-set refusal"
+
+
+def test_a_legacy_config_block_with_other_settings_is_never_joined_by_flags(world: World):
+    legacy = world.home / ".dbt" / "profiles.yml"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text("config:\n  partial_parse: true\n")
+    project = world.write_project("name: jaffle\n").read_bytes()
+
+    r = world.run("disable", "--project")
+
+    assert r.code == 3, r
+    assert "config: block (partial_parse)" in r.err and "Fix: move what is under config:" in r.err
+    assert world.project_file.read_bytes() == project
+
+
+# -- a project file the command cannot (or must not) edit: refused, not "enabled" --------------
+
+BOMB = "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"
+               for p, c in zip([None, *"abcdefghi"], "abcdefghij", strict=True))
+
+
+@pytest.mark.parametrize("case", ["over the size limit", "alias bomb"])
+def test_a_project_file_that_is_an_error_is_refused_with_the_real_reason(world: World, case):
+    if case == "over the size limit":
+        text = "name: jaffle\nflags:\n  send_anonymous_usage_stats: false\n" + \
+            "# padding to make the file large\n" * 40_000
+        reason = "over the 1 MB limit"
+    else:
+        text = BOMB + "flags:\n  send_anonymous_usage_stats: false\n"
+        reason = "alias bomb"
+    world.write_project(text)
+
+    r = world.run("enable", "--project")
+
+    assert r.code == 3, r
+    assert r.out == "" and "another process" not in r.err
+    assert reason in r.err and str(world.project_file) in r.err and "Fix:" in r.err
+    assert "make it a readable UTF-8 YAML file" not in r.err
+    assert world.project_file.read_text() == text
+
+
+def test_disable_project_on_a_5_mb_project_file_is_refused_at_once(world: World):
+    text = ("name: jaffle\nmodels:\n" + "".join(f"  model_{i:06d}:\n    +materialized: view\n"
+                                               for i in range(130_000)))
+    world.write_project(text)
+    assert world.project_file.stat().st_size > 5_000_000
+
+    r = world.run("disable", "--project", timeout=30)  # not a speed test: it must not hang
+
+    assert r.code == 3, r
+    assert "over the 1 MB limit" in r.err and "Fix: make it smaller" in r.err
+    assert world.project_file.read_text() == text
+
+
+def test_a_read_only_project_file_is_left_alone_exit_4(world: World):
+    path = world.project_flag("true")
+    path.chmod(0o444)
+    before = path.read_bytes()
+
+    r = world.run("disable", "--project")
+
+    assert r.code == 4, r
+    assert "read-only" in r.err and str(path) in r.err and "chmod u+w" in r.err
+    assert path.read_bytes() == before and stat.S_IMODE(path.stat().st_mode) == 0o444
+
+
+def test_a_choice_dbt_would_drop_says_so_instead_of_blaming_another_process(world: World):
+    world.write_project("name: jaffle\nflags:\n  partial_parse: maybe\n")
+
+    r = world.run("disable", "--project")
+
+    assert r.code == 3, r
+    assert "another process" not in r.err
+    assert "does not apply" in r.err and "partial_parse" in r.err
+
+
+def test_minimal_edits_keep_crlf_markers_anchors_and_flow_lists(world: World):
+    text = ("--- # shop\r\nname: jaffle\r\nvars: &v {start: '2020'}\r\nother: *v\r\n"
+            "paths: [models, seeds]   # flow list\r\n... # end\r\n")
+    world.project_file.parent.mkdir(parents=True, exist_ok=True)
+    world.project_file.write_bytes(text.encode())
+
+    r = world.run("disable", "--project")
+
+    assert r.code == 0, r
+    assert world.project_file.read_bytes() == text.replace(
+        "... # end", "flags:\r\n  send_anonymous_usage_stats: false\r\n... # end").encode()
+
+
+# -- the user config: a dotfiles symlink is written through, comments are kept -------------------
+
+DOTFILE = "# shared between my machines\nsend_anonymous_usage_stats = true  # for now\n"
+
+
+def test_a_symlinked_user_config_is_written_through_keeping_its_comments(world: World):
+    dotfiles = world.home / "dotfiles" / "telemetry.toml"
+    dotfiles.parent.mkdir(parents=True)
+    dotfiles.write_text(DOTFILE)
+    world.user_config().parent.mkdir(parents=True)
+    world.user_config().symlink_to(dotfiles)
+
+    r = world.run("disable")
+
+    assert r.code == 0, r
+    assert world.user_config().is_symlink(), "the dotfiles link stays a link"
+    assert dotfiles.read_text() == DOTFILE.replace("= true", "= false")
+    assert world.run("status", "--json").json()["decided_by"] == "user_config"
+
+
+def test_enable_keeps_the_comments_of_an_existing_user_config_crlf_too(world: World):
+    world.user_config().parent.mkdir(parents=True)
+    world.user_config().write_bytes(DOTFILE.replace("\n", "\r\n").encode())
+
+    r = world.run("disable")
+
+    assert r.code == 0, r
+    assert world.user_config().read_bytes() == \
+        DOTFILE.replace("= true", "= false").replace("\n", "\r\n").encode()
+
+
+def test_a_read_only_profiles_yml_without_config_does_not_block_the_project(world: World):
+    legacy = world.home / ".dbt" / "profiles.yml"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text("jaffle:\n  target: dev\n")
+    legacy.chmod(0o400)  # credentials, kept read-only
+    world.write_project("name: jaffle\n")
+
+    r = world.run("disable", "--project")
+
+    assert r.code == 0, r
+    assert "send_anonymous_usage_stats: false" in world.project_file.read_text()
+
+
+def test_a_read_only_profiles_yml_that_must_change_is_a_failed_write(world: World):
+    legacy = _legacy(world, "true")
+    legacy.chmod(0o400)
+    project = world.write_project("name: jaffle\n").read_bytes()
+
+    r = world.run("disable", "--project")
+
+    assert r.code == 4, r
+    assert "read-only" in r.err and str(legacy) in r.err
+    assert world.project_file.read_bytes() == project, "nothing half-done"

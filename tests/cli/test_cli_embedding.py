@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from cli_world import World, flat
+from cli_world import REPO, World, flat
 
 HOST = textwrap.dedent('''\
     """mytool: a host CLI that mounts telemetry-consent under its own profile."""
@@ -92,6 +92,15 @@ def test_mounted_help_uses_the_host_command_path(world: World, mytool):
     assert "Usage: mytool telemetry" in r.out
 
 
+@pytest.mark.parametrize("args", [["telemetry", "--help"], ["telemetry", "status", "--help"]])
+def test_mounted_help_names_the_host_default_not_dbt(world: World, mytool, args):
+    r = mytool(*args, COLUMNS="200")
+
+    assert r.code == 0, r
+    assert "dbt" not in r.out, "inside mytool, --app defaults to mytool's own profile"
+    assert "(default: mytool, this tool's own)" in flat(r.out)
+
+
 def test_mounted_app_option_on_the_command_switches_profile(world: World, mytool):
     r = mytool("telemetry", "status", "--app", "dbt", "--json")
 
@@ -163,3 +172,41 @@ def test_group_bound_to_host_flag_and_edition(world: World, invoke, kwargs, deci
 
     doc = r.json()
     assert (doc["app"], doc["decided_by"], doc["enabled"]) == ("mytool", decided_by, enabled)
+
+
+# -- the README's embedding example, run exactly as written --------------------------------------
+
+def _readme_example() -> str:
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Embedding it in your tool", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.fixture
+def readme_tool(tmp_path: Path) -> list[str]:
+    host = tmp_path / "readme-host" / "mytool.py"
+    host.parent.mkdir()
+    host.write_text(_readme_example())
+    return [sys.executable, str(host)]
+
+
+def test_the_readme_example_runs_and_sends_its_tool_version(world: World, readme_tool):
+    r = world.run("run", script=readme_tool, MYTOOL_TELEMETRY_DEBUG="1")
+
+    assert r.code == 0, r
+    printed = flat(r.err)
+    assert '"event": "invocation_start"' in printed and '"event": "model_run"' in printed
+    assert '"tool_version": "1.4.0"' in printed, "every event carries the tool's version"
+    assert '"tool_version": null' not in printed
+
+
+def test_the_readme_example_flag_off_is_an_opinion_and_none_is_not(world: World, readme_tool):
+    off = world.run("run", "--no-send-anonymous-usage-stats", script=readme_tool,
+                    MYTOOL_TELEMETRY_DEBUG="1")
+    status = world.run("telemetry", "status", "--json", script=readme_tool)
+
+    assert off.code == 0 and "model_run" not in off.err, "an explicit off sends nothing"
+    assert status.json()["app"] == "mytool"
+    host_flag = next(layer for layer in status.json()["layers"]
+                     if layer["name"] == "host_flag")
+    assert host_flag["opinion"] is None, "no flag given: no opinion, the other layers decide"

@@ -1,7 +1,8 @@
 """What ``status`` looks like on real terminals and pipes, and its ``--json`` contract.
 
-Clean output means: no escape codes when colour is off or output is piped, no line wider than
-``COLUMNS``, and the key facts still there at 40 columns.
+On a terminal: no line wider than ``COLUMNS``, a table when it fits, the key facts still there at
+40 columns. Plain (piped, ``NO_COLOR``): no escape codes, no box characters, one block per layer,
+and piped text never wrapped, whatever ``COLUMNS`` says (README "What telemetry status shows").
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from cli_world import PRECEDENCE, TITLES, World, build, flat, line_with, table_rows
+from cli_world import PRECEDENCE, TITLES, World, build, flat, line_with, strip_ansi, table_rows
 from rich.cells import cell_len
 
 ESC = "\x1b"
@@ -30,10 +31,21 @@ WORLDS = {
 }
 
 
+BOXES = set("│┃━─╇┡┼┏┓┗┛╋")
+
+
 def assert_clean(out: str, width: int) -> None:
     assert ESC not in out, "escape codes on a non-TTY or with NO_COLOR"
     too_wide = [line for line in out.splitlines() if cell_len(line) > width]
     assert not too_wide, f"lines wider than {width} columns:\n" + "\n".join(too_wide)
+
+
+def assert_plain(out: str) -> None:
+    """Piped / NO_COLOR output: no escape codes, no box characters, one block per layer."""
+    assert ESC not in out, "escape codes in plain output"
+    assert not BOXES & set(out), "box characters in plain output"
+    for i, title in enumerate(TITLES, 1):
+        assert f"\n{i}. {title}: " in out, f"layer {i} ({title}) is not a block of its own"
 
 
 def assert_key_facts(out: str, width: int) -> None:
@@ -57,30 +69,50 @@ def assert_key_facts(out: str, width: int) -> None:
 def test_status_fits_the_terminal_and_keeps_the_facts(world: World, invoke, case, width):
     env = build(world, **WORLDS[case])
 
-    r = invoke("status", COLUMNS=str(width), **env)
+    # TTY_COMPATIBLE=1: rich's own switch for "this output is a terminal".
+    r = invoke("status", COLUMNS=str(width), TTY_COMPATIBLE="1", **env)
 
     assert r.code == 0 and r.exception is None, r
-    assert_clean(r.out, width)
-    assert_key_facts(r.out, width)
+    out = strip_ansi(r.out)
+    assert_clean(out, width)
+    assert_key_facts(out, width)
+
+
+@pytest.mark.parametrize("case", list(WORLDS))
+def test_piped_status_is_plain_blocks_and_never_wrapped(world: World, invoke, case):
+    env = build(world, **WORLDS[case])
+
+    r = invoke("status", COLUMNS="40", **env)
+
+    assert r.code == 0 and r.exception is None, r
+    assert_plain(r.out)
+    assert_key_facts(r.out, 10**6)
+    assert line_with(r.out, "Anonymous usage statistics are ").endswith("."), r.out
+    assert "Every field: telemetry events" in line_with(r.out, "Collected: "), "wrapped:\n" + r.out
 
 
 @pytest.mark.parametrize("width", [40, 80])
-def test_no_color_piped_real_process_is_clean(world: World, width):
+def test_no_color_piped_real_process_is_plain(world: World, width):
     world.write_policy('edition = "cloud"\n')
     world.project_flag("false")
 
     r = world.run("status", NO_COLOR="1", COLUMNS=str(width), DO_NOT_TRACK="1")
 
     assert r.code == 0, r
-    assert_clean(r.out, width)
+    assert_plain(r.out)
     assert_key_facts(r.out, width)
-    assert "cannot be turned off in the cloud edition" in flat(r.out)
+    assert "cannot be turned off in the cloud edition" in line_with(r.out, "Telemetry cannot")
 
 
-def test_piped_output_without_columns_is_plain_and_80_wide(world: World):
+def test_piped_output_without_columns_is_not_wrapped_at_80(world: World):
+    world.write_project("name: jaffle\nflags:\n  send_anonymous_usage_stats: oFF\n")
+
     r = world.run("status", DO_NOT_TRACK="1")
 
-    assert_clean(r.out, 80)
+    assert_plain(r.out)
+    warning = line_with(r.out, "dbt reads send_anonymous_usage_stats as the string 'oFF'")
+    assert warning.startswith("! ") and warning.endswith("without quotes"), "one line, whole"
+    assert cell_len(warning) > 80
     assert "decided by DO_NOT_TRACK=1 in your environment" in flat(r.out)
 
 
@@ -124,7 +156,10 @@ def test_no_color_on_a_real_terminal_drops_colour(world: World):
     plain = on_tty(NO_COLOR="1")
 
     assert _colours(coloured), "a terminal gets colour (else this test proves nothing)"
+    assert "│" in coloured, "a terminal wide enough gets the table"
     assert not _colours(plain), "NO_COLOR=1 must drop every colour"
+    assert not BOXES & set(plain) and "1. edition mandate: " in _SGR.sub("", plain), \
+        "NO_COLOR gives the plain layout, as piped output does"
     assert "Traceback" not in coloured + plain
     assert "decided by DO_NOT_TRACK=1" in flat(_SGR.sub("", plain))
 
@@ -163,7 +198,10 @@ JSON_WORLDS = {
     "system default off": dict(policy='telemetry = "off"\n'),
 }
 BAD_INPUT = {"broken project file", "bad user toml", "user value not a boolean", "bad policy",
-             "unrecognised DO_NOT_TRACK", "unrecognised env var"}
+             "unrecognised env var"}
+#: The dbt profile reads DO_NOT_TRACK as dbt does: "please" is no opt-out (dbt tracks), and a
+#: warning says so.
+WARNED_BUT_ON = {"unrecognised DO_NOT_TRACK"}
 
 
 @pytest.mark.parametrize("case", list(JSON_WORLDS))
@@ -194,6 +232,8 @@ def test_json_validates_and_is_consistent(world: World, invoke, status_schema, c
         assert layer["status"] == "no_opinion", f"{layer['name']} is above the winner"
     assert doc["mandatory"] is (doc["edition"]["name"] == "cloud"
                                 or (doc["decided_by"] == "admin_lock" and doc["enabled"]))
+    if case in WARNED_BUT_ON:
+        assert doc["warnings"] and doc["enabled"] is True, doc
     if case in BAD_INPUT:
         assert doc["warnings"], "bad input is reported"
         assert doc["enabled"] is False, "bad input fails closed"

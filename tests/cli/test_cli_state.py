@@ -26,6 +26,18 @@ def test_reset_forgets_the_anonymous_id_and_says_a_new_one_comes_later(world: Wo
     assert world.run("status", "--json").json()["anonymous_id"] is None
 
 
+def test_reset_clears_the_log_of_events_sent_with_the_old_id(world: World):
+    anonymous_id = world.write_anonymous_id()
+    world.write_log([{"event": "invocation", "anonymous_user_id": anonymous_id}])
+
+    r = world.run("reset")
+
+    assert r.code == 0, r
+    assert "and the local log of the events sent with it" in flat(r.out)
+    assert anonymous_id not in world.run("log", "--json").out, "the forgotten id stays forgotten"
+    assert not (world.state() / "events.log").exists()
+
+
 def test_reset_without_an_id_says_there_was_nothing_to_forget(world: World):
     r = world.run("reset")
 
@@ -75,6 +87,17 @@ def test_log_json_is_the_newest_records(world: World, invoke, args, expected):
 
     assert r.code == 0 and r.exception is None, r
     assert r.json() == expected
+
+
+def test_a_garbled_log_is_not_reported_as_no_events_sent(world: World):
+    path = world.write_log([], tail="\x00\x01 not an event\n{broken\n")
+
+    r = world.run("log")
+
+    assert r.code == 0, r
+    assert "No events have been sent" not in r.out + r.err
+    assert len(r.err.strip().splitlines()) == 1, r.err
+    assert str(path) in r.err and "no readable events" in r.err and "Fix: delete it" in r.err
 
 
 def test_log_survives_a_torn_last_line(world: World, invoke):

@@ -10,10 +10,21 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from cli_world import TITLES, World, build, flat, hint_steps, line_with, table_rows
+from cli_world import (
+    TITLES,
+    World,
+    above_layers,
+    build,
+    flat,
+    hint_steps,
+    line_with,
+    table_rows,
+)
 
 WIDE = "400"
-COLLECTOR = "nowhere (no collector is configured; set DBT_TELEMETRY_ENDPOINT to send)"
+#: The dbt profile only explains dbt's decision: dbt sends, this command never does.
+DBT_SENDS = ("dbt Labs, sent by dbt itself when it runs; the telemetry command never sends "
+             "anything")
 
 
 def _effects(out: str) -> dict[str, str]:
@@ -35,7 +46,8 @@ def test_default_world_says_on_why_and_how_to_turn_it_off(world: World):
     assert rows[-1]["value"] == "core → on" and rows[-1]["effect"] == "decides"
     assert all(row["effect"] == "no opinion" for row in rows[:-1])
     assert "Anonymous id: none yet" in text
-    assert f"Events go to: {COLLECTOR}" in text
+    assert f"Events go to: {DBT_SENDS}" in text
+    assert "nowhere" not in text, "dbt would send: saying nowhere next to ON misleads"
     assert "Collected: platform" in text and "never credentials" in text
     assert "Every field: telemetry events" in text
     assert line_with(r.out, "To turn it off:").startswith("To turn it off: telemetry disable")
@@ -52,7 +64,8 @@ def test_do_not_track_decides_and_the_hint_says_unset_it(world: World):
     assert dnt == {"layer": "DO_NOT_TRACK", "value": "1 → off",
                    "origin": "DO_NOT_TRACK", "effect": "decides"}
     assert table_rows(r.out)[-1]["effect"] == "overridden"
-    assert "Events go to: nowhere" in text, "nothing is sent while it is off"
+    assert ("Events go to: nowhere: dbt sends nothing while this is off (and the telemetry "
+            "command never sends anything)") in text
     assert line_with(r.out, "To turn it on:") == "To turn it on: unset DO_NOT_TRACK"
 
 
@@ -67,7 +80,7 @@ def test_cloud_edition_cannot_be_turned_off_and_lists_the_overridden_opt_outs(wo
     text = flat(r.out)
     assert "Anonymous usage statistics are ON for dbt (cloud edition)" in text
     assert "decided by the cloud edition" in text
-    note = flat(r.out.split("# ┃")[0])  # the paragraph above the table
+    note = flat(above_layers(r.out))  # the paragraph above the layers
     assert "Telemetry cannot be turned off in the cloud edition" in note
     assert "noted but overridden" in note
     for opt_out in ("DO_NOT_TRACK", "project file", "user config"):
@@ -203,10 +216,14 @@ def test_admin_lock_on_is_mandatory_and_only_an_administrator_can_change_it(worl
 HINTS = {
     # case: (world, the hint line it must print)
     "DO_NOT_TRACK=1": (dict(DO_NOT_TRACK="1"), "To turn it on: unset DO_NOT_TRACK"),
-    "DO_NOT_TRACK unrecognised": (dict(DO_NOT_TRACK="maybe"), "To turn it on: unset DO_NOT_TRACK"),
+    # dbt does not read DO_NOT_TRACK=maybe as an opt-out (a warning says so): it is on.
+    "DO_NOT_TRACK unrecognised": (dict(DO_NOT_TRACK="maybe"), "To turn it off: telemetry disable"),
+    "DO_NOT_TRACK dbt ignores": (dict(DO_NOT_TRACK="on"), "To turn it off: telemetry disable"),
+    "env var dbt refuses": (dict(DBT_SEND_ANONYMOUS_USAGE_STATS="maybe"),
+                            "To turn it on: unset DBT_SEND_ANONYMOUS_USAGE_STATS"),
     "project file off": (dict(project="false"), "To turn it on: telemetry enable --project"),
-    "project flag quoted (error)": (dict(project='"false"'),
-                                    "To turn it on: telemetry enable --project"),
+    # dbt reads a quoted "false" as a string and drops every flag: it is on.
+    "project flag quoted": (dict(project='"false"'), "To turn it off: telemetry disable"),
     "user off inside project on": (dict(project="true", user="false"),
                                    "To turn it on: telemetry enable"),
     "user config not a boolean": (dict(user_text='send_anonymous_usage_stats = "no"\n'),
@@ -309,3 +326,29 @@ def test_json_in_a_real_process_is_one_document_on_stdout(world: World, status_s
     assert doc["decided_by"] == "project_file"
     assert doc["anonymous_id"] == anonymous_id
     assert str(uuid.UUID(doc["anonymous_id"])) == anonymous_id
+
+
+# -- values that were read, and what they mean --------------------------------------------------
+
+def test_an_empty_variable_is_shown_as_set_but_empty_not_as_unset(world: World, invoke):
+    doc = invoke("status", "--json", DBT_SEND_ANONYMOUS_USAGE_STATS="").json()
+    text = invoke("status", DBT_SEND_ANONYMOUS_USAGE_STATS="").out
+
+    layer = next(layer for layer in doc["layers"] if layer["name"] == "env_var")
+    assert (layer["raw"], layer["origin"], layer["opinion"]) == (
+        "", "DBT_SEND_ANONYMOUS_USAGE_STATS", None)
+    assert "set but empty, which means not set" in layer["detail"]
+    assert "DBT_SEND_ANONYMOUS_USAGE_STATS is set but empty" in text
+
+
+def test_a_non_boolean_do_not_track_was_read_and_is_called_not_a_boolean(world: World, invoke):
+    from consent.cli import telemetry_group
+    from consent.profile import AppProfile
+
+    strict = AppProfile(name="mytool", env_prefix="MYTOOL_", project_files=("mytool.yml",))
+    r = invoke("status", DO_NOT_TRACK="banana", group=telemetry_group(strict))
+
+    headline = flat(r.out).split(" 1. ")[0]
+    assert "could not be read" not in headline
+    assert ("decided by DO_NOT_TRACK=banana in your environment, which counts as off: it is not "
+            "a true/false value") in headline

@@ -4,11 +4,12 @@ short usage errors, help, and shell completion — through the installed ``telem
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import pytest
-from cli_world import World
+from cli_world import World, flat
 
 SCRIPT = Path(sys.executable).with_name("telemetry")
 
@@ -97,3 +98,67 @@ def test_bash_completion_script_completes_commands(world: World, telemetry):
     assert r.code == 0, r
     assert "plain,status" in r.out.splitlines()
 
+
+
+# -- what users hit at the edges -----------------------------------------------------------------
+
+def test_help_documents_every_exit_code(telemetry):
+    text = flat(telemetry("--help").out)
+
+    for code in ("0 success", "1 --expect not met", "2 usage error", "3 refused or not in effect",
+                 "4 a write failed"):
+        assert code in text, code
+
+
+def test_version_names_the_package_and_its_version(telemetry):
+    from importlib.metadata import version
+
+    r = telemetry("--version")
+
+    assert r.code == 0, r
+    assert r.out.strip() == f"telemetry-consent {version('telemetry-consent')}"
+
+
+@pytest.mark.parametrize("where", ["group", "command"])
+def test_an_empty_app_is_a_usage_error_not_silently_dbt(telemetry, where):
+    args = ["--app", "", "status"] if where == "group" else ["status", "--app", ""]
+
+    r = telemetry(*args)
+
+    assert r.code == 2, r
+    assert r.out == ""
+    assert "--app" in r.err and "needs the name of an app profile" in r.err and "dbt" in r.err
+
+
+@pytest.mark.parametrize("args", [["status"], ["status", "--json"], ["disable", "--project"],
+                                  ["enable"]])
+def test_a_deleted_working_directory_is_one_line_not_a_phantom_lock(world: World, args):
+    gone = world.root / "gone"
+    gone.mkdir()
+    script = ("import os, sys\nos.chdir(sys.argv[1])\nos.rmdir(sys.argv[1])\n"
+              "from consent.cli import run\nsys.exit(run(sys.argv[2:]))\n")
+
+    r = world.run(*args, script=[sys.executable, "-c", script, str(gone)],
+                  cwd=world.root)
+
+    assert r.code == 2, r
+    assert r.out == ""
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1, r.err
+    assert "the working directory no longer exists" in lines[0] and "Fix: cd" in lines[0]
+    assert "administrator" not in r.err and "internal error" not in r.err
+    assert not world.user_config().exists()
+
+
+def test_a_host_in_a_deleted_directory_gets_a_decision_without_a_phantom_lock(world: World):
+    gone = world.root / "gone"
+    gone.mkdir()
+    script = ("import json, os, sys\nos.chdir(sys.argv[1])\nos.rmdir(sys.argv[1])\n"
+              "import consent\nd = consent.decide()\n"
+              "print(json.dumps([d.enabled, d.decided_by, list(d.warnings)]))\n")
+
+    r = world.run(script=[sys.executable, "-c", script, str(gone)], cwd=world.root)
+
+    enabled, decided_by, warnings = json.loads(r.out)
+    assert (enabled, decided_by) == (False, "project_file"), "fails closed at the project layer"
+    assert any("working directory no longer exists" in w for w in warnings)

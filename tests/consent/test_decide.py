@@ -6,12 +6,13 @@ import json
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from consent import LAYER_ORDER, Decision
+from consent import DEFAULT_PROFILE, LAYER_ORDER, Decision, decide
 
 KEY = "send_anonymous_usage_stats"
 SCHEMA = json.loads(
@@ -259,15 +260,29 @@ def test_decide_never_raises_and_fails_closed(world):
     check_contract(decision)
 
 
-def test_bad_input_everywhere_still_returns_a_decision(world):
+def test_a_failure_to_read_anything_is_not_shown_as_an_admin_lock(world):
+    from consent.advice import explain_winner
+
+    text = explain_winner(world.decide(env=ExplodingEnv()))
+
+    assert "administrator" not in text and "None" not in text, text
+    assert text.startswith("a failure to read the settings, which counts as off: ")
+
+
+@pytest.mark.parametrize("reading, errors", [
+    ("strict", {"do_not_track", "env_var", "project_file", "user_config"}),
+    # dbt tracks with DO_NOT_TRACK=perhaps (a warning says so), and refuses to run with "ja".
+    ("dbt", {"env_var", "project_file", "user_config"}),
+])
+def test_bad_input_everywhere_still_returns_a_decision(world, reading, errors):
     world.project_file(b"\x00\xff")
     world.user_config("send_anonymous_usage_stats = [[[\n", mode=0o600)
     env = {**world.env, "DO_NOT_TRACK": "perhaps", "DBT_SEND_ANONYMOUS_USAGE_STATS": "ja",
            "DBT_PROFILES_DIR": str(world.root / "missing")}
-    decision = world.decide(env=env)
+    decision = world.decide(env=env) if reading == "dbt" else \
+        decide(replace(DEFAULT_PROFILE, reading="strict"), env=env)
     assert not decision.enabled
-    errors = {l.name for l in decision.layers if l.status == "error"}
-    assert errors == {"do_not_track", "env_var", "project_file", "user_config"}
+    assert {layer.name for layer in decision.layers if layer.status == "error"} == errors
     assert len(decision.warnings) == 4
     check_contract(decision)
 

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from consent import DEFAULT_PROFILE, AppProfile, UnknownAppError, get_profile, known_profiles
+from consent import (
+    DEFAULT_PROFILE,
+    AppProfile,
+    ProfileLoadError,
+    UnknownAppError,
+    get_profile,
+    known_profiles,
+)
 
 GROUP = "telemetry_consent.profiles"
 
@@ -91,11 +98,18 @@ def test_an_entry_point_may_name_a_factory(installed):
     assert get_profile("fakefactory").name == "fakeapp"
 
 
-@pytest.mark.parametrize("name", ["fakewrong", "fakemissing"])
-def test_a_broken_plugin_is_a_clear_error_not_a_traceback(installed, name):
-    with pytest.raises(UnknownAppError) as caught:
+@pytest.mark.parametrize("name, why", [
+    ("fakewrong", "fakeapp_profile:NOT_A_PROFILE is a dict, not an AppProfile"),
+    ("fakemissing", "ModuleNotFoundError: No module named 'no_such_module_anywhere'"),
+])
+def test_a_broken_plugin_says_its_profile_failed_to_load_and_why(installed, name, why):
+    with pytest.raises(ProfileLoadError) as caught:
         get_profile(name)
-    assert "dbt" in str(caught.value)
+    message = str(caught.value)
+    assert message.startswith(f"{name}'s profile failed to load: {why}"), message
+    assert "unknown app" not in message, "it is installed; it is broken"
+    assert "TELEMETRY_CONSENT_TRACEBACK=1" in message and "Fix:" in message
+    assert caught.value.exit_code == 2
 
 
 def test_discovery_works_in_a_fresh_process_through_pythonpath(installed, world):

@@ -9,9 +9,9 @@ import tomllib
 
 import pytest
 
-from consent import DEFAULT_PROFILE, NoProjectFile, WriteError
-from consent.sources.project import read_yaml_flag
-from consent.store import edit_flag_text, write_project_choice, write_user_choice
+from consent import DEFAULT_PROFILE, EditRefused, NoProjectFile, WriteError
+from consent._yaml_edit import NoMinimalEdit, same_apart_from, set_flag
+from consent.store import write_project_choice, write_user_choice
 
 KEY = ("flags", "send_anonymous_usage_stats")
 
@@ -63,26 +63,93 @@ def test_project_outside_any_project_says_so(world):
     ("flags:\n  send_anonymous_usage_stats:\n", "flags:\n  send_anonymous_usage_stats: false\n"),
 ])
 def test_text_edits_change_only_the_flag(text, expected):
-    assert edit_flag_text(text, KEY, False) == expected
+    assert set_flag(text, KEY, "false") == expected
 
 
-@pytest.mark.parametrize("text", [
-    "flags: {send_anonymous_usage_stats: true}\n",     # flow mapping: needs a re-dump
-    'flags:\n  send_anonymous_usage_stats: "true"\n',  # quoted: needs a re-dump
-    "- a list\n",
+EDITS = {
+    # case: (file, the same file with the flag set to false)
+    "CRLF line ends": ("name: x\r\nflags:\r\n  partial_parse: true\r\n",
+                       "name: x\r\nflags:\r\n  send_anonymous_usage_stats: false\r\n"
+                       "  partial_parse: true\r\n"),
+    "CRLF, no flags": ("name: x\r\n",
+                       "name: x\r\nflags:\r\n  send_anonymous_usage_stats: false\r\n"),
+    "document markers": ("---\nname: x\n...\n",
+                         "---\nname: x\nflags:\n  send_anonymous_usage_stats: false\n...\n"),
+    "markers and a comment after the end": (
+        "--- # shop\nname: x\n... # end\n",
+        "--- # shop\nname: x\nflags:\n  send_anonymous_usage_stats: false\n... # end\n"),
+    "anchors and aliases elsewhere": (
+        "base: &base {a: 1}\nother: *base\nflags:\n  send_anonymous_usage_stats: true\n",
+        "base: &base {a: 1}\nother: *base\nflags:\n  send_anonymous_usage_stats: false\n"),
+    "an anchored flags block used nowhere else": (
+        "flags: &f\n  partial_parse: true\n",
+        "flags: &f\n  send_anonymous_usage_stats: false\n  partial_parse: true\n"),
+    "flow lists": ("paths: [a, b]   # keep\nname: x\n",
+                   "paths: [a, b]   # keep\nname: x\n"
+                   "flags:\n  send_anonymous_usage_stats: false\n"),
+    "a flow flags mapping": ("flags: {send_anonymous_usage_stats: true, other: 1}\n",
+                             "flags: {send_anonymous_usage_stats: false, other: 1}\n"),
+    "a flow flags mapping without the key": (
+        "flags: {other: 1}\n", "flags: {send_anonymous_usage_stats: false, other: 1}\n"),
+    "an empty flow flags mapping": ("flags: {}\n", "flags: {send_anonymous_usage_stats: false}\n"),
+    "a quoted value": ('flags:\n  send_anonymous_usage_stats: "true"  # q\n',
+                       "flags:\n  send_anonymous_usage_stats: false  # q\n"),
+    "flags: with no value": ("flags:\nname: x\n",
+                             "flags:\n  send_anonymous_usage_stats: false\nname: x\n"),
+    "flags: ~": ("flags: ~  # none yet\n",
+                 "flags: {send_anonymous_usage_stats: false}  # none yet\n"),
+    "four-space indentation": ("name: x\nmodels:\n    shop: {}\n",
+                               "name: x\nmodels:\n    shop: {}\nflags:\n    "
+                               "send_anonymous_usage_stats: false\n"),
+    "non-ASCII before the flag": ("# café ☕\nflags:\n  send_anonymous_usage_stats: yes\n",
+                                  "# café ☕\nflags:\n  send_anonymous_usage_stats: false\n"),
+}
+
+
+@pytest.mark.parametrize("case", list(EDITS))
+def test_edits_keep_every_other_byte(case):
+    text, expected = EDITS[case]
+
+    assert set_flag(text, KEY, "false") == expected
+
+
+@pytest.mark.parametrize("text, why", [
+    ("flags:\n  send_anonymous_usage_stats: true\n  send_anonymous_usage_stats: false\n",
+     "set 2 times (lines 2 and 3)"),
+    ("flags: &f\n  partial_parse: true\nother: *f\n", "shared through a YAML anchor"),
+    ("off: &off false\nflags:\n  send_anonymous_usage_stats: *off\n",
+     "shared through a YAML anchor"),
+    ("base: &b {send_anonymous_usage_stats: true}\nflags:\n  <<: *b\n", "merge key"),
+    ("flags:\n  send_anonymous_usage_stats: |\n    true\n", "block scalar"),
+    ("flags: [a]\n", "is not a mapping"),
+    ("- a list\n", "not a mapping"),
+    ("name: x\n\tflags:\n", "not valid YAML"),
+    ("vars: !secret x\nflags:\n  send_anonymous_usage_stats: true\n", "cannot be loaded"),
 ])
-def test_text_edit_declines_what_it_cannot_do_exactly(text):
-    assert edit_flag_text(text, KEY, False) is None
+def test_what_no_minimal_edit_can_do_is_refused_with_the_reason(text, why):
+    with pytest.raises(NoMinimalEdit, match=why.replace("(", r"\(").replace(")", r"\)")):
+        same_apart_from(text, set_flag(text, KEY, "false"), KEY)
 
 
-def test_a_flow_mapping_falls_back_to_the_round_trip_and_reads_back_off(world):
-    path = world.project_file("name: x\nflags: {send_anonymous_usage_stats: true, other: 1}\n")
+def test_a_file_that_cannot_be_edited_minimally_is_left_alone(world):
+    text = "flags: &f\n  partial_parse: true\nother: *f\n"
+    path = world.project_file(text)
+
+    with pytest.raises(EditRefused) as err:
+        write_project_choice(DEFAULT_PROFILE, False)
+
+    assert path.read_text() == text
+    assert str(path) in str(err.value) and "anchor" in str(err.value) and "Fix:" in str(err.value)
+
+
+def test_a_byte_order_mark_is_kept(world):
+    text = "\ufeffname: x\nflags:\n  send_anonymous_usage_stats: true\n"
+    path = world.project_file(text.encode())
 
     write_project_choice(DEFAULT_PROFILE, False)
 
-    found = read_yaml_flag(str(path), KEY)
-    assert found.opinion == "off" and found.problem is None
-    assert "other" in path.read_text()
+    assert path.read_bytes() == \
+        "\ufeffname: x\nflags:\n  send_anonymous_usage_stats: false\n".encode()
 
 
 def _toggle_user(n: int, seed: int) -> None:

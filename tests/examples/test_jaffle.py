@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -38,7 +39,7 @@ def test_first_run_tells_the_user_and_sends_nothing_then_events_arrive_and_are_v
         first = jaffle(world, shop, "run", **endpoint)
         assert first.returncode == 0, first.stderr
         assert "anonymous usage statistics" in first.stderr and "Nothing was sent" in first.stderr
-        assert "python examples/jaffle telemetry disable" in first.stderr
+        assert f"python {JAFFLE} telemetry disable" in first.stderr, "a command that works here"
         assert collector.totals()["total"] == 0, "nothing leaves before the user was told"
 
         second = jaffle(world, shop, "run", **endpoint)
@@ -87,3 +88,21 @@ def test_the_host_flag_opts_out_for_one_run(world, shop):
         r = jaffle(world, shop, "run", "--no-send-anonymous-usage-stats", **env)
         assert r.returncode == 0
         assert collector.totals()["total"] == 0
+
+
+def test_the_notice_names_a_command_that_works_from_the_demo_dir(world, tmp_path: Path):
+    example = tmp_path / "examples" / "jaffle"
+    shutil.copytree(JAFFLE, example, ignore=shutil.ignore_patterns("target", "__pycache__"))
+    demo = example / "demo"
+
+    first = subprocess.run([sys.executable, "..", "run"], cwd=demo, capture_output=True,
+                           text=True, timeout=60, env={**world.env, "PYTHONPATH": str(REPO)})
+    assert first.returncode == 0, first.stderr
+    command = first.stderr.split("To turn it off: `", 1)[1].split("`", 1)[0]
+    assert command == "python .. telemetry disable", first.stderr
+
+    done = subprocess.run([sys.executable, *shlex.split(command)[1:]], cwd=demo,
+                          capture_output=True, text=True, timeout=60,
+                          env={**world.env, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    assert (world.config_home / "jaffle" / "telemetry.toml").exists()

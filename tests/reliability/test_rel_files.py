@@ -75,8 +75,8 @@ def test_read_only_dirs_refuse_changes_in_one_line_and_status_still_works(cli_wo
         enable = world.run("enable")
         status = world.run("status", "--json")
         log = world.run("log")
-    one_clear_line(disable, 2, str(world.user_config()), "nothing was changed")
-    one_clear_line(enable, 2, str(world.user_config()))
+    one_clear_line(disable, 4, str(world.user_config()), "nothing was changed")
+    one_clear_line(enable, 4, str(world.user_config()))
     assert status.code == 0 and status.json()["enabled"] is True
     assert log.code == 0
     assert world.user_config().read_bytes() == before
@@ -88,7 +88,7 @@ def test_reset_on_a_read_only_state_dir_is_one_clear_line(cli_world, invoke_grou
     with kit.read_only(world.state("dbt")):
         reset = world.run("reset")
         mounted = invoke_group(world, "reset")
-    one_clear_line(reset, 2, str(world.state("dbt") / "anonymous_id"))
+    one_clear_line(reset, 4, str(world.state("dbt") / "anonymous_id"))
     assert mounted.exception is None, f"{mounted.exception!r} escaped into the host's CLI"
 
 
@@ -148,7 +148,7 @@ def test_a_full_disk_refuses_the_change_and_keeps_the_old_choice(cli_world):
         status = world.run("status", "--json")
         leftovers = sorted(p.name for p in config_dir.glob(".telemetry.toml.*.tmp"))
         after = world.user_config().read_bytes()
-    one_clear_line(disable, 2, str(world.user_config()), "No space left on device")
+    one_clear_line(disable, 4, str(world.user_config()), "No space left on device")
     assert after == before
     assert status.json()["enabled"] is True
     assert leftovers == []
@@ -186,7 +186,7 @@ def test_a_directory_where_the_config_file_should_be(cli_world):
     user = next(l for l in doc["layers"] if l["name"] == "user_config")
     assert user["status"] == "error" and doc["enabled"] is False  # fail closed
     assert any("directory" in w for w in doc["warnings"])
-    one_clear_line(disable, 2, str(world.user_config()))
+    one_clear_line(disable, 4, str(world.user_config()))
     assert world.user_config().is_dir()
 
 
@@ -197,7 +197,7 @@ def test_a_file_where_the_config_dir_should_be(cli_world):
     status = world.run("status", "--json")
     disable = world.run("disable")
     assert status.code == 0
-    one_clear_line(disable, 2, str(world.config_home / "dbt"))
+    one_clear_line(disable, 4, str(world.config_home / "dbt"))
     assert (world.config_home / "dbt").read_text() == "not a directory\n"
 
 
@@ -323,7 +323,7 @@ def test_disable_project_on_a_bomb_is_bounded_and_clear(cli_world, tmp_path, cas
     kit.record("project files", case, "`disable --project` peak RSS", peak, "MB")
     assert seconds < kit.HOST_BOUND_S and peak < 300
     assert proc.returncode in (0, 2, 3), proc
-    if proc.returncode == 2:
+    if proc.returncode in (2, 3):
         assert len([l for l in proc.stderr.splitlines() if l.strip()]) <= 2, proc.stderr
     after = world.run("status", "--json").json()
     assert after["enabled"] is False

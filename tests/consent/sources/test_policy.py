@@ -108,3 +108,17 @@ def test_a_directory_in_place_of_the_policy_fails_closed(world):
     world.policy_path(0).mkdir(parents=True)
     lock = policy(world).admin_lock_layer()
     assert (lock.status, lock.opinion) == ("error", "off")
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("telemetry = false\n", 'telemetry must be "on" or "off" (quoted), not false'),
+    ("telemetry = true\n", 'telemetry must be "on" or "off" (quoted), not true'),
+    ('locked = "yes"\ntelemetry = "off"\n', 'locked must be true or false (no quotes), not "yes"'),
+])
+def test_a_wrong_value_is_quoted_back_as_toml_not_python(world, text, shown):
+    world.policy(text)
+
+    warning = read_policy(world.profile.system_policy_paths()).warnings[0]
+
+    assert shown in warning, warning
+    assert "False" not in warning and "True" not in warning

@@ -199,7 +199,13 @@ BAD = {
     "a fifo": (_fifo, None, "regular file"),
     "a symlink loop": (_symlink_loop, None, "cannot be read"),
     "a dangling symlink": (_dangling_symlink, None, "symlink"),
-    "two megabytes": (_two_megabytes, None, "limit"),
+    "two megabytes": (_two_megabytes, None, "over 1 MB, which is not read: make it smaller"),
+    # A strict profile does not guess which of two values was meant (dbt takes the last one,
+    # so an opt-out above an "on" would be lost): it fails closed.
+    "the flag set twice": (lambda w: _write(w, flag_file("false") + f"  {KEY}: true\n"), 3,
+                           "set 2 times (lines 2 and 3)"),
+    "flags: set twice": (lambda w: _write(w, flag_file("false") + "flags:\n  x: 1\n"), 3,
+                         "flags is set 2 times (lines 1 and 3)"),
 }
 
 

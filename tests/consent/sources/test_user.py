@@ -44,7 +44,7 @@ def test_an_empty_file_is_no_opinion(world):
 
 BAD = {
     # id: (content, line or None, words the warning must also contain)
-    "the string false": (f'{KEY} = "false"\n', 1, "'false'"),
+    "the string false": (f'{KEY} = "false"\n', 1, '"false"'),  # as written in TOML, quotes and all
     "zero": (f"{KEY} = 0\n", 1, "0"),
     "one": (f"# mine\n{KEY} = 1\n", 2, "1"),
     "a list": (f"{KEY} = [false]\n", 1, "true or false"),
