@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -31,9 +32,22 @@ def jaffle(world, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProc
                           capture_output=True, text=True, timeout=60)
 
 
+def _delivered(spool_dir: Path, timeout: float = 20) -> bool:
+    """Nothing waits in the spool any more and no uploader holds it (the log is written)."""
+    from tracking.spool import Spool
+
+    spool = Spool(str(spool_dir))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not spool.segments() and spool.holder() is None:
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def test_first_run_tells_the_user_and_sends_nothing_then_events_arrive_and_are_valid(world, shop):
     with Collector() as collector:
-        endpoint = {"JAFFLE_TELEMETRY_ENDPOINT": collector.url, "JAFFLE_TELEMETRY_FLUSH_DEADLINE": "10"}
+        endpoint = {"JAFFLE_TELEMETRY_ENDPOINT": collector.url}
 
         first = jaffle(world, shop, "run", **endpoint)
         assert first.returncode == 0, first.stderr
@@ -44,6 +58,9 @@ def test_first_run_tells_the_user_and_sends_nothing_then_events_arrive_and_are_v
         second = jaffle(world, shop, "run", **endpoint)
         assert second.returncode == 0, second.stderr
         assert "Traceback" not in second.stderr + second.stdout
+        # Sent by the uploader the run started as it exited: wait for it, boundedly.
+        assert collector.wait_for(good=EXPECTED_EVENTS, timeout=20)
+        assert _delivered(world.state_home / "jaffle" / "spool")
         assert collector.totals() == {"total": EXPECTED_EVENTS, "good": EXPECTED_EVENTS, "bad": 0}
         sent = json.dumps(collector.good())
         for secret in ("customer_orders", "revenue_by_day", "raw_orders", "SELECT", "shop",
@@ -81,8 +98,9 @@ def test_do_not_track_runs_the_tool_and_sends_nothing(world, shop):
 
 def test_the_host_flag_opts_out_for_one_run(world, shop):
     with Collector() as collector:
-        env = {"JAFFLE_TELEMETRY_ENDPOINT": collector.url, "JAFFLE_TELEMETRY_FLUSH_DEADLINE": "10"}
+        env = {"JAFFLE_TELEMETRY_ENDPOINT": collector.url}
         jaffle(world, shop, "run", **env)  # the notice run
         r = jaffle(world, shop, "run", "--no-send-anonymous-usage-stats", **env)
         assert r.returncode == 0
         assert collector.totals()["total"] == 0
+        assert not (world.state_home / "jaffle" / "spool").exists(), "nothing was even recorded"
