@@ -217,6 +217,10 @@ class Spool:
         return os.path.join(self.directory, "state.json")
 
     def ensure_dir(self) -> None:
+        """Create the spool dir (0700) if needed; refuse one that is a symlink (OSError):
+        events are never written into a directory someone pointed it at."""
+        if os.path.islink(self.directory):
+            raise OSError(f"{self.directory} is a symbolic link; it is not used")
         os.makedirs(self.directory, mode=_DIR_MODE, exist_ok=True)
 
     # -- writing (a host, its own segment) -------------------------------------------------

@@ -54,6 +54,8 @@ __all__ = ["Report", "Uploader", "deliver", "main"]
 
 #: Statuses worth one more try a second later: a proxy or the collector may recover.
 _RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: What :meth:`Uploader._post` returns when consent went away before a retry.
+_WITHDRAWN = -1
 #: Per-segment outcomes kept in state.json (``flush()`` reads its own there).
 _RECEIPTS_KEPT = 512
 _ROUNDS = 20
@@ -136,7 +138,6 @@ class Uploader:
         self._anonymous: dict[str, str] = {}
         self._checks: dict[str, Callable[[Any], Any] | None] = {}
         self._encode = json.JSONEncoder(separators=(",", ":")).encode
-        self._receipts: dict[str, list[int]] = {}
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, lock_fd: int | None = None, *, wait_for_lock: bool = False) -> Report:
@@ -240,9 +241,10 @@ class Uploader:
             spool.count_dropped({"invalid": bad})
         if outcome is not None:
             accepted, dropped = outcome
+            # The receipt first: whoever sees the segment gone (flush) finds its outcome.
+            self._receipt(segment.base, accepted, dropped + bad)
             if spool.remove(segment):
                 self.report.segments_done += 1
-            self._receipts[segment.base] = [accepted, dropped + bad]
 
     def deliver_events(self, header: Mapping[str, Any], events: Sequence[dict[str, Any]], *,
                        segment: Segment | None = None) -> tuple[int, int] | None:
@@ -293,7 +295,12 @@ class Uploader:
             if body is None:
                 self._advance(segment, chunk)
                 continue
-            status = self._post(collector, body)
+            status = self._post(collector, body, run, segment)
+            if status == _WITHDRAWN:
+                left = len(logged) + len(events) - index
+                self._drop(left, "revoked")
+                self.report.revoked += left
+                return accepted, dropped + left
             if status is not None and 200 <= status < 300:
                 accepted += len(logged)
                 self._accepted(run, logged)
@@ -312,11 +319,15 @@ class Uploader:
             return None
         return accepted, dropped
 
-    def _post(self, collector: _Collector, body: bytes) -> int | None:
+    def _post(self, collector: _Collector, body: bytes, run: _Run,
+              segment: Segment | None) -> int | None:
         status = collector.post(body)
         self.report.batches += 1
         if status is not None and status in _RETRYABLE and self._time_left() > 1.5:
             time.sleep(1.0)  # one more try: a proxy restarting, a collector scaling up
+            # ...unless the user said stop in that second (`telemetry disable` or `reset`).
+            if not run.allowed() or (segment is not None and not os.path.exists(segment.path)):
+                return _WITHDRAWN
             status = collector.post(body)
             self.report.batches += 1
         return status
@@ -526,21 +537,29 @@ class Uploader:
         with contextlib.suppress(OSError):
             self.spool.update_state(change)
 
+    def _receipt(self, base: str, accepted: int, dropped: int) -> None:
+        """What became of segment ``base``: kept (bounded) for :meth:`Tracker.flush`."""
+        assert self.spool is not None
+
+        def change(state: dict[str, Any]) -> None:
+            kept = state.get("receipts") or {}
+            kept[base] = [accepted, dropped]
+            if len(kept) > _RECEIPTS_KEPT:
+                kept = dict(list(kept.items())[-_RECEIPTS_KEPT:])
+            state["receipts"] = kept
+
+        with contextlib.suppress(OSError):
+            self.spool.update_state(change)
+
     def _save_state(self) -> None:
-        """The last run's report and the segments' receipts, into state.json (lock held)."""
+        """The last run's report, into state.json (lock held)."""
         if self.spool is None:
             return
         if self.report.mode == "detached":
             _own_usage(self.report)
-        receipts, self._receipts = self._receipts, {}
         report = {**self.report.as_dict(), "saved": time.time()}
 
         def change(state: dict[str, Any]) -> None:
-            kept = state.get("receipts") or {}
-            kept.update(receipts)
-            if len(kept) > _RECEIPTS_KEPT:
-                kept = dict(list(kept.items())[-_RECEIPTS_KEPT:])
-            state["receipts"] = kept
             state["last_upload"] = report
 
         with contextlib.suppress(OSError):

@@ -338,6 +338,6 @@ def test_a_host_in_a_hostile_project_is_bounded_and_sends_nothing(tracking_world
     kit.record("project files", case, "host added wall time at exit", run.added_exit_s, "s")
     kit.record("project files", case, "host peak RSS", run.peak_rss_mb, "MB")
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr
-    assert run.main_report["mode"] == "off"  # fail closed
+    assert run.main_report["plan"] == "off"  # fail closed
     assert run.elapsed_s < kit.HOST_BOUND_S + 5 and run.peak_rss_mb < 300
     assert collector.totals()["total"] == 0
