@@ -14,6 +14,7 @@ from typing import Any
 from consent import AppProfile, Decision
 
 from .catalog import Catalog
+from .ids import KeyedHasher
 
 
 class DebugSink:
@@ -28,13 +29,9 @@ class DebugSink:
         self._profile = profile
         self._edition = decision.edition.name
         self._catalog = catalog
-        self._secret = os.urandom(32)
+        self._hasher = KeyedHasher(os.urandom(32))  # a stand-in: nothing is written
         self._anonymous_id = str(uuid.uuid4())
-        self._project_id = None
-        if project_name:
-            from .ids import keyed_hash
-
-            self._project_id = keyed_hash(self._secret, "project", project_name)
+        self._project_id = self._hasher("project", project_name) if project_name else None
         where = url or "nowhere (no collector endpoint)"
         if problem:
             where = f"nowhere: {problem}"
@@ -44,8 +41,8 @@ class DebugSink:
             highlight=False, markup=True,
         )
 
-    def secret(self) -> bytes:
-        return self._secret
+    def hasher(self) -> KeyedHasher:
+        return self._hasher
 
     def _contexts(self, invocation_id: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

@@ -23,18 +23,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .settings import TrackerSettings
 from .spool import Spool
 
 if TYPE_CHECKING:
+    import subprocess
+
     from .plan import DeliveryMode
+    from .settings import TrackerSettings
     from .uploader import Report
 
 #: Where ``tracking`` lives: put first on the uploader's PYTHONPATH, so that it runs this code.
@@ -67,6 +68,8 @@ def start_uploader(spool: Spool, settings: TrackerSettings, endpoint: str | None
                     "--lock-fd", str(fd), "--options", json.dumps(settings.uploader_options())]
             if force:
                 argv.append("--force")
+            import subprocess
+
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(
                 p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)

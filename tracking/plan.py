@@ -12,13 +12,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from consent import Decision
-from consent.ci import detect_ci
+if TYPE_CHECKING:  # imported by every host at start-up, consent off included: keep it bare
+    from consent import Decision
 
-from .settings import TrackerSettings
+    from .settings import TrackerSettings
 
 PlanKind = Literal["off", "debug", "notice", "record"]
 #: ``detached``: a background uploader process delivers; ``inline``: this process delivers at
@@ -26,8 +25,7 @@ PlanKind = Literal["off", "debug", "notice", "record"]
 DeliveryMode = Literal["detached", "inline"]
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(NamedTuple):
     kind: PlanKind
     #: The collector (checked), for ``record``; for ``debug``, where events would have gone.
     endpoint: str | None = None
@@ -68,6 +66,8 @@ def delivery_mode(env: Mapping[str, str], *, pid: int | None = None,
       the container when it exits, a detached uploader included;
     - not POSIX, or a frozen executable (``sys.executable`` is the tool itself, not Python).
     """
+    from consent.ci import detect_ci
+
     ci = detect_ci(env)
     if ci is not None:
         return "inline", f"CI ({ci.variable})"

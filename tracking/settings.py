@@ -15,14 +15,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from consent._values import env_bool, shown
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
+class Field(NamedTuple):
     """One setting: ``<PREFIX>TELEMETRY_<NAME upper-cased>``."""
 
     name: str
@@ -58,9 +56,12 @@ FIELDS: tuple[Field, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class TrackerSettings:
-    """How the tracker records and delivers; see :data:`FIELDS` for each setting."""
+class TrackerSettings(NamedTuple):
+    """How the tracker records and delivers; see :data:`FIELDS` for each setting.
+
+    A NamedTuple, like the others a host builds at start-up: a frozen dataclass costs about a
+    millisecond just to define, and every tracked run pays for it.
+    """
 
     endpoint: str | None = None
     debug: bool = False
@@ -101,7 +102,7 @@ class TrackerSettings:
                 problems.append(
                     f"telemetry: {key}={shown(text)!r} is ignored ({exc}); using the default. "
                     f"Fix: correct or unset {key}")
-        return replace(cls(), **values), problems
+        return cls()._replace(**values), problems
 
     def uploader_options(self) -> dict[str, Any]:
         """What an uploader needs to know, as plain JSON values (it is told, it does not read)."""
@@ -122,7 +123,7 @@ class TrackerSettings:
                 values[name] = _parse(field, str(value))
             except ValueError:
                 continue
-        return replace(cls(), **values)
+        return cls()._replace(**values)
 
 
 def _parse(field: Field, text: str) -> Any:

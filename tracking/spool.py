@@ -39,11 +39,9 @@ import contextlib
 import json
 import os
 import re
-import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from consent._atomic import atomic_write, sweep_stale_temps
 
@@ -69,8 +67,7 @@ _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(NamedTuple):
     """One segment file as its name describes it."""
 
     directory: str
@@ -110,8 +107,7 @@ class Segment:
                    int(events) if events is not None else None, state)
 
 
-@dataclass(frozen=True, slots=True)
-class Waiting:
+class Waiting(NamedTuple):
     """What ``telemetry status`` says about the spool."""
 
     events: int
@@ -133,7 +129,7 @@ class SegmentWriter:
         self.bytes = 0
         spool.ensure_dir()
         created = int(time.time() * 1000)
-        self.base = f"{created:013d}-{os.getpid()}-{secrets.token_hex(4)}"
+        self.base = f"{created:013d}-{os.getpid()}-{os.urandom(4).hex()}"
         # Created under a name no reader looks at, locked, given its header, then renamed into
         # view: a reader never sees an ``.open`` segment that nobody holds yet.
         tmp = os.path.join(spool.directory, f".{self.base}.tmp")

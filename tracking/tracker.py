@@ -24,24 +24,40 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import consent
 
 from .plan import Plan
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from consent import AppProfile, Decision
 
     from ._watch import ConsentWatch
-    from .catalog import Catalog, _Spec
+    from .catalog import Catalog
     from .delivery import Handover
+    from .ids import KeyedHasher
     from .settings import TrackerSettings
     from .spool import SegmentWriter
 
 __all__ = ["Invocation", "Tracker", "TrackerStats"]
+
+if TYPE_CHECKING:
+
+    class _Sink(Protocol):
+        """What the tracker asks of the one sink its plan chose (spool, or debug printer)."""
+
+        def record(self, uri: str, data: dict[str, Any], invocation_id: str,
+                   extra: list[list[Any]], timestamp_ms: int) -> None: ...
+
+        def hasher(self) -> KeyedHasher | None: ...
+
+        def flush(self, timeout: float) -> bool: ...
+
+        def close(self, timeout: float) -> bool: ...
 
 #: How often, at most, recording an event re-checks consent (the uploader checks again, exactly,
 #: before each batch). Four stats per event would double the cost of recording for a host
@@ -56,36 +72,33 @@ _TOKEN = re.compile(r"^[a-z][a-z0-9_]{0,31}\Z")
 _EXIT_ENDS_AT: float | None = None
 
 
-@dataclass
 class TrackerStats:
-    """What happened to this process's events (delivery's own counts are in the spool's state)."""
+    """What happened to this process's events (delivery's own counts are in the spool's state).
 
-    #: Events accepted: spooled, or printed in debug mode.
-    recorded: int = 0
-    #: Events refused before recording (not in the catalog, or not matching their schema).
-    invalid: int = 0
-    dropped_consent: int = 0
-    #: Events that could not be kept anywhere (no secret or anonymous id could be stored).
-    dropped_unwritable: int = 0
-    #: Events kept in memory because the spool could not be written (delivered in-process).
-    in_memory: int = 0
-    segments: int = 0
-    uploads_started: int = 0
-    errors: int = 0
+    - ``recorded``: events accepted (spooled, or printed in debug mode);
+    - ``invalid``: refused before recording (not in the catalog, or not matching their schema);
+    - ``dropped_consent``: consent was withdrawn during the run;
+    - ``dropped_unwritable``: could not be kept anywhere (no secret could be stored);
+    - ``in_memory``: kept in memory because the spool could not be written (sent in-process);
+    - ``segments``, ``uploads_started``, ``errors``: what recording did.
+
+    A plain class: a host creates it at start-up, and a dataclass costs a millisecond to define.
+    """
+
+    __slots__ = ("dropped_consent", "dropped_unwritable", "errors", "in_memory", "invalid",
+                 "recorded", "segments", "uploads_started")
+    _ORDER = ("recorded", "invalid", "dropped_consent", "dropped_unwritable", "in_memory",
+              "segments", "uploads_started", "errors")
+
+    def __init__(self) -> None:
+        self.recorded = self.invalid = self.dropped_consent = self.dropped_unwritable = 0
+        self.in_memory = self.segments = self.uploads_started = self.errors = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in self._ORDER}
 
-
-class _Sink(Protocol):
-    def record(self, uri: str, data: dict[str, Any], invocation_id: str,
-               extra: list[list[Any]], timestamp_ms: int) -> None: ...
-
-    def secret(self) -> bytes | None: ...
-
-    def flush(self, timeout: float) -> bool: ...
-
-    def close(self, timeout: float) -> bool: ...
+    def __repr__(self) -> str:
+        return "TrackerStats(" + ", ".join(f"{k}={v}" for k, v in self.as_dict().items()) + ")"
 
 
 def _stderr_line(text: str) -> None:
@@ -122,6 +135,7 @@ class Tracker:
         self._sink: _Sink | None = None
         self._settings: TrackerSettings | None = None
         self._catalog: Catalog | None = None
+        self._specs: dict[tuple[str, str], tuple[str, Callable[[Any], Any] | None] | None] = {}
         self._watch: ConsentWatch | None = None
         self._next_check = 0.0
         self._pid = os.getpid()
@@ -220,44 +234,58 @@ class Tracker:
         if sink is None:
             return None
         try:
-            secret = sink.secret()
-            if secret is None:
-                return None
-            from .ids import keyed_hash
-
-            return keyed_hash(secret, kind, value)
+            hasher = sink.hasher()
+            return None if hasher is None else hasher(kind, value)
         except Exception:  # noqa: BLE001
             self.stats.errors += 1
             return None
 
+    def _spec(self, name: str, kind: str) -> tuple[str, Callable[[Any], Any] | None] | None:
+        """``(iglu uri, host check)`` of the catalog's ``kind`` called ``name``, once per name."""
+        key = (name, kind)
+        known = self._specs.get(key)
+        if known is None and key not in self._specs:
+            from .catalog import host_check
+
+            spec = self._catalog.get(name) if self._catalog is not None else None
+            known = (spec.iglu_uri, host_check(spec)) if spec is not None and \
+                spec.kind == kind else None
+            self._specs[key] = known
+        return known
+
     def _resolve(self, item: str | object, data: Mapping[str, Any] | None,
-                 kind: str) -> tuple[_Spec, dict[str, Any]] | None:
-        catalog = self._catalog
-        if catalog is None:
-            return None
+                 kind: str) -> tuple[str, dict[str, Any]] | None:
+        """``(iglu uri, checked data)`` of an event or context, or None (not in the catalog).
+
+        Raises when the data does not match its schema (the caller counts it as invalid).
+        """
         if isinstance(item, str):
-            spec = catalog.get(item)
-            values = dict(data) if isinstance(data, Mapping) else None
+            if not isinstance(data, Mapping):
+                return None
+            found = self._spec(item, kind)
+            values = dict(data)
         else:
-            spec = catalog.spec_for(item) if item is not None else None
+            spec = self._catalog.spec_for(item) if self._catalog is not None and \
+                item is not None else None
             dump = getattr(item, "model_dump", None)
-            values = dump(mode="json") if spec is not None and callable(dump) else None
-        if spec is None or spec.kind != kind or values is None:
+            if spec is None or not callable(dump):
+                return None
+            found = self._spec(spec.iglu_uri, kind)
+            values = dump(mode="json")
+        if found is None:
             return None
-        return spec, values
+        uri, check = found
+        if check is not None:
+            check(values)
+        return uri, values
 
     def _record(self, event: str | object, data: Mapping[str, Any] | None,
                 contexts: Iterable[object], invocation_id: str) -> None:
-        from .catalog import host_check
-
         resolved = self._resolve(event, data, "event")
         if resolved is None:
             self.stats.invalid += 1
             return
-        spec, values = resolved
-        check = host_check(spec)
-        if check is not None:
-            check(values)  # invalid: raises, counted by track()
+        uri, values = resolved
         extra: list[list[Any]] = []
         for context in contexts:
             if isinstance(context, tuple) and len(context) == 2:
@@ -267,10 +295,7 @@ class Tracker:
             if found is None:
                 self.stats.invalid += 1
                 return
-            context_check = host_check(found[0])
-            if context_check is not None:
-                context_check(found[1])
-            extra.append([found[0].iglu_uri, found[1]])
+            extra.append([found[0], found[1]])
         if os.getpid() != self._pid:
             return  # a forked child: its parent's tracker is not its own
         now = time.monotonic()
@@ -282,7 +307,7 @@ class Tracker:
         sink = self._sink
         if sink is None:
             return
-        sink.record(spec.iglu_uri, values, invocation_id, extra, int(time.time() * 1000))
+        sink.record(uri, values, invocation_id, extra, int(time.time() * 1000))
         self.stats.recorded += 1
 
     def _withdraw(self) -> None:
@@ -376,8 +401,9 @@ class _SpoolSink:
     def __init__(self, tracker: Tracker, settings: TrackerSettings, plan: Plan, cwd: str,
                  project_name: str | None, env: Mapping[str, str] | None) -> None:
         from .delivery import Handover
-        from .spool import Spool
+        from .spool import Spool, encode_line
 
+        self._encode = encode_line
         self._tracker = tracker
         self.settings = settings
         self._profile = tracker.profile
@@ -388,22 +414,24 @@ class _SpoolSink:
         self._endpoint = plan.endpoint
         self.handover: Handover = Handover(self.spool, settings, plan.endpoint, plan.delivery,
                                            env)
-        self._secret: bytes | None = None
+        self._hasher: KeyedHasher | None = None
         self._header: dict[str, Any] | None = None
         self._writer: SegmentWriter | None = None
         self._memory: list[dict[str, Any]] | None = None
         self._bases: list[str] = []
 
-    def secret(self) -> bytes | None:
-        if self._secret is None:
+    def hasher(self) -> KeyedHasher | None:
+        if self._hasher is None:
             # The first hash creates the secret file: only if consent still holds (a disable
             # since start-up must not leave a new file behind). Once loaded, nothing is written.
             if not self._tracker._allowed_now():
                 return None
             from consent.state import ensure_secret
 
-            self._secret = ensure_secret(self._profile)
-        return self._secret
+            from .ids import KeyedHasher
+
+            self._hasher = KeyedHasher(ensure_secret(self._profile))
+        return self._hasher
 
     def _make_header(self) -> dict[str, Any]:
         if self._header is None:
@@ -423,24 +451,20 @@ class _SpoolSink:
         return self._header
 
     def _project_id(self) -> str | None:
-        from .ids import keyed_hash
-
         if self._project_name:
-            secret = self.secret()
-            return keyed_hash(secret, "project", self._project_name) if secret else None
+            hasher = self.hasher()
+            return hasher("project", self._project_name) if hasher else None
         from consent.sources import find_project_file
 
         found = find_project_file(self._cwd, self._profile.project_files)
         if not found:
             return None
-        secret = self.secret()
-        return (keyed_hash(secret, "project-dir", os.path.dirname(os.path.realpath(found)))
-                if secret else None)
+        hasher = self.hasher()
+        return (hasher("project-dir", os.path.dirname(os.path.realpath(found)))
+                if hasher else None)
 
     def record(self, uri: str, data: dict[str, Any], invocation_id: str,
                extra: list[list[Any]], timestamp_ms: int) -> None:
-        from .spool import encode_line
-
         stats = self._tracker.stats
         try:
             header = self._make_header()
@@ -457,7 +481,7 @@ class _SpoolSink:
                 if writer is None:
                     writer = self._writer = self.spool.open_segment(header)
                     stats.segments += 1
-                writer.append(encode_line(event))
+                writer.append(self._encode(event))
                 if writer.full:
                     self._seal()
                     self.handover.sealed()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 
@@ -74,7 +73,7 @@ def test_the_environment_is_read_by_default(monkeypatch):
 
 
 def test_the_table_and_the_settings_agree():
-    assert [f.name for f in FIELDS] == [f.name for f in dataclasses.fields(TrackerSettings)]
+    assert [f.name for f in FIELDS] == list(TrackerSettings._fields)
     for field in FIELDS:
         assert getattr(TrackerSettings(), field.name) == field.default, field.name
         assert field.description
@@ -82,8 +81,8 @@ def test_the_table_and_the_settings_agree():
 
 def test_the_uploader_is_told_its_options_and_reads_them_back():
     settings = TrackerSettings(batch_size=50, upload_time_limit=5, spool_max_age_s=60)
-    assert TrackerSettings.from_options(settings.uploader_options()) == dataclasses.replace(
-        settings, endpoint=None, debug=False, flush_deadline=None)
+    assert TrackerSettings.from_options(settings.uploader_options()) == settings._replace(
+        endpoint=None, debug=False, flush_deadline=None)
     garbage = TrackerSettings.from_options({"batch_size": "lots", "nope": 1, "debug": True})
     assert garbage == TrackerSettings()
 
