@@ -54,8 +54,9 @@ __all__ = ["Report", "Uploader", "deliver", "main"]
 
 #: Statuses worth one more try a second later: a proxy or the collector may recover.
 _RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
-#: What :meth:`Uploader._post` returns when consent went away before a retry.
-_WITHDRAWN = -1
+#: Accepted events kept for the local log per pass: about LOG_MAX_BYTES of them (the log keeps
+#: no more than that anyway).
+_LOG_KEPT = 500
 #: Per-segment outcomes kept in state.json (``flush()`` reads its own there).
 _RECEIPTS_KEPT = 512
 _ROUNDS = 20
@@ -112,12 +113,40 @@ class _Collector:
         self.transport: Transport = Transport(url, timeout)
         self.failed: str | None = None
 
-    def post(self, body: bytes) -> int | None:
+    def send(self, body: bytes) -> bool:
+        """Send one batch; False when it could not even leave (refused, reset, TLS...)."""
         try:
             self.transport.send(body)
         except Exception:  # noqa: BLE001 - refused, reset, TLS, timeout: no answer
-            return None
+            return False
+        return True
+
+    def receive(self) -> int | None:
+        """The status of the batch in flight, or None (timeout, reset, garbage...)."""
         return self.transport.receive()
+
+
+#: An event as sent: its schema, its data, its contexts (for the local log).
+_Sent = tuple[str, dict[str, Any], list[tuple[str, dict[str, Any]]]]
+
+
+@dataclass
+class _Batch:
+    """One batch on its way: the spool lines it covers, the body, what the log keeps."""
+
+    chunk: Sequence[dict[str, Any]]
+    body: bytes | None
+    logged: list[_Sent]
+    invalid: int
+    sent: bool = False
+
+
+@dataclass
+class _Tally:
+    """What became of one run's events so far."""
+
+    accepted: int = 0
+    dropped: int = 0
 
 
 class Uploader:
@@ -138,6 +167,8 @@ class Uploader:
         self._anonymous: dict[str, str] = {}
         self._checks: dict[str, Callable[[Any], Any] | None] = {}
         self._encode = json.JSONEncoder(separators=(",", ":")).encode
+        #: Accepted events waiting to be written to the local log, per profile.
+        self._log: dict[str, tuple[AppProfile, list[tuple[str, _Sent]]]] = {}
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, lock_fd: int | None = None, *, wait_for_lock: bool = False) -> Report:
@@ -156,6 +187,7 @@ class Uploader:
                 try:
                     self.round()
                 finally:
+                    self._write_log()
                     self._save_state()
                     os.close(fd)
                     fd = None
@@ -265,72 +297,102 @@ class Uploader:
             self._drop(len(events), "invalid")  # no collector may receive them, ever
             self.report.invalid += len(events)
             return 0, len(events)
-        accepted = dropped = 0
+        tally = _Tally()
         batch_size = max(1, self.settings.batch_size)
         index = 0
-        while index < len(events):
-            if self._time_left() <= 0.05:
-                return None
-            if segment is not None and not os.path.exists(segment.path):
-                self.report.cleared += len(events) - index
-                return accepted, dropped + len(events) - index  # disabled or reset meanwhile
-            if not run.allowed():
-                left = len(events) - index
-                self._drop(left, "revoked")
-                self.report.revoked += left
-                return accepted, dropped + left
-            if run.contexts.get("invocation"):
-                try:
-                    self._anonymous_id(run.profile)  # created now: an event is about to be sent
-                except OSError as exc:
-                    self.report.error = f"no anonymous id can be stored ({exc.strerror or exc})"
+        in_flight: _Batch | None = None  # sent; its answer is read while the next one is built
+        while True:
+            ready: _Batch | None = None
+            stop = None
+            if index < len(events):
+                stop = self._stop_reason(run, segment)
+                if stop is None:
+                    chunk = events[index:index + batch_size]
+                    index += len(chunk)
+                    ready = _Batch(chunk, *self._build(run, chunk))
+                    if ready.invalid:
+                        self._drop(ready.invalid, "invalid")
+                        self.report.invalid += ready.invalid
+                        tally.dropped += ready.invalid
+            if in_flight is not None:
+                settled = self._settle(collector, in_flight, run, segment, tally)
+                in_flight = None
+                if settled == "failed":
                     return None
-            chunk = events[index:index + batch_size]
-            index += len(chunk)
-            body, logged, invalid = self._build(run, chunk)
-            if invalid:
-                self._drop(invalid, "invalid")
-                self.report.invalid += invalid
-                dropped += invalid
-            if body is None:
-                self._advance(segment, chunk)
+                if settled == "withdrawn":
+                    # What was built and not sent goes with the rest: none of it leaves.
+                    self._revoked(len(events) - index + (len(ready.logged) if ready else 0),
+                                  tally)
+                    return tally.accepted, tally.dropped
+            if stop is not None:
+                left = len(events) - index
+                if stop == "time":
+                    return None
+                if stop == "cleared":
+                    self.report.cleared += left
+                    return tally.accepted, tally.dropped + left  # disabled or reset meanwhile
+                if stop == "revoked":
+                    self._revoked(left, tally)
+                    return tally.accepted, tally.dropped
+                return None  # no anonymous id can be stored: they wait
+            if ready is None:
+                return tally.accepted, tally.dropped
+            if ready.body is None:
+                self._advance(segment, ready.chunk)
                 continue
-            status = self._post(collector, body, run, segment)
-            if status == _WITHDRAWN:
-                left = len(logged) + len(events) - index
-                self._drop(left, "revoked")
-                self.report.revoked += left
-                return accepted, dropped + left
-            if status is not None and 200 <= status < 300:
-                accepted += len(logged)
-                self._accepted(run, logged)
-                self._advance(segment, chunk)
-                self._forget_backoff(collector.url)
-                continue
-            if status is not None and status not in _RETRYABLE:
-                dropped += len(logged)
-                self._drop(len(logged), "rejected")
-                self.report.rejected += len(logged)
-                self._advance(segment, chunk)
-                continue
-            collector.failed = f"HTTP {status}" if status is not None else "no answer"
-            self.report.failed[collector.url] = collector.failed
-            self._back_off(collector.url, collector.failed)
-            return None
-        return accepted, dropped
+            ready.sent = collector.send(ready.body)
+            self.report.batches += 1
+            in_flight = ready
 
-    def _post(self, collector: _Collector, body: bytes, run: _Run,
-              segment: Segment | None) -> int | None:
-        status = collector.post(body)
-        self.report.batches += 1
+    def _stop_reason(self, run: _Run, segment: Segment | None) -> str | None:
+        """Why no further batch may be sent now, checked before each batch (None: go on)."""
+        if self._time_left() <= 0.05:
+            return "time"
+        if segment is not None and not os.path.exists(segment.path):
+            return "cleared"
+        if not run.allowed():
+            return "revoked"
+        if run.contexts.get("invocation"):
+            try:
+                self._anonymous_id(run.profile)  # created now: an event is about to be sent
+            except OSError as exc:
+                self.report.error = f"no anonymous id can be stored ({exc.strerror or exc})"
+                return "no id"
+        return None
+
+    def _revoked(self, count: int, tally: _Tally) -> None:
+        self._drop(count, "revoked")
+        self.report.revoked += count
+        tally.dropped += count
+
+    def _settle(self, collector: _Collector, batch: _Batch, run: _Run,
+                segment: Segment | None, tally: _Tally) -> str:
+        """Read the answer to ``batch`` and act on it: "ok", "failed" or "withdrawn"."""
+        status = collector.receive() if batch.sent else None
         if status is not None and status in _RETRYABLE and self._time_left() > 1.5:
             time.sleep(1.0)  # one more try: a proxy restarting, a collector scaling up
             # ...unless the user said stop in that second (`telemetry disable` or `reset`).
             if not run.allowed() or (segment is not None and not os.path.exists(segment.path)):
-                return _WITHDRAWN
-            status = collector.post(body)
+                self._revoked(len(batch.logged), tally)
+                return "withdrawn"
             self.report.batches += 1
-        return status
+            status = collector.receive() if collector.send(batch.body or b"") else None
+        count = len(batch.logged)
+        if status is not None and 200 <= status < 300:
+            tally.accepted += count
+            self._accepted(run, batch.logged)
+            self._forget_backoff(collector.url)
+        elif status is not None and status not in _RETRYABLE:
+            tally.dropped += count
+            self._drop(count, "rejected")
+            self.report.rejected += count
+        else:
+            collector.failed = f"HTTP {status}" if status is not None else "no answer"
+            self.report.failed[collector.url] = collector.failed
+            self._back_off(collector.url, collector.failed)
+            return "failed"
+        self._advance(segment, batch.chunk)
+        return "ok"
 
     # -- building -----------------------------------------------------------------------------
     def _run_for(self, header: Mapping[str, Any]) -> _Run | None:
@@ -430,14 +492,14 @@ class Uploader:
         return out
 
     def _build(self, run: _Run, events: Sequence[dict[str, Any]]
-               ) -> tuple[bytes | None, list[dict[str, Any]], int]:
+               ) -> tuple[bytes | None, list[_Sent], int]:
         """The POST body for ``events``, what the log keeps of them, and how many were invalid."""
         from ._snowplow import PAYLOAD_DATA_SCHEMA
 
         builder = self._builder(run.profile)
         header = run.header
         payloads: list[dict[str, str]] = []
-        logged: list[dict[str, Any]] = []
+        logged: list[_Sent] = []
         invalid = 0
         encoded: dict[str, tuple[list[tuple[str, dict[str, Any]]], str | None]] = {}
         for event in events:
@@ -465,9 +527,7 @@ class Uploader:
             except Exception:  # noqa: BLE001 - an event that cannot be built is dropped alone
                 invalid += 1
                 continue
-            logged.append({"event": uri.split("/")[1] if uri.count("/") >= 1 else uri,
-                           "schema": uri, "data": data,
-                           "contexts": [{"schema": u, "data": d} for u, d in contexts]})
+            logged.append((uri, data, contexts))  # made into log lines only if kept
         if not payloads:
             return None, logged, invalid
         stamp = str(int(time.time() * 1000))
@@ -488,19 +548,35 @@ class Uploader:
             known = self._collectors[url] = _Collector(url, self.settings, self.deadline)
         return None if known.failed else known
 
-    def _accepted(self, run: _Run, logged: list[dict[str, Any]]) -> None:
+    def _accepted(self, run: _Run, logged: list[_Sent]) -> None:
         now = time.time()
         self.report.sent += len(logged)
         if self.report.first_sent_at is None:
             self.report.first_sent_at = now
         self.report.last_sent_at = now
         sent_at = datetime.now(UTC).isoformat(timespec="milliseconds")
-        try:
-            from consent.state import append_log
+        # The local log keeps only its newest LOG_MAX_BYTES: what would be trimmed at once is
+        # not even encoded (a 100,000-event upload keeps a few hundred), and it is written once
+        # per pass over the spool, off the path of the batches.
+        pending = self._log.setdefault(run.profile.name, (run.profile, []))[1]
+        pending.extend((sent_at, sent) for sent in logged[-_LOG_KEPT:])
+        if len(pending) > _LOG_KEPT:
+            del pending[:-_LOG_KEPT]
 
-            append_log(run.profile, [{"sent_at": sent_at, **record} for record in logged])
-        except Exception:  # noqa: BLE001 - the local log is best effort
-            pass
+    def _write_log(self) -> None:
+        """Append the accepted events kept for the local log (best effort)."""
+        entries, self._log = self._log, {}
+        for profile, kept in entries.values():
+            records = [{"sent_at": sent_at, "event": uri.split("/")[1] if "/" in uri else uri,
+                        "schema": uri, "data": data,
+                        "contexts": [{"schema": u, "data": d} for u, d in contexts]}
+                       for sent_at, (uri, data, contexts) in kept]
+            try:
+                from consent.state import append_log
+
+                append_log(profile, records)
+            except Exception:  # noqa: BLE001 - the local log is best effort
+                pass
 
     def _advance(self, segment: Segment | None, chunk: Sequence[dict[str, Any]]) -> None:
         if segment is None or self.spool is None or not chunk:
@@ -585,6 +661,7 @@ def deliver(spool: Spool | None, settings: TrackerSettings, *, timeout: float,
     try:
         for header, events in memory:
             uploader.deliver_events(header, events)
+        uploader._write_log()
     except Exception as exc:  # noqa: BLE001
         uploader.report.error = f"{type(exc).__name__}: {exc}"
     if spool is not None:
