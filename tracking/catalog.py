@@ -23,7 +23,6 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -55,24 +54,44 @@ def package_schemas() -> Traversable:
     return resources.files(__package__) / "schemas"
 
 
-@dataclass(frozen=True, eq=False)
 class _Spec:
-    """One self-describing schema: where it lives, the model that fills it, how to show it."""
+    """One self-describing schema: where it lives, the model that fills it, how to show it.
+
+    - ``example``: a valid instance, shown by ``telemetry events`` (and checked by the tests);
+    - ``model``: an optional typed builder of instances, a class or ``"module:Name"`` imported
+      when asked for (:attr:`model_class`), so that loading a catalog imports no model library;
+    - ``schema_root``: the directory holding ``<vendor>/<name>/jsonschema/<version>``; None:
+      ``tracking/schemas``.
+
+    Immutable, and a plain class rather than a frozen dataclass: every tracked run loads the
+    catalog, and defining a frozen dataclass costs about a millisecond each time.
+    """
 
     kind: ClassVar[Literal["event", "context"]]
-
+    __slots__ = ("_cache", "description", "example", "model", "name", "schema_root", "vendor",
+                 "version")
     name: str
     description: str
-    #: A valid instance, shown by ``telemetry events`` (and checked by the tests).
     example: dict[str, Any]
-    #: Optional typed builder of instances: a class, or ``"module:Name"`` imported when asked
-    #: for (:attr:`model_class`), so that loading a catalog imports no model library.
-    model: type[Any] | str | None = None
-    vendor: str = VENDOR
-    version: str = "1-0-0"
-    #: The directory holding ``<vendor>/<name>/jsonschema/<version>``; None: ``tracking/schemas``.
-    schema_root: Traversable | str | os.PathLike | None = None
-    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    model: type[Any] | str | None
+    vendor: str
+    version: str
+    schema_root: Traversable | str | os.PathLike[str] | None
+
+    def __init__(self, name: str, description: str, example: dict[str, Any], *,
+                 model: type[Any] | str | None = None, vendor: str = VENDOR,
+                 version: str = "1-0-0",
+                 schema_root: Traversable | str | os.PathLike[str] | None = None) -> None:
+        for key, value in (("name", name), ("description", description), ("example", example),
+                           ("model", model), ("vendor", vendor), ("version", version),
+                           ("schema_root", schema_root), ("_cache", {})):
+            object.__setattr__(self, key, value)
+
+    def __setattr__(self, key: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.iglu_uri!r})"
 
     @property
     def iglu_uri(self) -> str:
@@ -184,14 +203,16 @@ class ContextSpec(_Spec):
     kind = "context"
 
 
-@dataclass(frozen=True)
 class Catalog:
     """The events and contexts a profile may send. Compose with ``+``; names must be unique."""
 
-    events: tuple[EventSpec, ...] = ()
-    contexts: tuple[ContextSpec, ...] = ()
+    events: tuple[EventSpec, ...]
+    contexts: tuple[ContextSpec, ...]
 
-    def __post_init__(self) -> None:
+    def __init__(self, events: tuple[EventSpec, ...] = (),
+                 contexts: tuple[ContextSpec, ...] = ()) -> None:
+        self.events = tuple(events)
+        self.contexts = tuple(contexts)
         seen: set[str] = set()
         for spec in (*self.events, *self.contexts):
             if spec.iglu_uri in seen:
@@ -204,7 +225,8 @@ class Catalog:
         by_key: dict[str, _Spec] = {s.iglu_uri: s for s in specs}
         for spec in specs:
             by_key.setdefault(spec.name, spec)  # a bare name means the first spec called so
-        object.__setattr__(self, "_by_key", by_key)
+        self._by_key = by_key
+        self._by_model: dict[Any, _Spec] | None = None
 
     def __add__(self, other: Catalog) -> Catalog:
         if not isinstance(other, Catalog):
@@ -217,6 +239,9 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.events) + len(self.contexts)
 
+    def __repr__(self) -> str:
+        return f"Catalog({len(self.events)} events, {len(self.contexts)} contexts)"
+
     def spec_for(self, model: object) -> _Spec | None:
         """The spec whose model built ``model`` (an instance or the class), if any.
 
@@ -224,7 +249,7 @@ class Catalog:
         a model instance gets here, and it has imported the model's library already.
         """
         cls = model if isinstance(model, type) else type(model)
-        by_model: dict[Any, _Spec] | None = self.__dict__.get("_by_model")
+        by_model = self._by_model
         if by_model is None:
             by_model = {}
             for spec in self:
@@ -234,12 +259,12 @@ class Catalog:
                     continue
                 if resolved is not None:
                     by_model.setdefault(resolved, spec)
-            object.__setattr__(self, "_by_model", by_model)
+            self._by_model = by_model
         return by_model.get(cls)
 
     def get(self, name: str) -> _Spec | None:
         """The spec with this Iglu URI, or the first one with this name."""
-        return self._by_key.get(name)  # type: ignore[attr-defined]
+        return self._by_key.get(name)
 
     def describe(self) -> dict[str, Any]:
         """The whole catalog as one JSON document (``telemetry events --json``)."""

@@ -260,10 +260,12 @@ class Tracker:
         Raises when the data does not match its schema (the caller counts it as invalid).
         """
         if isinstance(item, str):
-            if not isinstance(data, Mapping):
-                return None
+            if type(data) is not dict:  # (the common case first: isinstance of an ABC is slow)
+                if not isinstance(data, Mapping):
+                    return None
+                data = dict(data)
             found = self._spec(item, kind)
-            values = dict(data)
+            values = data
         else:
             spec = self._catalog.spec_for(item) if self._catalog is not None and \
                 item is not None else None
@@ -400,10 +402,16 @@ class _SpoolSink:
 
     def __init__(self, tracker: Tracker, settings: TrackerSettings, plan: Plan, cwd: str,
                  project_name: str | None, env: Mapping[str, str] | None) -> None:
-        from .delivery import Handover
-        from .spool import Spool, encode_line
+        import json
 
-        self._encode = encode_line
+        from .delivery import Handover
+        from .ids import event_ids
+        from .spool import Spool
+
+        self._encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+        self._decode = json.loads
+        self._encoded: dict[str, str] = {}  # schema URIs and invocation ids, JSON-encoded
+        self._eids = event_ids()
         self._tracker = tracker
         self.settings = settings
         self._profile = tracker.profile
@@ -471,17 +479,14 @@ class _SpoolSink:
         except OSError:
             stats.dropped_unwritable += 1  # no secret can be made: nothing can ever be sent
             return
-        event: dict[str, Any] = {"e": str(uuid.uuid4()), "t": timestamp_ms, "s": uri,
-                                 "d": data, "i": invocation_id}
-        if extra:
-            event["x"] = extra
+        eid = next(self._eids)
         if self._memory is None:
             try:
                 writer = self._writer
                 if writer is None:
                     writer = self._writer = self.spool.open_segment(header)
                     stats.segments += 1
-                writer.append(self._encode(event))
+                writer.append(self._line(eid, timestamp_ms, uri, data, invocation_id, extra))
                 if writer.full:
                     self._seal()
                     self.handover.sealed()
@@ -494,8 +499,34 @@ class _SpoolSink:
         if len(memory) >= self.settings.spool_max_events:
             memory.pop(0)  # the oldest go first, as in the spool
             stats.dropped_unwritable += 1
+        event: dict[str, Any] = {"e": eid, "t": timestamp_ms, "s": uri,
+                                 "d": self._decode(self._encode(data)), "i": invocation_id}
+        if extra:
+            event["x"] = extra
         memory.append(event)
         stats.in_memory += 1
+
+    def _line(self, eid: str, timestamp_ms: int, uri: str, data: dict[str, Any],
+              invocation_id: str, extra: list[list[Any]]) -> bytes:
+        """The spool line of one event: ``{"e", "t", "s", "d", "i"[, "x"]}`` as compact JSON.
+
+        Put together from its encoded parts: the schema and invocation id are encoded once
+        (they repeat), the data once per event; one JSON encoding per event instead of one of
+        the whole record is most of the cost of recording saved.
+        """
+        encode = self._encode
+        known = self._encoded
+        uri_json = known.get(uri)
+        if uri_json is None:
+            uri_json = known[uri] = encode(uri)
+        inv_json = known.get(invocation_id)
+        if inv_json is None:
+            if len(known) > 256:
+                known.clear()
+            inv_json = known[invocation_id] = encode(invocation_id)
+        tail = f',"x":{encode(extra)}}}\n' if extra else "}\n"
+        return (f'{{"e":"{eid}","t":{int(timestamp_ms)},"s":{uri_json},"d":{encode(data)},'
+                f'"i":{inv_json}{tail}').encode()
 
     def _to_memory(self) -> None:
         """The spool cannot be written: keep events here; deliver them from this process."""

@@ -49,3 +49,17 @@ def test_hashing_loads_no_openssl():
             "print(sorted(m for m in ('_hashlib', 'hmac', 'hashlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_event_ids_are_random_version_4_uuids():
+    import uuid
+
+    from tracking.ids import event_ids
+
+    ids = event_ids()
+    drawn = [next(ids) for _ in range(1000)]
+    assert len(set(drawn)) == 1000
+    for value in drawn:
+        parsed = uuid.UUID(value)
+        assert str(parsed) == value
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
