@@ -70,7 +70,7 @@ class Row:
         ratio = self.ratio
         if ratio is None:
             a, b = self.ours.median, self.dbt.median
-            ratio = (f"{a / b:.3g}×" if a is not None and b not in (None, 0)
+            ratio = (f"{a / b:.3g}×" if a is not None and b is not None and a >= 0 and b > 0
                      and self.ours.text is None and self.dbt.text is None else "—")
         return [self.scenario, self.figure, self.ours.show(self.digits),
                 self.dbt.show(self.digits), ratio, self.target, self.verdict]
@@ -308,6 +308,11 @@ def _recovery_rows(rows, recovery) -> None:
     delivered = recovery["delivered"]
     runs = f"{recovery.get('runs', '?')} runs refused, then 1 healthy"
     rows.append(Row("outage, then recovery", f"events recorded ({runs})", Cell(recorded, runs=1),
+                    Cell(text="n/a"), digits=0))
+    started = recovery.get("uploads_during_outage")
+    rows.append(Row("outage, then recovery", "uploaders started during the outage (the "
+                    "persisted backoff spares the other runs)",
+                    Cell(started, runs=1) if started is not None else Cell(text="—"),
                     Cell(text="n/a"), digits=0))
     fraction = delivered / recorded if recorded else None
     rows.append(Row("outage, then recovery", "delivered (distinct eids) / recorded",

@@ -263,11 +263,12 @@ class Bench:
         try:
             dead = fault_server("refused")
             url, port = dead.url, dead.port
-            recorded = 0
+            recorded = started = 0
             try:
                 for _ in range(c.outage_runs):
                     run = self.host(ours, "run", c.events, url, world)
                     recorded += run.report.get("stats", {}).get("recorded", 0)
+                    started += run.report.get("counts", {}).get("processes_started", 0)
                 spool_idle(world, APP)
             finally:
                 dead.stop()
@@ -286,7 +287,7 @@ class Bench:
                                                     or not spool_idle(world, APP, 0.1)):
                 time.sleep(0.05)
             totals = self.collector.settle()
-            return {"runs": c.outage_runs, "recorded": recorded,
+            return {"runs": c.outage_runs, "recorded": recorded, "uploads_during_outage": started,
                     "waiting_after_outage": waiting_after_outage,
                     "delivered": counter.distinct, "duplicates": counter.duplicates,
                     "collector_good": totals.get("good"), "backoff_waited_s": backoff_left,

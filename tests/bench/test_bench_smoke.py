@@ -32,7 +32,7 @@ EXPECTED = [
       for figure in ("wall added over a healthy run", "wall", "events kept for later",
                      "host stderr lines", "requests the server saw", "uploaders that ended")],
     ("faults", "uploaders still running"),
-    ("outage, then recovery", "events recorded"),
+    ("outage, then recovery", "events recorded"), ("outage, then recovery", "uploaders started"),
     ("outage, then recovery", "delivered (distinct eids) / recorded"),
     ("outage, then recovery", "lost"), ("outage, then recovery", "duplicates"),
     ("outage, then recovery", "waited for the persisted backoff"),
