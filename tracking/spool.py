@@ -342,16 +342,14 @@ class Spool:
 
     # -- only under the lock ----------------------------------------------------------------
     def try_lock(self) -> int | None:
-        """The lock file's descriptor, locked, or None when another process holds it (or the
-        spool cannot be created). Closing the descriptor releases the lock."""
+        """The lock file's descriptor, locked, or None when another process holds it. Closing
+        the descriptor releases the lock. Raises OSError when there can be no lock at all (the
+        spool cannot be created: a read-only or full state dir), which waiting will not cure."""
         if fcntl is None:
-            return None
-        try:
-            self.ensure_dir()
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0),
-                         _FILE_MODE)
-        except OSError:
-            return None
+            raise OSError("no flock on this platform")
+        self.ensure_dir()
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0),
+                     _FILE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -205,7 +205,10 @@ class Uploader:
     def _lock(self, wait: bool) -> int | None:
         assert self.spool is not None
         while True:
-            fd = self.spool.try_lock()
+            try:
+                fd = self.spool.try_lock()
+            except OSError:
+                return None  # no spool can exist here (read-only, full): nothing to deliver
             if fd is not None or not wait or time.monotonic() >= self.deadline:
                 return fd
             time.sleep(0.02)

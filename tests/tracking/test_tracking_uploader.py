@@ -275,3 +275,16 @@ def test_the_uploader_sends_plain_http_only_to_loopback(tracking_world):
         socket.socket.connect = original  # type: ignore[method-assign]
     assert report.sent == 0 and connects == []
     assert spool.waiting().events == 0 and spool.waiting().dropped == {"invalid": 2}
+
+
+def test_a_spool_that_cannot_exist_is_not_waited_for(tracking_world):
+    """A read-only or full state dir: there is no lock to wait for, so no delivery waits out its
+    deadline for one (a host delivering its in-memory events at exit would pay that wait)."""
+    world = tracking_world
+    world.state_dir().mkdir(parents=True, exist_ok=True)
+    (world.state_dir() / "spool").write_text("a file where the spool should be\n")
+    started = time.monotonic()
+    report = deliver(world.spool(), TrackerSettings(), timeout=30)
+    took = time.monotonic() - started
+    assert took < 10, f"waited {took:.1f} s for a lock that cannot exist"
+    assert report.sent == 0 and report.error is None
