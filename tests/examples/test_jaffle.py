@@ -6,14 +6,17 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tracking.collector import Collector
+from tracking.spool import Spool
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "tracking"))  # the tracker's test helpers
+
+from tracking_world import settle  # noqa: E402
 JAFFLE = REPO / "examples" / "jaffle"
 EXPECTED_EVENTS = 1 + 4 + 1  # invocation start, one per demo model, invocation end
 
@@ -32,19 +35,6 @@ def jaffle(world, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProc
                           capture_output=True, text=True, timeout=60)
 
 
-def _delivered(spool_dir: Path, timeout: float = 20) -> bool:
-    """Nothing waits in the spool any more and no uploader holds it (the log is written)."""
-    from tracking.spool import Spool
-
-    spool = Spool(str(spool_dir))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not spool.segments() and spool.holder() is None:
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_first_run_tells_the_user_and_sends_nothing_then_events_arrive_and_are_valid(world, shop):
     with Collector() as collector:
         endpoint = {"JAFFLE_TELEMETRY_ENDPOINT": collector.url}
@@ -60,7 +50,7 @@ def test_first_run_tells_the_user_and_sends_nothing_then_events_arrive_and_are_v
         assert "Traceback" not in second.stderr + second.stdout
         # Sent by the uploader the run started as it exited: wait for it, boundedly.
         assert collector.wait_for(good=EXPECTED_EVENTS, timeout=20)
-        assert _delivered(world.state_home / "jaffle" / "spool")
+        assert settle(Spool(str(world.state_home / "jaffle" / "spool")))  # the log is written
         assert collector.totals() == {"total": EXPECTED_EVENTS, "good": EXPECTED_EVENTS, "bad": 0}
         sent = json.dumps(collector.good())
         for secret in ("customer_orders", "revenue_by_day", "raw_orders", "SELECT", "shop",

@@ -154,22 +154,6 @@ def alive(pid: int) -> bool:
         return False
 
 
-def uploader_pids() -> list[int]:
-    """Every ``python -m tracking.uploader`` process on this machine."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                argv = fh.read().split(b"\0")
-        except OSError:
-            continue
-        if b"tracking.uploader" in argv and alive(int(entry)):
-            found.append(int(entry))
-    return found
-
-
 START = "iglu:dev.telemetry-consent/invocation_start/jsonschema/1-0-0"
 CONTEXTS = {"platform": "iglu:dev.telemetry-consent/platform/jsonschema/1-0-0",
             "invocation": "iglu:dev.telemetry-consent/invocation/jsonschema/1-0-0"}
