@@ -24,7 +24,7 @@ from typing import Any
 PAYLOAD_DATA_SCHEMA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
 
 
-def import_snowplow():
+def import_snowplow() -> Any:
     """``snowplow_tracker``, imported with its logging side effects undone.
 
     If the host imported it already, its logging is the host's business and is left alone.

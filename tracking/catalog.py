@@ -77,6 +77,7 @@ class _Spec:
     vendor: str
     version: str
     schema_root: Traversable | str | os.PathLike[str] | None
+    _cache: dict[str, Any]
 
     def __init__(self, name: str, description: str, example: dict[str, Any], *,
                  model: type[Any] | str | None = None, vendor: str = VENDOR,
@@ -118,7 +119,7 @@ class _Spec:
                     "Fix: ship it as package data in the Iglu layout "
                     "<vendor>/<name>/jsonschema/<version>"
                 ) from exc
-        return self._cache["schema"]
+        return self._cache["schema"]  # type: ignore[no-any-return]
 
     @property
     def model_class(self) -> type[Any] | None:
@@ -149,7 +150,7 @@ class _Spec:
                 if check is None:
                     check = host_check(self) or _compiled_check(self.schema())
                     self._cache["validator"] = check
-        return check  # type: ignore[no-any-return]
+        return check
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         """``data`` if it matches the schema, else :class:`EventInvalid` saying why."""
@@ -284,7 +285,7 @@ def host_check(spec: _Spec) -> Callable[[Any], Any] | None:
         return None
     from ._checks import CHECKS
 
-    return CHECKS.get(spec.iglu_uri)  # type: ignore[no-any-return]
+    return CHECKS.get(spec.iglu_uri)
 
 
 def _compiled_check(schema: dict[str, Any]) -> Callable[[Any], Any]:
@@ -292,7 +293,7 @@ def _compiled_check(schema: dict[str, Any]) -> Callable[[Any], Any]:
 
     plain = {k: v for k, v in schema.items() if k not in ("$schema", "self")}
     plain["$schema"] = _DRAFT_04
-    return fastjsonschema.compile(plain)  # type: ignore[no-any-return]
+    return fastjsonschema.compile(plain)
 
 
 def load_catalog(reference: str | None) -> Catalog:

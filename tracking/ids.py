@@ -15,20 +15,27 @@ bit. Standard library only. Event ids (:func:`event_ids`) are version 4 UUIDs li
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-_Sha256 = Callable[..., Any]
-try:  # the interpreter's own SHA-256, no OpenSSL: _sha2 on 3.12+, _sha256 before
-    from _sha2 import sha256 as _sha256_impl  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - depends on the Python version
-    try:
-        from _sha256 import sha256 as _sha256_impl  # type: ignore[import-not-found,no-redef]
-    except ImportError:  # another Python: hashlib's, whatever it costs
-        from hashlib import sha256 as _sha256_impl  # type: ignore[assignment]
 
-_sha256: _Sha256 = _sha256_impl
+def _builtin_sha256() -> Callable[..., Any]:
+    """The interpreter's own SHA-256 (no OpenSSL): ``_sha2`` on 3.12+, ``_sha256`` before;
+    hashlib's on an interpreter that has neither."""
+    for name in ("_sha2", "_sha256"):
+        try:
+            sha256: Callable[..., Any] = importlib.import_module(name).sha256
+            return sha256
+        except (ImportError, AttributeError):
+            continue
+    import hashlib
+
+    return hashlib.sha256
+
+
+_sha256 = _builtin_sha256()
 _BLOCK = 64  # SHA-256's block size, in bytes
 _IPAD = bytes(x ^ 0x36 for x in range(256))
 _OPAD = bytes(x ^ 0x5C for x in range(256))

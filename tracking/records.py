@@ -99,7 +99,7 @@ def redecide(profile: AppProfile, header: Mapping[str, Any],
     chosen, fresh, watched = consent.gather(profile, edition=edition_name,
                                            cwd=str(header.get("cwd") or "/"), env=env)
     if from_host:
-        chosen = Edition(str(edition_name), "host")
+        chosen = Edition("cloud" if edition_name == "cloud" else "core", "host")
     recorded: dict[str, Layer] = {}
     for item in header.get("layers") or ():
         name, opinion, error = item
