@@ -57,14 +57,15 @@ def plan(decision: Decision | None, settings: TrackerSettings, endpoint: str | N
 
 
 def delivery_mode(env: Mapping[str, str], *, pid: int | None = None,
-                  platform: str | None = None,
-                  frozen: bool | None = None) -> tuple[DeliveryMode, str | None]:
+                  platform: str | None = None, frozen: bool | None = None,
+                  executable: str | None = None) -> tuple[DeliveryMode, str | None]:
     """Detached, unless a detached process would not survive or cannot be started here.
 
     - CI: runners reap what a step leaves behind (and a container ends with its step);
     - PID 1: the host is a container's main process, and the kernel kills everything else in
       the container when it exits, a detached uploader included;
-    - not POSIX, or a frozen executable (``sys.executable`` is the tool itself, not Python).
+    - not POSIX, a frozen executable (``sys.executable`` is the tool itself, not Python), or an
+      embedded interpreter without one.
     """
     from consent.ci import detect_ci
 
@@ -77,4 +78,6 @@ def delivery_mode(env: Mapping[str, str], *, pid: int | None = None,
         return "inline", "no detached processes on this platform"
     if getattr(sys, "frozen", False) if frozen is None else frozen:
         return "inline", "a frozen executable"
+    if not (sys.executable if executable is None else executable):
+        return "inline", "no Python executable to start (an embedded interpreter)"
     return "detached", None

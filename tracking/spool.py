@@ -344,12 +344,17 @@ class Spool:
     def try_lock(self) -> int | None:
         """The lock file's descriptor, locked, or None when another process holds it. Closing
         the descriptor releases the lock. Raises OSError when there can be no lock at all (the
-        spool cannot be created: a read-only or full state dir), which waiting will not cure."""
-        if fcntl is None:
-            raise OSError("no flock on this platform")
+        spool cannot be created: a read-only or full state dir), which waiting will not cure.
+
+        Where there is no ``flock`` (Windows; delivery is in-process there), the descriptor is
+        returned unlocked: two deliveries at once still take each segment one at a time (a
+        claim is a rename, which only one of them wins).
+        """
         self.ensure_dir()
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0),
                      _FILE_MODE)
+        if fcntl is None:
+            return fd
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -24,17 +24,23 @@ from tracking_world import DELIVER_S, HOST_APP, alive, wait_idle
 pytestmark = pytest.mark.delivery
 
 
-@pytest.mark.parametrize("env,pid,platform,frozen,expected", [
-    ({}, 4711, "posix", False, ("detached", None)),
-    ({"CI": "true"}, 4711, "posix", False, ("inline", "CI (CI)")),
-    ({"GITHUB_ACTIONS": "true"}, 4711, "posix", False, ("inline", "CI (GITHUB_ACTIONS)")),
-    ({"CI": "false", "GITHUB_ACTIONS": "true"}, 4711, "posix", False, ("detached", None)),
-    ({}, 1, "posix", False, ("inline", "PID 1")),
-    ({}, 4711, "nt", False, ("inline", "no detached processes on this platform")),
-    ({}, 4711, "posix", True, ("inline", "a frozen executable")),
+@pytest.mark.parametrize("env,pid,platform,frozen,executable,expected", [
+    ({}, 4711, "posix", False, "python", ("detached", None)),
+    ({"CI": "true"}, 4711, "posix", False, "python", ("inline", "CI (CI)")),
+    ({"GITHUB_ACTIONS": "true"}, 4711, "posix", False, "python",
+     ("inline", "CI (GITHUB_ACTIONS)")),
+    ({"CI": "false", "GITHUB_ACTIONS": "true"}, 4711, "posix", False, "python",
+     ("detached", None)),
+    ({}, 1, "posix", False, "python", ("inline", "PID 1")),
+    ({}, 4711, "nt", False, "python", ("inline", "no detached processes on this platform")),
+    ({}, 4711, "posix", True, "python", ("inline", "a frozen executable")),
+    ({}, 4711, "posix", False, "", ("inline", "no Python executable to start (an embedded "
+                                               "interpreter)")),
 ])
-def test_the_delivery_mode_follows_where_the_host_runs(env, pid, platform, frozen, expected):
-    assert delivery_mode(env, pid=pid, platform=platform, frozen=frozen) == expected
+def test_the_delivery_mode_follows_where_the_host_runs(env, pid, platform, frozen, executable,
+                                                      expected):
+    assert delivery_mode(env, pid=pid, platform=platform, frozen=frozen,
+                         executable=executable) == expected
 
 
 def test_a_host_run_with_captured_output_returns_while_its_uploader_still_works(tracking_world):
