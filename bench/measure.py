@@ -1,5 +1,6 @@
 """Running one host process and measuring it from outside: wall time, exit delay, peak RSS,
-files written in its isolated HOME / XDG dirs, stderr lines, and its own BENCH_* report."""
+files written in its isolated HOME / XDG dirs, stderr lines, and its own BENCH_* report; and
+the uploaders our hosts leave behind, so that no timed run shares the CPU with one."""
 
 from __future__ import annotations
 
@@ -15,10 +16,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Variables never passed to a host: they would make it depend on this machine.
+from consent.ci import CI_VARIABLES
+
+#: Variables never passed to a host: they would make it depend on this machine (CI's own too:
+#: in CI a host delivers in-process, which is a different scenario).
 _SCRUB_PREFIXES = ("DBT_", "BENCHAPP_", "XDG_", "SNOWPLOW", "PYTHON")
 _SCRUB = {"DO_NOT_TRACK", "HOME", "VIRTUAL_ENV", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-          "http_proxy", "https_proxy", "all_proxy", "NO_PROXY", "no_proxy"}
+          "http_proxy", "https_proxy", "all_proxy", "NO_PROXY", "no_proxy", *CI_VARIABLES}
+#: Every world's directory name starts with this: how the bench recognises its own uploaders.
+WORLD_PREFIX = "bench-world-"
 
 
 @dataclass
@@ -40,7 +46,7 @@ class World:
 
 
 def make_world(extra_env: dict[str, str] | None = None) -> World:
-    root = Path(tempfile.mkdtemp(prefix="bench-world-"))
+    root = Path(tempfile.mkdtemp(prefix=WORLD_PREFIX))
     dirs = {"HOME": root / "home", "XDG_CONFIG_HOME": root / "config",
             "XDG_STATE_HOME": root / "state", "XDG_CACHE_HOME": root / "cache",
             "XDG_DATA_HOME": root / "data", "XDG_CONFIG_DIRS": root / "etc-xdg"}
@@ -87,6 +93,8 @@ class Run:
     marks: dict[str, float] = field(default_factory=dict)
     report: dict = field(default_factory=dict)
     server: dict = field(default_factory=dict)  # what the collector / fault server saw
+    extra: dict = field(default_factory=dict)  # what the harness measured around the run
+    cpu_s: float = 0.0  # user + system CPU time of the process (os.wait4)
 
     @property
     def exit_delay_s(self) -> float | None:
@@ -131,7 +139,7 @@ def run_process(argv: list[str], world: World, timeout: float) -> Run:
     stdout = out_path.read_text(errors="replace")
     run = Run(wall_s=wall, rc=proc.returncode, maxrss_mb=usage.ru_maxrss / 1024.0,
               end_wall=end_wall, stdout=stdout, stderr=err_path.read_text(errors="replace"),
-              files=files, killed=killed.is_set())
+              files=files, killed=killed.is_set(), cpu_s=usage.ru_utime + usage.ru_stime)
     for line in stdout.splitlines():
         if line.startswith("BENCH_MARK "):
             _, name, value = line.split(" ", 2)
@@ -139,6 +147,66 @@ def run_process(argv: list[str], world: World, timeout: float) -> Run:
         elif line.startswith("BENCH_REPORT "):
             run.report = json.loads(line[len("BENCH_REPORT "):])
     return run
+
+
+# -- the uploaders our hosts start ---------------------------------------------------------------
+def bench_uploaders() -> list[int]:
+    """Pids of running ``python -m tracking.uploader`` processes of this bench's worlds (not
+    another program's, which may share the machine)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                state = fh.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state in (b"Z", b"X"):
+            continue  # gone, waiting to be reaped
+        if b"tracking.uploader" in argv and any(WORLD_PREFIX.encode() in a for a in argv):
+            found.append(int(entry))
+    return found
+
+
+def wait_no_uploader(limit: float = 40.0) -> float:
+    """Wait until none of our uploaders runs (at most ``limit`` s); how long it took."""
+    start = time.monotonic()
+    while bench_uploaders() and time.monotonic() - start < limit:
+        time.sleep(0.02)
+    return time.monotonic() - start
+
+
+def spool_state(world: World, app: str) -> dict:
+    """The world's spool state (``state.json``: backoff, drops, the last upload's report)."""
+    path = Path(world.env["XDG_STATE_HOME"]) / app / "spool" / "state.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def spool_waiting(world: World, app: str) -> int:
+    """Events waiting in the world's spool (counted from its files, as the uploader would)."""
+    from tracking.spool import Spool
+
+    spool = Spool(str(Path(world.env["XDG_STATE_HOME"]) / app / "spool"))
+    return spool.waiting().events
+
+
+def spool_idle(world: World, app: str, limit: float = 40.0) -> bool:
+    """Wait until no uploader holds the world's spool lock (at most ``limit`` s)."""
+    from tracking.spool import Spool
+
+    spool = Spool(str(Path(world.env["XDG_STATE_HOME"]) / app / "spool"))
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if spool.holder() is None:
+            return True
+        time.sleep(0.02)
+    return False
 
 
 # -- statistics ------------------------------------------------------------------------------
@@ -153,3 +221,15 @@ def spread(values: list[float | None]) -> tuple[float | None, float | None, floa
     if not present:
         return None, None, None
     return statistics.median(present), min(present), max(present)
+
+
+def quartiles(values: list[float | None]) -> tuple[float | None, float | None, float | None]:
+    """(median, 25th, 75th percentile) of the values that exist: the spread of paired
+    differences, robust to the odd pair a noisy machine spoils."""
+    present = sorted(v for v in values if v is not None)
+    if not present:
+        return None, None, None
+    if len(present) < 4:
+        return statistics.median(present), present[0], present[-1]
+    q1, q2, q3 = statistics.quantiles(present, n=4, method="inclusive")
+    return q2, q1, q3

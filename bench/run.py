@@ -1,11 +1,11 @@
-"""Benchmarks (issue #5): our tracker and dbt-core's (``dbt.tracking``) on the same scenarios.
+"""Benchmarks: our tracker and dbt-core's (``dbt.tracking``) on the same scenarios.
 
     .venv/bin/python bench/run.py              # full run (creates bench/.venv-dbt on first use)
-    .venv/bin/python bench/run.py --ours-only --events 20 --runs 1 --quick   # the smoke test's
+    .venv/bin/python bench/run.py --ours-only --events 20 --pairs 1 --quick   # the smoke test's
 
 Prints the table (markdown) on stdout and writes it to bench/results/latest.md; progress goes
 to stderr. Every host is a fresh process in a fresh isolated HOME / XDG_* / cwd; every server is
-on 127.0.0.1. See bench/README.md for what each figure means.
+on 127.0.0.1. See bench/README.md for what each figure means and how it is measured.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -24,8 +24,7 @@ sys.path.insert(0, str(BENCH))
 from report import build_rows, markdown  # noqa: E402
 from scenarios import HOSTS, Bench, Config, Side  # noqa: E402
 
-SCENARIOS = ("baseline", "off", "healthy", "blackhole", "refused", "status500", "slow",
-             "throughput", "decide")
+SCENARIOS = ("baseline", "healthy", "faults", "recovery", "throughput", "decide")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -35,9 +34,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dbt-python", help="an interpreter that has dbt-core 1.10.23 "
                         "(default: bench/.venv-dbt, created if missing)")
     parser.add_argument("--events", type=int, default=500, help="model runs per invocation (500)")
+    parser.add_argument("--pairs", type=int, default=15,
+                        help="interleaved pairs per comparison (15)")
+    parser.add_argument("--runs", type=int, default=5,
+                        help="runs of unpaired figures: baseline, dbt's faults, decide (5)")
+    parser.add_argument("--outage-runs", type=int, default=5,
+                        help="runs against a dead collector before the healthy one (5)")
     parser.add_argument("--throughput-events", type=int, default=None,
-                        help="events in the throughput scenario (100,000; 2,000 with --quick)")
-    parser.add_argument("--runs", type=int, default=5, help="runs per scenario and side (5)")
+                        help="events the uploader sends in one go (100,000; 2,000 with --quick)")
     parser.add_argument("--dbt-long-runs", type=int, default=1,
                         help="runs of dbt's black hole, slow and throughput scenarios (1)")
     parser.add_argument("--quick", action="store_true",
@@ -59,11 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     def log(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    config = Config(events=args.events, runs=args.runs, dbt_long_runs=args.dbt_long_runs)
+    config = Config(events=args.events, pairs=args.pairs, runs=args.runs,
+                    outage_runs=args.outage_runs, dbt_long_runs=args.dbt_long_runs)
     if args.quick:
-        config.blackhole_runs = config.throughput_runs = 1
+        config.throughput_runs = 1
         config.decide_calls = 100
         config.throughput_events = 2_000
+        config.outage_runs = min(config.outage_runs, 2)
+        config.orphan_check_s = 5.0
     if args.throughput_events is not None:
         config.throughput_events = args.throughput_events
 
@@ -77,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         sides.append(Side("dbt", dbt_python, HOSTS / "dbt_host.py"))
 
     bench = Bench(config, sides, log)
-    results: dict[str, dict] = {}
+    results: dict[str, object] = {}
     try:
         log("warming up (one discarded run per side) ...")
         bench.warm_up()
@@ -86,22 +93,15 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             t0 = time.monotonic()
             log(f"{name} ...")
-            if name == "blackhole":
-                results[name] = bench.fault("blackhole")
-            elif name == "refused":
-                results[name] = bench.fault("refused")
-            elif name == "status500":
-                results[name] = bench.fault("status", status=500)
-            elif name == "slow":
-                results[name] = bench.fault("slow", delay=config.slow_delay)
-            else:
-                results[name] = getattr(bench, name)()
+            results[name] = getattr(bench, name)()
+            if name == "faults":
+                results["orphans"] = bench.orphans()
             log(f"{name} done in {time.monotonic() - t0:.1f} s")
     finally:
         bench.close()
 
     table = markdown(build_rows(results, has_dbt=not args.ours_only))
-    header = _header(args, config, sides, time.monotonic() - started)
+    header = _header(args, config, time.monotonic() - started)
     print(header + "\n\n" + table)
     out = Path(args.markdown)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -110,19 +110,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _header(args, config: Config, sides: list[Side], elapsed: float) -> str:
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+def _header(args: argparse.Namespace, config: Config, elapsed: float) -> str:
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     which = "ours only" if args.ours_only else "ours vs dbt-core 1.10.23"
     return "\n".join([
         f"## Benchmarks ({which}) — {when}",
         "",
-        f"`{' '.join(['python', 'bench/run.py', *sys.argv[1:]])}` · Python {platform.python_version()}"
-        f" · {os.cpu_count()} CPUs · {platform.system()} · total {elapsed:.0f} s",
-        f"Scenario host: 1 start + {config.events} model runs + 1 end, whole process, fresh isolated "
-        f"HOME/XDG per run; {config.runs} runs (ours black hole {config.blackhole_runs}; "
-        f"dbt black hole / slow / throughput {config.dbt_long_runs}; throughput "
-        f"{config.throughput_events:,} events, ours {config.throughput_runs} runs). "
-        "Cells: median (min–max).",
+        f"`{' '.join(['python', 'bench/run.py', *sys.argv[1:]])}` · Python "
+        f"{platform.python_version()} · {os.cpu_count()} CPUs · {platform.system()} · "
+        f"total {elapsed:.0f} s",
+        f"Scenario host: 1 start + {config.events} model runs + 1 end, whole process, fresh "
+        f"isolated HOME/XDG per run. Comparisons of two runs: {config.pairs} interleaved pairs, "
+        "median of the paired differences (p25–p75); before each of our timed runs, the previous "
+        f"run's uploader has ended. Other cells: median (min–max) over {config.runs} runs "
+        f"(dbt's black hole and slow: {config.dbt_long_runs}); throughput "
+        f"{config.throughput_events:,} events, ours {config.throughput_runs} runs.",
     ])
 
 

@@ -1,22 +1,56 @@
-"""The scenarios of issue #5, each host run a fresh process in a fresh isolated world.
+"""The scenarios, each host run a fresh process in a fresh isolated world.
 
-Every function returns ``{side: [Run, ...]}``; a Run's ``server`` dict holds what the collector
-or fault server saw during that run. Which figures are read from them is report.py's business.
+Every function returns a dict of lists of :class:`~measure.Run` (``{"ours": [...], "dbt":
+[...]}``, or named series); a Run's ``server`` dict holds what the collector, fault server or eid
+counter saw, and ``extra`` what the harness measured around it (when the events arrived, what
+the uploader reported). Which figures are read from them is report.py's business.
+
+Measuring a host that leaves an uploader behind needs care on a small, shared machine:
+
+- before each timed run of ours, the harness waits until none of its uploaders runs (so that no
+  run shares the CPU with the previous run's delivery);
+- wall-time figures that compare two runs come from **interleaved pairs** (off, on; healthy,
+  fault) run back to back, at least 15 of them, and the table shows the median of the paired
+  differences with its interquartile range: drift of the machine's load cancels out.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from measure import Run, World, make_world, run_process
-from servers import CollectorProcess, Sink, fault_server, replay_rate
+from measure import (
+    Run,
+    World,
+    bench_uploaders,
+    make_world,
+    run_process,
+    spool_idle,
+    spool_state,
+    spool_waiting,
+    wait_no_uploader,
+)
+from servers import CollectorProcess, EidCounter, fault_server
 
 HOSTS = Path(__file__).resolve().parent / "hosts"
 #: A loopback port nothing listens on: where "off" hosts would send if consent let them.
 NOWHERE = "http://127.0.0.1:9"
+APP = "benchapp"  # hosts/ours_profile.py
+#: Faults of the issue, as (row label, FaultServer kind, options).
+FAULTS = (
+    ("refused", "refused", {}),
+    ("HTTP 500", "status", {"status": 500}),
+    ("black hole", "blackhole", {}),
+    ("slow (answers after 5 s)", "slow", {"delay": 5.0}),
+    ("closes mid-answer", "close", {}),
+)
+#: The spool's bounds raised for the throughput scenario (the default keeps 10,000 events).
+UNBOUNDED = {"BENCHAPP_TELEMETRY_SPOOL_MAX_EVENTS": "10000000",
+             "BENCHAPP_TELEMETRY_SPOOL_MAX_BYTES": str(1 << 33)}
 
 
 @dataclass(frozen=True)
@@ -29,15 +63,17 @@ class Side:
 @dataclass
 class Config:
     events: int = 500
+    pairs: int = 15
+    runs: int = 5  # dbt's unpaired fault runs, decide runs
     throughput_events: int = 100_000
-    runs: int = 5
-    blackhole_runs: int = 3  # ours; dbt's black hole gets dbt_long_runs
-    throughput_runs: int = 3  # ours
+    throughput_runs: int = 3
+    outage_runs: int = 5
     dbt_long_runs: int = 1  # dbt's black hole, slow and throughput (35-90 s each)
     decide_calls: int = 1000
-    slow_delay: float = 2.0
     timeout: float = 300.0
     dbt_blackhole_cap: float = 120.0
+    #: Processes are counted this long after the last host of the fault scenarios exited.
+    orphan_check_s: float = 35.0
 
 
 class Bench:
@@ -46,6 +82,7 @@ class Bench:
         self.sides = sides
         self.log = log
         self._collector: CollectorProcess | None = None
+        self.last_fault_exit: float | None = None
 
     # -- plumbing ------------------------------------------------------------------------
     @property
@@ -64,27 +101,57 @@ class Bench:
             _acknowledge_notice(world)
         return world
 
-    def host(self, side: Side, mode: str, events: int, url: str, *,
-             env: dict[str, str] | None = None, timeout: float | None = None) -> Run:
-        world = self.world(side, env)
-        try:
-            run = run_process([side.python, str(side.script), mode, str(events), url], world,
-                              timeout or self.config.timeout)
-        finally:
-            world.remove()
+    def _side(self, name: str) -> Side | None:
+        return next((s for s in self.sides if s.name == name), None)
+
+    def host(self, side: Side, mode: str, events: int, url: str, world: World, *,
+             timeout: float | None = None) -> Run:
+        """One host run in ``world`` (kept: the caller removes it)."""
+        if side.name == "ours":
+            waited = wait_no_uploader()
+            if waited > 30:
+                self.log(f"    ! waited {waited:.0f} s for a previous uploader to end")
+        run = run_process([side.python, str(side.script), mode, str(events), url], world,
+                          timeout or self.config.timeout)
         if run.rc != 0 or not run.report:
             what = "killed at the cap" if run.killed else f"exit {run.rc}"
             self.log(f"    ! {side.name} {mode}: {what}; stderr: {run.stderr.strip()[-400:]!r}")
         return run
 
+    def once(self, side: Side, mode: str, events: int, url: str, *,
+             env: dict[str, str] | None = None, timeout: float | None = None) -> Run:
+        world = self.world(side, env)
+        try:
+            return self.host(side, mode, events, url, world, timeout=timeout)
+        finally:
+            if side.name == "ours":
+                spool_idle(world, APP)
+            world.remove()
+
     def warm_up(self) -> None:
         """One discarded run per side, so .pyc files and the page cache are warm for all."""
         for side in self.sides:
-            self.host(side, "run", 20, self.collector.url)
-            self.host(side, "run", 20, NOWHERE, env={"DO_NOT_TRACK": "1"})
+            self.once(side, "run", 20, self.collector.url)
+            self.once(side, "run", 20, NOWHERE, env={"DO_NOT_TRACK": "1"})
 
-    def _runs(self, side: Side, default: int, dbt: int | None = None) -> int:
-        return dbt if side.name == "dbt" and dbt is not None else default
+    def _healthy(self, side: Side) -> Run:
+        """A healthy run, measured until its events are at the collector and delivery is over."""
+        collector = self.collector
+        collector.reset()
+        world = self.world(side)
+        try:
+            run = self.host(side, "run", self.config.events, collector.url, world)
+            expected = self.config.events + 2
+            arrived = collector.wait_total(expected, limit=20.0)
+            run.extra["arrived_after_exit_s"] = (None if arrived is None
+                                                 else max(0.0, arrived - run.end_wall))
+            if side.name == "ours":
+                spool_idle(world, APP)
+                run.extra["uploader"] = spool_state(world, APP).get("last_upload") or {}
+            run.server = collector.settle()
+        finally:
+            world.remove()
+        return run
 
     # -- scenarios -----------------------------------------------------------------------
     def baseline(self) -> dict[str, list[Run]]:
@@ -101,75 +168,185 @@ class Bench:
             out[side.name] = runs
         return out
 
-    def off(self) -> dict[str, list[Run]]:
-        return {side.name: [self.host(side, "run", self.config.events, NOWHERE,
-                                      env={"DO_NOT_TRACK": "1"})
-                            for _ in range(self.config.runs)]
-                for side in self.sides}
-
     def healthy(self) -> dict[str, list[Run]]:
-        return {side.name: [self._collected(side, "run", self.config.events)
-                            for _ in range(self.config.runs)]
-                for side in self.sides}
+        """Interleaved pairs per side: consent off, then consent on against a healthy collector.
+
+        ``off`` and ``healthy`` hold the runs in pair order (off[i] and healthy[i] are a pair).
+        """
+        out: dict[str, list[Run]] = {}
+        for side in self.sides:
+            offs, ons = [], []
+            for _ in range(self.config.pairs):
+                offs.append(self.once(side, "run", self.config.events, NOWHERE,
+                                      env={"DO_NOT_TRACK": "1"}))
+                ons.append(self._healthy(side))
+            out[f"{side.name}_off"] = offs
+            out[side.name] = ons
+        return out
+
+    def faults(self) -> dict[str, dict[str, list[Run]]]:
+        """Per fault: ours in interleaved pairs (healthy, fault), each fault run kept until its
+        uploader has given up, to count what still waits; dbt unpaired (its black hole and slow
+        runs cost 85 s each)."""
+        c = self.config
+        out: dict[str, dict[str, list[Run]]] = {}
+        for label, kind, options in FAULTS:
+            self.log(f"  {label} ...")
+            results: dict[str, list[Run]] = {}
+            ours = self._side("ours")
+            if ours is not None:
+                healthy, faulty = [], []
+                server = fault_server(kind, **options)
+                try:
+                    for _ in range(c.pairs):
+                        healthy.append(self._healthy(ours))
+                        faulty.append(self._fault_run(ours, server))
+                finally:
+                    server.stop()
+                results["ours_healthy"], results["ours"] = healthy, faulty
+            dbt = self._side("dbt")
+            if dbt is not None:
+                long = kind in ("blackhole", "slow")
+                count = c.dbt_long_runs if long else c.runs
+                cap = c.dbt_blackhole_cap if long else None
+                runs = []
+                for _ in range(count):
+                    server = fault_server(kind, **options)
+                    try:
+                        run = self.once(dbt, "run", c.events, server.url, timeout=cap)
+                        run.server = {"requests": server.requests}
+                    finally:
+                        server.stop()
+                    runs.append(run)
+                results["dbt"] = runs
+            out[label] = results
+        return out
+
+    def _fault_run(self, side: Side, server) -> Run:
+        world = self.world(side)
+        try:
+            before = server.requests
+            run = self.host(side, "run", self.config.events, server.url, world)
+            self.last_fault_exit = max(self.last_fault_exit or 0.0, run.end_wall)
+            idle = spool_idle(world, APP)
+            run.extra["uploader_ended"] = idle
+            run.extra["waiting"] = spool_waiting(world, APP)
+            state = spool_state(world, APP)
+            run.extra["dropped"] = state.get("dropped") or {}
+            run.extra["uploader"] = state.get("last_upload") or {}
+            run.server = {"requests": server.requests - before}
+        finally:
+            world.remove()
+        return run
+
+    def orphans(self) -> dict[str, float | int | None]:
+        """Our uploaders still running ``orphan_check_s`` after the last host of the fault
+        scenarios exited (each should have ended by itself, long before its 30 s cap)."""
+        if self.last_fault_exit is None:
+            return {}
+        wait = self.last_fault_exit + self.config.orphan_check_s - time.time()
+        if wait > 0:
+            self.log(f"  waiting {wait:.0f} s to count what is left ...")
+            time.sleep(wait)
+        return {"alive": len(bench_uploaders()),
+                "after_s": time.time() - self.last_fault_exit}
+
+    def recovery(self) -> dict[str, object]:
+        """N runs against a dead collector (the port refuses), then one against a healthy one
+        on the same address: how many of the recorded events arrive, lost, twice."""
+        ours = self._side("ours")
+        if ours is None:
+            return {}
+        c = self.config
+        world = self.world(ours)
+        counter: EidCounter | None = None
+        try:
+            dead = fault_server("refused")
+            url, port = dead.url, dead.port
+            recorded = started = 0
+            try:
+                for _ in range(c.outage_runs):
+                    run = self.host(ours, "run", c.events, url, world)
+                    recorded += run.report.get("stats", {}).get("recorded", 0)
+                    started += run.report.get("counts", {}).get("processes_started", 0)
+                spool_idle(world, APP)
+            finally:
+                dead.stop()
+            waiting_after_outage = spool_waiting(world, APP)
+            self.collector.reset()
+            counter = EidCounter(self.collector.url, port)
+            # The backoff the failures left: no uploader starts before it ends.
+            not_before = (spool_state(world, APP).get("backoff", {}).get(url) or {}).get(
+                "not_before", 0.0)
+            backoff_left = max(0.0, float(not_before) - time.time())
+            time.sleep(backoff_left + 0.05)
+            run = self.host(ours, "run", c.events, url, world)
+            recorded += run.report.get("stats", {}).get("recorded", 0)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and (spool_waiting(world, APP)
+                                                    or not spool_idle(world, APP, 0.1)):
+                time.sleep(0.05)
+            totals = self.collector.settle()
+            return {"runs": c.outage_runs, "recorded": recorded, "uploads_during_outage": started,
+                    "waiting_after_outage": waiting_after_outage,
+                    "delivered": counter.distinct, "duplicates": counter.duplicates,
+                    "collector_good": totals.get("good"), "backoff_waited_s": backoff_left,
+                    "still_waiting": spool_waiting(world, APP)}
+        finally:
+            if counter is not None:
+                counter.stop()
+            spool_idle(world, APP)
+            world.remove()
 
     def throughput(self) -> dict[str, object]:
-        """Ours paced (the sustained rate), ours as one burst (drops by design), dbt (synchronous,
-        so never dropping); and two ceilings: ours to a sink that validates nothing, and the
-        collector itself fed a captured batch back to back."""
+        """Ours: the uploader alone, on a spool of N events recorded while the collector was
+        down, timed as a process (start to exit) into the local collector. dbt: its
+        synchronous emitter, events/s from the first event to the end of its flush."""
         c = self.config
         n = c.throughput_events
         out: dict[str, object] = {}
-        for side in self.sides:
-            if side.name != "ours":
-                out[side.name] = [self._collected(side, "throughput", n)
-                                  for _ in range(c.dbt_long_runs)]
-                continue
-            out["ours"] = [self._collected(side, "paced", n) for _ in range(c.throughput_runs)]
-            out["ours_burst"] = [self._collected(side, "throughput", n)
-                                 for _ in range(c.throughput_runs)]
-            sink = Sink()
-            try:
-                run = self.host(side, "paced", n, sink.url)
-                run.server = {"good": sink.events, "requests": sink.requests}
-                body = sink.first_body
-            finally:
-                sink.stop()
-            out["ours_sink"] = [run]
-            if body is not None:
-                self.collector.reset()
-                out["collector_ceiling"] = replay_rate(self.collector.url, body,
-                                                       seconds=2.0 if n >= 10_000 else 0.3)
-        return out
-
-    def _collected(self, side: Side, mode: str, events: int) -> Run:
-        collector = self.collector
-        collector.reset()
-        run = self.host(side, mode, events, collector.url)
-        run.server = collector.settle()
-        return run
-
-    def fault(self, kind: str, **options) -> dict[str, list[Run]]:
-        c = self.config
-        out: dict[str, list[Run]] = {}
-        for side in self.sides:
-            if kind == "blackhole":
-                count = self._runs(side, c.blackhole_runs, c.dbt_long_runs)
-            elif kind == "slow":
-                count = self._runs(side, c.runs, c.dbt_long_runs)
-            else:
-                count = c.runs
-            cap = c.dbt_blackhole_cap if kind == "blackhole" and side.name == "dbt" else None
+        ours = self._side("ours")
+        if ours is not None:
+            out["ours"] = [self._uploader_alone(ours, n) for _ in range(c.throughput_runs)]
+        dbt = self._side("dbt")
+        if dbt is not None:
             runs = []
-            for _ in range(count):
-                server = fault_server(kind, **options)
-                try:
-                    run = self.host(side, "run", c.events, server.url, timeout=cap)
-                    run.server = {"requests": server.requests}
-                finally:
-                    server.stop()
+            for _ in range(c.dbt_long_runs):
+                collector = self.collector
+                collector.reset()
+                run = self.once(dbt, "throughput", n, collector.url)
+                run.server = collector.settle()
                 runs.append(run)
-            out[side.name] = runs
+            out["dbt"] = runs
         return out
+
+    def _uploader_alone(self, side: Side, events: int) -> Run:
+        world = self.world(side, UNBOUNDED)
+        collector: CollectorProcess | None = None
+        try:
+            dead = fault_server("refused")
+            url, port = dead.url, dead.port
+            try:
+                self.host(side, "throughput", events, url, world, timeout=600)
+                spool_idle(world, APP)
+            finally:
+                dead.stop()
+            spooled = spool_waiting(world, APP)
+            collector = CollectorProcess(port)
+            spool = Path(world.env["XDG_STATE_HOME"]) / APP / "spool"
+            options = {"spool_max_events": 10**7, "spool_max_bytes": 1 << 33,
+                       "upload_time_limit": 300, "batch_size": 200, "request_timeout": 30}
+            wait_no_uploader()
+            run = run_process([sys.executable, "-m", "tracking.uploader", "--spool", str(spool),
+                               "--force", "--options", json.dumps(options)], world, 320)
+            report = spool_state(world, APP).get("last_upload") or {}
+            run.server = collector.settle()
+            run.extra.update(spooled=spooled, uploader=report)
+            return run
+        finally:
+            if collector is not None:
+                collector.stop()
+            world.remove()
 
     def decide(self) -> dict[str, list[Run]]:
         """``telemetry status --json`` (whole process) and N in-process ``consent.decide()``."""
@@ -232,3 +409,4 @@ def _telemetry_command() -> list[str]:
     """The ``telemetry`` console script next to this interpreter (else ``-m consent.cli``)."""
     script = Path(sys.executable).parent / "telemetry"
     return [str(script)] if script.exists() else [sys.executable, "-m", "consent.cli"]
+

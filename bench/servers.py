@@ -1,5 +1,6 @@
 """The servers hosts send to, all on 127.0.0.1: the real collector as its own process
-(``python -m tracking.collector``), and fault servers (in this process, to read ``.requests``)."""
+(``python -m tracking.collector``), fault servers (in this process, to read ``.requests``), and
+an eid-counting pass-through (duplicates are counted by the bench itself)."""
 
 from __future__ import annotations
 
@@ -51,17 +52,28 @@ def _wait_ready(ready: Path, proc: subprocess.Popen, timeout: float = 20.0) -> s
 
 
 class CollectorProcess:
-    """``python -m tracking.collector --port 0`` on 127.0.0.1, with dbt's schema stand-ins."""
+    """``python -m tracking.collector`` on 127.0.0.1 (a free port, or ``port``), with dbt's
+    schema stand-ins."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="bench-collector-"))
         schemas = write_dbt_schemas(self._dir / "schemas")
         ready = self._dir / "ready"
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tracking.collector", "--port", "0", "--ready-file", str(ready),
-             "--schema-root", str(schemas), "--max-events", "1000"],
+            [sys.executable, "-m", "tracking.collector", "--port", str(port), "--ready-file",
+             str(ready), "--schema-root", str(schemas), "--max-events", "1000"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.url = _wait_ready(ready, self._proc)
+
+    def wait_total(self, total: int, limit: float = 20.0, poll: float = 0.005) -> float | None:
+        """Wall-clock time (``time.time()``) at which ``/micro/all`` first counted ``total``
+        events, or None after ``limit`` seconds."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if self.totals()["total"] >= total:
+                return time.time()
+            time.sleep(poll)
+        return None
 
     def _get(self, path: str) -> dict:
         with urllib.request.urlopen(self.url + path, timeout=10) as response:
@@ -93,25 +105,21 @@ class CollectorProcess:
             self._proc.kill()
 
 
-def fault_server(kind: str, **options) -> FaultServer:
-    """A started fault server on 127.0.0.1 (``blackhole``, ``refused``, ``status``, ``slow``)."""
-    return FaultServer(kind, **options).start()
+class EidCounter:
+    """A pass-through in front of the collector, on ``port``, that counts every event id it
+    forwards: delivered (distinct eids) and duplicates, counted here by the bench itself, not
+    read from the collector's entries (their shapes are the collector's business)."""
 
-
-class Sink:
-    """An HTTP server on 127.0.0.1 that answers every POST 200 at once, without validating:
-    what a sender achieves when the collector costs nothing. Counts events (the ``data`` list of
-    each tp2 body) and keeps the first body, to replay against the real collector."""
-
-    def __init__(self) -> None:
+    def __init__(self, collector_url: str, port: int = 0) -> None:
+        import http.client
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
 
-        sink = self
-        self.events = 0
-        self.requests = 0
-        self.first_body: bytes | None = None
+        counter = self
+        self.eids: dict[str, int] = {}
         self._lock = threading.Lock()
+        target = urlsplit(collector_url)
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -119,57 +127,57 @@ class Sink:
 
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
                 try:
-                    count = len(json.loads(body)["data"])
-                except (ValueError, KeyError, TypeError):
-                    count = 0
-                with sink._lock:
-                    sink.requests += 1
-                    sink.events += count
-                    if sink.first_body is None and count > 1:
-                        sink.first_body = body
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
+                    conn.request("POST", self.path, body,
+                                 {"Content-Type": "application/json; charset=utf-8"})
+                    answer = conn.getresponse()
+                    payload, status = answer.read(), answer.status
+                finally:
+                    conn.close()
+                if 200 <= status < 300:
+                    try:
+                        eids = [event.get("eid", "") for event in json.loads(body)["data"]]
+                    except (ValueError, KeyError, TypeError, AttributeError):
+                        eids = []
+                    with counter._lock:
+                        for eid in eids:
+                            counter.eids[eid] = counter.eids.get(eid, 0) + 1
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(payload)
 
             def log_message(self, *args) -> None:
                 pass
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
+            allow_reuse_address = True
 
             def handle_error(self, request, client_address) -> None:
-                pass  # a client closing without reading the answer resets the connection
+                pass
 
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = Server(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def distinct(self) -> int:
+        with self._lock:
+            return len(self.eids)
+
+    @property
+    def duplicates(self) -> int:
+        with self._lock:
+            return sum(n - 1 for n in self.eids.values())
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
 
 
-def replay_rate(url: str, body: bytes, seconds: float = 2.0) -> float:
-    """Events/s the collector at ``url`` accepts when ``body`` (a tp2 batch) is posted back to
-    back on one keep-alive connection: the ceiling for any single-connection sender."""
-    import http.client
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    per_body = len(json.loads(body)["data"])
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    headers = {"Content-Type": "application/json; charset=utf-8"}
-    sent, start = 0, time.perf_counter()
-    try:
-        while time.perf_counter() - start < seconds:
-            conn.request("POST", "/com.snowplowanalytics.snowplow/tp2", body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            if 200 <= response.status < 300:
-                sent += per_body
-    finally:
-        conn.close()
-    return sent / (time.perf_counter() - start)
+def fault_server(kind: str, **options) -> FaultServer:
+    """A started fault server on 127.0.0.1 (``blackhole``, ``refused``, ``status``, ``slow``)."""
+    return FaultServer(kind, **options).start()

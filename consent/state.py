@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import stat
 import uuid
 from collections.abc import Iterator
@@ -83,11 +82,13 @@ def ensure_anonymous_id(profile: AppProfile) -> str:
 
 def ensure_secret(profile: AppProfile) -> bytes:
     """The per-installation HMAC key; it never leaves the machine."""
-    data = create_once(paths(profile).secret, secrets.token_hex(32).encode() + b"\n")
+    # os.urandom is what secrets.token_hex uses; importing secrets would load OpenSSL's hashing
+    # (hmac, hashlib) on every tracked run for nothing.
+    data = create_once(paths(profile).secret, os.urandom(32).hex().encode() + b"\n")
     try:
         return bytes.fromhex(data.decode().strip())
     except ValueError:
-        fresh = secrets.token_hex(32)
+        fresh = os.urandom(32).hex()
         atomic_write(paths(profile).secret, fresh.encode() + b"\n")
         return bytes.fromhex(fresh)
 

@@ -29,6 +29,7 @@ os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY",
                       os.path.join(tempfile.gettempdir(), "telemetry-consent-hypothesis"))
 
 from consent import DEFAULT_PROFILE, AppProfile, Decision, decide
+from consent.ci import CI_VARIABLES
 
 #: Variables that carry a user's choice; never inherited from the developer's shell.
 _CHOICE_PREFIXES = ("DBT_", "DO_NOT_TRACK", "NO_COLOR", "FORCE_COLOR")
@@ -105,7 +106,8 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
         d.mkdir(parents=True, exist_ok=True)
 
     for name in list(os.environ):
-        if name.startswith(_CHOICE_PREFIXES):
+        # CI's own variables too (CI runs this suite with CI=true): a test that wants CI sets it.
+        if name.startswith(_CHOICE_PREFIXES) or name in CI_VARIABLES:
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))

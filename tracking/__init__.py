@@ -1,8 +1,9 @@
 """Send a host tool's anonymous usage statistics through Snowplow, only when consent allows it.
 
 The public API is what ``__all__`` lists. Names are loaded on first use (PEP 562), so
-``import tracking`` costs nothing; with consent off the host never imports pydantic-settings,
-snowplow_tracker or requests, and never starts a thread::
+``import tracking`` costs nothing. A host only records (the standard library and our own code:
+never pydantic, snowplow_tracker or requests); a detached uploader delivers (docs/delivery.md).
+With consent off there is no file, no thread, no process and no socket::
 
     from tracking import Tracker
 
@@ -11,7 +12,7 @@ snowplow_tracker or requests, and never starts a thread::
         inv.model_run(contents=sql, status="success", execution_time_s=0.12,
                       materialization="table")
         inv.count("model")
-    tracker.close()                             # optional: atexit flushes within the deadline
+    tracker.flush(10)                           # optional: wait for delivery (atexit hands over)
 """
 
 from __future__ import annotations

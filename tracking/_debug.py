@@ -1,19 +1,37 @@
-"""``<PREFIX>TELEMETRY_DEBUG=1``: print each event to stderr (rich) instead of sending it.
+"""``<PREFIX>TELEMETRY_DEBUG=1``: print each event to stderr (rich) instead of recording it.
 
 A developer sees exactly what would leave the machine: the event data and every context, as
-JSON. Nothing is sent and no file is written, so ids and keyed hashes are per-run stand-ins.
+JSON. Nothing is recorded and no file is written, so ids and keyed hashes are per-run stand-ins.
 """
 
 from __future__ import annotations
 
+import os
+import platform
+import uuid
 from typing import Any
 
+from consent import AppProfile, Decision
 
-class DebugPrinter:
-    def __init__(self, profile, url: str | None, problem: str | None) -> None:
+from .catalog import Catalog
+from .ids import KeyedHasher
+
+
+class DebugSink:
+    """The ``debug`` plan's sink: the tracker hands it events, it prints them."""
+
+    def __init__(self, profile: AppProfile, decision: Decision, catalog: Catalog,
+                 url: str | None, problem: str | None, project_name: str | None,
+                 cwd: str) -> None:
         from rich.console import Console
 
         self._console = Console(stderr=True, soft_wrap=True)
+        self._profile = profile
+        self._edition = decision.edition.name
+        self._catalog = catalog
+        self._hasher = KeyedHasher(os.urandom(32))  # a stand-in: nothing is written
+        self._anonymous_id = str(uuid.uuid4())
+        self._project_id = self._hasher("project", project_name) if project_name else None
         where = url or "nowhere (no collector endpoint)"
         if problem:
             where = f"nowhere: {problem}"
@@ -23,13 +41,40 @@ class DebugPrinter:
             highlight=False, markup=True,
         )
 
-    def show(self, name: str, uri: str, data: dict[str, Any],
-             contexts: list[tuple[str, dict[str, Any]]]) -> None:
+    def hasher(self) -> KeyedHasher:
+        return self._hasher
+
+    def _contexts(self, invocation_id: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        spec = self._catalog.get("platform")
+        if spec is not None and spec.kind == "context":
+            version = self._profile.tool_version
+            out.append({"schema": spec.iglu_uri, "data": {
+                "os": (platform.system() or "unknown")[:32],
+                "python_version": platform.python_version()[:32],
+                "tool_version": version[:64] if version else None}})
+        spec = self._catalog.get("invocation")
+        if spec is not None and spec.kind == "context":
+            out.append({"schema": spec.iglu_uri, "data": {
+                "invocation_id": invocation_id, "anonymous_user_id": self._anonymous_id,
+                "project_id": self._project_id, "edition": self._edition}})
+        return out
+
+    def record(self, uri: str, data: dict[str, Any], invocation_id: str,
+               extra: list[list[Any]], timestamp_ms: int) -> None:
+        name = uri.split("/")[1] if "/" in uri else uri
         document = {
             "event": name,
             "schema": uri,
             "data": data,
-            "contexts": [{"schema": c_uri, "data": c_data} for c_uri, c_data in contexts],
+            "contexts": [*self._contexts(invocation_id),
+                         *({"schema": c_uri, "data": c_data} for c_uri, c_data in extra)],
         }
         self._console.print(f"[bold]telemetry debug[/]: {name}", highlight=False)
         self._console.print_json(data=document)
+
+    def flush(self, timeout: float) -> bool:
+        return True
+
+    def close(self, timeout: float) -> bool:
+        return True

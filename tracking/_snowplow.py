@@ -7,25 +7,24 @@ We use the library to build tracker-protocol payloads (``eid``, ``dtm``, ``ttm``
 returns while the collector fails; unlimited retries; an unbounded queue). :class:`PayloadBuilder`
 uses the pieces ``Tracker.track`` is made of (its Payload encoding, SelfDescribingJson, its
 constants), without the per-event overhead of ``track``; sending is done by
-:mod:`tracking._sender` with our own timeouts, retry budget and bounds.
+:mod:`tracking.uploader` with our own timeouts, backoff and bounds.
 
-Importing snowplow_tracker calls ``logging.basicConfig()`` (a stderr handler on the host's root
-logger) and sets its loggers to INFO, which would print its chatter in the host's terminal.
-:func:`import_snowplow` imports it only here, in the sender thread, and undoes both.
+Importing snowplow_tracker calls ``logging.basicConfig()`` (a stderr handler on the root logger)
+and sets its loggers to INFO. It is imported only by the uploader (its own process, or a host's
+in-process delivery), and :func:`import_snowplow` undoes both.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-import time
 from typing import Any
 
 #: Snowplow's envelope for a POST body of tracker-protocol payloads.
 PAYLOAD_DATA_SCHEMA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
 
 
-def import_snowplow():
+def import_snowplow() -> Any:
     """``snowplow_tracker``, imported with its logging side effects undone.
 
     If the host imported it already, its logging is the host's business and is left alone.
@@ -100,18 +99,19 @@ class PayloadBuilder:
             payload.add_json(envelope, True, "cx", "co")
         return payload.get().get("cx")
 
-    def build(self, schema: str, data: dict[str, Any], contexts: list[tuple[str, dict[str, Any]]],
-              timestamp_ms: int, *, cx: str | None = None, dtm: str | None = None) -> dict[str, str]:
-        """One event's payload. ``cx``: the contexts already encoded (then ``contexts`` is not
-        read); ``dtm``: the created timestamp to use (default: now), both strings."""
+    def build(self, schema: str, data: dict[str, Any], *, dtm: int | str,
+              cx: str | None = None, eid: str | None = None) -> dict[str, str]:
+        """One event's payload: ``dtm`` is when it was recorded (ms), ``cx`` the contexts already
+        encoded (:meth:`encode_contexts`, once per invocation), ``eid`` the id the event was
+        recorded with (a new one when None): a retried event keeps its id."""
         sdj = self._sdj
         payload = self._payload(self._constant)
         payload.add_json(sdj(self._unstruct_schema, sdj(schema, data).to_json()).to_json(), True,
                          "ue_px", "ue_pr")
-        payload.add("cx", cx if cx is not None else self.encode_contexts(contexts))
-        payload.add("eid", self._new_eid())
+        payload.add("cx", cx)
+        payload.add("eid", eid or self._new_eid())
         # ``dtm`` is when the event happened on the device: when the host recorded it, as
         # snowplow-tracker's own track() sets it (``ttm`` stays unset, so the pipeline's clock
         # skew correction from dtm/stm applies). payload_data 1-0-4 types every field as a string.
-        payload.add("dtm", dtm if dtm is not None else str(int(timestamp_ms)))
-        return payload.get()
+        payload.add("dtm", str(int(dtm)))
+        return payload.get()  # type: ignore[no-any-return]

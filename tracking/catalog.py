@@ -1,16 +1,19 @@
 """The event catalog: every event and context a profile may send, with its schema and an example.
 
 One :class:`EventSpec` or :class:`ContextSpec` per self-describing schema ties together the Iglu
-URI, the pydantic model that builds instances, the schema file that checks them, a description
-of each field and an example payload. ``telemetry events`` renders a :class:`Catalog` (see
-:meth:`Catalog.describe`); the tracker validates every event against it before queueing.
+URI, the schema file that checks instances, a description of each field and an example payload
+(and, optionally, a typed model that builds instances). ``telemetry events`` renders a
+:class:`Catalog` (see :meth:`Catalog.describe`); the tracker looks events up in it by name.
 
 A profile adds its own events the same way: ``DEFAULT_CATALOG + Catalog(events=(EventSpec(...),))``
 and ``AppProfile(event_catalog="mytool.telemetry:CATALOG")``; its schema files live in its own
 package, laid out like ``tracking/schemas`` (``<vendor>/<name>/jsonschema/<version>``).
 
-Imports pydantic only: the CLI renders the catalog without snowplow_tracker, requests or rich,
-and the validators are compiled (fastjsonschema) the first time one is asked for.
+Standard library only at import, so a host loads it on every tracked run for free: models are
+named lazily (``"tracking.events:ModelRun"``) and imported only if someone asks for them; the
+built-in schemas are checked by code generated ahead of time (:mod:`tracking._checks`), other
+schemas are compiled with fastjsonschema the first time one is asked for (by the uploader, the
+CLI, tests). How events are represented and checked, and why: docs/delivery.md.
 """
 
 from __future__ import annotations
@@ -19,15 +22,12 @@ import importlib
 import json
 import os
 import threading
-from dataclasses import dataclass, field
-from importlib import resources
-from importlib.resources.abc import Traversable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel
-
-from . import events as ev
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 #: The Iglu vendor of the default profile's schemas.
 VENDOR = "dev.telemetry-consent"
@@ -49,25 +49,50 @@ class EventInvalid(ValueError):
 
 def package_schemas() -> Traversable:
     """``tracking/schemas``: the default profile's schemas, in the Iglu directory layout."""
+    from importlib import resources
+
     return resources.files(__package__) / "schemas"
 
 
-@dataclass(frozen=True, eq=False)
 class _Spec:
-    """One self-describing schema: where it lives, the model that fills it, how to show it."""
+    """One self-describing schema: where it lives, the model that fills it, how to show it.
+
+    - ``example``: a valid instance, shown by ``telemetry events`` (and checked by the tests);
+    - ``model``: an optional typed builder of instances, a class or ``"module:Name"`` imported
+      when asked for (:attr:`model_class`), so that loading a catalog imports no model library;
+    - ``schema_root``: the directory holding ``<vendor>/<name>/jsonschema/<version>``; None:
+      ``tracking/schemas``.
+
+    Immutable, and a plain class rather than a frozen dataclass: every tracked run loads the
+    catalog, and defining a frozen dataclass costs about a millisecond each time.
+    """
 
     kind: ClassVar[Literal["event", "context"]]
-
+    __slots__ = ("_cache", "description", "example", "model", "name", "schema_root", "vendor",
+                 "version")
     name: str
-    model: type[BaseModel]
     description: str
-    #: A valid instance, shown by ``telemetry events`` (and checked by the tests).
     example: dict[str, Any]
-    vendor: str = VENDOR
-    version: str = "1-0-0"
-    #: The directory holding ``<vendor>/<name>/jsonschema/<version>``; None: ``tracking/schemas``.
-    schema_root: Traversable | str | os.PathLike | None = None
-    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    model: type[Any] | str | None
+    vendor: str
+    version: str
+    schema_root: Traversable | str | os.PathLike[str] | None
+    _cache: dict[str, Any]
+
+    def __init__(self, name: str, description: str, example: dict[str, Any], *,
+                 model: type[Any] | str | None = None, vendor: str = VENDOR,
+                 version: str = "1-0-0",
+                 schema_root: Traversable | str | os.PathLike[str] | None = None) -> None:
+        for key, value in (("name", name), ("description", description), ("example", example),
+                           ("model", model), ("vendor", vendor), ("version", version),
+                           ("schema_root", schema_root), ("_cache", {})):
+            object.__setattr__(self, key, value)
+
+    def __setattr__(self, key: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.iglu_uri!r})"
 
     @property
     def iglu_uri(self) -> str:
@@ -94,26 +119,36 @@ class _Spec:
                     "Fix: ship it as package data in the Iglu layout "
                     "<vendor>/<name>/jsonschema/<version>"
                 ) from exc
-        return self._cache["schema"]
+        return self._cache["schema"]  # type: ignore[no-any-return]
 
     @property
-    def validator(self):
-        """The compiled schema check: a function that raises on an invalid instance.
+    def model_class(self) -> type[Any] | None:
+        """The typed model, imported now if it was named as ``"module:Name"`` (None: none)."""
+        model = self.model
+        if isinstance(model, str):
+            cached = self._cache.get("model")
+            if cached is None:
+                module_name, _, attr = model.partition(":")
+                cached = getattr(importlib.import_module(module_name), attr)
+                self._cache["model"] = cached
+            return cached  # type: ignore[no-any-return]
+        return model
 
-        Compiled on first use (a few ms), then a call costs a few microseconds; the Iglu keys
-        (``$schema`` naming the self-desc meta-schema, ``self``) are replaced by plain draft-04,
-        which is what Iglu schemas are written in.
+    @property
+    def validator(self) -> Callable[[Any], Any]:
+        """The schema check: a function that raises on an invalid instance.
+
+        The built-in schemas use the checks generated ahead of time (:mod:`tracking._checks`,
+        no import, no compile); others are compiled with fastjsonschema on first use (a few ms),
+        then a call costs a few microseconds. The Iglu keys (``$schema`` naming the self-desc
+        meta-schema, ``self``) are replaced by plain draft-04, which is what Iglu schemas use.
         """
         check = self._cache.get("validator")
         if check is None:
             with _COMPILE_LOCK:
                 check = self._cache.get("validator")
                 if check is None:
-                    import fastjsonschema
-
-                    plain = {k: v for k, v in self.schema().items() if k not in ("$schema", "self")}
-                    plain["$schema"] = _DRAFT_04
-                    check = fastjsonschema.compile(plain)
+                    check = host_check(self) or _compiled_check(self.schema())
                     self._cache["validator"] = check
         return check
 
@@ -169,14 +204,16 @@ class ContextSpec(_Spec):
     kind = "context"
 
 
-@dataclass(frozen=True)
 class Catalog:
     """The events and contexts a profile may send. Compose with ``+``; names must be unique."""
 
-    events: tuple[EventSpec, ...] = ()
-    contexts: tuple[ContextSpec, ...] = ()
+    events: tuple[EventSpec, ...]
+    contexts: tuple[ContextSpec, ...]
 
-    def __post_init__(self) -> None:
+    def __init__(self, events: tuple[EventSpec, ...] = (),
+                 contexts: tuple[ContextSpec, ...] = ()) -> None:
+        self.events = tuple(events)
+        self.contexts = tuple(contexts)
         seen: set[str] = set()
         for spec in (*self.events, *self.contexts):
             if spec.iglu_uri in seen:
@@ -189,28 +226,46 @@ class Catalog:
         by_key: dict[str, _Spec] = {s.iglu_uri: s for s in specs}
         for spec in specs:
             by_key.setdefault(spec.name, spec)  # a bare name means the first spec called so
-        object.__setattr__(self, "_by_model", {s.model: s for s in specs})
-        object.__setattr__(self, "_by_key", by_key)
+        self._by_key = by_key
+        self._by_model: dict[Any, _Spec] | None = None
 
     def __add__(self, other: Catalog) -> Catalog:
         if not isinstance(other, Catalog):
             return NotImplemented
         return Catalog(self.events + other.events, self.contexts + other.contexts)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[_Spec]:
         return iter((*self.events, *self.contexts))
 
     def __len__(self) -> int:
         return len(self.events) + len(self.contexts)
 
-    def spec_for(self, model: BaseModel | type[BaseModel]) -> _Spec | None:
-        """The spec whose model built ``model`` (an instance or the class), if any."""
+    def __repr__(self) -> str:
+        return f"Catalog({len(self.events)} events, {len(self.contexts)} contexts)"
+
+    def spec_for(self, model: object) -> _Spec | None:
+        """The spec whose model built ``model`` (an instance or the class), if any.
+
+        Models named lazily are imported here, the first time: only a host that itself passes
+        a model instance gets here, and it has imported the model's library already.
+        """
         cls = model if isinstance(model, type) else type(model)
-        return self._by_model.get(cls)  # type: ignore[attr-defined]
+        by_model = self._by_model
+        if by_model is None:
+            by_model = {}
+            for spec in self:
+                try:
+                    resolved = spec.model_class
+                except Exception:  # noqa: BLE001 - a model that cannot be imported matches nothing
+                    continue
+                if resolved is not None:
+                    by_model.setdefault(resolved, spec)
+            self._by_model = by_model
+        return by_model.get(cls)
 
     def get(self, name: str) -> _Spec | None:
         """The spec with this Iglu URI, or the first one with this name."""
-        return self._by_key.get(name)  # type: ignore[attr-defined]
+        return self._by_key.get(name)
 
     def describe(self) -> dict[str, Any]:
         """The whole catalog as one JSON document (``telemetry events --json``)."""
@@ -218,6 +273,27 @@ class Catalog:
             "events": [spec.describe() for spec in self.events],
             "contexts": [spec.describe() for spec in self.contexts],
         }
+
+
+def host_check(spec: _Spec) -> Callable[[Any], Any] | None:
+    """The check generated ahead of time for a schema of ``tracking/schemas``, if it is one.
+
+    What a host runs before spooling an event: no import, no compile. Other schemas (a
+    profile's own events) are checked by the uploader instead.
+    """
+    if spec.schema_root is not None:
+        return None
+    from ._checks import CHECKS
+
+    return CHECKS.get(spec.iglu_uri)
+
+
+def _compiled_check(schema: dict[str, Any]) -> Callable[[Any], Any]:
+    import fastjsonschema
+
+    plain = {k: v for k, v in schema.items() if k not in ("$schema", "self")}
+    plain["$schema"] = _DRAFT_04
+    return fastjsonschema.compile(plain)
 
 
 def load_catalog(reference: str | None) -> Catalog:
@@ -251,33 +327,33 @@ _EXAMPLE_UUID = "5f2b8a6e-6c1d-4f0a-9b7e-2d4c6a8e0f13"
 
 INVOCATION_START = EventSpec(
     name="invocation_start",
-    model=ev.InvocationStart,
+    model="tracking.events:InvocationStart",
     description="Sent when the tool starts a command.",
     example={"command": "run"},
 )
 INVOCATION_END = EventSpec(
     name="invocation_end",
-    model=ev.InvocationEnd,
+    model="tracking.events:InvocationEnd",
     description="Sent when the command ends, even when it fails: success, duration, node counts.",
     example={"command": "run", "success": True, "duration_s": 12.5,
              "node_counts": {"model": 3, "test": 2}},
 )
 MODEL_RUN = EventSpec(
     name="model_run",
-    model=ev.ModelRun,
+    model="tracking.events:ModelRun",
     description="Sent after each model runs: a keyed hash of its contents, never its name or SQL.",
     example={"model_key": _EXAMPLE_HASH, "status": "success", "execution_time_s": 0.42,
              "materialization": "table"},
 )
 PLATFORM = ContextSpec(
     name="platform",
-    model=ev.PlatformContext,
+    model="tracking.events:PlatformContext",
     description="Attached to every event: operating system, Python and tool versions.",
     example={"os": "Linux", "python_version": "3.12.4", "tool_version": "1.8.0"},
 )
 INVOCATION = ContextSpec(
     name="invocation",
-    model=ev.InvocationContext,
+    model="tracking.events:InvocationContext",
     description="Attached to every event: run id, anonymous installation id, keyed project id.",
     example={"invocation_id": _EXAMPLE_UUID, "anonymous_user_id": _EXAMPLE_UUID.replace("5f", "7a"),
              "project_id": _EXAMPLE_HASH[::-1], "edition": "core"},

@@ -1,55 +1,104 @@
 """The host's API: a :class:`Tracker` that decides consent first, and an :class:`Invocation`.
 
-Constructing a tracker asks :func:`consent.decide` and, when the answer is off, does nothing
-else: no settings, no snowplow import, no thread, no socket, no file, no id. When it is on:
+Start-up is a value, not a state machine. Constructing a tracker:
 
-1. the runtime settings are read (``<PREFIX>TELEMETRY_*``, pydantic-settings);
-2. ``<PREFIX>TELEMETRY_DEBUG=1``: each event is printed to stderr instead of being sent (no
-   file, no thread; ids and keys are per-run stand-ins);
-3. an endpoint that may not receive events (plain http to another machine…) is one line on
-   stderr, and nothing is sent;
-4. the first run that would send prints the notice and sends nothing (:mod:`tracking.notice`);
-5. otherwise events are validated on the host thread and queued for the sender thread
-   (:mod:`tracking._sender`); atexit flushes within the deadline (``profile.flush_deadline``,
-   default 1 s). The sender thread is started during construction, not at the first event: as
-   soon as consent is on when nothing in the environment or the state can change the outcome
-   (no debug, no endpoint override, notice already shown), so that its imports overlap step 1;
-   otherwise at the end of construction. Either way it opens its connection (and does nothing
-   else) before the first batch.
+1. asks :func:`consent.decide`; when the answer is off, does nothing else (no settings, no file,
+   no thread, no socket);
+2. reads the ``<PREFIX>TELEMETRY_*`` settings once (:mod:`tracking.settings`, standard library);
+3. computes the run's :class:`~tracking.plan.Plan` (``off``, ``debug``, ``notice``, ``record``),
+   a pure function of the decision, the settings and the notice state;
+4. builds the one sink for that plan: nothing, a printer (``<PREFIX>TELEMETRY_DEBUG=1``), the
+   first-run notice (which records nothing), or the spool (:mod:`tracking.spool`).
 
-Nothing here raises into the host or prints a traceback: every failure is caught and counted in
-:attr:`Tracker.stats`, and the host's exit code is its own.
+Recording only appends to the spool: a line per event, a few microseconds, standard library
+and our own code. Delivery happens elsewhere (:mod:`tracking.delivery`, :mod:`tracking.uploader`):
+a slow or dead collector cannot reach the host. Nothing here raises into the host or prints a
+traceback: failures are counted in :attr:`Tracker.stats`, and the host's exit code is its own.
 """
 
 from __future__ import annotations
 
 import atexit
-import functools
 import os
 import re
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 import consent
 
-from ._sender import Sender, SendOptions, TrackerStats
+from .plan import Plan
 
-if TYPE_CHECKING:  # pydantic and the models are imported only once consent is on
-    from pydantic import BaseModel
+if TYPE_CHECKING:
+    from typing import Protocol
 
     from consent import AppProfile, Decision
 
+    from ._watch import ConsentWatch
+    from .catalog import Catalog
+    from .delivery import Handover
+    from .ids import KeyedHasher
+    from .settings import TrackerSettings
+    from .spool import SegmentWriter
+
 __all__ = ["Invocation", "Tracker", "TrackerStats"]
 
-#: How often, at most, recording an event re-checks consent (the send-time check is exact).
-#: Four stats per event would double the host thread's cost for a host recording thousands of
-#: model runs; a revocation inside this window is still caught before the batch is sent.
+if TYPE_CHECKING:
+
+    class _Sink(Protocol):
+        """What the tracker asks of the one sink its plan chose (spool, or debug printer)."""
+
+        def record(self, uri: str, data: dict[str, Any], invocation_id: str,
+                   extra: list[list[Any]], timestamp_ms: int) -> None: ...
+
+        def hasher(self) -> KeyedHasher | None: ...
+
+        def flush(self, timeout: float) -> bool: ...
+
+        def close(self, timeout: float) -> bool: ...
+
+#: How often, at most, recording an event re-checks consent (the uploader checks again, exactly,
+#: before each batch). Four stats per event would double the cost of recording for a host
+#: recording thousands of model runs.
 RECORD_CHECK_INTERVAL = 0.25
 _MAX_NODE_TYPES = 32
+#: ``events.TOKEN_PATTERN`` (a node type, a materialization), with ``\\Z`` for ``$``.
+_TOKEN = re.compile(r"^[a-z][a-z0-9_]{0,31}\Z")
+
+#: When the process's exit must be over, for trackers that deliver in-process (set by the
+#: first tracker closed at exit): one deadline, however many trackers the host left open.
+_EXIT_ENDS_AT: float | None = None
+
+
+class TrackerStats:
+    """What happened to this process's events (delivery's own counts are in the spool's state).
+
+    - ``recorded``: events accepted (spooled, or printed in debug mode);
+    - ``invalid``: refused before recording (not in the catalog, or not matching their schema);
+    - ``dropped_consent``: consent was withdrawn during the run;
+    - ``dropped_unwritable``: could not be kept anywhere (no secret could be stored);
+    - ``in_memory``: kept in memory because the spool could not be written (sent in-process);
+    - ``segments``, ``uploads_started``, ``errors``: what recording did.
+
+    A plain class: a host creates it at start-up, and a dataclass costs a millisecond to define.
+    """
+
+    __slots__ = ("dropped_consent", "dropped_unwritable", "errors", "in_memory", "invalid",
+                 "recorded", "segments", "uploads_started")
+    _ORDER = ("recorded", "invalid", "dropped_consent", "dropped_unwritable", "in_memory",
+              "segments", "uploads_started", "errors")
+
+    def __init__(self) -> None:
+        self.recorded = self.invalid = self.dropped_consent = self.dropped_unwritable = 0
+        self.in_memory = self.segments = self.uploads_started = self.errors = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._ORDER}
+
+    def __repr__(self) -> str:
+        return "TrackerStats(" + ", ".join(f"{k}={v}" for k, v in self.as_dict().items()) + ")"
 
 
 def _stderr_line(text: str) -> None:
@@ -60,15 +109,11 @@ def _stderr_line(text: str) -> None:
         pass
 
 
-#: When the process's exit flush must be over (set by the first tracker flushed at exit).
-_EXIT_ENDS_AT: float | None = None
-
-
 class Tracker:
-    """Records a host's usage events and sends them when, and only when, consent allows it.
+    """Records a host's usage events when, and only when, consent allows it.
 
-    ``mode`` says what this run does: ``"off"`` (consent off, notice run, no endpoint, or a
-    problem), ``"send"`` or ``"debug"``. ``decision`` is consent's answer (None if it failed).
+    ``plan`` says what this run does (:class:`~tracking.plan.Plan`); ``decision`` is consent's
+    answer (None if it failed); ``enabled`` whether events are being recorded right now.
     """
 
     def __init__(
@@ -84,21 +129,26 @@ class Tracker:
         self.profile = profile or consent.DEFAULT_PROFILE
         self.stats = TrackerStats()
         self.decision: Decision | None = None
-        self.mode = "off"
-        self.endpoint: str | None = None
+        self.plan = Plan("off")
         #: The id of events tracked outside an :meth:`invocation` block (None when off).
         self.invocation_id: str | None = None
-        self._sender: Sender | None = None
-        self._printer = None
+        self._sink: _Sink | None = None
+        self._settings: TrackerSettings | None = None
+        self._catalog: Catalog | None = None
+        self._specs: dict[tuple[str, str], tuple[str, Callable[[Any], Any] | None] | None] = {}
+        self._watch: ConsentWatch | None = None
+        self._next_check = 0.0
+        self._pid = os.getpid()
         self._closed = False
         try:
-            self._activate(host_flag, edition, cwd, env, project_name)
+            self._start(host_flag, edition, cwd, env, project_name)
         except Exception:  # noqa: BLE001 - the host must never be hurt by telemetry
             self.stats.errors += 1
-            self.mode = "off"
+            self._sink = None
 
-    # -- set-up (host thread, once) --------------------------------------------------------
-    def _activate(self, host_flag, edition, cwd, env, project_name) -> None:
+    # -- set-up (once) ---------------------------------------------------------------------
+    def _start(self, host_flag: bool | None, edition: str | None, cwd: str | None,
+               env: Mapping[str, str] | None, project_name: str | None) -> None:
         profile = self.profile
         cwd = os.getcwd() if cwd is None else cwd
         decision = consent.decide(profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env)
@@ -106,191 +156,416 @@ class Tracker:
         if not decision.enabled:
             return  # consent off: nothing else, not even an import
 
-        # When this run is already sure to send, the sender thread starts now: its imports (tens
-        # of ms) overlap the settings import below instead of the host's first events.
-        ahead = _sender_ahead(profile, env, self.stats)
-        try:
-            self._configure(profile, decision, host_flag, edition, cwd, env, project_name, ahead)
-        finally:
-            if ahead is not None and self._sender is not ahead:
-                ahead.cancel()
-
-    def _configure(self, profile, decision, host_flag, edition, cwd, env, project_name,
-                   ahead: Sender | None) -> None:
-        from . import events
         from .catalog import CatalogError, load_catalog
-        from .ids import keyed_hash
         from .endpoint import resolve_endpoint
         from .notice import needs_notice, show_notice
+        from .plan import delivery_mode, plan
         from .settings import TrackerSettings
 
-        settings, problems = TrackerSettings.load(profile.env_prefix, env)
-        for problem in problems:
-            _stderr_line(problem)
+        environ = os.environ if env is None else env
+        settings, problems = TrackerSettings.load(profile.env_prefix, environ)
+        self._settings = settings
         try:
-            self._catalog = load_catalog(profile.event_catalog)
+            catalog = load_catalog(profile.event_catalog)
         except CatalogError as exc:
-            _stderr_line(f"telemetry: {exc}; nothing is sent")
+            self.plan = Plan("off", None, (*problems, f"telemetry: {exc}; nothing is sent"))
+            for line in self.plan.messages:
+                _stderr_line(line)
             return
         url, problem = resolve_endpoint(profile, settings.endpoint)
-        self._deadline = (settings.flush_deadline if settings.flush_deadline is not None
-                          else profile.flush_deadline)
+        notice = url is not None and problem is None and not settings.debug \
+            and needs_notice(profile)
+        self.plan = plan(decision, settings, url, problem, notice, delivery_mode(environ),
+                         tuple(problems))
+        for line in self.plan.messages:
+            _stderr_line(line)
+        kind = self.plan.kind
+        if kind == "notice":
+            show_notice(profile, decision, sys.stderr)
+            return  # the user has just been told: nothing is recorded in this run
+        if kind not in ("debug", "record"):
+            return
+        self._catalog = catalog
         self._watch = _watch_for(decision, profile, host_flag, edition, cwd, env)
         self._next_check = time.monotonic() + RECORD_CHECK_INTERVAL
-        self._pid = os.getpid()
-        self._events = events
-        self._keyed_hash = keyed_hash
         self.invocation_id = str(uuid.uuid4())
+        if kind == "debug":
+            from ._debug import DebugSink
 
-        if settings.debug:
-            from ._debug import DebugPrinter
-
-            self._printer = DebugPrinter(profile, url, problem)
-            self._contexts = _Contexts(profile, decision, self._catalog, cwd, project_name, debug=True)
-            self.endpoint = url
-            self.mode = "debug"
+            self._sink = DebugSink(profile, decision, catalog, url, problem, project_name, cwd)
             return
-        if problem is not None:
-            _stderr_line(f"telemetry: {problem}")
-            return
-        if url is None:
-            return  # the profile sends nowhere
-        if needs_notice(profile):
-            show_notice(profile, decision, sys.stderr)
-            return  # the user has just been told: nothing is sent in this run
-
-        self._contexts = _Contexts(profile, decision, self._catalog, cwd, project_name, debug=False)
-        options = SendOptions(url=url, queue_size=settings.queue_size,
-                              batch_size=settings.batch_size,
-                              request_timeout=settings.request_timeout,
-                              max_retries=settings.max_retries, linger=settings.linger)
-        callbacks = {"allowed": self._watch.allowed, "contexts_for": self._contexts.for_invocation,
-                     "on_sent": self._log_sent, "warm_up": self._contexts.warm_up}
-        if ahead is not None and ahead.ahead_url == url:
-            self._sender = ahead.configure(options, **callbacks)
-        else:
-            self._sender = Sender(None, namespace=profile.name,
-                                  stats=self.stats).configure(options, **callbacks)
-        self.endpoint = url
-        self.mode = "send"
+        assert self.plan.endpoint is not None
+        self._sink = _SpoolSink(self, settings, self.plan, cwd, project_name, env)
         atexit.register(self._at_exit)
-        # Now, not at the first event: the thread's imports and its connection to the collector
-        # overlap the host's own work instead of delaying the first batch.
-        self._sender.start()
 
     # -- recording (host thread, hot) ------------------------------------------------------
     @property
     def enabled(self) -> bool:
-        """Whether this run records events (to send them, or to print them in debug mode)."""
-        return self.mode != "off"
+        """Whether this run records events right now (spooled, or printed in debug mode)."""
+        return self._sink is not None
+
+    @property
+    def endpoint(self) -> str | None:
+        """Where this run's events go (None when it sends nothing)."""
+        return self.plan.endpoint if self.plan.kind in ("record", "debug") else None
 
     def invocation(self, command: str) -> Invocation:
         """A context manager: ``invocation_start`` now, ``invocation_end`` when the block ends."""
         return Invocation(self, command)
 
-    def track(self, event: BaseModel, *, contexts: Iterable[BaseModel] = (),
-              invocation_id: str | None = None) -> None:
-        """Record ``event`` (an instance of a model in the profile's catalog). Never raises."""
-        if self.mode == "off":
+    def track(self, event: str | object, data: Mapping[str, Any] | None = None, *,
+              contexts: Iterable[object] = (), invocation_id: str | None = None) -> None:
+        """Record an event of the profile's catalog. Never raises.
+
+        ``event`` is the event's name (or Iglu URI) and ``data`` its fields as plain JSON
+        values; a typed model instance of a catalog spec (``InvocationStart(command="run")``)
+        is accepted too. ``contexts``: extra contexts, as ``(name, data)`` pairs or instances.
+        """
+        if self._sink is None:
             return
         try:
-            self._record(event, contexts, invocation_id or self.invocation_id)
+            self._record(event, data, contexts, invocation_id or self.invocation_id or "")
         except Exception:  # noqa: BLE001 - invalid event, or anything else: count, stay silent
             self.stats.invalid += 1
 
     def keyed_hash(self, kind: str, value: str | bytes) -> str | None:
         """``value`` as a keyed hash under this installation's secret (None when off)."""
-        if self.mode == "off":
+        sink = self._sink
+        if sink is None:
             return None
         try:
-            contexts = self._contexts
-            # The first hash creates the secret file: only if consent still holds (a disable
-            # since start-up must not leave a new file behind). Once loaded, nothing is written.
-            if contexts._secret is None and not self._watch.allowed():
-                return None
-            return self._keyed_hash(contexts.secret(), kind, value)
+            hasher = sink.hasher()
+            return None if hasher is None else hasher(kind, value)
         except Exception:  # noqa: BLE001
             self.stats.errors += 1
             return None
 
-    def _record(self, event: BaseModel, contexts: Iterable[BaseModel], invocation_id: str) -> None:
-        catalog = self._catalog
-        spec = catalog.spec_for(event)
-        if spec is None or spec.kind != "event":
+    def _spec(self, name: str, kind: str) -> tuple[str, Callable[[Any], Any] | None] | None:
+        """``(iglu uri, host check)`` of the catalog's ``kind`` called ``name``, once per name."""
+        key = (name, kind)
+        known = self._specs.get(key)
+        if known is None and key not in self._specs:
+            from .catalog import host_check
+
+            spec = self._catalog.get(name) if self._catalog is not None else None
+            known = (spec.iglu_uri, host_check(spec)) if spec is not None and \
+                spec.kind == kind else None
+            self._specs[key] = known
+        return known
+
+    def _resolve(self, item: str | object, data: Mapping[str, Any] | None,
+                 kind: str) -> tuple[str, dict[str, Any]] | None:
+        """``(iglu uri, checked data)`` of an event or context, or None (not in the catalog).
+
+        Raises when the data does not match its schema (the caller counts it as invalid).
+        """
+        if isinstance(item, str):
+            if type(data) is not dict:  # (the common case first: isinstance of an ABC is slow)
+                if not isinstance(data, Mapping):
+                    return None
+                data = dict(data)
+            found = self._spec(item, kind)
+            values = data
+        else:
+            spec = self._catalog.spec_for(item) if self._catalog is not None and \
+                item is not None else None
+            dump = getattr(item, "model_dump", None)
+            if spec is None or not callable(dump):
+                return None
+            found = self._spec(spec.iglu_uri, kind)
+            values = dump(mode="json")
+        if found is None:
+            return None
+        uri, check = found
+        if check is not None:
+            check(values)
+        return uri, values
+
+    def _record(self, event: str | object, data: Mapping[str, Any] | None,
+                contexts: Iterable[object], invocation_id: str) -> None:
+        resolved = self._resolve(event, data, "event")
+        if resolved is None:
             self.stats.invalid += 1
             return
-        data = event.model_dump(mode="json")
-        spec.validator(data)
-        extra = []
+        uri, values = resolved
+        extra: list[list[Any]] = []
         for context in contexts:
-            context_spec = catalog.spec_for(context)
-            if context_spec is None or context_spec.kind != "context":
+            if isinstance(context, tuple) and len(context) == 2:
+                found = self._resolve(context[0], context[1], "context")
+            else:
+                found = self._resolve(context, None, "context")
+            if found is None:
                 self.stats.invalid += 1
                 return
-            values = context.model_dump(mode="json")
-            context_spec.validator(values)
-            extra.append((context_spec.iglu_uri, values))
+            extra.append([found[0], found[1]])
         if os.getpid() != self._pid:
             return  # a forked child: its parent's tracker is not its own
         now = time.monotonic()
-        if now >= self._next_check or not self._watch.enabled:
+        if now >= self._next_check:
             self._next_check = now + RECORD_CHECK_INTERVAL
-            if not self._watch.allowed():
-                self.mode = "off"  # withdrawn: the rest of this run records nothing
-                self.stats.dropped_consent += 1
+            if not self._allowed_now():
+                self._withdraw()
                 return
-        self.stats.recorded += 1
-        timestamp_ms = int(time.time() * 1000)
-        if self._printer is not None:
-            all_contexts = [*self._contexts.for_invocation(invocation_id), *extra]
-            self._printer.show(spec.name, spec.iglu_uri, data, all_contexts)
+        sink = self._sink
+        if sink is None:
             return
-        self._sender.put((spec.iglu_uri, spec.name, data, invocation_id, tuple(extra), timestamp_ms))
+        sink.record(uri, values, invocation_id, extra, int(time.time() * 1000))
+        self.stats.recorded += 1
+
+    def _withdraw(self) -> None:
+        """Consent was withdrawn during the run: record nothing more, keep nothing recorded."""
+        self.stats.dropped_consent += 1
+        sink, self._sink = self._sink, None
+        if isinstance(sink, _SpoolSink):
+            sink.discard()
+
+    def _allowed_now(self) -> bool:
+        return self._watch is not None and self._watch.allowed()
 
     # -- the end ---------------------------------------------------------------------------
-    def close(self, timeout: float | None = None) -> bool:
-        """Send what is queued, waiting at most ``timeout`` (default: the flush deadline).
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Deliver everything this process recorded, waiting at most ``timeout`` seconds.
 
-        True when everything queued was handled in time. Later events are dropped. Never raises.
+        True once the collector has accepted every event this tracker recorded so far; False
+        when the timeout came first (the rest stays in the spool, nothing is lost) or some were
+        dropped (revoked, refused by the collector, invalid). Recording can go on afterwards.
         """
-        if self._closed or self._sender is None or os.getpid() != self._pid:
-            # (A forked child inherits the queue but not the sender thread: nothing to wait for.)
-            self._closed = True
-            return True
-        self._closed = True
+        sink = self._sink
+        if sink is None or os.getpid() != self._pid:
+            return self.plan.kind != "record" or self._closed
         try:
-            atexit.unregister(self._at_exit)
-            return self._sender.close(self._deadline if timeout is None else timeout)
+            return sink.flush(max(0.0, float(timeout)))
         except Exception:  # noqa: BLE001
             self.stats.errors += 1
             return False
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop recording and hand what was recorded over for delivery. Never raises.
+
+        Detached delivery (the default) returns at once (True); in-process delivery (CI,
+        PID 1) waits at most ``timeout`` (default: the flush deadline) and says whether
+        everything went.
+        """
+        if self._closed:
+            return True
+        self._closed = True
+        sink, self._sink = self._sink, None
+        if sink is None or os.getpid() != self._pid:
+            return True  # (a forked child: its parent's tracker is not its own)
+        try:
+            atexit.unregister(self._at_exit)
+            deadline = self._deadline() if timeout is None else timeout
+            return sink.close(max(0.0, deadline))
+        except Exception:  # noqa: BLE001
+            self.stats.errors += 1
+            return False
+
+    def _deadline(self) -> float:
+        settings = self._settings
+        if settings is not None and settings.flush_deadline is not None:
+            return settings.flush_deadline
+        return self.profile.flush_deadline
 
     def _at_exit(self) -> None:
         global _EXIT_ENDS_AT
         try:
             # One deadline for the whole exit, however many trackers the host left open: each
             # waits only for what remains of the first one's budget, never a budget of its own.
+            budget = self._deadline()
             now = time.monotonic()
             if _EXIT_ENDS_AT is None:
-                _EXIT_ENDS_AT = now + self._deadline
-            self.close(max(0.0, min(self._deadline, _EXIT_ENDS_AT - now)))
+                _EXIT_ENDS_AT = now + budget
+            self.close(max(0.0, min(budget, _EXIT_ENDS_AT - now)))
         except BaseException:  # noqa: BLE001 - Ctrl-C while exiting: the user wants out, no traceback
             pass
-
-    def _log_sent(self, records: list[dict[str, Any]]) -> None:
-        from consent.state import append_log
-
-        append_log(self.profile, records)
 
     def __enter__(self) -> Tracker:
         return self
 
-    def __exit__(self, *exc_info) -> bool:
+    def __exit__(self, *exc_info: object) -> Literal[False]:
         self.close()
         return False
 
     def __repr__(self) -> str:
-        return f"<Tracker {self.profile.name} mode={self.mode} endpoint={self.endpoint}>"
+        return f"<Tracker {self.profile.name} plan={self.plan.kind} endpoint={self.endpoint}>"
+
+
+class _SpoolSink:
+    """The ``record`` plan: each event one line in this run's segment of the spool.
+
+    The segment is opened at the first event (the secret is read or made then, for the
+    project's keyed id); sealed when it is full, when the host flushes, and at the end, each
+    time handed over for delivery. When the spool cannot be written (a full or read-only state
+    dir), the events are kept in memory (bounded) and delivered by this process at the end,
+    within the flush deadline: they are not lost while the collector can be reached.
+    """
+
+    def __init__(self, tracker: Tracker, settings: TrackerSettings, plan: Plan, cwd: str,
+                 project_name: str | None, env: Mapping[str, str] | None) -> None:
+        import json
+
+        from .delivery import Handover
+        from .ids import event_ids
+        from .spool import Spool
+
+        self._encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+        self._decode = json.loads
+        self._encoded: dict[str, str] = {}  # schema URIs and invocation ids, JSON-encoded
+        self._eids = event_ids()
+        self._tracker = tracker
+        self.settings = settings
+        self._profile = tracker.profile
+        self._cwd = cwd
+        self._project_name = project_name
+        self.spool = Spool.for_state_dir(self._profile.state_dir())
+        assert plan.endpoint is not None
+        self._endpoint = plan.endpoint
+        self.handover: Handover = Handover(self.spool, settings, plan.endpoint, plan.delivery,
+                                           env)
+        self._hasher: KeyedHasher | None = None
+        self._header: dict[str, Any] | None = None
+        self._writer: SegmentWriter | None = None
+        self._memory: list[dict[str, Any]] | None = None
+        self._bases: list[str] = []
+
+    def hasher(self) -> KeyedHasher | None:
+        if self._hasher is None:
+            # The first hash creates the secret file: only if consent still holds (a disable
+            # since start-up must not leave a new file behind). Once loaded, nothing is written.
+            if not self._tracker._allowed_now():
+                return None
+            from consent.state import ensure_secret
+
+            from .ids import KeyedHasher
+
+            self._hasher = KeyedHasher(ensure_secret(self._profile))
+        return self._hasher
+
+    def _make_header(self) -> dict[str, Any]:
+        if self._header is None:
+            from .records import segment_header
+
+            tracker = self._tracker
+            assert tracker.decision is not None and tracker._catalog is not None
+            catalog = tracker._catalog
+            contexts = {name: spec.iglu_uri for name in ("platform", "invocation")
+                        if (spec := catalog.get(name)) is not None and spec.kind == "context"}
+            from .catalog import host_check
+
+            schemas = {spec.iglu_uri: spec.schema() for spec in catalog
+                       if host_check(spec) is None}
+            self._header = segment_header(self._profile, tracker.decision, self._endpoint,
+                                          self._cwd, self._project_id(), contexts, schemas)
+        return self._header
+
+    def _project_id(self) -> str | None:
+        if self._project_name:
+            hasher = self.hasher()
+            return hasher("project", self._project_name) if hasher else None
+        from consent.sources import find_project_file
+
+        found = find_project_file(self._cwd, self._profile.project_files)
+        if not found:
+            return None
+        hasher = self.hasher()
+        return (hasher("project-dir", os.path.dirname(os.path.realpath(found)))
+                if hasher else None)
+
+    def record(self, uri: str, data: dict[str, Any], invocation_id: str,
+               extra: list[list[Any]], timestamp_ms: int) -> None:
+        stats = self._tracker.stats
+        try:
+            header = self._make_header()
+        except OSError:
+            stats.dropped_unwritable += 1  # no secret can be made: nothing can ever be sent
+            return
+        eid = next(self._eids)
+        if self._memory is None:
+            try:
+                writer = self._writer
+                if writer is None:
+                    writer = self._writer = self.spool.open_segment(header)
+                    stats.segments += 1
+                writer.append(self._line(eid, timestamp_ms, uri, data, invocation_id, extra))
+                if writer.full:
+                    self._seal()
+                    self.handover.sealed()
+                    stats.uploads_started = self.handover.uploads_started
+                return
+            except OSError:
+                self._to_memory()
+        memory = self._memory
+        assert memory is not None
+        if len(memory) >= self.settings.spool_max_events:
+            memory.pop(0)  # the oldest go first, as in the spool
+            stats.dropped_unwritable += 1
+        event: dict[str, Any] = {"e": eid, "t": timestamp_ms, "s": uri,
+                                 "d": self._decode(self._encode(data)), "i": invocation_id}
+        if extra:
+            event["x"] = extra
+        memory.append(event)
+        stats.in_memory += 1
+
+    def _line(self, eid: str, timestamp_ms: int, uri: str, data: dict[str, Any],
+              invocation_id: str, extra: list[list[Any]]) -> bytes:
+        """The spool line of one event: ``{"e", "t", "s", "d", "i"[, "x"]}`` as compact JSON.
+
+        Put together from its encoded parts: the schema and invocation id are encoded once
+        (they repeat), the data once per event; one JSON encoding per event instead of one of
+        the whole record is most of the cost of recording saved.
+        """
+        encode = self._encode
+        known = self._encoded
+        uri_json = known.get(uri)
+        if uri_json is None:
+            uri_json = known[uri] = encode(uri)
+        inv_json = known.get(invocation_id)
+        if inv_json is None:
+            if len(known) > 256:
+                known.clear()
+            inv_json = known[invocation_id] = encode(invocation_id)
+        tail = f',"x":{encode(extra)}}}\n' if extra else "}\n"
+        return (f'{{"e":"{eid}","t":{int(timestamp_ms)},"s":{uri_json},"d":{encode(data)},'
+                f'"i":{inv_json}{tail}').encode()
+
+    def _to_memory(self) -> None:
+        """The spool cannot be written: keep events here; deliver them from this process."""
+        self._seal()
+        self._memory = []
+        try:
+            self.handover.worker()  # now, while threads can still be started
+        except Exception:  # noqa: BLE001
+            self._tracker.stats.errors += 1
+
+    def _seal(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.seal()
+            self._bases.append(writer.base)
+
+    def _memory_runs(self) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        if not self._memory or self._header is None:
+            return []
+        events, self._memory = self._memory, []
+        return [(self._header, events)]
+
+    def discard(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.discard()
+        self._memory = None
+
+    def flush(self, timeout: float) -> bool:
+        self._seal()
+        ok = self.handover.flush(self._bases, timeout, self._memory_runs())
+        self._tracker.stats.uploads_started = self.handover.uploads_started
+        return ok
+
+    def close(self, timeout: float) -> bool:
+        self._seal()
+        ok = self.handover.finish(timeout, self._memory_runs())
+        self._tracker.stats.uploads_started = self.handover.uploads_started
+        return ok
 
 
 class Invocation:
@@ -312,25 +587,26 @@ class Invocation:
     def __enter__(self) -> Invocation:
         self._started = time.perf_counter()
         if self._tracker.enabled:
-            self._tracker.track(_safe(self._tracker._events.InvocationStart, command=self.command),
+            self._tracker.track("invocation_start", {"command": self.command},
                                 invocation_id=self.invocation_id)
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> Literal[False]:
         if self._tracker.enabled:
             try:
                 if exc_type is None:
                     success = True if self.success is None else bool(self.success)
                 elif issubclass(exc_type, SystemExit):
-                    success = exc.code in (0, None) and self.success is not False
+                    code = getattr(exc, "code", None)
+                    success = code in (0, None) and self.success is not False
                 else:
                     success = False
-                self._tracker.track(
-                    _safe(self._tracker._events.InvocationEnd, command=self.command,
-                          success=success, duration_s=round(time.perf_counter() - self._started, 6),
-                          node_counts=dict(self.node_counts)),
-                    invocation_id=self.invocation_id,
-                )
+                self._tracker.track("invocation_end", {
+                    "command": self.command, "success": success,
+                    "duration_s": round(time.perf_counter() - self._started, 6),
+                    "node_counts": dict(self.node_counts),
+                }, invocation_id=self.invocation_id)
             except Exception:  # noqa: BLE001
                 self._tracker.stats.errors += 1
         return False  # the host's exception, if any, goes on
@@ -341,14 +617,16 @@ class Invocation:
         tracker = self._tracker
         if not tracker.enabled:
             return
+        if not isinstance(contents, str | bytes):
+            tracker.stats.invalid += 1
+            return
         key = tracker.keyed_hash("model", contents)
         if key is None:
             return
-        tracker.track(
-            _safe(tracker._events.ModelRun, model_key=key, status=status,
-                  execution_time_s=execution_time_s, materialization=materialization),
-            invocation_id=self.invocation_id,
-        )
+        tracker.track("model_run", {"model_key": key, "status": status,
+                                    "execution_time_s": execution_time_s,
+                                    "materialization": materialization},
+                      invocation_id=self.invocation_id)
 
     def count(self, node_type: str, n: int = 1) -> None:
         """Add ``n`` nodes of ``node_type`` (e.g. ``"model"``) to the end event's counts.
@@ -362,61 +640,21 @@ class Invocation:
         try:
             if node_type not in counts and (len(counts) >= _MAX_NODE_TYPES
                                             or not isinstance(node_type, str)
-                                            or not _token_pattern().match(node_type)):
+                                            or not _TOKEN.match(node_type)):
                 self._tracker.stats.invalid += 1
                 return
             counts[node_type] = counts.get(node_type, 0) + max(0, int(n))
         except (TypeError, ValueError):
             self._tracker.stats.invalid += 1
 
-    def track(self, event: BaseModel, *, contexts: Iterable[BaseModel] = ()) -> None:
+    def track(self, event: str | object, data: Mapping[str, Any] | None = None, *,
+              contexts: Iterable[object] = ()) -> None:
         """Record any event of the profile's catalog as part of this invocation."""
-        self._tracker.track(event, contexts=contexts, invocation_id=self.invocation_id)
+        self._tracker.track(event, data, contexts=contexts, invocation_id=self.invocation_id)
 
 
-def _safe(model: type[BaseModel], **values: Any) -> BaseModel | None:
-    """``model(**values)``, or None when the values are invalid (``track`` counts None as invalid)."""
-    try:
-        return model(**values)
-    except Exception:  # noqa: BLE001 - pydantic.ValidationError and friends
-        return None
-
-
-@functools.cache
-def _token_pattern() -> re.Pattern:
-    """events.TOKEN_PATTERN, compiled (``\\Z``: Python's ``$`` also matches before a final newline)."""
-    from .events import TOKEN_PATTERN
-
-    return re.compile(TOKEN_PATTERN.replace("$", r"\Z"))
-
-
-def _sender_ahead(profile: AppProfile, env: Mapping[str, str] | None,
-                  stats: TrackerStats) -> Sender | None:
-    """The sender, its thread started, when this run is sure to send before the settings are read.
-
-    Sure means: no ``<PREFIX>TELEMETRY_DEBUG`` and no ``<PREFIX>TELEMETRY_ENDPOINT`` in the
-    environment (in any case, as the settings read them; empty counts as unset), the profile has
-    a usable collector, and the notice has been shown. Anything else (debug, an override, a first
-    run) waits for the settings, as before. Never raises.
-    """
-    try:
-        environ = os.environ if env is None else env
-        prefix = f"{profile.env_prefix}TELEMETRY_".upper()
-        overrides = (prefix + "DEBUG", prefix + "ENDPOINT")
-        if any(value and key.upper() in overrides for key, value in environ.items()):
-            return None
-        from .endpoint import resolve_endpoint
-        from .notice import needs_notice
-
-        url, problem = resolve_endpoint(profile, None)
-        if url is None or problem is not None or needs_notice(profile):
-            return None
-        return Sender.ahead(url, namespace=profile.name, stats=stats)
-    except Exception:  # noqa: BLE001 - the ordinary start still happens later
-        return None
-
-
-def _watch_for(decision, profile, host_flag, edition, cwd, env):
+def _watch_for(decision: Decision, profile: AppProfile, host_flag: bool | None,
+               edition: str | None, cwd: str, env: Mapping[str, str] | None) -> ConsentWatch:
     from ._watch import ConsentWatch
 
     return ConsentWatch(
@@ -424,108 +662,3 @@ def _watch_for(decision, profile, host_flag, edition, cwd, env):
         lambda: consent.decide(profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env),
     )
 
-
-class _Contexts:
-    """The contexts every event carries, built once per invocation and checked once.
-
-    In send mode the anonymous id is created (``ensure_anonymous_id``) the first time an event is
-    actually about to be sent, by the sender thread after its consent check; the secret when the
-    first keyed hash is needed. In debug mode nothing is written: both are per-run stand-ins.
-    """
-
-    def __init__(self, profile: AppProfile, decision: Decision, catalog, cwd: str,
-                 project_name: str | None, *, debug: bool) -> None:
-        self._profile = profile
-        self._edition = decision.edition.name
-        self._cwd = cwd
-        self._project_name = project_name
-        self._debug = debug
-        from .events import InvocationContext, PlatformContext
-
-        self._platform_model, self._invocation_model = PlatformContext, InvocationContext
-        self._platform_spec = catalog.spec_for(PlatformContext)
-        self._invocation_spec = catalog.spec_for(InvocationContext)
-        self._lock = threading.Lock()
-        self._secret: bytes | None = None
-        self._anonymous_id: str | None = None
-        self._platform: list[tuple[str, dict]] | None = None
-        self._project_id: tuple[str | None] | None = None
-        self._by_invocation: dict[str, list[tuple[str, dict]]] = {}
-
-    def secret(self) -> bytes:
-        if self._secret is None:
-            with self._lock:
-                if self._secret is None:
-                    if self._debug:
-                        self._secret = os.urandom(32)
-                    else:
-                        from consent.state import ensure_secret
-
-                        self._secret = ensure_secret(self._profile)
-        return self._secret
-
-    def _anonymous(self) -> str:
-        if self._anonymous_id is None:
-            if self._debug:
-                self._anonymous_id = str(uuid.uuid4())
-            else:
-                from consent.state import ensure_anonymous_id
-
-                self._anonymous_id = ensure_anonymous_id(self._profile)
-        return self._anonymous_id
-
-    def _project(self) -> str | None:
-        if self._project_id is None:
-            from .ids import keyed_hash
-
-            if self._project_name:
-                value = keyed_hash(self.secret(), "project", self._project_name)
-            else:
-                from consent.sources import find_project_file
-
-                found = find_project_file(self._cwd, self._profile.project_files)
-                value = (keyed_hash(self.secret(), "project-dir",
-                                    os.path.dirname(os.path.realpath(found)))
-                         if found else None)
-            self._project_id = (value,)
-        return self._project_id[0]
-
-    def warm_up(self) -> None:
-        """What the first batch would wait for and that touches no file: the contexts' compiled
-        checks and the platform context (the sender thread calls this before any event)."""
-        if self._invocation_spec is not None:
-            self._invocation_spec.validator  # noqa: B018 - compiled on first use
-        self._platform_contexts()
-
-    def _platform_contexts(self) -> list[tuple[str, dict]]:
-        if self._platform_spec is None:
-            return []
-        if self._platform is None:
-            import platform
-
-            tool_version = self._profile.tool_version
-            data = self._platform_model(
-                os=(platform.system() or "unknown")[:32],
-                python_version=platform.python_version()[:32],
-                tool_version=tool_version[:64] if tool_version else None,
-            ).model_dump(mode="json")
-            self._platform = [(self._platform_spec.iglu_uri, self._platform_spec.validate(data))]
-        return self._platform
-
-    def for_invocation(self, invocation_id: str) -> list[tuple[str, dict]]:
-        cached = self._by_invocation.get(invocation_id)
-        if cached is not None:
-            return cached
-        out: list[tuple[str, dict]] = list(self._platform_contexts())
-        if self._invocation_spec is not None:
-            data = self._invocation_model(
-                invocation_id=invocation_id,
-                anonymous_user_id=self._anonymous(),
-                project_id=self._project(),
-                edition=self._edition,
-            ).model_dump(mode="json")
-            out.append((self._invocation_spec.iglu_uri, self._invocation_spec.validate(data)))
-        if len(self._by_invocation) > 64:
-            self._by_invocation.clear()
-        self._by_invocation[invocation_id] = out
-        return out

@@ -2,7 +2,8 @@
 
 Imported first by every host script. It installs an audit hook (PEP 578) that
 
-* counts sockets created, connects, name look-ups and threads started, from the first import on;
+* counts sockets created, connects, name look-ups, threads and processes started, from the first
+  import on;
 * refuses to let anything leave the machine: a connect or a name look-up of anything but a
   loopback address ends the process at once (exit 97) before a byte is sent;
 * timestamps every ``http.client.send`` (when the last batch left);
@@ -34,7 +35,8 @@ def _is_loopback(host: object) -> bool:
 
 class Probe:
     def __init__(self) -> None:
-        self.counts = {"sockets": 0, "connects": 0, "lookups": 0, "threads_started": 0}
+        self.counts = {"sockets": 0, "connects": 0, "lookups": 0, "threads_started": 0,
+                       "processes_started": 0}
         self.sends: list[float] = []  # time.time() of each http.client.send
         self.marks: dict[str, float] = {}
         self.extra: dict[str, object] = {}
@@ -45,6 +47,8 @@ class Probe:
             "socket.getaddrinfo": self._on_lookup,
             "socket.gethostbyname": self._on_lookup,
             "http.client.send": self._on_send,
+            "subprocess.Popen": self._on_process,
+            "os.posix_spawn": self._on_process,
         }
         self.thread_names: list[str] = []
         sys.addaudithook(self._hook)
@@ -88,6 +92,9 @@ class Probe:
 
     def _on_send(self, args: tuple) -> None:
         self.sends.append(time.time())
+
+    def _on_process(self, args: tuple) -> None:
+        self.counts["processes_started"] += 1
 
     @staticmethod
     def _forbidden(what: str) -> None:

@@ -137,8 +137,12 @@ def _status(ctx, app, as_json, expect):
     decision = binding.decide(profile)
     anonymous_id = read_anonymous_id(profile)
     collector, problem = _collector(profile)
+    from .delivery_view import waiting_lines, waiting_summary
+
+    waiting = waiting_summary(profile)
     if as_json:
         doc = decision.to_json(anonymous_id=anonymous_id, collector=collector)
+        doc["waiting"] = waiting
         _emit_json(doc)
     else:
         from .render import UNWRAPPED, is_plain, make_console, status_view
@@ -148,6 +152,8 @@ def _status(ctx, app, as_json, expect):
                                   collector=collector, collector_problem=problem,
                                   width=console.width if console.is_terminal else UNWRAPPED,
                                   plain=is_plain(console)))
+        for line in waiting_lines(waiting):
+            console.print(line, highlight=False, markup=False)
     if expect is not None and (expect == "on") != decision.enabled:
         click.echo(f"telemetry: expected {expect}, but it is {'on' if decision.enabled else 'off'}",
                    err=True)
@@ -180,6 +186,8 @@ def _change(ctx, app, enabled: bool, scope: str):
     for note in notes:
         click.echo(printable(note))
     click.echo(one_line(after, profile))
+    if not after.enabled:
+        _drop_waiting(profile)
     if after.enabled != enabled:
         reason = _why_not_applied(after, enabled, scope, profile)
         if reason is None:
@@ -236,11 +244,19 @@ def _events(ctx, app, as_json):
 
 def _log(ctx, app, last, as_json):
     from ..state import paths, read_log
+    from .delivery_view import waiting_records
 
     profile = _profile(ctx, app)
-    records = read_log(profile, last)
+    sent = read_log(profile, last)
+    waiting = waiting_records(profile, last)
+    records = (sent + waiting)[-last:]
     if as_json:
         _emit_json(records)
+        return
+    waiting = [r for r in records if "waiting_since" in r]
+    records = [r for r in records if "waiting_since" not in r]
+    if waiting:
+        _show_waiting(profile, waiting, records)
         return
     if not records and _has_content(paths(profile).log):
         # Something is there, and none of it is an event: say so, rather than "none sent".
@@ -270,6 +286,44 @@ def _has_content(path: str) -> bool:
         return False
 
 
+def _show_waiting(profile: AppProfile, waiting: list[dict], sent: list[dict]) -> None:
+    from .render import make_console
+
+    console = make_console()
+    if sent:
+        console.print(f"The last {len(sent)} events sent for {profile.label} (oldest first):")
+        for record in sent:
+            console.print_json(data=record)
+    console.print(f"{len(waiting)} events waiting to be sent for {profile.label} (oldest first; "
+                  "each also gets the platform and invocation contexts when it is sent):")
+    for record in waiting:
+        console.print_json(data=record)
+
+
+def _drop_waiting(profile: AppProfile) -> None:
+    """``disable`` (when it turns telemetry off) and ``reset``: nothing recorded before may go."""
+    from .delivery_view import clear_waiting
+
+    try:
+        dropped = clear_waiting(profile)
+    except OSError as exc:
+        click.echo(f"telemetry: warning: events waiting to be sent could not all be deleted "
+                   f"({exc.strerror or exc}); they are checked again before they are sent",
+                   err=True)
+        return
+    if dropped:
+        click.echo(f"Deleted {dropped:,} events that were waiting to be sent.")
+
+
+def _upload(ctx, app, wait):
+    from .delivery_view import upload
+
+    profile = _profile(ctx, app)
+    lines, _left = upload(profile, wait)
+    for line in lines:
+        click.echo(printable(line))
+
+
 def _reset(ctx, app):
     from ..state import forget_anonymous_id, paths, read_anonymous_id
 
@@ -288,6 +342,7 @@ def _reset(ctx, app):
         raise WriteError(f"{log}: could not be removed ({exc.strerror or exc}), so the events "
                          f"sent with the old anonymous id are still listed. Fix: make "
                          f"{os.path.dirname(log)} writable, or delete the file yourself") from exc
+    _drop_waiting(profile)
     if old:
         click.echo(f"Forgot the anonymous id {old}{cleared}. A new one is made the next time an "
                    "event is sent.")
@@ -401,6 +456,16 @@ def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry
     def log(ctx, app, last, as_json):
         """The last events actually sent from this machine."""
         _log(ctx, app, last, as_json)
+
+    @group.command()
+    @_app_option(profile)
+    @click.option("--wait", type=click.FloatRange(0, 600), default=10.0, show_default=True,
+                  metavar="SECONDS", help="Wait at most this long for the collector.")
+    @click.pass_context
+    @_one_line_errors
+    def upload(ctx, app, wait):
+        """Send the events waiting on this machine now (e.g. as the last step of a CI job)."""
+        _upload(ctx, app, wait)
 
     @group.command()
     @click.option("--host", default=None, metavar="ADDRESS",

@@ -21,6 +21,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from consent.ci import CI_VARIABLES
+
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO / "contracts" / "status.schema.json"
 
@@ -56,6 +58,7 @@ _SCRUBBED = {
     "DO_NOT_TRACK", "HOME", "COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR", "CLICOLOR",
     "CLICOLOR_FORCE", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "TERM", "PYTHONSTARTUP",
     "PYTHONWARNINGS", "COMP_WORDS", "COMP_CWORD",
+    *CI_VARIABLES,  # CI runs the suite with CI=true: a world is not CI unless a test says so
 }
 
 

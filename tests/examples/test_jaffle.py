@@ -12,8 +12,12 @@ from pathlib import Path
 import pytest
 
 from tracking.collector import Collector
+from tracking.spool import Spool
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "tracking"))  # the tracker's test helpers
+
+from tracking_world import settle  # noqa: E402
 JAFFLE = REPO / "examples" / "jaffle"
 EXPECTED_EVENTS = 1 + 4 + 1  # invocation start, one per demo model, invocation end
 
@@ -34,7 +38,7 @@ def jaffle(world, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProc
 
 def test_first_run_tells_the_user_and_sends_nothing_then_events_arrive_and_are_valid(world, shop):
     with Collector() as collector:
-        endpoint = {"JAFFLE_TELEMETRY_ENDPOINT": collector.url, "JAFFLE_TELEMETRY_FLUSH_DEADLINE": "10"}
+        endpoint = {"JAFFLE_TELEMETRY_ENDPOINT": collector.url}
 
         first = jaffle(world, shop, "run", **endpoint)
         assert first.returncode == 0, first.stderr
@@ -45,6 +49,9 @@ def test_first_run_tells_the_user_and_sends_nothing_then_events_arrive_and_are_v
         second = jaffle(world, shop, "run", **endpoint)
         assert second.returncode == 0, second.stderr
         assert "Traceback" not in second.stderr + second.stdout
+        # Sent by the uploader the run started as it exited: wait for it, boundedly.
+        assert collector.wait_for(good=EXPECTED_EVENTS, timeout=20)
+        assert settle(Spool(str(world.state_home / "jaffle" / "spool")))  # the log is written
         assert collector.totals() == {"total": EXPECTED_EVENTS, "good": EXPECTED_EVENTS, "bad": 0,
                                       "duplicates": 0, "evicted": 0}
         sent = json.dumps(collector.good())
@@ -83,11 +90,12 @@ def test_do_not_track_runs_the_tool_and_sends_nothing(world, shop):
 
 def test_the_host_flag_opts_out_for_one_run(world, shop):
     with Collector() as collector:
-        env = {"JAFFLE_TELEMETRY_ENDPOINT": collector.url, "JAFFLE_TELEMETRY_FLUSH_DEADLINE": "10"}
+        env = {"JAFFLE_TELEMETRY_ENDPOINT": collector.url}
         jaffle(world, shop, "run", **env)  # the notice run
         r = jaffle(world, shop, "run", "--no-send-anonymous-usage-stats", **env)
         assert r.returncode == 0
         assert collector.totals()["total"] == 0
+        assert not (world.state_home / "jaffle" / "spool").exists(), "nothing was even recorded"
 
 
 def test_the_notice_names_a_command_that_works_from_the_demo_dir(world, tmp_path: Path):

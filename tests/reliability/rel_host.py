@@ -12,7 +12,8 @@ Environment (all optional):
 ``HOST_EXIT``           the exit code the tool itself chooses (default 0)
 ``HOST_PROJECT``        a project name (passed to the tracker; must never be sent)
 ``HOST_MARKER``         text planted in every model's name and SQL (must never be sent)
-``HOST_FORBID_NETWORK=1``  an audit hook ends the process (97) at the first socket use
+``HOST_FORBID_NETWORK=1``  an audit hook ends the process (97) at the first socket use or the
+                        first process it starts
 ``HOST_FORBID_WRITES=1``   an audit hook ends the process (98) at the first file write/mkdir
 ``HOST_AUDIT_FILE``     every ``socket.getaddrinfo`` / ``socket.connect`` is appended to this file
 ``HOST_START_AT``       wall-clock time to wait for before creating the tracker (races)
@@ -47,6 +48,9 @@ def _guard(event: str, args: tuple) -> None:
             fh.write(json.dumps([event, repr(target)]) + "\n")
     if NETWORK_FORBIDDEN and event.startswith("socket."):
         _die(97, f"NETWORK USED: {event} {args!r}")
+    if NETWORK_FORBIDDEN and event in ("subprocess.Popen", "os.fork", "os.posix_spawn",
+                                       "os.exec"):
+        _die(97, f"PROCESS STARTED: {event} {args!r}")  # (an uploader would use the network)
     if WRITES_FORBIDDEN:
         if event == "open" and len(args) >= 3:
             path, mode, flags = args[0], args[1], args[2]
@@ -127,7 +131,8 @@ def main() -> int:
         while not os.path.exists(wait_for) and time.monotonic() < deadline:
             time.sleep(0.01)
     print(json.dumps({
-        "mode": tracker.mode,
+        "plan": tracker.plan.kind,
+        "delivery": tracker.plan.delivery,
         "record_s": record_s,
         "threads_at_main_end": threading.active_count(),
         "snowplow_imported": "snowplow_tracker" in sys.modules,

@@ -26,7 +26,7 @@ from consent.state import acknowledge_notice
 from consent.store import write_user_choice
 
 import reliability_kit as kit
-from tracking_world import make_profile
+from tracking_world import make_profile, wait_idle
 
 pytestmark = pytest.mark.reliability
 
@@ -72,10 +72,11 @@ def test_consent_off_opens_no_socket_and_writes_no_file(tracking_world, collecto
                        env={**env, "HOST_FORBID_NETWORK": "1", "HOST_FORBID_WRITES": "1"})
 
     assert "NETWORK USED" not in run.stderr, run.stderr
+    assert "PROCESS STARTED" not in run.stderr, run.stderr
     assert "FILE WRITTEN" not in run.stderr, run.stderr
     assert run.returncode == 0, run.stderr
     assert run.stderr_lines == []
-    assert run.main_report["mode"] == "off"
+    assert run.main_report["plan"] == "off"
     assert run.main_report["threads_at_main_end"] == 1
     assert run.main_report["snowplow_imported"] is False
     assert run.main_report["requests_imported"] is False
@@ -96,10 +97,10 @@ def test_the_first_run_tells_the_user_and_opens_no_socket(tracking_world, collec
 
 @pytest.mark.parametrize("guard,code", [("HOST_FORBID_NETWORK", 97), ("HOST_FORBID_WRITES", 98)])
 def test_the_guards_do_catch_a_tracking_host(tracking_world, guard, code):
-    """The guards above are real: with consent on they stop the host at its first socket/write."""
+    """The guards above are real: with consent on they stop the host at its first write (the
+    spool) or at the uploader it starts at exit (the network guard also forbids processes)."""
     world = tracking_world
     world.acknowledge()
-    # The anonymous id is created by the sender thread: the write guard sees it (or the log).
     run = kit.run_host(world.env, world.project, endpoint=world.collector_url, env={guard: "1"})
     assert run.returncode == code, (run.returncode, run.stderr)
 
@@ -179,38 +180,38 @@ def _cli_in_another_process(world, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("scope", ["--global", "--project"])
 def test_events_recorded_before_disable_are_never_sent(tracking_world, collector, tmp_path, scope):
+    """`telemetry disable` (run from another process while the host still runs) deletes what the
+    run recorded: its uploader finds nothing to send, and no anonymous id is ever made."""
     world = tracking_world
     world.acknowledge()
     _write(_testapp_paths(world)["project_file"], "name: shop\n")
     ack, go = tmp_path / "recorded", tmp_path / "go"
     started = time.time()
     host = kit.start_host(world.env, world.project, endpoint=world.collector_url, env={
-        "HOST_ACK_FILE": str(ack), "HOST_WAIT_FILE": str(go),
-        # A partial batch would wait 30 s: nothing leaves before the exit flush.
-        "TESTAPP_TELEMETRY_LINGER": "30", "TESTAPP_TELEMETRY_BATCH_SIZE": "500",
-        "TESTAPP_TELEMETRY_FLUSH_DEADLINE": "5"})
+        "HOST_ACK_FILE": str(ack), "HOST_WAIT_FILE": str(go)})
     deadline = time.monotonic() + 30
     while not ack.exists() and time.monotonic() < deadline and host.poll() is None:
         time.sleep(0.01)
     assert ack.exists(), "the host never finished recording"
+    assert world.spool().waiting().events == 52
 
     cli = _cli_in_another_process(world, "disable", scope)
     go.touch()
     run = kit.finish_host(host, started)
+    assert wait_idle(world.spool(), 20)
 
     assert cli.returncode == 0, cli.stderr
+    assert "Deleted 52 events that were waiting to be sent." in cli.stdout
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr
     assert run.main_report["stats"]["recorded"] == 52
-    stats = run.exit_report["stats_at_exit"]
-    assert stats["sent"] == 0 and stats["requests"] == 0, stats
-    assert stats["dropped_consent"] == 52, stats
     assert collector.totals()["total"] == 0
+    assert world.spool().waiting().events == 0
     assert not (world.state_dir() / "events.log").exists()
     assert not (world.state_dir() / "anonymous_id").exists()
 
 
 class _DisableThen503(http.server.BaseHTTPRequestHandler):
-    """A collector that fails the first POST — and the user runs `telemetry disable` meanwhile."""
+    """A collector that fails the first POST — and the user turns telemetry off meanwhile."""
 
     requests: ClassVar[list[float]] = []
     disable = staticmethod(lambda: None)
@@ -229,7 +230,9 @@ class _DisableThen503(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_a_retry_after_disable_is_never_sent(tracking_world, tmp_path):
+def test_a_retry_after_disable_is_never_sent(tracking_world):
+    """The uploader's own check: the opt-out is written (not through the CLI, so nothing empties
+    the spool) while the collector fails the first attempt; the retry a second later sees it."""
     world = tracking_world
     world.acknowledge()
     _DisableThen503.requests = []
@@ -237,27 +240,19 @@ def test_a_retry_after_disable_is_never_sent(tracking_world, tmp_path):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DisableThen503)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    go = tmp_path / "go"
     try:
-        started = time.time()
-        host = kit.start_host(world.env, world.project,
-                              endpoint=f"http://127.0.0.1:{server.server_port}",
-                              env={"HOST_WAIT_FILE": str(go), "TESTAPP_TELEMETRY_LINGER": "0.05"})
-        deadline = time.monotonic() + 20
-        while not _DisableThen503.requests and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert _DisableThen503.requests, "the host never tried to send"
-        time.sleep(2.5)  # the first backoff (0.5 s) and then some: a retry would be here by now
-        go.touch()
-        run = kit.finish_host(host, started)
+        run = kit.run_host(world.env, world.project,
+                           endpoint=f"http://127.0.0.1:{server.server_port}")
+        assert wait_idle(world.spool(), 20)
+        time.sleep(1.5)  # a retry (one second after the failure) would be here by now
     finally:
         server.shutdown()
         server.server_close()
 
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr
     assert len(_DisableThen503.requests) == 1, "a batch was sent again after `telemetry disable`"
-    stats = run.exit_report["stats_at_exit"]
-    assert stats["sent"] == 0 and stats["requests"] == 1, stats
+    waiting = world.spool().waiting()
+    assert waiting.events == 0 and waiting.dropped == {"revoked": 52}
 
 
 # -- the cloud edition -----------------------------------------------------------------------------------
@@ -336,8 +331,9 @@ def test_plain_http_never_leaves_the_machine(tracking_world, tmp_path, endpoint)
     world = tracking_world
     world.acknowledge()
     audit = tmp_path / "audit.jsonl"
+    # CI=true: the host delivers in-process, so its audit hook would see any connect at all.
     run = kit.run_host(world.env, world.project, endpoint=world.collector_url, env={
-        "TESTAPP_TELEMETRY_ENDPOINT": endpoint, "HOST_AUDIT_FILE": str(audit)})
+        "TESTAPP_TELEMETRY_ENDPOINT": endpoint, "HOST_AUDIT_FILE": str(audit), "CI": "true"})
     assert run.returncode == 0 and "Traceback" not in run.stderr
     assert len(run.stderr_lines) == 1, run.stderr  # one line saying why nothing is sent
     assert "events are not sent" in run.stderr
@@ -353,9 +349,10 @@ def test_loopback_endpoints_connect_to_loopback_only(tracking_world, tmp_path, c
     world = tracking_world
     world.acknowledge()
     audit = tmp_path / "audit.jsonl"
+    # CI=true: the host delivers in-process, where its audit hook sees every look-up and connect.
     run = kit.run_host(world.env, world.project, endpoint=world.collector_url, env={
         "TESTAPP_TELEMETRY_ENDPOINT": template.format(port=collector.port),
-        "HOST_AUDIT_FILE": str(audit)})
+        "HOST_AUDIT_FILE": str(audit), "CI": "true"})
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr
     events = _audit(audit)
     assert events, "nothing was even tried"

@@ -243,6 +243,22 @@ def test_a_symlink_planted_in_the_state_dir_is_never_written_through(tracking_wo
     assert victim.read_text() == "# my shell profile\n"
 
 
+def test_a_symlink_planted_at_the_spool_is_never_written_through(tracking_world, collector):
+    """A spool dir that is a link elsewhere is not used: the run's events are kept in memory and
+    delivered by the host itself at exit (within its deadline), and the target stays as it was."""
+    world = tracking_world
+    world.acknowledge()
+    victim = world.base.home / "Documents"
+    victim.mkdir()
+    (victim / "thesis.txt").write_text("chapter 1\n")
+    (world.state_dir() / "spool").symlink_to(victim, target_is_directory=True)
+    run = kit.run_host(world.env, world.project, endpoint=world.collector_url)
+    assert run.returncode == 0 and run.stderr_lines == [], run.stderr
+    assert sorted(p.name for p in victim.iterdir()) == ["thesis.txt"]
+    assert run.main_report["stats"]["in_memory"] == 52
+    assert collector.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0, "evicted": 0}
+
+
 @pytest.mark.parametrize("problem", ["world-writable", "owned by someone else"])
 def test_a_config_file_others_can_change_is_warned_about(cli_world, problem):
     world = cli_world
@@ -338,6 +354,6 @@ def test_a_host_in_a_hostile_project_is_bounded_and_sends_nothing(tracking_world
     kit.record("project files", case, "host added wall time at exit", run.added_exit_s, "s")
     kit.record("project files", case, "host peak RSS", run.peak_rss_mb, "MB")
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr
-    assert run.main_report["mode"] == "off"  # fail closed
+    assert run.main_report["plan"] == "off"  # fail closed
     assert run.elapsed_s < kit.HOST_BOUND_S + 5 and run.peak_rss_mb < 300
     assert collector.totals()["total"] == 0

@@ -195,13 +195,14 @@ def _one_run(collector, root: Path, *, user: str, project_dir: str, project_name
         profile = make_profile(collector.url)
         acknowledge_notice(profile)  # the user was told in an earlier run: this one sends
         tracker = Tracker(profile, cwd=str(project), env=env, project_name=project_name)
-        assert tracker.mode == "send", tracker.decision
+        assert tracker.plan.kind == "record", tracker.decision
         with tracker.invocation("run") as inv:
             for index in range(MODELS):
                 inv.model_run(contents=f"{sql}\n-- {index}", status="success",
                               execution_time_s=0.01, materialization="table")
                 inv.count("model")
-        assert tracker.close(timeout=10)
+        assert tracker.flush(20)  # the uploader's own process sent them, then wrote the log
+        tracker.close()
         state_dir = Path(profile.state_dir())
     assert collector.wait_for(good=MODELS + 2, timeout=10), collector.totals()
     assert collector.totals() == {"total": MODELS + 2, "good": MODELS + 2, "bad": 0,

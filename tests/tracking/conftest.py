@@ -11,3 +11,14 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))  # the helpers next to this file, in any import mode
 
 from tracking_world import collector, tracking_world  # noqa: E402,F401 - fixtures
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test of the tracker (not of the collector) is a delivery test: `.ci/run` runs them
+    on each other Python it finds (3.12 cannot start threads in atexit handlers, for one)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    collector = os.path.join(here, "collector")
+    for item in items:
+        path = str(item.path)
+        if path.startswith(here + os.sep) and not path.startswith(collector + os.sep):
+            item.add_marker("delivery")

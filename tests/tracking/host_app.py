@@ -6,8 +6,11 @@ were imported, how many threads ran, the tracker's counters).
 
 Environment: ``HOST_COLLECTOR`` (the profile's collector), ``HOST_MODELS`` (default 50),
 ``HOST_PROJECT`` (a project name; its marker must never be sent), ``HOST_CONSENT_VERSION``,
-``HOST_FORBID_NETWORK=1`` (an audit hook reports any socket use on stderr),
-``HOST_FAIL=1`` (the tool's own work raises; the host must still exit with its own code).
+``HOST_FORBID_NETWORK=1`` (an audit hook ends the host at its first socket or child process),
+``HOST_FAIL=1`` (the tool's own work raises; the host must still exit with its own code),
+``HOST_FLUSH=S`` (the host calls ``tracker.flush(S)`` at the end and reports what it returned),
+``HOST_PAUSE_AFTER=N`` and ``HOST_PAUSE_FILE`` (after N model runs, touch the file and sleep: a
+host to kill in the middle of its run), ``HOST_START_AT`` (wall-clock time to start at).
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ if os.environ.get("HOST_FORBID_NETWORK") == "1":
             sys.stderr.write(f"NETWORK USED: {event} {args!r}\n")
             sys.stderr.flush()
             os._exit(97)
+        if event in ("subprocess.Popen", "os.fork", "os.posix_spawn", "os.exec"):
+            sys.stderr.write(f"PROCESS STARTED: {event} {args!r}\n")
+            sys.stderr.flush()
+            os._exit(97)
 
     sys.addaudithook(_no_network)
 
@@ -32,9 +39,15 @@ from consent import AppProfile  # noqa: E402
 from tracking import Tracker  # noqa: E402
 
 MARKER = os.environ.get("HOST_MARKER", "MARKER")
+HEAVY = ("pydantic", "pydantic_settings", "fastjsonschema", "snowplow_tracker", "requests",
+         "urllib3", "rich")
+PAUSE_AFTER = int(os.environ.get("HOST_PAUSE_AFTER", "0") or 0)
 
 
 def main() -> int:
+    start_at = float(os.environ.get("HOST_START_AT", "0") or 0)
+    while time.time() < start_at:  # many hosts, one instant
+        time.sleep(0.001)
     profile = AppProfile(
         name="testapp",
         env_prefix="TESTAPP_",
@@ -55,16 +68,27 @@ def main() -> int:
                 inv.model_run(contents=sql, status="success", execution_time_s=0.01 * index,
                               materialization="table")
                 inv.count("model")
+                if index + 1 == PAUSE_AFTER:
+                    with open(os.environ["HOST_PAUSE_FILE"], "w", encoding="utf-8"):
+                        pass
+                    time.sleep(60)  # killed here by the test
             if os.environ.get("HOST_FAIL") == "1":
                 raise RuntimeError("the tool's own failure")
     except RuntimeError:
         status = 3
+    flushed = None
+    if os.environ.get("HOST_FLUSH"):
+        flushed = tracker.flush(float(os.environ["HOST_FLUSH"]))
     report = {
-        "mode": tracker.mode,
+        "flushed": flushed,
+        "plan": tracker.plan.kind,
+        "delivery": tracker.plan.delivery,
         "threads_at_main_end": threading.active_count(),
         "snowplow_imported": "snowplow_tracker" in sys.modules,
         "requests_imported": "requests" in sys.modules,
         "pydantic_settings_imported": "pydantic_settings" in sys.modules,
+        # What the host path must never import (the uploader does, in its own process).
+        "heavy_imported": sorted(m for m in HEAVY if m in sys.modules),
         "stats": tracker.stats.as_dict(),
         "main_done_wall": time.time(),
     }

@@ -1,7 +1,8 @@
-"""Consent off means nothing at all: no import, no thread, no socket, no file, no id.
+"""Consent off means nothing at all: no import, no thread, no socket, no process, no file, no id.
 
 The host runs as a real process with an audit hook that kills it (exit 97, a line on stderr) at
-the first socket it would create; the world's HOME and XDG dirs must stay exactly as they were.
+the first socket it would create or the first process it would start; the world's HOME and XDG
+dirs must stay exactly as they were.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from tracking_world import HOST_BOUND_S
 
 def _assert_nothing_happened(run, world, before):
     assert run.returncode == 0, run.stderr
-    assert "NETWORK USED" not in run.stderr
+    assert "NETWORK USED" not in run.stderr and "PROCESS STARTED" not in run.stderr
     assert run.stderr == ""
     assert run.elapsed_s < HOST_BOUND_S
     report = run.report
-    assert report["mode"] == "off"
+    assert report["plan"] == "off"
+    assert report["heavy_imported"] == []
     assert report["snowplow_imported"] is False
     assert report["requests_imported"] is False
     assert report["pydantic_settings_imported"] is False
@@ -51,11 +53,14 @@ def test_a_user_who_opted_out_is_never_told_nor_tracked(tracking_world, collecto
     assert collector.totals()["total"] == 0
 
 
-def test_the_network_guard_does_catch_a_socket(tracking_world):
-    """The guard above is real: a host that does send is stopped by it."""
+def test_the_guard_does_catch_a_tracking_host(tracking_world):
+    """The guard above is real: a host that records is stopped by it when it starts its
+    uploader at exit, and has written its spool by then."""
     world = tracking_world
     world.acknowledge()
 
     run = world.run_host(env={"HOST_FORBID_NETWORK": "1"})
 
-    assert "NETWORK USED" in run.stderr
+    assert run.returncode == 97 and "PROCESS STARTED: subprocess.Popen" in run.stderr
+    assert "tracking.uploader" in run.stderr
+    assert world.spool().waiting().events == 52

@@ -59,7 +59,7 @@ def test_every_string_is_bounded_and_every_hash_is_a_keyed_hash(spec):
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
 def test_model_and_schema_name_the_same_fields_required_alike_described_alike(spec):
     schema = _file(spec)
-    model = spec.model.model_json_schema()
+    model = spec.model_class.model_json_schema()
     assert set(model["properties"]) == set(schema["properties"])
     assert set(model.get("required", ())) | _defaulted(spec) == set(schema["required"])
     for name, prop in schema["properties"].items():
@@ -68,13 +68,13 @@ def test_model_and_schema_name_the_same_fields_required_alike_described_alike(sp
 
 def _defaulted(spec) -> set[str]:
     """Fields the model fills in itself (always present in what it dumps, so required there)."""
-    return {name for name, field in spec.model.model_fields.items() if not field.is_required()}
+    return {name for name, field in spec.model_class.model_fields.items() if not field.is_required()}
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
 def test_the_catalog_example_is_valid_for_both(spec):
     spec.validate(spec.example)
-    assert spec.model(**spec.example).model_dump(mode="json") == spec.example
+    assert spec.model_class(**spec.example).model_dump(mode="json") == spec.example
 
 
 # -- generated instances ----------------------------------------------------------------------
@@ -133,8 +133,8 @@ def _both_validators(spec):
                                                                   HealthCheck.filter_too_much])
 @given(data=st.data())
 def test_whatever_the_model_accepts_the_schema_file_accepts(spec, data):
-    values = data.draw(_strategy(spec.model.model_json_schema()))
-    dumped = spec.model(**values).model_dump(mode="json")
+    values = data.draw(_strategy(spec.model_class.model_json_schema()))
+    dumped = spec.model_class(**values).model_dump(mode="json")
     ours, independent = _both_validators(spec)
     ours(dumped)
     independent.validate(dumped)
@@ -148,7 +148,7 @@ def test_whatever_the_schema_file_accepts_the_model_accepts(spec, data):
     values = data.draw(_strategy(_file(spec)))
     _, independent = _both_validators(spec)
     independent.validate(values)
-    rebuilt = spec.model(**values).model_dump(mode="json")
+    rebuilt = spec.model_class(**values).model_dump(mode="json")
     for key, value in values.items():
         if isinstance(value, float):
             assert math.isclose(rebuilt[key], value)
@@ -169,7 +169,7 @@ def test_whatever_the_schema_file_accepts_the_model_accepts(spec, data):
 def test_a_model_run_that_could_carry_a_name_or_text_is_refused_by_both(bad):
     spec = DEFAULT_CATALOG.get("model_run")
     with pytest.raises(Exception):
-        spec.model(**bad)
+        spec.model_class(**bad)
     with pytest.raises(Exception):
         spec.validate(bad)
 
@@ -179,6 +179,6 @@ def test_a_model_run_that_could_carry_a_name_or_text_is_refused_by_both(bad):
 def test_a_command_with_arguments_is_refused(command):
     spec = DEFAULT_CATALOG.get("invocation_start")
     with pytest.raises(Exception):
-        spec.model(command=command)
+        spec.model_class(command=command)
     with pytest.raises(Exception):
         spec.validate({"command": command})

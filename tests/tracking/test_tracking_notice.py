@@ -7,32 +7,33 @@ from __future__ import annotations
 
 from consent.state import acknowledged_version
 
-from tracking_world import DELIVER
+from tracking_world import DELIVER_S
 
 
 def test_first_run_tells_and_sends_nothing_second_run_sends(tracking_world, collector):
     world = tracking_world
 
-    first = world.run_host(env={"HOST_MODELS": "3", **DELIVER})
+    first = world.run_host(env={"HOST_MODELS": "3"})
 
     assert first.returncode == 0
     assert "anonymous usage statistics" in first.stderr
     assert "telemetry disable" in first.stderr and "DO_NOT_TRACK=1" in first.stderr
     assert "Nothing was sent this time" in first.stderr
     assert "Traceback" not in first.stderr
-    assert first.report["mode"] == "off"
+    assert first.report["plan"] == "notice"
     assert first.report["snowplow_imported"] is False
     assert collector.totals()["total"] == 0
     # Told is on record; nothing else exists yet (no id, no secret).
     assert sorted(p.name for p in world.state_dir().iterdir()) == ["notice_acknowledged"]
     assert acknowledged_version(world.profile()) == 1
 
-    second = world.run_host(env={"HOST_MODELS": "3", **DELIVER})
+    second = world.run_host(env={"HOST_MODELS": "3"})
 
     assert second.returncode == 0
     assert second.stderr == ""
-    assert second.report["mode"] == "send"
-    assert collector.wait_for(good=5, timeout=5)
+    assert second.report["plan"] == "record"
+    assert collector.wait_for(good=5, timeout=DELIVER_S)
+    assert tracking_world.wait_delivered()
     assert collector.totals() == {"total": 5, "good": 5, "bad": 0, "duplicates": 0, "evicted": 0}
 
 
@@ -40,17 +41,17 @@ def test_a_new_consent_version_tells_again_before_sending(tracking_world, collec
     world = tracking_world
     world.acknowledge()
 
-    bumped = world.run_host(env={"HOST_MODELS": "1", "HOST_CONSENT_VERSION": "2", **DELIVER})
+    bumped = world.run_host(env={"HOST_MODELS": "1", "HOST_CONSENT_VERSION": "2"})
 
     assert "has changed" in bumped.stderr and "telemetry disable" in bumped.stderr
-    assert bumped.report["mode"] == "off"
+    assert bumped.report["plan"] == "notice"
     assert collector.totals()["total"] == 0
     assert acknowledged_version(world.profile(consent_version=2)) == 2
 
-    after = world.run_host(env={"HOST_MODELS": "1", "HOST_CONSENT_VERSION": "2", **DELIVER})
+    after = world.run_host(env={"HOST_MODELS": "1", "HOST_CONSENT_VERSION": "2"})
 
     assert after.stderr == ""
-    assert collector.wait_for(good=3, timeout=5)
+    assert collector.wait_for(good=3, timeout=DELIVER_S)
 
 
 def test_a_second_tracker_in_the_notice_process_sends_nothing_either(tracking_world, collector):
@@ -66,4 +67,5 @@ def test_a_second_tracker_in_the_notice_process_sends_nothing_either(tracking_wo
         first = Tracker(profile, env=world.env)
         second = Tracker(profile, env=world.env)
     assert "anonymous usage statistics" in err.getvalue()
-    assert first.mode == "off" and second.mode == "off"
+    assert first.plan.kind == "notice" and second.plan.kind == "notice"
+    assert not first.enabled and not second.enabled

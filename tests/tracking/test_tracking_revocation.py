@@ -1,17 +1,23 @@
-"""Consent is checked when an event is recorded AND right before it is sent.
+"""Consent is checked when an event is recorded AND before each batch is sent.
 
-Events recorded, then ``telemetry disable`` (the user config it writes) before the batch goes:
-they are dropped, never sent, and no anonymous id is ever created for them.
+Events recorded, then ``telemetry disable`` before the uploader sends them: they are dropped
+(the disable empties the spool, and an uploader that already holds them checks consent and
+that they still exist before every batch), never sent, and no anonymous id is created for them.
 """
 
 from __future__ import annotations
 
 import time
 
-from consent.store import write_user_choice
+import pytest
 
+from consent.store import write_project_choice, write_user_choice
 from tracking import Tracker
+from tracking.spool import Spool
 from tracking.tracker import RECORD_CHECK_INTERVAL
+from tracking.uploader import deliver
+
+from tracking_world import DELIVER_S
 
 
 def _record_run(tracker: Tracker, models: int = 5) -> None:
@@ -22,74 +28,113 @@ def _record_run(tracker: Tracker, models: int = 5) -> None:
             inv.count("model")
 
 
-def test_events_queued_before_disable_are_never_sent(tracking_world, collector, monkeypatch):
+def _spooled(world, models: int = 5) -> Spool:
+    """A run recorded and sealed in the spool, no uploader started (its segment waits)."""
+    tracker = Tracker(world.profile())
+    assert tracker.plan.kind == "record"
+    _record_run(tracker, models)
+    tracker._sink._seal()  # what close() does, without starting an uploader
+    tracker._sink = None
+    spool = world.spool()
+    assert spool.waiting().events == models + 2
+    return spool
+
+
+@pytest.mark.delivery
+@pytest.mark.parametrize("scope", ["user config", "project file"])
+def test_a_revocation_between_record_and_upload_drops_the_events(tracking_world, collector,
+                                                                  scope):
+    # The spool is not emptied here (as `telemetry disable` would): the uploader's own check
+    # is what is tested, reading the files that decide again.
     world = tracking_world
     world.acknowledge()
-    # Hold partial batches long enough that the disable surely lands before the send.
-    monkeypatch.setenv("TESTAPP_TELEMETRY_LINGER", "30")
-    tracker = Tracker(world.profile())
-    assert tracker.mode == "send"
+    (world.project / "testapp_project.yml").write_text("name: shop\n")
+    spool = _spooled(world)
+    if scope == "user config":
+        write_user_choice(world.profile(), False)
+    else:
+        write_project_choice(world.profile(), False, cwd=str(world.project))
 
-    _record_run(tracker)
-    assert tracker.stats.recorded == 7
-    write_user_choice(world.profile(), False)  # `telemetry disable`, from another process
-    finished = tracker.close(timeout=5)
+    from tracking.settings import TrackerSettings
 
-    assert finished
+    report = deliver(spool, TrackerSettings(), timeout=DELIVER_S)
+
+    assert report.sent == 0 and report.revoked == 7 and report.batches == 0
     assert collector.totals()["total"] == 0
-    assert tracker.stats.sent == 0
-    assert tracker.stats.dropped_consent == 7
-    assert tracker.stats.requests == 0
+    assert spool.waiting().events == 0 and spool.waiting().dropped == {"revoked": 7}
     assert not (world.state_dir() / "anonymous_id").exists()
     assert not (world.state_dir() / "events.log").exists()
 
 
-def test_recording_after_disable_is_refused_at_record_time(tracking_world, collector, monkeypatch):
+def test_the_run_s_own_opt_in_still_counts_at_upload(tracking_world, collector):
+    """Only lasting revocations count: the host's flag said yes for that run, over a user
+    config that already said no; the uploader, which cannot see the flag, keeps that answer."""
     world = tracking_world
     world.acknowledge()
-    monkeypatch.setenv("TESTAPP_TELEMETRY_LINGER", "30")
+    write_user_choice(world.profile(), False)
+    tracker = Tracker(world.profile(), host_flag=True)
+    assert tracker.plan.kind == "record"
+    _record_run(tracker, 1)
+    assert tracker.flush(DELIVER_S)
+    assert collector.totals()["good"] == 3
+    tracker.close()
+
+
+def test_recording_after_disable_is_refused_at_record_time(tracking_world, collector):
+    world = tracking_world
+    world.acknowledge()
     tracker = Tracker(world.profile())
     write_user_choice(world.profile(), False)
     time.sleep(RECORD_CHECK_INTERVAL + 0.05)
 
     _record_run(tracker, models=3)
-    tracker.close(timeout=5)
+    tracker.close()
 
     assert tracker.stats.recorded == 0
     assert tracker.stats.dropped_consent >= 1
-    assert tracker.mode == "off"  # withdrawn: the rest of the run records nothing
+    assert not tracker.enabled  # withdrawn: the rest of the run records nothing
+    assert world.spool().waiting().events == 0
     assert collector.totals()["total"] == 0
 
 
-def test_an_unrelated_change_does_not_stop_sending(tracking_world, collector, monkeypatch):
+def test_a_disable_during_the_run_drops_what_the_run_recorded(tracking_world, collector):
+    world = tracking_world
+    world.acknowledge()
+    tracker = Tracker(world.profile())
+    _record_run(tracker, models=3)
+    assert world.spool().waiting().events == 5
+    write_user_choice(world.profile(), False)
+    time.sleep(RECORD_CHECK_INTERVAL + 0.05)
+    tracker.track("invocation_start", {"command": "run"})  # noticed here
+    tracker.close()
+    assert world.spool().waiting().events == 0
+    assert collector.totals()["total"] == 0
+
+
+def test_an_unrelated_change_does_not_stop_sending(tracking_world, collector):
     """A watched file that changes without changing the answer only costs a re-decision."""
     world = tracking_world
     world.acknowledge()
-    monkeypatch.setenv("TESTAPP_TELEMETRY_LINGER", "30")
-    tracker = Tracker(world.profile())
-
-    _record_run(tracker, models=2)
+    spool = _spooled(world, models=2)
     write_user_choice(world.profile(), True)  # `telemetry enable`: still on
-    assert tracker.close(timeout=5)
 
-    assert collector.wait_for(good=4, timeout=5)
-    assert tracker.stats.sent == 4 and tracker.stats.dropped_consent == 0
+    from tracking.settings import TrackerSettings
+
+    report = deliver(spool, TrackerSettings(), timeout=DELIVER_S)
+    assert report.sent == 4 and report.revoked == 0
+    assert collector.totals()["good"] == 4
 
 
 def test_no_secret_file_is_created_after_consent_was_withdrawn(tracking_world, collector):
-    from consent.store import write_user_choice
-
-    from tracking import Tracker
-
     world = tracking_world
     world.acknowledge()
     profile = world.profile()
     tracker = Tracker(profile, env=world.env)
-    assert tracker.mode == "send"
+    assert tracker.plan.kind == "record"
     write_user_choice(profile, False)  # `telemetry disable` from another shell
     with tracker.invocation("run") as inv:
         inv.model_run(contents="select 1", status="success", execution_time_s=0.1,
                       materialization="table")
-    tracker.close(timeout=5)
+    tracker.close()
     assert not (world.state_dir() / "secret").exists()
     assert collector.totals()["total"] == 0

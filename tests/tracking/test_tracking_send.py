@@ -1,8 +1,9 @@
 """The real tracker, in a real host process, against the real local collector on loopback.
 
-What a user cares about: the events arrive and are valid (Snowplow's payload_data and our
-schemas, checked by the collector), and nothing identifying leaves the machine — no model
-names, no SQL, no project name, no paths, no user names — neither on the wire nor in the log.
+What a user cares about: the events arrive (delivered by the detached uploader after the host
+exits) and are valid (Snowplow's payload_data and our schemas, checked by the collector), and
+nothing identifying leaves the machine — no model names, no SQL, no project name, no paths, no
+user names — neither on the wire nor in the log.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import socket
 
 from consent.state import read_anonymous_id, read_log
 
-from tracking_world import DELIVER, HOST_BOUND_S, everything_sent
+from tracking_world import DELIVER_S, HOST_BOUND_S, everything_sent
 
 EVENTS = "iglu:dev.telemetry-consent/{}/jsonschema/1-0-0"
 
@@ -29,14 +30,17 @@ def test_a_run_arrives_whole_valid_and_anonymous(tracking_world, collector):
     world.base.project = project_dir
     world.acknowledge()
     env = {"HOST_MARKER": "SQLMARKER", "HOST_PROJECT": "PROJMARKER_name",
-           "USER": "USERMARKER", "LOGNAME": "USERMARKER", **DELIVER}
+           "USER": "USERMARKER", "LOGNAME": "USERMARKER"}
 
     run = world.run_host(env=env)
 
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
     assert run.elapsed_s < HOST_BOUND_S
-    assert collector.wait_for(total=52, timeout=5)
+    assert run.report["plan"] == "record" and run.report["delivery"] == "detached"
+    assert run.report["heavy_imported"] == []  # recording is standard library and our code
+    assert collector.wait_for(total=52, timeout=DELIVER_S)
+    assert world.wait_delivered()
     assert collector.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0, "evicted": 0}, collector.bad()[:1]
 
     good = collector.good()[::-1]  # in the order sent
@@ -80,10 +84,11 @@ def test_the_local_log_holds_exactly_what_was_sent(tracking_world, collector):
     world = tracking_world
     world.acknowledge()
 
-    run = world.run_host(env={"HOST_MODELS": "3", **DELIVER})
+    run = world.run_host(env={"HOST_MODELS": "3"})
 
     assert run.returncode == 0 and run.stderr == ""
-    assert collector.wait_for(good=5, timeout=5)
+    assert collector.wait_for(good=5, timeout=DELIVER_S)
+    assert world.wait_delivered()
     logged = read_log(world.profile(), last=100)
     assert len(logged) == 5
     good = collector.good()[::-1]  # in the order sent
@@ -92,9 +97,14 @@ def test_the_local_log_holds_exactly_what_was_sent(tracking_world, collector):
         assert record["schema"] == event["schema"]
         assert record["data"] == event["event"]["unstruct_event"]["data"]["data"]
         assert record["contexts"] == event["event"]["contexts"]["data"]
-    # Nothing else was written: the id, the secret, the notice mark and the log.
+    # Nothing else was written: the id, the secret, the notice mark, the log and the spool (now
+    # holding only its lock and its state: no event waits).
     assert sorted(p.name for p in world.state_dir().iterdir()) == [
-        "anonymous_id", "events.log", "notice_acknowledged", "secret"]
+        "anonymous_id", "events.log", "notice_acknowledged", "secret", "spool"]
+    assert sorted(p.name for p in (world.state_dir() / "spool").iterdir()) == [
+        "state.json", "upload.lock"]
+    for path in world.state_dir().rglob("*"):
+        assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
     assert oct((world.state_dir() / "secret").stat().st_mode & 0o777) == "0o600"
     secret = (world.state_dir() / "secret").read_text().strip()
     assert secret not in everything_sent(collector)
@@ -105,10 +115,10 @@ def test_the_host_failing_still_ends_the_invocation_and_keeps_its_exit_code(trac
     world = tracking_world
     world.acknowledge()
 
-    run = world.run_host(env={"HOST_MODELS": "2", "HOST_FAIL": "1", **DELIVER})
+    run = world.run_host(env={"HOST_MODELS": "2", "HOST_FAIL": "1"})
 
     assert run.returncode == 3
     assert run.stderr == ""
-    assert collector.wait_for(good=4, timeout=5)
-    end = collector.good()[0]["event"]["unstruct_event"]["data"]["data"]  # the newest
+    assert collector.wait_for(good=4, timeout=DELIVER_S)
+    end = collector.good()[0]["event"]["unstruct_event"]["data"]["data"]
     assert end["success"] is False and end["node_counts"] == {"model": 2}

@@ -82,8 +82,8 @@ def test_payloads_are_tracker_protocol_strings_that_payload_data_accepts():
     platform = DEFAULT_CATALOG.get("platform")
 
     builder = PayloadBuilder(namespace="testapp", app_id="testapp")
-    payload = builder.build(spec.iglu_uri, spec.example, [(platform.iglu_uri, platform.example)],
-                            timestamp_ms=1_700_000_000_123)
+    cx = builder.encode_contexts([(platform.iglu_uri, platform.example)])
+    payload = builder.build(spec.iglu_uri, spec.example, dtm=1_700_000_000_123, cx=cx)
 
     assert all(isinstance(v, str) for v in payload.values())
     jsonschema.Draft4Validator(payload_schema).validate([payload])
@@ -125,16 +125,19 @@ def test_payloads_are_exactly_what_the_library_s_own_tracker_builds():
     expected = {key: str(value) for key, value in kept.payloads[0].items()}
 
     builder = PayloadBuilder(namespace="testapp", app_id="testapp")
-    built = builder.build(spec.iglu_uri, spec.example, contexts, 1_700_000_000_123)
-    cached = builder.build(spec.iglu_uri, spec.example, [], 1_700_000_000_123,
-                           cx=builder.encode_contexts(contexts), dtm="1700000000999")
+    cx = builder.encode_contexts(contexts)
+    built = builder.build(spec.iglu_uri, spec.example, dtm=1_700_000_000_123, cx=cx)
+    kept = builder.build(spec.iglu_uri, spec.example, dtm="1700000000999", cx=cx,
+                         eid="5f2b8a6e-6c1d-4f0a-9b7e-2d4c6a8e0f13")
 
-    for payload in (built, cached):
+    for payload in (built, kept):
         assert set(payload) == set(expected)
         assert {k: v for k, v in payload.items() if k not in ("eid", "dtm")} == {
             k: v for k, v in expected.items() if k not in ("eid", "dtm")}
         assert all(isinstance(v, str) for v in payload.values())
     assert built["dtm"] == "1700000000123" and "ttm" not in built
-    assert cached["dtm"] == "1700000000999" and built["eid"] != cached["eid"]
+    assert kept["dtm"] == "1700000000999" and built["eid"] != kept["eid"]
+    # The id an event was recorded with survives a retry: duplicates can be counted.
+    assert kept["eid"] == "5f2b8a6e-6c1d-4f0a-9b7e-2d4c6a8e0f13"
     assert builder.encode_contexts([]) is None
-    assert "cx" not in builder.build(spec.iglu_uri, spec.example, [], 1)
+    assert "cx" not in builder.build(spec.iglu_uri, spec.example, dtm=1)

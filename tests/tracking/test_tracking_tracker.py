@@ -13,6 +13,8 @@ from tracking import Tracker
 from tracking.collector.faults import FaultServer
 from tracking.ids import keyed_hash
 
+from tracking_world import DELIVER_S
+
 EVENTS = "iglu:dev.telemetry-consent/{}/jsonschema/1-0-0"
 
 
@@ -29,9 +31,10 @@ def test_consent_off_makes_every_call_a_no_op(tracking_world, collector):
         inv.model_run(contents="select 1", status="success", execution_time_s=1,
                       materialization="table")
         inv.count("model")
+    assert tracker.flush(1) is True  # nothing was recorded, so nothing waits
     assert tracker.close() is True
 
-    assert tracker.mode == "off" and not tracker.enabled
+    assert tracker.plan.kind == "off" and not tracker.enabled
     assert tracker.decision.decided_by == "host_flag"
     assert tracker.stats.recorded == 0
     assert threading.active_count() == threads
@@ -55,9 +58,9 @@ def test_the_invocation_records_start_and_end_and_lets_the_host_exception_throug
     with pytest.raises(SystemExit):
         with tracker.invocation("docs generate"):
             raise SystemExit(0)
-    assert tracker.close(timeout=5)
+    assert tracker.flush(DELIVER_S) is True
 
-    assert collector.wait_for(good=6, timeout=5)
+    assert collector.totals() == {"total": 6, "good": 6, "bad": 0, "duplicates": 0, "evicted": 0}
     ends = [_data(e) for e in collector.good(schema=EVENTS.format("invocation_end"))[::-1]]
     assert [(e["command"], e["success"]) for e in ends] == [
         ("build", False), ("run", False), ("docs generate", True)]
@@ -68,6 +71,7 @@ def test_the_invocation_records_start_and_end_and_lets_the_host_exception_throug
            for c in e["event"]["contexts"]["data"]
            if c["schema"] == EVENTS.format("invocation")}
     assert len(ids) == 3
+    tracker.close()
 
 
 def test_bad_input_from_the_host_is_counted_and_never_raised(tracking_world, collector):
@@ -89,18 +93,34 @@ def test_bad_input_from_the_host_is_counted_and_never_raised(tracking_world, col
         inv.count("Model Name With Spaces")
         inv.count("model", "many")  # type: ignore[arg-type]
         inv.track(None)  # type: ignore[arg-type]
-        inv.track(object())  # type: ignore[arg-type]
+        inv.track(object())
+        inv.track("no_such_event", {"x": 1})
+        inv.track("platform", {"os": "Linux"})  # a context is not an event
+        inv.track("model_run", "not a mapping")  # type: ignore[arg-type]
         inv.model_run(contents="select 2", status="success", execution_time_s=1,
                       materialization="table")
         inv.count("model")
-    assert tracker.close(timeout=5)
+    assert tracker.flush(DELIVER_S)
 
     assert bad_command.invocation_id is not None
-    assert collector.wait_for(good=3, timeout=5)
-    # run start, 1 model, run end
-    assert collector.totals() == {"total": 3, "good": 3, "bad": 0, "duplicates": 0, "evicted": 0}
-    assert _data(collector.good()[0])["node_counts"] == {"model": 1}  # the newest: the end
-    assert tracker.stats.invalid >= 9
+    assert collector.totals() == {"total": 3, "good": 3, "bad": 0, "duplicates": 0, "evicted": 0}  # run start, 1 model, run end
+    assert _data(collector.good()[0])["node_counts"] == {"model": 1}
+    assert tracker.stats.invalid >= 12
+    tracker.close()
+
+
+def test_events_are_plain_data_and_typed_models_are_accepted_too(tracking_world, collector):
+    from tracking.events import InvocationStart
+
+    world = tracking_world
+    world.acknowledge()
+    tracker = Tracker(world.profile())
+    tracker.track("invocation_start", {"command": "seed"})
+    tracker.track(EVENTS.format("invocation_start"), {"command": "test"})
+    tracker.track(InvocationStart(command="compile"))
+    assert tracker.flush(DELIVER_S)
+    assert [_data(e)["command"] for e in collector.good()[::-1]] == ["seed", "test", "compile"]
+    tracker.close()
 
 
 def test_model_keys_are_keyed_hashes_of_the_contents(tracking_world, collector):
@@ -111,17 +131,16 @@ def test_model_keys_are_keyed_hashes_of_the_contents(tracking_world, collector):
         for sql in ("select 1", "select 2", "select 1"):
             inv.model_run(contents=sql, status="success", execution_time_s=0.5,
                           materialization="view")
-    tracker.close(timeout=5)
+    assert tracker.flush(DELIVER_S)
 
-    assert collector.wait_for(good=5, timeout=5)
-    keys = [_data(e)["model_key"]
-            for e in collector.good(schema=EVENTS.format("model_run"))[::-1]]
+    keys = [_data(e)["model_key"] for e in collector.good(schema=EVENTS.format("model_run"))[::-1]]
     secret = ensure_secret(world.profile())
     assert keys == [keyed_hash(secret, "model", sql) for sql in ("select 1", "select 2", "select 1")]
+    tracker.close()
 
 
-def test_debug_prints_each_event_and_sends_and_writes_nothing(tracking_world, collector, monkeypatch,
-                                                              capfd):
+def test_debug_prints_each_event_and_records_and_writes_nothing(tracking_world, collector,
+                                                               monkeypatch, capfd):
     world = tracking_world
     monkeypatch.setenv("TESTAPP_TELEMETRY_DEBUG", "1")
     threads = threading.active_count()
@@ -132,13 +151,13 @@ def test_debug_prints_each_event_and_sends_and_writes_nothing(tracking_world, co
     tracker.close()
 
     err = capfd.readouterr().err
-    assert tracker.mode == "debug"
+    assert tracker.plan.kind == "debug"
     assert "printed, not sent" in err
     for name in ("invocation_start", "model_run", "invocation_end"):
         assert EVENTS.format(name) in err
     assert '"anonymous_user_id"' in err and "SECRET_SQL" not in err
     assert collector.totals()["total"] == 0
-    assert world.files() == []  # no notice mark, no id, no secret: nothing sent, nothing kept
+    assert world.files() == []  # no notice mark, no id, no secret, no spool
     assert threading.active_count() == threads
 
 
@@ -151,7 +170,7 @@ def test_an_endpoint_that_may_not_receive_is_one_line_and_nothing_else(tracking_
         pass
 
     err = capfd.readouterr().err
-    assert tracker.mode == "off"
+    assert tracker.plan.kind == "off" and not tracker.enabled
     assert err.count("\n") == 1 and "TESTAPP_TELEMETRY_ENDPOINT" in err and "https://" in err
     assert world.files() == []  # not even the notice: this run would not send
 
@@ -163,27 +182,31 @@ def test_the_endpoint_variable_points_the_tracker_elsewhere(tracking_world, coll
     tracker = Tracker(world.profile(endpoint="https://collector.example.invalid"))
     with tracker.invocation("run"):
         pass
-    assert tracker.close(timeout=5)
-    assert collector.wait_for(good=2, timeout=5)
+    assert tracker.flush(DELIVER_S)
+    assert collector.totals()["good"] == 2
+    tracker.close()
 
 
 def test_a_profile_without_a_collector_is_silently_off(tracking_world, capfd):
     world = tracking_world
     tracker = Tracker(world.profile(endpoint=None))
-    assert tracker.mode == "off" and tracker.decision.enabled
+    assert tracker.plan.kind == "off" and tracker.decision.enabled
     assert capfd.readouterr().err == ""
     assert world.files() == []
 
 
-def test_a_broken_catalog_is_one_line_and_nothing_sent(tracking_world, collector, capfd):
+def test_a_broken_catalog_is_one_line_and_nothing_recorded(tracking_world, collector, capfd):
     world = tracking_world
     world.acknowledge()
+    before = threading.active_count()
     tracker = Tracker(world.profile(event_catalog="no_such_module:CATALOG"))
     with tracker.invocation("run"):
         pass
     err = capfd.readouterr().err
-    assert tracker.mode == "off"
+    assert tracker.plan.kind == "off"
     assert err.count("\n") == 1 and "no_such_module" in err
+    assert threading.active_count() == before
+    assert not world.spool().segments()
     assert collector.totals()["total"] == 0
 
 
@@ -196,88 +219,91 @@ def test_the_cloud_edition_sends_despite_an_opt_out_and_says_so_in_the_context(
     assert tracker.decision.mandatory
     with tracker.invocation("run"):
         pass
-    assert tracker.close(timeout=5)
-    assert collector.wait_for(good=2, timeout=5)
+    assert tracker.flush(DELIVER_S)
+    assert collector.totals()["good"] == 2
     contexts = {c["schema"]: c["data"] for c in collector.good()[0]["event"]["contexts"]["data"]}
     assert contexts[EVENTS.format("invocation")]["edition"] == "cloud"
+    tracker.close()
 
 
-def test_the_flush_deadline_can_be_shortened_by_the_environment(tracking_world, monkeypatch):
+@pytest.mark.delivery
+def test_flush_gives_up_at_its_timeout_and_the_events_keep_waiting(tracking_world, monkeypatch):
     world = tracking_world
     world.acknowledge()
-    monkeypatch.setenv("TESTAPP_TELEMETRY_FLUSH_DEADLINE", "0.2")
+    monkeypatch.setenv("TESTAPP_TELEMETRY_REQUEST_TIMEOUT", "30")
     with FaultServer("blackhole") as server:
         tracker = Tracker(world.profile(endpoint=server.url))
         with tracker.invocation("run"):
             pass
         started = time.monotonic()
-        finished = tracker.close()
+        delivered = tracker.flush(0.5)
         waited = time.monotonic() - started
-    print(f"\nclose() with a 0.2 s deadline against a black hole: {waited:.3f} s")
-    assert finished is False
-    assert waited < 5
+        tracker.close()
+    print(f"\nflush(0.5) against a black hole: {waited:.3f} s")
+    assert delivered is False
+    assert waited < 5  # generous: the design bound is the timeout itself
+    assert world.spool().waiting().events == 2  # nothing lost: it waits for a later upload
 
 
-def test_the_tracker_is_a_context_manager(tracking_world, collector, monkeypatch):
+def test_the_tracker_is_a_context_manager_that_hands_its_events_over(tracking_world, collector):
     world = tracking_world
     world.acknowledge()
-    monkeypatch.setenv("TESTAPP_TELEMETRY_FLUSH_DEADLINE", "10")
     with Tracker(world.profile()) as tracker:
         with tracker.invocation("run"):
             pass
-    assert collector.wait_for(good=2, timeout=5)
-    assert tracker.stats.sent == 2
+    assert collector.wait_for(good=2, timeout=DELIVER_S)
+    assert world.wait_delivered()
+    assert tracker.stats.recorded == 2 and tracker.stats.uploads_started == 1
 
 
-def test_recording_costs_microseconds_on_the_host_thread(tracking_world, collector, monkeypatch):
+def test_recording_costs_microseconds_on_the_host_thread(tracking_world, collector):
     """The figure for the report; the bound is generous (shared, noisy machines)."""
     world = tracking_world
     world.acknowledge()
-    monkeypatch.setenv("TESTAPP_TELEMETRY_QUEUE_SIZE", "100000")
     tracker = Tracker(world.profile())
     sql = "select * from orders where status = 'shipped' -- " + "x" * 500
     timings = []
     with tracker.invocation("run") as inv:
-        for index in range(200):  # warm-up: secret, validators, the sender thread
+        for _ in range(200):  # warm-up: the secret, the segment
             inv.model_run(contents=sql, status="success", execution_time_s=0.1,
                           materialization="table")
-        for index in range(2000):
+        for _ in range(2000):
             started = time.perf_counter_ns()
             inv.model_run(contents=sql, status="success", execution_time_s=0.1,
                           materialization="table")
             timings.append(time.perf_counter_ns() - started)
-    tracker.close(timeout=5)
+    tracker.close()
+    world.wait_delivered()
 
     timings.sort()
     median = statistics.median(timings) / 1000
     p99 = timings[int(len(timings) * 0.99)] / 1000
     print(f"\nInvocation.model_run on the host thread: median {median:.1f} us, p99 {p99:.1f} us "
-          f"(2000 events, 550-byte contents, sender thread running)")
+          f"(2000 events, 550-byte contents, each one spooled)")
     assert median < 2000
 
 
 def _new_threads(before: set[threading.Thread]) -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t not in before]
+    return [t for t in threading.enumerate() if t not in before and t.is_alive()]
 
 
-def test_in_send_mode_the_sender_starts_with_the_tracker_and_writes_nothing_before_an_event(
+def test_recording_starts_no_thread_and_writes_nothing_before_the_first_event(
         tracking_world, collector):
-    # Its imports and its connection overlap the host's set-up instead of delaying the first
-    # batch; the anonymous id, the secret and the log still wait for an event to be sent.
     world = tracking_world
     world.acknowledge()
     before = set(threading.enumerate())
     tracker = Tracker(world.profile())
-    started = _new_threads(before)
-    assert tracker.mode == "send"
-    assert [t.name for t in started] == ["telemetry-sender"] and started[0].daemon
-    time.sleep(0.3)  # imports, connection, warm-up
+    assert tracker.plan.kind == "record" and tracker.plan.delivery == "detached"
+    assert _new_threads(before) == []
     names = {path.rsplit("/", 1)[-1] for path in world.files()}
     assert names == {"notice_acknowledged"}
-    assert tracker.close(timeout=5)
-    started[0].join(5)
-    assert not started[0].is_alive()
-    assert collector.totals()["total"] == 0 and tracker.stats.requests == 0
+    tracker.track("invocation_start", {"command": "run"})
+    assert _new_threads(before) == []
+    assert len(world.spool().segments()) == 1  # this run's segment, open
+    assert not (world.state_dir() / "anonymous_id").exists()  # made when an event is sent
+    tracker.close()
+    assert world.wait_delivered()
+    assert (world.state_dir() / "anonymous_id").exists()
 
 
 @pytest.mark.parametrize("variable", ["TESTAPP_TELEMETRY_ENDPOINT", "testapp_telemetry_endpoint"])
@@ -290,22 +316,20 @@ def test_an_endpoint_override_wins_over_the_profile_whatever_its_spelling(
         tracker = Tracker(world.profile(endpoint=elsewhere.url))
         with tracker.invocation("run"):
             pass
-        assert tracker.close(timeout=5)
+        assert tracker.flush(DELIVER_S)
+        tracker.close()
     assert tracker.endpoint == collector.url
-    assert collector.wait_for(good=2, timeout=5)
+    assert collector.totals()["good"] == 2
 
 
-def test_a_run_that_turns_out_not_to_send_leaves_no_sender_behind(tracking_world):
-    # Sure to send as far as the environment and the notice tell, then the catalog fails: the
-    # sender started ahead ends after its imports, without a connection.
+def test_recording_goes_on_after_a_flush(tracking_world, collector):
     world = tracking_world
     world.acknowledge()
-    with FaultServer("blackhole") as server:
-        before = set(threading.enumerate())
-        profile = world.profile(endpoint=server.url, event_catalog="no_such_module:CATALOG")
-        tracker = Tracker(profile)
-        assert tracker.mode == "off"
-        for thread in _new_threads(before):
-            thread.join(10)
-        assert _new_threads(before) == []
-        assert server.requests == 0
+    tracker = Tracker(world.profile())
+    tracker.track("invocation_start", {"command": "run"})
+    assert tracker.flush(DELIVER_S)
+    tracker.track("invocation_start", {"command": "test"})
+    assert tracker.flush(DELIVER_S)
+    assert [_data(e)["command"] for e in collector.good()[::-1]] == ["run", "test"]
+    assert tracker.stats.segments == 2
+    tracker.close()

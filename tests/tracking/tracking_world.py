@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -22,13 +23,14 @@ from typing import Any
 
 from consent import AppProfile
 from consent.state import acknowledge_notice
+from tracking.spool import Spool
 
 HOST_APP = Path(__file__).resolve().parent / "host_app.py"
 #: Generous on purpose: a shared, noisy machine. Figures are printed, not asserted tightly.
 HOST_BOUND_S = 10.0
-#: For tests about what arrives (not about timing): a deadline a loaded machine cannot miss.
-#: The flush returns as soon as the queue is empty, so this costs nothing when all is well.
-DELIVER = {"TESTAPP_TELEMETRY_FLUSH_DEADLINE": "10"}
+#: For tests about what arrives (not about timing): how long to wait for the uploader, a bound a
+#: loaded machine cannot miss. Waiting ends as soon as the events are there.
+DELIVER_S = 20.0
 
 
 def make_profile(endpoint: str | None, **changes: Any) -> AppProfile:
@@ -89,6 +91,14 @@ class TrackingWorld:
         """The user has seen the notice already (so this run may send)."""
         acknowledge_notice(self.profile(**changes))
 
+    def spool(self, **changes: Any) -> Spool:
+        """The ``testapp`` profile's spool (in this world's state dir)."""
+        return Spool.for_state_dir(str(self.state_dir()))
+
+    def wait_delivered(self, timeout: float = 20.0) -> bool:
+        """Wait until nothing waits in the spool and no uploader holds its lock (bounded)."""
+        return settle(self.spool(), timeout)
+
     def files(self) -> list[str]:
         """Every file under HOME (state, config, anything a tracker may have written)."""
         return sorted(str(p.relative_to(self.base.home)) for p in self.base.home.rglob("*")
@@ -114,6 +124,66 @@ class TrackingWorld:
         run = HostRun(proc.returncode, proc.stdout, proc.stderr, ended - started, report)
         run._ended = ended
         return run
+
+def settle(spool: Spool, timeout: float = 20.0) -> bool:
+    """True once ``spool`` holds no segment and nobody holds its lock; False after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not spool.segments() and spool.holder() is None:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def wait_idle(spool: Spool, timeout: float = 20.0) -> bool:
+    """True once no uploader holds ``spool``'s lock (whether or not events still wait)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if spool.holder() is None:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie waiting to be reaped does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+START = "iglu:dev.telemetry-consent/invocation_start/jsonschema/1-0-0"
+CONTEXTS = {"platform": "iglu:dev.telemetry-consent/platform/jsonschema/1-0-0",
+            "invocation": "iglu:dev.telemetry-consent/invocation/jsonschema/1-0-0"}
+
+
+def write_segment(world: TrackingWorld, events: int, endpoint: str | None = None, *,
+                  lines: list[bytes] | None = None) -> Spool:
+    """A sealed run of ``events`` invocation_start events in ``world``'s spool, written with the
+    spool's own writer as a host writes it, then ``lines`` (raw, as they are)."""
+    import uuid
+
+    from consent import decide
+    from tracking.records import segment_header
+    from tracking.spool import encode_line
+
+    profile = world.profile(endpoint if endpoint is not None else world.collector_url)
+    decision = decide(profile, env=world.env, cwd=str(world.project))
+    header = segment_header(profile, decision, profile.collector_endpoint or "",
+                            str(world.project), None, CONTEXTS, {})
+    spool = world.spool()
+    writer = spool.open_segment(header)
+    invocation = str(uuid.uuid4())
+    for index in range(events):
+        writer.append(encode_line({"e": str(uuid.uuid4()), "t": 1_700_000_000_000 + index,
+                                   "s": START, "d": {"command": "run"}, "i": invocation}))
+    for line in lines or ():
+        writer.append(line)
+    writer.seal()
+    return spool
+
 
 def decode_b64(value: str) -> Any:
     padded = value + "=" * (-len(value) % 4)
@@ -177,8 +247,8 @@ class Scripted:
                     data += conn.recv(65536)
                 body, data = data[:length], data[length:]
                 index += 1
+                self.requests.append((number, index, body))  # (the script may look at it)
                 action = self.script(number, index)
-                self.requests.append((number, index, body))
                 if action == "close_before":
                     return
                 if action == "short":

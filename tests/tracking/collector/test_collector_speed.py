@@ -122,7 +122,7 @@ def _body(count: int, marker: str) -> bytes:
     builder = PayloadBuilder(namespace=marker, app_id=marker)
     contexts = [(PLATFORM.iglu_uri, PLATFORM.example), (INVOCATION.iglu_uri, INVOCATION.example)]
     cx = builder.encode_contexts(contexts)
-    payloads = [builder.build(MODEL_RUN.iglu_uri, MODEL_RUN.example, [], index, cx=cx)
+    payloads = [builder.build(MODEL_RUN.iglu_uri, MODEL_RUN.example, dtm=index, cx=cx)
                 for index in range(count)]
     return json.dumps({"schema": PAYLOAD_DATA_SCHEMA, "data": payloads}).encode()
 

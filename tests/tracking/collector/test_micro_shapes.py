@@ -181,13 +181,14 @@ def test_the_browser_cookie_gives_the_network_user_id(collector: Collector) -> N
 
 
 def test_our_own_trackers_events_are_micro_good_events(tracking_world, collector) -> None:
-    from tracking_world import DELIVER
+    from tracking_world import DELIVER_S
 
     world = tracking_world
     world.acknowledge()
-    run = world.run_host(env={"HOST_MODELS": "2", **DELIVER})
+    run = world.run_host(env={"HOST_MODELS": "2"})
     assert run.returncode == 0, run.stderr
-    assert collector.wait_for(good=4, timeout=10)
+    assert collector.wait_for(good=4, timeout=DELIVER_S)
+    assert world.wait_delivered()
 
     good = collector.good()[::-1]
     check_good(good)

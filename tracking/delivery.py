@@ -1,0 +1,277 @@
+"""How a host hands its recorded events over, without waiting for the network.
+
+Standard library only (it runs in the host). Two ways, chosen once by the plan
+(:func:`tracking.plan.delivery_mode`):
+
+- **detached** (the default): after sealing a segment, the host tries the spool's lock; only if
+  it gets it, and the collector is not in backoff, it starts ``python -m tracking.uploader`` with
+  ``subprocess.Popen(start_new_session=True, close_fds=True)``, stdin/stdout/stderr on
+  ``/dev/null``, handing it the locked descriptor (``pass_fds``: the lock moves to the child, no
+  window in which another host could start a second one). That is a fork and an exec: a few
+  milliseconds, nothing else. (``preexec_fn`` and ``os.fork()`` raise in atexit handlers on
+  Python 3.12; ``Popen`` itself does not.) A host run under ``subprocess.run(capture_output=
+  True)`` returns as soon as the host exits: the uploader holds none of its pipes.
+- **inline** (CI, PID 1, no detached processes here): a daemon thread, started with the tracker
+  so that its imports overlap the host's work (and because Python 3.12 cannot start threads in
+  atexit handlers), delivers at exit; the host waits for it at most the flush deadline (1 s).
+
+Either way the spool keeps whatever was not delivered, for the next run or ``telemetry upload``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .spool import Spool
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from .plan import DeliveryMode
+    from .settings import TrackerSettings
+    from .uploader import Report
+
+#: Where ``tracking`` lives: put first on the uploader's PYTHONPATH, so that it runs this code.
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: How often, at most, ``flush`` starts another uploader while it waits.
+_RESPAWN_S = 0.5
+
+MemoryRuns = Iterable[tuple[Mapping[str, Any], list[dict[str, Any]]]]
+
+
+def start_uploader(spool: Spool, settings: TrackerSettings, endpoint: str | None, *,
+                   force: bool = False) -> bool:
+    """Start a detached uploader if nobody holds the lock and ``endpoint`` is not in backoff.
+
+    ``force``: ignore the backoff (someone is waiting for the events). Returns whether one was
+    started. Never raises. When the collector is in backoff, the spool's bounds are still kept
+    (under the lock), since no uploader will come to keep them.
+    """
+    try:
+        in_backoff = (not force and endpoint is not None
+                      and spool.not_before(endpoint) > time.time())
+        fd = spool.try_lock()
+        if fd is None:
+            return False  # an uploader runs; it looks again after it lets go of the lock
+        try:
+            if in_backoff:
+                _keep_bounds(spool, settings)
+                return False
+            argv = [sys.executable, "-m", "tracking.uploader", "--spool", spool.directory,
+                    "--lock-fd", str(fd), "--options", json.dumps(settings.uploader_options())]
+            if force:
+                argv.append("--force")
+            import subprocess
+
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+            child = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, close_fds=True, pass_fds=(fd,),
+                start_new_session=True, cwd=spool.directory, env=env)
+            Spool.mark_holder(fd, child.pid)  # who holds the lock now, from the first moment
+            _detach(child)
+            return True
+        finally:
+            os.close(fd)  # the child has its own copy: the lock is now the uploader's
+    except Exception:  # noqa: BLE001 - no uploader this time; the events wait in the spool
+        return False
+
+
+#: Uploaders this process started and has not reaped yet.
+_CHILDREN: list[int] = []
+
+
+def _detach(child: subprocess.Popen[bytes]) -> None:
+    """Forget ``child`` as a Popen object, reap it ourselves later.
+
+    Left as is, a Popen whose process outlives it warns ``ResourceWarning: subprocess N is still
+    running`` when it is garbage-collected (printed in a host run with ``-X dev``): telemetry
+    must print nothing. Marked as finished, it is left alone; its pid is reaped here at the next
+    start (a long-running host collects no zombies) and by init once the host has exited.
+    """
+    _CHILDREN.append(child.pid)
+    child.returncode = 0
+    for pid in list(_CHILDREN):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done == pid:
+            _CHILDREN.remove(pid)
+
+
+def _keep_bounds(spool: Spool, settings: TrackerSettings) -> None:
+    dropped = spool.enforce_bounds(settings.spool_max_events, settings.spool_max_bytes,
+                                   settings.spool_max_age_s)
+    spool.count_dropped(dropped)
+
+
+class InlineWorker:
+    """A daemon thread that delivers in this process when asked, within a deadline.
+
+    Started early: its imports (snowplow-tracker, the consent re-check) happen while the host
+    works, and Python 3.12 refuses to start a thread once the interpreter is exiting.
+    """
+
+    def __init__(self, spool: Spool | None, settings: TrackerSettings,
+                 env: Mapping[str, str] | None = None) -> None:
+        self._spool = spool
+        self._settings = settings
+        self._env = env
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._jobs: list[_Job] = []
+        self._thread = threading.Thread(target=self._serve, name="telemetry-delivery",
+                                        daemon=True)
+        self._thread.start()
+
+    def deliver(self, deadline: float, memory: MemoryRuns = ()) -> Report | None:
+        """Deliver the spool (and ``memory``) by ``deadline`` (monotonic); the report, or None
+        if the deadline came first (the thread is left behind: it is a daemon)."""
+        job = _Job(deadline, list(memory))
+        with self._lock:
+            self._jobs.append(job)
+        self._wake.set()
+        if not job.done.wait(max(0.0, deadline - time.monotonic())):
+            return None
+        return job.report
+
+    def _serve(self) -> None:
+        try:
+            from . import _http, _snowplow, uploader  # noqa: F401 - imported ahead, off the exit
+
+            _snowplow.import_snowplow()
+        except Exception:  # noqa: BLE001 - the delivery will fail and say so
+            pass
+        while True:
+            self._wake.wait()
+            with self._lock:
+                jobs, self._jobs = self._jobs, []
+                self._wake.clear()
+            for job in jobs:
+                job.run(self._spool, self._settings, self._env)
+
+
+class _Job:
+    def __init__(self, deadline: float, memory: list[tuple[Mapping[str, Any],
+                                                          list[dict[str, Any]]]]) -> None:
+        self.deadline = deadline
+        self.memory = memory
+        self.done = threading.Event()
+        self.report: Report | None = None
+
+    def run(self, spool: Spool | None, settings: TrackerSettings,
+            env: Mapping[str, str] | None) -> None:
+        try:
+            from .uploader import deliver
+
+            left = self.deadline - time.monotonic()
+            if left > 0:
+                self.report = deliver(spool, settings, timeout=left, memory=self.memory,
+                                      env=env)
+        except Exception:  # noqa: BLE001
+            pass
+        finally:
+            self.done.set()
+
+
+class Handover:
+    """One tracker's way of getting its sealed segments delivered (see the module docstring)."""
+
+    def __init__(self, spool: Spool, settings: TrackerSettings, endpoint: str,
+                 mode: DeliveryMode, env: Mapping[str, str] | None = None) -> None:
+        self.spool = spool
+        self.settings = settings
+        self.endpoint = endpoint
+        self.mode = mode
+        self._env = env
+        self.uploads_started = 0
+        self._worker: InlineWorker | None = None
+        if mode == "inline":
+            self.worker()
+
+    def worker(self) -> InlineWorker:
+        """The in-process delivery thread, started now if it is not running yet."""
+        if self._worker is None:
+            self._worker = InlineWorker(self.spool, self.settings, self._env)
+        return self._worker
+
+    @property
+    def has_worker(self) -> bool:
+        return self._worker is not None
+
+    def sealed(self) -> None:
+        """A segment was sealed in the middle of a run: start delivering it if we may."""
+        if self.mode == "detached" and start_uploader(self.spool, self.settings, self.endpoint):
+            self.uploads_started += 1
+
+    def finish(self, timeout: float, memory: MemoryRuns = ()) -> bool:
+        """The run's recording is over: hand everything over. In detached mode this returns at
+        once (True); inline, it delivers within ``timeout`` and says whether all went."""
+        memory = list(memory)
+        ok = True
+        if memory or self.mode == "inline":
+            report = self.worker().deliver(time.monotonic() + timeout, memory)
+            ok = report is not None and not report.failed and report.error is None
+        if self.mode == "detached" and start_uploader(self.spool, self.settings, self.endpoint):
+            self.uploads_started += 1
+        return ok
+
+    def flush(self, bases: Iterable[str], timeout: float, memory: MemoryRuns = ()) -> bool:
+        """Wait until the segments ``bases`` have left the spool, delivered (True), or until
+        ``timeout``; start an uploader (ignoring the backoff) whenever none runs."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        wanted = set(bases)
+        ok = True
+        memory = list(memory)
+        if memory or self.mode == "inline":
+            report = self.worker().deliver(deadline, memory)
+            ok = report is not None and report.error is None and not (
+                memory and report.failed)
+        started = -_RESPAWN_S
+        while True:
+            left = self._waiting(wanted)
+            now = time.monotonic()
+            if not left or now >= deadline:
+                break
+            if self.mode == "detached" and now - started >= _RESPAWN_S:
+                started = now
+                if start_uploader(self.spool, self.settings, self.endpoint, force=True):
+                    self.uploads_started += 1
+            elif self.mode == "inline" and now - started >= _RESPAWN_S:
+                started = now
+                self.worker().deliver(deadline)
+            time.sleep(0.01)
+        if left:
+            return False
+        receipts = self.spool.state().get("receipts") or {}
+        return ok and all(_delivered(receipts.get(base)) for base in wanted)
+
+    def _waiting(self, bases: set[str]) -> set[str]:
+        try:
+            names = os.listdir(self.spool.directory)
+        except OSError:
+            return set()
+        present = {name.split(".", 1)[0] for name in names if not name.startswith(".")}
+        return {base for base in bases if base in present and _segment_named(base, names)}
+
+
+def _segment_named(base: str, names: list[str]) -> bool:
+    return any(name.startswith(base + ".") and name.endswith((".open", ".seg", ".sending"))
+               for name in names)
+
+
+def _delivered(receipt: Any) -> bool:
+    with contextlib.suppress(TypeError, ValueError, IndexError):
+        accepted, dropped = int(receipt[0]), int(receipt[1])
+        return dropped == 0 and accepted >= 0
+    return False

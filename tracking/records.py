@@ -1,0 +1,125 @@
+"""What a spooled run carries, written by the host and read back by the uploader.
+
+A segment's first line is its **header**: what delivery needs and only the recording run knows.
+
+- ``profile``: the host's :class:`~consent.AppProfile` as plain values. Not a ``module:attribute``
+  reference: an unregistered profile (the example's, defined next to its script) is often not
+  importable from a fresh interpreter, while its values always are.
+- ``endpoint``: the checked collector URL of this run (a ``<PREFIX>TELEMETRY_ENDPOINT`` included).
+- ``edition``, ``mandatory``, ``decided_by`` and ``layers``: the decision at record time. The
+  uploader re-reads only the *lasting* layers (admin lock and system policy, the project file,
+  the user config) and keeps the recorded opinions of the others (``DO_NOT_TRACK``, the host's
+  flag, the environment variable), which belong to the run; see :func:`redecide`.
+- ``cwd``: where the decision was made, so that the same project file is read again.
+- ``project_id``: the keyed hash of the project (computed on the host, which has the secret).
+- ``contexts`` / ``schemas``: which standard contexts the profile's catalog attaches, and the
+  schemas of the catalog's own events (they are checked by the uploader, not by the host).
+
+Each following line is one event: ``e`` (its ``eid``, kept across retries so duplicates can be
+counted), ``t`` (when it was recorded, ms), ``s`` (its schema URI), ``d`` (its data), ``i``
+(its invocation id) and, if any, ``x`` (extra contexts as ``[uri, data]`` pairs).
+
+The project directory is kept in the spool (0600, never sent) only for that re-check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from consent import AppProfile, Decision, Edition, Layer, LegacyFlagFile, resolve
+
+from .spool import SPOOL_VERSION
+
+#: Layers a later command can change for good; the others were this run's own.
+LASTING_LAYERS = frozenset({"admin_lock", "project_file", "user_config", "system_default"})
+
+
+def profile_data(profile: AppProfile) -> dict[str, Any]:
+    """``profile`` as JSON values (``extra``, which may hold anything, is left out)."""
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(profile):
+        if field.name == "extra":
+            continue
+        value = getattr(profile, field.name)
+        if isinstance(value, LegacyFlagFile):
+            value = dataclasses.asdict(value)
+        out[field.name] = _jsonable(value)
+    return out
+
+
+def profile_from_data(data: Mapping[str, Any]) -> AppProfile:
+    """The inverse of :func:`profile_data`; raises (TypeError, ValueError) on garbage."""
+    known = {f.name for f in dataclasses.fields(AppProfile)} - {"extra"}
+    values = {k: _tuples(v) for k, v in data.items() if k in known}
+    legacy = values.get("legacy_flag_file")
+    if isinstance(legacy, Mapping):
+        values["legacy_flag_file"] = LegacyFlagFile(**{k: _tuples(v) for k, v in legacy.items()})
+    profile = AppProfile(**values)
+    if not isinstance(profile.name, str) or not profile.name:
+        raise ValueError("a profile needs a name")
+    return profile
+
+
+def segment_header(profile: AppProfile, decision: Decision, endpoint: str, cwd: str,
+                   project_id: str | None, contexts: Mapping[str, str],
+                   schemas: Mapping[str, Any]) -> dict[str, Any]:
+    """The first line of a segment (see the module docstring)."""
+    return {
+        "spool": SPOOL_VERSION,
+        "app": profile.name,
+        "profile": profile_data(profile),
+        "endpoint": endpoint,
+        "edition": {"name": decision.edition.name, "origin": decision.edition.origin},
+        "mandatory": decision.mandatory,
+        "decided_by": decision.decided_by,
+        "layers": [[layer.name, layer.opinion, layer.is_error] for layer in decision.layers],
+        "cwd": cwd,
+        "project_id": project_id,
+        "contexts": dict(contexts),
+        "schemas": dict(schemas),
+    }
+
+
+def redecide(profile: AppProfile, header: Mapping[str, Any],
+             env: Mapping[str, str] | None = None) -> Decision:
+    """The recording run's decision with its lasting layers read again now.
+
+    A ``telemetry disable`` (user config or project file) or an admin's lock since the events
+    were recorded turns it off; the host's flag or an environment variable of that run still
+    count as they did (the uploader cannot know them otherwise, and they were the user's word
+    for that run). The cloud edition stays mandatory when the host's code said so.
+    """
+    import consent
+
+    recorded_edition = header.get("edition") or {}
+    from_host = recorded_edition.get("origin") == "host"
+    edition_name = recorded_edition.get("name") if from_host else None
+    chosen, fresh, watched = consent.gather(profile, edition=edition_name,
+                                           cwd=str(header.get("cwd") or "/"), env=env)
+    if from_host:
+        chosen = Edition("cloud" if edition_name == "cloud" else "core", "host")
+    recorded: dict[str, Layer] = {}
+    for item in header.get("layers") or ():
+        name, opinion, error = item
+        recorded[str(name)] = Layer(str(name), opinion if opinion in ("on", "off") else None,
+                                    status="error" if error else "no_opinion")
+    layers = [layer if layer.name in LASTING_LAYERS or layer.name not in recorded
+              else recorded[layer.name] for layer in fresh]
+    decision = resolve(profile.name, chosen, layers)
+    return dataclasses.replace(decision, watched_paths=tuple(watched))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _tuples(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value

@@ -1,0 +1,585 @@
+"""The spool: events waiting to be delivered, on disk, shared by every process of one user and app.
+
+Standard library only: the host writes here on every tracked run. Layout, in the profile's state
+dir (``~/.local/state/<app>/spool/``, mode 0700, every file 0600)::
+
+    1764402911123-4711-5f2b8a6e.open       a host is writing this run's events (it holds a flock)
+    1764402911123-4711-5f2b8a6e.52.seg     sealed: 52 events, waiting for the uploader
+    1764402911123-4711-5f2b8a6e.52.sending claimed by the uploader that holds the lock
+    1764402911123-4711-5f2b8a6e.sent       how many of its event lines the collector accepted
+    upload.lock                            one uploader (or in-process delivery) at a time
+    state.json                             backoff per endpoint, drop counters, the last upload
+
+Why it cannot lose or corrupt anything:
+
+- **One writer per file.** Each run appends to a segment of its own (created under a temporary
+  name, locked, then renamed into view), one ``write`` per event line; nobody else ever writes
+  to it, so many hosts at once never interleave. A crash leaves at most a torn last line, which
+  readers skip (a bad line anywhere is skipped and counted, never fatal).
+- **Ownership by flock.** A host holds an exclusive flock on its open segment until it seals
+  it (a rename to ``.N.seg``). The kernel drops that lock when the host dies, however it dies:
+  an ``.open`` segment whose lock can be taken belongs to nobody, and the uploader adopts it.
+- **Progress by prefix.** The uploader renames a segment to ``.sending`` before reading it
+  and, after each batch the collector accepted, records in ``.sent`` how many lines are done
+  (an atomic rename). Killed mid-batch, the next uploader resumes after the last accepted batch:
+  the batch that was in flight may arrive twice (events keep their ``eid``), none is lost.
+- **Bounded.** By events, bytes and age (settings ``spool_max_events`` 10,000, ``_bytes``
+  10 MB, ``_age_s`` 7 days): whoever holds the lock drops whole segments, oldest first, until the
+  rest fits, and counts them (segments are at most 1,000 events, so at most that many more than
+  strictly needed go). The newest segment is never dropped to make room.
+
+Everything that is not one host's own segment (adopting, claiming, dropping, counters, backoff)
+is done only by the holder of ``upload.lock``. Hosts read ``state.json`` without the lock; it is
+always replaced atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import time
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from consent._atomic import atomic_write, sweep_stale_temps
+
+try:  # POSIX; elsewhere the spool is written but delivery is in-process (tracking.delivery)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["SEGMENT_MAX_BYTES", "SEGMENT_MAX_EVENTS", "Segment", "SegmentWriter", "Spool",
+           "Waiting"]
+
+#: A host seals its segment and starts a new one after this many events or bytes, so that a long
+#: run is delivered in pieces and a cap drops little more than it must.
+SEGMENT_MAX_EVENTS = 1_000
+SEGMENT_MAX_BYTES = 1024 * 1024
+#: Lines longer than this are not events (a corrupted file): skipped unread.
+MAX_LINE_BYTES = 256 * 1024
+SPOOL_VERSION = 1
+
+_NAME = re.compile(r"^(\d{13})-(\d+)-([0-9a-f]{8})(?:\.(\d+))?\.(open|seg|sending)$")
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_DIR_MODE = 0o700
+_FILE_MODE = 0o600
+
+
+class Segment(NamedTuple):
+    """One segment file as its name describes it."""
+
+    directory: str
+    name: str
+    created_ms: int
+    pid: int
+    token: str
+    #: Events it holds (None for an ``.open`` segment: still being written, or orphaned).
+    events: int | None
+    state: str  # "open" | "seg" | "sending"
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self.directory, self.name)
+
+    @property
+    def base(self) -> str:
+        return f"{self.created_ms:013d}-{self.pid}-{self.token}"
+
+    @property
+    def cursor_path(self) -> str:
+        return os.path.join(self.directory, self.base + ".sent")
+
+    def size(self) -> int:
+        try:
+            return os.stat(self.path).st_size
+        except OSError:
+            return 0
+
+    @classmethod
+    def parse(cls, directory: str, name: str) -> Segment | None:
+        match = _NAME.match(name)
+        if match is None:
+            return None
+        created, pid, token, events, state = match.groups()
+        return cls(directory, name, int(created), int(pid), token,
+                   int(events) if events is not None else None, state)
+
+
+class Waiting(NamedTuple):
+    """What ``telemetry status`` says about the spool."""
+
+    events: int
+    oldest_ms: int | None
+    bytes: int
+    #: Events dropped so far, by reason (cap, age, rejected, invalid, revoked).
+    dropped: dict[str, int]
+    #: Epoch seconds before which no uploader starts, per endpoint (only those in the future).
+    not_before: dict[str, float]
+    last_error: str | None
+
+
+class SegmentWriter:
+    """One host run's segment: an open file only this process writes, locked until sealed."""
+
+    def __init__(self, spool: Spool, header: Mapping[str, Any]) -> None:
+        self.spool = spool
+        self.events = 0
+        self.bytes = 0
+        spool.ensure_dir()
+        created = int(time.time() * 1000)
+        self.base = f"{created:013d}-{os.getpid()}-{os.urandom(4).hex()}"
+        # Created under a name no reader looks at, locked, given its header, then renamed into
+        # view: a reader never sees an ``.open`` segment that nobody holds yet.
+        tmp = os.path.join(spool.directory, f".{self.base}.tmp")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(tmp, flags, _FILE_MODE)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            data = (_ENCODE(dict(header)) + "\n").encode("utf-8")
+            _write_all(fd, data)
+            self.path = os.path.join(spool.directory, self.base + ".open")
+            os.rename(tmp, self.path)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        self._fd: int | None = fd
+        self.bytes = len(data)
+
+    @property
+    def full(self) -> bool:
+        return self.events >= SEGMENT_MAX_EVENTS or self.bytes >= SEGMENT_MAX_BYTES
+
+    def append(self, line: bytes) -> None:
+        """Append one event line (``line`` ends with a newline); raises OSError."""
+        if self._fd is None:
+            raise OSError("segment already sealed")
+        _write_all(self._fd, line)
+        self.events += 1
+        self.bytes += len(line)
+
+    def seal(self) -> str | None:
+        """Make the segment visible to the uploader (rename, then unlock); its new path.
+
+        An empty segment is removed instead (None). Never raises: a segment that cannot be
+        renamed stays ``.open`` and is adopted once this process is gone.
+        """
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return None
+        try:
+            if self.events == 0:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
+                return None
+            sealed = os.path.join(self.spool.directory, f"{self.base}.{self.events}.seg")
+            try:
+                os.rename(self.path, sealed)
+            except OSError:
+                return None
+            return sealed
+        finally:
+            os.close(fd)  # the flock goes with it
+
+    def discard(self) -> None:
+        """Forget this segment and its events (consent withdrawn while recording)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            os.close(fd)
+
+
+class Spool:
+    """The spool directory of one user and app (see the module docstring)."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    @classmethod
+    def for_state_dir(cls, state_dir: str) -> Spool:
+        return cls(os.path.join(state_dir, "spool"))
+
+    @property
+    def lock_path(self) -> str:
+        return os.path.join(self.directory, "upload.lock")
+
+    @property
+    def state_path(self) -> str:
+        return os.path.join(self.directory, "state.json")
+
+    def ensure_dir(self) -> None:
+        """Create the spool dir (0700) if needed; refuse one that is a symlink (OSError):
+        events are never written into a directory someone pointed it at."""
+        if os.path.islink(self.directory):
+            raise OSError(f"{self.directory} is a symbolic link; it is not used")
+        os.makedirs(self.directory, mode=_DIR_MODE, exist_ok=True)
+
+    # -- writing (a host, its own segment) -------------------------------------------------
+    def open_segment(self, header: Mapping[str, Any]) -> SegmentWriter:
+        """A new segment for this run, its header written; raises OSError (full, read-only)."""
+        return SegmentWriter(self, header)
+
+    # -- looking ---------------------------------------------------------------------------
+    def segments(self) -> list[Segment]:
+        """Every segment, oldest first (``.open`` ones included)."""
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return []
+        found = [s for s in (Segment.parse(self.directory, n) for n in names) if s is not None]
+        found.sort(key=lambda s: s.name)
+        return found
+
+    def ready(self) -> list[Segment]:
+        """Sealed segments waiting for an uploader, oldest first (cheap: names only)."""
+        return [s for s in self.segments() if s.state == "seg"]
+
+    def state(self) -> dict[str, Any]:
+        """``state.json`` as it is now ({} when missing or unreadable)."""
+        try:
+            with open(self.state_path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def not_before(self, endpoint: str) -> float:
+        """Epoch seconds before which no uploader should start for ``endpoint`` (0: now)."""
+        entry = self.state().get("backoff", {}).get(endpoint)
+        try:
+            return float(entry["not_before"]) if entry else 0.0
+        except (KeyError, TypeError, ValueError):
+            return 0.0
+
+    def waiting(self) -> Waiting:
+        """How many events wait, since when, and what was dropped (for ``telemetry status``)."""
+        events = total_bytes = 0
+        oldest: int | None = None
+        for segment in self.segments():
+            count = segment.events
+            if count is None:
+                count = _count_lines(segment.path)
+            if segment.state == "sending":
+                count = max(0, count - _read_cursor(segment.cursor_path))
+            if count <= 0:
+                continue
+            events += count
+            total_bytes += segment.size()
+            oldest = segment.created_ms if oldest is None else min(oldest, segment.created_ms)
+        state = self.state()
+        now = time.time()
+        not_before: dict[str, float] = {}
+        last_error = None
+        for endpoint, entry in (state.get("backoff") or {}).items():
+            try:
+                when = float(entry.get("not_before", 0))
+            except (AttributeError, TypeError, ValueError):
+                continue
+            if when > now:
+                not_before[str(endpoint)] = when
+            last_error = entry.get("error") or last_error
+        dropped = {str(k): int(v) for k, v in (state.get("dropped") or {}).items()
+                   if isinstance(v, int) and v > 0}
+        return Waiting(events, oldest, total_bytes, dropped, not_before,
+                       last_error if events else None)
+
+    def newest(self, last: int) -> list[dict[str, Any]]:
+        """The newest ``last`` waiting events (``.open`` segments too), oldest first, as spooled
+        (``t`` recorded at, ``s`` schema, ``d`` data ...); for ``telemetry log``."""
+        out: list[dict[str, Any]] = []
+        for segment in reversed(self.segments()):
+            if len(out) >= last:
+                break
+            _, events, _ = self.read(segment)
+            done = self.cursor(segment) if segment.state == "sending" else 0
+            fresh = [{k: v for k, v in e.items() if not k.startswith("_")}
+                     for e in events if e["_line"] >= done]
+            out[:0] = fresh
+        return out[-last:] if last > 0 else []
+
+    def read(self, segment: Segment) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
+        """``(header, events, bad lines)`` of ``segment``; a bad line is skipped and counted.
+
+        ``events`` are the event lines in order, each with ``"_line"``: its index among the
+        event lines (for the ``.sent`` cursor). The header is None when the first line is not one.
+        """
+        try:
+            with open(segment.path, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            return None, [], 0
+        lines = data.split(b"\n")
+        if data.endswith(b"\n"):
+            lines.pop()
+        header = _load(lines[0]) if lines else None
+        if header is None or header.get("spool") != SPOOL_VERSION:
+            return None, [], max(0, len(lines) - 1)
+        body = lines[1:]
+        # One parse for the whole segment (a C call instead of one per line); a segment with a
+        # bad line anywhere is read line by line, skipping that one.
+        records: list[Any] = []
+        try:
+            if any(len(line) > MAX_LINE_BYTES for line in body):
+                raise ValueError("a line too long")
+            records = json.loads(b"[" + b",".join(body) + b"]") if body else []
+        except ValueError:
+            records = [_load(line) for line in body]
+        events: list[dict[str, Any]] = []
+        bad = 0
+        for index, record in enumerate(records):
+            if not isinstance(record, dict) or not isinstance(record.get("s"), str) \
+                    or not isinstance(record.get("d"), dict):
+                bad += 1
+                continue
+            record["_line"] = index
+            events.append(record)
+        return header, events, bad
+
+    # -- only under the lock ----------------------------------------------------------------
+    def try_lock(self) -> int | None:
+        """The lock file's descriptor, locked, or None when another process holds it. Closing
+        the descriptor releases the lock. Raises OSError when there can be no lock at all (the
+        spool cannot be created: a read-only or full state dir), which waiting will not cure.
+
+        Where there is no ``flock`` (Windows; delivery is in-process there), the descriptor is
+        returned unlocked: two deliveries at once still take each segment one at a time (a
+        claim is a rename, which only one of them wins).
+        """
+        self.ensure_dir()
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0),
+                     _FILE_MODE)
+        if fcntl is None:
+            return fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        return fd
+
+    @staticmethod
+    def mark_holder(fd: int, pid: int | None = None) -> None:
+        """Write the holder's process id (default: this one) into the lock file (what
+        ``telemetry status``, tests and benchmarks look for)."""
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid() if pid is None else pid}\n".encode(), 0)
+
+    def holder(self) -> int | None:
+        """The pid of the process holding the lock now, or None (not held)."""
+        if fcntl is None:
+            return None
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                return int(text) if text.isdigit() else -1
+            return None
+        finally:
+            os.close(fd)
+
+    def adopt_orphans(self) -> int:
+        """Seal every ``.open`` segment whose writer is gone (its flock is free); how many."""
+        adopted = 0
+        for segment in self.segments():
+            if segment.state != "open" or fcntl is None:
+                continue
+            try:
+                fd = os.open(segment.path, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    continue  # its writer is alive
+                count = _count_lines(segment.path)
+                target = os.path.join(self.directory, f"{segment.base}.{count}.seg")
+                try:
+                    os.rename(segment.path, target)
+                    adopted += 1
+                except OSError:
+                    continue  # sealed by its writer meanwhile
+            finally:
+                os.close(fd)
+        return adopted
+
+    def claim(self, segment: Segment) -> Segment | None:
+        """``segment`` renamed to ``.sending`` (or already so); None if it is gone."""
+        if segment.state == "sending":
+            return segment if os.path.exists(segment.path) else None
+        name = f"{segment.base}.{segment.events}.sending"
+        try:
+            os.rename(segment.path, os.path.join(self.directory, name))
+        except OSError:
+            return None
+        return Segment.parse(self.directory, name)
+
+    def cursor(self, segment: Segment) -> int:
+        return _read_cursor(segment.cursor_path)
+
+    def advance(self, segment: Segment, done: int) -> None:
+        """Record that the first ``done`` event lines of ``segment`` were accepted.
+
+        A temp file renamed over the cursor (readers see the old count or the new one), under a
+        fixed name: only the lock holder writes cursors, and this runs after every batch.
+        """
+        tmp = segment.cursor_path + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0),
+                     _FILE_MODE)
+        try:
+            _write_all(fd, f"{done}\n".encode())
+        finally:
+            os.close(fd)
+        os.replace(tmp, segment.cursor_path)
+
+    def remove(self, segment: Segment) -> bool:
+        """Delete ``segment`` and its cursor; True if this call removed it."""
+        removed = True
+        try:
+            os.unlink(segment.path)
+        except FileNotFoundError:
+            removed = False
+        except OSError:
+            return False
+        for leftover in (segment.cursor_path, segment.cursor_path + ".tmp"):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
+        return removed
+
+    def enforce_bounds(self, max_events: int, max_bytes: int, max_age_s: float,
+                       now: float | None = None) -> dict[str, int]:
+        """Drop what is too old, then whole oldest segments until the rest fits; counted.
+
+        ``.open`` segments are not touched (their writers are alive); the newest sealed segment
+        is never dropped to make room. Returns ``{"age": n, "cap": m}`` events dropped.
+        """
+        now = time.time() if now is None else now
+        dropped = {"age": 0, "cap": 0}
+        sealed: list[tuple[Segment, int, int]] = []
+        for segment in self.segments():
+            if segment.state == "open":
+                continue
+            count = segment.events or 0
+            if segment.state == "sending":
+                count = max(0, count - _read_cursor(segment.cursor_path))
+            if now - segment.created_ms / 1000.0 > max_age_s:
+                if self.remove(segment):
+                    dropped["age"] += count
+                continue
+            sealed.append((segment, count, segment.size()))
+        total_events = sum(c for _, c, _ in sealed)
+        total_bytes = sum(b for _, _, b in sealed)
+        while len(sealed) > 1 and (total_events > max_events or total_bytes > max_bytes):
+            segment, count, size = sealed.pop(0)
+            if self.remove(segment):
+                dropped["cap"] += count
+            total_events -= count
+            total_bytes -= size
+        return dropped
+
+    def update_state(self, change: Any) -> dict[str, Any]:
+        """Read ``state.json``, let ``change(state)`` edit it, write it back atomically."""
+        state = self.state()
+        change(state)
+        atomic_write(self.state_path, (_ENCODE(state) + "\n").encode(), durable=False)
+        return state
+
+    def count_dropped(self, counts: Mapping[str, int]) -> None:
+        """Add ``counts`` (reason -> events) to the drop counters. Lock holder only."""
+        counts = {k: v for k, v in counts.items() if v}
+        if not counts:
+            return
+
+        def change(state: dict[str, Any]) -> None:
+            dropped = state.setdefault("dropped", {})
+            for reason, n in counts.items():
+                dropped[reason] = int(dropped.get(reason, 0)) + int(n)
+
+        with contextlib.suppress(OSError):
+            self.update_state(change)
+
+    # -- forgetting (``telemetry disable`` / ``reset``) ----------------------------------------
+    def clear(self) -> int:
+        """Delete every waiting event (no lock needed: an uploader checks before each batch
+        that its segment still exists); returns how many events were deleted."""
+        removed = 0
+        for segment in self.segments():
+            count = segment.events if segment.events is not None else _count_lines(segment.path)
+            if segment.state == "sending":
+                count = max(0, count - _read_cursor(segment.cursor_path))
+            if self.remove(segment):
+                removed += count
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.directory):
+                if name.endswith((".sent", ".sent.tmp")):
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.join(self.directory, name))
+        return removed
+
+    def sweep(self) -> None:
+        """Remove temp files left by writers killed mid-write (older than a minute)."""
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return
+        now = time.time()
+        for name in names:
+            if name.startswith(".") and name.endswith(".tmp"):
+                path = os.path.join(self.directory, name)
+                with contextlib.suppress(OSError):
+                    if now - os.lstat(path).st_mtime > 60:
+                        os.unlink(path)
+        sweep_stale_temps(self.state_path)
+
+
+def encode_line(record: Mapping[str, Any]) -> bytes:
+    """One spool line for ``record`` (compact JSON and a newline)."""
+    return (_ENCODE(dict(record)) + "\n").encode("utf-8")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError("short write")
+        view = view[written:]
+
+
+def _load(line: bytes) -> dict[str, Any] | None:
+    if not line or len(line) > MAX_LINE_BYTES:
+        return None
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _count_lines(path: str) -> int:
+    """Complete event lines in a segment file (its header excluded)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return 0
+    return max(0, data.count(b"\n") - 1)
+
+
+def _read_cursor(path: str) -> int:
+    try:
+        with open(path, encoding="ascii") as fh:
+            return max(0, int(fh.read(32).strip() or 0))
+    except (OSError, ValueError):
+        return 0
