@@ -276,7 +276,9 @@ class Uploader:
             spool.count_dropped({"invalid": bad})
         if outcome is not None:
             accepted, dropped = outcome
-            # The receipt first: whoever sees the segment gone (flush) finds its outcome.
+            # The log, then the receipt, then the removal: whoever sees the segment gone
+            # (flush) finds its outcome, and its events in the local log (`telemetry log`).
+            self._write_log()
             self._receipt(segment.base, accepted, dropped + bad)
             if spool.remove(segment):
                 self.report.segments_done += 1
@@ -560,7 +562,7 @@ class Uploader:
         sent_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         # The local log keeps only its newest LOG_MAX_BYTES: what would be trimmed at once is
         # not even encoded (a 100,000-event upload keeps a few hundred), and it is written once
-        # per pass over the spool, off the path of the batches.
+        # per delivered segment (before its receipt), off the path of the batches.
         pending = self._log.setdefault(run.profile.name, (run.profile, []))[1]
         pending.extend((sent_at, sent) for sent in logged[-_LOG_KEPT:])
         if len(pending) > _LOG_KEPT:

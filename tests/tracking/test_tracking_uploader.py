@@ -323,3 +323,24 @@ def test_a_spool_that_cannot_exist_is_not_waited_for(tracking_world):
     took = time.monotonic() - started
     assert took < 10, f"waited {took:.1f} s for a lock that cannot exist"
     assert report.sent == 0 and report.error is None
+
+
+def test_a_segment_is_in_the_local_log_before_its_receipt_says_it_was_delivered(
+        tracking_world, collector):
+    """``Tracker.flush`` returns once a segment's receipt is written and the segment is gone;
+    whoever then reads ``telemetry log`` must find its events there, not a moment later."""
+    from tracking.uploader import Uploader
+
+    world = tracking_world
+    spool = write_segment(world, 3)
+    [segment] = spool.segments()
+    uploader = Uploader(spool, TrackerSettings(), deadline=time.monotonic() + DELIVER_S)
+    fd = spool.try_lock()
+    assert fd is not None
+    try:
+        uploader.round()  # delivers the segment, writes its receipt, removes it
+    finally:
+        os.close(fd)
+    assert (spool.state().get("receipts") or {}).get(segment.base) == [3, 0]
+    log = (world.state_dir() / "events.log").read_text().splitlines()
+    assert len(log) == 3 and json.loads(log[0])["event"] == "invocation_start"
