@@ -1,43 +1,25 @@
 """The typed vocabulary of a consent decision: layers in, a decision out.
 
+The layers themselves (their order, names and titles) are :mod:`consent.layers`.
+
 Kept free of I/O and of heavy imports so that deciding stays cheap for every host start-up.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 Opinion = Literal["on", "off"] | None
 Status = Literal["winner", "overridden", "no_opinion", "error"]
 EditionName = Literal["core", "cloud"]
 
-#: Every layer, in precedence order, highest first (PRODUCT.md §2). The names are the public
-#: contract of ``telemetry status --json``.
-LAYER_ORDER: tuple[str, ...] = (
-    "edition_mandate",
-    "admin_lock",
-    "do_not_track",
-    "host_flag",
-    "env_var",
-    "project_file",
-    "user_config",
-    "system_default",
-    "edition_default",
-)
 
-#: Words a person reads in ``status``, one per layer.
-LAYER_TITLES: dict[str, str] = {
-    "edition_mandate": "edition mandate",
-    "admin_lock": "admin lock",
-    "do_not_track": "DO_NOT_TRACK",
-    "host_flag": "host flag",
-    "env_var": "environment variable",
-    "project_file": "project file",
-    "user_config": "user config",
-    "system_default": "system policy default",
-    "edition_default": "edition default",
-}
+
+def file_origin(path: str, line: int | None = None) -> str:
+    """Where a value was read in a file: ``path:line``, or the path alone when the line is
+    unknown. The one spelling of a file origin in layers, warnings and ``status``."""
+    return f"{path}:{line}" if line else path
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +50,13 @@ class Layer:
 
     @property
     def title(self) -> str:
-        return LAYER_TITLES.get(self.name, self.name)
+        """The words ``status`` shows for this layer (its :class:`~consent.layers.LayerSource`'s)."""
+        from .layers import source_of
+
+        try:
+            return source_of(self.name).title
+        except KeyError:
+            return self.name
 
     def with_status(self, status: Status, detail: str | None = None) -> Layer:
         # An error keeps its status so that status can say "error", but it still counts as off.
@@ -76,7 +64,7 @@ class Layer:
             return replace(self, detail=self.detail or detail)
         return replace(self, status=status, detail=detail if detail is not None else self.detail)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "opinion": self.opinion,
@@ -122,9 +110,13 @@ class Decision:
     @property
     def overridden_opt_outs(self) -> tuple[Layer, ...]:
         """Opt-outs that exist but do not apply (cloud edition, admin lock, a higher layer)."""
-        return tuple(l for l in self.layers if l.opinion == "off" and l.status == "overridden")
+        return tuple(
+            layer for layer in self.layers
+            if layer.opinion == "off" and layer.status == "overridden"
+        )
 
-    def to_json(self, *, anonymous_id: str | None = None, collector: str | None = None) -> dict:
+    def to_json(self, *, anonymous_id: str | None = None,
+                collector: str | None = None) -> dict[str, Any]:
         """The document of ``telemetry status --json`` (contracts/status.schema.json)."""
         return {
             "schema_version": 1,

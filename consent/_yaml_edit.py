@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ._yaml import compose, pairs_named, UnsafeYaml
+
 _NULL_TAG = "tag:yaml.org,2002:null"
 _DOCUMENT_END = re.compile(r"^\.\.\.[ \t]*(?:#.*)?$", re.MULTILINE)
 
@@ -32,22 +34,16 @@ def newline_of(text: str) -> str:
 
 
 def _compose(text: str) -> Any:
-    import yaml
-
-    from .sources.project import _alias_bomb
-
     try:
-        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (yaml.YAMLError, RecursionError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
+        return compose(text)
+    except UnsafeYaml as unsafe:
+        if unsafe.bomb:
+            raise NoMinimalEdit("its YAML aliases expand to a huge document (an alias bomb)",
+                                "remove the nested anchors and aliases (&name / *name)") from None
+        where = f" at line {unsafe.line}" if unsafe.line is not None else ""
+        problem = getattr(unsafe.cause, "problem", None) or type(unsafe.cause).__name__
         raise NoMinimalEdit(f"it is not valid YAML ({problem}{where})",
-                            f"correct the YAML{where}, then run the command again") from exc
-    if _alias_bomb(node) is not None:
-        raise NoMinimalEdit("its YAML aliases expand to a huge document (an alias bomb)",
-                            "remove the nested anchors and aliases (&name / *name)")
-    return node
+                            f"correct the YAML{where}, then run the command again") from unsafe
 
 
 def _shared(root: Any) -> set[int]:
@@ -68,12 +64,6 @@ def _shared(root: Any) -> set[int]:
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)
     return shared
-
-
-def _named(mapping: Any, key: str) -> list[Any]:
-    import yaml
-
-    return [(k, v) for k, v in mapping.value if isinstance(k, yaml.ScalarNode) and k.value == key]
 
 
 def _line_start(text: str, index: int) -> int:
@@ -134,10 +124,10 @@ def set_flag(text: str, key_path: tuple[str, ...], word: str) -> str:
             raise NoMinimalEdit(f"{_where(key_path, depth - 1)} is shared through a YAML anchor "
                                 "(&name / *name): changing it here would change it everywhere "
                                 "it is used")
-        if _named(node, "<<"):
+        if pairs_named(node, "<<"):
             raise NoMinimalEdit(f"{_where(key_path, depth - 1) if depth else 'the document'} "
                                 "uses a YAML merge key (<<), which may already set the flag")
-        named = _named(node, key)
+        named = pairs_named(node, key)
         if len(named) > 1:
             lines = " and ".join(str(k.start_mark.line + 1) for k, _ in named)
             raise NoMinimalEdit(f"{_where(key_path, depth)} is set {len(named)} times (lines "
@@ -222,7 +212,7 @@ def delete_key(text: str, key_path: tuple[str, ...]) -> str:
     for depth, key in enumerate(key_path):
         if not isinstance(node, yaml.MappingNode):
             raise NoMinimalEdit(f"{_where(key_path, depth - 1)} is not a mapping")
-        named = _named(node, key)
+        named = pairs_named(node, key)
         if len(named) != 1:
             raise NoMinimalEdit(f"{_where(key_path, depth)} is set {len(named)} times")
         key_node, value = named[0]

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ._atomic import atomic_write, create_once
+from .files import atomic_write, create_once
 from .errors import WriteError
 from .profile import AppProfile
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from consent._values import shown
+from consent.values import shown
 
 #: Snowplow's tracker-protocol POST path, appended to the collector's base URL.
 TP2_PATH = "/com.snowplowanalytics.snowplow/tp2"

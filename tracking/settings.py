@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from consent._values import env_bool, shown
+from consent.values import env_bool, shown
 
 
 class Field(NamedTuple):

@@ -43,7 +43,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from consent._atomic import atomic_write, sweep_stale_temps
+from consent.files import atomic_write, sweep_stale_temps
 
 try:  # POSIX; elsewhere the spool is written but delivery is in-process (tracking.delivery)
     import fcntl

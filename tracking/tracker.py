@@ -462,7 +462,7 @@ class _SpoolSink:
         if self._project_name:
             hasher = self.hasher()
             return hasher("project", self._project_name) if hasher else None
-        from consent.sources import find_project_file
+        from consent import find_project_file
 
         found = find_project_file(self._cwd, self._profile.project_files)
         if not found:

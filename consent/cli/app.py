@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import click
 
-from .._values import printable
+from ..values import printable
 from ..advice import plan_change
 from ..decide import decide
 from ..errors import ConsentError, RefusedByPolicy, WriteError
@@ -161,7 +161,9 @@ def _status(ctx, app, as_json, expect):
 
 
 def _change(ctx, app, enabled: bool, scope: str):
-    from ..store import project_file_for, write_project_choice, write_user_choice
+    from ..context import ReadContext
+    from ..layers import writable_in
+    from ..layers.project_file import project_file_for
     from .render import one_line
 
     binding: Binding = ctx.find_object(Binding) or Binding()
@@ -173,12 +175,7 @@ def _change(ctx, app, enabled: bool, scope: str):
     outcome = plan_change(decision, enabled, scope, profile)  # type: ignore[arg-type]
     if outcome.refused:
         raise RefusedByPolicy(outcome.reason or "refused by policy")
-    notes: tuple[str, ...] = ()
-    if scope == "project":
-        written = write_project_choice(profile, enabled)
-        path, notes = written.path, written.notes
-    else:
-        path = write_user_choice(profile, enabled)
+    path, notes = writable_in(scope).write(ReadContext.now(profile), enabled)  # type: ignore[arg-type]
     after = binding.decide(profile)
     verb = "enabled" if enabled else "disabled"
     where = "for everyone in this project" if scope == "project" else "for you, everywhere"
@@ -203,9 +200,9 @@ def _change(ctx, app, enabled: bool, scope: str):
 def _why_not_applied(after, enabled: bool, scope: str, profile: AppProfile) -> str | None:
     """Why a choice just written does not decide, or None when only a concurrent change can
     explain it."""
-    from ..advice import SCOPE_LAYER
+    from ..layers import writable_in
 
-    layer = after.layer(SCOPE_LAYER[scope])
+    layer = after.layer(writable_in(scope).name)  # type: ignore[arg-type]
     if layer.opinion == ("on" if enabled else "off") and not layer.is_error:
         return plan_change(after, enabled, scope, profile).reason  # type: ignore[arg-type]
     if layer.warnings:

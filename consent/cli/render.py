@@ -20,7 +20,7 @@ from rich.text import Text
 from dataclasses import replace
 
 from .._model import Decision
-from .._values import printable
+from ..values import printable
 from ..advice import explain_winner, steps_to
 from ..profile import AppProfile
 

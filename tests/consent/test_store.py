@@ -11,7 +11,8 @@ import pytest
 
 from consent import DEFAULT_PROFILE, EditRefused, NoProjectFile, WriteError
 from consent._yaml_edit import NoMinimalEdit, same_apart_from, set_flag
-from consent.store import write_project_choice, write_user_choice
+from consent.layers.project_file import write_project_choice
+from consent.layers.user_config import write_user_choice
 
 KEY = ("flags", "send_anonymous_usage_stats")
 

@@ -6,7 +6,7 @@
     start-up), checks every status it reads, and prints one JSON summary line.
 ``writer``
     Prints ``ready`` once imported, then writes the user config forever, alternating true/false
-    (``consent.store.write_user_choice``): the test SIGKILLs it at random moments.
+    (``consent.layers.user_config.write_user_choice``): the test SIGKILLs it at random moments.
 ``id``
     Prints ``ready``, then forgets and re-creates the anonymous id forever.
 """
@@ -64,7 +64,7 @@ def _cli(seed: int, seconds: float, max_loops: int) -> None:
 
 def _writer() -> None:
     from consent import DEFAULT_PROFILE
-    from consent.store import write_user_choice
+    from consent.layers.user_config import write_user_choice
 
     print("ready", flush=True)
     enabled = False

@@ -23,7 +23,7 @@ from typing import ClassVar
 import pytest
 
 from consent.state import acknowledge_notice
-from consent.store import write_user_choice
+from consent.layers.user_config import write_user_choice
 
 import reliability_kit as kit
 from tracking_world import make_profile, wait_idle

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from consent.store import write_user_choice
+from consent.layers.user_config import write_user_choice
 
 from tracking_world import HOST_BOUND_S
 

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from consent.store import write_project_choice, write_user_choice
+from consent.layers.project_file import write_project_choice
+from consent.layers.user_config import write_user_choice
 from tracking import Tracker
 from tracking.spool import Spool
 from tracking.tracker import RECORD_CHECK_INTERVAL

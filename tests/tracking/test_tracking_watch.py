@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from consent import decide
-from consent.store import write_user_choice
+from consent.layers.user_config import write_user_choice
 
 from tracking._watch import ConsentWatch, fingerprint
 

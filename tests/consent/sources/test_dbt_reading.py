@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
 import dbt_agreement as agreement  # noqa: E402
 
 from consent import DEFAULT_PROFILE, Edition, decide, resolve  # noqa: E402
-from consent.sources import dbt  # noqa: E402
+from consent.readings import dbt  # noqa: E402
 
 
 @functools.cache

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from consent import DEFAULT_PROFILE, Edition, resolve
-from consent.sources import do_not_track_layer, env_var_layer, host_flag_layer
+from dataclasses import replace
+
+from consent import DEFAULT_PROFILE, Edition, ReadContext, resolve
+from consent.layers import HostFlag
+from consent.layers.do_not_track import read_do_not_track as do_not_track_layer
+from consent.layers.env_var import read_env_var as env_var_layer
+
+
+def host_flag_layer(value, flag_name):
+    profile = replace(DEFAULT_PROFILE, host_flag_name=flag_name)
+    return HostFlag().read(ReadContext.now(profile, host_flag=value, env={}, cwd="/"))
 
 TRUE_SPELLINGS = ["1", "true", "yes", "y", "t", "on", "TRUE", "Yes", "Y", "T", "On", "oN", " 1 "]
 FALSE_SPELLINGS = ["", "0", "false", "no", "n", "f", "off", "FALSE", "No", "N", "F", "OFF", " "]

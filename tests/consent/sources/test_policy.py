@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import pytest
 
-from consent import DEFAULT_PROFILE
-from consent.sources import read_policy
+from consent import DEFAULT_PROFILE, ReadContext
+from consent.layers import AdminLock, SystemDefault
+from consent.layers.policy import read_policy
+
+
+class Read:
+    """The system policy as the layers read it: once, shared by the lock and the default."""
+
+    def __init__(self, world):
+        self.ctx = ReadContext.now(DEFAULT_PROFILE, env=world.env)
+        self.edition = self.ctx.policy.edition
+
+    def admin_lock(self):
+        return AdminLock().read(self.ctx)
+
+    def system_default(self):
+        return SystemDefault().read(self.ctx)
 
 
 def policy(world):
-    return read_policy(DEFAULT_PROFILE.system_policy_paths())
+    return Read(world)
 
 
 def test_the_candidates_follow_xdg_config_dirs_in_order(world):
@@ -21,7 +36,7 @@ def test_the_candidates_follow_xdg_config_dirs_in_order(world):
 def test_no_policy_file_means_no_lock_no_default_no_edition(world):
     found = policy(world)
     assert found.edition is None
-    lock, default = found.admin_lock_layer(), found.system_default_layer()
+    lock, default = found.admin_lock(), found.system_default()
     assert (lock.opinion, lock.status) == (None, "no_opinion")
     assert (default.opinion, default.status) == (None, "no_opinion")
 
@@ -37,11 +52,11 @@ def test_the_cloud_edition_comes_from_the_policy_with_its_origin(world):
 def test_a_locked_policy_is_an_admin_lock(world, value):
     path = world.policy(f'telemetry = "{value}"\nlocked = true\n')
     found = policy(world)
-    lock = found.admin_lock_layer()
+    lock = found.admin_lock()
     assert lock.opinion == value
     assert lock.status == "no_opinion"  # valid; the resolver makes it the winner
     assert lock.origin == f"{path}:1"
-    assert found.system_default_layer().opinion is None, "a lock is not also a default"
+    assert found.system_default().opinion is None, "a lock is not also a default"
 
 
 @pytest.mark.parametrize("value", ["on", "off"])
@@ -49,8 +64,8 @@ def test_a_locked_policy_is_an_admin_lock(world, value):
 def test_an_unlocked_policy_is_the_machine_default(world, value, locked):
     path = world.policy(f'{locked}telemetry = "{value}"\n')
     found = policy(world)
-    assert found.admin_lock_layer().opinion is None
-    default = found.system_default_layer()
+    assert found.admin_lock().opinion is None
+    default = found.system_default()
     assert default.opinion == value
     assert default.origin == f"{path}:{2 if locked else 1}"
 
@@ -60,14 +75,14 @@ def test_the_first_policy_found_along_xdg_config_dirs_wins(world):
     world.policy('edition = "cloud"\ntelemetry = "on"\nlocked = true\n', index=1)
     found = policy(world)
     assert found.edition is None
-    assert found.admin_lock_layer().opinion == "off"
-    assert found.admin_lock_layer().origin == f"{first}:1"
+    assert found.admin_lock().opinion == "off"
+    assert found.admin_lock().origin == f"{first}:1"
 
 
 def test_a_later_dir_is_used_when_the_first_has_no_file(world):
     second = world.policy('telemetry = "off"\n', index=1)
     found = policy(world)
-    assert found.system_default_layer().origin == f"{second}:1"
+    assert found.system_default().origin == f"{second}:1"
 
 
 BAD = {
@@ -91,7 +106,7 @@ def test_a_bad_policy_fails_closed_as_locked_off(world, case):
     path = world.policy(text)
     found = policy(world)
 
-    lock = found.admin_lock_layer()
+    lock = found.admin_lock()
     assert (lock.status, lock.opinion) == ("error", "off")
     where = f"{path}:{line}" if line else str(path)
     assert lock.origin == where
@@ -100,13 +115,13 @@ def test_a_bad_policy_fails_closed_as_locked_off(world, case):
     assert warning.startswith(f"{where}: ")
     assert "\n" not in warning
     assert "Fix:" in warning and mentions in warning
-    assert found.system_default_layer().opinion is None
+    assert found.system_default().opinion is None
     assert found.edition is None
 
 
 def test_a_directory_in_place_of_the_policy_fails_closed(world):
     world.policy_path(0).mkdir(parents=True)
-    lock = policy(world).admin_lock_layer()
+    lock = policy(world).admin_lock()
     assert (lock.status, lock.opinion) == ("error", "off")
 
 

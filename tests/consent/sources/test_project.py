@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from consent import DEFAULT_PROFILE
-from consent.sources import project_file_layer
+from consent.layers.project_file import project_file_layer
 
 KEY = "send_anonymous_usage_stats"
 PROFILE = DEFAULT_PROFILE

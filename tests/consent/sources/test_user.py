@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from consent.sources import user_config_layer
+from consent.layers.user_config import read_user_config as user_config_layer
 
 KEY = "send_anonymous_usage_stats"
 

@@ -1,13 +1,39 @@
-"""Layers read from the environment and from the host's own flag."""
+"""``<PREFIX>SEND_ANONYMOUS_USAGE_STATS``: the tool's own switch, per shell (dbt:
+``DBT_SEND_ANONYMOUS_USAGE_STATS``, and ``DBT_ENGINE_…`` before it)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from .._model import Layer
-from .._values import FALSE_WORDS, TRUE_WORDS, env_bool, opinion_of, shown
+from ..values import env_bool, opinion_of, shown
+from .base import EnvironmentLayer, Step, Want
+from .do_not_track import NOT_A_BOOLEAN
 
-NOT_A_BOOLEAN = "it is not a true/false value"
+if TYPE_CHECKING:
+    from ..context import ReadContext
+    from ..profile import AppProfile
+
+
+class EnvVar(EnvironmentLayer):
+    """True or false in the spellings of the profile's reading; the first variable of the
+    profile's list that holds a value counts (``AppProfile.env_vars``)."""
+
+    name = "env_var"
+    title = "environment variable"
+
+    def read(self, ctx: ReadContext) -> Layer:
+        return ctx.reading.env_var(ctx.env, ctx.profile.env_vars)
+
+    def opt_out_reference(self, layer: Layer) -> str:
+        return f"in the {self.title} {self.assignment(layer)}"
+
+    def change(self, layer: Layer, want: Want, profile: AppProfile | None) -> Step:
+        variable = layer.origin or (profile.env_var if profile else "the variable")
+        if want == "on":
+            return Step(f"unset {variable}", self.name, None)
+        return Step(f"export {variable}=false", self.name, "off")
 
 
 def unset_layer(names: tuple[str, ...], empty: list[str]) -> Layer:
@@ -20,40 +46,7 @@ def unset_layer(names: tuple[str, ...], empty: list[str]) -> Layer:
     return Layer("env_var", detail=f"{' / '.join(names)} not set")
 
 
-def host_flag_layer(value: bool | None, flag_name: str) -> Layer:
-    if value is None:
-        return Layer("host_flag", detail="not passed")
-    return Layer("host_flag", opinion_of(value), str(value).lower(), flag_name)
-
-
-def do_not_track_layer(env: Mapping[str, str]) -> Layer:
-    """``DO_NOT_TRACK``: a true spelling means off; a false spelling is *no opinion*, never "on"."""
-    raw = env.get("DO_NOT_TRACK")
-    if raw is None:
-        return Layer("do_not_track", detail="not set")
-    flag = env_bool(raw)
-    if flag is True:
-        return Layer("do_not_track", "off", shown(raw), "DO_NOT_TRACK")
-    if flag is False:
-        return Layer(
-            "do_not_track", None, shown(raw), "DO_NOT_TRACK",
-            detail="a false value means no opinion (it never turns tracking on)",
-        )
-    # It was read: it is simply not a true/false word. Off, because the likeliest meaning of
-    # setting DO_NOT_TRACK at all is "do not track".
-    message = (
-        f"DO_NOT_TRACK={shown(raw)!s} in the environment is not a true/false value; treated as "
-        "off. Fix: set DO_NOT_TRACK=1 to opt out, or unset it."
-    )
-    return Layer(
-        "do_not_track", "off", shown(raw), "DO_NOT_TRACK", status="error",
-        detail=f"{NOT_A_BOOLEAN} ({', '.join(sorted(TRUE_WORDS))} or "
-               f"{', '.join(sorted(w for w in FALSE_WORDS if w))})",
-        warnings=(message,),
-    )
-
-
-def env_var_layer(env: Mapping[str, str], names: tuple[str, ...]) -> Layer:
+def read_env_var(env: Mapping[str, str], names: tuple[str, ...]) -> Layer:
     """``<PREFIX>SEND_ANONYMOUS_USAGE_STATS`` and any preferred spelling that beats it."""
     present = [(name, env[name]) for name in names if env.get(name) is not None]
     empty = [n for n, v in present if v.strip() == ""]

@@ -24,12 +24,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .._model import Layer
-from .._values import FALSE_WORDS, TRUE_WORDS, opinion_of, printable, shown
+from .._model import Layer, file_origin
+from .._yaml import compose_checked, file_problem, pairs_named
+from ..files import read_text
+from ..layers.env_var import unset_layer
+from ..layers.project_file import find_project_file, layer_from
 from ..profile import AppProfile, LegacyFlagFile
-from ._files import read_text
-from .env import unset_layer
-from .project import compose_checked, file_problem, find_project_file, pairs_named
+from ..values import FALSE_WORDS, TRUE_WORDS, opinion_of, printable, shown
 
 #: dbt/cli/flags.py: ``os.getenv("DO_NOT_TRACK", "").lower() in ("1", "t", "true", "y", "yes")``.
 DBT_DO_NOT_TRACK = ("1", "t", "true", "y", "yes")
@@ -168,7 +169,7 @@ class _Yaml:
     root: Any = None
 
     def at(self, node: Any) -> str:
-        return f"{printable(self.path)}:{node.start_mark.line + 1}"
+        return file_origin(printable(self.path) or "", node.start_mark.line + 1)
 
     @property
     def is_mapping(self) -> bool:
@@ -186,21 +187,19 @@ class _Yaml:
 
 
 def _load(path: str, dotted: str) -> _Yaml | None:
-    from .project import _layer_from
-
     read = read_text(path)
     if read is None:
         return None
     doc = _Yaml(path)
     if read.problem:
-        doc.problem = _layer_from(path, file_problem(read, dotted), tuple(dotted.split(".")))
+        doc.problem = layer_from(path, file_problem(read, dotted), tuple(dotted.split(".")))
         return doc
     node, found = compose_checked(read.text or "", dotted)
     if found is not None:
         if found.problem and found.problem.startswith("invalid YAML"):
             doc.yaml_error, doc.yaml_line = found.problem.split(", so ")[0], found.line
         else:
-            doc.problem = _layer_from(path, found, tuple(dotted.split(".")))
+            doc.problem = layer_from(path, found, tuple(dotted.split(".")))
         return doc
     import yaml
 
@@ -261,7 +260,7 @@ def project_layer(cwd: str, profile: AppProfile,
     if project is not None and project.yaml_error:
         # dbt reads the file again for its log path, and stops there on a parse error.
         line = project.yaml_line
-        return _refusal(f"{printable(path)}:{line}" if line else printable(path) or "",
+        return _refusal(file_origin(printable(path) or "", line),
                         project.yaml_error,
                         "correct the YAML syntax" + (" on that line" if line else "")), watched
     notes: list[str] = []

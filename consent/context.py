@@ -1,0 +1,89 @@
+"""What the layers read from, gathered once per decision: :class:`ReadContext`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+
+if TYPE_CHECKING:
+    from ._model import Edition, Layer
+    from .layers.policy import Policy
+    from .profile import AppProfile
+    from .readings import StrictReading
+
+_T = TypeVar("_T")
+
+
+class ReadContext(NamedTuple):
+    """One decision's inputs: the profile, the environment, the working directory, and what the
+    host passed in. Built once per :func:`consent.decide`; every layer reads from it.
+
+    What more than one layer needs is read once and kept here (:attr:`policy`, :attr:`edition`,
+    :meth:`project`). A NamedTuple rather than a frozen dataclass: every host builds one at
+    start-up, and defining a dataclass costs about a millisecond.
+    """
+
+    profile: AppProfile
+    env: Mapping[str, str]
+    #: The working directory; None when it was deleted under the process.
+    cwd: str | None
+    #: The host's own flag for this run (None: no opinion).
+    host_flag: bool | None
+    #: The edition the host's code passed (None: not passed), checked by the edition layers.
+    host_edition: str | None
+    #: What was read once and is shared (see :meth:`once`).
+    memo: dict[str, Any]
+
+    @classmethod
+    def now(cls, profile: AppProfile, *, host_flag: bool | None = None,
+            edition: str | None = None, cwd: str | None = None,
+            env: Mapping[str, str] | None = None) -> ReadContext:
+        """The context of a decision made now: ``env`` defaults to ``os.environ``, ``cwd`` to
+        the working directory (None if it no longer exists)."""
+        if cwd is None:
+            try:
+                cwd = os.getcwd()
+            except FileNotFoundError:
+                cwd = None
+        return cls(profile, os.environ if env is None else env, cwd, host_flag, edition, {})
+
+    def once(self, key: str, read: Callable[[], _T]) -> _T:
+        """``read()``, called at most once for this context."""
+        if key not in self.memo:
+            self.memo[key] = read()
+        value: _T = self.memo[key]
+        return value
+
+    @property
+    def reading(self) -> StrictReading:
+        """How this profile's values are read (docs/decision.md, "Two readings")."""
+        from .readings import reading_of
+
+        return reading_of(self.profile)
+
+    @property
+    def policy(self) -> Policy:
+        """The administrator's system policy, read once: the admin lock, the system default and
+        the choice of the edition share it."""
+        from .layers.policy import read_policy
+
+        return self.once("policy", lambda: read_policy(self.profile.system_policy_paths()))
+
+    @property
+    def edition(self) -> Edition:
+        """The edition of this run: the host's, else the policy's, else the profile's default."""
+        return self._edition()[0]
+
+    @property
+    def edition_warnings(self) -> tuple[str, ...]:
+        return self._edition()[1]
+
+    def _edition(self) -> tuple[Edition, tuple[str, ...]]:
+        from .layers.edition import choose_edition
+
+        return self.once("edition", lambda: choose_edition(self))
+
+    def project(self) -> tuple[Layer, list[str]]:
+        """The project layer as the profile's reading reads it, and the files it read."""
+        return self.once("project", lambda: self.reading.project(self))

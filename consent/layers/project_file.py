@@ -1,0 +1,358 @@
+"""The project's choice: ``flags: send_anonymous_usage_stats`` in the nearest project file,
+read and written here (docs/decision.md, "Project file").
+
+Reading: the nearest project file from the working directory upward (and the profile's
+deprecated place, dbt's ``profiles.yml`` ``config:`` block). The strict reading is below; the
+dbt reading (:mod:`consent.readings.dbt`) reads the same files as dbt-core does.
+
+Writing (``telemetry enable/disable --project``): the file is edited as text
+(:mod:`consent._yaml_edit`): the flag's value changes or its lines are added, and every other
+byte stays as the user wrote it. Where no such edit exists, or the edit would leave the host in
+a state it refuses (dbt stops when ``flags:`` in dbt_project.yml and ``config:`` in profiles.yml
+are both set), nothing is written and :class:`~consent.errors.EditRefused` says why and what to
+do instead. Writes go through a temp file and a rename (:func:`consent.files.atomic_write`); a
+symlinked file is written where it really lives.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, NamedTuple
+
+from .._model import Layer, file_origin
+from .._yaml import Found, flag_in_text, read_yaml_flag
+from .._yaml_edit import NoMinimalEdit, delete_key, load, same_apart_from, set_flag
+from ..errors import EditRefused, NoProjectFile, WriteError
+from ..files import MAX_BYTES, atomic_write
+from ..values import printable, shown
+from .base import LayerSource, Step, Want, Written, command
+
+if TYPE_CHECKING:
+    from ..context import ReadContext
+    from ..profile import AppProfile, LegacyFlagFile
+
+_MAX_DEPTH_SEARCH = 64
+#: The project layer when the working directory was deleted under the process.
+_NO_CWD = ("the working directory no longer exists (it was deleted or moved), so no project "
+           "file can be looked up")
+
+
+class ProjectFile(LayerSource):
+    """The nearest project file's flag. With the user config it stands at one level, where an
+    opt-out sticks: a project can turn telemetry off for everyone in it, but cannot turn it back
+    on for a user who turned it off."""
+
+    name = "project_file"
+    title = "project file"
+    level = "project and user"
+    below_user = True
+    lasting = True
+    scope = "project"
+
+    def read(self, ctx: ReadContext) -> Layer:
+        if ctx.cwd is None:
+            return Layer(self.name, "off", status="error", detail=_NO_CWD,
+                         warnings=(f"{_NO_CWD}; treated as off. Fix: cd to an existing directory",))
+        return ctx.project()[0]
+
+    def watched(self, ctx: ReadContext) -> tuple[str, ...]:
+        return () if ctx.cwd is None else tuple(ctx.project()[1])
+
+    def describe(self, layer: Layer) -> str:
+        if layer.legacy:
+            return f"the deprecated user-wide setting in {layer.origin}"
+        return super().describe(layer)
+
+    def repair(self, layer: Layer, want: Want, profile: AppProfile | None) -> Step:
+        if layer.raw is not None:
+            # The YAML is fine, only the value is wrong: the command rewrites it.
+            return self._write_step(want, profile)
+        return super().repair(layer, want, profile)
+
+    def change(self, layer: Layer, want: Want, profile: AppProfile | None) -> Step:
+        if layer.legacy:
+            # A user-wide setting in the host's deprecated place (dbt: profiles.yml's config:):
+            # `enable --project` must not write beside it (dbt refuses both), and a project must
+            # not undo a user-wide opt-out, so the step is to change that file itself.
+            legacy = profile.legacy_flag_file if profile else None
+            key = legacy.key_path[-1] if legacy else "the setting"
+            return Step(f"remove {key} from {layer.origin} (it applies to all your projects)",
+                        self.name, None)
+        return self._write_step(want, profile)
+
+    def _write_step(self, want: Want, profile: AppProfile | None) -> Step:
+        verb = "enable" if want == "on" else "disable"
+        return Step(f"{command(profile)} {verb} --project", self.name, want)
+
+    def write(self, ctx: ReadContext, enabled: bool) -> Written:
+        """``telemetry enable/disable --project``: see :func:`write_project_choice`."""
+        return write_project_choice(ctx.profile, enabled, ctx.cwd, ctx.env)
+
+
+# -- reading (the strict reading; the dbt one is consent.readings.dbt) ----------------------------
+def find_project_file(start: str, names: tuple[str, ...]) -> str | None:
+    """The nearest file called one of ``names``, from ``start`` upward to the filesystem root."""
+    here = os.path.abspath(start)
+    for _ in range(_MAX_DEPTH_SEARCH):
+        for name in names:
+            candidate = os.path.join(here, name)
+            if os.path.lexists(candidate):
+                return candidate
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
+    return None
+
+
+def layer_from(path: str, found: Found, key_path: tuple[str, ...]) -> Layer:
+    """The project layer for what ``path`` says at ``key_path``."""
+    path = printable(path) or path  # from the filesystem or DBT_PROFILES_DIR: anything, any size
+    origin = file_origin(path, found.line)
+    if found.problem:
+        message = f"{origin}: {found.problem}; treated as off. Fix: {found.fix}"
+        return Layer("project_file", "off", shown(found.raw), origin, status="error",
+                     detail=found.problem, warnings=(message,))
+    if found.opinion is None:
+        return Layer("project_file", None, None, path, detail=f"no {'.'.join(key_path)} set")
+    return Layer("project_file", found.opinion, shown(found.raw), origin)
+
+
+def _legacy_path(legacy: LegacyFlagFile, env: Mapping[str, str], cwd: str) -> str:
+    if legacy.dir_env and env.get(legacy.dir_env):
+        return os.path.join(os.path.expanduser(env[legacy.dir_env]), legacy.file_name)
+    if legacy.look_in_cwd and os.path.lexists(os.path.join(cwd, legacy.file_name)):
+        return os.path.join(cwd, legacy.file_name)
+    return os.path.join(os.path.expanduser("~"), legacy.home_subdir or "", legacy.file_name)
+
+
+def project_file_layer(
+    cwd: str,
+    names: tuple[str, ...],
+    key_path: tuple[str, ...],
+    legacy: LegacyFlagFile | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[Layer, list[str]]:
+    """The project layer, and the files it read (so a tracker can re-check them cheaply)."""
+    path = find_project_file(cwd, names)
+    watched: list[str] = []
+    layer = Layer("project_file", detail=f"no {' or '.join(names)} found from {cwd} upward")
+    if path is not None:
+        watched.append(path)
+        found = read_yaml_flag(path, key_path)
+        if found is not None:
+            layer = layer_from(path, found, key_path)
+    if legacy is None:
+        return layer, watched
+    legacy_path = _legacy_path(legacy, env if env is not None else os.environ, cwd)
+    watched.append(legacy_path)
+    old = read_yaml_flag(legacy_path, legacy.key_path)
+    if old is None or (old.opinion is None and old.problem is None):
+        return layer, watched
+    old_layer = layer_from(legacy_path, old, legacy.key_path)
+    old_layer = replace(old_layer, warnings=(*old_layer.warnings, *layer.warnings))
+    if old_layer.is_error:
+        return old_layer, watched
+    dotted = ".".join(legacy.key_path)
+    deprecation = (
+        f"{old_layer.origin}: {dotted} is deprecated. Fix: move it to "
+        f"{names[0]} as {'.'.join(key_path)} and remove it from {legacy.file_name}"
+    )
+    if layer.is_error:
+        # The project file is already off for its own problem; it did not "also set" the flag.
+        return replace(layer, warnings=(*layer.warnings, deprecation)), watched
+    if layer.opinion is not None:
+        both = (
+            f"{layer.origin} and {old_layer.origin} both set the flag, which dbt refuses; treated "
+            f"as off. Fix: remove {dotted} from {legacy.file_name}"
+        )
+        return Layer("project_file", "off", layer.raw, layer.origin, status="error",
+                     detail=f"the flag is also set in {old_layer.origin}",
+                     warnings=(*layer.warnings, both)), watched
+    return Layer("project_file", old_layer.opinion, old_layer.raw, old_layer.origin,
+                 detail=f"deprecated location ({legacy.file_name})",
+                 warnings=(deprecation,), legacy=True), watched
+
+
+def read_strict(ctx: ReadContext) -> tuple[Layer, list[str]]:
+    """The strict reading of the project layer, and the files it read."""
+    assert ctx.cwd is not None
+    profile = ctx.profile
+    return project_file_layer(ctx.cwd, profile.project_files, profile.flag_key_path,
+                              profile.legacy_flag_file, ctx.env)
+
+
+# -- writing (``telemetry enable/disable --project``) ----------------------------------------------
+def project_file_for(profile: AppProfile, cwd: str | None = None) -> str:
+    cwd = os.getcwd() if cwd is None else cwd
+    path = find_project_file(cwd, profile.project_files)
+    if path is None:
+        raise NoProjectFile(
+            f"no {' or '.join(profile.project_files)} found from {cwd} upward, so there is no "
+            "project to write to. Fix: run this inside the project, or use --global"
+        )
+    return path
+
+
+class _Text(NamedTuple):
+    path: str
+    target: str
+    text: str
+    bom: str
+    mode: int
+
+
+def _read_for_edit(path: str, what: str, *, writing: bool = True) -> _Text:
+    """The file's text exactly as stored (no newline translation), or the reason to refuse.
+
+    ``writing=False``: only read it for now (a read-only file is refused later, if written)."""
+    target = os.path.realpath(path)  # a symlinked file is edited where it really lives
+    try:
+        st = os.stat(target)
+    except OSError as exc:
+        raise WriteError(f"{path}: cannot be read ({exc.strerror or exc}); nothing was changed. "
+                         f"Fix: make it a readable {what}") from exc
+    if st.st_size > MAX_BYTES:
+        raise EditRefused(
+            f"{path}: the file is {st.st_size:,} bytes, over the 1 MB limit of what is read or "
+            "edited, so it was left as it is; nothing was written. Fix: make it smaller, or set "
+            "the flag in it by hand")
+    file_mode = stat.S_IMODE(st.st_mode)
+    if writing:
+        _check_writable(path, target, file_mode)
+    try:
+        with open(target, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise WriteError(f"{path}: cannot be read ({exc.strerror or exc}); nothing was changed. "
+                         f"Fix: make it a readable {what}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EditRefused(f"{path}: the file is not UTF-8 text (byte {exc.start}), so it was "
+                          f"left as it is; nothing was written. Fix: make it a UTF-8 {what}"
+                          ) from exc
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    return _Text(path, target, text[len(bom):], bom, file_mode)
+
+
+def _check_writable(path: str, target: str, mode: int) -> None:
+    # Root may write anything: the mode bits still say what the owner meant.
+    if not (os.access(target, os.W_OK) and mode & 0o222):
+        raise WriteError(
+            f"{path}: the file is read-only (mode {mode:o}), so it was left as it is; nothing "
+            f"was changed. Fix: chmod u+w {path} if it should be changed, then run the command "
+            "again")
+
+
+def _edited(file: _Text, key_path: tuple[str, ...], new_text: str,
+            check: Callable[[str], bool]) -> bytes:
+    if not same_apart_from(file.text, new_text, key_path) or not check(new_text):
+        raise EditRefused(f"{file.path}: no edit of the flag alone gives the asked-for result, so "
+                          "the file was left as it is; nothing was written. Fix: set "
+                          f"{': '.join(key_path)} in it by hand")  # pragma: no cover - a bug
+    return (file.bom + new_text).encode("utf-8")
+
+
+def _save(file: _Text, data: bytes) -> None:
+    try:
+        atomic_write(file.target, data, mode=file.mode)
+    except OSError as exc:
+        raise WriteError(f"{file.path}: could not be written ({exc.strerror or exc}); nothing "
+                         "was changed. Fix: make the file and its directory writable") from exc
+
+
+def write_project_choice(profile: AppProfile, enabled: bool, cwd: str | None = None,
+                         env: Mapping[str, str] | None = None) -> Written:
+    """Set the flag in the nearest project file, keeping every other byte.
+
+    Refuses (:class:`EditRefused`, nothing written) when no minimal edit exists, and when the
+    profile's legacy file (dbt: ``profiles.yml``) has a ``config:`` block, beside which dbt
+    refuses any ``flags:`` — except that a legacy ``true`` alone is removed first (it is dbt's
+    default, so no other project changes), which the returned notes say.
+    """
+    cwd = os.getcwd() if cwd is None else cwd
+    path = project_file_for(profile, cwd)
+    project = _read_for_edit(path, "YAML file")
+    word = "true" if enabled else "false"
+    try:
+        new_text = set_flag(project.text, profile.flag_key_path, word)
+    except NoMinimalEdit as exc:
+        fix = exc.fix or f"set {': '.join(profile.flag_key_path)}: {word} in it by hand"
+        raise EditRefused(
+            f"{path}: {exc}, so the flag cannot be set by a minimal edit; the file was left as "
+            f"it is and nothing was written. Fix: {fix}") from exc
+    data = _edited(project, profile.flag_key_path, new_text,
+                   lambda text: _reads_as(text, profile.flag_key_path, enabled))
+    notes: tuple[str, ...] = ()
+    if profile.legacy_flag_file is not None:
+        notes = _clear_the_legacy_place(profile, enabled, cwd,
+                                        os.environ if env is None else env, path)
+    _save(project, data)
+    return Written(path, notes)
+
+
+def _clear_the_legacy_place(profile: AppProfile, enabled: bool, cwd: str,
+                            env: Mapping[str, str], project_path: str) -> tuple[str, ...]:
+    """Make sure writing the project flag will not create dbt's "both set" refusal."""
+    from ..readings.dbt import profiles_dir
+
+    legacy = profile.legacy_flag_file
+    assert legacy is not None
+    where, _ = profiles_dir(legacy, env, cwd)
+    legacy_path = os.path.join(where, legacy.file_name)
+    if not os.path.isfile(legacy_path):
+        return ()
+    file = _read_for_edit(legacy_path, "YAML file", writing=False)
+    try:
+        data = load(file.text)
+    except NoMinimalEdit:
+        # dbt cannot read it either, and then ignores every project's flags: (status says so).
+        return ()
+    block_name, key = legacy.key_path[0], legacy.key_path[-1]
+    config = data.get(block_name) if isinstance(data, dict) else None
+    if not config or not isinstance(config, dict):
+        return ()
+    line = flag_in_text(file.text, legacy.key_path).line
+    at = file_origin(legacy_path, line)
+    if set(config) == {key} and config[key] is False:
+        if enabled:
+            raise EditRefused(
+                f"refused: {at} turns telemetry off for all your projects ({block_name}: {key}: "
+                f"false), and a project must not undo a user-wide opt-out; writing "
+                f"{profile.flag_key_path[0]}: to {project_path} as well would also make dbt "
+                f"refuse to run. Nothing was written. Fix: change line {line} of {legacy_path} "
+                "to true, or delete it (it is deprecated), if you mean to opt back in")
+        raise EditRefused(
+            f"refused: {at} already turns telemetry off for all your projects ({block_name}: "
+            f"{key}: false), and writing {profile.flag_key_path[0]}: to {project_path} as well "
+            "would make dbt refuse to run. Nothing was written. Fix: to opt out for everyone "
+            f"in the project instead, delete line {line} of {legacy_path}, then run the command "
+            "again")
+    if set(config) == {key} and config[key] is True:
+        # true is dbt's default: removing it changes no project, and ends the deprecated block.
+        try:
+            new_text = delete_key(file.text, legacy.key_path)
+        except NoMinimalEdit:
+            pass
+        else:
+            _check_writable(file.path, file.target, file.mode)
+            _save(file, _edited(file, legacy.key_path, new_text, lambda _: True))
+            return (f"Removed {key}: true from {at} (dbt's default, so no other project changes; "
+                    f"dbt refuses to run with both {block_name}: there and "
+                    f"{profile.flag_key_path[0]}: in {project_path}).",)
+    raise EditRefused(
+        f"refused: {legacy_path} has a {block_name}: block ({', '.join(sorted(map(str, config)))})"
+        f", and dbt refuses to run when {project_path} has {profile.flag_key_path[0]}: too. "
+        f"Nothing was written. Fix: move what is under {block_name}: to "
+        f"{profile.flag_key_path[0]}: in {project_path}, delete {block_name}: from "
+        f"{legacy_path}, then run the command again")
+
+
+def _reads_as(text: str, key_path: tuple[str, ...], enabled: bool) -> bool:
+    """Whether ``text`` reads back with the flag set as asked (checked with the real reader)."""
+    found = flag_in_text(text, key_path)
+    return found.problem is None and found.opinion == ("on" if enabled else "off")

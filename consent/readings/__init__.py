@@ -1,0 +1,74 @@
+"""The two readings of values (docs/decision.md, "Two readings"), one small object each.
+
+A profile declares how its values are read (``AppProfile(reading=...)``). The layers whose
+parsing differs between readings (``DO_NOT_TRACK``, the environment variable, the project file)
+ask the context's reading, so that no caller switches on the reading's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from .._model import Layer
+
+if TYPE_CHECKING:
+    from ..context import ReadContext
+    from ..profile import AppProfile
+
+__all__ = ["DbtReading", "StrictReading", "reading_of"]
+
+
+class StrictReading:
+    """For profiles whose own tracker sends: a value that is not clearly true or false, a file
+    that cannot be read, a key set twice, all fail closed (off) with a warning. The rules are
+    the layers' own (:mod:`consent.layers`)."""
+
+    name = "strict"
+
+    def do_not_track(self, env: Mapping[str, str]) -> Layer:
+        from ..layers.do_not_track import read_do_not_track
+
+        return read_do_not_track(env)
+
+    def env_var(self, env: Mapping[str, str], names: tuple[str, ...]) -> Layer:
+        from ..layers.env_var import read_env_var
+
+        return read_env_var(env, names)
+
+    def project(self, ctx: ReadContext) -> tuple[Layer, list[str]]:
+        """The project layer, and the files it read."""
+        from ..layers.project_file import read_strict
+
+        return read_strict(ctx)
+
+
+class DbtReading(StrictReading):
+    """For the built-in dbt profile: every value read exactly as dbt-core reads it (see
+    :mod:`consent.readings.dbt`), and a warning wherever that is not what the user meant."""
+
+    name = "dbt"
+
+    def do_not_track(self, env: Mapping[str, str]) -> Layer:
+        from .dbt import do_not_track_layer
+
+        return do_not_track_layer(env)
+
+    def env_var(self, env: Mapping[str, str], names: tuple[str, ...]) -> Layer:
+        from .dbt import env_var_layer
+
+        return env_var_layer(env, names)
+
+    def project(self, ctx: ReadContext) -> tuple[Layer, list[str]]:
+        from .dbt import project_layer
+
+        assert ctx.cwd is not None
+        return project_layer(ctx.cwd, ctx.profile, ctx.env)
+
+
+_READINGS: dict[str, StrictReading] = {"strict": StrictReading(), "dbt": DbtReading()}
+
+
+def reading_of(profile: AppProfile) -> StrictReading:
+    """The reading ``profile`` declares."""
+    return _READINGS[profile.reading]
