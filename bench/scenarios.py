@@ -334,11 +334,13 @@ class Bench:
             spooled = spool_waiting(world, APP)
             collector = CollectorProcess(port)
             spool = Path(world.env["XDG_STATE_HOME"]) / APP / "spool"
-            options = {"spool_max_events": 10**7, "spool_max_bytes": 1 << 33,
-                       "upload_time_limit": 300, "batch_size": 200, "request_timeout": 30}
+            # The uploader reads its settings from the environment it inherits.
+            world.env.update({"BENCHAPP_TELEMETRY_UPLOAD_TIME_LIMIT": "300",
+                              "BENCHAPP_TELEMETRY_BATCH_SIZE": "200",
+                              "BENCHAPP_TELEMETRY_REQUEST_TIMEOUT": "30"})
             wait_no_uploader()
             run = run_process([sys.executable, "-m", "tracking.uploader", "--spool", str(spool),
-                               "--force", "--options", json.dumps(options)], world, 320)
+                               "--env-prefix", "BENCHAPP_", "--force"], world, 320)
             report = spool_state(world, APP).get("last_upload") or {}
             run.server = collector.settle()
             run.extra.update(spooled=spooled, uploader=report)
@@ -371,7 +373,7 @@ class Bench:
 
 def _acknowledge_notice(world: World) -> None:
     """The first-run notice, acknowledged in the world's state dir (else nothing is sent)."""
-    from consent.state import acknowledge_notice
+    from tracking.state import acknowledge_notice
 
     from hosts.ours_profile import make_profile
 
@@ -408,5 +410,5 @@ def _decide_world() -> World:
 def _telemetry_command() -> list[str]:
     """The ``telemetry`` console script next to this interpreter (else ``-m consent.cli``)."""
     script = Path(sys.executable).parent / "telemetry"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "consent.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "telemetry_cli"]
 

@@ -1,17 +1,22 @@
-"""App profiles: everything that differs between host tools, in one typed record.
+"""App profiles: what differs between host tools as far as consent is concerned.
 
-The built-in default profile reproduces dbt's anonymous usage statistics exactly (PRODUCT.md §2);
-other tools register their own through the ``telemetry_consent.profiles`` entry point group.
+The built-in default profile reproduces dbt's anonymous usage statistics exactly
+(docs/decision.md); other tools register their own through the ``telemetry_consent.profiles``
+entry point group. A tool that also sends declares one :class:`tracking.TrackedProfile`, this
+record plus where its events go.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .errors import ProfileLoadError, UnknownAppError
+
+if TYPE_CHECKING:
+    from platformdirs import PlatformDirs
 
 ENTRY_POINT_GROUP = "telemetry_consent.profiles"
 
@@ -55,29 +60,10 @@ class AppProfile:
     default_edition: str = "core"
     display_name: str | None = None
     legacy_flag_file: LegacyFlagFile | None = None
-    #: Where events go unless ``<PREFIX>TELEMETRY_ENDPOINT`` says otherwise. None: nowhere.
-    collector_endpoint: str | None = None
-    #: Seconds the host may be held at exit to flush queued events.
-    flush_deadline: float = 1.0
-    #: Bumped whenever the catalog collects something new: users are told again.
-    consent_version: int = 1
-    #: ``module:attribute`` of the event catalog, imported only when tracking is on.
-    event_catalog: str | None = "tracking.catalog:DEFAULT_CATALOG"
-    #: One line for ``status``: what is collected.
-    collects: str = (
-        "platform (OS, Python and tool versions), command, success, duration, node counts, "
-        "and keyed hashes of model contents; never credentials, names, contents, paths or users"
-    )
-    tool_version: str | None = None
     #: How users reach these commands: ``telemetry`` or, when mounted, e.g. ``jaffle telemetry``.
     telemetry_command: str = "telemetry"
     #: How values are read: "strict" (fail closed on garbage) or "dbt" (as dbt-core reads them).
     reading: Reading = "strict"
-    #: When the host program sends its own events (dbt-core's tracker) and this profile only
-    #: explains the decision: who receives them. ``status`` then says the host would send and
-    #: that the telemetry command itself never does.
-    host_sends_to: str | None = None
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.reading not in READINGS:
@@ -98,17 +84,9 @@ class AppProfile:
         """The opt-in/out variables of the env_var layer, in the order they are consulted."""
         return (*self.preferred_env_vars, self.env_var)
 
-    @property
-    def endpoint_env_var(self) -> str:
-        return f"{self.env_prefix}TELEMETRY_ENDPOINT"
-
-    @property
-    def debug_env_var(self) -> str:
-        return f"{self.env_prefix}TELEMETRY_DEBUG"
-
     # -- where files live ------------------------------------------------------------------
     @cached_property
-    def _dirs(self):
+    def _dirs(self) -> PlatformDirs:
         import platformdirs
 
         return platformdirs.PlatformDirs(self.name, appauthor=False, multipath=True)
@@ -127,9 +105,6 @@ class AppProfile:
             if d
         ]
 
-    def state_dir(self) -> str:
-        return self._dirs.user_state_dir
-
 
 def _default_profile() -> AppProfile:
     return AppProfile(
@@ -144,12 +119,8 @@ def _default_profile() -> AppProfile:
             dir_env="DBT_PROFILES_DIR",
             home_subdir=".dbt",
         ),
-        # No collector: this profile explains what dbt would decide. Our events must never go
-        # to dbt Labs' collector by accident (DBT_TELEMETRY_ENDPOINT sets one explicitly).
-        collector_endpoint=None,
         # It exists to tell a dbt user what dbt decides, so it reads every input as dbt-core does.
         reading="dbt",
-        host_sends_to="dbt Labs",
     )
 
 

@@ -11,16 +11,17 @@ import platform
 import uuid
 from typing import Any
 
-from consent import AppProfile, Decision
+from consent import Decision
 
 from .catalog import Catalog
 from .ids import KeyedHasher
+from .profile import TrackedProfile
 
 
 class DebugSink:
     """The ``debug`` plan's sink: the tracker hands it events, it prints them."""
 
-    def __init__(self, profile: AppProfile, decision: Decision, catalog: Catalog,
+    def __init__(self, profile: TrackedProfile, decision: Decision, catalog: Catalog,
                  url: str | None, problem: str | None, project_name: str | None,
                  cwd: str) -> None:
         from rich.console import Console

@@ -33,8 +33,10 @@ Here :class:`Transport` keeps ONE ``http.client`` connection and reuses it:
   collector of development and tests is reached directly, whatever the environment says).
 - Redirects are never followed (a 3xx is just a status that is not 2xx).
 
-Nothing here raises into the sender except ``OSError`` and ``http.client.HTTPException`` from
-:meth:`send`; :meth:`receive` returns ``None`` for "no usable answer".
+Nothing here raises into the sender but a :class:`~tracking.errors.TransportError` from
+:meth:`Transport.send` (the request could not leave, and why); :meth:`Transport.receive`
+returns an :class:`Answer`: the status, or the :class:`~tracking.errors.TransportError` that
+says why there was no usable answer.
 """
 
 from __future__ import annotations
@@ -44,9 +46,11 @@ import http.client
 import os
 import select
 import socket
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from .endpoint import TP2_PATH, is_loopback
+from .errors import AnswerBroken, ConnectFailed, TimedOut, TransportError
 
 #: Answers up to this size are read to their end (the connection is then reused).
 MAX_ANSWER_BYTES = 64 * 1024
@@ -54,6 +58,26 @@ _HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 #: The peer closed a kept-alive connection before a single byte of the answer: safe to send again.
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
           ConnectionAbortedError)
+
+
+class Answer(NamedTuple):
+    """What came back for one request: its HTTP ``status``, or the ``failure`` that says why
+    nothing usable did (``status`` is then None)."""
+
+    status: int | None
+    failure: TransportError | None = None
+
+
+def failure_of(exc: BaseException, *, sent: bool) -> TransportError:
+    """``exc`` as the typed reason there is no answer (``sent``: the request had left)."""
+    if isinstance(exc, TransportError):
+        return exc
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return TimedOut(f"timed out ({detail})")
+    if not sent or isinstance(exc, ConnectionRefusedError | socket.gaierror):
+        return ConnectFailed(f"could not connect ({detail})")
+    return AnswerBroken(f"no whole answer ({detail})")
 
 
 class Transport:
@@ -76,7 +100,14 @@ class Transport:
 
     # -- the two halves of one exchange -------------------------------------------------------
     def send(self, body: bytes) -> None:
-        """Send one POST of ``body``; raises ``OSError`` / ``HTTPException`` when it cannot."""
+        """Send one POST of ``body``; raises :class:`~tracking.errors.TransportError` (the
+        reason) when it cannot."""
+        try:
+            self._send(body)
+        except Exception as exc:  # noqa: BLE001 - every way a request cannot leave, typed
+            raise failure_of(exc, sent=False) from exc
+
+    def _send(self, body: bytes) -> None:
         self._body = None
         conn = self._conn
         if conn is not None and self._idle and _dropped(conn):
@@ -109,23 +140,24 @@ class Transport:
             return True  # reading will fail at once
         return bool(readable)
 
-    def receive(self) -> int | None:
-        """The status of the request :meth:`send` sent, or None (timeout, refused, garbage...)."""
+    def receive(self) -> Answer:
+        """The answer to the request :meth:`send` sent: its status, or why there is none
+        (timeout, reset, not HTTP, not TLS, cut short...)."""
         body, self._body = self._body, None
         if body is None or self._conn is None:
-            return None
+            return Answer(None, ConnectFailed("nothing was sent"))
         try:
             try:
-                return self._answer()
+                return Answer(self._answer())
             except _STALE:
                 if not self._idle:
                     raise
                 self.close()  # closed while idle, before a byte came back: once more
                 self._connection().request("POST", self._path, body, _HEADERS)
-                return self._answer()
-        except Exception:  # noqa: BLE001 - timeout, reset, not HTTP, not TLS, cut short...
+                return Answer(self._answer())
+        except Exception as exc:  # noqa: BLE001 - every way there is no usable answer, typed
             self.close()
-            return None
+            return Answer(None, failure_of(exc, sent=True))
 
     def connect(self) -> bool:
         """Open the connection ahead of the first batch (best effort; False if it failed)."""

@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from .errors import CatalogError, EventInvalid
+
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
@@ -35,16 +37,7 @@ VENDOR = "dev.telemetry-consent"
 SELF_DESC_SCHEMA = (
     "http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/schema/jsonschema/1-0-0#"
 )
-_DRAFT_04 = "http://json-schema.org/draft-04/schema#"
 _COMPILE_LOCK = threading.Lock()
-
-
-class CatalogError(ValueError):
-    """A catalog cannot be loaded or composed; the message names what and the fix."""
-
-
-class EventInvalid(ValueError):
-    """An event or context does not match its schema (it is dropped, never sent)."""
 
 
 def package_schemas() -> Traversable:
@@ -148,7 +141,11 @@ class _Spec:
             with _COMPILE_LOCK:
                 check = self._cache.get("validator")
                 if check is None:
-                    check = host_check(self) or _compiled_check(self.schema())
+                    check = host_check(self)
+                    if check is None:
+                        from .collector.iglu import compile_check
+
+                        check = compile_check(self.schema())
                     self._cache["validator"] = check
         return check
 
@@ -286,14 +283,6 @@ def host_check(spec: _Spec) -> Callable[[Any], Any] | None:
     from ._checks import CHECKS
 
     return CHECKS.get(spec.iglu_uri)
-
-
-def _compiled_check(schema: dict[str, Any]) -> Callable[[Any], Any]:
-    import fastjsonschema
-
-    plain = {k: v for k, v in schema.items() if k not in ("$schema", "self")}
-    plain["$schema"] = _DRAFT_04
-    return fastjsonschema.compile(plain)
 
 
 def load_catalog(reference: str | None) -> Catalog:

@@ -21,7 +21,6 @@ Either way the spool keeps whatever was not delivered, for the next run or ``tel
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import threading
@@ -47,12 +46,16 @@ MemoryRuns = Iterable[tuple[Mapping[str, Any], list[dict[str, Any]]]]
 
 
 def start_uploader(spool: Spool, settings: TrackerSettings, endpoint: str | None, *,
+                   env_prefix: str, env: Mapping[str, str] | None = None,
                    force: bool = False) -> bool:
     """Start a detached uploader if nobody holds the lock and ``endpoint`` is not in backoff.
 
-    ``force``: ignore the backoff (someone is waiting for the events). Returns whether one was
-    started. Never raises. When the collector is in backoff, the spool's bounds are still kept
-    (under the lock), since no uploader will come to keep them.
+    The uploader reads its settings (``<env_prefix>TELEMETRY_*``) from the environment it
+    inherits: this process's, with the ``env`` a host decided with taking precedence for them.
+    ``settings`` are the host's own (the spool's bounds). ``force``: ignore the backoff
+    (someone is waiting for the events). Returns whether one was started. Never raises. When
+    the collector is in backoff, the spool's bounds are still kept (under the lock), since no
+    uploader will come to keep them.
     """
     try:
         in_backoff = (not force and endpoint is not None
@@ -65,18 +68,16 @@ def start_uploader(spool: Spool, settings: TrackerSettings, endpoint: str | None
                 _keep_bounds(spool, settings)
                 return False
             argv = [sys.executable, "-m", "tracking.uploader", "--spool", spool.directory,
-                    "--lock-fd", str(fd), "--options", json.dumps(settings.uploader_options())]
+                    "--lock-fd", str(fd), "--env-prefix", env_prefix]
             if force:
                 argv.append("--force")
             import subprocess
 
-            env = dict(os.environ)
-            env["PYTHONPATH"] = os.pathsep.join(
-                p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
             child = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, close_fds=True, pass_fds=(fd,),
-                start_new_session=True, cwd=spool.directory, env=env)
+                start_new_session=True, cwd=spool.directory,
+                env=_uploader_environment(env_prefix, env))
             Spool.mark_holder(fd, child.pid)  # who holds the lock now, from the first moment
             _detach(child)
             return True
@@ -84,6 +85,18 @@ def start_uploader(spool: Spool, settings: TrackerSettings, endpoint: str | None
             os.close(fd)  # the child has its own copy: the lock is now the uploader's
     except Exception:  # noqa: BLE001 - no uploader this time; the events wait in the spool
         return False
+
+
+def _uploader_environment(env_prefix: str, env: Mapping[str, str] | None) -> dict[str, str]:
+    """This process's environment, with the settings of ``env`` (when a host decided with its
+    own mapping) in place of its own, and ``tracking`` first on the path."""
+    out = dict(os.environ)
+    if env is not None:
+        prefix = f"{env_prefix}TELEMETRY_".upper()
+        out = {k: v for k, v in out.items() if not k.upper().startswith(prefix)}
+        out.update((k, v) for k, v in env.items() if k.upper().startswith(prefix))
+    out["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, out.get("PYTHONPATH")) if p)
+    return out
 
 
 #: Uploaders this process started and has not reaped yet.
@@ -122,10 +135,11 @@ class InlineWorker:
     works, and Python 3.12 refuses to start a thread once the interpreter is exiting.
     """
 
-    def __init__(self, spool: Spool | None, settings: TrackerSettings,
+    def __init__(self, spool: Spool | None, env_prefix: str,
                  env: Mapping[str, str] | None = None) -> None:
         self._spool = spool
-        self._settings = settings
+        self._env_prefix = env_prefix
+        self._settings: TrackerSettings | None = None
         self._env = env
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -148,8 +162,10 @@ class InlineWorker:
     def _serve(self) -> None:
         try:
             from . import _http, _snowplow, uploader  # noqa: F401 - imported ahead, off the exit
+            from .uploader_settings import load_settings
 
             _snowplow.import_snowplow()
+            self._settings, _problems = load_settings(self._env_prefix, self._env)
         except Exception:  # noqa: BLE001 - the delivery will fail and say so
             pass
         while True:
@@ -157,8 +173,13 @@ class InlineWorker:
             with self._lock:
                 jobs, self._jobs = self._jobs, []
                 self._wake.clear()
+            settings = self._settings
+            if settings is None:
+                from .settings import TrackerSettings
+
+                settings = TrackerSettings()
             for job in jobs:
-                job.run(self._spool, self._settings, self._env)
+                job.run(self._spool, settings, self._env)
 
 
 class _Job:
@@ -188,11 +209,13 @@ class Handover:
     """One tracker's way of getting its sealed segments delivered (see the module docstring)."""
 
     def __init__(self, spool: Spool, settings: TrackerSettings, endpoint: str,
-                 mode: DeliveryMode, env: Mapping[str, str] | None = None) -> None:
+                 mode: DeliveryMode, env_prefix: str,
+                 env: Mapping[str, str] | None = None) -> None:
         self.spool = spool
         self.settings = settings
         self.endpoint = endpoint
         self.mode = mode
+        self.env_prefix = env_prefix
         self._env = env
         self.uploads_started = 0
         self._worker: InlineWorker | None = None
@@ -202,7 +225,7 @@ class Handover:
     def worker(self) -> InlineWorker:
         """The in-process delivery thread, started now if it is not running yet."""
         if self._worker is None:
-            self._worker = InlineWorker(self.spool, self.settings, self._env)
+            self._worker = InlineWorker(self.spool, self.env_prefix, self._env)
         return self._worker
 
     @property
@@ -211,8 +234,12 @@ class Handover:
 
     def sealed(self) -> None:
         """A segment was sealed in the middle of a run: start delivering it if we may."""
-        if self.mode == "detached" and start_uploader(self.spool, self.settings, self.endpoint):
+        if self.mode == "detached" and self._start():
             self.uploads_started += 1
+
+    def _start(self, force: bool = False) -> bool:
+        return start_uploader(self.spool, self.settings, self.endpoint,
+                              env_prefix=self.env_prefix, env=self._env, force=force)
 
     def finish(self, timeout: float, memory: MemoryRuns = ()) -> bool:
         """The run's recording is over: hand everything over. In detached mode this returns at
@@ -222,7 +249,7 @@ class Handover:
         if memory or self.mode == "inline":
             report = self.worker().deliver(time.monotonic() + timeout, memory)
             ok = report is not None and not report.failed and report.error is None
-        if self.mode == "detached" and start_uploader(self.spool, self.settings, self.endpoint):
+        if self.mode == "detached" and self._start():
             self.uploads_started += 1
         return ok
 
@@ -245,7 +272,7 @@ class Handover:
                 break
             if self.mode == "detached" and now - started >= _RESPAWN_S:
                 started = now
-                if start_uploader(self.spool, self.settings, self.endpoint, force=True):
+                if self._start(force=True):
                     self.uploads_started += 1
             elif self.mode == "inline" and now - started >= _RESPAWN_S:
                 started = now

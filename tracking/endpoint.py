@@ -15,9 +15,13 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from consent.values import shown
+
+if TYPE_CHECKING:
+    from .profile import TrackedProfile
 
 #: Snowplow's tracker-protocol POST path, appended to the collector's base URL.
 TP2_PATH = "/com.snowplowanalytics.snowplow/tp2"
@@ -88,7 +92,8 @@ def check_endpoint(raw: str, source: str) -> tuple[str | None, str | None]:
     return f"{scheme}://{netloc}{path}", None
 
 
-def endpoint_for(profile, env: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+def endpoint_for(profile: TrackedProfile,
+                 env: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
     """Where ``profile``'s events would go now: ``(url, None)``, ``(None, why)`` or ``(None, None)``.
 
     ``<PREFIX>TELEMETRY_ENDPOINT`` (when set and not blank) overrides the profile's collector.
@@ -98,7 +103,8 @@ def endpoint_for(profile, env: Mapping[str, str] | None = None) -> tuple[str | N
     return resolve_endpoint(profile, env.get(profile.endpoint_env_var))
 
 
-def resolve_endpoint(profile, override: str | None) -> tuple[str | None, str | None]:
+def resolve_endpoint(profile: TrackedProfile,
+                     override: str | None) -> tuple[str | None, str | None]:
     """:func:`endpoint_for` with the override already read (the tracker reads it with its settings)."""
     if override is not None and override.strip():
         return check_endpoint(override, profile.endpoint_env_var)

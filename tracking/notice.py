@@ -1,4 +1,4 @@
-"""The first-run notice: tell the user before anything is sent (PRODUCT.md §4).
+"""The first-run notice: tell the user before anything is sent (docs/delivery.md).
 
 The first run that would track prints a short notice on stderr and sends nothing; the notice is
 recorded in the user state dir with the profile's ``consent_version``, and shown again (with the
@@ -8,8 +8,10 @@ same rule) when that version is bumped because the catalog collects something ne
 
 from __future__ import annotations
 
-from consent import AppProfile, Decision
-from consent.state import acknowledge_notice, acknowledged_version
+from consent import Decision
+
+from .profile import TrackedProfile
+from .state import acknowledge_notice, acknowledged_version
 
 
 #: Profiles whose notice this process showed: the whole process is the notice run, so a second
@@ -17,12 +19,12 @@ from consent.state import acknowledge_notice, acknowledged_version
 _SHOWN_IN_THIS_PROCESS: set[tuple[str, str, int]] = set()
 
 
-def _key(profile: AppProfile) -> tuple[str, str, int]:
+def _key(profile: TrackedProfile) -> tuple[str, str, int]:
     # The state dir too: the mark it guards lives there (another HOME is another user).
     return (profile.state_dir(), profile.name, profile.consent_version)
 
 
-def needs_notice(profile: AppProfile) -> bool:
+def needs_notice(profile: TrackedProfile) -> bool:
     """True until the user has been told about this ``consent_version`` of the profile, and for
     the rest of the process that told them."""
     if _key(profile) in _SHOWN_IN_THIS_PROCESS:
@@ -30,7 +32,7 @@ def needs_notice(profile: AppProfile) -> bool:
     return acknowledged_version(profile) != profile.consent_version
 
 
-def notice_text(profile: AppProfile, decision: Decision) -> str:
+def notice_text(profile: TrackedProfile, decision: Decision) -> str:
     """The notice: what is collected, that nothing was sent now, how to turn it off."""
     label = profile.label
     cli = profile.telemetry_command
@@ -50,7 +52,7 @@ def notice_text(profile: AppProfile, decision: Decision) -> str:
     return "\n".join(lines)
 
 
-def show_notice(profile: AppProfile, decision: Decision, stream) -> bool:
+def show_notice(profile: TrackedProfile, decision: Decision, stream) -> bool:
     """Print the notice and record that it was shown; False if it could not be recorded.
 
     When the mark cannot be written (read-only state dir), the notice is shown again next time

@@ -2,14 +2,15 @@
 
 A segment's first line is its **header**: what delivery needs and only the recording run knows.
 
-- ``profile``: the host's :class:`~consent.AppProfile` as plain values. Not a ``module:attribute``
+- ``profile``: the host's :class:`~tracking.TrackedProfile` as plain values. Not a ``module:attribute``
   reference: an unregistered profile (the example's, defined next to its script) is often not
   importable from a fresh interpreter, while its values always are.
 - ``endpoint``: the checked collector URL of this run (a ``<PREFIX>TELEMETRY_ENDPOINT`` included).
 - ``edition``, ``mandatory``, ``decided_by`` and ``layers``: the decision at record time. The
-  uploader re-reads only the *lasting* layers (admin lock and system policy, the project file,
-  the user config) and keeps the recorded opinions of the others (``DO_NOT_TRACK``, the host's
-  flag, the environment variable), which belong to the run; see :func:`redecide`.
+  uploader re-reads only the *lasting* layers (those read from files a later command can
+  change: ``LayerSource.lasting``) and keeps the recorded opinions of the others
+  (``DO_NOT_TRACK``, the host's flag, the environment variable), which belong to the run; see
+  :func:`redecide`.
 - ``cwd``: where the decision was made, so that the same project file is read again.
 - ``project_id``: the keyed hash of the project (computed on the host, which has the secret).
 - ``contexts`` / ``schemas``: which standard contexts the profile's catalog attaches, and the
@@ -28,20 +29,19 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from consent import AppProfile, Decision, Edition, Layer, LegacyFlagFile, resolve
+from consent import LAYERS, Decision, Edition, Layer, LegacyFlagFile, resolve
 
+from .profile import TrackedProfile
 from .spool import SPOOL_VERSION
 
 #: Layers a later command can change for good; the others were this run's own.
-LASTING_LAYERS = frozenset({"admin_lock", "project_file", "user_config", "system_default"})
+LASTING_LAYERS = frozenset(source.name for source in LAYERS if source.lasting)
 
 
-def profile_data(profile: AppProfile) -> dict[str, Any]:
-    """``profile`` as JSON values (``extra``, which may hold anything, is left out)."""
+def profile_data(profile: TrackedProfile) -> dict[str, Any]:
+    """``profile`` as JSON values."""
     out: dict[str, Any] = {}
     for field in dataclasses.fields(profile):
-        if field.name == "extra":
-            continue
         value = getattr(profile, field.name)
         if isinstance(value, LegacyFlagFile):
             value = dataclasses.asdict(value)
@@ -49,20 +49,20 @@ def profile_data(profile: AppProfile) -> dict[str, Any]:
     return out
 
 
-def profile_from_data(data: Mapping[str, Any]) -> AppProfile:
+def profile_from_data(data: Mapping[str, Any]) -> TrackedProfile:
     """The inverse of :func:`profile_data`; raises (TypeError, ValueError) on garbage."""
-    known = {f.name for f in dataclasses.fields(AppProfile)} - {"extra"}
+    known = {f.name for f in dataclasses.fields(TrackedProfile)}
     values = {k: _tuples(v) for k, v in data.items() if k in known}
     legacy = values.get("legacy_flag_file")
     if isinstance(legacy, Mapping):
         values["legacy_flag_file"] = LegacyFlagFile(**{k: _tuples(v) for k, v in legacy.items()})
-    profile = AppProfile(**values)
+    profile = TrackedProfile(**values)
     if not isinstance(profile.name, str) or not profile.name:
         raise ValueError("a profile needs a name")
     return profile
 
 
-def segment_header(profile: AppProfile, decision: Decision, endpoint: str, cwd: str,
+def segment_header(profile: TrackedProfile, decision: Decision, endpoint: str, cwd: str,
                    project_id: str | None, contexts: Mapping[str, str],
                    schemas: Mapping[str, Any]) -> dict[str, Any]:
     """The first line of a segment (see the module docstring)."""
@@ -82,7 +82,7 @@ def segment_header(profile: AppProfile, decision: Decision, endpoint: str, cwd: 
     }
 
 
-def redecide(profile: AppProfile, header: Mapping[str, Any],
+def redecide(profile: TrackedProfile, header: Mapping[str, Any],
              env: Mapping[str, str] | None = None) -> Decision:
     """The recording run's decision with its lasting layers read again now.
 

@@ -1,153 +1,166 @@
-"""The tracker's runtime settings, read once from ``<PREFIX>TELEMETRY_*`` environment variables.
+"""The tracker's runtime settings, ``<PREFIX>TELEMETRY_*``: one declaration, two readers.
 
-Standard library only: the host reads these on every tracked run, and importing
-pydantic-settings cost about 100 ms, more than the whole budget of recording a run. One table,
-:data:`FIELDS`, says every setting's name, type, bounds, default and meaning; the host reads it
-once, reports each bad value in one line naming the variable and the fix, and hands the values
-the uploader needs to it on its command line (:meth:`TrackerSettings.uploader_options`), so the
-uploader never parses the environment again.
+:class:`TrackerSettings` declares every setting once: its name, type, default, bounds and
+meaning (``docs/delivery.md#settings`` lists them). It is read two ways:
 
-A bad value never stops the host: its default is used instead.
+- by a host, with :func:`read_host_settings`: the standard library only, and only the few
+  settings a host itself uses (:data:`HOST_SETTINGS`: whether to print instead of record, where
+  events go, how long it may wait at exit, the spool's bounds); importing pydantic-settings costs
+  about 100 ms, more than the whole budget of recording a run;
+- by the uploader (its own process, an in-process delivery, ``telemetry upload``), with
+  :func:`tracking.uploader_settings.load_settings`: a pydantic-settings model built from the same
+  declaration reads every setting from the environment the uploader inherits.
+
+Either way a bad value never stops anything: one line names the variable and the fix, and the
+default is used instead.
 """
-
-from __future__ import annotations
 
 import math
 import os
+import typing
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 from consent.values import env_bool, shown
 
+__all__ = [
+    "HOST_SETTINGS",
+    "Setting",
+    "TrackerSettings",
+    "declared",
+    "problem_line",
+    "read_host_settings",
+]
 
-class Field(NamedTuple):
-    """One setting: ``<PREFIX>TELEMETRY_<NAME upper-cased>``."""
-
-    name: str
-    kind: type  # bool, int, float or str
-    default: Any
-    description: str
-    low: float | None = None
-    high: float | None = None
-    #: True: ``low`` itself is refused (``> low`` rather than ``>= low``).
-    low_open: bool = False
+# (No ``from __future__ import annotations`` here: the declaration's Annotated metadata is read
+# at run time.)
 
 
-#: Every setting, in the order ``telemetry`` documents them.
-FIELDS: tuple[Field, ...] = (
-    Field("endpoint", str, None, "Collector base URL; overrides the profile's."),
-    Field("debug", bool, False, "Print each event to stderr instead of recording it."),
-    Field("flush_deadline", float, None,
-          "Seconds a host may wait at exit when it delivers in-process (CI, PID 1); "
-          "default: the profile's (1 s).", 0, 30),
-    Field("spool_max_events", int, 10_000, "Events kept waiting before the oldest are dropped.",
-          1, 10_000_000),
-    Field("spool_max_bytes", int, 10 * 1024 * 1024,
-          "Bytes of waiting events kept before the oldest are dropped.", 1024, 1 << 34),
-    Field("spool_max_age_s", float, 7 * 24 * 3600.0,
-          "Seconds an event may wait before it is dropped as too old.", 1, 365 * 24 * 3600.0),
-    Field("batch_size", int, 200, "Events per POST.", 1, 500),
-    Field("request_timeout", float, 5.0, "Seconds per HTTP request (connect, each read).",
-          0, 60, low_open=True),
-    Field("upload_time_limit", float, 30.0,
-          "Hard wall-clock cap of one uploader process, in seconds.", 1, 600),
-    Field("backoff_max_s", float, 60.0,
-          "Longest wait after failed uploads before another uploader starts.", 0, 3600),
-)
+class Setting(NamedTuple):
+    """What a setting means and its bounds (``ge``/``le`` inclusive, ``gt`` exclusive)."""
+
+    meaning: str
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
 
 
 class TrackerSettings(NamedTuple):
-    """How the tracker records and delivers; see :data:`FIELDS` for each setting.
+    """How the tracker records and delivers. Each field is ``<PREFIX>TELEMETRY_<NAME>``.
 
     A NamedTuple, like the others a host builds at start-up: a frozen dataclass costs about a
     millisecond just to define, and every tracked run pays for it.
     """
 
-    endpoint: str | None = None
-    debug: bool = False
-    flush_deadline: float | None = None
-    spool_max_events: int = 10_000
-    spool_max_bytes: int = 10 * 1024 * 1024
-    spool_max_age_s: float = 7 * 24 * 3600.0
-    batch_size: int = 200
-    request_timeout: float = 5.0
-    upload_time_limit: float = 30.0
-    backoff_max_s: float = 60.0
-
-    @classmethod
-    def load(cls, env_prefix: str,
-             env: Mapping[str, str] | None = None) -> tuple[TrackerSettings, list[str]]:
-        """The settings, and one line per variable that was ignored because it was wrong.
-
-        Names are matched case-insensitively and an empty value counts as unset, as shells and
-        CI systems write them either way.
-        """
-        source = os.environ if env is None else env
-        prefix = f"{env_prefix}TELEMETRY_".upper()
-        wanted = {f"{prefix}{f.name.upper()}": f for f in FIELDS}
-        raw: dict[str, tuple[str, str]] = {}
-        for key, value in source.items():
-            field = wanted.get(key.upper())
-            if field is not None and value is not None and value.strip():
-                raw[field.name] = (key, value)
-        values: dict[str, Any] = {}
-        problems: list[str] = []
-        for field in FIELDS:
-            if field.name not in raw:
-                continue
-            key, text = raw[field.name]
-            try:
-                values[field.name] = _parse(field, text)
-            except ValueError as exc:
-                problems.append(
-                    f"telemetry: {key}={shown(text)!r} is ignored ({exc}); using the default. "
-                    f"Fix: correct or unset {key}")
-        return cls()._replace(**values), problems
-
-    def uploader_options(self) -> dict[str, Any]:
-        """What an uploader needs to know, as plain JSON values (it is told, it does not read)."""
-        keep = ("spool_max_events", "spool_max_bytes", "spool_max_age_s", "batch_size",
-                "request_timeout", "upload_time_limit", "backoff_max_s")
-        return {name: getattr(self, name) for name in keep}
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> TrackerSettings:
-        """The inverse of :meth:`uploader_options`; unknown or wrong values keep their default."""
-        known = {f.name: f for f in FIELDS}
-        values: dict[str, Any] = {}
-        for name, value in options.items():
-            field = known.get(name)
-            if field is None or field.kind is str or field.kind is bool:
-                continue
-            try:
-                values[name] = _parse(field, str(value))
-            except ValueError:
-                continue
-        return cls()._replace(**values)
+    endpoint: Annotated[str | None, Setting("Collector base URL; overrides the profile's.")] = None
+    debug: Annotated[bool, Setting("Print each event to stderr instead of recording it.")] = False
+    flush_deadline: Annotated[float | None, Setting(
+        "Seconds a host may wait at exit when it delivers in-process (CI, PID 1); "
+        "default: the profile's (1 s).", ge=0, le=30)] = None
+    spool_max_events: Annotated[int, Setting(
+        "Events kept waiting before the oldest are dropped.", ge=1, le=10_000_000)] = 10_000
+    spool_max_bytes: Annotated[int, Setting(
+        "Bytes of waiting events kept before the oldest are dropped.",
+        ge=1024, le=1 << 34)] = 10 * 1024 * 1024
+    spool_max_age_s: Annotated[float, Setting(
+        "Seconds an event may wait before it is dropped as too old.",
+        ge=1, le=365 * 24 * 3600.0)] = 7 * 24 * 3600.0
+    batch_size: Annotated[int, Setting("Events per POST.", ge=1, le=500)] = 200
+    request_timeout: Annotated[float, Setting(
+        "Seconds per HTTP request (connect, each read).", gt=0, le=60)] = 5.0
+    upload_time_limit: Annotated[float, Setting(
+        "Hard wall-clock cap of one uploader process, in seconds.", ge=1, le=600)] = 30.0
+    backoff_max_s: Annotated[float, Setting(
+        "Longest wait after failed uploads before another uploader starts.", ge=0, le=3600)] = 60.0
 
 
-def _parse(field: Field, text: str) -> Any:
-    text = text.strip()
-    if field.kind is str:
+#: What a host reads itself; the uploader reads every setting.
+HOST_SETTINGS = ("endpoint", "debug", "flush_deadline", "spool_max_events", "spool_max_bytes",
+                 "spool_max_age_s")
+
+
+class Declared(NamedTuple):
+    """One setting as declared: its name, its value type (bool, int, float or str), whether it
+    may be None, its default and its :class:`Setting`."""
+
+    name: str
+    kind: type
+    optional: bool
+    default: Any
+    setting: Setting
+
+
+_DECLARED: list[tuple[Declared, ...]] = []
+
+
+def declared() -> tuple[Declared, ...]:
+    """Every setting of :class:`TrackerSettings`, in its order, read from the declaration."""
+    if not _DECLARED:
+        hints = typing.get_type_hints(TrackerSettings, include_extras=True)
+        out = []
+        for name in TrackerSettings._fields:
+            kind, setting = typing.get_args(hints[name])
+            values = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+            out.append(Declared(name, values[0] if values else kind, bool(values), 
+                                TrackerSettings._field_defaults[name], setting))
+        _DECLARED.append(tuple(out))
+    return _DECLARED[0]
+
+
+def problem_line(variable: str, value: str, why: str) -> str:
+    """The one line that reports a value that was ignored."""
+    return (f"telemetry: {variable}={shown(value)!r} is ignored ({why}); using the default. "
+            f"Fix: correct or unset {variable}")
+
+
+def read_host_settings(env_prefix: str, env: Mapping[str, str] | None = None,
+                       ) -> tuple[TrackerSettings, list[str]]:
+    """The host's settings (:data:`HOST_SETTINGS`; the others keep their defaults), and one line
+    per variable that was ignored because it was wrong. Standard library only.
+
+    Names are matched case-insensitively and an empty value counts as unset, as shells and
+    CI systems write them either way.
+    """
+    source = os.environ if env is None else env
+    prefix = f"{env_prefix}TELEMETRY_".upper()
+    wanted = {f"{prefix}{item.name.upper()}": item for item in declared()
+              if item.name in HOST_SETTINGS}
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, text in source.items():
+        item = wanted.get(key.upper())
+        if item is None or text is None or not text.strip():
+            continue
+        try:
+            values[item.name] = _parse(item, text.strip())
+        except ValueError as exc:
+            problems.append(problem_line(key, text, str(exc)))
+    return TrackerSettings()._replace(**values), problems
+
+
+def _parse(item: Declared, text: str) -> Any:
+    if item.kind is str:
         return text
-    if field.kind is bool:
+    if item.kind is bool:
         flag = env_bool(text)
         if flag is None:
             raise ValueError("not a boolean: use 1/0, true/false, yes/no")
         return flag
     try:
-        number: float = int(text) if field.kind is int else float(text)
+        number: float = int(text) if item.kind is int else float(text)
     except ValueError:
-        raise ValueError(f"not {'an integer' if field.kind is int else 'a number'}") from None
-    if isinstance(number, float) and not math.isfinite(number):
+        raise ValueError(f"not {'an integer' if item.kind is int else 'a number'}") from None
+    if not math.isfinite(number):
         raise ValueError("not a finite number")
-    if field.low is not None and (number < field.low or (field.low_open and number == field.low)):
-        raise ValueError(f"must be {'>' if field.low_open else '≥'} {_num(field.low)}")
-    if field.high is not None and number > field.high:
-        raise ValueError(f"must be ≤ {_num(field.high)}")
+    bounds = item.setting
+    if bounds.ge is not None and number < bounds.ge:
+        raise ValueError(f"must be ≥ {_num(bounds.ge)}")
+    if bounds.gt is not None and number <= bounds.gt:
+        raise ValueError(f"must be > {_num(bounds.gt)}")
+    if bounds.le is not None and number > bounds.le:
+        raise ValueError(f"must be ≤ {_num(bounds.le)}")
     return number
 
 
 def _num(value: float) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
-

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
     from consent import AppProfile, Decision
 
+    from .profile import TrackedProfile
+
     from ._watch import ConsentWatch
     from .catalog import Catalog
     from .delivery import Handover
@@ -126,7 +128,9 @@ class Tracker:
         env: Mapping[str, str] | None = None,
         project_name: str | None = None,
     ) -> None:
-        self.profile = profile or consent.DEFAULT_PROFILE
+        from .profile import tracked
+
+        self.profile: TrackedProfile = tracked(profile or consent.DEFAULT_PROFILE)
         self.stats = TrackerStats()
         self.decision: Decision | None = None
         self.plan = Plan("off")
@@ -156,14 +160,15 @@ class Tracker:
         if not decision.enabled:
             return  # consent off: nothing else, not even an import
 
-        from .catalog import CatalogError, load_catalog
+        from .catalog import load_catalog
+        from .errors import CatalogError
         from .endpoint import resolve_endpoint
         from .notice import needs_notice, show_notice
         from .plan import delivery_mode, plan
-        from .settings import TrackerSettings
+        from .settings import read_host_settings
 
         environ = os.environ if env is None else env
-        settings, problems = TrackerSettings.load(profile.env_prefix, environ)
+        settings, problems = read_host_settings(profile.env_prefix, environ)
         self._settings = settings
         try:
             catalog = load_catalog(profile.event_catalog)
@@ -421,7 +426,7 @@ class _SpoolSink:
         assert plan.endpoint is not None
         self._endpoint = plan.endpoint
         self.handover: Handover = Handover(self.spool, settings, plan.endpoint, plan.delivery,
-                                           env)
+                                           self._profile.env_prefix, env)
         self._hasher: KeyedHasher | None = None
         self._header: dict[str, Any] | None = None
         self._writer: SegmentWriter | None = None
@@ -434,7 +439,7 @@ class _SpoolSink:
             # since start-up must not leave a new file behind). Once loaded, nothing is written.
             if not self._tracker._allowed_now():
                 return None
-            from consent.state import ensure_secret
+            from .state import ensure_secret
 
             from .ids import KeyedHasher
 
@@ -653,7 +658,7 @@ class Invocation:
         self._tracker.track(event, data, contexts=contexts, invocation_id=self.invocation_id)
 
 
-def _watch_for(decision: Decision, profile: AppProfile, host_flag: bool | None,
+def _watch_for(decision: Decision, profile: TrackedProfile, host_flag: bool | None,
                edition: str | None, cwd: str, env: Mapping[str, str] | None) -> ConsentWatch:
     from ._watch import ConsentWatch
 

@@ -1,9 +1,10 @@
 """Delivering the spool: the uploader process, and the same work done inside a host.
 
-``python -m tracking.uploader --spool DIR [--lock-fd N] [--options JSON] [--force]`` is started
-by a host (:mod:`tracking.delivery`), detached, with its stdio on ``/dev/null``; ``telemetry
-upload`` and a host that delivers in-process (CI, PID 1, :meth:`tracking.Tracker.flush`) run
-:func:`deliver` instead. Either way, one :class:`Uploader` holds the spool's lock and:
+``python -m tracking.uploader --spool DIR --env-prefix P [--lock-fd N] [--force]`` is started
+by a host (:mod:`tracking.delivery`), detached, with its stdio on ``/dev/null``; it reads its
+settings, ``<P>TELEMETRY_*``, from the environment it inherits
+(:func:`tracking.uploader_settings.load_settings`). ``telemetry upload`` and a host that
+delivers in-process (CI, PID 1, :meth:`tracking.Tracker.flush`) run :func:`deliver` instead. Either way, one :class:`Uploader` holds the spool's lock and:
 
 1. adopts the segments of hosts that died, and drops what is over the spool's bounds, oldest
    first (counted);
@@ -41,14 +42,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .errors import TransportError
 from .settings import TrackerSettings
 from .spool import Segment, Spool
 
 if TYPE_CHECKING:  # the sending machinery is imported when the first batch is built
-    from consent import AppProfile
-
-    from ._http import Transport
+    from ._http import Answer, Transport
     from ._snowplow import PayloadBuilder
+    from .profile import TrackedProfile
 
 __all__ = ["Report", "Uploader", "deliver", "main"]
 
@@ -81,6 +82,8 @@ class Report:
     segments_done: int = 0
     #: Collectors that failed in this run: url -> why.
     failed: dict[str, str] = field(default_factory=dict)
+    #: Settings that were ignored because they were wrong, one line each.
+    problems: list[str] = field(default_factory=list)
     error: str | None = None
     #: First event accepted / last batch accepted (epoch s), for the benchmarks.
     first_sent_at: float | None = None
@@ -96,7 +99,7 @@ class Report:
 class _Run:
     """What is known about one recorded run (one segment header), computed once per delivery."""
 
-    profile: AppProfile
+    profile: TrackedProfile
     header: Mapping[str, Any]
     allowed: Callable[[], bool]
     contexts: dict[str, str]
@@ -113,17 +116,26 @@ class _Collector:
         self.transport: Transport = Transport(url, timeout)
         self.failed: str | None = None
 
-    def send(self, body: bytes) -> bool:
-        """Send one batch; False when it could not even leave (refused, reset, TLS...)."""
+    def send(self, body: bytes) -> TransportError | None:
+        """Send one batch; why it could not even leave (refused, reset, TLS...), or None."""
         try:
             self.transport.send(body)
-        except Exception:  # noqa: BLE001 - refused, reset, TLS, timeout: no answer
-            return False
-        return True
+        except TransportError as exc:
+            return exc
+        return None
 
-    def receive(self) -> int | None:
-        """The status of the batch in flight, or None (timeout, reset, garbage...)."""
+    def receive(self) -> Answer:
+        """The answer to the batch in flight: its status, or why there is none."""
         return self.transport.receive()
+
+    def exchange(self, body: bytes) -> Answer:
+        """Send ``body`` and read its answer."""
+        failure = self.send(body)
+        if failure is not None:
+            from ._http import Answer
+
+            return Answer(None, failure)
+        return self.receive()
 
 
 #: An event as sent: its schema, its data, its contexts (for the local log).
@@ -138,7 +150,8 @@ class _Batch:
     body: bytes | None
     logged: list[_Sent]
     invalid: int
-    sent: bool = False
+    #: Why the batch could not leave (None: it is in flight).
+    unsent: TransportError | None = None
 
 
 @dataclass
@@ -168,7 +181,7 @@ class Uploader:
         self._checks: dict[str, Callable[[Any], Any] | None] = {}
         self._encode = json.JSONEncoder(separators=(",", ":")).encode
         #: Accepted events waiting to be written to the local log, per profile.
-        self._log: dict[str, tuple[AppProfile, list[tuple[str, _Sent]]]] = {}
+        self._log: dict[str, tuple[TrackedProfile, list[tuple[str, _Sent]]]] = {}
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, lock_fd: int | None = None, *, wait_for_lock: bool = False) -> Report:
@@ -345,7 +358,7 @@ class Uploader:
             if ready.body is None:
                 self._advance(segment, ready.chunk)
                 continue
-            ready.sent = collector.send(ready.body)
+            ready.unsent = collector.send(ready.body)
             self.report.batches += 1
             in_flight = ready
 
@@ -373,7 +386,8 @@ class Uploader:
     def _settle(self, collector: _Collector, batch: _Batch, run: _Run,
                 segment: Segment | None, tally: _Tally) -> str:
         """Read the answer to ``batch`` and act on it: "ok", "failed" or "withdrawn"."""
-        status = collector.receive() if batch.sent else None
+        answer = collector.receive() if batch.unsent is None else None
+        status = answer.status if answer is not None else None
         if status is not None and status in _RETRYABLE and self._time_left() > 1.5:
             time.sleep(1.0)  # one more try: a proxy restarting, a collector scaling up
             # ...unless the user said stop in that second (`telemetry disable` or `reset`).
@@ -381,7 +395,8 @@ class Uploader:
                 self._revoked(len(batch.logged), tally)
                 return "withdrawn"
             self.report.batches += 1
-            status = collector.receive() if collector.send(batch.body or b"") else None
+            answer = collector.exchange(batch.body or b"")
+            status = answer.status
         count = len(batch.logged)
         if status is not None and 200 <= status < 300:
             tally.accepted += count
@@ -392,7 +407,9 @@ class Uploader:
             self._drop(count, "rejected")
             self.report.rejected += count
         else:
-            collector.failed = f"HTTP {status}" if status is not None else "no answer"
+            failure = batch.unsent if answer is None else answer.failure
+            collector.failed = (f"HTTP {status}" if status is not None
+                                else f"no answer: {failure}" if failure else "no answer")
             self.report.failed[collector.url] = collector.failed
             self._back_off(collector.url, collector.failed)
             return "failed"
@@ -424,7 +441,7 @@ class Uploader:
         self._runs[key] = run
         return run
 
-    def _builder(self, profile: AppProfile) -> PayloadBuilder:
+    def _builder(self, profile: TrackedProfile) -> PayloadBuilder:
         builder = self._builders.get(profile.name)
         if builder is None:
             from ._snowplow import PayloadBuilder
@@ -433,10 +450,10 @@ class Uploader:
             self._builders[profile.name] = builder
         return builder
 
-    def _anonymous_id(self, profile: AppProfile) -> str:
+    def _anonymous_id(self, profile: TrackedProfile) -> str:
         anonymous = self._anonymous.get(profile.name)
         if anonymous is None:
-            from consent.state import ensure_anonymous_id
+            from .state import ensure_anonymous_id
 
             # Created here, the first time an event is actually about to be sent.
             anonymous = ensure_anonymous_id(profile)
@@ -454,9 +471,9 @@ class Uploader:
             schema = (header.get("schemas") or {}).get(uri)
             if isinstance(schema, dict):
                 try:
-                    from .catalog import _compiled_check
+                    from .collector.iglu import compile_check
 
-                    check = _compiled_check(schema)
+                    check = compile_check(schema)
                 except Exception:  # noqa: BLE001 - a schema that does not compile checks nothing
                     check = None
         self._checks[uri] = check
@@ -577,7 +594,7 @@ class Uploader:
                         "contexts": [{"schema": u, "data": d} for u, d in contexts]}
                        for sent_at, (uri, data, contexts) in kept]
             try:
-                from consent.state import append_log
+                from .state import append_log
 
                 append_log(profile, records)
             except Exception:  # noqa: BLE001 - the local log is best effort
@@ -698,29 +715,41 @@ def _own_usage(report: Report) -> None:
         pass
 
 
+def _watchdog(seconds: float) -> None:
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        import signal
+
+        signal.alarm(max(1, math.ceil(seconds)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The detached uploader process. Prints nothing, never raises, always ends."""
     parser = argparse.ArgumentParser(prog="python -m tracking.uploader", add_help=False)
     parser.add_argument("--spool", required=True)
     parser.add_argument("--lock-fd", type=int, default=None)
-    parser.add_argument("--options", default="{}")
+    parser.add_argument("--env-prefix", default="")
     parser.add_argument("--force", action="store_true")
     try:
         args = parser.parse_args(argv)
-        settings = TrackerSettings.from_options(json.loads(args.options))
-    except (SystemExit, ValueError):
+    except SystemExit:
         return 2
     # The watchdog first, before any import or I/O that could hang: the kernel ends this
-    # process when the time is up (SIGALRM's default action), whatever it is doing.
-    limit = settings.upload_time_limit
-    with contextlib.suppress(AttributeError, ValueError, OSError):
-        import signal
+    # process when the time is up (SIGALRM's default action), whatever it is doing. Armed at
+    # the default cap while the settings are read, then at the configured one.
+    _watchdog(TrackerSettings().upload_time_limit)
+    try:
+        from .uploader_settings import load_settings
 
-        signal.alarm(max(1, math.ceil(limit)))
+        settings, problems = load_settings(args.env_prefix)
+    except Exception:  # noqa: BLE001 - settings that cannot be read: the defaults
+        settings, problems = TrackerSettings(), []
+    limit = settings.upload_time_limit
+    _watchdog(limit)
     with contextlib.suppress(OSError, AttributeError):
         os.nice(10)  # background work: the user's own commands come first
     uploader = Uploader(Spool(args.spool), settings, deadline=time.monotonic() + limit - 0.5,
                         force=args.force, mode="detached")
+    uploader.report.problems = problems
     uploader.run(args.lock_fd)
     return 0
 

@@ -3,14 +3,14 @@ its first-run notice in each isolated state dir before the run)."""
 
 from __future__ import annotations
 
-from consent import AppProfile
+from tracking import TrackedProfile
 
 NAME = "benchapp"
 ENV_PREFIX = "BENCHAPP_"
 
 
-def make_profile(collector: str | None) -> AppProfile:
-    return AppProfile(
+def make_profile(collector: str | None) -> TrackedProfile:
+    return TrackedProfile(
         name=NAME,
         env_prefix=ENV_PREFIX,
         project_files=("benchapp_project.yml",),

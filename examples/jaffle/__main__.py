@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import click  # noqa: E402
 
-from consent.cli import telemetry_group  # noqa: E402  # telemetry
+from telemetry_cli import telemetry_group  # noqa: E402  # telemetry
 from jaffle_profile import PROFILE  # noqa: E402  # telemetry
 from runner import PROJECT_FILE, find_project, load_models, run_models  # noqa: E402
 from tracking import Tracker  # noqa: E402  # telemetry

@@ -3,7 +3,7 @@
 import os
 import shlex
 
-from consent import AppProfile
+from tracking import TrackedProfile
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -20,7 +20,7 @@ def _command_here() -> str:
     return f"python {shlex.quote(path)} telemetry"
 
 
-PROFILE = AppProfile(
+PROFILE = TrackedProfile(
     name="jaffle",
     env_prefix="JAFFLE_",                      # JAFFLE_SEND_ANONYMOUS_USAGE_STATS, JAFFLE_TELEMETRY_*
     project_files=("jaffle_project.yml",),     # flags: send_anonymous_usage_stats: false

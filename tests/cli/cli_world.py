@@ -2,7 +2,7 @@
 
 Every command is driven the way a user drives it — a real subprocess with its own environment
 and working directory — except for the many small permutations, which go through click's
-``CliRunner`` against ``consent.cli.telemetry_group()`` in the same isolated world (same files,
+``CliRunner`` against ``telemetry_cli.telemetry_group()`` in the same isolated world (same files,
 same environment, patched with ``monkeypatch``) because they are ten times faster.
 
 Both ways of running (``World.run`` here, the ``invoke`` fixture in conftest.py) fail the test
@@ -186,8 +186,8 @@ class World:
     # -- running -------------------------------------------------------------------------------
     def run(self, *args: str, cwd: Path | None = None, timeout: float = 30,
             script: list[str] | None = None, **env: str | None) -> Outcome:
-        """``telemetry ARGS`` as a real subprocess (``python -m consent.cli``)."""
-        argv = (script or [sys.executable, "-m", "consent.cli"]) + list(args)
+        """``telemetry ARGS`` as a real subprocess (``python -m telemetry_cli``)."""
+        argv = (script or [sys.executable, "-m", "telemetry_cli"]) + list(args)
         proc = subprocess.run(
             argv, cwd=cwd or self.cwd, env=self.env(**env), capture_output=True, text=True,
             timeout=timeout, stdin=subprocess.DEVNULL,

@@ -28,7 +28,7 @@ def invoke(world: World, monkeypatch: pytest.MonkeyPatch):
     """
     from click.testing import CliRunner
 
-    from consent.cli import telemetry_group
+    from telemetry_cli import telemetry_group
 
     def _invoke(*args: str, group=None, cwd: Path | None = None, **env: str | None) -> Outcome:
         wanted = world.env(**env)

@@ -108,7 +108,7 @@ def test_a_broken_plugin_is_a_one_line_error_not_a_traceback(world: World, fakea
 
 def test_the_traceback_variable_shows_where_a_plugin_fails(world: World, fakeapp_site):
     # Not world.run: a traceback is exactly what this test asks for.
-    proc = subprocess.run([sys.executable, "-m", "consent.cli", "--app", "brokenapp", "status"],
+    proc = subprocess.run([sys.executable, "-m", "telemetry_cli", "--app", "brokenapp", "status"],
                           cwd=world.cwd, capture_output=True, text=True, timeout=30,
                           env=world.env(PYTHONPATH=str(fakeapp_site),
                                         TELEMETRY_CONSENT_TRACEBACK="1"))

@@ -17,7 +17,7 @@ HOST = textwrap.dedent('''\
     """mytool: a host CLI that mounts telemetry-consent under its own profile."""
     import click
 
-    from consent.cli import telemetry_group
+    from telemetry_cli import telemetry_group
     from consent.profile import AppProfile
 
     PROFILE = AppProfile(name="mytool", env_prefix="MYTOOL_", project_files=("mytool.yml",))
@@ -144,8 +144,8 @@ def test_clirunner_group_refusal_exits_3(world: World, invoke):
 
 
 def test_run_api_refusal_exits_3_with_one_line(world: World, invoke, capsys, monkeypatch):
-    """``consent.cli.run`` (for non-click hosts) is where the exit codes do hold."""
-    from consent.cli import run
+    """``telemetry_cli.run`` (for non-click hosts) is where the exit codes do hold."""
+    from telemetry_cli import run
 
     world.write_policy('edition = "cloud"\n')
     invoke("status")  # puts this process in the world (env, cwd)
@@ -163,7 +163,7 @@ def test_run_api_refusal_exits_3_with_one_line(world: World, invoke, capsys, mon
     (dict(edition="cloud"), "edition_mandate", True),
 ])
 def test_group_bound_to_host_flag_and_edition(world: World, invoke, kwargs, decided_by, enabled):
-    from consent.cli import telemetry_group
+    from telemetry_cli import telemetry_group
     from consent.profile import AppProfile
 
     profile = AppProfile(name="mytool", env_prefix="MYTOOL_", project_files=("mytool.yml",),

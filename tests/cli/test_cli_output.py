@@ -135,7 +135,7 @@ def test_no_color_on_a_real_terminal_drops_colour(world: World):
     def on_tty(**env):
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 100, 0, 0))
-        proc = subprocess.Popen([sys.executable, "-m", "consent.cli", "status"], cwd=world.cwd,
+        proc = subprocess.Popen([sys.executable, "-m", "telemetry_cli", "status"], cwd=world.cwd,
                                 env=world.env(TERM="xterm-256color", DO_NOT_TRACK="1", **env),
                                 stdin=slave, stdout=slave, stderr=slave)
         os.close(slave)

@@ -342,7 +342,7 @@ def test_an_empty_variable_is_shown_as_set_but_empty_not_as_unset(world: World, 
 
 
 def test_a_non_boolean_do_not_track_was_read_and_is_called_not_a_boolean(world: World, invoke):
-    from consent.cli import telemetry_group
+    from telemetry_cli import telemetry_group
     from consent.profile import AppProfile
 
     strict = AppProfile(name="mytool", env_prefix="MYTOOL_", project_files=("mytool.yml",))

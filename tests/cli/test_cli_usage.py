@@ -136,7 +136,7 @@ def test_a_deleted_working_directory_is_one_line_not_a_phantom_lock(world: World
     gone = world.root / "gone"
     gone.mkdir()
     script = ("import os, sys\nos.chdir(sys.argv[1])\nos.rmdir(sys.argv[1])\n"
-              "from consent.cli import run\nsys.exit(run(sys.argv[2:]))\n")
+              "from telemetry_cli import run\nsys.exit(run(sys.argv[2:]))\n")
 
     r = world.run(*args, script=[sys.executable, "-c", script, str(gone)],
                   cwd=world.root)

@@ -19,6 +19,8 @@ from consent import (
     known_profiles,
 )
 
+from tracking import tracked  # noqa: E402 - where its state lives is tracking's
+
 GROUP = "telemetry_consent.profiles"
 
 
@@ -34,9 +36,9 @@ def fake_distribution(root: Path, name: str, entry_points: dict[str, str], modul
 
 
 FAKEAPP = """
-    from consent import AppProfile
+    from tracking import TrackedProfile
 
-    PROFILE = AppProfile(
+    PROFILE = TrackedProfile(
         name="fakeapp",
         env_prefix="FAKEAPP_",
         project_files=("fakeapp.yml",),
@@ -125,7 +127,7 @@ def test_discovery_works_in_a_fresh_process_through_pythonpath(installed, world)
 def test_paths_honour_the_xdg_variables_at_the_moment_they_are_asked(world, monkeypatch):
     profile = AppProfile(name="fakeapp", env_prefix="FAKEAPP_", project_files=("fakeapp.yml",))
     assert profile.user_config_path() == str(world.config_home / "fakeapp" / "telemetry.toml")
-    assert profile.state_dir() == str(world.state_home / "fakeapp")
+    assert tracked(profile).state_dir() == str(world.state_home / "fakeapp")
     assert profile.system_policy_paths() == [
         str(d / "fakeapp" / "telemetry-policy.toml") for d in world.policy_dirs
     ]

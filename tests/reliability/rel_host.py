@@ -82,14 +82,13 @@ def _peak_rss_kb() -> int | None:
 
 
 def main() -> int:
-    from consent import AppProfile
-    from tracking import Tracker
+    from tracking import TrackedProfile, Tracker
 
     start_at = float(os.environ.get("HOST_START_AT", "0") or 0)
     while time.time() < start_at:
         time.sleep(0.001)
 
-    profile = AppProfile(
+    profile = TrackedProfile(
         name="testapp",
         env_prefix="TESTAPP_",
         project_files=("testapp_project.yml",),

@@ -2,7 +2,7 @@
 
 ``cli SEED SECONDS MAX_LOOPS``
     Runs ``telemetry enable`` / ``disable`` / ``status --json`` in a loop (the real CLI entry
-    point, ``consent.cli.run``, in-process so that one loop costs milliseconds, not a Python
+    point, ``telemetry_cli.run``, in-process so that one loop costs milliseconds, not a Python
     start-up), checks every status it reads, and prints one JSON summary line.
 ``writer``
     Prints ``ready`` once imported, then writes the user config forever, alternating true/false
@@ -22,7 +22,7 @@ import time
 
 
 def _cli(seed: int, seconds: float, max_loops: int) -> None:
-    from consent.cli import run
+    from telemetry_cli import run
 
     rng = random.Random(seed)
     deadline = time.monotonic() + seconds
@@ -74,8 +74,8 @@ def _writer() -> None:
 
 
 def _ids() -> None:
-    from consent import DEFAULT_PROFILE
-    from consent.state import ensure_anonymous_id, forget_anonymous_id
+    from tracking import DBT_PROFILE as DEFAULT_PROFILE
+    from tracking.state import ensure_anonymous_id, forget_anonymous_id
 
     print("ready", flush=True)
     while True:

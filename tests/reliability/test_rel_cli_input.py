@@ -2,7 +2,7 @@
 non-UTF-8, huge and hostile environment values. Always the documented exit code (0 success,
 1 ``--expect`` not met, 2 usage error, 3 refused), at most two lines (the error and a hint), and
 never a traceback. Then a fuzz over argv and environment (hypothesis), through click's CliRunner
-on ``telemetry_group()`` (how hosts mount it) and through ``consent.cli.run`` (the console
+on ``telemetry_group()`` (how hosts mount it) and through ``telemetry_cli.run`` (the console
 script), and a handful of the nastiest cases as real subprocesses.
 """
 
@@ -64,8 +64,8 @@ FINE = [
 
 @pytest.fixture
 def run_cli(cli_world, monkeypatch):
-    """``consent.cli.run(ARGV)`` in-process (what the console script runs), isolated world."""
-    from consent.cli import run
+    """``telemetry_cli.run(ARGV)`` in-process (what the console script runs), isolated world."""
+    from telemetry_cli import run
 
     def _run(argv, **env):
         for key in list(os.environ):
@@ -117,7 +117,7 @@ SUBPROCESS_CASES = [
 @pytest.mark.parametrize("argv,env,code", SUBPROCESS_CASES,
                          ids=[repr(a) for a, _, _ in SUBPROCESS_CASES])
 def test_usage_errors_as_a_real_process(cli_world, argv, env, code):
-    proc = subprocess.run([sys.executable, "-m", "consent.cli", *argv], cwd=cli_world.cwd,
+    proc = subprocess.run([sys.executable, "-m", "telemetry_cli", *argv], cwd=cli_world.cwd,
                           env=cli_world.env(**env), capture_output=True, timeout=30)
     out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
     no_traceback(out, err)
@@ -152,7 +152,7 @@ def test_non_utf8_environment_values_are_reported_not_crashed_on(cli_world, name
     value, stays_on = NON_UTF8[name]
     env = _bytes_env(cli_world, **{name: value})
     for args in (["status"], ["status", "--json"]):
-        proc = subprocess.run([sys.executable, "-m", "consent.cli", *args], cwd=cli_world.cwd,
+        proc = subprocess.run([sys.executable, "-m", "telemetry_cli", *args], cwd=cli_world.cwd,
                               env=env, capture_output=True, timeout=30)
         out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
         no_traceback(out, err)
@@ -169,7 +169,7 @@ def test_a_non_utf8_config_home_works(cli_world):
     home = os.fsencode(cli_world.home) + b"/conf-\xff\xfe"
     env = _bytes_env(cli_world, XDG_CONFIG_HOME=home)
     for args, code in ((["disable"], 0), (["status", "--json"], 0), (["enable"], 0)):
-        proc = subprocess.run([sys.executable, "-m", "consent.cli", *args], cwd=cli_world.cwd,
+        proc = subprocess.run([sys.executable, "-m", "telemetry_cli", *args], cwd=cli_world.cwd,
                               env=env, capture_output=True, timeout=30)
         no_traceback(proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
         assert proc.returncode == code, proc.stderr
@@ -198,7 +198,7 @@ def test_huge_environment_values_are_bounded(cli_world, run_cli, name):
     code, out, err = run_cli(["status", "--json"], **{name: huge})
     assert code == 0 and len(out) < 20_000
     json.loads(out)
-    proc = subprocess.run([sys.executable, "-m", "consent.cli", "status"], cwd=cli_world.cwd,
+    proc = subprocess.run([sys.executable, "-m", "telemetry_cli", "status"], cwd=cli_world.cwd,
                           env=cli_world.env(**{name: "y" * EXEC_MAX}), capture_output=True,
                           text=True, timeout=30)
     no_traceback(proc.stdout, proc.stderr)
@@ -262,7 +262,7 @@ def test_fuzzed_argv_and_environment_never_break_the_cli(cli_world, run_cli, mon
                                                          command, rest, env):
     from click.testing import CliRunner
 
-    from consent.cli import telemetry_group
+    from telemetry_cli import telemetry_group
 
     argv = [command, *rest]
     # `\x00` cannot be in argv or environ; `collector` would serve forever (tested apart).

@@ -22,7 +22,7 @@ import uuid
 
 import pytest
 
-from consent.state import read_anonymous_id
+from tracking.state import read_anonymous_id
 
 import reliability_kit as kit
 from cli_world import World as CliWorld

@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import pytest
 
-from consent.state import acknowledge_notice
+from tracking.state import acknowledge_notice
 from consent.layers.user_config import write_user_choice
 
 import reliability_kit as kit
@@ -170,7 +170,7 @@ def test_strace_does_see_the_example_tool_connect_when_on(tracking_world, collec
 def _cli_in_another_process(world, *args: str) -> subprocess.CompletedProcess:
     """``mytool telemetry ARGS`` for the testapp profile, as a separate process (a host's mount)."""
     code = ("import sys; sys.path.insert(0, %r)\n"
-            "from consent.cli import run\nfrom tracking_world import make_profile\n"
+            "from telemetry_cli import run\nfrom tracking_world import make_profile\n"
             "sys.exit(run(sys.argv[1:], profile=make_profile(%r)))"
             % (str(kit.REPO / "tests" / "tracking"), world.collector_url))
     return subprocess.run([sys.executable, "-c", code, *args], cwd=world.project,

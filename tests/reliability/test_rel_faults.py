@@ -41,7 +41,7 @@ FAULTS = [
 ]
 #: The uploader's wait for a silent collector is its own business, not this test's: shortened.
 UPLOADER = {"TESTAPP_TELEMETRY_REQUEST_TIMEOUT": "2"}
-UPLOAD = ("import sys; sys.path.insert(0, sys.argv[1]); from consent.cli import run; "
+UPLOAD = ("import sys; sys.path.insert(0, sys.argv[1]); from telemetry_cli import run; "
           "from tracking_world import make_profile; "
           "sys.exit(run(sys.argv[3:], profile=make_profile(sys.argv[2])))")
 

@@ -36,7 +36,7 @@ def _hwm():
     with open(os.environ["REL_HWM_FILE"], "w") as out:
         out.write(str(kb))
 atexit.register(_hwm)
-from consent.cli import run
+from telemetry_cli import run
 sys.exit(run(sys.argv[1:]))
 """
 
@@ -97,7 +97,7 @@ def invoke_group(monkeypatch):
     """``telemetry ARGS`` through CliRunner on ``telemetry_group()``: how a host mounts it."""
     from click.testing import CliRunner
 
-    from consent.cli import telemetry_group
+    from telemetry_cli import telemetry_group
     from cli_world import Outcome
 
     def _invoke(world, *args: str, **env):
@@ -160,7 +160,7 @@ def test_a_host_with_a_full_state_disk_still_sends_and_exits_cleanly(tracking_wo
     with kit.tiny_fs(state):
         world.acknowledge()
         # The id and secret exist already (an earlier run); then the disk fills up.
-        from consent.state import ensure_anonymous_id, ensure_secret
+        from tracking.state import ensure_anonymous_id, ensure_secret
 
         ensure_anonymous_id(world.profile())
         ensure_secret(world.profile())

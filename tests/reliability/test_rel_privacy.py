@@ -25,7 +25,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from consent.state import acknowledge_notice
+from tracking.state import acknowledge_notice
 from tracking import Tracker
 
 import reliability_kit as kit

@@ -35,8 +35,7 @@ if os.environ.get("HOST_FORBID_NETWORK") == "1":
 
     sys.addaudithook(_no_network)
 
-from consent import AppProfile  # noqa: E402
-from tracking import Tracker  # noqa: E402
+from tracking import TrackedProfile, Tracker  # noqa: E402
 
 MARKER = os.environ.get("HOST_MARKER", "MARKER")
 HEAVY = ("pydantic", "pydantic_settings", "fastjsonschema", "snowplow_tracker", "requests",
@@ -48,7 +47,7 @@ def main() -> int:
     start_at = float(os.environ.get("HOST_START_AT", "0") or 0)
     while time.time() < start_at:  # many hosts, one instant
         time.sleep(0.001)
-    profile = AppProfile(
+    profile = TrackedProfile(
         name="testapp",
         env_prefix="TESTAPP_",
         project_files=("testapp_project.yml",),

@@ -61,7 +61,9 @@ def _schema(path):
             return [strict(v) for v in node]
         return node
 
-    return strict(_gen_checks.plain_draft_04(json.loads(path.read_text(encoding="utf-8"))))
+    from tracking.collector.iglu import draft_04
+
+    return strict(draft_04(json.loads(path.read_text(encoding="utf-8"))))
 
 
 def _values() -> st.SearchStrategy:

@@ -97,7 +97,7 @@ def test_in_ci_a_dead_collector_costs_the_deadline_and_a_last_step_delivers(trac
 
     with Collector(port=port) as healthy:
         last_step = subprocess.run(
-            [sys.executable, "-c", "import sys; from consent.cli import run; "
+            [sys.executable, "-c", "import sys; from telemetry_cli import run; "
              "sys.path.insert(0, sys.argv[1]); from tracking_world import make_profile; "
              "sys.exit(run(sys.argv[3:], profile=make_profile(sys.argv[2])))",
              str(HOST_APP.parent), url, "upload", "--wait", "20"],

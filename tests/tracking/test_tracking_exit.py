@@ -23,11 +23,10 @@ pytestmark = pytest.mark.delivery
 
 HOST = '''
 import sys, time
-from consent import AppProfile
-from consent.state import acknowledge_notice
-from tracking import Tracker
-profile = AppProfile(name="multi", env_prefix="MULTI_", project_files=("m.yml",),
-                     collector_endpoint=sys.argv[1])
+from tracking import TrackedProfile, Tracker
+from tracking.state import acknowledge_notice
+profile = TrackedProfile(name="multi", env_prefix="MULTI_", project_files=("m.yml",),
+                         collector_endpoint=sys.argv[1])
 acknowledge_notice(profile)
 for _ in range(12):          # a long-running host that makes a tracker per command, never closed
     with Tracker(profile).invocation("run") as inv:

@@ -27,7 +27,7 @@ KINDS = [k for k in ("refused", "blackhole", "status", "slow") if k in FAULT_KIN
 
 HERE = Path(__file__).resolve().parent
 #: ``mytool telemetry ARGS`` for the testapp profile pointed at argv[2], as its own process.
-UPLOAD = ("import sys; sys.path.insert(0, sys.argv[1]); from consent.cli import run; "
+UPLOAD = ("import sys; sys.path.insert(0, sys.argv[1]); from telemetry_cli import run; "
           "from tracking_world import make_profile; "
           "sys.exit(run(sys.argv[3:], profile=make_profile(sys.argv[2])))")
 

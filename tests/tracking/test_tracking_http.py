@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from tracking._http import Transport
+from tracking._http import Answer, Transport
+from tracking.errors import AnswerBroken, ConnectFailed, TimedOut
 
 from tracking_world import Scripted
 
@@ -31,7 +32,7 @@ def scripted():
         server.close()
 
 
-def _exchange(transport: Transport, body: bytes = b"{}") -> int | None:
+def _exchange(transport: Transport, body: bytes = b"{}") -> Answer:
     transport.send(body)
     return transport.receive()
 
@@ -40,7 +41,7 @@ def test_one_connection_carries_every_request(scripted):
     server = scripted()
     transport = Transport(server.url, timeout=5)
     assert transport.connect()
-    statuses = [_exchange(transport, b'{"n":%d}' % i) for i in range(20)]
+    statuses = [_exchange(transport, b'{"n":%d}' % i).status for i in range(20)]
     transport.close()
     assert statuses == [200] * 20
     assert server.connections == 1
@@ -52,7 +53,7 @@ def test_a_connection_the_collector_closed_while_idle_is_replaced_silently(scrip
     transport = Transport(server.url, timeout=5)
     statuses = []
     for _ in range(3):
-        statuses.append(_exchange(transport))
+        statuses.append(_exchange(transport).status)
         time.sleep(0.05)  # the FIN arrives while the connection is idle
     assert statuses == [200, 200, 200]
     assert server.connections == 3 and len(server.requests) == 3  # nothing sent twice
@@ -63,22 +64,24 @@ def test_a_close_racing_the_request_on_a_reused_connection_is_sent_once_more(scr
     # firing just as it arrives): sent again once on a fresh connection, never more.
     server = scripted(lambda conn, req: "close_before" if req == 2 else "keep")
     transport = Transport(server.url, timeout=5)
-    assert [_exchange(transport) for _ in range(3)] == [200, 200, 200]
+    assert [_exchange(transport) for _ in range(3)] == [Answer(200)] * 3
     assert [(c, r) for c, r, _ in server.requests] == [(1, 1), (1, 2), (2, 1), (2, 2), (3, 1)]
 
 
 def test_a_fresh_connection_closed_without_an_answer_is_a_failure_not_a_loop(scripted):
     server = scripted(lambda conn, req: "close_before")
     transport = Transport(server.url, timeout=5)
-    assert _exchange(transport) is None
+    answer = _exchange(transport)
+    assert answer.status is None and isinstance(answer.failure, AnswerBroken), answer
     assert len(server.requests) == 1
 
 
 def test_an_answer_cut_short_is_no_answer(scripted):
     server = scripted(lambda conn, req: "short")
     transport = Transport(server.url, timeout=5)
-    assert _exchange(transport) is None
-    assert _exchange(transport) is None  # and the next request gets a new connection
+    for _ in range(2):  # and the next request gets a new connection
+        answer = _exchange(transport)
+        assert answer.status is None and isinstance(answer.failure, AnswerBroken), answer
     assert server.connections == 2
 
 
@@ -86,7 +89,7 @@ def test_a_huge_answer_is_never_read_but_its_status_counts(scripted):
     server = scripted(lambda conn, req: "big")
     transport = Transport(server.url, timeout=5)
     started = time.monotonic()
-    assert _exchange(transport) == 200
+    assert _exchange(transport) == Answer(200)
     assert time.monotonic() - started < 0.4  # did not wait for (or read) the body
 
 
@@ -95,21 +98,24 @@ def test_a_silent_collector_costs_the_read_timeout_at_most():
     try:
         transport = Transport(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=0.3)
         started = time.monotonic()
-        assert _exchange(transport) is None
+        answer = _exchange(transport)
+        assert answer.status is None and isinstance(answer.failure, TimedOut), answer
         assert time.monotonic() - started < 2
     finally:
         listener.close()
 
 
 def test_a_refused_connection_raises_on_send_and_connect_says_false():
+    """Each failure is typed, with its reason: what the uploader reports for the collector."""
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))  # bound, not listening: refused
     try:
         transport = Transport(f"http://127.0.0.1:{holder.getsockname()[1]}", timeout=1)
         assert transport.connect() is False
-        with pytest.raises(OSError):
+        with pytest.raises(ConnectFailed, match="could not connect"):
             transport.send(b"{}")
-        assert transport.receive() is None
+        answer = transport.receive()
+        assert answer.status is None and isinstance(answer.failure, ConnectFailed)
     finally:
         holder.close()
 
@@ -152,7 +158,7 @@ def test_an_https_collector_is_reached_through_the_environment_proxy(monkeypatch
     monkeypatch.setenv("HTTPS_PROXY", proxy.url)
     try:
         transport = Transport("https://collector.example.com", timeout=2)
-        with pytest.raises(OSError):  # the proxy refuses the tunnel
+        with pytest.raises(ConnectFailed):  # the proxy refuses the tunnel
             transport.send(b"{}")
     finally:
         proxy.close()
@@ -171,4 +177,4 @@ def test_no_proxy_and_loopback_collectors_go_direct(monkeypatch, scripted):
     assert Transport("https://collector.internal", timeout=1)._proxy is None
     assert Transport("https://collector.example.com", timeout=1)._proxy == ("127.0.0.1", 9, {})
     transport = Transport(server.url, timeout=5)  # loopback: whatever the environment says
-    assert _exchange(transport) == 200
+    assert _exchange(transport) == Answer(200)

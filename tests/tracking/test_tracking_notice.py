@@ -5,7 +5,7 @@ Shown again, with the same rule, when the profile's consent version is bumped.
 
 from __future__ import annotations
 
-from consent.state import acknowledged_version
+from tracking.state import acknowledged_version
 
 from tracking_world import DELIVER_S
 

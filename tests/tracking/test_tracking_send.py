@@ -13,7 +13,7 @@ import json
 import re
 import socket
 
-from consent.state import read_anonymous_id, read_log
+from tracking.state import read_anonymous_id, read_log
 
 from tracking_world import DELIVER_S, HOST_BOUND_S, everything_sent
 

@@ -1,4 +1,6 @@
-"""Runtime settings from ``<PREFIX>TELEMETRY_*``: read once, a wrong value is one line, never a crash."""
+"""Runtime settings from ``<PREFIX>TELEMETRY_*``: one declaration, two readers (the host's, with
+the standard library, and the uploader's, with pydantic-settings); a wrong value is one line,
+never a crash."""
 
 from __future__ import annotations
 
@@ -7,30 +9,49 @@ import sys
 
 import pytest
 
-from tracking.settings import FIELDS, TrackerSettings
+from tracking.settings import HOST_SETTINGS, TrackerSettings, declared, read_host_settings
+from tracking.uploader_settings import Model, load_settings
+
+#: Both readers, for what both read.
+READERS = {"host": read_host_settings, "uploader": load_settings}
 
 
-def test_values_come_from_the_given_environment_with_the_profile_prefix(monkeypatch):
-    monkeypatch.setenv("TESTAPP_TELEMETRY_BATCH_SIZE", "9")  # os.environ is not the source here
-    settings, problems = TrackerSettings.load("TESTAPP_", {
+@pytest.mark.parametrize("reader", READERS)
+def test_values_come_from_the_given_environment_with_the_profile_prefix(monkeypatch, reader):
+    monkeypatch.setenv("TESTAPP_TELEMETRY_SPOOL_MAX_EVENTS", "9")  # os.environ is not the source
+    settings, problems = READERS[reader]("TESTAPP_", {
         "TESTAPP_TELEMETRY_DEBUG": "1",
         "TESTAPP_TELEMETRY_FLUSH_DEADLINE": "0.5",
-        "TESTAPP_TELEMETRY_SPOOL_MAX_EVENTS": "100",
-        "testapp_telemetry_upload_time_limit": "12",  # any case, as shells and CI write them
+        "testapp_telemetry_spool_max_bytes": "2048",  # any case, as shells and CI write them
         "TESTAPP_TELEMETRY_ENDPOINT": "  ",  # blank: unset
         "OTHER_TELEMETRY_DEBUG": "0",
     })
     assert problems == []
     assert settings.debug is True
     assert settings.flush_deadline == 0.5
-    assert settings.spool_max_events == 100
-    assert settings.upload_time_limit == 12.0
+    assert settings.spool_max_bytes == 2048
+    assert settings.spool_max_events == 10_000
     assert settings.endpoint is None
     assert settings.batch_size == 200
 
 
-def test_defaults():
-    settings, problems = TrackerSettings.load("TESTAPP_", {})
+def test_the_uploader_reads_every_setting_and_the_host_only_its_own():
+    env = {"TESTAPP_TELEMETRY_SPOOL_MAX_EVENTS": "100",
+           "testapp_telemetry_upload_time_limit": "12",
+           "TESTAPP_TELEMETRY_BATCH_SIZE": "9"}
+    uploader, problems = load_settings("TESTAPP_", env)
+    assert problems == []
+    assert (uploader.spool_max_events, uploader.upload_time_limit, uploader.batch_size) == (
+        100, 12.0, 9)
+    host, problems = read_host_settings("TESTAPP_", env)
+    assert problems == []
+    assert host.spool_max_events == 100  # the host keeps the spool's bounds itself
+    assert (host.upload_time_limit, host.batch_size) == (30.0, 200)  # the uploader's business
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_defaults(reader):
+    settings, problems = READERS[reader]("TESTAPP_", {})
     assert problems == []
     assert settings == TrackerSettings()
     assert (settings.endpoint, settings.debug, settings.flush_deadline) == (None, False, None)
@@ -39,7 +60,7 @@ def test_defaults():
     assert (settings.upload_time_limit, settings.backoff_max_s) == (30.0, 60.0)
 
 
-@pytest.mark.parametrize("variable,value,why", [
+WRONG = [
     ("FLUSH_DEADLINE", "soon", "not a number"),
     ("FLUSH_DEADLINE", "31", "must be ≤ 30"),
     ("SPOOL_MAX_EVENTS", "0", "must be ≥ 1"),
@@ -47,49 +68,62 @@ def test_defaults():
     ("REQUEST_TIMEOUT", "0", "must be > 0"),
     ("REQUEST_TIMEOUT", "nan", "not a finite number"),
     ("DEBUG", "maybe", "not a boolean"),
+]
+
+
+@pytest.mark.parametrize("reader,variable,value,why", [
+    (reader, *case) for reader in READERS for case in WRONG
+    if reader == "uploader" or case[0].lower() in HOST_SETTINGS  # the host reads only its own
 ])
-def test_a_wrong_value_is_ignored_with_one_line_naming_the_variable(variable, value, why):
-    settings, problems = TrackerSettings.load("TESTAPP_", {
-        f"TESTAPP_TELEMETRY_{variable}": value,
-        "TESTAPP_TELEMETRY_BATCH_SIZE": "7",
-    })
-    assert settings.batch_size == 7  # the good ones still apply
+def test_a_wrong_value_is_ignored_with_one_line_naming_the_variable(reader, variable, value,
+                                                                     why):
     field = variable.lower()
+    settings, problems = READERS[reader]("TESTAPP_", {
+        f"TESTAPP_TELEMETRY_{variable}": value,
+        "TESTAPP_TELEMETRY_SPOOL_MAX_BYTES": "4096",
+    })
+    assert settings.spool_max_bytes == 4096  # the good ones still apply
     assert getattr(settings, field) == getattr(TrackerSettings(), field)
     (problem,) = problems
     assert f"TESTAPP_TELEMETRY_{variable}" in problem and why in problem
     assert "Fix: correct or unset" in problem and "\n" not in problem
 
 
-def test_a_huge_value_is_never_echoed_whole():
-    _, (problem,) = TrackerSettings.load("TESTAPP_", {"TESTAPP_TELEMETRY_BATCH_SIZE": "9" * 5000})
+@pytest.mark.parametrize("reader", READERS)
+def test_a_huge_value_is_never_echoed_whole(reader):
+    _, (problem,) = READERS[reader]("TESTAPP_",
+                                    {"TESTAPP_TELEMETRY_SPOOL_MAX_EVENTS": "9" * 5000})
     assert len(problem) < 400
 
 
-def test_the_environment_is_read_by_default(monkeypatch):
-    monkeypatch.setenv("TESTAPP_TELEMETRY_BATCH_SIZE", "25")
-    settings, _ = TrackerSettings.load("TESTAPP_")
-    assert settings.batch_size == 25
+@pytest.mark.parametrize("reader", READERS)
+def test_the_environment_is_read_by_default(monkeypatch, reader):
+    monkeypatch.setenv("TESTAPP_TELEMETRY_SPOOL_MAX_EVENTS", "25")
+    settings, _ = READERS[reader]("TESTAPP_")
+    assert settings.spool_max_events == 25
 
 
-def test_the_table_and_the_settings_agree():
-    assert [f.name for f in FIELDS] == list(TrackerSettings._fields)
-    for field in FIELDS:
-        assert getattr(TrackerSettings(), field.name) == field.default, field.name
-        assert field.description
+def test_the_uploaders_model_is_the_declaration():
+    """One declaration: the pydantic model has each declared setting with its default, bounds
+    and meaning, and nothing else."""
+    fields = Model.model_fields
+    assert list(fields) == list(TrackerSettings._fields)
+    for item in declared():
+        model_field = fields[item.name]
+        assert model_field.default == item.default, item.name
+        assert model_field.description == item.setting.meaning and item.setting.meaning
+        bounds = {type(m).__name__: m for m in model_field.metadata}
+        for name, bound in (("Ge", item.setting.ge), ("Gt", item.setting.gt),
+                            ("Le", item.setting.le)):
+            if bound is None:
+                assert name not in bounds, (item.name, name)
+            else:
+                assert getattr(bounds[name], name.lower()) == bound, (item.name, name)
 
 
-def test_the_uploader_is_told_its_options_and_reads_them_back():
-    settings = TrackerSettings(batch_size=50, upload_time_limit=5, spool_max_age_s=60)
-    assert TrackerSettings.from_options(settings.uploader_options()) == settings._replace(
-        endpoint=None, debug=False, flush_deadline=None)
-    garbage = TrackerSettings.from_options({"batch_size": "lots", "nope": 1, "debug": True})
-    assert garbage == TrackerSettings()
-
-
-def test_reading_the_settings_imports_nothing_heavy():
-    code = ("import sys; from tracking.settings import TrackerSettings; "
-            "TrackerSettings.load('X_', {'X_TELEMETRY_BATCH_SIZE': '3'}); "
+def test_reading_the_host_settings_imports_nothing_heavy():
+    code = ("import sys; from tracking.settings import read_host_settings; "
+            "read_host_settings('X_', {'X_TELEMETRY_SPOOL_MAX_EVENTS': '3'}); "
             "print(sorted(m for m in ('pydantic', 'pydantic_settings') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

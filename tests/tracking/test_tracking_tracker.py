@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from consent.state import ensure_secret
+from tracking.state import ensure_secret
 from tracking import Tracker
 from tracking.collector.faults import FaultServer
 from tracking.ids import keyed_hash

@@ -27,6 +27,14 @@ from tracking_world import DELIVER_S, Scripted, alive, wait_idle, write_segment
 pytestmark = pytest.mark.delivery
 
 
+def start(spool, url, *, force: bool = False, **settings) -> bool:
+    """A detached uploader for ``spool``; its ``settings`` reach it as the environment it
+    inherits (``TESTAPP_TELEMETRY_*``), as a host's do."""
+    env = {f"TESTAPP_TELEMETRY_{name.upper()}": str(value) for name, value in settings.items()}
+    return start_uploader(spool, TrackerSettings(), url, env_prefix="TESTAPP_", env=env,
+                          force=force)
+
+
 def test_batches_go_over_one_kept_alive_connection_and_reach_the_log(tracking_world):
     world = tracking_world
     server = Scripted()
@@ -109,14 +117,14 @@ def test_hosts_do_not_start_an_uploader_while_the_backoff_lasts(tracking_world):
     world = tracking_world
     with FaultServer("refused") as server:
         spool = write_segment(world, 5, server.url)
-        settings = TrackerSettings(backoff_max_s=60)
-        assert start_uploader(spool, settings, server.url) is True
+        settings = {"backoff_max_s": 60}
+        assert start(spool, server.url, **settings) is True
         assert wait_idle(spool, DELIVER_S)
         assert spool.not_before(server.url) > time.time()
-        started = [start_uploader(spool, settings, server.url) for _ in range(5)]
+        started = [start(spool, server.url, **settings) for _ in range(5)]
         assert started == [False] * 5 and spool.holder() is None
         # Someone who waits for the events (flush, `telemetry upload`) goes anyway.
-        assert start_uploader(spool, settings, server.url, force=True) is True
+        assert start(spool, server.url, force=True, **settings) is True
         assert wait_idle(spool, DELIVER_S)
     assert spool.waiting().events == 5
 
@@ -125,12 +133,12 @@ def test_one_uploader_at_a_time_holds_the_lock_and_says_who_it_is(tracking_world
     world = tracking_world
     with FaultServer("blackhole") as server:
         spool = write_segment(world, 5, server.url)
-        settings = TrackerSettings(request_timeout=3)
-        assert start_uploader(spool, settings, server.url) is True
+        settings = {"request_timeout": 3}
+        assert start(spool, server.url, **settings) is True
         holder = spool.holder()  # written into the lock file by whoever started it
         assert holder and holder > 0 and alive(holder)
-        assert start_uploader(spool, settings, server.url) is False  # busy: no second one
-        assert start_uploader(spool, settings, server.url, force=True) is False
+        assert start(spool, server.url, **settings) is False  # busy: no second one
+        assert start(spool, server.url, force=True, **settings) is False
         assert wait_idle(spool, DELIVER_S)
     # It let go of the lock, then ends (it checks the spool once more first): bounded wait.
     deadline = time.monotonic() + DELIVER_S
@@ -177,9 +185,8 @@ def test_the_hard_cap_ends_an_uploader_that_every_timeout_misses(tracking_world)
     server = _Trickle()
     try:
         spool = write_segment(world, 5, server.url)
-        settings = TrackerSettings(request_timeout=1, upload_time_limit=2)
         started = time.monotonic()
-        assert start_uploader(spool, settings, server.url) is True
+        assert start(spool, server.url, request_timeout=1, upload_time_limit=2) is True
         pid = spool.holder()
         assert pid and pid > 0
         while alive(pid) and time.monotonic() - started < 30:
@@ -233,8 +240,8 @@ def test_an_uploader_killed_mid_batch_loses_nothing_and_its_batch_may_arrive_twi
         spool = write_segment(world, 25, server.url)
         recorded = [json.loads(line)["e"] for line in
                     open(spool.segments()[0].path, encoding="utf-8").read().splitlines()[1:]]
-        settings = TrackerSettings(batch_size=10, request_timeout=30)
-        assert start_uploader(spool, settings, server.url) is True
+        settings = {"batch_size": 10, "request_timeout": 30}
+        assert start(spool, server.url, **settings) is True
         assert server.got_first.wait(DELIVER_S), "the second batch never arrived"
         pid = spool.holder()
         assert pid and pid > 0
@@ -243,7 +250,7 @@ def test_an_uploader_killed_mid_batch_loses_nothing_and_its_batch_may_arrive_twi
             time.sleep(0.01)
         server.hold = False
         server.release.set()
-        report = deliver(spool, settings, timeout=DELIVER_S)
+        report = deliver(spool, TrackerSettings(**settings), timeout=DELIVER_S)
     finally:
         server.close()
     assert report.sent == 15  # resumed after the first batch, which was accepted
@@ -261,13 +268,12 @@ def test_hosts_appending_while_an_uploader_exits_lose_no_wake_up(tracking_world,
     delivered: whoever releases the lock looks again."""
     world = tracking_world
     spool = world.spool()
-    settings = TrackerSettings()
     expected = 0
     rounds = 0
     for round_ in range(15):
         write_segment(world, 3)
         expected += 3
-        start_uploader(spool, settings, world.collector_url)
+        start(spool, world.collector_url)
         # The next segment lands at a moment that moves across the uploader's life.
         time.sleep(0.02 * (round_ % 8))
         rounds += 1

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from consent import AppProfile
-from consent.state import acknowledge_notice
+from tracking import TrackedProfile
+from tracking.state import acknowledge_notice
 from tracking.spool import Spool
 
 HOST_APP = Path(__file__).resolve().parent / "host_app.py"
@@ -33,8 +33,8 @@ HOST_BOUND_S = 10.0
 DELIVER_S = 20.0
 
 
-def make_profile(endpoint: str | None, **changes: Any) -> AppProfile:
-    profile = AppProfile(
+def make_profile(endpoint: str | None, **changes: Any) -> TrackedProfile:
+    profile = TrackedProfile(
         name="testapp",
         env_prefix="TESTAPP_",
         project_files=("testapp_project.yml",),
@@ -78,7 +78,7 @@ class TrackingWorld:
     def project(self) -> Path:
         return self.base.project
 
-    def profile(self, endpoint: str | None = ..., **changes: Any) -> AppProfile:
+    def profile(self, endpoint: str | None = ..., **changes: Any) -> TrackedProfile:
         return make_profile(self.collector_url if endpoint is ... else endpoint, **changes)
 
     def state_dir(self) -> Path:

@@ -13,8 +13,9 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 from typing import Any, Self
+
+from consent.files import atomic_write
 
 #: How long a stop can go unnoticed: Ctrl-C must feel instant.
 _POLL_SECONDS = 0.05
@@ -22,10 +23,8 @@ _POLL_SECONDS = 0.05
 
 def write_ready_file(path: str | os.PathLike[str], text: str) -> None:
     """Write *text* (no trailing newline) atomically: readers see all or nothing."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    # Not fsynced: a ready file only lives as long as the process that announces itself.
+    atomic_write(os.fspath(path), text.encode("utf-8"), mode=0o644, durable=False)
 
 
 class StopSignals:

@@ -39,6 +39,24 @@ _EXTRA_FORMATS = {
 Validator = Callable[[Any], Any]
 
 
+def draft_04(schema: dict[str, Any]) -> dict[str, Any]:
+    """An Iglu schema as a JSON schema a validator takes: Iglu's own keys dropped (``self``),
+    and its ``$schema`` (the self-desc meta-schema) read as what it means, draft-04. A schema
+    that names another json-schema.org draft keeps it."""
+    plain = {k: v for k, v in schema.items() if k not in ("$schema", "self")}
+    declared = str(schema.get("$schema", ""))
+    plain["$schema"] = _DRAFT04 if ("json-schema.org" not in declared
+                                    or "draft-04" in declared) else declared
+    return plain
+
+
+def compile_check(schema: dict[str, Any], **options: Any) -> Validator:
+    """The compiled check of an Iglu ``schema`` (fastjsonschema): a function that raises on an
+    invalid instance. The one place Iglu schemas are compiled: the collector's registry, the
+    uploader (a profile's own events) and :mod:`tracking._gen_checks` (ahead of time)."""
+    return fastjsonschema.compile(draft_04(schema), **options)  # type: ignore[no-any-return]
+
+
 #: Valid URIs already parsed (every event names the same few schemas); bounded.
 _PARSED: dict[str, SchemaKey] = {}
 _PARSED_MAX = 1024
@@ -172,14 +190,10 @@ class SchemaRegistry:
         cached = self._validators.get(uri)
         if cached is not None:
             return cached
-        schema = dict(self.schema(uri))
-        declared = str(schema.get("$schema", ""))
-        if "json-schema.org" not in declared or "draft-04" in declared:
-            schema["$schema"] = _DRAFT04  # Iglu's meta-schema means draft-04
         handlers = {"http": self._resolve_ref, "https": self._resolve_ref}
         try:
-            compiled = fastjsonschema.compile(
-                schema,
+            compiled = compile_check(
+                self.schema(uri),
                 handlers=handlers,
                 formats=_EXTRA_FORMATS,
                 use_default=False,  # never mutate the event being checked

@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
 
+from ..endpoint import TP2_PATH
 from . import micro
 from ._net import LOOPBACK_HOST, check_bind_host, family_for, url_for
 from ._runtime import StopSignals, write_ready_file
@@ -40,7 +41,6 @@ from .model import PIXEL_PATHS, BadEvent, Outcome, RequestInfo
 from .store import DEFAULT_MAX_EVENTS, EventStore
 from .validate import EventChecker
 
-TP2_PATH = "/com.snowplowanalytics.snowplow/tp2"
 PIXEL_PATH = PIXEL_PATHS[0]
 DEFAULT_PORT = 9090  # Snowplow Micro's
 MAX_BODY_BYTES = 10 * 1024 * 1024

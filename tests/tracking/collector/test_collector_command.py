@@ -34,7 +34,7 @@ def _env() -> dict[str, str]:
 
 
 def _telemetry(*args: str) -> list[str]:
-    return [sys.executable, "-m", "consent.cli", *args]
+    return [sys.executable, "-m", "telemetry_cli", *args]
 
 
 def _start(argv: list[str]) -> tuple[subprocess.Popen[str], str]:

@@ -1,4 +1,4 @@
-"""Per-user state (PRODUCT.md §4): the anonymous id, its privacy, and the local event log."""
+"""Per-user state (docs/delivery.md): the anonymous id, its privacy, and the local event log."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from consent import DEFAULT_PROFILE
-from consent import state
+from tracking import DBT_PROFILE as DEFAULT_PROFILE
+from tracking import state
 
 PROCESSES = 16
 

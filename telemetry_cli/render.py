@@ -12,17 +12,18 @@ from __future__ import annotations
 import os
 import sys
 
-from rich.console import Console, Group
+from dataclasses import replace
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from dataclasses import replace
-
-from .._model import Decision
-from ..values import printable
-from ..advice import explain_winner, steps_to
-from ..profile import AppProfile
+from consent import Decision, Layer, source_of
+from consent.advice import explain_winner, steps_to
+from consent.values import printable
+from tracking import TrackedProfile
 
 _EFFECT = {
     "winner": ("decides", "bold green"),
@@ -73,7 +74,7 @@ def make_console(stderr: bool = False) -> Console:
 UNWRAPPED = 1_000_000
 
 
-def headline(decision: Decision, profile: AppProfile) -> Text:
+def headline(decision: Decision, profile: TrackedProfile) -> Text:
     decision = for_terminal(decision)
     state = "ON" if decision.enabled else "OFF"
     text = Text()
@@ -84,7 +85,7 @@ def headline(decision: Decision, profile: AppProfile) -> Text:
     return text
 
 
-def one_line(decision: Decision, profile: AppProfile) -> str:
+def one_line(decision: Decision, profile: TrackedProfile) -> str:
     decision = for_terminal(decision)
     state = "ON" if decision.enabled else "OFF"
     return (f"Anonymous usage statistics are {state} for {profile.label} "
@@ -165,7 +166,7 @@ def layers_view(decision: Decision, width: int, plain: bool = False):
     return table
 
 
-def change_hint(decision: Decision, profile: AppProfile, width: int) -> Text:
+def change_hint(decision: Decision, profile: TrackedProfile, width: int) -> Text:
     """The steps that would flip the decision; each command kept whole on one line."""
     goal = not decision.enabled
     steps = [short_path_in(step) for step in steps_to(decision, goal, profile)]
@@ -191,7 +192,7 @@ def change_hint(decision: Decision, profile: AppProfile, width: int) -> Text:
 
 def status_view(
     decision: Decision,
-    profile: AppProfile,
+    profile: TrackedProfile,
     *,
     anonymous_id: str | None,
     collector: str | None,
@@ -206,8 +207,9 @@ def status_view(
         opt_outs = decision.overridden_opt_outs
         if opt_outs:
             where = "; ".join(
-                f"{l.origin}={l.raw}" if l.name in ("do_not_track", "env_var")
-                else f"{l.title} ({short_path(l.origin) or l.raw})" for l in opt_outs)
+                source_of(layer.name).assignment(layer)
+                or f"{layer.title} ({short_path(layer.origin) or layer.raw})"
+                for layer in opt_outs)
             note.append(f" Your opt-outs are noted but overridden: {where}.")
         parts += [note, Text("")]
     parts.append(layers_view(decision, width, plain))

@@ -11,12 +11,13 @@ import json
 import os
 import stat
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from .files import atomic_write, create_once
-from .errors import WriteError
-from .profile import AppProfile
+from consent.files import atomic_write, create_once
+
+from .errors import StateError
+from .profile import TrackedProfile
 
 #: The local event log keeps about this much of the newest events: it is trimmed back to this size
 #: whenever it grows past twice as much.
@@ -44,7 +45,7 @@ class StatePaths:
         return os.path.join(self.dir, "events.log")
 
 
-def paths(profile: AppProfile) -> StatePaths:
+def paths(profile: TrackedProfile) -> StatePaths:
     return StatePaths(profile.state_dir())
 
 
@@ -57,7 +58,7 @@ def _read(path: str) -> str | None:
     return text or None
 
 
-def read_anonymous_id(profile: AppProfile) -> str | None:
+def read_anonymous_id(profile: TrackedProfile) -> str | None:
     value = _read(paths(profile).anonymous_id)
     try:
         return str(uuid.UUID(value)) if value else None
@@ -65,7 +66,7 @@ def read_anonymous_id(profile: AppProfile) -> str | None:
         return None
 
 
-def ensure_anonymous_id(profile: AppProfile) -> str:
+def ensure_anonymous_id(profile: TrackedProfile) -> str:
     """The anonymous id, created exactly once even when many processes start at once."""
     existing = read_anonymous_id(profile)
     if existing:
@@ -80,7 +81,7 @@ def ensure_anonymous_id(profile: AppProfile) -> str:
         return fresh
 
 
-def ensure_secret(profile: AppProfile) -> bytes:
+def ensure_secret(profile: TrackedProfile) -> bytes:
     """The per-installation HMAC key; it never leaves the machine."""
     # os.urandom is what secrets.token_hex uses; importing secrets would load OpenSSL's hashing
     # (hmac, hashlib) on every tracked run for nothing.
@@ -93,7 +94,7 @@ def ensure_secret(profile: AppProfile) -> bytes:
         return bytes.fromhex(fresh)
 
 
-def forget_anonymous_id(profile: AppProfile) -> bool:
+def forget_anonymous_id(profile: TrackedProfile) -> bool:
     """``telemetry reset``: forget the id and the secret; True when there was something to forget."""
     removed = False
     for path in (paths(profile).anonymous_id, paths(profile).secret):
@@ -103,7 +104,7 @@ def forget_anonymous_id(profile: AppProfile) -> bool:
         except FileNotFoundError:
             pass
         except OSError as exc:
-            raise WriteError(
+            raise StateError(
                 f"{path}: could not be removed ({exc.strerror or exc}), so the anonymous id is "
                 f"not forgotten. Fix: make {os.path.dirname(path)} writable, or delete the file "
                 "yourself"
@@ -111,7 +112,7 @@ def forget_anonymous_id(profile: AppProfile) -> bool:
     return removed
 
 
-def acknowledged_version(profile: AppProfile) -> int | None:
+def acknowledged_version(profile: TrackedProfile) -> int | None:
     value = _read(paths(profile).notice)
     try:
         return int(value) if value else None
@@ -119,11 +120,11 @@ def acknowledged_version(profile: AppProfile) -> int | None:
         return None
 
 
-def acknowledge_notice(profile: AppProfile) -> None:
+def acknowledge_notice(profile: TrackedProfile) -> None:
     atomic_write(paths(profile).notice, f"{profile.consent_version}\n".encode())
 
 
-def append_log(profile: AppProfile, records: list[dict]) -> None:
+def append_log(profile: TrackedProfile, records: list[dict[str, Any]]) -> None:
     """Append sent events to the local log, one JSON object a line; keep it size-bounded.
 
     Called by the sender thread after every accepted batch, so it is kept cheap: one ``open``
@@ -175,7 +176,7 @@ def _trim_log(path: str, size: int) -> None:
     atomic_write(path, tail, durable=False)
 
 
-def read_log(profile: AppProfile, last: int = 20) -> list[dict]:
+def read_log(profile: TrackedProfile, last: int = 20) -> list[dict[str, Any]]:
     """The newest ``last`` events sent from this machine, oldest first."""
     try:
         with open(paths(profile).log, "rb") as fh:
@@ -184,7 +185,7 @@ def read_log(profile: AppProfile, last: int = 20) -> list[dict]:
         return []
     # Parse from the end and skip what does not parse (a torn line from a crash mid-append),
     # so a damaged line never hides the events around it.
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for line in reversed(lines):
         if len(out) >= last:
             break
@@ -196,10 +197,3 @@ def read_log(profile: AppProfile, last: int = 20) -> list[dict]:
             out.append(record)
     out.reverse()
     return out
-
-
-def iter_state_files(profile: AppProfile) -> Iterator[str]:
-    p = paths(profile)
-    for path in (p.anonymous_id, p.secret, p.notice, p.log):
-        if os.path.exists(path):
-            yield path

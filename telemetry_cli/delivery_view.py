@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from ..profile import AppProfile
+from tracking import TrackedProfile
 
 _REASONS = {
     "cap": "over the spool's bound",
@@ -23,7 +23,7 @@ _REASONS = {
 }
 
 
-def _spool(profile: AppProfile) -> Any:
+def _spool(profile: TrackedProfile) -> Any:
     from tracking.spool import Spool
 
     return Spool.for_state_dir(profile.state_dir())
@@ -35,7 +35,7 @@ def _iso(epoch_s: float | None) -> str | None:
     return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="seconds")
 
 
-def waiting_summary(profile: AppProfile) -> dict[str, Any]:
+def waiting_summary(profile: TrackedProfile) -> dict[str, Any]:
     """The ``waiting`` object of ``status --json`` (contracts/status.schema.json)."""
     try:
         waiting = _spool(profile).waiting()
@@ -63,7 +63,7 @@ def waiting_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def waiting_records(profile: AppProfile, last: int) -> list[dict[str, Any]]:
+def waiting_records(profile: TrackedProfile, last: int) -> list[dict[str, Any]]:
     """The newest ``last`` waiting events as ``log`` shows them, oldest first."""
     try:
         events = _spool(profile).newest(last)
@@ -82,7 +82,7 @@ def waiting_records(profile: AppProfile, last: int) -> list[dict[str, Any]]:
     return out
 
 
-def clear_waiting(profile: AppProfile) -> int:
+def clear_waiting(profile: TrackedProfile) -> int:
     """Delete every waiting event (``disable``, ``reset``); how many there were."""
     directory = _spool(profile).directory
     if not os.path.isdir(directory):
@@ -90,20 +90,20 @@ def clear_waiting(profile: AppProfile) -> int:
     return int(_spool(profile).clear())
 
 
-def upload(profile: AppProfile, wait: float) -> tuple[list[str], int]:
+def upload_now(profile: TrackedProfile, wait: float) -> tuple[list[str], int]:
     """Deliver the spool now from this process, waiting at most ``wait`` seconds.
 
     Returns the lines to print and how many events still wait. The backoff is ignored: the
-    user asked. Settings (``<PREFIX>TELEMETRY_*``) apply as they do for the tracker.
+    user asked. Settings (``<PREFIX>TELEMETRY_*``) apply as they do for the uploader.
     """
-    from tracking.settings import TrackerSettings
     from tracking.uploader import deliver
+    from tracking.uploader_settings import load_settings
 
     spool = _spool(profile)
     before = spool.waiting().events
     if before == 0:
         return [f"Nothing is waiting to be sent for {profile.label}."], 0
-    settings, problems = TrackerSettings.load(profile.env_prefix)
+    settings, problems = load_settings(profile.env_prefix)
     started = time.monotonic()
     report = deliver(spool, settings, timeout=wait, force=True, mode="cli")
     left = spool.waiting().events

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import ConsentError
-from ..profile import AppProfile
+from tracking import TrackedProfile
 
 ENVELOPE = (
     "Each event also carries the Snowplow tracker-protocol fields: a random event id, the "
@@ -19,22 +19,17 @@ ENVELOPE = (
 )
 
 
-def catalog_document(profile: AppProfile) -> dict:
-    """The profile's catalog as one JSON document, from the same definitions the tracker uses."""
-    try:
-        from tracking.catalog import CatalogError, load_catalog
-    except ImportError as exc:  # pragma: no cover - tracking ships with consent
-        raise ConsentError(f"the event catalog cannot be shown: {exc}") from exc
-    try:
-        catalog = load_catalog(profile.event_catalog)
-    except CatalogError as exc:
-        raise ConsentError(str(exc)) from exc
-    doc = catalog.describe()
+def catalog_document(profile: TrackedProfile) -> dict[str, Any]:
+    """The profile's catalog as one JSON document, from the same definitions the tracker uses
+    (a catalog that cannot be loaded raises :class:`tracking.CatalogError`, naming the fix)."""
+    from tracking.catalog import load_catalog
+
+    doc = load_catalog(profile.event_catalog).describe()
     return {"app": profile.name, "consent_version": profile.consent_version,
             "envelope": ENVELOPE, **doc}
 
 
-def render_catalog(console: Console, doc: dict) -> None:
+def render_catalog(console: Console, doc: dict[str, Any]) -> None:
     console.print(Text(f"What {doc['app']} may send (consent version {doc['consent_version']})",
                        style="bold"))
     console.print(Text("Events are sent only when `telemetry status` says ON. Every event "

@@ -1,0 +1,384 @@
+"""The ``telemetry`` commands, one function each; :mod:`telemetry_cli.app` groups them.
+
+Each parses, asks ``consent`` (what decides, what the user writes) or ``tracking`` (the id,
+the log, the spool, the collector), and hands the result to a view (:mod:`~telemetry_cli.render`,
+:mod:`~telemetry_cli.events_view`, :mod:`~telemetry_cli.delivery_view`) to print.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+import click
+
+from consent import Decision, ReadContext, RefusedByPolicy
+from consent.advice import plan_change
+from consent.layers import Scope, writable_in
+from consent.values import printable
+from tracking import StateError, TrackedProfile, TrackingError
+
+from ._base import (
+    EXIT_EXPECTATION,
+    EXIT_REFUSED,
+    app_option,
+    binding_of,
+    emit_json,
+    one_line_errors,
+    profile_of,
+    require_cwd,
+)
+
+__all__ = [
+    "COMMANDS",
+    "collector",
+    "completion",
+    "disable",
+    "enable",
+    "events",
+    "log",
+    "reset",
+    "status",
+    "upload",
+]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+# -- status ---------------------------------------------------------------------------------------
+@click.command()
+@app_option
+@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
+@click.option("--expect", type=click.Choice(["on", "off"]), default=None,
+              help="Exit 1 when the decision is not this (for CI guards).")
+@click.pass_context
+@one_line_errors
+def status(ctx: click.Context, app: str | None, as_json: bool, expect: str | None) -> None:
+    """Whether tracking is on, which setting decides, and how to change it."""
+    from tracking.endpoint import endpoint_for
+    from tracking.state import read_anonymous_id
+
+    from .delivery_view import waiting_lines, waiting_summary
+
+    profile = profile_of(ctx, app)
+    require_cwd()
+    decision = binding_of(ctx).decide(profile)
+    anonymous_id = read_anonymous_id(profile)
+    collector, problem = endpoint_for(profile, os.environ)
+    waiting = waiting_summary(profile)
+    if as_json:
+        doc = decision.to_json(anonymous_id=anonymous_id, collector=collector)
+        doc["waiting"] = waiting
+        emit_json(doc)
+    else:
+        from .render import UNWRAPPED, is_plain, make_console, status_view
+
+        console = make_console()
+        console.print(status_view(decision, profile, anonymous_id=anonymous_id,
+                                  collector=collector, collector_problem=problem,
+                                  width=console.width if console.is_terminal else UNWRAPPED,
+                                  plain=is_plain(console)))
+        for line in waiting_lines(waiting):
+            console.print(line, highlight=False, markup=False)
+    if expect is not None and (expect == "on") != decision.enabled:
+        click.echo(f"telemetry: expected {expect}, but it is {'on' if decision.enabled else 'off'}",
+                   err=True)
+        ctx.exit(EXIT_EXPECTATION)
+
+
+# -- enable / disable -----------------------------------------------------------------------------
+def _scope_options(func: _F) -> _F:
+    func = click.option("--project", "project", is_flag=True,
+                        help="Write to the nearest project file, for everyone in the project.")(func)
+    decorated: _F = click.option("--global", "global_", is_flag=True,
+                                 help="Write to your user config, for you everywhere (default).")(
+        func)
+    return decorated
+
+
+def _scope(project: bool, global_: bool) -> Scope:
+    if project and global_:
+        raise click.UsageError("--project and --global cannot be used together; pick one")
+    return "project" if project else "global"
+
+
+@click.command()
+@app_option
+@_scope_options
+@click.pass_context
+@one_line_errors
+def disable(ctx: click.Context, app: str | None, project: bool, global_: bool) -> None:
+    """Opt out of anonymous usage statistics."""
+    _change(ctx, app, False, _scope(project, global_))
+
+
+@click.command()
+@app_option
+@_scope_options
+@click.pass_context
+@one_line_errors
+def enable(ctx: click.Context, app: str | None, project: bool, global_: bool) -> None:
+    """Opt back in to anonymous usage statistics."""
+    _change(ctx, app, True, _scope(project, global_))
+
+
+def _change(ctx: click.Context, app: str | None, enabled: bool, scope: Scope) -> None:
+    from consent.layers.project_file import project_file_for
+
+    from .render import one_line
+
+    binding = binding_of(ctx)
+    profile = profile_of(ctx, app)
+    require_cwd()
+    decision = binding.decide(profile)
+    if scope == "project":
+        project_file_for(profile)  # fails early and clearly outside a project
+    outcome = plan_change(decision, enabled, scope, profile)
+    if outcome.refused:
+        raise RefusedByPolicy(outcome.reason or "refused by policy")
+    path, notes = writable_in(scope).write(ReadContext.now(profile), enabled)
+    after = binding.decide(profile)
+    verb = "enabled" if enabled else "disabled"
+    where = "for everyone in this project" if scope == "project" else "for you, everywhere"
+    click.echo(f"Telemetry {verb} {where} ({printable(path)}).")
+    for note in notes:
+        click.echo(printable(note))
+    click.echo(one_line(after, profile))
+    if not after.enabled:
+        _drop_waiting(profile)
+    if after.enabled != enabled:
+        reason = _why_not_applied(after, enabled, scope, profile)
+        if reason is None:
+            # Our write reads back as written and nothing above blocks it: another process
+            # changed a setting between our write and this read. Say that, not "refused".
+            click.echo("telemetry: note: another process changed the telemetry settings at the "
+                       "same moment; run the status command to see what applies now", err=True)
+            return
+        click.echo(f"telemetry: warning: {printable(reason)}", err=True)
+        ctx.exit(EXIT_REFUSED)
+
+
+def _why_not_applied(after: Decision, enabled: bool, scope: Scope,
+                     profile: TrackedProfile) -> str | None:
+    """Why a choice just written does not decide, or None when only a concurrent change can
+    explain it."""
+    layer = after.layer(writable_in(scope).name)
+    if layer.opinion == ("on" if enabled else "off") and not layer.is_error:
+        return plan_change(after, enabled, scope, profile).reason
+    if layer.warnings:
+        # The file holds the choice, but the reading does not take it (dbt drops every flag
+        # when one of them has the wrong type): the layer's own warning says why.
+        return f"your choice was written but does not apply: {layer.warnings[0]}"
+    return None
+
+
+def _drop_waiting(profile: TrackedProfile) -> None:
+    """``disable`` (when it turns telemetry off) and ``reset``: nothing recorded before may go."""
+    from .delivery_view import clear_waiting
+
+    try:
+        dropped = clear_waiting(profile)
+    except OSError as exc:
+        click.echo(f"telemetry: warning: events waiting to be sent could not all be deleted "
+                   f"({exc.strerror or exc}); they are checked again before they are sent",
+                   err=True)
+        return
+    if dropped:
+        click.echo(f"Deleted {dropped:,} events that were waiting to be sent.")
+
+
+# -- reset ----------------------------------------------------------------------------------------
+@click.command()
+@app_option
+@click.pass_context
+@one_line_errors
+def reset(ctx: click.Context, app: str | None) -> None:
+    """Forget the anonymous id; a new one is made at the next tracked run."""
+    from tracking.state import forget_anonymous_id, paths, read_anonymous_id
+
+    profile = profile_of(ctx, app)
+    old = read_anonymous_id(profile)
+    forget_anonymous_id(profile)
+    # The local log holds the events sent under the old id: it goes too, or `telemetry log`
+    # would keep showing the id the user just asked to forget.
+    log_path = paths(profile).log
+    try:
+        os.unlink(log_path)
+        cleared = " and the local log of the events sent with it"
+    except FileNotFoundError:
+        cleared = ""
+    except OSError as exc:
+        raise StateError(
+            f"{log_path}: could not be removed ({exc.strerror or exc}), so the events sent "
+            f"with the old anonymous id are still listed. Fix: make "
+            f"{os.path.dirname(log_path)} writable, or delete the file yourself") from exc
+    _drop_waiting(profile)
+    if old:
+        click.echo(f"Forgot the anonymous id {old}{cleared}. A new one is made the next time an "
+                   "event is sent.")
+    else:
+        also = " (the local log of sent events was cleared)" if cleared else ""
+        click.echo(f"There was no anonymous id to forget{also}. One is made only when an event "
+                   "is sent.")
+
+
+# -- events ---------------------------------------------------------------------------------------
+@click.command()
+@app_option
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+@click.pass_context
+@one_line_errors
+def events(ctx: click.Context, app: str | None, as_json: bool) -> None:
+    """Every event and context that may be sent: fields, types, examples."""
+    from .events_view import catalog_document, render_catalog
+
+    doc = catalog_document(profile_of(ctx, app))
+    if as_json:
+        emit_json(doc)
+        return
+    from .render import make_console
+
+    render_catalog(make_console(), doc)
+
+
+# -- log ------------------------------------------------------------------------------------------
+@click.command()
+@app_option
+@click.option("-n", "--last", type=click.IntRange(1, 10_000), default=20, show_default=True,
+              help="How many of the newest events to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print the events as JSON.")
+@click.pass_context
+@one_line_errors
+def log(ctx: click.Context, app: str | None, last: int, as_json: bool) -> None:
+    """The last events actually sent from this machine."""
+    from tracking.state import paths, read_log
+
+    from .delivery_view import waiting_records
+
+    profile = profile_of(ctx, app)
+    sent = read_log(profile, last)
+    waiting = waiting_records(profile, last)
+    records = (sent + waiting)[-last:]
+    if as_json:
+        emit_json(records)
+        return
+    waiting = [r for r in records if "waiting_since" in r]
+    records = [r for r in records if "waiting_since" not in r]
+    log_path = paths(profile).log
+    if waiting:
+        _show_waiting(profile, waiting, records)
+        return
+    if not records and _has_content(log_path):
+        # Something is there, and none of it is an event: say so, rather than "none sent".
+        click.echo(f"{ctx.find_root().info_name or 'telemetry'}: {printable(log_path)} "
+                   "holds no readable events (it is damaged). Fix: delete it; it is written "
+                   "again when events are sent", err=True)
+        return
+    if not records:
+        click.echo(
+            f"No events have been sent from this machine for {profile.label}.\n"
+            f"Events are logged in {log_path} when they are actually sent; nothing is "
+            "sent while telemetry is off, and nothing before the first-run notice was shown."
+        )
+        return
+    from .render import make_console
+
+    console = make_console()
+    console.print(f"The last {len(records)} events sent for {profile.label} (oldest first):")
+    for record in records:
+        console.print_json(data=record)
+
+
+def _has_content(path: str) -> bool:
+    try:
+        return os.path.getsize(path) > 0
+    except OSError:
+        return False
+
+
+def _show_waiting(profile: TrackedProfile, waiting: list[dict[str, Any]],
+                  sent: list[dict[str, Any]]) -> None:
+    from .render import make_console
+
+    console = make_console()
+    if sent:
+        console.print(f"The last {len(sent)} events sent for {profile.label} (oldest first):")
+        for record in sent:
+            console.print_json(data=record)
+    console.print(f"{len(waiting)} events waiting to be sent for {profile.label} (oldest first; "
+                  "each also gets the platform and invocation contexts when it is sent):")
+    for record in waiting:
+        console.print_json(data=record)
+
+
+# -- upload ---------------------------------------------------------------------------------------
+@click.command()
+@app_option
+@click.option("--wait", type=click.FloatRange(0, 600), default=10.0, show_default=True,
+              metavar="SECONDS", help="Wait at most this long for the collector.")
+@click.pass_context
+@one_line_errors
+def upload(ctx: click.Context, app: str | None, wait: float) -> None:
+    """Send the events waiting on this machine now (e.g. as the last step of a CI job)."""
+    from .delivery_view import upload_now
+
+    lines, _left = upload_now(profile_of(ctx, app), wait)
+    for line in lines:
+        click.echo(printable(line))
+
+
+# -- collector ------------------------------------------------------------------------------------
+@click.command()
+@click.option("--host", default=None, metavar="ADDRESS",
+              help="Address to bind (default 127.0.0.1; anything else only when given).")
+@click.option("--port", type=click.IntRange(0, 65535), default=9090, show_default=True,
+              help="Port to listen on (0 picks a free one).")
+@click.option("--max-events", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Good and bad events kept, each; older ones are evicted and counted.")
+@click.option("--verbose", is_flag=True, help="One line per request on stderr.")
+@one_line_errors
+def collector(host: str | None, port: int, max_events: int, verbose: bool) -> None:
+    """Run a local Snowplow collector that validates events (for development and tests)."""
+    from tracking.collector import Collector, StopSignals, bind_problem
+
+    address = host or "127.0.0.1"
+    # Signals are caught before binding: a Ctrl-C while starting stops as cleanly as later.
+    with StopSignals() as signals:
+        try:
+            # Loopback unless the user names another address: a collector must not be reachable
+            # from the network by accident.
+            running = Collector(address, port, max_events=max_events, verbose=verbose,
+                                allow_non_loopback=host is not None).start()
+        except OSError as exc:
+            raise TrackingError(f"the collector cannot start: {bind_problem(address, port, exc)}"
+                                ) from exc
+        try:
+            url = running.url
+            click.echo(f"Snowplow collector listening on {url} (Ctrl-C to stop). "
+                       f"Events: {url}/micro/ui (page), {url}/micro/all, /micro/good, /micro/bad",
+                       err=True)
+            signals.wait()
+        finally:
+            running.stop()
+
+
+# -- completion -----------------------------------------------------------------------------------
+@click.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@click.pass_context
+def completion(ctx: click.Context, shell: Literal["bash", "zsh", "fish"]) -> None:
+    """Print the shell completion script (eval it in your shell's rc file)."""
+    from click.shell_completion import get_completion_class
+
+    root = ctx.find_root()
+    prog = root.info_name or "telemetry"
+    cls = get_completion_class(shell)
+    assert cls is not None
+    var = f"_{prog.replace('-', '_').upper()}_COMPLETE"
+    click.echo(cls(root.command, {}, prog, var).source())
+
+
+#: Every command, in the order ``--help`` lists them.
+COMMANDS: tuple[click.Command, ...] = (status, disable, enable, reset, events, log, upload,
+                                       collector, completion)
