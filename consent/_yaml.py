@@ -179,7 +179,7 @@ def alias_bomb(root: Any) -> tuple[int, int] | None:
         return None
     sizes: dict[int, int] = {}
     open_nodes: set[int] = set()  # on the current path: meeting one again is a cycle
-    stack: list[tuple[object, bool]] = [(root, False)]
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
         if id(node) in sizes:

@@ -9,6 +9,7 @@ Each step is the deciding layer's own answer (:meth:`consent.layers.LayerSource.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from ._model import Decision, Layer, Opinion
 from .layers import Scope, source_of, writable_in
@@ -61,7 +62,7 @@ class ChangeOutcome:
 def plan_change(decision: Decision, enabled: bool, scope: Scope,
                 profile: AppProfile | None = None) -> ChangeOutcome:
     """What ``telemetry enable/disable`` in ``scope`` would lead to, before it writes."""
-    want = "on" if enabled else "off"
+    want: Literal["on", "off"] = "on" if enabled else "off"
     after = _with(decision, writable_in(scope).name, want)
     if after.enabled == enabled:
         return ChangeOutcome(scope, enabled, False, False, after)
@@ -87,7 +88,7 @@ def steps_to(decision: Decision, enabled: bool, profile: AppProfile | None = Non
     Walks down from the winner: each step neutralises what decides now, then asks again. Ends
     with a sentence when only an administrator or a different edition could change it.
     """
-    want = "on" if enabled else "off"
+    want: Literal["on", "off"] = "on" if enabled else "off"
     steps: list[str] = []
     current = decision
     for _ in range(len(decision.layers) + 1):

@@ -13,6 +13,7 @@ import os
 import sys
 
 from dataclasses import replace
+from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -110,7 +111,7 @@ def short_path(origin: str | None) -> str | None:
     return origin
 
 
-def _value(layer) -> str:
+def _value(layer: Layer) -> str:
     if layer.raw is None and layer.opinion is None:
         return _dash()
     if layer.raw == "" and layer.opinion is None:
@@ -122,19 +123,19 @@ def _value(layer) -> str:
 
 def _table_fits(decision: Decision, width: int) -> bool:
     """Whether the table shows every origin and value whole at ``width`` (else: blocks)."""
-    def longest(cells):
+    def longest(cells: Iterable[str]) -> int:
         return max((len(c) for c in cells), default=1)
 
     layers = decision.layers
     needed = (
-        longest(l.title for l in layers) + longest(_value(l) for l in layers)
-        + longest(short_path(l.origin) or _dash() for l in layers)
-        + longest(_EFFECT[l.status][0] for l in layers) + 3 * 3
+        longest(layer.title for layer in layers) + longest(_value(layer) for layer in layers)
+        + longest(short_path(layer.origin) or _dash() for layer in layers)
+        + longest(_EFFECT[layer.status][0] for layer in layers) + 3 * 3
     )
     return needed <= width
 
 
-def layers_view(decision: Decision, width: int, plain: bool = False):
+def layers_view(decision: Decision, width: int, plain: bool = False) -> RenderableType:
     if plain or width < NARROW or not _table_fits(decision, width):
         blocks = []
         for i, layer in enumerate(decision.layers, 1):
@@ -199,9 +200,9 @@ def status_view(
     collector_problem: str | None,
     width: int,
     plain: bool = False,
-):
+) -> RenderableType:
     decision = for_terminal(decision)
-    parts: list = [headline(decision, profile), Text("")]
+    parts: list[RenderableType] = [headline(decision, profile), Text("")]
     if decision.edition.name == "cloud":
         note = Text("Telemetry cannot be turned off in the cloud edition.", style="bold")
         opt_outs = decision.overridden_opt_outs

@@ -46,11 +46,14 @@ import http.client
 import os
 import select
 import socket
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from .endpoint import TP2_PATH, is_loopback
 from .errors import AnswerBroken, ConnectFailed, TimedOut, TransportError
+
+if TYPE_CHECKING:
+    import ssl  # imported when first needed: plain HTTP never pays for it
 
 #: Answers up to this size are read to their end (the connection is then reused).
 MAX_ANSWER_BYTES = 64 * 1024
@@ -95,7 +98,7 @@ class Transport:
         #: request already): the peer may have closed it meanwhile, which is not a failure.
         self._idle = False
         self._body: bytes | None = None  # the request in flight (sent, answer not read yet)
-        self._context = None
+        self._context: ssl.SSLContext | None = None
         self._proxy = None if is_loopback(self._host) else _proxy_for(self._host, self._https)
 
     # -- the two halves of one exchange -------------------------------------------------------
@@ -208,7 +211,7 @@ class Transport:
                 self.close()
         return status
 
-    def _tls(self):
+    def _tls(self) -> ssl.SSLContext:
         if self._context is None:
             import ssl
 

@@ -114,4 +114,4 @@ class PayloadBuilder:
         # snowplow-tracker's own track() sets it (``ttm`` stays unset, so the pipeline's clock
         # skew correction from dtm/stm applies). payload_data 1-0-4 types every field as a string.
         payload.add("dtm", str(int(dtm)))
-        return payload.get()  # type: ignore[no-any-return]
+        return payload.get()

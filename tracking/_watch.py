@@ -22,7 +22,7 @@ Fingerprint = tuple[tuple[int, int, int] | None, ...]
 
 
 def fingerprint(paths: tuple[str, ...]) -> Fingerprint:
-    out = []
+    out: list[tuple[int, int, int] | None] = []
     for path in paths:
         try:
             st = os.stat(path)

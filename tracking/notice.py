@@ -8,6 +8,8 @@ same rule) when that version is bumped because the catalog collects something ne
 
 from __future__ import annotations
 
+from typing import TextIO
+
 from consent import Decision
 
 from .profile import TrackedProfile
@@ -52,7 +54,7 @@ def notice_text(profile: TrackedProfile, decision: Decision) -> str:
     return "\n".join(lines)
 
 
-def show_notice(profile: TrackedProfile, decision: Decision, stream) -> bool:
+def show_notice(profile: TrackedProfile, decision: Decision, stream: TextIO) -> bool:
     """Print the notice and record that it was shown; False if it could not be recorded.
 
     When the mark cannot be written (read-only state dir), the notice is shown again next time

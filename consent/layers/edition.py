@@ -8,7 +8,7 @@ and every layer above may opt out.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from .._model import Edition, Layer
 from .base import LayerSource, Step, Want
@@ -35,7 +35,7 @@ def choose_edition(ctx: ReadContext) -> tuple[Edition, tuple[str, ...]]:
     policy = ctx.policy
     if policy.edition is not None:
         return policy.edition, warnings
-    default = "cloud" if ctx.profile.default_edition == "cloud" else "core"
+    default: Literal["core", "cloud"] = "cloud" if ctx.profile.default_edition == "cloud" else "core"
     return Edition(default, "default"), warnings
 
 

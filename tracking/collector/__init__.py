@@ -28,7 +28,8 @@ if TYPE_CHECKING:
         SchemaRegistry,
         default_schema_roots,
     )
-    from .server import PIXEL_PATH, TP2_PATH, Collector, serve_forever
+    from ..endpoint import TP2_PATH
+    from .server import PIXEL_PATH, Collector, serve_forever
     from .store import DEFAULT_MAX_EVENTS
 
 __all__ = [

@@ -54,7 +54,7 @@ def compile_check(schema: dict[str, Any], **options: Any) -> Validator:
     """The compiled check of an Iglu ``schema`` (fastjsonschema): a function that raises on an
     invalid instance. The one place Iglu schemas are compiled: the collector's registry, the
     uploader (a profile's own events) and :mod:`tracking._gen_checks` (ahead of time)."""
-    return fastjsonschema.compile(draft_04(schema), **options)  # type: ignore[no-any-return]
+    return fastjsonschema.compile(draft_04(schema), **options)
 
 
 #: Valid URIs already parsed (every event names the same few schemas); bounded.
