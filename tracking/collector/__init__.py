@@ -18,6 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..endpoint import TP2_PATH
     from ._net import bind_problem
     from ._runtime import StopSignals
     from .faults import FAULT_KINDS, FaultServer
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
         SchemaRegistry,
         default_schema_roots,
     )
-    from ..endpoint import TP2_PATH
     from .server import PIXEL_PATH, Collector, serve_forever
     from .store import DEFAULT_MAX_EVENTS
 
