@@ -42,6 +42,9 @@ class Layer:
     #: Read from the profile's deprecated place (dbt: ``profiles.yml``'s ``config:`` block),
     #: which ``enable/disable --project`` never write.
     legacy: bool = False
+    #: The host itself never reads this layer's file (dbt: our user config, our policy): shown
+    #: with what it holds, never deciding.
+    unread: bool = False
 
     @property
     def is_error(self) -> bool:
@@ -83,6 +86,18 @@ class Edition:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyFile:
+    """A system policy file that was read: where, and whether it is at the platform's fixed
+    system location (``fixed``) or along ``XDG_CONFIG_DIRS``, which the environment can move."""
+
+    path: str
+    fixed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "fixed": self.fixed}
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """The answer to "may this run send anonymous usage statistics?", with its provenance."""
 
@@ -95,6 +110,8 @@ class Decision:
     warnings: tuple[str, ...] = ()
     #: Files whose change could change this decision (for cheap re-checks before sending).
     watched_paths: tuple[str, ...] = field(default=(), compare=False)
+    #: Every system policy file read for this decision (status lists them).
+    policy_files: tuple[PolicyFile, ...] = field(default=(), compare=False)
 
     @property
     def winner(self) -> Layer:
@@ -129,5 +146,6 @@ class Decision:
             "layers": [layer.to_json() for layer in self.layers],
             "anonymous_id": anonymous_id,
             "collector": collector,
+            "policy_files": [file.to_json() for file in self.policy_files],
             "warnings": list(self.warnings),
         }

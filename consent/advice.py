@@ -14,6 +14,7 @@ from typing import Literal
 from ._model import Decision, Layer, Opinion
 from .layers import Scope, source_of, writable_in
 from .profile import AppProfile
+from .readings import reading_of
 from .resolver import resolve
 
 __all__ = ["ChangeOutcome", "describe", "explain_winner", "plan_change", "steps_to"]
@@ -64,7 +65,12 @@ def plan_change(
 ) -> ChangeOutcome:
     """What ``telemetry enable/disable`` in ``scope`` would lead to, before it writes."""
     want: Literal["on", "off"] = "on" if enabled else "off"
-    after = _with(decision, writable_in(scope).name, want)
+    target = writable_in(scope)
+    if profile is not None and not reading_of(profile).reads(target.name):
+        return ChangeOutcome(
+            scope, enabled, True, True, decision, _not_read(decision, enabled, profile)
+        )
+    after = _with(decision, target.name, want)
     if after.enabled == enabled:
         return ChangeOutcome(scope, enabled, False, False, after)
     blocker = after.winner
@@ -88,6 +94,24 @@ def plan_change(
         after,
         f"your choice was written but does not apply now: {describe(blocker)} decides "
         f"({'off' if not after.enabled else 'on'}); {steps}",
+    )
+
+
+def _not_read(decision: Decision, enabled: bool, profile: AppProfile) -> str:
+    """Why writing a file the host never reads is refused, and what works for that host."""
+    host, cmd = profile.label, profile.telemetry_command
+    verb = "enable" if enabled else "disable"
+    if enabled:
+        steps = ", then ".join(steps_to(decision, True, profile))
+        works = f"{steps}" if steps else f"nothing to do: {host} tracks now"
+    else:
+        works = (
+            "DO_NOT_TRACK=1 in your shell profile (or the environment it runs in), or "
+            f"`{cmd} disable --project` for everyone in this project"
+        )
+    return (
+        f"refused: {host} does not read your user config (telemetry.toml), so `{cmd} {verb}` "
+        f"would have no effect on {host}; nothing was written. What works for {host}: {works}"
     )
 
 

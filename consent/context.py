@@ -34,6 +34,10 @@ class ReadContext(NamedTuple):
     host_edition: str | None
     #: What was read once and is shared (see :meth:`once`).
     memo: dict[str, Any]
+    #: The project directory named on the command line (``status --project-dir``): its project
+    #: file is read exactly, with no upward search. None: the profile's variables, else the
+    #: search upward from :attr:`cwd`.
+    project_dir: str | None = None
 
     @classmethod
     def now(
@@ -44,6 +48,7 @@ class ReadContext(NamedTuple):
         edition: str | None = None,
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
+        project_dir: str | None = None,
     ) -> ReadContext:
         """The context of a decision made now: ``env`` defaults to ``os.environ``, ``cwd`` to
         the working directory (None if it no longer exists)."""
@@ -52,7 +57,9 @@ class ReadContext(NamedTuple):
                 cwd = os.getcwd()
             except FileNotFoundError:
                 cwd = None
-        return cls(profile, os.environ if env is None else env, cwd, host_flag, edition, {})
+        return cls(
+            profile, os.environ if env is None else env, cwd, host_flag, edition, {}, project_dir
+        )
 
     def once(self, key: str, read: Callable[[], _T]) -> _T:
         """``read()``, called at most once for this context."""
@@ -71,10 +78,16 @@ class ReadContext(NamedTuple):
     @property
     def policy(self) -> Policy:
         """The administrator's system policy, read once: the admin lock, the system default and
-        the choice of the edition share it."""
+        the choice of the edition share it. Every file: the fixed location's and those along
+        ``XDG_CONFIG_DIRS``, merged (the most restrictive wins)."""
         from .layers.policy import read_policy
 
-        return self.once("policy", lambda: read_policy(self.profile.system_policy_paths()))
+        return self.once(
+            "policy",
+            lambda: read_policy(
+                self.profile.system_policy_paths(), self.profile.fixed_policy_path()
+            ),
+        )
 
     @property
     def edition(self) -> Edition:

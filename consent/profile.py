@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from platformdirs import PlatformDirs
 
 ENTRY_POINT_GROUP = "telemetry_consent.profiles"
+#: The administrator's policy file, in each system config dir.
+POLICY_FILE = "telemetry-policy.toml"
 
 #: How a profile reads values (docs: README "Two readings"). ``strict``: garbage fails closed, for
 #: tools whose own tracker sends. ``dbt``: exactly as dbt-core reads each input, so that ``status``
@@ -35,10 +37,18 @@ class LegacyFlagFile:
     key_path: tuple[str, ...]
     #: Env var naming the directory that holds the file (dbt: DBT_PROFILES_DIR).
     dir_env: str | None = None
+    #: Variables read before ``dir_env``, best first; the first non-empty one counts (dbt 1.12:
+    #: DBT_ENGINE_PROFILES_DIR).
+    preferred_dir_envs: tuple[str, ...] = ()
     #: Directory under the home directory to look in last (dbt: ``.dbt``).
     home_subdir: str | None = None
     #: Whether the working directory is searched before the home directory.
     look_in_cwd: bool = True
+
+    @property
+    def dir_envs(self) -> tuple[str, ...]:
+        """The variables naming the file's directory, in the order they are consulted."""
+        return (*self.preferred_dir_envs, *((self.dir_env,) if self.dir_env else ()))
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,10 @@ class AppProfile:
     telemetry_command: str = "telemetry"
     #: How values are read: "strict" (fail closed on garbage) or "dbt" (as dbt-core reads them).
     reading: Reading = "strict"
+    #: Variables naming the project directory, best first (dbt 1.12: DBT_ENGINE_PROJECT_DIR,
+    #: then DBT_PROJECT_DIR). The first non-empty one names the exact directory whose project
+    #: file is read: no upward search, and no fallback to the working directory's project.
+    project_dir_envs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.reading not in READINGS:
@@ -100,12 +114,19 @@ class AppProfile:
         return os.path.join(self.user_config_dir(), "telemetry.toml")
 
     def system_policy_paths(self) -> list[str]:
-        """Candidate policy files along ``XDG_CONFIG_DIRS`` (first found wins)."""
+        """Policy files along ``XDG_CONFIG_DIRS`` (the user's environment can point these
+        anywhere; :meth:`fixed_policy_path` is the one it cannot move)."""
         return [
-            os.path.join(d, "telemetry-policy.toml")
-            for d in self._dirs.site_config_dir.split(os.pathsep)
-            if d
+            os.path.join(d, POLICY_FILE) for d in self._dirs.site_config_dir.split(os.pathsep) if d
         ]
+
+    def fixed_policy_path(self) -> str | None:
+        """The policy file at the platform's fixed system location (Linux: ``/etc/xdg/<app>/``),
+        read whatever the environment says (:mod:`consent.system_location`)."""
+        from .system_location import fixed_config_dir
+
+        where = fixed_config_dir(self.name)
+        return None if where is None else os.path.join(where, POLICY_FILE)
 
 
 def _default_profile() -> AppProfile:
@@ -119,8 +140,10 @@ def _default_profile() -> AppProfile:
             file_name="profiles.yml",
             key_path=("config", "send_anonymous_usage_stats"),
             dir_env="DBT_PROFILES_DIR",
+            preferred_dir_envs=("DBT_ENGINE_PROFILES_DIR",),
             home_subdir=".dbt",
         ),
+        project_dir_envs=("DBT_ENGINE_PROJECT_DIR", "DBT_PROJECT_DIR"),
         # It exists to tell a dbt user what dbt decides, so it reads every input as dbt-core does.
         reading="dbt",
     )

@@ -40,14 +40,15 @@ class Binding:
         self.host_flag = host_flag
         self.edition = edition
 
-    def decide(self, profile: TrackedProfile) -> Decision:
+    def decide(self, profile: TrackedProfile, project_dir: str | None = None) -> Decision:
         """The decision for ``profile``, with the host's flag and edition when it is the
-        host's own."""
+        host's own; ``project_dir``: the project directory named on the command line."""
         bound = profile is self.profile
         return decide(
             profile,
             host_flag=self.host_flag if bound else None,
             edition=self.edition if bound else None,
+            project_dir=project_dir,
         )
 
 

@@ -56,9 +56,24 @@ _F = TypeVar("_F", bound=Callable[..., Any])
     default=None,
     help="Exit 1 when the decision is not this (for CI guards).",
 )
+@click.option(
+    "--project-dir",
+    "project_dir",
+    type=click.Path(exists=True, file_okay=True, dir_okay=True),
+    default=None,
+    metavar="PATH",
+    help="The project's directory, as the tool's own --project-dir names it: its project file "
+    "is read exactly, with no upward search.",
+)
 @click.pass_context
 @one_line_errors
-def status(ctx: click.Context, app: str | None, as_json: bool, expect: str | None) -> None:
+def status(
+    ctx: click.Context,
+    app: str | None,
+    as_json: bool,
+    expect: str | None,
+    project_dir: str | None,
+) -> None:
     """Whether tracking is on, which setting decides, and how to change it."""
     from tracking.endpoint import endpoint_for
     from tracking.state import read_anonymous_id
@@ -67,7 +82,7 @@ def status(ctx: click.Context, app: str | None, as_json: bool, expect: str | Non
 
     profile = profile_of(ctx, app)
     require_cwd()
-    decision = binding_of(ctx).decide(profile)
+    decision = binding_of(ctx).decide(profile, project_dir)
     anonymous_id = read_anonymous_id(profile)
     collector, problem = endpoint_for(profile, os.environ)
     waiting = waiting_summary(profile)

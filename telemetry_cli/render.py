@@ -30,6 +30,16 @@ _EFFECT = {
     "no_opinion": ("no opinion", "dim"),
     "error": ("error (counts as off)", "bold red"),
 }
+#: A layer whose file the host never reads (dbt: our user config, our policy).
+_UNREAD = ("not read by the host", "dim")
+
+
+def _effect(layer: Layer, host: str | None = None) -> tuple[str, str]:
+    if layer.unread:
+        return (f"not read by {host}" if host else _UNREAD[0], _UNREAD[1])
+    return _EFFECT[layer.status]
+
+
 NARROW = 72
 
 
@@ -137,7 +147,7 @@ def _table_fits(decision: Decision, width: int) -> bool:
         longest(layer.title for layer in layers)
         + longest(_value(layer) for layer in layers)
         + longest(short_path(layer.origin) or _dash() for layer in layers)
-        + longest(_EFFECT[layer.status][0] for layer in layers)
+        + longest(_effect(layer, decision.app)[0] for layer in layers)
         + 3 * 3
     )
     return needed <= width
@@ -147,7 +157,7 @@ def layers_view(decision: Decision, width: int, plain: bool = False) -> Renderab
     if plain or width < NARROW or not _table_fits(decision, width):
         blocks = []
         for i, layer in enumerate(decision.layers, 1):
-            effect, style = _EFFECT[layer.status]
+            effect, style = _effect(layer, decision.app)
             block = Text()
             block.append(f"{i}. {layer.title}: ", style="bold")
             block.append(effect, style=style)
@@ -157,7 +167,7 @@ def layers_view(decision: Decision, width: int, plain: bool = False) -> Renderab
                 block.append(f"\n   from: {short_path(layer.origin)}")
             # Why a layer says nothing although a value is set (dbt drops a flag it cannot use).
             unused = layer.raw is not None and layer.opinion is None
-            if layer.detail and (layer.status in ("overridden", "error") or unused):
+            if layer.detail and (layer.status in ("overridden", "error") or unused or layer.unread):
                 block.append(f"\n   {layer.detail}", style="dim")
             blocks.append(block)
         return Group(*blocks)
@@ -174,7 +184,7 @@ def layers_view(decision: Decision, width: int, plain: bool = False) -> Renderab
     table.add_column("origin", no_wrap=True)
     table.add_column("effect", overflow="fold")
     for i, layer in enumerate(decision.layers, 1):
-        effect, style = _EFFECT[layer.status]
+        effect, style = _effect(layer, decision.app)
         table.add_row(
             layer.title,
             escape(_value(layer)),
@@ -208,6 +218,26 @@ def change_hint(decision: Decision, profile: TrackedProfile, width: int) -> Text
     return text
 
 
+def policy_files_line(decision: Decision, profile: TrackedProfile) -> str:
+    """Every system policy file read, and where each is (the fixed location cannot be moved by
+    the environment; XDG_CONFIG_DIRS can)."""
+    files = [
+        f"{short_path(printable(f.path))} "
+        f"({'the fixed system location' if f.fixed else 'along XDG_CONFIG_DIRS'})"
+        for f in decision.policy_files
+    ]
+    if files:
+        text = "; ".join(files)
+    else:
+        fixed = profile.fixed_policy_path()
+        where = f"{fixed} or " if fixed else ""
+        text = f"none (looked for {where}telemetry-policy.toml along XDG_CONFIG_DIRS)"
+    lock = next((layer for layer in decision.layers if layer.name == "admin_lock"), None)
+    if lock is not None and lock.unread:
+        text += f" {_dash()} {profile.label} does not read it"
+    return text
+
+
 def status_view(
     decision: Decision,
     profile: TrackedProfile,
@@ -234,7 +264,9 @@ def status_view(
     parts.append(layers_view(decision, width, plain))
     parts.append(Text(""))
     facts = Text()
-    facts.append("Anonymous id: ", style="bold")
+    facts.append("System policy: ", style="bold")
+    facts.append(policy_files_line(decision, profile))
+    facts.append("\nAnonymous id: ", style="bold")
     facts.append(anonymous_id or "none yet (one is made the first time an event is sent)")
     facts.append("\nEvents go to: ", style="bold")
     if profile.host_sends_to and not collector:

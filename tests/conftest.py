@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,11 @@ os.environ.setdefault(
 
 from consent import DEFAULT_PROFILE, AppProfile, Decision, decide
 from consent.ci import CI_VARIABLES
+
+#: A strict profile with dbt's file names and variables: for the generic rules of the layers
+#: dbt itself never reads (our user config, the system policy), which the dbt profile only
+#: shows. Its own name keeps its files apart from dbt's.
+STRICT_PROFILE = replace(DEFAULT_PROFILE, name="strictapp", reading="strict")
 
 #: Variables that carry a user's choice; never inherited from the developer's shell.
 _CHOICE_PREFIXES = ("DBT_", "DO_NOT_TRACK", "NO_COLOR", "FORCE_COLOR")
@@ -94,6 +99,13 @@ class World:
     def decide(self, **kwargs) -> Decision:
         kwargs.setdefault("env", self.env)
         return decide(self.profile, **kwargs)
+
+
+@pytest.fixture
+def strict_world(world: World) -> World:
+    """The same world, deciding for :data:`STRICT_PROFILE` (which reads every layer)."""
+    world.profile = STRICT_PROFILE
+    return world
 
 
 @pytest.fixture

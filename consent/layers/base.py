@@ -103,7 +103,7 @@ class LayerSource:
         if layer.is_error:
             return self.repair(layer, want, profile)
         if want == "off" and self.below_user:
-            return Step(f"{command(profile)} disable", "user_config", "off")
+            return opt_out_step(profile)
         return self.change(layer, want, profile)
 
     def repair(self, layer: Layer, want: Want, profile: AppProfile | None) -> Step:
@@ -112,11 +112,9 @@ class LayerSource:
         return Step(f"fix {layer.origin or self.title} (see the warning)", self.name, want)
 
     def change(self, layer: Layer, want: Want, profile: AppProfile | None) -> Step:
-        return Step(
-            f"{command(profile)} enable" if want == "on" else f"{command(profile)} disable",
-            "user_config",
-            want,
-        )
+        if want == "off":
+            return opt_out_step(profile)
+        return Step(f"{command(profile)} enable", "user_config", want)
 
 
 class EnvironmentLayer(LayerSource):
@@ -130,6 +128,16 @@ class EnvironmentLayer(LayerSource):
 
     def repair(self, layer: Layer, want: Want, profile: AppProfile | None) -> Step:
         return Step(f"unset {layer.origin}", self.name, None)
+
+
+def opt_out_step(profile: AppProfile | None) -> Step:
+    """The user's own opt-out, for them everywhere: ``telemetry disable``; for a host that does
+    not read our user config (dbt), ``DO_NOT_TRACK=1``, which it does read."""
+    from ..readings import reading_of
+
+    if profile is not None and not reading_of(profile).reads("user_config"):
+        return Step("export DO_NOT_TRACK=1 (in your shell profile)", "do_not_track", "off")
+    return Step(f"{command(profile)} disable", "user_config", "off")
 
 
 def command(profile: AppProfile | None) -> str:

@@ -32,8 +32,9 @@ def choose_edition(ctx: ReadContext) -> tuple[Edition, tuple[str, ...]]:
         host = None
     if host is not None:
         return Edition("cloud" if host == "cloud" else "core", "host"), warnings
-    policy = ctx.policy
-    if policy.edition is not None:
+    # A host that never reads the system policy (dbt) never takes an edition from it either.
+    policy = ctx.policy if ctx.reading.reads("admin_lock") else None
+    if policy is not None and policy.edition is not None:
         return policy.edition, warnings
     default: Literal["core", "cloud"] = (
         "cloud" if ctx.profile.default_edition == "cloud" else "core"

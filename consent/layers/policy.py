@@ -1,21 +1,28 @@
-"""The administrator's system policy, ``telemetry-policy.toml`` in the site config dir, and the
-two layers it gives: the admin lock (second highest) and the system default (above the edition's).
+"""The administrator's system policy, ``telemetry-policy.toml``, and the two layers it gives: the
+admin lock (second highest) and the system default (above the edition's).
 
-It can fix the edition, set the machine's default, or lock telemetry on or off for everyone. It
-is read once per decision (:attr:`consent.context.ReadContext.policy`) and shared by both layers
-and by the choice of the edition.
+It can fix the edition, set the machine's default, or lock telemetry on or off for everyone.
+Every policy file found is read: the one at the platform's fixed system location
+(:meth:`~consent.profile.AppProfile.fixed_policy_path`, which no variable moves) and those along
+``XDG_CONFIG_DIRS``. When they disagree the most restrictive wins (docs/decision.md, "The admin
+lock"): any lock off locks telemetry off, and a lock on holds only when no file says off. The
+edition is taken from the fixed location only: a file along ``XDG_CONFIG_DIRS`` is wherever the
+user points it, so its ``edition = "cloud"`` must not turn tracking on against a lock off.
+
+The result is read once per decision (:attr:`consent.context.ReadContext.policy`) and shared by
+both layers and by the choice of the edition.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from .._model import Edition, Layer, Opinion, file_origin
+from .._model import Edition, Layer, Opinion, PolicyFile, file_origin
 from .._toml import TomlProblem, key_line, parse, toml_text
 from ..files import FileText, read_text
-from ..values import shown
+from ..values import printable, shown
 from .base import LayerSource, Step, Want
 
 if TYPE_CHECKING:
@@ -27,26 +34,109 @@ _KEYS = ("edition", "telemetry", "locked")
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """What the first policy file found said, already checked."""
+    """What the policy files said, merged (or what one file said, before merging)."""
 
     path: str | None = None
     edition: Edition | None = None
     telemetry: Opinion = None
     telemetry_origin: str | None = None
     locked: bool = False
-    #: Set when the file is unusable: the policy then locks telemetry off (fail closed), and
+    #: Set when a file is unusable: the policy then locks telemetry off (fail closed), and
     #: ``warnings`` holds the one line that says why and what to do.
     problem: str | None = None
     warnings: tuple[str, ...] = ()
+    #: Every policy file read, in the order read (the fixed location first).
+    files: tuple[PolicyFile, ...] = ()
 
 
-def read_policy(candidates: list[str]) -> Policy:
-    """What the first policy file found along ``candidates`` says (``Policy()``: none)."""
-    for path in candidates:
+def read_policy(candidates: list[str], fixed: str | None = None) -> Policy:
+    """Every policy file found, at ``fixed`` (the platform's fixed system location) and along
+    ``candidates`` (``XDG_CONFIG_DIRS``), merged: the most restrictive wins (``Policy()``: none)."""
+    seen: set[str] = set()
+    found: list[tuple[PolicyFile, Policy]] = []
+    places = ([(fixed, True)] if fixed else []) + [(path, False) for path in candidates]
+    for path, is_fixed in places:
+        key = os.path.normcase(os.path.abspath(path))
+        if key in seen:  # XDG_CONFIG_DIRS naming /etc/xdg: one file, read once
+            continue
+        seen.add(key)
         read = read_text(path)
         if read is not None:
-            return _parse(path, read)
-    return Policy()
+            found.append((PolicyFile(os.fspath(path), is_fixed), _parse(path, read)))
+    return merge(found)
+
+
+def merge(found: list[tuple[PolicyFile, Policy]]) -> Policy:
+    """One policy from several files: a problem anywhere, or any lock off, locks off; a lock on
+    holds only when no file says off; an unlocked off beats an unlocked on; the edition only from
+    the fixed location."""
+    if not found:
+        return Policy()
+    files = tuple(file for file, _ in found)
+    policies = [policy for _, policy in found]
+    warnings = [w for policy in policies for w in policy.warnings]
+    edition = next((p.edition for f, p in found if f.fixed and p.edition is not None), None)
+    for file, policy in found:
+        if (
+            not file.fixed
+            and policy.edition is not None
+            and _name(policy.edition) != _name(edition)
+        ):
+            warnings.append(_ignored_edition(file, policy, found))
+    first_problem = next((p for p in policies if p.problem), None)
+    if first_problem is not None:
+        return replace(first_problem, warnings=tuple(warnings), files=files, edition=None)
+    locks_off = [p for p in policies if p.locked and p.telemetry == "off"]
+    locks_on = [p for p in policies if p.locked and p.telemetry == "on"]
+    says_off = [p for p in policies if p.telemetry == "off"]
+    first = policies[0]
+    if locks_off:
+        chosen = locks_off[0]
+    elif locks_on and not says_off:
+        chosen = locks_on[0]
+    else:
+        if locks_on:
+            warnings.append(
+                f"{locks_on[0].telemetry_origin} locks telemetry on, but "
+                f"{says_off[0].telemetry_origin} says off: when policy files disagree the most "
+                "restrictive wins, so the lock does not hold. Fix (for the administrator): "
+                "say the same in both files, or remove one"
+            )
+        unlocked = [p for p in policies if p.telemetry is not None]
+        default = says_off[0] if says_off else (unlocked[0] if unlocked else first)
+        chosen = replace(default, locked=False)
+    return replace(
+        chosen,
+        path=chosen.path or first.path,
+        edition=edition,
+        warnings=tuple(warnings),
+        files=files,
+    )
+
+
+def policy_paths(profile: AppProfile) -> tuple[str, ...]:
+    """Every place a policy file is read from: the fixed location, then XDG_CONFIG_DIRS."""
+    fixed = profile.fixed_policy_path()
+    return (*((fixed,) if fixed else ()), *profile.system_policy_paths())
+
+
+def _name(edition: Edition | None) -> str | None:
+    return None if edition is None else edition.name
+
+
+def _ignored_edition(
+    file: PolicyFile, policy: Policy, found: list[tuple[PolicyFile, Policy]]
+) -> str:
+    assert policy.edition is not None
+    fixed = next((f.path for f, _ in found if f.fixed), None)
+    where = f"the fixed system location ({fixed})" if fixed else "the fixed system location"
+    return (
+        f'{policy.edition.origin}: edition = "{policy.edition.name}" is ignored: the edition is '
+        f"taken only from the tool's own code or {where}, because a file along XDG_CONFIG_DIRS "
+        "is wherever the environment points (it must not turn tracking on against an "
+        f"administrator's lock). Fix: remove edition from {printable(file.path)}, or (for an "
+        "administrator) set it in the fixed location"
+    )
 
 
 def _bad(path: str, line: int | None, problem: str, fix: str) -> Policy:
@@ -145,18 +235,22 @@ class AdminLock(LayerSource):
             )
         if policy.path is None:
             return Layer(self.name, detail="no system policy file")
+        # The merge's own warnings (an edition ignored, files that disagree) go with the lock.
         if not policy.locked:
-            return Layer(self.name, None, None, policy.path, detail="not locked")
+            return Layer(
+                self.name, None, None, policy.path, detail="not locked", warnings=policy.warnings
+            )
         return Layer(
             self.name,
             policy.telemetry,
             policy.telemetry,
             policy.telemetry_origin,
             detail="locked by the system policy",
+            warnings=policy.warnings,
         )
 
     def watched(self, ctx: ReadContext) -> tuple[str, ...]:
-        return tuple(ctx.profile.system_policy_paths())
+        return policy_paths(ctx.profile)
 
     def describe(self, layer: Layer) -> str:
         if layer.origin is None:  # decide()'s last resort: nothing could be read at all
@@ -192,4 +286,4 @@ class SystemDefault(LayerSource):
         return Layer(self.name, policy.telemetry, policy.telemetry, policy.telemetry_origin)
 
     def watched(self, ctx: ReadContext) -> tuple[str, ...]:
-        return tuple(ctx.profile.system_policy_paths())
+        return policy_paths(ctx.profile)

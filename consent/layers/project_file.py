@@ -102,6 +102,93 @@ class ProjectFile(LayerSource):
         return write_project_choice(ctx.profile, enabled, ctx.cwd, ctx.env)
 
 
+# -- where the project is ----------------------------------------------------------------------
+class ProjectAt(NamedTuple):
+    """Where a project's file is, as the host finds it.
+
+    Named (``--project-dir``, or a profile's variable such as ``DBT_PROJECT_DIR``): exactly that
+    directory's file, no upward search and no fallback (dbt-core reads
+    ``<project-dir>/dbt_project.yml`` and nothing else). Not named: the nearest file upward from
+    the working directory.
+    """
+
+    #: The project file to read; None when there is none (there, or from the cwd upward).
+    path: str | None
+    #: What named the directory: ``--project-dir`` or the variable; None when searched upward.
+    named_by: str | None = None
+    #: The value as given, and the directory it names (relative values: against the cwd).
+    raw: str | None = None
+    directory: str | None = None
+
+    @property
+    def missing(self) -> bool:
+        """The named directory does not exist (dbt refuses to run: click's ``exists=True``)."""
+        return self.directory is not None and not os.path.exists(self.directory)
+
+
+def locate_project(
+    profile: AppProfile, env: Mapping[str, str], cwd: str, project_dir: str | None = None
+) -> ProjectAt:
+    """Where ``profile``'s host finds its project: ``project_dir`` (the command line), else the
+    first non-empty of the profile's project-dir variables, else the search upward from ``cwd``."""
+    named_by, raw = None, None
+    if project_dir is not None:
+        named_by, raw = "--project-dir", project_dir
+    else:
+        # click: an empty variable is unset; the first non-empty one of the list counts.
+        named_by, raw = next(
+            ((name, env[name]) for name in profile.project_dir_envs if env.get(name)),
+            (None, None),
+        )
+    if named_by is None or raw is None:
+        return ProjectAt(find_project_file(cwd, profile.project_files))
+    directory = os.path.join(cwd, raw)
+    path = None
+    if os.path.isdir(directory):
+        path = next(
+            (
+                os.path.join(directory, name)
+                for name in profile.project_files
+                if os.path.exists(os.path.join(directory, name))
+            ),
+            None,
+        )
+    return ProjectAt(path, named_by, raw, directory)
+
+
+def named_dir_layer(at: ProjectAt, profile: AppProfile) -> Layer | None:
+    """The project layer when a named directory gives no project file to read (None: it does).
+
+    A directory that does not exist is an error (the strict reading fails closed; the dbt reading
+    marks it as a refusal); an existing one without the file: no opinion, and no upward search.
+    """
+    if at.named_by is None or at.path is not None:
+        return None
+    shown_dir = printable(at.directory)
+    if at.missing:
+        problem = f"{at.named_by}={shown(at.raw)} names {shown_dir}, which does not exist"
+        return Layer(
+            "project_file",
+            "off",
+            shown(at.raw),
+            at.named_by,
+            status="error",
+            detail=problem,
+            warnings=(
+                f"{problem}; treated as off. Fix: point {at.named_by} at the project's "
+                "directory, or unset it",
+            ),
+        )
+    return Layer(
+        "project_file",
+        None,
+        None,
+        shown_dir,
+        detail=f"no {' or '.join(profile.project_files)} in {shown_dir} (named by "
+        f"{at.named_by}; no upward search), so no project setting applies",
+    )
+
+
 # -- reading (the strict reading; the dbt one is consent.readings.dbt) ----------------------------
 def find_project_file(start: str, names: tuple[str, ...]) -> str | None:
     """The nearest file called one of ``names``, from ``start`` upward to the filesystem root."""
@@ -139,8 +226,9 @@ def layer_from(path: str, found: Found, key_path: tuple[str, ...]) -> Layer:
 
 
 def _legacy_path(legacy: LegacyFlagFile, env: Mapping[str, str], cwd: str) -> str:
-    if legacy.dir_env and env.get(legacy.dir_env):
-        return os.path.join(os.path.expanduser(env[legacy.dir_env]), legacy.file_name)
+    named = next((env[name] for name in legacy.dir_envs if env.get(name)), None)
+    if named:
+        return os.path.join(os.path.expanduser(named), legacy.file_name)
     if legacy.look_in_cwd and os.path.lexists(os.path.join(cwd, legacy.file_name)):
         return os.path.join(cwd, legacy.file_name)
     return os.path.join(os.path.expanduser("~"), legacy.home_subdir or "", legacy.file_name)
@@ -152,9 +240,12 @@ def project_file_layer(
     key_path: tuple[str, ...],
     legacy: LegacyFlagFile | None = None,
     env: Mapping[str, str] | None = None,
+    at: ProjectAt | None = None,
 ) -> tuple[Layer, list[str]]:
-    """The project layer, and the files it read (so a tracker can re-check them cheaply)."""
-    path = find_project_file(cwd, names)
+    """The project layer, and the files it read (so a tracker can re-check them cheaply).
+
+    ``at``: where the project is (:func:`locate_project`); default: the search from ``cwd``."""
+    path = find_project_file(cwd, names) if at is None else at.path
     watched: list[str] = []
     layer = Layer("project_file", detail=f"no {' or '.join(names)} found from {cwd} upward")
     if path is not None:
@@ -210,15 +301,43 @@ def read_strict(ctx: ReadContext) -> tuple[Layer, list[str]]:
     """The strict reading of the project layer, and the files it read."""
     assert ctx.cwd is not None
     profile = ctx.profile
-    return project_file_layer(
-        ctx.cwd, profile.project_files, profile.flag_key_path, profile.legacy_flag_file, ctx.env
+    at = locate_project(profile, ctx.env, ctx.cwd, ctx.project_dir)
+    named = named_dir_layer(at, profile)
+    if named is not None and named.is_error:
+        return named, []
+    layer, watched = project_file_layer(
+        ctx.cwd,
+        profile.project_files,
+        profile.flag_key_path,
+        profile.legacy_flag_file,
+        ctx.env,
+        at,
     )
+    if named is not None and layer.opinion is None and not layer.is_error:
+        # No project file there; only the deprecated user-wide place could have said more.
+        return replace(named, warnings=(*named.warnings, *layer.warnings)), watched
+    return layer, watched
 
 
 # -- writing (``telemetry enable/disable --project``) ----------------------------------------------
-def project_file_for(profile: AppProfile, cwd: str | None = None) -> str:
+def project_file_for(
+    profile: AppProfile,
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    project_dir: str | None = None,
+) -> str:
+    """The project file ``--project`` writes: the one the host reads (a directory named by
+    ``project_dir`` or the profile's variable, else the nearest one upward)."""
     cwd = os.getcwd() if cwd is None else cwd
-    path = find_project_file(cwd, profile.project_files)
+    at = locate_project(profile, os.environ if env is None else env, cwd, project_dir)
+    path = at.path
+    if path is None and at.named_by is not None:
+        state = "does not exist" if at.missing else f"holds no {' or '.join(profile.project_files)}"
+        raise NoProjectFile(
+            f"{at.named_by}={at.raw} names {at.directory}, which {state}, so there is no project "
+            f"to write to (the host reads only that directory's file). Fix: point "
+            f"{at.named_by} at the project's directory, or use --global"
+        )
     if path is None:
         raise NoProjectFile(
             f"no {' or '.join(profile.project_files)} found from {cwd} upward, so there is no "
@@ -318,7 +437,7 @@ def write_project_choice(
     default, so no other project changes), which the returned notes say.
     """
     cwd = os.getcwd() if cwd is None else cwd
-    path = project_file_for(profile, cwd)
+    path = project_file_for(profile, cwd, env)
     project = _read_for_edit(path, "YAML file")
     word = "true" if enabled else "false"
     try:

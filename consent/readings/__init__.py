@@ -8,6 +8,7 @@ ask the context's reading, so that no caller switches on the reading's name.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .._model import Layer
@@ -25,6 +26,42 @@ class StrictReading:
     the layers' own (:mod:`consent.layers`)."""
 
     name = "strict"
+    #: Layers whose files the host itself never reads: shown with what they hold, never
+    #: deciding (:meth:`not_read`). A tool's own tracker reads every layer.
+    unread: frozenset[str] = frozenset()
+
+    def reads(self, layer: str) -> bool:
+        """Whether the host reads the layer called ``layer`` (the policy's edition goes with
+        ``admin_lock``: both come from the system policy file)."""
+        return layer not in self.unread
+
+    def not_read(self, layer: Layer, ctx: ReadContext) -> Layer:
+        """``layer`` as shown when the host does not read it: what it holds, no opinion, and
+        a warning when the user evidently believes it opts out."""
+        from ..layers.base import command
+
+        host = ctx.profile.label
+        if layer.origin or layer.raw is not None:
+            note = f"{host} does not read this file: it has no effect on {host}"
+        else:
+            note = f"{layer.detail or 'not set'} ({host} does not read it either way)"
+        warnings: tuple[str, ...] = ()
+        if layer.opinion == "off" and layer.origin and not layer.is_error:
+            warnings = (
+                f"{layer.origin}: {host} does not read this file, so its opt-out has no effect "
+                f"on {host}. What works for {host}: DO_NOT_TRACK=1 in your shell profile (or "
+                f"the environment {host} runs in), or `{command(ctx.profile)} disable --project` "
+                "for everyone in a project",
+            )
+        return replace(
+            layer,
+            opinion=None,
+            status="no_opinion",
+            detail=note,
+            warnings=warnings,
+            host_refuses=False,
+            unread=True,
+        )
 
     def do_not_track(self, env: Mapping[str, str]) -> Layer:
         from ..layers.do_not_track import read_do_not_track
@@ -48,6 +85,10 @@ class DbtReading(StrictReading):
     :mod:`consent.readings.dbt`), and a warning wherever that is not what the user meant."""
 
     name = "dbt"
+    #: dbt-core never reads our user config (telemetry.toml) or our system policy file (nor,
+    #: so, an edition from it): after `telemetry disable` dbt still tracks, so the mirror must
+    #: not say off.
+    unread = frozenset({"admin_lock", "system_default", "user_config"})
 
     def do_not_track(self, env: Mapping[str, str]) -> Layer:
         from .dbt import do_not_track_layer
@@ -63,7 +104,7 @@ class DbtReading(StrictReading):
         from .dbt import project_layer
 
         assert ctx.cwd is not None
-        return project_layer(ctx.cwd, ctx.profile, ctx.env)
+        return project_layer(ctx.cwd, ctx.profile, ctx.env, ctx.project_dir)
 
 
 _READINGS: dict[str, StrictReading] = {"strict": StrictReading(), "dbt": DbtReading()}

@@ -28,7 +28,7 @@ from .._model import Layer, file_origin
 from .._yaml import compose_checked, file_problem, pairs_named
 from ..files import read_text
 from ..layers.env_var import unset_layer
-from ..layers.project_file import find_project_file, layer_from
+from ..layers.project_file import layer_from, locate_project, named_dir_layer
 from ..profile import AppProfile, LegacyFlagFile
 from ..values import FALSE_WORDS, TRUE_WORDS, opinion_of, printable, shown
 
@@ -281,10 +281,13 @@ def _load(path: str, dotted: str) -> _Yaml | None:
 
 
 def profiles_dir(legacy: LegacyFlagFile, env: Mapping[str, str], cwd: str) -> tuple[str, str]:
-    """dbt's profiles dir and why: ``DBT_PROFILES_DIR``, else the cwd if it holds profiles.yml,
-    else ``~/.dbt``."""
-    if legacy.dir_env and env.get(legacy.dir_env):
-        return os.path.join(cwd, env[legacy.dir_env]), legacy.dir_env
+    """dbt's profiles dir and why: ``DBT_ENGINE_PROFILES_DIR`` / ``DBT_PROFILES_DIR``, else the
+    cwd if it holds profiles.yml, else ``~/.dbt``. It never follows the project dir (dbt does
+    not read a profiles.yml beside a ``DBT_PROJECT_DIR`` project)."""
+    # dbt 1.12 reads DBT_ENGINE_PROFILES_DIR first; click takes the first non-empty one.
+    named = next((name for name in legacy.dir_envs if env.get(name)), None)
+    if named is not None:
+        return os.path.join(cwd, env[named]), named
     if legacy.look_in_cwd and os.path.exists(os.path.join(cwd, legacy.file_name)):
         return cwd, "cwd"
     return os.path.join(os.path.expanduser("~"), legacy.home_subdir or ""), "home"
@@ -316,12 +319,26 @@ def _refusal(origin: str, why: str, fix: str, raw: str | None = None) -> Layer:
     )
 
 
-def project_layer(cwd: str, profile: AppProfile, env: Mapping[str, str]) -> tuple[Layer, list[str]]:
+def project_layer(
+    cwd: str, profile: AppProfile, env: Mapping[str, str], project_dir: str | None = None
+) -> tuple[Layer, list[str]]:
     """What dbt makes of ``flags:`` (dbt_project.yml) and ``config:`` (profiles.yml), combined as
-    dbt-core's ``read_project_flags`` does."""
+    dbt-core's ``read_project_flags`` does, in the project dbt finds: ``--project-dir``, else
+    ``DBT_ENGINE_PROJECT_DIR`` / ``DBT_PROJECT_DIR`` (exactly that directory), else the nearest
+    upward from ``cwd``."""
     dotted = ".".join(profile.flag_key_path)
     flags_name = profile.flag_key_path[0]
-    path = find_project_file(cwd, profile.project_files)
+    at = locate_project(profile, env, cwd, project_dir)
+    if at.missing:
+        # click's --project-dir must exist: a usage error for every dbt command.
+        assert at.named_by is not None
+        return _refusal(
+            at.named_by,
+            f"{printable(at.directory)} does not exist",
+            f"point {at.named_by} at your dbt project's directory, or unset it",
+            raw=shown(at.raw),
+        ), []
+    path = at.path
     watched: list[str] = [path] if path else []
     project = _load(path, dotted) if path else None
     if project is not None and project.problem is not None:
@@ -341,19 +358,23 @@ def project_layer(cwd: str, profile: AppProfile, env: Mapping[str, str]) -> tupl
     profiles: _Yaml | None = None
     if legacy is not None:
         where, source = profiles_dir(legacy, env, cwd)
-        if source == legacy.dir_env and not os.path.exists(where):
+        if source in legacy.dir_envs and not os.path.exists(where):
             # click's --profiles-dir must exist: a usage error for dbt's commands.
             return _refusal(
-                legacy.dir_env,
+                source,
                 f"{printable(where)} does not exist",
-                f"point {legacy.dir_env} at the directory of your {legacy.file_name}, or unset it",
-                raw=shown(env[legacy.dir_env]),
+                f"point {source} at the directory of your {legacy.file_name}, or unset it",
+                raw=shown(env[source]),
             ), watched
         legacy_path = os.path.join(where, legacy.file_name)
         watched.append(legacy_path)
         if os.path.isfile(legacy_path):
             profiles = _load(legacy_path, ".".join(legacy.key_path))
     if legacy is None or profiles is None:
+        if project is None and at.named_by is not None:
+            named = named_dir_layer(at, profile)
+            assert named is not None
+            return replace(named, warnings=tuple(notes)), watched
         return _flags_layer(
             project, flags, flags_pair, flags_name, dotted, notes, profile.project_files, cwd
         ), watched
@@ -402,6 +423,10 @@ def project_layer(cwd: str, profile: AppProfile, env: Mapping[str, str]) -> tupl
         )
         return replace(layer, warnings=(*notes, *layer.warnings)), watched
     if not config:
+        if project is None and at.named_by is not None:
+            named = named_dir_layer(at, profile)
+            assert named is not None
+            return replace(named, warnings=tuple(notes)), watched
         return _flags_layer(
             project, flags, flags_pair, flags_name, dotted, notes, profile.project_files, cwd
         ), watched

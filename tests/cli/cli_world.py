@@ -21,9 +21,12 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from strict_cli import STRICT_APP
+
 from consent.ci import CI_VARIABLES
 
 REPO = Path(__file__).resolve().parents[2]
+STRICT_CLI = Path(__file__).with_name("strict_cli.py")
 SCHEMA_PATH = REPO / "contracts" / "status.schema.json"
 
 #: PRODUCT.md §2, highest first. Hard-coded on purpose: the JSON contract promises this order.
@@ -115,6 +118,11 @@ class World:
 
     root: Path
     env_extra: dict[str, str] = field(default_factory=dict)
+    #: The profile the commands run for: ``dbt`` (the built-in one, ``python -m telemetry_cli``)
+    #: or ``strictapp`` (strict_cli.py: a host mounting the commands for the strict test profile,
+    #: which reads every layer; ``cloud``: that host passes the cloud edition).
+    app: str = "dbt"
+    cloud: bool = False
 
     def __post_init__(self) -> None:
         self.home = self.root / "home"
@@ -127,13 +135,16 @@ class World:
         # Only HOME and the cwd exist: config and state dirs must be created by the product.
 
     # -- paths a user would look at ------------------------------------------------------------
-    def user_config(self, app: str = "dbt") -> Path:
+    def user_config(self, app: str | None = None) -> Path:
+        app = app or self.app
         return self.config_home / app / "telemetry.toml"
 
-    def policy(self, app: str = "dbt") -> Path:
+    def policy(self, app: str | None = None) -> Path:
+        app = app or self.app
         return self.system_dir / app / "telemetry-policy.toml"
 
-    def state(self, app: str = "dbt") -> Path:
+    def state(self, app: str | None = None) -> Path:
+        app = app or self.app
         return self.state_home / app
 
     @property
@@ -155,23 +166,23 @@ class World:
             f"name: jaffle\nversion: '1.0'\nflags:\n  send_anonymous_usage_stats: {value}\n"
         )
 
-    def write_user(self, text: str, app: str = "dbt") -> Path:
+    def write_user(self, text: str, app: str | None = None) -> Path:
         path = self._write(self.user_config(app), text)
         path.chmod(0o600)
         return path
 
-    def user_flag(self, value: str, app: str = "dbt") -> Path:
+    def user_flag(self, value: str, app: str | None = None) -> Path:
         return self.write_user(f"send_anonymous_usage_stats = {value}\n", app)
 
-    def write_policy(self, text: str, app: str = "dbt") -> Path:
+    def write_policy(self, text: str, app: str | None = None) -> Path:
         return self._write(self.policy(app), text)
 
-    def write_anonymous_id(self, value: str | None = None, app: str = "dbt") -> str:
+    def write_anonymous_id(self, value: str | None = None, app: str | None = None) -> str:
         value = value or str(uuid.uuid4())
         self._write(self.state(app) / "anonymous_id", value + "\n")
         return value
 
-    def write_log(self, records: list[dict], app: str = "dbt", tail: str = "") -> Path:
+    def write_log(self, records: list[dict], app: str | None = None, tail: str = "") -> Path:
         lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
         return self._write(self.state(app) / "events.log", lines + tail)
 
@@ -207,7 +218,10 @@ class World:
         script: list[str] | None = None,
         **env: str | None,
     ) -> Outcome:
-        """``telemetry ARGS`` as a real subprocess (``python -m telemetry_cli``)."""
+        """``telemetry ARGS`` as a real subprocess (``python -m telemetry_cli``, or the strict
+        test profile's host)."""
+        if script is None and self.app == STRICT_APP:
+            script = [sys.executable, str(STRICT_CLI), *(["--cloud"] if self.cloud else [])]
         argv = (script or [sys.executable, "-m", "telemetry_cli"]) + list(args)
         proc = subprocess.run(
             argv,
@@ -239,7 +253,9 @@ def line_with(text: str, needle: str) -> str:
     raise AssertionError(f"no line contains {needle!r} in:\n{text}")
 
 
-_BLOCK = re.compile(r"^(\d+)\. (.+?): (decides|overridden|no opinion|error \(counts as off\))$")
+_BLOCK = re.compile(
+    r"^(\d+)\. (.+?): (decides|overridden|no opinion|error \(counts as off\)|not read by \S+)$"
+)
 
 
 def table_rows(text: str) -> list[dict[str, str]]:
@@ -308,9 +324,19 @@ def build(
     user: str | None = None,
     user_text: str | None = None,
     policy: str | None = None,
+    cloud: bool = False,
+    strict: bool = False,
     **env: str,
 ) -> dict:
-    """Write the files a case names; return its environment."""
+    """Write the files a case names; return its environment.
+
+    A case that writes our user config or a system policy, or wants the cloud edition (passed
+    by the host's code: ``cloud``), runs for the strict test profile (``strict`` asks for it
+    alone): dbt never reads those files nor an edition, so the dbt profile only shows them.
+    """
+    if strict or cloud or user is not None or user_text is not None or policy is not None:
+        world.app = STRICT_APP
+        world.cloud = cloud
     if project is not None:
         world.project_flag(project)
     if project_text is not None:

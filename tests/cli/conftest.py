@@ -12,11 +12,21 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))  # the helpers next to this file, in any import mode
 
 from cli_world import SCHEMA_PATH, Outcome, World, no_traceback  # noqa: E402,F401
+from strict_cli import STRICT_APP, STRICT_PROFILE  # noqa: E402
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     return World(tmp_path)
+
+
+@pytest.fixture
+def strict_world(world: World) -> World:
+    """The same world, its commands run for the strict test profile (strict_cli.py), which reads
+    every layer; dbt never reads our user config or policy, so the built-in profile only shows
+    them."""
+    world.app = STRICT_APP
+    return world
 
 
 @pytest.fixture
@@ -38,6 +48,8 @@ def invoke(world: World, monkeypatch: pytest.MonkeyPatch):
             monkeypatch.setenv(key, value)
         monkeypatch.chdir(cwd or world.cwd)
         runner = CliRunner()
+        if group is None and world.app == STRICT_APP:
+            group = telemetry_group(STRICT_PROFILE, edition="cloud" if world.cloud else None)
         result = runner.invoke(
             group or telemetry_group(), list(args), prog_name="telemetry", catch_exceptions=True
         )

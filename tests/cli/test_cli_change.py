@@ -22,7 +22,7 @@ DECISION = "Anonymous usage statistics are"
 def _one_line_decision(out: str, state: str) -> str:
     lines = [line for line in out.splitlines() if line.startswith(DECISION)]
     assert len(lines) == 1, f"the resulting decision, in one line:\n{out}"
-    assert lines[0].startswith(f"{DECISION} {state} for dbt"), lines[0]
+    assert lines[0].startswith(f"{DECISION} {state} for "), lines[0]
     assert "decided by" in lines[0]
     return lines[0]
 
@@ -41,7 +41,8 @@ def _changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
 
 
 @pytest.mark.parametrize("scope", [[], ["--global"]], ids=["default", "--global"])
-def test_disable_writes_a_private_user_config_and_prints_the_decision(world: World, scope):
+def test_disable_writes_a_private_user_config_and_prints_the_decision(strict_world: World, scope):
+    world = strict_world  # dbt never reads our user config or policy
     path = world.user_config()
     assert not path.parent.exists(), "the product must create the config dir"
 
@@ -56,7 +57,8 @@ def test_disable_writes_a_private_user_config_and_prints_the_decision(world: Wor
     assert str(path) in r.out, "says where the choice was written"
 
 
-def test_enable_after_disable_turns_it_back_on(world: World):
+def test_enable_after_disable_turns_it_back_on(strict_world: World):
+    world = strict_world  # dbt never reads our user config or policy
     assert world.run("disable").code == 0
 
     r = world.run("enable")
@@ -67,17 +69,19 @@ def test_enable_after_disable_turns_it_back_on(world: World):
     assert world.run("status", "--expect", "on").code == 0
 
 
-def test_disable_creates_missing_parent_dirs_of_xdg_config_home(world: World):
+def test_disable_creates_missing_parent_dirs_of_xdg_config_home(strict_world: World):
+    world = strict_world  # dbt never reads our user config or policy
     deep = world.root / "not" / "yet" / "there"
 
     r = world.run("disable", XDG_CONFIG_HOME=str(deep))
 
     assert r.code == 0, r
-    written = deep / "dbt" / "telemetry.toml"
+    written = deep / world.app / "telemetry.toml"
     assert tomllib.loads(written.read_text())["send_anonymous_usage_stats"] is False
 
 
-def test_a_directory_in_the_way_is_a_one_line_error_exit_4(world: World):
+def test_a_directory_in_the_way_is_a_one_line_error_exit_4(strict_world: World):
+    world = strict_world  # dbt never reads our user config or policy
     world.user_config().mkdir(parents=True)
 
     r = world.run("disable")
@@ -87,7 +91,8 @@ def test_a_directory_in_the_way_is_a_one_line_error_exit_4(world: World):
     assert str(world.user_config()) in r.err and "Fix:" in r.err
 
 
-def test_enable_globally_inside_a_project_that_opted_out_is_moot_and_says_so(world: World):
+def test_enable_globally_inside_a_project_that_opted_out_is_moot_and_says_so(strict_world: World):
+    world = strict_world  # dbt never reads our user config or policy
     world.project_flag("false")
 
     r = world.run("enable")
@@ -99,7 +104,8 @@ def test_enable_globally_inside_a_project_that_opted_out_is_moot_and_says_so(wor
     assert "telemetry enable --project" in r.err, "and says what would work"
 
 
-def test_env_var_override_writes_the_choice_but_exits_3_with_a_warning(world: World):
+def test_env_var_override_writes_the_choice_but_exits_3_with_a_warning(strict_world: World):
+    world = strict_world  # dbt never reads our user config or policy
     r = world.run("enable", DO_NOT_TRACK="1")
 
     assert r.code == 3, r
@@ -113,7 +119,8 @@ def test_env_var_override_writes_the_choice_but_exits_3_with_a_warning(world: Wo
     assert "unset DO_NOT_TRACK" in warning, "and what would make it apply"
 
 
-def test_disable_while_an_env_var_forces_on_is_written_but_exits_3(world: World, invoke):
+def test_disable_while_an_env_var_forces_on_is_written_but_exits_3(strict_world: World, invoke):
+    world = strict_world  # dbt never reads our user config or policy
     r = world.run("disable", DBT_SEND_ANONYMOUS_USAGE_STATS="true")
 
     assert r.code == 3, r
@@ -125,8 +132,41 @@ def test_disable_while_an_env_var_forces_on_is_written_but_exits_3(world: World,
 # -- refusals: nothing is written ----------------------------------------------------------------
 
 
-def test_cloud_edition_refuses_disable_and_writes_nothing(world: World):
-    world.write_policy('edition = "cloud"\n')
+@pytest.mark.parametrize("command", ["disable", "enable"])
+@pytest.mark.parametrize("scope", [[], ["--global"]], ids=["default", "--global"])
+def test_dbt_refuses_the_user_config_it_never_reads_and_says_what_works(
+    world: World, command, scope
+):
+    # dbt-core never reads telemetry.toml: a `telemetry disable` there would leave dbt tracking
+    # while the mirror said off.
+    world.write_project()
+    r = world.run(command, *scope)
+
+    assert r.code == 3, r
+    assert r.out == ""
+    assert not world.user_config().exists(), "nothing was written"
+    err = flat(r.err)
+    assert len(r.err.strip().splitlines()) == 1, r.err
+    assert "dbt does not read your user config" in err and "nothing was written" in err
+    if command == "disable":
+        assert "DO_NOT_TRACK=1 in your shell profile" in err
+        assert "telemetry disable --project" in err
+    assert world.run("status", "--expect", "on").code == 0, "and dbt still tracks"
+
+
+def test_what_dbt_is_told_to_do_instead_really_turns_it_off(world: World):
+    world.write_project()
+    refusal = flat(world.run("disable").err)
+    assert "DO_NOT_TRACK=1" in refusal and "telemetry disable --project" in refusal
+
+    assert world.run("status", "--expect", "off", DO_NOT_TRACK="1").code == 0
+    assert world.run("disable", "--project").code == 0
+    assert world.run("status", "--expect", "off").code == 0
+
+
+def test_cloud_edition_refuses_disable_and_writes_nothing(strict_world: World):
+    world = strict_world  # dbt never reads our user config or policy
+    world.cloud = True  # the host's code passes the cloud edition
 
     r = world.run("disable")
 
@@ -137,8 +177,9 @@ def test_cloud_edition_refuses_disable_and_writes_nothing(world: World):
     assert not world.user_config().exists()
 
 
-def test_cloud_edition_refuses_disable_project_and_leaves_the_file_alone(world: World):
-    world.write_policy('edition = "cloud"\n')
+def test_cloud_edition_refuses_disable_project_and_leaves_the_file_alone(strict_world: World):
+    world = strict_world  # dbt never reads our user config or policy
+    world.cloud = True  # the host's code passes the cloud edition
     before = world.project_flag("true").read_bytes()
 
     r = world.run("disable", "--project")
@@ -148,7 +189,8 @@ def test_cloud_edition_refuses_disable_project_and_leaves_the_file_alone(world: 
     assert world.project_file.read_bytes() == before
 
 
-def test_admin_lock_refuses_enable_and_writes_nothing(world: World):
+def test_admin_lock_refuses_enable_and_writes_nothing(strict_world: World):
+    world = strict_world  # dbt never reads our user config or policy
     policy = world.write_policy('locked = true\ntelemetry = "off"\n')
     before = world.user_flag("false").read_bytes()
 
@@ -160,7 +202,8 @@ def test_admin_lock_refuses_enable_and_writes_nothing(world: World):
     assert world.user_config().read_bytes() == before
 
 
-def test_admin_lock_on_refuses_disable_and_writes_nothing(world: World):
+def test_admin_lock_on_refuses_disable_and_writes_nothing(strict_world: World):
+    world = strict_world  # dbt never reads our user config or policy
     world.write_policy('locked = true\ntelemetry = "on"\n')
 
     r = world.run("disable")
@@ -170,7 +213,8 @@ def test_admin_lock_on_refuses_disable_and_writes_nothing(world: World):
     assert not world.user_config().exists()
 
 
-def test_admin_lock_refuses_enable_project(world: World):
+def test_admin_lock_refuses_enable_project(strict_world: World):
+    world = strict_world  # dbt never reads our user config or policy
     world.write_policy('locked = true\ntelemetry = "off"\n')
     before = world.project_flag("false").read_bytes()
 
@@ -607,7 +651,8 @@ def test_minimal_edits_keep_crlf_markers_anchors_and_flow_lists(world: World):
 DOTFILE = "# shared between my machines\nsend_anonymous_usage_stats = true  # for now\n"
 
 
-def test_a_symlinked_user_config_is_written_through_keeping_its_comments(world: World):
+def test_a_symlinked_user_config_is_written_through_keeping_its_comments(strict_world: World):
+    world = strict_world  # dbt never reads our user config or policy
     dotfiles = world.home / "dotfiles" / "telemetry.toml"
     dotfiles.parent.mkdir(parents=True)
     dotfiles.write_text(DOTFILE)
@@ -622,7 +667,8 @@ def test_a_symlinked_user_config_is_written_through_keeping_its_comments(world: 
     assert world.run("status", "--json").json()["decided_by"] == "user_config"
 
 
-def test_enable_keeps_the_comments_of_an_existing_user_config_crlf_too(world: World):
+def test_enable_keeps_the_comments_of_an_existing_user_config_crlf_too(strict_world: World):
+    world = strict_world  # dbt never reads our user config or policy
     world.user_config().parent.mkdir(parents=True)
     world.user_config().write_bytes(DOTFILE.replace("\n", "\r\n").encode())
 

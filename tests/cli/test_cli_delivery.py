@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 from cli_world import World, flat
+from strict_cli import STRICT_APP, STRICT_PROFILE
 
 from consent import DEFAULT_PROFILE, Edition, Layer, resolve
 from tracking.collector import Collector
@@ -35,8 +36,9 @@ def _spool(world: World) -> Spool:
 
 def _waiting(world: World, count: int, endpoint: str = "http://127.0.0.1:9") -> Spool:
     """``count`` events left in the spool by a host run of the dbt profile, inside the project."""
-    decision = resolve("dbt", Edition(), [Layer("edition_default", "on")])
-    header = segment_header(DEFAULT_PROFILE, decision, endpoint, str(world.cwd), None, CONTEXTS, {})
+    profile = STRICT_PROFILE if world.app == STRICT_APP else DEFAULT_PROFILE
+    decision = resolve(profile.name, Edition(), [Layer("edition_default", "on")])
+    header = segment_header(profile, decision, endpoint, str(world.cwd), None, CONTEXTS, {})
     spool = _spool(world)
     writer = spool.open_segment(header)
     invocation = str(uuid.uuid4())
@@ -108,6 +110,8 @@ def test_log_shows_waiting_events_after_the_sent_ones(world: World):
 
 @pytest.mark.parametrize("scope", [[], ["--project"]], ids=["global", "project"])
 def test_disable_deletes_what_waits(world: World, scope):
+    if not scope:
+        world.app = STRICT_APP  # dbt refuses `disable` (--global): it never reads that file
     world.write_project()
     spool = _waiting(world, 5)
 
@@ -118,7 +122,8 @@ def test_disable_deletes_what_waits(world: World, scope):
     assert spool.waiting().events == 0 and spool.segments() == []
 
 
-def test_enable_keeps_what_waits(world: World):
+def test_enable_keeps_what_waits(strict_world: World):
+    world = strict_world  # dbt refuses `enable` (--global): it never reads that file
     spool = _waiting(world, 2)
     assert world.run("enable").code == 0
     assert spool.waiting().events == 2

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from cli_world import REPO, World, flat
+from strict_cli import STRICT_APP, STRICT_PROFILE
 
 HOST = textwrap.dedent('''\
     """mytool: a host CLI that mounts telemetry-consent under its own profile."""
@@ -121,8 +122,8 @@ def test_mounted_app_option_on_the_group_switches_profile(world: World, mytool):
 
 
 MOUNTED_ERRORS = {
-    "cloud refusal": (
-        lambda w: w.write_policy('edition = "cloud"\n', app="mytool"),
+    "admin lock refusal": (
+        lambda w: w.write_policy('locked = true\ntelemetry = "on"\n', app="mytool"),
         ["telemetry", "disable"],
         3,
     ),
@@ -152,8 +153,9 @@ def test_mounted_errors_are_one_line_with_the_spec_exit_code(world: World, host_
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
-def test_clirunner_group_refusal_exits_3(world: World, invoke):
-    world.write_policy('edition = "cloud"\n')
+def test_clirunner_group_refusal_exits_3(strict_world: World, invoke):
+    world = strict_world  # dbt refuses `disable` for a reason of its own (test_cli_change.py)
+    world.cloud = True  # the host's code passes the cloud edition
 
     r = invoke("disable")
 
@@ -165,10 +167,10 @@ def test_run_api_refusal_exits_3_with_one_line(world: World, invoke, capsys, mon
     """``telemetry_cli.run`` (for non-click hosts) is where the exit codes do hold."""
     from telemetry_cli import run
 
-    world.write_policy('edition = "cloud"\n')
+    world.app = STRICT_APP  # dbt refuses `disable` for a reason of its own (test_cli_change.py)
     invoke("status")  # puts this process in the world (env, cwd)
 
-    code = run(["disable"])
+    code = run(["disable"], profile=STRICT_PROFILE, edition="cloud")
 
     captured = capsys.readouterr()
     assert code == 3

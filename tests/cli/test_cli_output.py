@@ -23,7 +23,7 @@ _SGR = re.compile(r"\x1b\[([0-9;]*)m")
 WORLDS = {
     "default": {},
     "DO_NOT_TRACK": dict(DO_NOT_TRACK="1"),
-    "cloud with opt-outs": dict(policy='edition = "cloud"\n', user="false", DO_NOT_TRACK="1"),
+    "cloud with opt-outs": dict(cloud=True, user="false", DO_NOT_TRACK="1"),
     "admin lock": dict(policy='locked = true\ntelemetry = "off"\n'),
     "user off in project on": dict(project="true", user="false"),
     "broken project file": dict(project_text="name: jaffle\nflags:\n  send: [x\n"),
@@ -51,7 +51,7 @@ def assert_plain(out: str) -> None:
 def assert_key_facts(out: str, width: int) -> None:
     text = flat(out)
     assert re.search(
-        r"Anonymous usage statistics are (ON|OFF) for dbt \((core|cloud) edition\)"
+        r"Anonymous usage statistics are (ON|OFF) for (dbt|strictapp) \((core|cloud) edition\)"
         r" — decided by ",
         text,
     ), text
@@ -96,7 +96,7 @@ def test_piped_status_is_plain_blocks_and_never_wrapped(world: World, invoke, ca
 
 @pytest.mark.parametrize("width", [40, 80])
 def test_no_color_piped_real_process_is_plain(world: World, width):
-    world.write_policy('edition = "cloud"\n')
+    build(world, cloud=True)  # the host's code passes the cloud edition
     world.project_flag("false")
 
     r = world.run("status", NO_COLOR="1", COLUMNS=str(width), DO_NOT_TRACK="1")
@@ -229,7 +229,7 @@ def test_json_validates_and_is_consistent(world: World, invoke, status_schema, c
     assert r.code == 0 and r.exception is None, r
     doc = r.json()
     status_schema.validate(doc)
-    assert doc["app"] == "dbt"
+    assert doc["app"] == world.app
     names = [layer["name"] for layer in doc["layers"]]
     assert names == list(PRECEDENCE), "every layer, in precedence order"
     by_name = {layer["name"]: layer for layer in doc["layers"]}
@@ -260,14 +260,14 @@ def test_json_validates_and_is_consistent(world: World, invoke, status_schema, c
 def test_json_cloud_edition_names_its_origin_and_keeps_opt_outs(
     world: World, invoke, status_schema
 ):
-    world.write_policy('edition = "cloud"\n')
-    world.user_flag("false")
+    # From the host's code here; from the fixed policy location: test_fixed_policy.py.
+    build(world, cloud=True, user="false")
 
     doc = invoke("status", "--json", DO_NOT_TRACK="1").json()
 
     status_schema.validate(doc)
     assert doc["enabled"] is True and doc["mandatory"] is True
-    assert doc["edition"] == {"name": "cloud", "origin": f"{world.policy()}:1"}
+    assert doc["edition"] == {"name": "cloud", "origin": "host"}
     statuses = {l["name"]: (l["opinion"], l["status"]) for l in doc["layers"]}
     assert statuses["do_not_track"] == ("off", "overridden")
     assert statuses["user_config"] == ("off", "overridden")

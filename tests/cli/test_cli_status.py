@@ -46,13 +46,19 @@ def test_default_world_says_on_why_and_how_to_turn_it_off(world: World):
     rows = table_rows(r.out)
     assert [row["layer"] for row in rows] == list(TITLES), "every layer, in precedence order"
     assert rows[-1]["value"] == "core → on" and rows[-1]["effect"] == "decides"
-    assert all(row["effect"] == "no opinion" for row in rows[:-1])
+    # dbt never reads our user config or the system policy: shown, never deciding.
+    unread = {"admin lock", "user config", "system policy default"}
+    assert {row["layer"] for row in rows if row["effect"] == "not read by dbt"} == unread
+    assert all(row["effect"] == "no opinion" for row in rows[:-1] if row["layer"] not in unread)
     assert "Anonymous id: none yet" in text
     assert f"Events go to: {DBT_SENDS}" in text
     assert "nowhere" not in text, "dbt would send: saying nowhere next to ON misleads"
     assert "Collected: platform" in text and "never credentials" in text
     assert "Every field: telemetry events" in text
-    assert line_with(r.out, "To turn it off:").startswith("To turn it off: telemetry disable")
+    assert line_with(r.out, "To turn it off:").startswith(
+        "To turn it off: export DO_NOT_TRACK=1"
+    ), "dbt reads DO_NOT_TRACK, never `telemetry disable`"
+    assert "System policy: none (looked for /etc/xdg/dbt/telemetry-policy.toml" in text
 
 
 def test_do_not_track_decides_and_the_hint_says_unset_it(world: World):
@@ -79,8 +85,11 @@ def test_do_not_track_decides_and_the_hint_says_unset_it(world: World):
     assert line_with(r.out, "To turn it on:") == "To turn it on: unset DO_NOT_TRACK"
 
 
-def test_cloud_edition_cannot_be_turned_off_and_lists_the_overridden_opt_outs(world: World):
-    policy = world.write_policy('edition = "cloud"\n')
+def test_cloud_edition_cannot_be_turned_off_and_lists_the_overridden_opt_outs(
+    strict_world: World,
+):
+    world = strict_world  # dbt never reads our user config or an edition
+    world.cloud = True  # the host's code passes the cloud edition
     world.user_flag("false")
     world.project_flag("false")
 
@@ -88,7 +97,7 @@ def test_cloud_edition_cannot_be_turned_off_and_lists_the_overridden_opt_outs(wo
 
     assert r.code == 0, r
     text = flat(r.out)
-    assert "Anonymous usage statistics are ON for dbt (cloud edition)" in text
+    assert "Anonymous usage statistics are ON for strictapp (cloud edition)" in text
     assert "decided by the cloud edition" in text
     note = flat(above_layers(r.out))  # the paragraph above the layers
     assert "Telemetry cannot be turned off in the cloud edition" in note
@@ -97,7 +106,7 @@ def test_cloud_edition_cannot_be_turned_off_and_lists_the_overridden_opt_outs(wo
         assert opt_out in note, f"{opt_out} is listed as an overridden opt-out"
     rows = {row["layer"]: row for row in table_rows(r.out)}
     assert rows["edition mandate"]["effect"] == "decides"
-    assert rows["edition mandate"]["origin"].startswith(str(policy))
+    assert rows["edition mandate"]["origin"] == "host"
     for layer in ("DO_NOT_TRACK", "project file", "user config"):
         assert rows[layer]["effect"].startswith("overridden"), rows[layer]
     assert line_with(r.out, "To turn it off:").startswith(
@@ -132,35 +141,35 @@ LOCK_OFF = 'locked = true\ntelemetry = "off"\n'
 DECIDERS = {
     "project file off": (
         dict(project="false"),
-        "OFF for dbt (core edition) — decided by the project file ({project_file}:4).",
+        "OFF for {app} (core edition) — decided by the project file ({project_file}:4).",
         "project file",
         "false → off",
         "~/work/jaffle/dbt_project.yml:4",
     ),
     "project file yes (YAML 1.1)": (
         dict(project="yes"),
-        "ON for dbt (core edition) — decided by the project file ({project_file}:4).",
+        "ON for {app} (core edition) — decided by the project file ({project_file}:4).",
         "project file",
         "yes → on",
         "~/work/jaffle/dbt_project.yml:4",
     ),
     "user config off": (
         dict(user="false"),
-        "OFF for dbt (core edition) — decided by the user config ({user_config}:1).",
+        "OFF for {app} (core edition) — decided by the user config ({user_config}:1).",
         "user config",
         "false → off",
-        "~/.config/dbt/telemetry.toml:1",
+        "~/.config/{app}/telemetry.toml:1",
     ),
     "user off beats project on": (
         dict(project="true", user="false"),
-        "OFF for dbt (core edition) — decided by the user config ({user_config}:1).",
+        "OFF for {app} (core edition) — decided by the user config ({user_config}:1).",
         "user config",
         "false → off",
-        "~/.config/dbt/telemetry.toml:1",
+        "~/.config/{app}/telemetry.toml:1",
     ),
     "env var off": (
         dict(DBT_SEND_ANONYMOUS_USAGE_STATS="false"),
-        "OFF for dbt (core edition) — decided by DBT_SEND_ANONYMOUS_USAGE_STATS=false in your "
+        "OFF for {app} (core edition) — decided by DBT_SEND_ANONYMOUS_USAGE_STATS=false in your "
         "environment.",
         "environment variable",
         "false → off",
@@ -168,7 +177,7 @@ DECIDERS = {
     ),
     "DBT_ENGINE_ spelling beats DBT_": (
         ENGINE_OVER_PLAIN,
-        "OFF for dbt (core edition) — decided by DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS=false in "
+        "OFF for {app} (core edition) — decided by DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS=false in "
         "your environment.",
         "environment variable",
         "false → off",
@@ -176,21 +185,21 @@ DECIDERS = {
     ),
     "DO_NOT_TRACK=yes beats env var on": (
         dict(DO_NOT_TRACK="yes", DBT_SEND_ANONYMOUS_USAGE_STATS="true"),
-        "OFF for dbt (core edition) — decided by DO_NOT_TRACK=yes in your environment.",
+        "OFF for {app} (core edition) — decided by DO_NOT_TRACK=yes in your environment.",
         "DO_NOT_TRACK",
         "yes → off",
         "DO_NOT_TRACK",
     ),
     "admin lock off beats env var on": (
         dict(policy=LOCK_OFF, DBT_SEND_ANONYMOUS_USAGE_STATS="true"),
-        "OFF for dbt (core edition) — decided by the administrator's lock ({policy}:2).",
+        "OFF for {app} (core edition) — decided by the administrator's lock ({policy}:2).",
         "admin lock",
         "off",
         "{policy}:2",
     ),
     "system policy default off": (
         dict(policy='telemetry = "off"\n'),
-        "OFF for dbt (core edition) — decided by the system policy default ({policy}:1).",
+        "OFF for {app} (core edition) — decided by the system policy default ({policy}:1).",
         "system policy default",
         "off",
         "{policy}:1",
@@ -200,7 +209,10 @@ DECIDERS = {
 
 def _fill(template: str, world: World) -> str:
     return template.format(
-        project_file=world.project_file, user_config=world.user_config(), policy=world.policy()
+        project_file=world.project_file,
+        user_config=world.user_config(),
+        policy=world.policy(),
+        app=world.app,
     )
 
 
@@ -237,12 +249,17 @@ def test_anonymous_id_is_shown_when_there_is_one(world: World, invoke):
     assert f"Anonymous id: {anonymous_id}" in r.out
 
 
-def test_admin_lock_on_is_mandatory_and_only_an_administrator_can_change_it(world: World, invoke):
+def test_admin_lock_on_is_mandatory_and_only_an_administrator_can_change_it(
+    strict_world: World, invoke
+):
+    world = strict_world  # dbt never reads the system policy
     world.write_policy('locked = true\ntelemetry = "on"\n')
 
     r = invoke("status", COLUMNS=WIDE, DO_NOT_TRACK="1")
 
-    assert "are ON for dbt (core edition) — decided by the administrator's lock" in flat(r.out)
+    assert "are ON for strictapp (core edition) — decided by the administrator's lock" in flat(
+        r.out
+    )
     assert _effects(r.out)["DO_NOT_TRACK"].startswith("overridden")
     hint = line_with(r.out, "To turn it off:")
     assert "only an administrator can" in hint and str(world.policy()) in hint
@@ -254,15 +271,18 @@ HINTS = {
     # case: (world, the hint line it must print)
     "DO_NOT_TRACK=1": (dict(DO_NOT_TRACK="1"), "To turn it on: unset DO_NOT_TRACK"),
     # dbt does not read DO_NOT_TRACK=maybe as an opt-out (a warning says so): it is on.
-    "DO_NOT_TRACK unrecognised": (dict(DO_NOT_TRACK="maybe"), "To turn it off: telemetry disable"),
-    "DO_NOT_TRACK dbt ignores": (dict(DO_NOT_TRACK="on"), "To turn it off: telemetry disable"),
+    "DO_NOT_TRACK unrecognised": (
+        dict(DO_NOT_TRACK="maybe"),
+        "To turn it off: export DO_NOT_TRACK=1",
+    ),
+    "DO_NOT_TRACK dbt ignores": (dict(DO_NOT_TRACK="on"), "To turn it off: export DO_NOT_TRACK=1"),
     "env var dbt refuses": (
         dict(DBT_SEND_ANONYMOUS_USAGE_STATS="maybe"),
         "To turn it on: unset DBT_SEND_ANONYMOUS_USAGE_STATS",
     ),
     "project file off": (dict(project="false"), "To turn it on: telemetry enable --project"),
     # dbt reads a quoted "false" as a string and drops every flag: it is on.
-    "project flag quoted": (dict(project='"false"'), "To turn it off: telemetry disable"),
+    "project flag quoted": (dict(project='"false"'), "To turn it off: export DO_NOT_TRACK=1"),
     "user off inside project on": (
         dict(project="true", user="false"),
         "To turn it on: telemetry enable",
@@ -287,9 +307,14 @@ HINTS = {
         dict(policy='telemetry = "off"\n'),
         "To turn it on: telemetry enable",
     ),
-    "default": ({}, "To turn it off: telemetry disable"),
-    "project on": (dict(project="true"), "To turn it off: telemetry disable"),
-    "DO_NOT_TRACK=0": (dict(DO_NOT_TRACK="0"), "To turn it off: telemetry disable"),
+    # dbt never reads `telemetry disable`'s file: its hint is the variable dbt does read.
+    "default": ({}, "To turn it off: export DO_NOT_TRACK=1"),
+    "default, a tool that reads every layer": (
+        dict(strict=True),
+        "To turn it off: telemetry disable",
+    ),
+    "project on": (dict(project="true"), "To turn it off: export DO_NOT_TRACK=1"),
+    "DO_NOT_TRACK=0": (dict(DO_NOT_TRACK="0"), "To turn it off: export DO_NOT_TRACK=1"),
     "env var on": (
         dict(DBT_SEND_ANONYMOUS_USAGE_STATS="true"),
         "To turn it off: export DBT_SEND_ANONYMOUS_USAGE_STATS=false",

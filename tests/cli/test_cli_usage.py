@@ -83,12 +83,13 @@ def test_bare_telemetry_prints_help_with_every_command(telemetry):
 
 
 def test_exit_codes_follow_the_product_spec(world: World, telemetry):
-    world.write_policy('edition = "cloud"\n')
-
+    # The console script is the built-in dbt profile: on by default, and `disable` (--global) is
+    # refused, because dbt never reads that file (the cloud edition's refusal: test_cli_change.py).
     assert telemetry("status").code == 0
     assert telemetry("status", "--expect", "off").code == 1
     assert telemetry("status", "--expect", "sideways").code == 2
-    assert telemetry("disable").code == 3
+    refused = telemetry("disable")
+    assert refused.code == 3 and "dbt does not read your user config" in refused.err
     assert not world.user_config().exists()
 
 

@@ -48,12 +48,12 @@ def test_the_files_that_could_change_the_decision_are_watched(world):
     assert str(world.policy_path(0)) in watched
 
 
-def test_each_place_a_user_opts_out_is_honoured(world):
-    world.user_config(f"{KEY} = false\n", mode=0o600)
-    decision = world.decide()
+def test_each_place_a_user_opts_out_is_honoured(strict_world):
+    strict_world.user_config(f"{KEY} = false\n", mode=0o600)
+    decision = strict_world.decide()
     assert not decision.enabled
     assert decision.decided_by == "user_config"
-    assert decision.winner.origin == f"{world.user_config_path}:1"
+    assert decision.winner.origin == f"{strict_world.user_config_path}:1"
 
 
 def test_the_project_opt_out_is_found_from_a_subdirectory(world, monkeypatch):
@@ -73,22 +73,22 @@ def test_cwd_can_be_passed_instead_of_changing_directory(world, tmp_path):
     assert decision.winner.origin == f"{path}:3"
 
 
-def test_a_user_opt_out_sticks_inside_a_project_that_is_on(world):
-    world.project_file(project_flag("true"))
-    world.user_config(f"{KEY} = false\n", mode=0o600)
-    decision = world.decide()
+def test_a_user_opt_out_sticks_inside_a_project_that_is_on(strict_world):
+    strict_world.project_file(project_flag("true"))
+    strict_world.user_config(f"{KEY} = false\n", mode=0o600)
+    decision = strict_world.decide()
     assert not decision.enabled
     assert decision.decided_by == "user_config"
     assert decision.layer("project_file").status == "overridden"
 
 
-def test_a_project_cannot_turn_it_back_on_for_a_user_who_opted_out(world):
-    world.project_file(project_flag("true"))
-    world.user_config(f"{KEY} = false\n", mode=0o600)
-    assert not world.decide().enabled
-    world.project_file(project_flag("false"))
-    world.user_config(f"{KEY} = true\n", mode=0o600)
-    decision = world.decide()
+def test_a_project_cannot_turn_it_back_on_for_a_user_who_opted_out(strict_world):
+    strict_world.project_file(project_flag("true"))
+    strict_world.user_config(f"{KEY} = false\n", mode=0o600)
+    assert not strict_world.decide().enabled
+    strict_world.project_file(project_flag("false"))
+    strict_world.user_config(f"{KEY} = true\n", mode=0o600)
+    decision = strict_world.decide()
     assert not decision.enabled
     assert decision.decided_by == "project_file"
 
@@ -143,14 +143,16 @@ def test_the_edition_never_comes_from_the_project_file(world):
     assert decision.decided_by == "edition_default"
 
 
-def test_the_edition_never_comes_from_the_user_config(world):
-    world.user_config('edition = "cloud"\n', mode=0o600)
-    decision = world.decide()
+def test_the_edition_never_comes_from_the_user_config(strict_world):
+    strict_world.user_config('edition = "cloud"\n', mode=0o600)
+    decision = strict_world.decide()
     assert decision.edition.name == "core"
     assert not decision.mandatory
     # An unknown key is bad input: the user's file fails closed and says why.
     assert decision.layer("user_config").status == "error"
-    assert any("edition" in w and str(world.user_config_path) in w for w in decision.warnings)
+    assert any(
+        "edition" in w and str(strict_world.user_config_path) in w for w in decision.warnings
+    )
 
 
 def test_the_cloud_edition_from_the_host(world):
@@ -161,26 +163,31 @@ def test_the_cloud_edition_from_the_host(world):
     check_contract(decision)
 
 
-def test_the_cloud_edition_from_the_policy(world):
-    path = world.policy('edition = "cloud"\n')
-    decision = world.decide()
-    assert (decision.edition.name, decision.edition.origin) == ("cloud", f"{path}:1")
-    assert decision.enabled and decision.mandatory
+def test_a_cloud_edition_along_xdg_config_dirs_is_ignored_and_says_why(strict_world):
+    # XDG_CONFIG_DIRS is wherever the user points it: its edition must not turn tracking on
+    # (the fixed location's is tested in a private mount namespace: test_fixed_policy.py).
+    path = strict_world.policy('edition = "cloud"\n')
+    decision = strict_world.decide()
+    assert decision.edition.name == "core"
+    assert not decision.mandatory
+    [warning] = [w for w in decision.warnings if str(path) in w]
+    assert 'edition = "cloud" is ignored' in warning
+    assert "XDG_CONFIG_DIRS" in warning and "Fix:" in warning
 
 
-def test_the_host_edition_beats_the_policy(world):
-    world.policy('edition = "cloud"\n')
-    decision = world.decide(edition="core")
+def test_the_host_edition_beats_the_policy(strict_world):
+    strict_world.policy('edition = "cloud"\n')
+    decision = strict_world.decide(edition="core")
     assert (decision.edition.name, decision.edition.origin) == ("core", "host")
     assert not decision.mandatory
 
 
-def test_cloud_lists_every_opt_out_it_overrides(world):
-    project = world.project_file(project_flag("false"))
-    world.user_config(f"{KEY} = false\n", mode=0o600)
-    world.policy('telemetry = "off"\n')
-    env = {**world.env, "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    decision = world.decide(env=env, host_flag=False, edition="cloud")
+def test_cloud_lists_every_opt_out_it_overrides(strict_world):
+    project = strict_world.project_file(project_flag("false"))
+    strict_world.user_config(f"{KEY} = false\n", mode=0o600)
+    strict_world.policy('telemetry = "off"\n')
+    env = {**strict_world.env, "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    decision = strict_world.decide(env=env, host_flag=False, edition="cloud")
 
     assert decision.enabled and decision.mandatory
     assert decision.decided_by == "edition_mandate"
@@ -198,8 +205,8 @@ def test_cloud_lists_every_opt_out_it_overrides(world):
         "host_flag": "--send-anonymous-usage-stats",
         "env_var": "DBT_SEND_ANONYMOUS_USAGE_STATS",
         "project_file": f"{project}:3",
-        "user_config": f"{world.user_config_path}:1",
-        "system_default": f"{world.policy_path(0)}:1",
+        "user_config": f"{strict_world.user_config_path}:1",
+        "system_default": f"{strict_world.policy_path(0)}:1",
     }
     for name, origin in origins.items():
         assert decision.layer(name).origin == origin
@@ -210,33 +217,33 @@ def test_cloud_lists_every_opt_out_it_overrides(world):
 # -- the admin's policy -------------------------------------------------------------------------
 
 
-def test_an_admin_lock_off_beats_the_host_flag(world):
-    world.policy('telemetry = "off"\nlocked = true\n')
-    decision = world.decide(host_flag=True)
+def test_an_admin_lock_off_beats_the_host_flag(strict_world):
+    strict_world.policy('telemetry = "off"\nlocked = true\n')
+    decision = strict_world.decide(host_flag=True)
     assert not decision.enabled
     assert decision.decided_by == "admin_lock"
 
 
-def test_an_admin_lock_on_beats_do_not_track(world):
-    world.policy('telemetry = "on"\nlocked = true\n')
-    decision = world.decide(env={**world.env, "DO_NOT_TRACK": "1"})
+def test_an_admin_lock_on_beats_do_not_track(strict_world):
+    strict_world.policy('telemetry = "on"\nlocked = true\n')
+    decision = strict_world.decide(env={**strict_world.env, "DO_NOT_TRACK": "1"})
     assert decision.enabled
     assert decision.decided_by == "admin_lock"
     assert decision.layer("do_not_track").status == "overridden"
 
 
-def test_an_unlocked_policy_default_yields_to_the_user(world):
-    world.policy('telemetry = "off"\n')
-    assert not world.decide().enabled
-    world.user_config(f"{KEY} = true\n", mode=0o600)
-    decision = world.decide()
+def test_an_unlocked_policy_default_yields_to_the_user(strict_world):
+    strict_world.policy('telemetry = "off"\n')
+    assert not strict_world.decide().enabled
+    strict_world.user_config(f"{KEY} = true\n", mode=0o600)
+    decision = strict_world.decide()
     assert decision.enabled
     assert decision.decided_by == "user_config"
 
 
-def test_a_broken_policy_locks_everything_off_and_says_where(world):
-    path = world.policy('telemetry = "of"\n')
-    decision = world.decide(host_flag=True)
+def test_a_broken_policy_locks_everything_off_and_says_where(strict_world):
+    path = strict_world.policy('telemetry = "of"\n')
+    decision = strict_world.decide(host_flag=True)
     assert not decision.enabled
     assert decision.decided_by == "admin_lock"
     assert decision.layer("admin_lock").status == "error"
@@ -280,14 +287,15 @@ def test_a_failure_to_read_anything_is_not_shown_as_an_admin_lock(world):
 
 
 @pytest.mark.parametrize(
-    "reading, errors",
+    "reading, errors, warnings",
     [
-        ("strict", {"do_not_track", "env_var", "project_file", "user_config"}),
-        # dbt tracks with DO_NOT_TRACK=perhaps (a warning says so), and refuses to run with "ja".
-        ("dbt", {"env_var", "project_file", "user_config"}),
+        ("strict", {"do_not_track", "env_var", "project_file", "user_config"}, 4),
+        # dbt tracks with DO_NOT_TRACK=perhaps (a warning says so), and refuses to run with "ja";
+        # it never reads our user config, so a broken one is shown but counts for nothing.
+        ("dbt", {"env_var", "project_file"}, 3),
     ],
 )
-def test_bad_input_everywhere_still_returns_a_decision(world, reading, errors):
+def test_bad_input_everywhere_still_returns_a_decision(world, reading, errors, warnings):
     world.project_file(b"\x00\xff")
     world.user_config("send_anonymous_usage_stats = [[[\n", mode=0o600)
     env = {
@@ -303,7 +311,7 @@ def test_bad_input_everywhere_still_returns_a_decision(world, reading, errors):
     )
     assert not decision.enabled
     assert {layer.name for layer in decision.layers if layer.status == "error"} == errors
-    assert len(decision.warnings) == 4
+    assert len(decision.warnings) == warnings
     check_contract(decision)
 
 

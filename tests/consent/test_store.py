@@ -9,7 +9,7 @@ import tomllib
 
 import pytest
 
-from consent import DEFAULT_PROFILE, EditRefused, NoProjectFile, WriteError
+from consent import DEFAULT_PROFILE, AppProfile, EditRefused, NoProjectFile, WriteError
 from consent._yaml_edit import NoMinimalEdit, same_apart_from, set_flag
 from consent.layers.project_file import write_project_choice
 from consent.layers.user_config import write_user_choice
@@ -17,8 +17,9 @@ from consent.layers.user_config import write_user_choice
 KEY = ("flags", "send_anonymous_usage_stats")
 
 
-def test_user_choice_is_private_and_reads_back(world):
-    path = write_user_choice(DEFAULT_PROFILE, False)
+def test_user_choice_is_private_and_reads_back(strict_world):
+    world = strict_world
+    path = write_user_choice(world.profile, False)
 
     assert path == str(world.user_config_path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
@@ -194,22 +195,23 @@ def test_a_byte_order_mark_is_kept(world):
     )
 
 
-def _toggle_user(n: int, seed: int) -> None:
+def _toggle_user(n: int, seed: int, profile: AppProfile) -> None:
     for i in range(n):
-        write_user_choice(DEFAULT_PROFILE, (i + seed) % 2 == 0)
+        write_user_choice(profile, (i + seed) % 2 == 0)
 
 
-def _toggle_project(n: int, seed: int) -> None:
+def _toggle_project(n: int, seed: int, profile: AppProfile) -> None:
     for i in range(n):
-        write_project_choice(DEFAULT_PROFILE, (i + seed) % 2 == 0)
+        write_project_choice(profile, (i + seed) % 2 == 0)
 
 
 @pytest.mark.parametrize("target", [_toggle_user, _toggle_project])
-def test_several_processes_toggling_at_once_leave_a_valid_file(world, target):
+def test_several_processes_toggling_at_once_leave_a_valid_file(strict_world, target):
+    world = strict_world  # reads every layer it writes (dbt never reads our user config)
     if target is _toggle_project:
         world.project_file("# shop\nname: shop\nmodels:\n  +materialized: table\n")
     ctx = multiprocessing.get_context("fork")
-    workers = [ctx.Process(target=target, args=(25, seed)) for seed in range(6)]
+    workers = [ctx.Process(target=target, args=(25, seed, world.profile)) for seed in range(6)]
     for w in workers:
         w.start()
     for w in workers:

@@ -22,6 +22,7 @@ from typing import ClassVar
 
 import pytest
 import reliability_kit as kit
+from strict_cli import STRICT_APP
 from tracking_world import make_profile, wait_idle
 
 from consent.layers.user_config import write_user_choice
@@ -305,7 +306,9 @@ def test_a_retry_after_disable_is_never_sent(tracking_world):
 # -- the cloud edition -----------------------------------------------------------------------------------
 def test_cloud_edition_is_mandatory_and_says_so_honestly(cli_world):
     world = cli_world
-    world.write_policy('edition = "cloud"\n')
+    # The cloud edition comes from the host's code (a cloud build): the strict test profile's
+    # host, since dbt never reads our user config or an edition.
+    world.app, world.cloud = STRICT_APP, True
     world.project_flag("false")
     world.user_flag("false")
     env = {"DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "COLUMNS": "200"}
@@ -337,6 +340,8 @@ FAKE_CLOUD = {
 @pytest.mark.parametrize("case", list(FAKE_CLOUD))
 def test_no_project_or_user_file_can_turn_on_the_cloud_edition(cli_world, case):
     where, text = FAKE_CLOUD[case]
+    if where == "user":
+        cli_world.app = STRICT_APP  # dbt never reads our user config at all
     (cli_world.write_project if where == "project" else cli_world.write_user)(text)
     doc = cli_world.run("status", "--json", DBT_EDITION="cloud", TELEMETRY_EDITION="cloud").json()
     assert doc["edition"]["name"] == "core"
@@ -355,7 +360,7 @@ def test_no_project_or_user_file_can_turn_on_the_cloud_edition(cli_world, case):
     ],
 )
 def test_no_project_or_user_file_can_leave_the_cloud_edition(cli_world, where, text):
-    cli_world.write_policy('edition = "cloud"\n')
+    cli_world.app, cli_world.cloud = STRICT_APP, True  # the host's code passes the cloud edition
     (cli_world.write_project if where == "project" else cli_world.write_user)(text)
     doc = cli_world.run("status", "--json", DBT_EDITION="core").json()
     assert (doc["edition"]["name"], doc["enabled"], doc["mandatory"]) == ("cloud", True, True)

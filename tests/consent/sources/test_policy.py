@@ -1,4 +1,8 @@
-"""The administrator's policy (PRODUCT.md §2): ``telemetry-policy.toml`` along XDG_CONFIG_DIRS."""
+"""The administrator's policy (PRODUCT.md §2): ``telemetry-policy.toml`` at the platform's fixed
+system location and along XDG_CONFIG_DIRS, every file read, the most restrictive winning.
+
+The fixed location itself (``/etc/xdg/<app>/``) is only ever written inside a private mount
+namespace (test_fixed_policy.py); here :func:`read_policy` is given a stand-in path for it."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import pytest
 from consent import DEFAULT_PROFILE, ReadContext
 from consent.layers import AdminLock, SystemDefault
 from consent.layers.policy import read_policy
+from consent.system_location import fixed_config_dir
 
 
 class Read:
@@ -42,11 +47,32 @@ def test_no_policy_file_means_no_lock_no_default_no_edition(world):
     assert (default.opinion, default.status) == (None, "no_opinion")
 
 
-def test_the_cloud_edition_comes_from_the_policy_with_its_origin(world):
-    path = world.policy('# fleet policy\n\n\nedition = "cloud"\n')
-    found = policy(world)
+def test_the_cloud_edition_comes_only_from_the_fixed_location_with_its_origin(world):
+    fixed = world.write(
+        "fixed/dbt/telemetry-policy.toml", '# fleet policy\n\n\nedition = "cloud"\n'
+    )
+    found = read_policy(world.profile.system_policy_paths(), str(fixed))
     assert found.edition is not None
-    assert (found.edition.name, found.edition.origin) == ("cloud", f"{path}:4")
+    assert (found.edition.name, found.edition.origin) == ("cloud", f"{fixed}:4")
+    assert found.warnings == ()
+
+
+def test_a_cloud_edition_along_xdg_config_dirs_is_ignored_with_a_warning(world):
+    path = world.policy('# fleet policy\n\n\nedition = "cloud"\n')
+    found = read_policy(world.profile.system_policy_paths(), str(world.root / "no-fixed"))
+    assert found.edition is None
+    [warning] = found.warnings
+    assert warning.startswith(f'{path}:4: edition = "cloud" is ignored')
+    assert "XDG_CONFIG_DIRS" in warning and "fixed system location" in warning
+    assert "Fix:" in warning and "\n" not in warning
+
+
+def test_the_fixed_location_is_literal_per_platform():
+    # No variable moves it: XDG_CONFIG_DIRS, WIN_PD_OVERRIDE_COMMON_APPDATA, ALLUSERSPROFILE.
+    assert fixed_config_dir("dbt", "linux") == "/etc/xdg/dbt"
+    assert fixed_config_dir("dbt", "freebsd14") == "/etc/xdg/dbt"
+    assert fixed_config_dir("dbt", "darwin") == "/Library/Application Support/dbt"
+    assert DEFAULT_PROFILE.fixed_policy_path() == "/etc/xdg/dbt/telemetry-policy.toml"
 
 
 @pytest.mark.parametrize("value", ["on", "off"])
@@ -71,16 +97,85 @@ def test_an_unlocked_policy_is_the_machine_default(world, value, locked):
     assert default.origin == f"{path}:{2 if locked else 1}"
 
 
-def test_the_first_policy_found_along_xdg_config_dirs_wins(world):
-    first = world.policy('telemetry = "off"\nlocked = true\n', index=0)
-    world.policy('edition = "cloud"\ntelemetry = "on"\nlocked = true\n', index=1)
-    found = policy(world)
-    assert found.edition is None
-    assert found.admin_lock().opinion == "off"
-    assert found.admin_lock().origin == f"{first}:1"
+def _merged(world, fixed_text: str | None, *xdg_texts: str | None):
+    """The policy read from a stand-in fixed file and the world's XDG_CONFIG_DIRS files."""
+    fixed = world.root / "fixed" / "dbt" / "telemetry-policy.toml"
+    if fixed_text is not None:
+        world.write(fixed, fixed_text)
+    for index, text in enumerate(xdg_texts):
+        if text is not None:
+            world.policy(text, index=index)
+    return read_policy(world.profile.system_policy_paths(), str(fixed)), fixed
 
 
-def test_a_later_dir_is_used_when_the_first_has_no_file(world):
+LOCK_OFF = 'telemetry = "off"\nlocked = true\n'
+LOCK_ON = 'telemetry = "on"\nlocked = true\n'
+
+
+@pytest.mark.parametrize(
+    "fixed, xdg, locked, telemetry",
+    [
+        # any lock off locks off, wherever it is and whatever the others say
+        (LOCK_OFF, [LOCK_ON], True, "off"),
+        (LOCK_ON, [LOCK_OFF], True, "off"),
+        (None, [LOCK_ON, LOCK_OFF], True, "off"),
+        ('telemetry = "on"\n', [LOCK_OFF], True, "off"),
+        # a lock off beats an unlocked default on
+        (LOCK_OFF, ['telemetry = "on"\n'], True, "off"),
+        # a lock on holds only when no file says off
+        (LOCK_ON, ['telemetry = "on"\n'], True, "on"),
+        (LOCK_ON, ['telemetry = "off"\n'], False, "off"),
+        # unlocked defaults: off beats on
+        ('telemetry = "on"\n', ['telemetry = "off"\n'], False, "off"),
+        ('telemetry = "off"\n', ['telemetry = "on"\n'], False, "off"),
+        (None, ['telemetry = "on"\n', 'telemetry = "off"\n'], False, "off"),
+    ],
+)
+def test_every_policy_file_is_read_and_the_most_restrictive_wins(
+    world, fixed, xdg, locked, telemetry
+):
+    merged, _ = _merged(world, fixed, *xdg)
+    assert (merged.locked, merged.telemetry) == (locked, telemetry)
+    expected_files = (1 if fixed else 0) + len(xdg)
+    assert len(merged.files) == expected_files
+
+
+def test_the_files_read_are_listed_fixed_first(world):
+    merged, fixed = _merged(world, LOCK_ON, None, 'telemetry = "on"\n')
+    assert [(f.path, f.fixed) for f in merged.files] == [
+        (str(fixed), True),
+        (str(world.policy_path(1)), False),
+    ]
+
+
+def test_a_lock_on_undone_by_another_file_says_why(world):
+    merged, fixed = _merged(world, LOCK_ON, 'telemetry = "off"\n')
+    assert not merged.locked
+    [warning] = merged.warnings
+    assert f"{fixed}:1 locks telemetry on" in warning and str(world.policy_path(0)) in warning
+    assert "most restrictive wins" in warning
+
+
+def test_a_user_cloud_policy_cannot_turn_tracking_on_against_a_lock_off(world):
+    merged, fixed = _merged(world, LOCK_OFF, 'edition = "cloud"\n')
+    assert merged.edition is None
+    assert (merged.locked, merged.telemetry, merged.telemetry_origin) == (True, "off", f"{fixed}:1")
+    assert any("is ignored" in w for w in merged.warnings)
+
+
+def test_the_fixed_location_named_in_xdg_config_dirs_is_read_once(world):
+    fixed = world.write("fixed/dbt/telemetry-policy.toml", LOCK_OFF)
+    found = read_policy([str(fixed), *world.profile.system_policy_paths()], str(fixed))
+    assert [f.fixed for f in found.files] == [True]
+
+
+def test_a_broken_file_anywhere_locks_off_although_another_locks_on(world):
+    merged, _ = _merged(world, LOCK_ON, 'telemetry = "of"\n')
+    assert merged.problem is not None
+    assert len(merged.files) == 2
+
+
+def test_a_later_dir_is_read_when_the_first_has_no_file(world):
     second = world.policy('telemetry = "off"\n', index=1)
     found = policy(world)
     assert found.system_default().origin == f"{second}:1"
