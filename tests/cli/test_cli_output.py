@@ -260,7 +260,7 @@ def test_json_validates_and_is_consistent(world: World, invoke, status_schema, c
 def test_json_cloud_edition_names_its_origin_and_keeps_opt_outs(
     world: World, invoke, status_schema
 ):
-    # From the host's code here; from the fixed policy location: test_fixed_policy.py.
+    # From the host's code here; from the fixed policy location: test_cli_fixed_policy.py.
     build(world, cloud=True, user="false")
 
     doc = invoke("status", "--json", DO_NOT_TRACK="1").json()

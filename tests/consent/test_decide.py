@@ -165,7 +165,7 @@ def test_the_cloud_edition_from_the_host(world):
 
 def test_a_cloud_edition_along_xdg_config_dirs_is_ignored_and_says_why(strict_world):
     # XDG_CONFIG_DIRS is wherever the user points it: its edition must not turn tracking on
-    # (the fixed location's is tested in a private mount namespace: test_fixed_policy.py).
+    # (the fixed location's: tests/cli/test_cli_fixed_policy.py, in a mount namespace).
     path = strict_world.policy('edition = "cloud"\n')
     decision = strict_world.decide()
     assert decision.edition.name == "core"

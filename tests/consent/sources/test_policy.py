@@ -2,7 +2,7 @@
 system location and along XDG_CONFIG_DIRS, every file read, the most restrictive winning.
 
 The fixed location itself (``/etc/xdg/<app>/``) is only ever written inside a private mount
-namespace (test_fixed_policy.py); here :func:`read_policy` is given a stand-in path for it."""
+namespace (tests/cli/test_cli_fixed_policy.py); here :func:`read_policy` is given a stand-in path for it."""
 
 from __future__ import annotations
 
