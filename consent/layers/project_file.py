@@ -142,7 +142,8 @@ def locate_project(
         )
     if named_by is None or raw is None:
         return ProjectAt(find_project_file(cwd, profile.project_files))
-    directory = os.path.join(cwd, raw)
+    # Relative to the working directory, as dbt's click path is; normalised as dbt reads it.
+    directory = os.path.normpath(os.path.join(cwd, raw)) if raw.strip() else os.path.join(cwd, raw)
     path = None
     if os.path.isdir(directory):
         path = next(

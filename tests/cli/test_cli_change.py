@@ -704,3 +704,37 @@ def test_a_read_only_profiles_yml_that_must_change_is_a_failed_write(world: Worl
     assert r.code == 4, r
     assert "read-only" in r.err and str(legacy) in r.err
     assert world.project_file.read_bytes() == project, "nothing half-done"
+
+
+# -- the project dbt is told to use --------------------------------------------------------------
+
+
+def test_disable_project_writes_the_project_dbt_project_dir_names(world: World):
+    here = world.project_flag("true")
+    before = here.read_bytes()
+    other = world.root / "elsewhere"
+    other.mkdir()
+    (other / "dbt_project.yml").write_text("name: elsewhere\n")
+
+    r = world.run("disable", "--project", DBT_PROJECT_DIR=str(other))
+
+    assert r.code == 0, r
+    assert "send_anonymous_usage_stats: false" in (other / "dbt_project.yml").read_text()
+    assert here.read_bytes() == before, "not the project around the cwd, which dbt does not read"
+    assert world.run("status", "--expect", "off", DBT_PROJECT_DIR=str(other)).code == 0
+
+
+def test_disable_project_with_a_dbt_project_dir_that_holds_no_project_writes_nothing(
+    world: World,
+):
+    here = world.project_flag("true")
+    before = here.read_bytes()
+    empty = world.root / "empty"
+    empty.mkdir()
+
+    r = world.run("disable", "--project", DBT_PROJECT_DIR=str(empty))
+
+    assert r.code == 2, r
+    assert len(r.err.strip().splitlines()) == 1, r.err
+    assert f"DBT_PROJECT_DIR={empty}" in r.err and "Fix:" in r.err
+    assert here.read_bytes() == before and list(empty.iterdir()) == []

@@ -8,6 +8,7 @@ small permutations go through CliRunner in the same kind of world. Tables are re
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from cli_world import (
@@ -20,6 +21,7 @@ from cli_world import (
     line_with,
     table_rows,
 )
+from strict_cli import STRICT_APP
 
 WIDE = "400"
 #: The dbt profile only explains dbt's decision: dbt sends, this command never does.
@@ -439,3 +441,92 @@ def test_a_non_boolean_do_not_track_was_read_and_is_called_not_a_boolean(world: 
         "decided by DO_NOT_TRACK=banana in your environment, which counts as off: it is not "
         "a true/false value"
     ) in headline
+
+
+# -- which project: --project-dir, and dbt's DBT_PROJECT_DIR -------------------------------------
+
+
+def _elsewhere(world: World, flag: str | None) -> Path:
+    """Another project, outside the one the command runs in."""
+    other = world.root / "elsewhere"
+    other.mkdir(exist_ok=True)
+    text = "name: elsewhere\n" + (f"flags:\n  send_anonymous_usage_stats: {flag}\n" if flag else "")
+    (other / "dbt_project.yml").write_text(text)
+    return other
+
+
+@pytest.mark.parametrize("app", ["dbt", STRICT_APP])
+def test_project_dir_names_the_project_exactly(world: World, invoke, app):
+    world.app = app
+    world.project_flag("true")
+    other = _elsewhere(world, "false")
+
+    doc = invoke("status", "--json", "--project-dir", str(other)).json()
+    here = invoke("status", "--json").json()
+
+    assert (doc["enabled"], doc["decided_by"]) == (False, "project_file")
+    layer = next(layer for layer in doc["layers"] if layer["name"] == "project_file")
+    assert layer["origin"] == f"{other / 'dbt_project.yml'}:3"
+    assert here["enabled"] is True, "without it, the project around the cwd"
+
+
+@pytest.mark.parametrize("app", ["dbt", STRICT_APP])
+def test_project_dir_without_a_project_file_searches_no_further(world: World, invoke, app):
+    world.app = app
+    world.project_flag("false")  # the project above models/, where the command runs
+
+    doc = invoke("status", "--json", "--project-dir", str(world.cwd)).json()
+
+    assert doc["enabled"] is True, "no upward search from a named directory"
+    layer = next(layer for layer in doc["layers"] if layer["name"] == "project_file")
+    assert layer["opinion"] is None and "no upward search" in layer["detail"]
+
+
+def test_project_dir_that_does_not_exist_is_a_one_line_usage_error(world: World):
+    r = world.run("status", "--project-dir", str(world.root / "missing"))
+
+    assert r.code == 2, r
+    assert "missing" in r.err and "does not exist" in r.err
+    assert r.out == ""
+
+
+@pytest.mark.parametrize("variable", ["DBT_PROJECT_DIR", "DBT_ENGINE_PROJECT_DIR"])
+def test_dbt_takes_its_project_from_dbt_project_dir(world: World, variable):
+    world.project_flag("true")
+    other = _elsewhere(world, "false")
+
+    r = world.run("status", COLUMNS=WIDE, **{variable: str(other)})
+
+    assert r.code == 0, r
+    assert (
+        f"OFF for dbt (core edition) — decided by the project file ({other / 'dbt_project.yml'}:3)"
+    ) in flat(r.out)
+
+
+def test_dbt_project_dir_that_does_not_exist_makes_dbt_refuse_and_status_says_so(world: World):
+    world.project_flag("true")
+    missing = world.root / "missing"
+
+    r = world.run("status", COLUMNS=WIDE, DBT_PROJECT_DIR=str(missing))
+
+    assert r.code == 0, r
+    text = flat(r.out)
+    assert "OFF for dbt" in text and "dbt refuses to run" in text
+    assert f"DBT_PROJECT_DIR: {missing} does not exist" in text
+    assert "Fix: point DBT_PROJECT_DIR at your dbt project's directory, or unset it" in text
+
+
+def test_a_strict_profile_fails_closed_on_a_project_dir_that_does_not_exist(
+    strict_world: World, invoke
+):
+    world = strict_world  # it declares dbt's variables, and reads them strictly
+    world.project_flag("true")
+    missing = world.root / "missing"
+
+    doc = invoke("status", "--json", DBT_PROJECT_DIR=str(missing)).json()
+
+    assert (doc["enabled"], doc["decided_by"]) == (False, "project_file")
+    layer = next(layer for layer in doc["layers"] if layer["name"] == "project_file")
+    assert (layer["status"], layer["origin"]) == ("error", "DBT_PROJECT_DIR")
+    [warning] = [w for w in doc["warnings"] if "DBT_PROJECT_DIR" in w]
+    assert f"{missing}, which does not exist; treated as off. Fix: point" in warning

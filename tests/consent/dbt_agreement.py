@@ -27,6 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from consent.ci import CI_VARIABLES  # noqa: E402  (the table the suite strips; every name)
+
 VENVS = REPO / ".dbt-venvs"
 PROBE = Path(__file__).with_name("dbt_probe.py")
 #: The bench's dbt-core, and the newest one that installs from PyPI alone (the spec's
@@ -61,6 +65,13 @@ class Case:
     subdir: str = ""
     #: The first dbt-core version that reads this input; older ones show n/a.
     since: str | None = None
+    #: A second project's dbt_project.yml, in ``{root}/other`` (not created when None).
+    other: str | None = None
+    #: Where dbt runs: ``shop`` (the project, then ``subdir``), ``other``, or ``nowhere`` (a
+    #: directory with no project above it).
+    cwd: str = "shop"
+    #: ``--project-dir`` on the command line (``{root}`` is the world's root).
+    project_dir: str | None = None
 
 
 def _flags(value: str, before: str = "name: shop\n") -> str:
@@ -337,6 +348,194 @@ CASES: tuple[Case, ...] = (
         project="name: shop\n",
     ),
     Case("DBT_PROFILES_DIR does not exist", REFUSES, profiles_in="missing", project="name: shop\n"),
+    # The project dir dbt is told to use: --project-dir, else DBT_ENGINE_PROJECT_DIR (1.12), else
+    # DBT_PROJECT_DIR, exactly that directory (no upward search, no fallback to the cwd's).
+    Case(
+        "DBT_PROJECT_DIR names a project without flags, the cwd's opts out",
+        TRACKS,
+        env={"DBT_PROJECT_DIR": "{root}/other"},
+        project=_flags("false"),
+        other="name: other\n",
+    ),
+    Case(
+        "DBT_PROJECT_DIR names an opt-out, the cwd's project has no flags",
+        OFF,
+        env={"DBT_PROJECT_DIR": "{root}/shop"},
+        project=_flags("false"),
+        other="name: other\n",
+        cwd="other",
+    ),
+    Case(
+        "DBT_PROJECT_DIR names an opt-out, no project around the cwd",
+        OFF,
+        env={"DBT_PROJECT_DIR": "{root}/shop"},
+        project=_flags("false"),
+        cwd="nowhere",
+    ),
+    Case(
+        "DBT_PROJECT_DIR names an opt-in, the cwd's project opts out",
+        TRACKS,
+        env={"DBT_PROJECT_DIR": "{root}/other"},
+        project=_flags("false"),
+        other=_flags("true", "name: other\n"),
+    ),
+    Case(
+        "DBT_PROJECT_DIR names a subdirectory of an opt-out project: no upward search",
+        TRACKS,
+        env={"DBT_PROJECT_DIR": "{root}/shop/models"},
+        project=_flags("false"),
+        cwd="nowhere",
+    ),
+    Case(
+        "DBT_PROJECT_DIR names a directory without dbt_project.yml",
+        TRACKS,
+        env={"DBT_PROJECT_DIR": "{root}/empty"},
+        project=_flags("false"),
+    ),
+    Case(
+        "DBT_PROJECT_DIR names a directory that does not exist",
+        REFUSES,
+        env={"DBT_PROJECT_DIR": "{root}/missing"},
+        project=_flags("false"),
+    ),
+    Case(
+        "DBT_PROJECT_DIR empty is unset",
+        OFF,
+        env={"DBT_PROJECT_DIR": ""},
+        project=_flags("false"),
+    ),
+    Case(
+        "DBT_PROJECT_DIR only spaces",
+        REFUSES,
+        env={"DBT_PROJECT_DIR": "  "},
+        project=_flags("false"),
+    ),
+    Case(
+        "DBT_PROJECT_DIR names a regular file",
+        TRACKS,
+        env={"DBT_PROJECT_DIR": "{root}/afile"},
+        project=_flags("false"),
+    ),
+    Case(
+        "DBT_PROJECT_DIR relative to the cwd",
+        OFF,
+        env={"DBT_PROJECT_DIR": "../shop"},
+        project=_flags("false"),
+        cwd="nowhere",
+    ),
+    Case(
+        "DBT_PROJECT_DIR names a project with invalid YAML",
+        REFUSES,
+        env={"DBT_PROJECT_DIR": "{root}/other"},
+        other=_flags("false") + "  - oops\n",
+        cwd="nowhere",
+    ),
+    Case(
+        "--project-dir names an opt-out",
+        OFF,
+        project=_flags("false"),
+        other="name: other\n",
+        cwd="other",
+        project_dir="{root}/shop",
+    ),
+    Case(
+        "--project-dir beats DBT_PROJECT_DIR",
+        TRACKS,
+        env={"DBT_PROJECT_DIR": "{root}/shop"},
+        project=_flags("false"),
+        other="name: other\n",
+        cwd="nowhere",
+        project_dir="{root}/other",
+    ),
+    Case(
+        "--project-dir names a directory that does not exist",
+        REFUSES,
+        project=_flags("false"),
+        project_dir="{root}/missing",
+    ),
+    Case(
+        "DBT_ENGINE_PROJECT_DIR names an opt-out",
+        OFF,
+        env={"DBT_ENGINE_PROJECT_DIR": "{root}/shop"},
+        project=_flags("false"),
+        other="name: other\n",
+        cwd="other",
+        since="1.12",
+    ),
+    Case(
+        "DBT_ENGINE_PROJECT_DIR beats DBT_PROJECT_DIR (opt-out first)",
+        OFF,
+        env={"DBT_ENGINE_PROJECT_DIR": "{root}/shop", "DBT_PROJECT_DIR": "{root}/other"},
+        project=_flags("false"),
+        other="name: other\n",
+        cwd="nowhere",
+        since="1.12",
+    ),
+    Case(
+        "DBT_ENGINE_PROJECT_DIR beats DBT_PROJECT_DIR (opt-out second)",
+        TRACKS,
+        env={"DBT_ENGINE_PROJECT_DIR": "{root}/other", "DBT_PROJECT_DIR": "{root}/shop"},
+        project=_flags("false"),
+        other="name: other\n",
+        cwd="nowhere",
+        since="1.12",
+    ),
+    Case(
+        "DBT_ENGINE_PROJECT_DIR names a directory that does not exist",
+        REFUSES,
+        env={"DBT_ENGINE_PROJECT_DIR": "{root}/missing"},
+        project="name: shop\n",
+        since="1.12",
+    ),
+    Case(
+        "profiles.yml in the cwd still counts with DBT_PROJECT_DIR",
+        OFF,
+        env={"DBT_PROJECT_DIR": "{root}/other"},
+        profiles=_config("false"),
+        profiles_in="cwd",
+        other="name: other\n",
+        cwd="nowhere",
+    ),
+    Case(
+        "profiles.yml beside the DBT_PROJECT_DIR project is not read",
+        TRACKS,
+        env={"DBT_PROJECT_DIR": "{root}/other"},
+        profiles=_config("false"),
+        profiles_in="other",
+        other="name: other\n",
+        cwd="nowhere",
+    ),
+    Case(
+        "profiles.yml in DBT_ENGINE_PROFILES_DIR",
+        OFF,
+        profiles=_config("false"),
+        profiles_in="engine-dir",
+        project="name: shop\n",
+        since="1.12",
+    ),
+    Case(
+        "DBT_ENGINE_PROFILES_DIR does not exist",
+        REFUSES,
+        profiles_in="engine-missing",
+        project="name: shop\n",
+        since="1.12",
+    ),
+    # dbt-core has no CI rule: it tracks in CI exactly as elsewhere (the dbt profile's CI layer
+    # has no opinion, so status still says what dbt decides).
+    Case("CI=true on GitHub Actions", TRACKS, env={"CI": "true", "GITHUB_ACTIONS": "true"}),
+    Case(
+        "CI=true with the project's opt-out",
+        OFF,
+        env={"CI": "true", "GITLAB_CI": "true"},
+        project=_flags("false"),
+    ),
+    Case("every CI variable at once", TRACKS, env={name: "true" for name in CI_VARIABLES}),
+    Case("CI=true and DO_NOT_TRACK=1", OFF, env={"CI": "true", "DO_NOT_TRACK": "1"}),
+    Case(
+        "CI=true and the variable false",
+        OFF,
+        env={"CI": "true", "BUILDKITE": "true", SEND: "false"},
+    ),
 )
 
 
@@ -346,7 +545,13 @@ CASES: tuple[Case, ...] = (
 def _world(root: Path, case: Case) -> tuple[Path, dict[str, str]]:
     home, project = root / "home", root / "shop"
     (home / ".dbt").mkdir(parents=True)  # dbt needs its profiles dir to exist
-    project.mkdir()
+    (project / "models").mkdir(parents=True)
+    (root / "empty").mkdir()
+    (root / "nowhere").mkdir()
+    (root / "afile").write_text("not a directory\n")
+    if case.other is not None:
+        (root / "other").mkdir()
+        (root / "other" / "dbt_project.yml").write_bytes(case.other.encode())
     env = {
         "HOME": str(home),
         "PATH": "/usr/bin:/bin",
@@ -358,25 +563,43 @@ def _world(root: Path, case: Case) -> tuple[Path, dict[str, str]]:
     }
     if case.project is not None:
         (project / "dbt_project.yml").write_bytes(case.project.encode())
-    places = {"home": home / ".dbt", "cwd": project / case.subdir, "dir": root / "profiles"}
+    cwd = {"shop": project / case.subdir, "other": root / "other", "nowhere": root / "nowhere"}[
+        case.cwd
+    ]
+    places = {
+        "home": home / ".dbt",
+        "cwd": cwd,
+        "dir": root / "profiles",
+        "engine-dir": root / "profiles",
+        "other": root / "other",
+    }
     if case.profiles_in == "dir":
         env["DBT_PROFILES_DIR"] = str(places["dir"])
+    elif case.profiles_in == "engine-dir":
+        env["DBT_ENGINE_PROFILES_DIR"] = str(places["dir"])
     elif case.profiles_in == "missing":
         env["DBT_PROFILES_DIR"] = str(root / "no-such-dir")
+    elif case.profiles_in == "engine-missing":
+        env["DBT_ENGINE_PROFILES_DIR"] = str(root / "no-such-dir")
     if case.profiles is not None:
         where = places[case.profiles_in]
         where.mkdir(parents=True, exist_ok=True)
         (where / "profiles.yml").write_bytes(case.profiles.encode())
-    cwd = project / case.subdir
     cwd.mkdir(parents=True, exist_ok=True)
-    env.update(case.env)
+    env.update({name: value.replace("{root}", str(root)) for name, value in case.env.items()})
     return cwd, env
 
 
-def _dbt_args(case: Case) -> list[str]:
+def _project_dir(root: Path, case: Case) -> str | None:
+    return None if case.project_dir is None else case.project_dir.replace("{root}", str(root))
+
+
+def _dbt_args(case: Case, project_dir: str | None = None) -> list[str]:
+    # --project-dir is the subcommand's option (`dbt parse --project-dir X`), not the group's.
+    command = ["parse", *(["--project-dir", project_dir] if project_dir is not None else [])]
     if case.flag is None:
-        return ["parse"]
-    return [f"--{'' if case.flag else 'no-'}send-anonymous-usage-stats", "parse"]
+        return command
+    return [f"--{'' if case.flag else 'no-'}send-anonymous-usage-stats", *command]
 
 
 def _run_lines(argv: list[str], lines: list[str]) -> list[dict]:
@@ -407,7 +630,9 @@ def _ours_main() -> None:
         os.environ.clear()
         os.environ.update(case["env"])
         os.chdir(case["cwd"])
-        decision = decide(DEFAULT_PROFILE, host_flag=case["flag"])
+        decision = decide(
+            DEFAULT_PROFILE, host_flag=case["flag"], project_dir=case.get("project_dir")
+        )
         outcome = (
             "refuses" if decision.winner.host_refuses else "tracks" if decision.enabled else "off"
         )
@@ -509,12 +734,16 @@ def _older(version: str, since: str) -> bool:
 def compare(pythons: dict[str, str], cases: Iterable[Case] = CASES) -> list[Row]:
     cases = list(cases)
     with tempfile.TemporaryDirectory(prefix="dbt-agreement-") as tmp:
-        worlds = [_world(Path(tmp) / str(i), case) for i, case in enumerate(cases)]
+        roots = [Path(tmp) / str(i) for i in range(len(cases))]
+        worlds = [_world(root, case) for root, case in zip(roots, cases, strict=True)]
+        dirs = [_project_dir(root, case) for root, case in zip(roots, cases, strict=True)]
         ours = _run_lines(
             [sys.executable, __file__, "--ours"],
             [
-                json.dumps({"cwd": str(cwd), "env": env, "flag": case.flag})
-                for case, (cwd, env) in zip(cases, worlds, strict=True)
+                json.dumps(
+                    {"cwd": str(cwd), "env": env, "flag": case.flag, "project_dir": project_dir}
+                )
+                for case, (cwd, env), project_dir in zip(cases, worlds, dirs, strict=True)
             ],
         )
         theirs: dict[str, list[dict]] = {}
@@ -522,8 +751,8 @@ def compare(pythons: dict[str, str], cases: Iterable[Case] = CASES) -> list[Row]
             answers = _run_lines(
                 [python, str(PROBE)],
                 [
-                    json.dumps({"cwd": str(cwd), "env": env, "args": _dbt_args(case)})
-                    for case, (cwd, env) in zip(cases, worlds, strict=True)
+                    json.dumps({"cwd": str(cwd), "env": env, "args": _dbt_args(case, project_dir)})
+                    for case, (cwd, env), project_dir in zip(cases, worlds, dirs, strict=True)
                 ],
             )
             if answers[0].get("dbt") != version:
@@ -534,6 +763,12 @@ def compare(pythons: dict[str, str], cases: Iterable[Case] = CASES) -> list[Row]
 
 def _inputs(case: Case) -> str:
     parts = [f"{k}={v!r}" for k, v in case.env.items()]
+    if case.project_dir is not None:
+        parts.append(f"--project-dir {case.project_dir}")
+    if case.cwd != "shop":
+        parts.append(f"cwd {case.cwd}")
+    if case.other is not None:
+        parts.append(f"other/dbt_project.yml {case.other!r}")
     if case.flag is not None:
         parts.append(f"--{'' if case.flag else 'no-'}send-anonymous-usage-stats")
     if case.project is not None:

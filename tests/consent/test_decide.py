@@ -368,3 +368,43 @@ def test_an_unknown_edition_from_the_host_is_ignored_with_a_warning(world):
 
     assert decision.edition.name == "core" and decision.edition.origin == "default"
     assert any("edition='enterprise'" in w for w in decision.warnings)
+
+
+# -- the dbt profile: only what dbt itself reads ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "layer, write",
+    [
+        ("user_config", lambda w: w.user_config(f"{KEY} = false\n", mode=0o600)),
+        ("admin_lock", lambda w: w.policy('telemetry = "off"\nlocked = true\n')),
+        ("system_default", lambda w: w.policy('telemetry = "off"\n')),
+    ],
+)
+def test_dbt_never_reads_our_user_config_or_policy_so_they_never_decide(world, layer, write):
+    path = write(world)
+
+    decision = world.decide()
+
+    assert decision.enabled, "dbt tracks: it never reads this file"
+    assert decision.decided_by == "edition_default"
+    shown = decision.layer(layer)
+    assert (shown.opinion, shown.status, shown.unread) == (None, "no_opinion", True)
+    assert shown.raw == "false" if layer == "user_config" else shown.raw == "off"
+    assert shown.detail == "dbt does not read this file: it has no effect on dbt"
+    [warning] = [w for w in decision.warnings if str(path) in w]
+    assert "dbt does not read this file, so its opt-out has no effect on dbt" in warning
+    assert "DO_NOT_TRACK=1" in warning and "telemetry disable --project" in warning
+    check_contract(decision)
+
+
+def test_dbt_never_takes_an_edition_from_the_policy(world):
+    world.policy('edition = "cloud"\n')
+    decision = world.decide(env={**world.env, "DO_NOT_TRACK": "1"})
+    assert decision.edition.name == "core" and not decision.enabled
+
+
+def test_the_strict_reading_reads_every_layer(strict_world):
+    from consent.readings import reading_of
+
+    assert all(reading_of(strict_world.profile).reads(name) for name in LAYER_ORDER)
