@@ -1,5 +1,8 @@
 """Worker processes for the concurrency and crash tests (run as ``python rel_workers.py MODE …``).
 
+Both write and read the user config of the strict test profile (``tests/cli/strict_cli.py``):
+the built-in dbt profile never reads that file.
+
 ``cli SEED SECONDS MAX_LOOPS``
     Runs ``telemetry enable`` / ``disable`` / ``status --json`` in a loop (the real CLI entry
     point, ``telemetry_cli.run``, in-process so that one loop costs milliseconds, not a Python
@@ -19,9 +22,15 @@ import json
 import random
 import sys
 import time
+from pathlib import Path
+
+# The user config's writers and readers work for the strict test profile: dbt never reads it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 
 
 def _cli(seed: int, seconds: float, max_loops: int) -> None:
+    from strict_cli import STRICT_PROFILE
+
     from telemetry_cli import run
 
     rng = random.Random(seed)
@@ -33,7 +42,7 @@ def _cli(seed: int, seconds: float, max_loops: int) -> None:
         out, err = io.StringIO(), io.StringIO()
         args = ["status", "--json"] if command == "status" else [command]
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = run(args)
+            code = run(args, profile=STRICT_PROFILE)
         if command != "status":
             # Kept apart from the reads: what a writer is told when another writer races it.
             # The one honest thing a racing writer may be told: another process changed the
@@ -66,13 +75,14 @@ def _cli(seed: int, seconds: float, max_loops: int) -> None:
 
 
 def _writer() -> None:
-    from consent import DEFAULT_PROFILE
+    from strict_cli import STRICT_PROFILE
+
     from consent.layers.user_config import write_user_choice
 
     print("ready", flush=True)
     enabled = False
     while True:
-        write_user_choice(DEFAULT_PROFILE, enabled)
+        write_user_choice(STRICT_PROFILE, enabled)
         enabled = not enabled
 
 

@@ -23,6 +23,7 @@ import uuid
 import pytest
 import reliability_kit as kit
 from cli_world import World as CliWorld
+from strict_cli import STRICT_APP
 
 from tracking.state import read_anonymous_id
 
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.reliability
 WORKERS = kit.HERE / "rel_workers.py"
 TEXTS = {
     verb: (
-        "# Your choice about dbt's anonymous usage statistics, written by `telemetry "
+        "# Your choice about strictapp's anonymous usage statistics, written by `telemetry "
         f"{verb}`.\n# `telemetry status` shows every setting that applies and which one "
         f"decides.\nsend_anonymous_usage_stats = {str(verb == 'enable').lower()}\n"
     )
@@ -57,7 +58,7 @@ def _spawn(world, *args: str) -> subprocess.Popen:
 @pytest.fixture(scope="module")
 def crowd(tmp_path_factory):
     """20 processes running enable/disable/status for a few seconds against one user config."""
-    world = CliWorld(tmp_path_factory.mktemp("crowd"))
+    world = CliWorld(tmp_path_factory.mktemp("crowd"), app=STRICT_APP)  # dbt never reads it
     assert world.run("enable").code == 0
     started = time.monotonic()
     procs = [
@@ -182,6 +183,7 @@ def _kill_loop(world, mode: str, check) -> tuple[int, list[str]]:
 
 def test_a_writer_killed_mid_write_leaves_the_old_or_the_new_file(cli_world):
     world = cli_world
+    world.app = STRICT_APP  # the user config: dbt never reads it
     assert world.run("enable").code == 0
     config_dir = world.user_config().parent
     seen: dict[str, int] = {}
@@ -240,6 +242,7 @@ def test_an_id_maker_killed_mid_write_never_leaves_a_broken_id(cli_world):
 
 def test_temp_files_stranded_by_crashes_do_not_pile_up(cli_world):
     world = cli_world
+    world.app = STRICT_APP  # the user config: dbt never reads it
     assert world.run("enable").code == 0
     _kill_loop(world, "writer", lambda attempt: None)
     stranded = list(world.user_config().parent.glob(".telemetry.toml.*.tmp"))

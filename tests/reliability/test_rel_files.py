@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import reliability_kit as kit
 from cli_world import no_traceback
+from strict_cli import STRICT_APP
 
 pytestmark = pytest.mark.reliability
 
@@ -74,6 +75,7 @@ def one_clear_line(outcome, code: int, *needles: str) -> None:
 @pytest.mark.parametrize("what", ["config dir", "whole home"])
 def test_read_only_dirs_refuse_changes_in_one_line_and_status_still_works(cli_world, what):
     world = cli_world
+    world.app = STRICT_APP  # the user config: dbt never reads it
     world.user_flag("true")
     before = world.user_config().read_bytes()
     target = world.user_config().parent if what == "config dir" else world.home
@@ -152,6 +154,7 @@ def test_a_host_on_a_read_only_home_is_never_hurt(tracking_world, collector, ack
 # -- a full disk ----------------------------------------------------------------------------------------
 def test_a_full_disk_refuses_the_change_and_keeps_the_old_choice(cli_world):
     world = cli_world
+    world.app = STRICT_APP  # the user config: dbt never reads it
     config_dir = world.user_config().parent
     with kit.tiny_fs(config_dir):
         world.user_flag("true")
@@ -196,6 +199,7 @@ def test_a_host_with_a_full_state_disk_still_sends_and_exits_cleanly(tracking_wo
 # -- things in the way ----------------------------------------------------------------------------------
 def test_a_directory_where_the_config_file_should_be(cli_world):
     world = cli_world
+    world.app = STRICT_APP  # the user config: dbt never reads it
     world.user_config().mkdir(parents=True)
     status = world.run("status", "--json")
     disable = world.run("disable")
@@ -209,18 +213,20 @@ def test_a_directory_where_the_config_file_should_be(cli_world):
 
 def test_a_file_where_the_config_dir_should_be(cli_world):
     world = cli_world
+    world.app = STRICT_APP  # the user config: dbt never reads it
     world.config_home.mkdir(parents=True)
-    (world.config_home / "dbt").write_text("not a directory\n")
+    (world.config_home / world.app).write_text("not a directory\n")
     status = world.run("status", "--json")
     disable = world.run("disable")
     assert status.code == 0
-    one_clear_line(disable, 4, str(world.config_home / "dbt"))
-    assert (world.config_home / "dbt").read_text() == "not a directory\n"
+    one_clear_line(disable, 4, str(world.config_home / world.app))
+    assert (world.config_home / world.app).read_text() == "not a directory\n"
 
 
 @pytest.mark.parametrize("command", ["disable", "enable"])
 def test_a_symlink_at_the_config_path_is_replaced_never_written_through(cli_world, command):
     world = cli_world
+    world.app = STRICT_APP  # the user config: dbt never reads it
     victim = world.home / ".bashrc"
     victim.write_text("export PATH=$HOME/bin:$PATH\n")
     world.user_config().parent.mkdir(parents=True)
@@ -287,6 +293,7 @@ def test_a_symlink_planted_at_the_spool_is_never_written_through(tracking_world,
 @pytest.mark.parametrize("problem", ["world-writable", "owned by someone else"])
 def test_a_config_file_others_can_change_is_warned_about(cli_world, problem):
     world = cli_world
+    world.app = STRICT_APP  # the user config: dbt never reads it
     path = world.user_flag("false")
     if problem == "world-writable":
         path.chmod(0o666)
