@@ -63,7 +63,7 @@ class InvocationEnd(TelemetryModel):
 
 
 class ModelRun(TelemetryModel):
-    """One model finished running. Its name and contents never leave the machine: only a keyed hash."""
+    """A model finished. Its name and contents never leave the machine, only a keyed hash."""
 
     model_key: KeyedHash = Field(
         description="Keyed hash (HMAC-SHA-256 with this installation's secret) of the model's "

@@ -95,7 +95,7 @@ def ensure_secret(profile: TrackedProfile) -> bytes:
 
 
 def forget_anonymous_id(profile: TrackedProfile) -> bool:
-    """``telemetry reset``: forget the id and the secret; True when there was something to forget."""
+    """``telemetry reset``: forget the id and the secret; True if there was something to forget."""
     removed = False
     for path in (paths(profile).anonymous_id, paths(profile).secret):
         try:

@@ -119,7 +119,7 @@ def read_user_config(path: str) -> Layer:
     )
 
 
-# -- writing (``telemetry enable/disable``, ``--global``) -------------------------------------------
+# -- writing (``telemetry enable/disable``, ``--global``) ------------------------------------------
 _HEADER = """\
 # Your choice about {app}'s anonymous usage statistics, written by `telemetry {verb}`.
 # `telemetry status` shows every setting that applies and which one decides.

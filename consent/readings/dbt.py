@@ -414,9 +414,10 @@ def project_layer(cwd: str, profile: AppProfile, env: Mapping[str, str]) -> tupl
             legacy=True,
             warnings=(
                 *layer.warnings,
-                f"{origin_of_key(profiles, config_pair)}: {'.'.join(legacy.key_path)} is deprecated "
-                f"(it applies to all your dbt projects). Fix: move it to {profile.project_files[0]} "
-                f"as {dotted} and remove it from {legacy.file_name}",
+                f"{origin_of_key(profiles, config_pair)}: {'.'.join(legacy.key_path)} "
+                "is deprecated (it applies to all your dbt projects). "
+                f"Fix: move it to {profile.project_files[0]} as {dotted} "
+                f"and remove it from {legacy.file_name}",
             ),
         )
         if layer.opinion is not None:
