@@ -153,7 +153,7 @@ def get_profile(name: str | None = None) -> AppProfile:
         f"{name} = {where}); set TELEMETRY_CONSENT_TRACEBACK=1 to see where it fails"
     )
     try:
-        loaded = entry.load()  # type: ignore[attr-defined]
+        loaded = entry.load()  # type: ignore[attr-defined]  # an importlib.metadata EntryPoint
         profile = loaded() if callable(loaded) and not isinstance(loaded, AppProfile) else loaded
     except Exception as exc:  # a broken plugin must not break the CLI with a traceback
         raise ProfileLoadError(

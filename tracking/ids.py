@@ -62,7 +62,7 @@ class KeyedHasher:
         inner.update(data)
         outer = self._outer.copy()
         outer.update(inner.digest())
-        return outer.hexdigest()  # type: ignore[no-any-return]
+        return str(outer.hexdigest())
 
 
 def keyed_hash(secret: bytes, kind: str, value: str | bytes) -> str:

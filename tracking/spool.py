@@ -48,7 +48,7 @@ from consent.files import atomic_write, sweep_stale_temps
 try:  # POSIX; elsewhere the spool is written but delivery is in-process (tracking.delivery)
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # checked before every use
 
 __all__ = [
     "SEGMENT_MAX_BYTES",
