@@ -169,12 +169,11 @@ def project_file_layer(
             f"{layer.origin} and {old_layer.origin} both set the flag, which dbt refuses; treated "
             f"as off. Fix: remove {dotted} from {legacy.file_name}"
         )
-        return Layer("project_file", "off", layer.raw, layer.origin, status="error",
-                     detail=f"the flag is also set in {old_layer.origin}",
-                     warnings=(*layer.warnings, both)), watched
-    return Layer("project_file", old_layer.opinion, old_layer.raw, old_layer.origin,
-                 detail=f"deprecated location ({legacy.file_name})",
-                 warnings=(deprecation,), legacy=True), watched
+        return replace(layer, opinion="off", status="error",
+                       detail=f"the flag is also set in {old_layer.origin}",
+                       warnings=(*layer.warnings, both)), watched
+    return replace(old_layer, detail=f"deprecated location ({legacy.file_name})",
+                   warnings=(deprecation,), legacy=True), watched
 
 
 def read_strict(ctx: ReadContext) -> tuple[Layer, list[str]]:
