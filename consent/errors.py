@@ -8,6 +8,16 @@ learn why it did not happen.
 
 from __future__ import annotations
 
+__all__ = [
+    "ConsentError",
+    "EditRefused",
+    "NoProjectFile",
+    "ProfileLoadError",
+    "RefusedByPolicy",
+    "UnknownAppError",
+    "WriteError",
+]
+
 
 class ConsentError(Exception):
     """Base of every error this package raises on purpose."""

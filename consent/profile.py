@@ -18,6 +18,17 @@ from .errors import ProfileLoadError, UnknownAppError
 if TYPE_CHECKING:
     from platformdirs import PlatformDirs
 
+__all__ = [
+    "DEFAULT_PROFILE",
+    "ENTRY_POINT_GROUP",
+    "READINGS",
+    "AppProfile",
+    "LegacyFlagFile",
+    "Reading",
+    "get_profile",
+    "known_profiles",
+]
+
 ENTRY_POINT_GROUP = "telemetry_consent.profiles"
 
 #: How a profile reads values (docs: README "Two readings"). ``strict``: garbage fails closed, for

@@ -31,6 +31,23 @@ from .errors import CatalogError, EventInvalid
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
+__all__ = [
+    "DEFAULT_CATALOG",
+    "INVOCATION",
+    "INVOCATION_END",
+    "INVOCATION_START",
+    "MODEL_RUN",
+    "PLATFORM",
+    "SELF_DESC_SCHEMA",
+    "VENDOR",
+    "Catalog",
+    "ContextSpec",
+    "EventSpec",
+    "host_check",
+    "load_catalog",
+    "package_schemas",
+]
+
 #: The Iglu vendor of the default profile's schemas.
 VENDOR = "dev.telemetry-consent"
 #: The meta-schema every self-describing JSON schema declares.

@@ -16,6 +16,24 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+__all__ = [
+    "COMMAND_PATTERN",
+    "HASH_PATTERN",
+    "TOKEN_PATTERN",
+    "UUID_PATTERN",
+    "Command",
+    "InvocationContext",
+    "InvocationEnd",
+    "InvocationStart",
+    "KeyedHash",
+    "ModelRun",
+    "PlatformContext",
+    "RunStatus",
+    "TelemetryModel",
+    "Token",
+    "Uuid",
+]
+
 #: A keyed hash (HMAC-SHA-256, hex): see :func:`tracking.ids.keyed_hash`.
 HASH_PATTERN = r"^[0-9a-f]{64}$"
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"

@@ -34,6 +34,16 @@ if TYPE_CHECKING:
     from ..context import ReadContext
     from ..profile import AppProfile, LegacyFlagFile
 
+__all__ = [
+    "ProjectFile",
+    "find_project_file",
+    "layer_from",
+    "project_file_for",
+    "project_file_layer",
+    "read_strict",
+    "write_project_choice",
+]
+
 _MAX_DEPTH_SEARCH = 64
 #: The project layer when the working directory was deleted under the process.
 _NO_CWD = ("the working directory no longer exists (it was deleted or moved), so no project "
