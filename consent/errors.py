@@ -23,7 +23,7 @@ class ConsentError(Exception):
     """Base of every error this package raises on purpose."""
 
     #: The CLI's exit code for this kind of error: 2 usage, 3 refused or not in effect, 4 a write
-    #: failed (README "Exit codes").
+    #: failed (docs/cli.md, "Exit codes").
     exit_code = 2
 
 

@@ -31,9 +31,10 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "telemetry_consent.profiles"
 
-#: How a profile reads values (docs: README "Two readings"). ``strict``: garbage fails closed, for
-#: tools whose own tracker sends. ``dbt``: exactly as dbt-core reads each input, so that ``status``
-#: says what dbt decides, with a warning wherever that differs from what the user evidently meant.
+#: How a profile reads values (docs/decision.md, "Two readings"). ``strict``: garbage fails
+#: closed, for tools whose own tracker sends. ``dbt``: exactly as dbt-core reads each input, so
+#: that ``status`` says what dbt decides, with a warning wherever that differs from what the user
+#: evidently meant.
 Reading = Literal["strict", "dbt"]
 READINGS: tuple[str, ...] = ("strict", "dbt")
 

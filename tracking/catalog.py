@@ -365,7 +365,7 @@ INVOCATION = ContextSpec(
              "project_id": _EXAMPLE_HASH[::-1], "edition": "core"},
 )
 
-#: The built-in dbt-compatible profile's catalog (PRODUCT.md §4).
+#: The built-in dbt-compatible profile's catalog (docs/guarantees.md, "Privacy").
 DEFAULT_CATALOG = Catalog(
     events=(INVOCATION_START, INVOCATION_END, MODEL_RUN),
     contexts=(PLATFORM, INVOCATION),

@@ -1,4 +1,5 @@
-"""The default profile's events and contexts, as typed models (PRODUCT.md §4, after dbt's seed).
+"""The default profile's events and contexts, as typed models, after dbt's seed (what they may
+carry: docs/guarantees.md, "Privacy").
 
 Each model mirrors one self-describing JSON schema shipped in ``tracking/schemas/`` (the schema
 file is the contract a collector validates; the model is how Python code builds a valid instance;

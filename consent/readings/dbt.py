@@ -1,4 +1,5 @@
-"""dbt-core's own reading of its inputs, for the built-in dbt profile (README "Two readings").
+"""dbt-core's own reading of its inputs, for the built-in dbt profile (docs/decision.md,
+"Two readings").
 
 The dbt profile exists to tell a dbt user what dbt decides, so every input is read exactly as
 dbt-core 1.12 reads it, surprises included, and a warning names each surprise:
