@@ -23,8 +23,16 @@ def _with(decision: Decision, name: str, opinion: Opinion) -> Decision:
     layers = []
     for layer in decision.layers:
         if layer.name == name:
-            layer = replace(layer, opinion=opinion, raw=opinion, status="no_opinion",
-                            detail=None, warnings=(), host_refuses=False, legacy=False)
+            layer = replace(
+                layer,
+                opinion=opinion,
+                raw=opinion,
+                status="no_opinion",
+                detail=None,
+                warnings=(),
+                host_refuses=False,
+                legacy=False,
+            )
         layers.append(replace(layer, status="error") if layer.is_error else layer)
     return resolve(decision.app, decision.edition, layers)
 
@@ -59,8 +67,9 @@ class ChangeOutcome:
     reason: str | None = None
 
 
-def plan_change(decision: Decision, enabled: bool, scope: Scope,
-                profile: AppProfile | None = None) -> ChangeOutcome:
+def plan_change(
+    decision: Decision, enabled: bool, scope: Scope, profile: AppProfile | None = None
+) -> ChangeOutcome:
     """What ``telemetry enable/disable`` in ``scope`` would lead to, before it writes."""
     want = "on" if enabled else "off"
     after = _with(decision, writable_in(scope).name, want)
@@ -70,13 +79,21 @@ def plan_change(decision: Decision, enabled: bool, scope: Scope,
     if source_of(blocker.name).managed:
         verb = "turned off" if not enabled else "turned on"
         return ChangeOutcome(
-            scope, enabled, True, True, decision,
+            scope,
+            enabled,
+            True,
+            True,
+            decision,
             f"refused: telemetry cannot be {verb} here, it is decided by {describe(blocker)}; "
             "nothing was written",
         )
     steps = ", then ".join(steps_to(after, enabled, profile)) or "see the status command"
     return ChangeOutcome(
-        scope, enabled, False, True, after,
+        scope,
+        enabled,
+        False,
+        True,
+        after,
         f"your choice was written but does not apply now: {describe(blocker)} decides "
         f"({'off' if not after.enabled else 'on'}); {steps}",
     )

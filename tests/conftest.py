@@ -25,8 +25,10 @@ _REPO = str(Path(__file__).resolve().parents[1])
 if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 # Hypothesis caches beside the code by default; tests leave the working tree as they found it.
-os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY",
-                      os.path.join(tempfile.gettempdir(), "telemetry-consent-hypothesis"))
+os.environ.setdefault(
+    "HYPOTHESIS_STORAGE_DIRECTORY",
+    os.path.join(tempfile.gettempdir(), "telemetry-consent-hypothesis"),
+)
 
 from consent import DEFAULT_PROFILE, AppProfile, Decision, decide
 from consent.ci import CI_VARIABLES
@@ -118,6 +120,11 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
     monkeypatch.chdir(project)
 
     return World(
-        root=root, home=home, config_home=config_home, state_home=state_home,
-        policy_dirs=policy_dirs, project=project, env=dict(os.environ),
+        root=root,
+        home=home,
+        config_home=config_home,
+        state_home=state_home,
+        policy_dirs=policy_dirs,
+        project=project,
+        env=dict(os.environ),
     )

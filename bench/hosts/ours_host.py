@@ -9,15 +9,15 @@ URL ``-`` means no collector. Consent comes from the environment (DO_NOT_TRACK=1
 
 from __future__ import annotations
 
-from _probe import PROBE, latency_summary  # first: the audit hook must see every import
-
 import sys  # noqa: E402
 import time  # noqa: E402
 
-_t0 = time.perf_counter()
-from tracking import Tracker  # noqa: E402
+from _probe import PROBE, latency_summary  # first: the audit hook must see every import
 
+_t0 = time.perf_counter()
 from ours_profile import make_profile  # noqa: E402
+
+from tracking import Tracker  # noqa: E402
 
 
 def main() -> int:
@@ -31,15 +31,24 @@ def main() -> int:
     with tracker.invocation("run") as inv:
         for index, sql in enumerate(sqls):
             start = clock()
-            inv.model_run(contents=sql, status="success", execution_time_s=0.01 * index,
-                          materialization="table")
+            inv.model_run(
+                contents=sql,
+                status="success",
+                execution_time_s=0.01 * index,
+                materialization="table",
+            )
             samples.append(clock() - start)
             inv.count("model")
     PROBE.mark("recorded")
     PROBE.mark("work_end")
-    PROBE.extra.update(modules=len(sys.modules), side="ours", tracking_mode=tracker.plan.kind,
-                       setup_s=setup_s, latency=latency_summary(samples),
-                       snowplow_imported="snowplow_tracker" in sys.modules)
+    PROBE.extra.update(
+        modules=len(sys.modules),
+        side="ours",
+        tracking_mode=tracker.plan.kind,
+        setup_s=setup_s,
+        latency=latency_summary(samples),
+        snowplow_imported="snowplow_tracker" in sys.modules,
+    )
     PROBE.late(lambda: {"stats": tracker.stats.as_dict()})
     return 0
 

@@ -61,8 +61,9 @@ def run_models(project: Path, models: list[Model]):
             body = "\n".join(l for l in model.sql.splitlines() if not l.strip().startswith("--"))
             kind = "VIEW" if model.materialization == "view" else "TABLE"
             try:
-                existing = db.execute("SELECT type FROM sqlite_master WHERE name = ?",
-                                      (model.name,)).fetchone()
+                existing = db.execute(
+                    "SELECT type FROM sqlite_master WHERE name = ?", (model.name,)
+                ).fetchone()
                 if existing:
                     db.execute(f'DROP {existing[0].upper()} "{model.name}"')
                 db.execute(f'CREATE {kind} "{model.name}" AS {body}')

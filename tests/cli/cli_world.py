@@ -55,9 +55,21 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 #: Variables that would make a world depend on the machine running the tests.
 _SCRUBBED_PREFIXES = ("DBT_", "FAKEAPP_", "MYTOOL_", "TELEMETRY_CONSENT_", "XDG_", "_TELEMETRY_")
 _SCRUBBED = {
-    "DO_NOT_TRACK", "HOME", "COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR", "CLICOLOR",
-    "CLICOLOR_FORCE", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "TERM", "PYTHONSTARTUP",
-    "PYTHONWARNINGS", "COMP_WORDS", "COMP_CWORD",
+    "DO_NOT_TRACK",
+    "HOME",
+    "COLUMNS",
+    "LINES",
+    "NO_COLOR",
+    "FORCE_COLOR",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+    "TTY_COMPATIBLE",
+    "TTY_INTERACTIVE",
+    "TERM",
+    "PYTHONSTARTUP",
+    "PYTHONWARNINGS",
+    "COMP_WORDS",
+    "COMP_CWORD",
     *CI_VARIABLES,  # CI runs the suite with CI=true: a world is not CI unless a test says so
 }
 
@@ -87,8 +99,10 @@ class Outcome:
 
     def __repr__(self) -> str:  # shown by pytest when an assertion fails
         escaped = f", escaped={self.exception!r}" if self.exception is not None else ""
-        return (f"Outcome(args={self.args!r}, code={self.code}{escaped})\n"
-                f"--- stdout ---\n{self.out}--- stderr ---\n{self.err}")
+        return (
+            f"Outcome(args={self.args!r}, code={self.code}{escaped})\n"
+            f"--- stdout ---\n{self.out}--- stderr ---\n{self.err}"
+        )
 
 
 @dataclass
@@ -164,7 +178,8 @@ class World:
     # -- the environment -----------------------------------------------------------------------
     def env(self, **extra: str | None) -> dict[str, str]:
         env = {
-            k: v for k, v in os.environ.items()
+            k: v
+            for k, v in os.environ.items()
             if k not in _SCRUBBED and not k.startswith(_SCRUBBED_PREFIXES)
         }
         env.update(
@@ -184,13 +199,24 @@ class World:
         return env
 
     # -- running -------------------------------------------------------------------------------
-    def run(self, *args: str, cwd: Path | None = None, timeout: float = 30,
-            script: list[str] | None = None, **env: str | None) -> Outcome:
+    def run(
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        timeout: float = 30,
+        script: list[str] | None = None,
+        **env: str | None,
+    ) -> Outcome:
         """``telemetry ARGS`` as a real subprocess (``python -m telemetry_cli``)."""
         argv = (script or [sys.executable, "-m", "telemetry_cli"]) + list(args)
         proc = subprocess.run(
-            argv, cwd=cwd or self.cwd, env=self.env(**env), capture_output=True, text=True,
-            timeout=timeout, stdin=subprocess.DEVNULL,
+            argv,
+            cwd=cwd or self.cwd,
+            env=self.env(**env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
         no_traceback(proc.stdout, proc.stderr)
         return Outcome(proc.returncode, proc.stdout, proc.stderr, tuple(args))
@@ -231,12 +257,13 @@ def table_rows(text: str) -> list[dict[str, str]]:
         for line in lines:
             block = _BLOCK.match(line)
             if block:
-                rows.append({"layer": block.group(2), "value": "—", "origin": "—",
-                             "effect": block.group(3)})
+                rows.append(
+                    {"layer": block.group(2), "value": "—", "origin": "—", "effect": block.group(3)}
+                )
             elif rows and line.startswith("   value: "):
-                rows[-1]["value"] = line[len("   value: "):]
+                rows[-1]["value"] = line[len("   value: ") :]
             elif rows and line.startswith("   from: "):
-                rows[-1]["origin"] = line[len("   from: "):]
+                rows[-1]["origin"] = line[len("   from: ") :]
         return rows
     for line in lines:
         if "│" not in line:
@@ -273,9 +300,16 @@ def hint_steps(text: str) -> tuple[str, list[str]]:
     return goal, [step.strip() for step in rest.split(", then ")]
 
 
-def build(world: World, *, project: str | None = None, project_text: str | None = None,
-          user: str | None = None, user_text: str | None = None, policy: str | None = None,
-          **env: str) -> dict:
+def build(
+    world: World,
+    *,
+    project: str | None = None,
+    project_text: str | None = None,
+    user: str | None = None,
+    user_text: str | None = None,
+    policy: str | None = None,
+    **env: str,
+) -> dict:
     """Write the files a case names; return its environment."""
     if project is not None:
         world.project_flag(project)

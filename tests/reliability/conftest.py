@@ -24,8 +24,6 @@ from cli_world import World as CliWorld
 from tracking_world import TrackingWorld, collector, tracking_world  # noqa: F401 - fixtures
 
 
-
-
 @pytest.fixture
 def cli_world(tmp_path: Path) -> CliWorld:
     """tests/cli/cli_world.py's world: a HOME with a project, the CLI run as a user runs it."""

@@ -110,11 +110,22 @@ def host_env(base: dict[str, str], endpoint: str | None, extra: dict[str, str] |
     return env
 
 
-def start_host(base_env: dict[str, str], cwd: Path, *, endpoint: str | None = None,
-               env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(HOST)], env=host_env(base_env, endpoint, env), cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL)
+def start_host(
+    base_env: dict[str, str],
+    cwd: Path,
+    *,
+    endpoint: str | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(HOST)],
+        env=host_env(base_env, endpoint, env),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def finish_host(proc: subprocess.Popen, started: float, timeout: float = 60.0) -> HostResult:
@@ -131,8 +142,14 @@ def finish_host(proc: subprocess.Popen, started: float, timeout: float = 60.0) -
     return HostResult(proc.returncode, out, err, ended - started, ended, main_report, exit_report)
 
 
-def run_host(base_env: dict[str, str], cwd: Path, *, endpoint: str | None = None,
-             env: dict[str, str] | None = None, timeout: float = 60.0) -> HostResult:
+def run_host(
+    base_env: dict[str, str],
+    cwd: Path,
+    *,
+    endpoint: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+) -> HostResult:
     started = time.time()
     proc = start_host(base_env, cwd, endpoint=endpoint, env=env)
     return finish_host(proc, started, timeout)

@@ -17,13 +17,12 @@ import subprocess
 import sys
 
 import pytest
+import reliability_kit as kit
+from tracking_world import DELIVER_S, wait_idle
 
 from tracking.collector import Collector
 from tracking.collector.faults import FaultServer
 from tracking.spool import SEGMENT_MAX_EVENTS
-
-import reliability_kit as kit
-from tracking_world import DELIVER_S, wait_idle
 
 pytestmark = pytest.mark.reliability
 
@@ -41,15 +40,18 @@ FAULTS = [
 ]
 #: The uploader's wait for a silent collector is its own business, not this test's: shortened.
 UPLOADER = {"TESTAPP_TELEMETRY_REQUEST_TIMEOUT": "2"}
-UPLOAD = ("import sys; sys.path.insert(0, sys.argv[1]); from telemetry_cli import run; "
-          "from tracking_world import make_profile; "
-          "sys.exit(run(sys.argv[3:], profile=make_profile(sys.argv[2])))")
+UPLOAD = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from telemetry_cli import run; "
+    "from tracking_world import make_profile; "
+    "sys.exit(run(sys.argv[3:], profile=make_profile(sys.argv[2])))"
+)
 
 
 @pytest.mark.parametrize("host_exit", [0, 3], ids=["host-exits-0", "host-exits-3"])
 @pytest.mark.parametrize("case,kind,options", FAULTS, ids=[f[0] for f in FAULTS])
 def test_a_broken_collector_never_changes_the_exit_code_nor_prints_nor_holds_nor_loses(
-        tracking_world, case, kind, options, host_exit):
+    tracking_world, case, kind, options, host_exit
+):
     world = tracking_world
     world.acknowledge()  # the notice was shown in an earlier run: this run really records
     spool = world.spool()
@@ -57,14 +59,16 @@ def test_a_broken_collector_never_changes_the_exit_code_nor_prints_nor_holds_nor
         url, port = server.url, server.port
         if kind == "notls":
             assert url.startswith("https://127.0.0.1:")
-        run = kit.run_host(world.env, world.project, endpoint=url,
-                           env={"HOST_EXIT": str(host_exit), **UPLOADER})
+        run = kit.run_host(
+            world.env, world.project, endpoint=url, env={"HOST_EXIT": str(host_exit), **UPLOADER}
+        )
         assert wait_idle(spool, DELIVER_S), "the uploader never ended"
         connections = server.requests
 
     added = run.added_exit_s
-    kit.record("collector faults", f"{case} (host exit {host_exit})", "added wall time at exit",
-               added, "s")
+    kit.record(
+        "collector faults", f"{case} (host exit {host_exit})", "added wall time at exit", added, "s"
+    )
     assert run.returncode == host_exit, run.stderr
     assert "Traceback" not in run.stderr + run.stdout
     assert run.stderr_lines == [], f"the host printed {len(run.stderr_lines)} lines:\n{run.stderr}"
@@ -87,13 +91,36 @@ def test_a_broken_collector_never_changes_the_exit_code_nor_prints_nor_holds_nor
     # The same address answers again: everything that waited arrives.
     with Collector(port=port) as collector:
         upload = subprocess.run(
-            [sys.executable, "-c", UPLOAD, str(kit.REPO / "tests" / "tracking"), url, "upload",
-             "--wait", "20"],
-            env=world.env, cwd=world.project, capture_output=True, text=True, timeout=60)
+            [
+                sys.executable,
+                "-c",
+                UPLOAD,
+                str(kit.REPO / "tests" / "tracking"),
+                url,
+                "upload",
+                "--wait",
+                "20",
+            ],
+            env=world.env,
+            cwd=world.project,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert upload.returncode == 0, upload.stderr
-        assert collector.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0, "evicted": 0}, upload.stdout
-    kit.record("collector faults", f"{case} (host exit {host_exit})",
-               "events delivered once the collector is back", 52)
+        assert collector.totals() == {
+            "total": 52,
+            "good": 52,
+            "bad": 0,
+            "duplicates": 0,
+            "evicted": 0,
+        }, upload.stdout
+    kit.record(
+        "collector faults",
+        f"{case} (host exit {host_exit})",
+        "events delivered once the collector is back",
+        52,
+    )
     assert spool.waiting().events == 0
 
 
@@ -102,8 +129,13 @@ def test_a_healthy_collector_is_the_baseline(tracking_world, collector):
     world = tracking_world
     world.acknowledge()
     run = kit.run_host(world.env, world.project, endpoint=world.collector_url)
-    kit.record("collector faults", "healthy collector (baseline)", "added wall time at exit",
-               run.added_exit_s, "s")
+    kit.record(
+        "collector faults",
+        "healthy collector (baseline)",
+        "added wall time at exit",
+        run.added_exit_s,
+        "s",
+    )
     assert run.returncode == 0 and run.stderr_lines == []
     assert collector.wait_for(good=52, timeout=DELIVER_S)
 
@@ -111,10 +143,12 @@ def test_a_healthy_collector_is_the_baseline(tracking_world, collector):
 def test_consent_off_is_the_floor(tracking_world):
     """With consent off the tracker does nothing: this is interpreter teardown alone."""
     world = tracking_world
-    run = kit.run_host(world.env, world.project, endpoint=world.collector_url,
-                       env={"DO_NOT_TRACK": "1"})
-    kit.record("collector faults", "consent off (floor)", "added wall time at exit",
-               run.added_exit_s, "s")
+    run = kit.run_host(
+        world.env, world.project, endpoint=world.collector_url, env={"DO_NOT_TRACK": "1"}
+    )
+    kit.record(
+        "collector faults", "consent off (floor)", "added wall time at exit", run.added_exit_s, "s"
+    )
     assert run.returncode == 0 and run.stderr_lines == []
 
 
@@ -122,17 +156,24 @@ EVENTS = 100_000
 
 
 @pytest.mark.parametrize("kind", ["refused", "blackhole"])
-def test_memory_and_disk_stay_bounded_with_100k_events_against_a_dead_collector(tracking_world,
-                                                                                kind):
+def test_memory_and_disk_stay_bounded_with_100k_events_against_a_dead_collector(
+    tracking_world, kind
+):
     world = tracking_world
     world.acknowledge()
     spool = world.spool()
     with FaultServer(kind) as dead:
-        run = kit.run_host(world.env, world.project, endpoint=dead.url,
-                           env={"HOST_MODELS": str(EVENTS), **UPLOADER}, timeout=110)
+        run = kit.run_host(
+            world.env,
+            world.project,
+            endpoint=dead.url,
+            env={"HOST_MODELS": str(EVENTS), **UPLOADER},
+            timeout=110,
+        )
         assert wait_idle(spool, DELIVER_S)
-        baseline = kit.run_host(world.env, world.project, endpoint=dead.url,
-                                env={"HOST_MODELS": "0", **UPLOADER})
+        baseline = kit.run_host(
+            world.env, world.project, endpoint=dead.url, env={"HOST_MODELS": "0", **UPLOADER}
+        )
         assert wait_idle(spool, DELIVER_S)
 
     peak, floor = run.peak_rss_mb, baseline.peak_rss_mb

@@ -22,9 +22,15 @@ import threading
 import time
 
 if os.environ.get("HOST_FORBID_NETWORK") == "1":
+
     def _no_network(event: str, args: tuple) -> None:
-        if event in ("socket.__new__", "socket.connect", "socket.getaddrinfo", "socket.bind",
-                     "socket.sendto"):
+        if event in (
+            "socket.__new__",
+            "socket.connect",
+            "socket.getaddrinfo",
+            "socket.bind",
+            "socket.sendto",
+        ):
             sys.stderr.write(f"NETWORK USED: {event} {args!r}\n")
             sys.stderr.flush()
             os._exit(97)
@@ -38,8 +44,15 @@ if os.environ.get("HOST_FORBID_NETWORK") == "1":
 from tracking import TrackedProfile, Tracker  # noqa: E402
 
 MARKER = os.environ.get("HOST_MARKER", "MARKER")
-HEAVY = ("pydantic", "pydantic_settings", "fastjsonschema", "snowplow_tracker", "requests",
-         "urllib3", "rich")
+HEAVY = (
+    "pydantic",
+    "pydantic_settings",
+    "fastjsonschema",
+    "snowplow_tracker",
+    "requests",
+    "urllib3",
+    "rich",
+)
 PAUSE_AFTER = int(os.environ.get("HOST_PAUSE_AFTER", "0") or 0)
 
 
@@ -64,8 +77,12 @@ def main() -> int:
                 # What a real tool knows about a model: its name and its SQL. Neither may leave.
                 name = f"{MARKER}_model_{index}"
                 sql = f"select * from {MARKER}_source_{index} -- {name}"
-                inv.model_run(contents=sql, status="success", execution_time_s=0.01 * index,
-                              materialization="table")
+                inv.model_run(
+                    contents=sql,
+                    status="success",
+                    execution_time_s=0.01 * index,
+                    materialization="table",
+                )
                 inv.count("model")
                 if index + 1 == PAUSE_AFTER:
                     with open(os.environ["HOST_PAUSE_FILE"], "w", encoding="utf-8"):

@@ -8,10 +8,9 @@ dirs must stay exactly as they were.
 from __future__ import annotations
 
 import pytest
+from tracking_world import HOST_BOUND_S
 
 from consent.layers.user_config import write_user_choice
-
-from tracking_world import HOST_BOUND_S
 
 
 def _assert_nothing_happened(run, world, before):

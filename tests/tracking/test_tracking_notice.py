@@ -5,9 +5,9 @@ Shown again, with the same rule, when the profile's consent version is bumped.
 
 from __future__ import annotations
 
-from tracking.state import acknowledged_version
-
 from tracking_world import DELIVER_S
+
+from tracking.state import acknowledged_version
 
 
 def test_first_run_tells_and_sends_nothing_second_run_sends(tracking_world, collector):
@@ -56,8 +56,8 @@ def test_a_new_consent_version_tells_again_before_sending(tracking_world, collec
 
 def test_a_second_tracker_in_the_notice_process_sends_nothing_either(tracking_world, collector):
     """The whole process that showed the notice is the notice run (PRODUCT.md §4)."""
-    import io
     import contextlib
+    import io
 
     from tracking import Tracker
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 
+from tracking_world import make_profile
+
 from consent import decide
 from consent.layers.user_config import write_user_choice
-
 from tracking._watch import ConsentWatch, fingerprint
-
-from tracking_world import make_profile
 
 
 def _watch(world):

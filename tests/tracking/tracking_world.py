@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -22,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from tracking import TrackedProfile
-from tracking.state import acknowledge_notice
 from tracking.spool import Spool
+from tracking.state import acknowledge_notice
 
 HOST_APP = Path(__file__).resolve().parent / "host_app.py"
 #: Generous on purpose: a shared, noisy machine. Figures are printed, not asserted tightly.
@@ -60,6 +59,7 @@ class HostRun:
         return None if done is None else self._ended - done
 
     _ended: float = 0.0
+
 
 @dataclass
 class TrackingWorld:
@@ -101,11 +101,17 @@ class TrackingWorld:
 
     def files(self) -> list[str]:
         """Every file under HOME (state, config, anything a tracker may have written)."""
-        return sorted(str(p.relative_to(self.base.home)) for p in self.base.home.rglob("*")
-                      if p.is_file())
+        return sorted(
+            str(p.relative_to(self.base.home)) for p in self.base.home.rglob("*") if p.is_file()
+        )
 
-    def run_host(self, *args: str, env: dict[str, str] | None = None,
-                 endpoint: str | None = ..., timeout: float = 60.0) -> HostRun:
+    def run_host(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        endpoint: str | None = ...,
+        timeout: float = 60.0,
+    ) -> HostRun:
         run_env = dict(self.env)
         url = self.collector_url if endpoint is ... else endpoint
         if url is not None:
@@ -114,7 +120,11 @@ class TrackingWorld:
         started = time.time()
         proc = subprocess.run(
             [sys.executable, str(HOST_APP), *args],
-            env=run_env, cwd=self.project, capture_output=True, text=True, timeout=timeout,
+            env=run_env,
+            cwd=self.project,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         ended = time.time()
         report: dict = {}
@@ -124,6 +134,7 @@ class TrackingWorld:
         run = HostRun(proc.returncode, proc.stdout, proc.stderr, ended - started, report)
         run._ended = ended
         return run
+
 
 def settle(spool: Spool, timeout: float = 20.0) -> bool:
     """True once ``spool`` holds no segment and nobody holds its lock; False after ``timeout``."""
@@ -155,12 +166,19 @@ def alive(pid: int) -> bool:
 
 
 START = "iglu:dev.telemetry-consent/invocation_start/jsonschema/1-0-0"
-CONTEXTS = {"platform": "iglu:dev.telemetry-consent/platform/jsonschema/1-0-0",
-            "invocation": "iglu:dev.telemetry-consent/invocation/jsonschema/1-0-0"}
+CONTEXTS = {
+    "platform": "iglu:dev.telemetry-consent/platform/jsonschema/1-0-0",
+    "invocation": "iglu:dev.telemetry-consent/invocation/jsonschema/1-0-0",
+}
 
 
-def write_segment(world: TrackingWorld, events: int, endpoint: str | None = None, *,
-                  lines: list[bytes] | None = None) -> Spool:
+def write_segment(
+    world: TrackingWorld,
+    events: int,
+    endpoint: str | None = None,
+    *,
+    lines: list[bytes] | None = None,
+) -> Spool:
     """A sealed run of ``events`` invocation_start events in ``world``'s spool, written with the
     spool's own writer as a host writes it, then ``lines`` (raw, as they are)."""
     import uuid
@@ -171,14 +189,24 @@ def write_segment(world: TrackingWorld, events: int, endpoint: str | None = None
 
     profile = world.profile(endpoint if endpoint is not None else world.collector_url)
     decision = decide(profile, env=world.env, cwd=str(world.project))
-    header = segment_header(profile, decision, profile.collector_endpoint or "",
-                            str(world.project), None, CONTEXTS, {})
+    header = segment_header(
+        profile, decision, profile.collector_endpoint or "", str(world.project), None, CONTEXTS, {}
+    )
     spool = world.spool()
     writer = spool.open_segment(header)
     invocation = str(uuid.uuid4())
     for index in range(events):
-        writer.append(encode_line({"e": str(uuid.uuid4()), "t": 1_700_000_000_000 + index,
-                                   "s": START, "d": {"command": "run"}, "i": invocation}))
+        writer.append(
+            encode_line(
+                {
+                    "e": str(uuid.uuid4()),
+                    "t": 1_700_000_000_000 + index,
+                    "s": START,
+                    "d": {"command": "run"},
+                    "i": invocation,
+                }
+            )
+        )
     for line in lines or ():
         writer.append(line)
     writer.seal()
@@ -188,6 +216,7 @@ def write_segment(world: TrackingWorld, events: int, endpoint: str | None = None
 def decode_b64(value: str) -> Any:
     padded = value + "=" * (-len(value) % 4)
     return json.loads(base64.urlsafe_b64decode(padded).decode("utf-8"))
+
 
 def everything_sent(collector) -> str:
     """All that reached the collector, raw and decoded, as one searchable text."""
@@ -241,8 +270,14 @@ class Scripted:
                         return
                     data += chunk
                 head, _, data = data.partition(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
                 while len(data) < length:
                     data += conn.recv(65536)
                 body, data = data[:length], data[length:]
@@ -255,7 +290,9 @@ class Scripted:
                     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nok")
                     return
                 if action == "big":
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n" + b"x" * 1000)
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n" + b"x" * 1000
+                    )
                     time.sleep(0.5)
                     return
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -292,6 +329,5 @@ def tracking_world(world, monkeypatch, collector) -> TrackingWorld:
     world.env = {k: v for k, v in world.env.items() if not k.startswith(("TESTAPP_", "HOST_"))}
     # The host subprocess must import this checkout, whatever the venv's install says.
     repo = str(Path(__file__).resolve().parents[2])
-    world.env["PYTHONPATH"] = _os.pathsep.join(
-        p for p in (repo, world.env.get("PYTHONPATH")) if p)
+    world.env["PYTHONPATH"] = _os.pathsep.join(p for p in (repo, world.env.get("PYTHONPATH")) if p)
     return TrackingWorld(world, collector.url)
