@@ -18,11 +18,23 @@ from .errors import ProfileLoadError, UnknownAppError
 if TYPE_CHECKING:
     from platformdirs import PlatformDirs
 
+__all__ = [
+    "DEFAULT_PROFILE",
+    "ENTRY_POINT_GROUP",
+    "READINGS",
+    "AppProfile",
+    "LegacyFlagFile",
+    "Reading",
+    "get_profile",
+    "known_profiles",
+]
+
 ENTRY_POINT_GROUP = "telemetry_consent.profiles"
 
-#: How a profile reads values (docs: README "Two readings"). ``strict``: garbage fails closed, for
-#: tools whose own tracker sends. ``dbt``: exactly as dbt-core reads each input, so that ``status``
-#: says what dbt decides, with a warning wherever that differs from what the user evidently meant.
+#: How a profile reads values (docs/decision.md, "Two readings"). ``strict``: garbage fails
+#: closed, for tools whose own tracker sends. ``dbt``: exactly as dbt-core reads each input, so
+#: that ``status`` says what dbt decides, with a warning wherever that differs from what the user
+#: evidently meant.
 Reading = Literal["strict", "dbt"]
 READINGS: tuple[str, ...] = ("strict", "dbt")
 

@@ -24,6 +24,21 @@ from consent.advice import explain_winner, steps_to
 from consent.values import printable
 from tracking import TrackedProfile
 
+__all__ = [
+    "NARROW",
+    "UNWRAPPED",
+    "change_hint",
+    "for_terminal",
+    "headline",
+    "is_plain",
+    "layers_view",
+    "make_console",
+    "one_line",
+    "short_path",
+    "short_path_in",
+    "status_view",
+]
+
 _EFFECT = {
     "winner": ("decides", "bold green"),
     "overridden": ("overridden", "yellow"),

@@ -23,6 +23,8 @@ from consent.values import shown
 if TYPE_CHECKING:
     from .profile import TrackedProfile
 
+__all__ = ["TP2_PATH", "check_endpoint", "endpoint_for", "is_loopback", "resolve_endpoint"]
+
 #: Snowplow's tracker-protocol POST path, appended to the collector's base URL.
 TP2_PATH = "/com.snowplowanalytics.snowplow/tp2"
 _HOSTNAME = re.compile(

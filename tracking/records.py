@@ -34,6 +34,8 @@ from consent import LAYERS, Decision, Edition, Layer, LegacyFlagFile, resolve
 from .profile import TrackedProfile
 from .spool import SPOOL_VERSION
 
+__all__ = ["LASTING_LAYERS", "profile_data", "profile_from_data", "redecide", "segment_header"]
+
 #: Layers a later command can change for good; the others were this run's own.
 LASTING_LAYERS = frozenset(source.name for source in LAYERS if source.lasting)
 

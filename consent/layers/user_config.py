@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from ..context import ReadContext
     from ..profile import AppProfile
 
+__all__ = ["USER_KEY", "UserConfig", "read_user_config", "write_user_choice"]
+
 USER_KEY = "send_anonymous_usage_stats"
 
 
