@@ -18,7 +18,6 @@ from consent import (
     get_profile,
     known_profiles,
 )
-
 from tracking import tracked  # noqa: E402 - where its state lives is tracking's
 
 GROUP = "telemetry_consent.profiles"

@@ -22,23 +22,23 @@ from typing import ClassVar
 
 import pytest
 
-from tracking.state import acknowledge_notice
 from consent.layers.user_config import write_user_choice
-
-import reliability_kit as kit
-from tracking_world import make_profile, wait_idle
+from tests.reliability import reliability_kit as kit
+from tests.support.testapp_cli import MODULE as TESTAPP_CLI
+from tests.support.tracking import finish_host, make_profile, wait_idle
+from tests.support.world import REPO
+from tracking.state import acknowledge_notice
 
 pytestmark = pytest.mark.reliability
 
-JAFFLE = kit.REPO / "examples" / "jaffle"
+JAFFLE = REPO / "examples" / "jaffle"
 
 
 def _testapp_paths(world):
-    base = world.base
     return {
-        "user_config": base.config_home / "testapp" / "telemetry.toml",
-        "policy": base.policy_dirs[0] / "testapp" / "telemetry-policy.toml",
-        "project_file": base.project / "testapp_project.yml",
+        "user_config": world.user_config_path("testapp"),
+        "policy": world.policy_path(app="testapp"),
+        "project_file": world.project / "testapp_project.yml",
     }
 
 
@@ -53,7 +53,7 @@ OFF_REASONS = {
     "env var false": lambda w, p: {"TESTAPP_SEND_ANONYMOUS_USAGE_STATS": "false"},
     "project file false": lambda w, p: _write(
         p["project_file"], "name: shop\nflags:\n  send_anonymous_usage_stats: false\n"),
-    "user config false (telemetry disable)": lambda w, p: write_user_choice(w.profile(), False),
+    "user config false (telemetry disable)": lambda w, p: write_user_choice(w.tracked_profile(), False),
     "admin lock off": lambda w, p: _write(p["policy"], 'telemetry = "off"\nlocked = true\n'),
     "garbage DO_NOT_TRACK (fail closed)": lambda w, p: {"DO_NOT_TRACK": "maybe"},
     "broken user config (fail closed)": lambda w, p: _write(p["user_config"], "send = [\n"),
@@ -68,7 +68,7 @@ def test_consent_off_opens_no_socket_and_writes_no_file(tracking_world, collecto
     env = made if isinstance(made, dict) else {}
     before = kit.tree(world.root)
 
-    run = kit.run_host(world.env, world.project, endpoint=world.collector_url,
+    run = world.run_host(endpoint=world.collector_url,
                        env={**env, "HOST_FORBID_NETWORK": "1", "HOST_FORBID_WRITES": "1"})
 
     assert "NETWORK USED" not in run.stderr, run.stderr
@@ -76,10 +76,10 @@ def test_consent_off_opens_no_socket_and_writes_no_file(tracking_world, collecto
     assert "FILE WRITTEN" not in run.stderr, run.stderr
     assert run.returncode == 0, run.stderr
     assert run.stderr_lines == []
-    assert run.main_report["plan"] == "off"
-    assert run.main_report["threads_at_main_end"] == 1
-    assert run.main_report["snowplow_imported"] is False
-    assert run.main_report["requests_imported"] is False
+    assert run.report["plan"] == "off"
+    assert run.report["threads_at_main_end"] == 1
+    assert run.report["snowplow_imported"] is False
+    assert run.report["requests_imported"] is False
     assert kit.tree(world.root) == before, "consent off, yet the file tree changed"
     assert collector.totals()["total"] == 0
 
@@ -87,7 +87,7 @@ def test_consent_off_opens_no_socket_and_writes_no_file(tracking_world, collecto
 def test_the_first_run_tells_the_user_and_opens_no_socket(tracking_world, collector):
     """Consent on but the user not told yet: the notice, and nothing sent in this run."""
     world = tracking_world
-    run = kit.run_host(world.env, world.project, endpoint=world.collector_url,
+    run = world.run_host(endpoint=world.collector_url,
                        env={"HOST_FORBID_NETWORK": "1"})
     assert run.returncode == 0
     assert "NETWORK USED" not in run.stderr
@@ -101,7 +101,7 @@ def test_the_guards_do_catch_a_tracking_host(tracking_world, guard, code):
     spool) or at the uploader it starts at exit (the network guard also forbids processes)."""
     world = tracking_world
     world.acknowledge()
-    run = kit.run_host(world.env, world.project, endpoint=world.collector_url, env={guard: "1"})
+    run = world.run_host(endpoint=world.collector_url, env={guard: "1"})
     assert run.returncode == code, (run.returncode, run.stderr)
 
 
@@ -138,7 +138,7 @@ def test_the_example_tool_makes_no_connect_call_when_off(tracking_world, jaffle_
                                                          off):
     world = tracking_world
     acknowledge_notice(replace(make_profile(None), name="jaffle"))  # told long ago
-    before = kit.tree(world.base.home)
+    before = kit.tree(world.home)
     env, args = (dict(jaffle_env), ())
     if isinstance(off, dict):
         env.update(off)
@@ -151,7 +151,7 @@ def test_the_example_tool_makes_no_connect_call_when_off(tracking_world, jaffle_
     connects = [line for line in trace.splitlines() if "connect(" in line]
     assert connects == [], "connect() with consent off:\n" + "\n".join(connects)
     assert proc.stderr == ""
-    assert kit.tree(world.base.home) == before
+    assert kit.tree(world.home) == before
 
 
 def test_strace_does_see_the_example_tool_connect_when_on(tracking_world, collector, jaffle_env,
@@ -169,12 +169,8 @@ def test_strace_does_see_the_example_tool_connect_when_on(tracking_world, collec
 # -- revocation ----------------------------------------------------------------------------------------
 def _cli_in_another_process(world, *args: str) -> subprocess.CompletedProcess:
     """``mytool telemetry ARGS`` for the testapp profile, as a separate process (a host's mount)."""
-    code = ("import sys; sys.path.insert(0, %r)\n"
-            "from telemetry_cli import run\nfrom tracking_world import make_profile\n"
-            "sys.exit(run(sys.argv[1:], profile=make_profile(%r)))"
-            % (str(kit.REPO / "tests" / "tracking"), world.collector_url))
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=world.project,
-                          env=kit.host_env(world.env, None, None), capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", TESTAPP_CLI, world.collector_url, *args],
+                          cwd=world.project, env=world.env, capture_output=True, text=True,
                           timeout=30)
 
 
@@ -187,7 +183,7 @@ def test_events_recorded_before_disable_are_never_sent(tracking_world, collector
     _write(_testapp_paths(world)["project_file"], "name: shop\n")
     ack, go = tmp_path / "recorded", tmp_path / "go"
     started = time.time()
-    host = kit.start_host(world.env, world.project, endpoint=world.collector_url, env={
+    host = world.start_host(endpoint=world.collector_url, env={
         "HOST_ACK_FILE": str(ack), "HOST_WAIT_FILE": str(go)})
     deadline = time.monotonic() + 30
     while not ack.exists() and time.monotonic() < deadline and host.poll() is None:
@@ -197,13 +193,13 @@ def test_events_recorded_before_disable_are_never_sent(tracking_world, collector
 
     cli = _cli_in_another_process(world, "disable", scope)
     go.touch()
-    run = kit.finish_host(host, started)
+    run = finish_host(host, started)
     assert wait_idle(world.spool(), 20)
 
     assert cli.returncode == 0, cli.stderr
     assert "Deleted 52 events that were waiting to be sent." in cli.stdout
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr
-    assert run.main_report["stats"]["recorded"] == 52
+    assert run.report["stats"]["recorded"] == 52
     assert collector.totals()["total"] == 0
     assert world.spool().waiting().events == 0
     assert not (world.state_dir() / "events.log").exists()
@@ -236,13 +232,12 @@ def test_a_retry_after_disable_is_never_sent(tracking_world):
     world = tracking_world
     world.acknowledge()
     _DisableThen503.requests = []
-    _DisableThen503.disable = staticmethod(lambda: write_user_choice(world.profile(), False))
+    _DisableThen503.disable = staticmethod(lambda: write_user_choice(world.tracked_profile(), False))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DisableThen503)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        run = kit.run_host(world.env, world.project,
-                           endpoint=f"http://127.0.0.1:{server.server_port}")
+        run = world.run_host(endpoint=f"http://127.0.0.1:{server.server_port}")
         assert wait_idle(world.spool(), 20)
         time.sleep(1.5)  # a retry (one second after the failure) would be here by now
     finally:
@@ -256,8 +251,8 @@ def test_a_retry_after_disable_is_never_sent(tracking_world):
 
 
 # -- the cloud edition -----------------------------------------------------------------------------------
-def test_cloud_edition_is_mandatory_and_says_so_honestly(cli_world):
-    world = cli_world
+def test_cloud_edition_is_mandatory_and_says_so_honestly(world):
+    world = world
     world.write_policy('edition = "cloud"\n')
     world.project_flag("false")
     world.user_flag("false")
@@ -275,8 +270,8 @@ def test_cloud_edition_is_mandatory_and_says_so_honestly(cli_world):
     for opt_out in ("DO_NOT_TRACK=1", "DBT_SEND_ANONYMOUS_USAGE_STATS=false"):
         assert opt_out in text.out
     assert disable.code == 3 and disable_project.code == 3
-    assert world.user_config().read_text() == "send_anonymous_usage_stats = false\n"
-    assert "send_anonymous_usage_stats: false" in world.project_file.read_text()
+    assert world.user_config_path().read_text() == "send_anonymous_usage_stats = false\n"
+    assert "send_anonymous_usage_stats: false" in world.project_file_path().read_text()
 
 
 FAKE_CLOUD = {
@@ -288,24 +283,24 @@ FAKE_CLOUD = {
 
 
 @pytest.mark.parametrize("case", list(FAKE_CLOUD))
-def test_no_project_or_user_file_can_turn_on_the_cloud_edition(cli_world, case):
+def test_no_project_or_user_file_can_turn_on_the_cloud_edition(world, case):
     where, text = FAKE_CLOUD[case]
-    (cli_world.write_project if where == "project" else cli_world.write_user)(text)
-    doc = cli_world.run("status", "--json", DBT_EDITION="cloud", TELEMETRY_EDITION="cloud").json()
+    (world.write_project if where == "project" else world.write_user)(text)
+    doc = world.run("status", "--json", DBT_EDITION="cloud", TELEMETRY_EDITION="cloud").json()
     assert doc["edition"]["name"] == "core"
     assert doc["mandatory"] is False
     # ...so an opt-out still works there:
-    off = cli_world.run("status", "--json", DO_NOT_TRACK="1").json()
+    off = world.run("status", "--json", DO_NOT_TRACK="1").json()
     assert off["enabled"] is False
 
 
 @pytest.mark.parametrize("where,text", [("user", 'edition = "core"\n'),
                                         ("project", "name: jaffle\nedition: core\n"),
                                         ("project", "name: jaffle\nflags:\n  edition: core\n")])
-def test_no_project_or_user_file_can_leave_the_cloud_edition(cli_world, where, text):
-    cli_world.write_policy('edition = "cloud"\n')
-    (cli_world.write_project if where == "project" else cli_world.write_user)(text)
-    doc = cli_world.run("status", "--json", DBT_EDITION="core").json()
+def test_no_project_or_user_file_can_leave_the_cloud_edition(world, where, text):
+    world.write_policy('edition = "cloud"\n')
+    (world.write_project if where == "project" else world.write_user)(text)
+    doc = world.run("status", "--json", DBT_EDITION="core").json()
     assert (doc["edition"]["name"], doc["enabled"], doc["mandatory"]) == ("cloud", True, True)
 
 
@@ -332,7 +327,7 @@ def test_plain_http_never_leaves_the_machine(tracking_world, tmp_path, endpoint)
     world.acknowledge()
     audit = tmp_path / "audit.jsonl"
     # CI=true: the host delivers in-process, so its audit hook would see any connect at all.
-    run = kit.run_host(world.env, world.project, endpoint=world.collector_url, env={
+    run = world.run_host(endpoint=world.collector_url, env={
         "TESTAPP_TELEMETRY_ENDPOINT": endpoint, "HOST_AUDIT_FILE": str(audit), "CI": "true"})
     assert run.returncode == 0 and "Traceback" not in run.stderr
     assert len(run.stderr_lines) == 1, run.stderr  # one line saying why nothing is sent
@@ -350,7 +345,7 @@ def test_loopback_endpoints_connect_to_loopback_only(tracking_world, tmp_path, c
     world.acknowledge()
     audit = tmp_path / "audit.jsonl"
     # CI=true: the host delivers in-process, where its audit hook sees every look-up and connect.
-    run = kit.run_host(world.env, world.project, endpoint=world.collector_url, env={
+    run = world.run_host(endpoint=world.collector_url, env={
         "TESTAPP_TELEMETRY_ENDPOINT": template.format(port=collector.port),
         "HOST_AUDIT_FILE": str(audit), "CI": "true"})
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr

@@ -25,11 +25,10 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tracking.state import acknowledge_notice
+from tests.reliability import reliability_kit as kit
+from tests.support.tracking import everything_sent, make_profile
 from tracking import Tracker
-
-import reliability_kit as kit
-from tracking_world import everything_sent, make_profile
+from tracking.state import acknowledge_notice
 
 pytestmark = pytest.mark.reliability
 
@@ -288,7 +287,7 @@ def test_the_real_host_process_sends_nothing_private(tracking_world, collector, 
     env = {"USER": case["user"], "LOGNAME": case["user"], "PGPASSWORD": case["secret"],
            "HOST_PROJECT": case["project"], "HOST_MARKER": case["marker"],
            "TESTAPP_TELEMETRY_FLUSH_DEADLINE": "10"}
-    run = kit.run_host(world.env, project, endpoint=world.collector_url, env=env)
+    run = world.run_host(cwd=project, endpoint=world.collector_url, env=env)
 
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr
     assert collector.wait_for(good=52, timeout=10), collector.totals()

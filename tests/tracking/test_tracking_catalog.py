@@ -10,6 +10,7 @@ import textwrap
 import pytest
 from pydantic import Field
 
+from tests.support.tracking import DELIVER_S
 from tracking import Tracker
 from tracking.catalog import (
     DEFAULT_CATALOG,
@@ -21,8 +22,6 @@ from tracking.catalog import (
     load_catalog,
 )
 from tracking.events import TelemetryModel
-
-from tracking_world import DELIVER_S
 
 HEAVY = ("snowplow_tracker", "requests", "rich", "pydantic_settings", "urllib3")
 
@@ -129,7 +128,7 @@ def test_a_profile_adds_its_own_event_and_context_and_they_are_sent(tracking_wor
     mytool_catalog.CATALOG = DEFAULT_CATALOG + own
     with Collector(schema_roots=[schemas]) as collector:
         world = tracking_world
-        profile = world.profile(endpoint=collector.url, event_catalog="mytool_catalog:CATALOG")
+        profile = world.tracked_profile(endpoint=collector.url, event_catalog="mytool_catalog:CATALOG")
         world.acknowledge()
         tracker = Tracker(profile)
         with tracker.invocation("test") as inv:

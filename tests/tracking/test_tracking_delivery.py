@@ -16,10 +16,10 @@ import time
 
 import pytest
 
+from tests.support.testapp_cli import MODULE as TESTAPP_CLI
+from tests.support.tracking import DELIVER_S, HOST_MODULE, alive, wait_idle
 from tracking.collector.faults import FaultServer
 from tracking.plan import delivery_mode
-
-from tracking_world import DELIVER_S, HOST_APP, alive, wait_idle
 
 pytestmark = pytest.mark.delivery
 
@@ -52,7 +52,7 @@ def test_a_host_run_with_captured_output_returns_while_its_uploader_still_works(
         env = {**world.env, "HOST_COLLECTOR": server.url,
                "TESTAPP_TELEMETRY_REQUEST_TIMEOUT": "20"}
         started = time.monotonic()
-        proc = subprocess.run([sys.executable, str(HOST_APP)], env=env, cwd=world.project,
+        proc = subprocess.run([sys.executable, "-m", HOST_MODULE], env=env, cwd=world.project,
                               capture_output=True, text=True, timeout=60)
         took = time.monotonic() - started
         uploader = world.spool().holder()
@@ -97,10 +97,7 @@ def test_in_ci_a_dead_collector_costs_the_deadline_and_a_last_step_delivers(trac
 
     with Collector(port=port) as healthy:
         last_step = subprocess.run(
-            [sys.executable, "-c", "import sys; from telemetry_cli import run; "
-             "sys.path.insert(0, sys.argv[1]); from tracking_world import make_profile; "
-             "sys.exit(run(sys.argv[3:], profile=make_profile(sys.argv[2])))",
-             str(HOST_APP.parent), url, "upload", "--wait", "20"],
+            [sys.executable, "-m", TESTAPP_CLI, url, "upload", "--wait", "20"],
             env={**world.env, "CI": "true"}, cwd=world.project, capture_output=True, text=True,
             timeout=60)
         assert last_step.returncode == 0, last_step.stderr
@@ -153,7 +150,7 @@ def test_a_host_that_is_pid_1_delivers_its_events_itself(tracking_world, collect
     world = tracking_world
     world.acknowledge()
     env = {**world.env, "HOST_COLLECTOR": world.collector_url}
-    proc = subprocess.run([*unshare, sys.executable, str(HOST_APP)], env=env, cwd=world.project,
+    proc = subprocess.run([*unshare, sys.executable, "-m", HOST_MODULE], env=env, cwd=world.project,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert '"delivery": "inline"' in proc.stdout

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.tracking import make_profile
 from tracking.endpoint import check_endpoint, endpoint_for
-
-from tracking_world import make_profile
 
 
 @pytest.mark.parametrize(("raw", "url"), [

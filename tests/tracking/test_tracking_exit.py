@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.tracking import DELIVER_S
 from tracking.collector.faults import FaultServer
-
-from tracking_world import DELIVER_S
 
 pytestmark = pytest.mark.delivery
 

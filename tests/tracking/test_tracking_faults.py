@@ -11,25 +11,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from tests.support.testapp_cli import MODULE as TESTAPP_CLI
+from tests.support.tracking import DELIVER_S, HOST_BOUND_S, wait_idle
 from tracking.collector import Collector
 from tracking.collector.faults import FAULT_KINDS, FaultServer
-
-from tracking_world import DELIVER_S, HOST_BOUND_S, wait_idle
 
 #: refused, accepts-but-never-answers, HTTP 500, slow (2 s) first; the others (half a response,
 #: garbage, plain TCP on https) come free with the fault server.
 KINDS = [k for k in ("refused", "blackhole", "status", "slow") if k in FAULT_KINDS] + [
     k for k in FAULT_KINDS if k not in ("refused", "blackhole", "status", "slow", "notls")]
 
-HERE = Path(__file__).resolve().parent
-#: ``mytool telemetry ARGS`` for the testapp profile pointed at argv[2], as its own process.
-UPLOAD = ("import sys; sys.path.insert(0, sys.argv[1]); from telemetry_cli import run; "
-          "from tracking_world import make_profile; "
-          "sys.exit(run(sys.argv[3:], profile=make_profile(sys.argv[2])))")
 
 
 @pytest.mark.delivery
@@ -64,7 +58,7 @@ def test_a_broken_collector_never_holds_the_host_and_loses_nothing(tracking_worl
     # The same address comes back healthy: everything that waited arrives.
     with Collector(port=port) as collector:
         upload = subprocess.run(
-            [sys.executable, "-c", UPLOAD, str(HERE), url, "upload", "--wait", "20"],
+            [sys.executable, "-m", TESTAPP_CLI, url, "upload", "--wait", "20"],
             env=world.env, cwd=world.project, capture_output=True, text=True, timeout=60)
         assert upload.returncode == 0, upload.stderr
         assert collector.wait_for(good=52, timeout=DELIVER_S), upload.stdout

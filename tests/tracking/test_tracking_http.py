@@ -13,10 +13,9 @@ import time
 
 import pytest
 
+from tests.support.tracking import Scripted
 from tracking._http import Answer, Transport
 from tracking.errors import AnswerBroken, ConnectFailed, TimedOut
-
-from tracking_world import Scripted
 
 
 @pytest.fixture

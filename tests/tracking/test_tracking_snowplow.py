@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tracking.catalog import DEFAULT_CATALOG
+from tests.support.tracking import decode_b64
 from tracking._snowplow import PAYLOAD_DATA_SCHEMA, PayloadBuilder
-
-from tracking_world import decode_b64
+from tracking.catalog import DEFAULT_CATALOG
 
 IGLU = Path(__file__).resolve().parents[2] / "tracking" / "iglu" / "schemas"
 

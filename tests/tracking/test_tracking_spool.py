@@ -17,20 +17,19 @@ import time
 
 import pytest
 
+from tests.support.tracking import DELIVER_S, HOST_MODULE, wait_idle, write_segment
 from tracking.collector import Collector
 from tracking.collector.faults import FaultServer
 from tracking.settings import TrackerSettings
 from tracking.spool import SEGMENT_MAX_EVENTS, Segment
 from tracking.uploader import deliver
 
-from tracking_world import DELIVER_S, HOST_APP, wait_idle, write_segment
-
 pytestmark = pytest.mark.delivery
 
 
 def _start_host(world, **env: str) -> subprocess.Popen:
     full = {**world.env, "HOST_COLLECTOR": world.collector_url, **env}
-    return subprocess.Popen([sys.executable, str(HOST_APP)], env=full, cwd=world.project,
+    return subprocess.Popen([sys.executable, "-m", HOST_MODULE], env=full, cwd=world.project,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
 
@@ -184,7 +183,7 @@ def test_a_long_run_is_sealed_in_pieces_and_the_first_ones_go_while_it_runs(trac
     world.acknowledge()
     from tracking import Tracker
 
-    tracker = Tracker(world.profile())
+    tracker = Tracker(world.tracked_profile())
     with tracker.invocation("run") as inv:
         for index in range(2 * SEGMENT_MAX_EVENTS + 10):
             inv.model_run(contents=str(index), status="success", execution_time_s=0.1,

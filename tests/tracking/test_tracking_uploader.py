@@ -16,13 +16,12 @@ import time
 
 import pytest
 
+from tests.support.tracking import DELIVER_S, Scripted, alive, wait_idle, write_segment
 from tracking.collector import Collector
 from tracking.collector.faults import FaultServer
 from tracking.delivery import start_uploader
 from tracking.settings import TrackerSettings
 from tracking.uploader import deliver
-
-from tracking_world import DELIVER_S, Scripted, alive, wait_idle, write_segment
 
 pytestmark = pytest.mark.delivery
 

@@ -6,10 +6,8 @@ import os
 
 from consent import decide
 from consent.layers.user_config import write_user_choice
-
+from tests.support.tracking import make_profile
 from tracking._watch import ConsentWatch, fingerprint
-
-from tracking_world import make_profile
 
 
 def _watch(world):

@@ -13,7 +13,10 @@ from typing import Any
 
 import pytest
 import requests
-from micro_kit import (
+from snowplow_tracker import SelfDescribingJson
+from snowplow_tracker.events import PageView, StructuredEvent
+
+from tests.tracking.collector.micro_kit import (
     PAYLOAD_DATA,
     SIGNUP,
     SUMMARY,
@@ -26,9 +29,6 @@ from micro_kit import (
     snowplow_tracker,
     unstruct_data,
 )
-from snowplow_tracker import SelfDescribingJson
-from snowplow_tracker.events import PageView, StructuredEvent
-
 from tracking.collector import TP2_PATH, Collector
 
 ZERO = {"total": 0, "good": 0, "bad": 0, "duplicates": 0, "evicted": 0}

@@ -13,8 +13,10 @@ import subprocess
 import sys
 
 import pytest
-from cli_world import PRECEDENCE, TITLES, World, build, flat, line_with, strip_ansi, table_rows
 from rich.cells import cell_len
+
+from tests.support.cli import PRECEDENCE, TITLES, build, flat, line_with, strip_ansi, table_rows
+from tests.support.world import World
 
 ESC = "\x1b"
 #: SGR colour parameters (foreground/background, 8/16/256/truecolour); bold and dim are not colour.
@@ -136,7 +138,7 @@ def test_no_color_on_a_real_terminal_drops_colour(world: World):
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 100, 0, 0))
         proc = subprocess.Popen([sys.executable, "-m", "telemetry_cli", "status"], cwd=world.cwd,
-                                env=world.env(TERM="xterm-256color", DO_NOT_TRACK="1", **env),
+                                env=world.env_with(TERM="xterm-256color", DO_NOT_TRACK="1", **env),
                                 stdin=slave, stdout=slave, stderr=slave)
         os.close(slave)
         chunks = []
@@ -248,7 +250,7 @@ def test_json_cloud_edition_names_its_origin_and_keeps_opt_outs(world: World, in
 
     status_schema.validate(doc)
     assert doc["enabled"] is True and doc["mandatory"] is True
-    assert doc["edition"] == {"name": "cloud", "origin": f"{world.policy()}:1"}
+    assert doc["edition"] == {"name": "cloud", "origin": f"{world.policy_path()}:1"}
     statuses = {l["name"]: (l["opinion"], l["status"]) for l in doc["layers"]}
     assert statuses["do_not_track"] == ("off", "overridden")
     assert statuses["user_config"] == ("off", "overridden")
@@ -263,6 +265,6 @@ def test_json_layer_origins_name_the_variable_or_file_and_line(world: World, inv
     by_name = {l["name"]: l for l in doc["layers"]}
     assert by_name["env_var"]["origin"] == "DBT_SEND_ANONYMOUS_USAGE_STATS"
     assert by_name["env_var"]["raw"] == "false"
-    assert by_name["project_file"]["origin"] == f"{world.project_file}:4"
-    fourth = world.project_file.read_text().splitlines()[3]
+    assert by_name["project_file"]["origin"] == f"{world.project_file_path()}:4"
+    fourth = world.project_file_path().read_text().splitlines()[3]
     assert line_with(fourth, "send_anonymous_usage_stats"), "the line really holds the flag"

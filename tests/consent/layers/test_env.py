@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from dataclasses import replace
+
+import pytest
 
 from consent import DEFAULT_PROFILE, Edition, ReadContext, resolve
 from consent.layers import HostFlag

@@ -34,7 +34,7 @@ def flag_file(value: str, before: str = "") -> str:
 # -- good values --------------------------------------------------------------------------------
 
 def test_flags_false_is_off_with_the_exact_line_as_origin(world):
-    path = world.project_file(
+    path = world.write_project(
         "# Jaffle shop\n"
         "name: jaffle_shop\n"
         "version: '1.0'\n"
@@ -55,7 +55,7 @@ def test_flags_false_is_off_with_the_exact_line_as_origin(world):
 
 
 def test_a_flow_mapping_is_read_with_its_line(world):
-    path = world.project_file(f"name: x\nflags: {{{KEY}: no}}\n")
+    path = world.write_project(f"name: x\nflags: {{{KEY}: no}}\n")
     layer = read(world)
     assert (layer.opinion, layer.origin) == ("off", f"{path}:2")
 
@@ -63,7 +63,7 @@ def test_a_flow_mapping_is_read_with_its_line(world):
 @pytest.mark.parametrize("word", ["false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF",
                                   "fAlSe", "oFF"])
 def test_yaml_1_1_false_spellings_are_off(world, word):
-    world.project_file(flag_file(word))
+    world.write_project(flag_file(word))
     layer = read(world)
     assert layer.opinion == "off", word
     assert layer.status != "error"
@@ -72,7 +72,7 @@ def test_yaml_1_1_false_spellings_are_off(world, word):
 @pytest.mark.parametrize("word", ["true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON",
                                   "tRuE"])
 def test_yaml_1_1_true_spellings_are_on(world, word):
-    world.project_file(flag_file(word))
+    world.write_project(flag_file(word))
     layer = read(world)
     assert layer.opinion == "on", word
     assert layer.status != "error"
@@ -88,7 +88,7 @@ def test_yaml_1_1_true_spellings_are_on(world, word):
     f"flags:\n  {KEY}: ~\n",
 ])
 def test_a_project_without_the_flag_has_no_opinion(world, text):
-    world.project_file(text)
+    world.write_project(text)
     layer = read(world)
     assert layer.opinion is None
     assert layer.status == "no_opinion"
@@ -104,7 +104,7 @@ def test_outside_any_project_there_is_no_opinion(world):
 # -- the upward search ---------------------------------------------------------------------------
 
 def test_the_search_goes_upward_from_a_nested_subdirectory(world):
-    path = world.project_file(flag_file("false"))
+    path = world.write_project(flag_file("false"))
     deep = world.project / "models" / "staging" / "orders"
     deep.mkdir(parents=True)
     layer = read(world, cwd=deep)
@@ -112,8 +112,8 @@ def test_the_search_goes_upward_from_a_nested_subdirectory(world):
 
 
 def test_a_nearer_project_file_shadows_a_farther_one(world):
-    world.project_file(flag_file("false"))
-    nearer = world.project_file(flag_file("true"), subdir="packages/inner")
+    world.write_project(flag_file("false"))
+    nearer = world.write_project(flag_file("true"), subdir="packages/inner")
     cwd = nearer.parent / "models"
     cwd.mkdir()
     layer = read(world, cwd=cwd)
@@ -122,14 +122,14 @@ def test_a_nearer_project_file_shadows_a_farther_one(world):
 
 def test_a_nearer_project_file_without_the_flag_still_shadows(world):
     # dbt uses the nearest project only; its parent's settings do not apply inside it.
-    world.project_file(flag_file("false"))
-    world.project_file("name: inner\n", subdir="inner")
+    world.write_project(flag_file("false"))
+    world.write_project("name: inner\n", subdir="inner")
     layer = read(world, cwd=world.project / "inner")
     assert layer.opinion is None
 
 
 def test_the_files_read_are_reported_for_cheap_rechecks(world):
-    path = world.project_file(flag_file("false"))
+    path = world.write_project(flag_file("false"))
     _layer, watched = read_with_watched(world)
     assert str(path) in watched
     assert str(world.home / ".dbt" / "profiles.yml") in watched
@@ -138,7 +138,7 @@ def test_the_files_read_are_reported_for_cheap_rechecks(world):
 # -- bad input: error, off, one warning line naming the file, the line, the key and the fix ------
 
 def _write(world, content):
-    return world.project_file(content)
+    return world.write_project(content)
 
 
 def _directory(world):
@@ -172,7 +172,7 @@ def _dangling_symlink(world):
 
 def _two_megabytes(world):
     padding = "# " + "x" * 98 + "\n"
-    return world.project_file(flag_file("false") + padding * 21_000)
+    return world.write_project(flag_file("false") + padding * 21_000)
 
 
 BAD = {
@@ -232,7 +232,7 @@ def test_bad_input_fails_closed_with_one_clear_line(world, case):
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
                     reason="root reads a chmod 000 file anyway (FIFO and symlink loop cover it)")
 def test_an_unreadable_project_file_fails_closed(world):
-    path = world.project_file(flag_file("true"))
+    path = world.write_project(flag_file("true"))
     path.chmod(0)
     try:
         layer = read(world)
@@ -260,7 +260,7 @@ BOMB = (
 @pytest.mark.parametrize("flags", ["*j", "{send_anonymous_usage_stats: *j}"])
 def test_a_billion_laughs_as_the_flag_is_bounded_and_fails_closed(world, flags):
     # 9**10 strings if expanded: it must return (quickly, without the memory) and fail closed.
-    world.project_file(BOMB + f"flags: {flags}\n")
+    world.write_project(BOMB + f"flags: {flags}\n")
     layer = read(world)
     assert (layer.status, layer.opinion) == ("error", "off")
     assert len(layer.warnings) == 1
@@ -270,7 +270,7 @@ def test_a_billion_laughs_as_the_flag_is_bounded_and_fails_closed(world, flags):
 @pytest.mark.parametrize("value", ["false", "true"])
 def test_a_billion_laughs_anywhere_fails_closed_with_a_warning(world, value):
     # dbt's own parser would try to expand it; an "on" next to a bomb is not trusted either.
-    path = world.project_file(BOMB + flag_file(value))
+    path = world.write_project(BOMB + flag_file(value))
     layer = read(world)
     assert (layer.status, layer.opinion) == ("error", "off")
     assert layer.origin.startswith(f"{path}:")
@@ -283,7 +283,7 @@ def test_a_billion_laughs_anywhere_fails_closed_with_a_warning(world, value):
     "flags: " + "{a: " * 50_000 + "}" * 50_000,
 ])
 def test_absurd_nesting_is_bounded_and_fails_closed(world, text):
-    world.project_file(text)
+    world.write_project(text)
     layer = read(world)
     assert (layer.status, layer.opinion) == ("error", "off")
 
@@ -333,7 +333,7 @@ def test_legacy_profiles_in_home_dot_dbt(world):
 def test_an_ordinary_profiles_yml_changes_nothing(world):
     world.write(world.home / ".dbt" / "profiles.yml",
                 "config:\n  partial_parse: true\njaffle_shop:\n  target: dev\n")
-    path = world.project_file(flag_file("false"))
+    path = world.write_project(flag_file("false"))
     layer = read(world)
     assert (layer.opinion, layer.origin, layer.warnings) == ("off", f"{path}:2", ())
 
@@ -341,7 +341,7 @@ def test_an_ordinary_profiles_yml_changes_nothing(world):
 @pytest.mark.parametrize(("project", "legacy"), [("false", "false"), ("true", "false"),
                                                  ("false", "true"), ("true", "true")])
 def test_both_places_set_fails_closed_because_dbt_refuses_to_run(world, project, legacy):
-    project_path = world.project_file(flag_file(project))
+    project_path = world.write_project(flag_file(project))
     legacy_path = world.write(world.home / ".dbt" / "profiles.yml",
                               LEGACY.replace("false", legacy))
     layer = read(world)
@@ -353,7 +353,7 @@ def test_both_places_set_fails_closed_because_dbt_refuses_to_run(world, project,
 
 
 def test_a_broken_project_file_is_not_reported_as_also_setting_the_flag(world):
-    world.project_file(flag_file("maybe"))
+    world.write_project(flag_file("maybe"))
     world.write(world.home / ".dbt" / "profiles.yml", LEGACY)
     layer = read(world)
     assert (layer.status, layer.opinion) == ("error", "off")
