@@ -18,11 +18,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
+# Run as a script (``python bench/run.py``): its directory is first on sys.path, so the bench's
+# own modules import by name.
+from report import build_rows, markdown
+from scenarios import HOSTS, Bench, Config, Side
 
-from report import build_rows, markdown  # noqa: E402
-from scenarios import HOSTS, Bench, Config, Side  # noqa: E402
+BENCH = Path(__file__).resolve().parent
 
 SCENARIOS = ("baseline", "healthy", "faults", "recovery", "throughput", "decide")
 

@@ -16,7 +16,6 @@ Measuring a host that leaves an uploader behind needs care on a small, shared ma
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -373,9 +372,9 @@ class Bench:
 
 def _acknowledge_notice(world: World) -> None:
     """The first-run notice, acknowledged in the world's state dir (else nothing is sent)."""
-    from tracking.state import acknowledge_notice
-
     from hosts.ours_profile import make_profile
+
+    from tracking.state import acknowledge_notice
 
     keys = ("HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME")
     saved = {k: os.environ.get(k) for k in keys}

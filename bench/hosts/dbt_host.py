@@ -16,12 +16,12 @@ Consent: ``DO_NOT_TRACK`` exactly as ``dbt.cli.flags`` reads it.
 
 from __future__ import annotations
 
-from _probe import PROBE, latency_summary  # first: the audit hook must see every import
-
 import hashlib  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+
+from _probe import PROBE, latency_summary  # first: the audit hook must see every import
 
 _t0 = time.perf_counter()
 import dbt.tracking as tracking  # noqa: E402

@@ -9,15 +9,15 @@ URL ``-`` means no collector. Consent comes from the environment (DO_NOT_TRACK=1
 
 from __future__ import annotations
 
-from _probe import PROBE, latency_summary  # first: the audit hook must see every import
-
 import sys  # noqa: E402
 import time  # noqa: E402
 
-_t0 = time.perf_counter()
-from tracking import Tracker  # noqa: E402
+from _probe import PROBE, latency_summary  # first: the audit hook must see every import
 
+_t0 = time.perf_counter()
 from ours_profile import make_profile  # noqa: E402
+
+from tracking import Tracker  # noqa: E402
 
 
 def main() -> int:

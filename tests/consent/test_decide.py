@@ -26,7 +26,7 @@ def project_flag(value: str) -> str:
 
 def check_contract(decision: Decision) -> None:
     jsonschema.validate(decision.to_json(), SCHEMA)
-    assert [l.name for l in decision.layers] == list(LAYER_ORDER)
+    assert [layer.name for layer in decision.layers] == list(LAYER_ORDER)
 
 
 def test_a_fresh_machine_in_core_is_on_by_default(world):
@@ -184,7 +184,7 @@ def test_cloud_lists_every_opt_out_it_overrides(world):
     assert decision.decided_by == "edition_mandate"
     opted_out = {"do_not_track", "host_flag", "env_var", "project_file", "user_config",
                  "system_default"}
-    assert {l.name for l in decision.overridden_opt_outs} == opted_out
+    assert {layer.name for layer in decision.overridden_opt_outs} == opted_out
     origins = {
         "do_not_track": "DO_NOT_TRACK",
         "host_flag": "--send-anonymous-usage-stats",

@@ -264,7 +264,7 @@ def test_cloud_edition_is_mandatory_and_says_so_honestly(world):
     disable_project = world.run("disable", "--project", **env)
 
     assert (doc["enabled"], doc["mandatory"], doc["edition"]["name"]) == (True, True, "cloud")
-    overridden = {l["name"] for l in doc["layers"] if l["status"] == "overridden"}
+    overridden = {layer["name"] for layer in doc["layers"] if layer["status"] == "overridden"}
     assert {"do_not_track", "env_var", "project_file", "user_config"} <= overridden
     assert "cannot be turned off" in text.out
     for opt_out in ("DO_NOT_TRACK=1", "DBT_SEND_ANONYMOUS_USAGE_STATS=false"):

@@ -183,7 +183,7 @@ def test_a_directory_where_the_config_file_should_be(world):
     status = world.run("status", "--json")
     disable = world.run("disable")
     doc = status.json()
-    user = next(l for l in doc["layers"] if l["name"] == "user_config")
+    user = next(layer for layer in doc["layers"] if layer["name"] == "user_config")
     assert user["status"] == "error" and doc["enabled"] is False  # fail closed
     assert any("directory" in w for w in doc["warnings"])
     one_clear_line(disable, 4, str(world.user_config_path()))
@@ -281,7 +281,7 @@ def test_a_config_file_others_can_change_is_warned_about(world, problem):
 # -- huge, binary and explosive project files ------------------------------------------------------------
 BOMB = "".join(
     f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9 if prev else ["lol"] * 9) + "]\n"
-    for prev, name in zip([None, *"abcdefghi"], "abcdefghij"))  # 9**10 strings if expanded
+    for prev, name in zip([None, *"abcdefghi"], "abcdefghij", strict=True))  # 9**10 strings if expanded
 
 PROJECTS = {
     "10 MB": ("name: jaffle\nflags:\n  send_anonymous_usage_stats: true\n"
@@ -308,7 +308,7 @@ def test_a_hostile_project_file_is_bounded_warned_about_and_fails_closed(world, 
     kit.record("project files", case, "`status` time", seconds, "s")
     kit.record("project files", case, "`status` peak RSS", peak, "MB")
     doc = json.loads(proc.stdout)
-    project = next(l for l in doc["layers"] if l["name"] == "project_file")
+    project = next(layer for layer in doc["layers"] if layer["name"] == "project_file")
     assert proc.returncode == 0
     assert seconds < kit.HOST_BOUND_S and peak < 300
     assert doc["enabled"] is False and project["status"] == "error"
@@ -340,7 +340,7 @@ def test_disable_project_on_a_bomb_is_bounded_and_clear(world, tmp_path, case):
     assert seconds < kit.HOST_BOUND_S and peak < 300
     assert proc.returncode in (0, 2, 3), proc
     if proc.returncode in (2, 3):
-        assert len([l for l in proc.stderr.splitlines() if l.strip()]) <= 2, proc.stderr
+        assert len([line for line in proc.stderr.splitlines() if line.strip()]) <= 2, proc.stderr
     after = world.run("status", "--json").json()
     assert after["enabled"] is False
 

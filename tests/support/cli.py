@@ -92,9 +92,9 @@ def table_rows(text: str) -> list[dict[str, str]]:
         if len(cells) != 4:
             continue
         if cells[0]:
-            rows.append(dict(zip(("layer", "value", "origin", "effect"), cells)))
+            rows.append(dict(zip(("layer", "value", "origin", "effect"), cells, strict=True)))
         elif rows:
-            for key, cell in zip(("layer", "value", "origin", "effect"), cells):
+            for key, cell in zip(("layer", "value", "origin", "effect"), cells, strict=True):
                 if cell:
                     rows[-1][key] = f"{rows[-1][key]} {cell}".strip()
     return rows

@@ -71,7 +71,7 @@ def test_registered_profile_is_found_and_reads_its_own_variable(world: World, fa
     status_schema.validate(doc)
     assert doc["app"] == "fakeapp"
     assert doc["enabled"] is False and doc["decided_by"] == "env_var"
-    env_layer = next(l for l in doc["layers"] if l["name"] == "env_var")
+    env_layer = next(layer for layer in doc["layers"] if layer["name"] == "env_var")
     assert env_layer["origin"] == "FAKEAPP_SEND_ANONYMOUS_USAGE_STATS", "not dbt's variable"
 
 

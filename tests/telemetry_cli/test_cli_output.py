@@ -251,7 +251,7 @@ def test_json_cloud_edition_names_its_origin_and_keeps_opt_outs(world: World, in
     status_schema.validate(doc)
     assert doc["enabled"] is True and doc["mandatory"] is True
     assert doc["edition"] == {"name": "cloud", "origin": f"{world.policy_path()}:1"}
-    statuses = {l["name"]: (l["opinion"], l["status"]) for l in doc["layers"]}
+    statuses = {layer["name"]: (layer["opinion"], layer["status"]) for layer in doc["layers"]}
     assert statuses["do_not_track"] == ("off", "overridden")
     assert statuses["user_config"] == ("off", "overridden")
     assert any("user config" in w for w in doc["warnings"])
@@ -262,7 +262,7 @@ def test_json_layer_origins_name_the_variable_or_file_and_line(world: World, inv
 
     doc = invoke("status", "--json", DBT_SEND_ANONYMOUS_USAGE_STATS="false").json()
 
-    by_name = {l["name"]: l for l in doc["layers"]}
+    by_name = {layer["name"]: layer for layer in doc["layers"]}
     assert by_name["env_var"]["origin"] == "DBT_SEND_ANONYMOUS_USAGE_STATS"
     assert by_name["env_var"]["raw"] == "false"
     assert by_name["project_file"]["origin"] == f"{world.project_file_path()}:4"

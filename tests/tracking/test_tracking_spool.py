@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -129,7 +130,8 @@ def test_the_bound_on_events_drops_whole_oldest_segments_counted(tracking_world,
         time.sleep(0.002)  # distinct creation times: an order
     newest = set()
     for segment in world.spool().segments()[-1:]:
-        newest |= {json.loads(line)["e"] for line in open(segment.path, "rb").read().splitlines()[1:]}
+        newest |= {json.loads(line)["e"]
+                   for line in Path(segment.path).read_bytes().splitlines()[1:]}
     report = deliver(world.spool(), TrackerSettings(spool_max_events=100), timeout=DELIVER_S)
     # 260 waiting, 100 allowed: whole segments go, oldest first, until the rest fits: four
     # (208), which is 48 more than strictly needed (less than one segment, as documented).
@@ -169,7 +171,7 @@ def test_a_segment_without_a_header_is_dropped_counted(tracking_world, collector
     world = tracking_world
     spool = write_segment(world, 4)
     (segment,) = spool.segments()
-    lines = open(segment.path, "rb").read().splitlines(keepends=True)
+    lines = Path(segment.path).read_bytes().splitlines(keepends=True)
     with open(segment.path, "wb") as fh:
         fh.write(b'{"spool": 999}\n' + b"".join(lines[1:]))
     write_segment(world, 1)

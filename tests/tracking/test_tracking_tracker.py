@@ -47,16 +47,14 @@ def test_the_invocation_records_start_and_end_and_lets_the_host_exception_throug
     world.acknowledge()
     tracker = Tracker(world.tracked_profile())
 
-    with pytest.raises(KeyError):
-        with tracker.invocation("build") as inv:
-            inv.count("model", 2)
-            inv.count("test")
-            raise KeyError("the host's own bug")
+    with pytest.raises(KeyError), tracker.invocation("build") as inv:
+        inv.count("model", 2)
+        inv.count("test")
+        raise KeyError("the host's own bug")
     with tracker.invocation("run") as inv:
         inv.success = False  # failed without raising (some models errored)
-    with pytest.raises(SystemExit):
-        with tracker.invocation("docs generate"):
-            raise SystemExit(0)
+    with pytest.raises(SystemExit), tracker.invocation("docs generate"):
+        raise SystemExit(0)
     assert tracker.flush(DELIVER_S) is True
 
     assert collector.totals() == {"total": 6, "good": 6, "bad": 0, "duplicates": 0, "evicted": 0}
@@ -247,9 +245,8 @@ def test_flush_gives_up_at_its_timeout_and_the_events_keep_waiting(tracking_worl
 def test_the_tracker_is_a_context_manager_that_hands_its_events_over(tracking_world, collector):
     world = tracking_world
     world.acknowledge()
-    with Tracker(world.tracked_profile()) as tracker:
-        with tracker.invocation("run"):
-            pass
+    with Tracker(world.tracked_profile()) as tracker, tracker.invocation("run"):
+        pass
     assert collector.wait_for(good=2, timeout=DELIVER_S)
     assert world.wait_delivered()
     assert tracker.stats.recorded == 2 and tracker.stats.uploads_started == 1

@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import stat
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,7 @@ def test_user_choice_is_private_and_reads_back(world):
     assert path == str(world.user_config_path())
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
-    assert tomllib.loads(open(path).read()) == {"send_anonymous_usage_stats": False}
+    assert tomllib.loads(Path(path).read_text()) == {"send_anonymous_usage_stats": False}
     assert world.decide().decided_by == "user_config" and not world.decide().enabled
 
 
