@@ -1,1 +1,1 @@
-"""The test suites of telemetry-consent (a package so that helpers are imported, not path-hacked)."""
+"""The test suites of telemetry-consent (a package: helpers are imported, never path-hacked)."""

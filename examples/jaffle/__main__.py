@@ -55,7 +55,8 @@ def run(project_dir: Path | None, send_anonymous_usage_stats: bool | None) -> No
                                  materialization=result.model.materialization)         # telemetry
             invocation.count("model")                                                  # telemetry
             failed += result.status != "success"
-    click.echo(f"Done: {len(models) - failed} of {len(models)} models built in {project / 'target'}.")
+    built = len(models) - failed
+    click.echo(f"Done: {built} of {len(models)} models built in {project / 'target'}.")
     if failed:
         sys.exit(1)
 

@@ -38,7 +38,8 @@ EXPECTED = [
     ("outage, then recovery", "waited for the persisted backoff"),
     ("throughput", "delivered events/s"), ("throughput", "delivered / spooled"),
     ("throughput", "uploader CPU time"), ("throughput", "uploader peak RSS"),
-    ("decide", "`telemetry status --json` wall"), ("decide", "in-process `consent.decide()` median"),
+    ("decide", "`telemetry status --json` wall"),
+    ("decide", "in-process `consent.decide()` median"),
     ("decide", "in-process `consent.decide()` p99"),
 ]
 
@@ -56,7 +57,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(REPO / "bench" / "run.py"), "--ours-only", "--events", "20",
          "--runs", "1", "--pairs", "1", "--quick", "--markdown", str(markdown)],
-        cwd=REPO, capture_output=True, text=True, timeout=110, stdin=subprocess.DEVNULL, check=False,
+        cwd=REPO, capture_output=True, text=True, timeout=110, stdin=subprocess.DEVNULL,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr, done.stderr[-3000:]

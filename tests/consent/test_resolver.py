@@ -83,7 +83,8 @@ MATRIX = [
     ids=[f"{h}={ho}>{low}={lo}" for h, low, ho, lo in MATRIX],
 )
 def test_a_higher_layer_beats_a_lower_one(high, low, high_opinion, low_opinion):
-    decision = resolve("dbt", CORE, with_default(layer(high, high_opinion), layer(low, low_opinion)))
+    layers = with_default(layer(high, high_opinion), layer(low, low_opinion))
+    decision = resolve("dbt", CORE, layers)
 
     assert decision.decided_by == high
     assert decision.enabled is (high_opinion == "on")
@@ -250,7 +251,8 @@ def test_cloud_lists_every_opt_out_as_overridden_with_a_warning_naming_it():
                        with_default(*off_layers))
 
     assert decision.enabled and decision.mandatory
-    assert {layer.name for layer in decision.overridden_opt_outs} == {layer.name for layer in off_layers}
+    overridden = {layer.name for layer in decision.overridden_opt_outs}
+    assert overridden == {layer.name for layer in off_layers}
     for off in off_layers:
         got = decision.layer(off.name)
         assert got.status == "overridden"

@@ -1,4 +1,5 @@
-"""The example host tool, run the way its README tells a newcomer to: real processes, real collector."""
+"""The example host tool, run the way its README tells a newcomer to: real processes, real
+collector."""
 
 from __future__ import annotations
 
@@ -80,7 +81,8 @@ def test_status_is_bound_to_jaffle_and_reads_its_project_file(world, shop):
 def test_do_not_track_runs_the_tool_and_sends_nothing(world, shop):
     with Collector() as collector:
         for _ in range(2):
-            r = jaffle(world, shop, "run", DO_NOT_TRACK="1", JAFFLE_TELEMETRY_ENDPOINT=collector.url)
+            r = jaffle(world, shop, "run", DO_NOT_TRACK="1",
+                       JAFFLE_TELEMETRY_ENDPOINT=collector.url)
             assert r.returncode == 0 and r.stderr == "", r.stderr
         assert collector.totals()["total"] == 0
     assert not (world.state_home / "jaffle").exists(), "no id, no secret, no notice, no log"

@@ -1,4 +1,6 @@
-"""Worker processes for the concurrency and crash tests (``python -m tests.reliability.rel_workers MODE …``).
+"""Worker processes for the concurrency and crash tests.
+
+Run as ``python -m tests.reliability.rel_workers MODE …`` (``World.env`` carries the PYTHONPATH).
 
 ``cli SEED SECONDS MAX_LOOPS``
     Runs ``telemetry enable`` / ``disable`` / ``status --json`` in a loop (the real CLI entry
@@ -53,7 +55,8 @@ def _cli(seed: int, seconds: float, max_loops: int) -> None:
             doc = json.loads(out.getvalue())
             user = next(layer for layer in doc["layers"] if layer["name"] == "user_config")
         except (ValueError, StopIteration, KeyError, TypeError) as exc:
-            summary["problems"].append(f"status --json unreadable ({exc}): {out.getvalue()[:300]!r}")
+            summary["problems"].append(
+                f"status --json unreadable ({exc}): {out.getvalue()[:300]!r}")
             continue
         if user["status"] == "error" or user["opinion"] not in ("on", "off"):
             summary["problems"].append(f"user_config read as {user} ({doc['warnings']})")

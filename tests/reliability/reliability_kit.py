@@ -61,7 +61,7 @@ def figures_json() -> str:
     return json.dumps([f.__dict__ for f in FIGURES], indent=1)
 
 
-# -- read-only and full file systems ----------------------------------------------------------------
+# -- read-only and full file systems ---------------------------------------------------------------
 def _mount(*args: str) -> None:
     proc = subprocess.run(["mount", *args], capture_output=True, text=True)
     if proc.returncode != 0:

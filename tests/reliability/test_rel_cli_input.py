@@ -85,7 +85,8 @@ def _lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("argv,code", USAGE_ERRORS, ids=[" ".join(a) or "-" for a, _ in USAGE_ERRORS])
+@pytest.mark.parametrize("argv,code", USAGE_ERRORS,
+                         ids=[" ".join(a) or "-" for a, _ in USAGE_ERRORS])
 def test_a_usage_error_is_one_line_and_a_hint_with_exit_2(run_cli, argv, code):
     got, out, err = run_cli(argv)
     no_traceback(out, err)
@@ -125,7 +126,7 @@ def test_usage_errors_as_a_real_process(world, argv, env, code):
     assert 1 <= len(_lines(err)) <= 2, err
 
 
-# -- the environment ---------------------------------------------------------------------------------
+# -- the environment -------------------------------------------------------------------------------
 def _bytes_env(world, **extra: bytes) -> dict[bytes, bytes]:
     env = {k.encode(): v.encode() for k, v in world.env_with().items()}
     env.update({k.encode(): v for k, v in extra.items()})
@@ -228,7 +229,8 @@ def test_terminal_escapes_in_a_path_never_reach_the_terminal(world):
 
 def test_terminal_escapes_in_values_never_reach_the_terminal(world):
     nasty = "\x1b]52;c;cHduZWQ=\x07\x1b[2J"  # OSC 52 writes the clipboard on some terminals
-    world.write_project(f'flags:\n  send_anonymous_usage_stats: "{nasty.encode("unicode_escape").decode()}"\n')
+    escaped = nasty.encode("unicode_escape").decode()
+    world.write_project(f'flags:\n  send_anonymous_usage_stats: "{escaped}"\n')
     outcomes = [world.run("status", DO_NOT_TRACK=nasty, COLUMNS="200"),
                 world.run("status", DBT_SEND_ANONYMOUS_USAGE_STATS=nasty, COLUMNS="40")]
     for outcome in outcomes:
@@ -236,7 +238,7 @@ def test_terminal_escapes_in_values_never_reach_the_terminal(world):
         assert "\x1b" not in outcome.out + outcome.err and "\x07" not in outcome.out, outcome
 
 
-# -- the fuzz ------------------------------------------------------------------------------------------
+# -- the fuzz --------------------------------------------------------------------------------------
 COMMANDS = ["status", "enable", "disable", "reset", "events", "log", "completion"]
 TOKENS = ["--json", "--expect", "on", "off", "--project", "--global", "--app", "dbt", "nope",
           "-n", "5", "0", "-1", "--last", "bash", "zsh", "fish", "--help", "-h", "--", "-",

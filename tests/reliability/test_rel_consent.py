@@ -47,13 +47,14 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-# -- consent off: nothing at all ----------------------------------------------------------------------
+# -- consent off: nothing at all -------------------------------------------------------------------
 OFF_REASONS = {
     "DO_NOT_TRACK=1": lambda w, p: {"DO_NOT_TRACK": "1"},
     "env var false": lambda w, p: {"TESTAPP_SEND_ANONYMOUS_USAGE_STATS": "false"},
     "project file false": lambda w, p: _write(
         p["project_file"], "name: shop\nflags:\n  send_anonymous_usage_stats: false\n"),
-    "user config false (telemetry disable)": lambda w, p: write_user_choice(w.tracked_profile(), False),
+    "user config false (telemetry disable)":
+        lambda w, p: write_user_choice(w.tracked_profile(), False),
     "admin lock off": lambda w, p: _write(p["policy"], 'telemetry = "off"\nlocked = true\n'),
     "garbage DO_NOT_TRACK (fail closed)": lambda w, p: {"DO_NOT_TRACK": "maybe"},
     "broken user config (fail closed)": lambda w, p: _write(p["user_config"], "send = [\n"),
@@ -105,7 +106,7 @@ def test_the_guards_do_catch_a_tracking_host(tracking_world, guard, code):
     assert run.returncode == code, (run.returncode, run.stderr)
 
 
-# -- the example tool under strace ---------------------------------------------------------------------
+# -- the example tool under strace -----------------------------------------------------------------
 def _jaffle(tmp: Path, env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess, str]:
     demo = tmp / "demo"
     if not demo.exists():
@@ -166,7 +167,7 @@ def test_strace_does_see_the_example_tool_connect_when_on(tracking_world, collec
     assert collector.wait_for(good=6, timeout=10)
 
 
-# -- revocation ----------------------------------------------------------------------------------------
+# -- revocation ------------------------------------------------------------------------------------
 def _cli_in_another_process(world, *args: str) -> subprocess.CompletedProcess:
     """``mytool telemetry ARGS`` for the testapp profile, as a separate process (a host's mount)."""
     return subprocess.run([sys.executable, "-m", TESTAPP_CLI, world.collector_url, *args],
@@ -232,7 +233,8 @@ def test_a_retry_after_disable_is_never_sent(tracking_world):
     world = tracking_world
     world.acknowledge()
     _DisableThen503.requests = []
-    _DisableThen503.disable = staticmethod(lambda: write_user_choice(world.tracked_profile(), False))
+    _DisableThen503.disable = staticmethod(
+        lambda: write_user_choice(world.tracked_profile(), False))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DisableThen503)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -250,7 +252,7 @@ def test_a_retry_after_disable_is_never_sent(tracking_world):
     assert waiting.events == 0 and waiting.dropped == {"revoked": 52}
 
 
-# -- the cloud edition -----------------------------------------------------------------------------------
+# -- the cloud edition -----------------------------------------------------------------------------
 def test_cloud_edition_is_mandatory_and_says_so_honestly(world):
     world = world
     world.write_policy('edition = "cloud"\n')
@@ -304,7 +306,7 @@ def test_no_project_or_user_file_can_leave_the_cloud_edition(world, where, text)
     assert (doc["edition"]["name"], doc["enabled"], doc["mandatory"]) == ("cloud", True, True)
 
 
-# -- where events may go ---------------------------------------------------------------------------------
+# -- where events may go ---------------------------------------------------------------------------
 #: Plain http is for loopback only. Each of these tries to smuggle events to another machine.
 NOT_LOOPBACK = [
     "http://192.0.2.1:80", "http://127.0.0.1@192.0.2.1", "http://localhost:80@192.0.2.1",

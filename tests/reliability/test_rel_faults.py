@@ -87,7 +87,8 @@ def test_a_broken_collector_never_changes_the_exit_code_nor_prints_nor_holds_nor
             [sys.executable, "-m", TESTAPP_CLI, url, "upload", "--wait", "20"],
             env=world.env, cwd=world.project, capture_output=True, text=True, timeout=60)
         assert upload.returncode == 0, upload.stderr
-        assert collector.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0, "evicted": 0}, upload.stdout
+        assert collector.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0,
+                                      "evicted": 0}, upload.stdout
     kit.record("collector faults", f"{case} (host exit {host_exit})",
                "events delivered once the collector is back", 52)
     assert spool.waiting().events == 0

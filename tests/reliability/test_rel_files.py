@@ -63,7 +63,7 @@ def one_clear_line(outcome, code: int, *needles: str) -> None:
         assert needle in outcome.err, outcome
 
 
-# -- read-only home and config dirs -------------------------------------------------------------------
+# -- read-only home and config dirs ----------------------------------------------------------------
 @pytest.mark.parametrize("what", ["config dir", "whole home"])
 def test_read_only_dirs_refuse_changes_in_one_line_and_status_still_works(world, what):
     world = world
@@ -136,7 +136,7 @@ def test_a_host_on_a_read_only_home_is_never_hurt(tracking_world, collector, ack
     assert collector.totals()["total"] == 0
 
 
-# -- a full disk ----------------------------------------------------------------------------------------
+# -- a full disk -----------------------------------------------------------------------------------
 def test_a_full_disk_refuses_the_change_and_keeps_the_old_choice(world):
     world = world
     config_dir = world.user_config_path().parent
@@ -176,7 +176,7 @@ def test_a_host_with_a_full_state_disk_still_sends_and_exits_cleanly(tracking_wo
         json.loads(line)
 
 
-# -- things in the way ----------------------------------------------------------------------------------
+# -- things in the way -----------------------------------------------------------------------------
 def test_a_directory_where_the_config_file_should_be(world):
     world = world
     world.user_config_path().mkdir(parents=True)
@@ -278,10 +278,11 @@ def test_a_config_file_others_can_change_is_warned_about(world, problem):
     assert needle in text.out
 
 
-# -- huge, binary and explosive project files ------------------------------------------------------------
+# -- huge, binary and explosive project files ------------------------------------------------------
 BOMB = "".join(
     f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9 if prev else ["lol"] * 9) + "]\n"
-    for prev, name in zip([None, *"abcdefghi"], "abcdefghij", strict=True))  # 9**10 strings if expanded
+    # 9**10 strings if expanded
+    for prev, name in zip([None, *"abcdefghi"], "abcdefghij", strict=True))
 
 PROJECTS = {
     "10 MB": ("name: jaffle\nflags:\n  send_anonymous_usage_stats: true\n"
@@ -330,7 +331,8 @@ def test_a_billion_laughs_anywhere_in_the_project_file_fails_closed(world, tmp_p
     assert doc["enabled"] is False
 
 
-@pytest.mark.parametrize("case", ["billion laughs as the flag", "billion laughs as the flags block"])
+@pytest.mark.parametrize("case", ["billion laughs as the flag",
+                                  "billion laughs as the flags block"])
 def test_disable_project_on_a_bomb_is_bounded_and_clear(world, tmp_path, case):
     world = world
     world.write_project(PROJECTS[case])

@@ -59,7 +59,7 @@ def environ(values: dict[str, str], cwd: Path):
         os.environ.update(saved_env)
 
 
-# -- what a hostile world holds ---------------------------------------------------------------------
+# -- what a hostile world holds --------------------------------------------------------------------
 _NAME_CHARS = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"),
                             blacklist_characters="/\\\x00")
 #: Names of files and directories: anything a file system takes, no separators.
@@ -151,7 +151,7 @@ def assert_absent(found_in: dict[str, str], wanted: dict[str, str],
     assert not leaks, "private data left the machine:\n" + "\n".join(leaks)
 
 
-# -- one world per example ---------------------------------------------------------------------------
+# -- one world per example -------------------------------------------------------------------------
 _BASELINE: dict[str, str] = {}
 
 

@@ -10,7 +10,8 @@ and (optionally) an admin policy:
   would.
 
 ``world.env`` is the environment the world runs in: the inherited one minus every variable that
-carries a user's choice or depends on the machine (``DO_NOT_TRACK``, ``*_SEND_ANONYMOUS_USAGE_STATS``,
+carries a user's choice or depends on the machine (``DO_NOT_TRACK``,
+``*_SEND_ANONYMOUS_USAGE_STATS``,
 ``*TELEMETRY_*``, every CI variable of ``consent/ci.py``: CI runs this suite with ``CI=true``),
 plus the world's HOME and XDG dirs and ``PYTHONPATH`` pointing at this checkout (so a subprocess
 imports this code and can run ``python -m tests.support.host``). The ``world`` fixture also puts

@@ -1,4 +1,5 @@
-"""``--app NAME``: the built-in dbt profile, profiles registered by installed tools, unknown names."""
+"""``--app NAME``: the built-in dbt profile, profiles registered by installed tools, unknown
+names."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def test_unknown_app_is_exit_2_listing_the_known_ones(world: World, args, where)
     lines = r.err.strip().splitlines()
     assert len(lines) == 1, r.err
     assert "nosuchtool" in lines[0] and "dbt" in lines[0]
-    assert not world.user_config_path().exists() and not world.user_config_path("nosuchtool").exists()
+    assert not world.user_config_path().exists()
+    assert not world.user_config_path("nosuchtool").exists()
 
 
 @pytest.fixture

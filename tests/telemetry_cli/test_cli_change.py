@@ -63,7 +63,8 @@ def test_enable_after_disable_turns_it_back_on(world: World):
     r = world.run("enable")
 
     assert r.code == 0, r
-    assert tomllib.loads(world.user_config_path().read_text()) == {"send_anonymous_usage_stats": True}
+    chosen = tomllib.loads(world.user_config_path().read_text())
+    assert chosen == {"send_anonymous_usage_stats": True}
     _one_line_decision(r.out, "ON")
     assert world.run("status", "--expect", "on").code == 0
 
@@ -104,7 +105,8 @@ def test_env_var_override_writes_the_choice_but_exits_3_with_a_warning(world: Wo
     r = world.run("enable", DO_NOT_TRACK="1")
 
     assert r.code == 3, r
-    assert tomllib.loads(world.user_config_path().read_text())["send_anonymous_usage_stats"] is True, \
+    chosen = tomllib.loads(world.user_config_path().read_text())
+    assert chosen["send_anonymous_usage_stats"] is True, \
         "the choice is kept for when the variable is gone"
     _one_line_decision(r.out, "OFF")
     warning = flat(r.err)
@@ -117,7 +119,8 @@ def test_disable_while_an_env_var_forces_on_is_written_but_exits_3(world: World,
     r = world.run("disable", DBT_SEND_ANONYMOUS_USAGE_STATS="true")
 
     assert r.code == 3, r
-    assert tomllib.loads(world.user_config_path().read_text())["send_anonymous_usage_stats"] is False
+    chosen = tomllib.loads(world.user_config_path().read_text())
+    assert chosen["send_anonymous_usage_stats"] is False
     assert "DBT_SEND_ANONYMOUS_USAGE_STATS=true" in flat(r.err)
     assert invoke("status", "--expect", "off").code == 0, "applies once the variable is gone"
 
@@ -383,7 +386,8 @@ def project_files(draw):
 @settings(max_examples=40, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=project_files(), enabled=st.booleans())
-def test_only_the_flag_lines_change_in_any_ordinary_project_file(world: World, invoke, text, enabled):
+def test_only_the_flag_lines_change_in_any_ordinary_project_file(world: World, invoke, text,
+                                                                  enabled):
     world.write_project(text)
 
     r = invoke("enable" if enabled else "disable", "--project")

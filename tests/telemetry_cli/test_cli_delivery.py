@@ -122,7 +122,8 @@ def test_upload_sends_what_waits_now(world: World):
 
         assert r.code == 0, r
         assert "Sent 6 of 6 waiting events" in r.out
-        assert collector.totals() == {"total": 6, "good": 6, "bad": 0, "duplicates": 0, "evicted": 0}
+        assert collector.totals() == {"total": 6, "good": 6, "bad": 0, "duplicates": 0,
+                                      "evicted": 0}
     assert spool.waiting().events == 0
 
 

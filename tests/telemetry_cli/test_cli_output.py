@@ -242,7 +242,8 @@ def test_json_validates_and_is_consistent(world: World, invoke, status_schema, c
         assert any(layer["status"] == "error" for layer in doc["layers"])
 
 
-def test_json_cloud_edition_names_its_origin_and_keeps_opt_outs(world: World, invoke, status_schema):
+def test_json_cloud_edition_names_its_origin_and_keeps_opt_outs(world: World, invoke,
+                                                                 status_schema):
     world.write_policy('edition = "cloud"\n')
     world.user_flag("false")
 

@@ -83,7 +83,8 @@ def test_cloud_edition_cannot_be_turned_off_and_lists_the_overridden_opt_outs(wo
     assert rows["edition mandate"]["origin"].startswith(str(policy))
     for layer in ("DO_NOT_TRACK", "project file", "user config"):
         assert rows[layer]["effect"].startswith("overridden"), rows[layer]
-    assert line_with(r.out, "To turn it off:").startswith("To turn it off: not possible: the cloud edition")
+    assert line_with(r.out, "To turn it off:").startswith(
+        "To turn it off: not possible: the cloud edition")
 
 
 def test_malformed_project_yaml_is_a_warning_naming_the_file_and_line(world: World):
@@ -156,7 +157,8 @@ DECIDERS = {
 
 
 def _fill(template: str, world: World) -> str:
-    return template.format(project_file=world.project_file_path(), user_config=world.user_config_path(),
+    return template.format(project_file=world.project_file_path(),
+                           user_config=world.user_config_path(),
                            policy=world.policy_path())
 
 
@@ -222,7 +224,8 @@ HINTS = {
     "user config not a boolean": (dict(user_text='send_anonymous_usage_stats = "no"\n'),
                                   "To turn it on: telemetry enable"),
     "DO_NOT_TRACK and project off": (dict(project="false", DO_NOT_TRACK="1"),
-                                     "To turn it on: unset DO_NOT_TRACK, then telemetry enable --project"),
+                                     "To turn it on: unset DO_NOT_TRACK, then telemetry "
+                                     "enable --project"),
     "env var off": (dict(DBT_SEND_ANONYMOUS_USAGE_STATS="false"),
                     "To turn it on: unset DBT_SEND_ANONYMOUS_USAGE_STATS"),
     "DBT_ENGINE_ off over DBT_ on": (ENGINE_OVER_PLAIN,

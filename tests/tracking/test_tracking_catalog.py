@@ -1,4 +1,5 @@
-"""The catalog: what ``telemetry events`` shows, cheap to import, and open to a profile's own events."""
+"""The catalog: what ``telemetry events`` shows, cheap to import, and open to a profile's own
+events."""
 
 from __future__ import annotations
 
@@ -128,7 +129,8 @@ def test_a_profile_adds_its_own_event_and_context_and_they_are_sent(tracking_wor
     mytool_catalog.CATALOG = DEFAULT_CATALOG + own
     with Collector(schema_roots=[schemas]) as collector:
         world = tracking_world
-        profile = world.tracked_profile(endpoint=collector.url, event_catalog="mytool_catalog:CATALOG")
+        profile = world.tracked_profile(endpoint=collector.url,
+                                        event_catalog="mytool_catalog:CATALOG")
         world.acknowledge()
         tracker = Tracker(profile)
         with tracker.invocation("test") as inv:
@@ -140,7 +142,8 @@ def test_a_profile_adds_its_own_event_and_context_and_they_are_sent(tracking_wor
             inv.track("test_run", {"suite_size": 1}, contexts=[("nope", {})])  # unknown context
         assert tracker.flush(DELIVER_S) is False  # one was dropped
 
-        assert collector.totals() == {"total": 4, "good": 4, "bad": 0, "duplicates": 0, "evicted": 0}
+        assert collector.totals() == {"total": 4, "good": 4, "bad": 0, "duplicates": 0,
+                                      "evicted": 0}
         mine = collector.good(schema="iglu:com.example/test_run/jsonschema/1-0-0")
         assert [e["event"]["unstruct_event"]["data"]["data"] for e in mine[::-1]] == [
             {"suite_size": 12}, {"suite_size": 7}]

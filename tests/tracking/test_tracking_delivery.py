@@ -102,7 +102,8 @@ def test_in_ci_a_dead_collector_costs_the_deadline_and_a_last_step_delivers(trac
             timeout=60)
         assert last_step.returncode == 0, last_step.stderr
         assert "Sent 52 of 52" in last_step.stdout
-        assert healthy.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0, "evicted": 0}
+        assert healthy.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0,
+                                    "evicted": 0}
 
 
 def test_a_spool_that_cannot_be_written_is_delivered_from_memory_at_exit(tracking_world,

@@ -70,7 +70,8 @@ def test_model_and_schema_name_the_same_fields_required_alike_described_alike(sp
 
 def _defaulted(spec) -> set[str]:
     """Fields the model fills in itself (always present in what it dumps, so required there)."""
-    return {name for name, field in spec.model_class.model_fields.items() if not field.is_required()}
+    return {name for name, field in spec.model_class.model_fields.items()
+            if not field.is_required()}
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
@@ -161,9 +162,11 @@ def test_whatever_the_schema_file_accepts_the_model_accepts(spec, data):
 @pytest.mark.parametrize("bad", [
     {"model_key": "0" * 63, "status": "success", "execution_time_s": 1, "materialization": "table"},
     {"model_key": "A" * 64, "status": "success", "execution_time_s": 1, "materialization": "table"},
-    {"model_key": "0" * 64 + "\n", "status": "success", "execution_time_s": 1, "materialization": "table"},
+    {"model_key": "0" * 64 + "\n", "status": "success", "execution_time_s": 1,
+     "materialization": "table"},
     {"model_key": "0" * 64, "status": "ok", "execution_time_s": 1, "materialization": "table"},
-    {"model_key": "0" * 64, "status": "success", "execution_time_s": -1, "materialization": "table"},
+    {"model_key": "0" * 64, "status": "success", "execution_time_s": -1,
+     "materialization": "table"},
     {"model_key": "0" * 64, "status": "success", "execution_time_s": 1, "materialization": "Table"},
     {"model_key": "0" * 64, "status": "success", "execution_time_s": 1, "materialization": "table",
      "name": "customers"},

@@ -62,5 +62,6 @@ def test_a_broken_collector_never_holds_the_host_and_loses_nothing(tracking_worl
             env=world.env, cwd=world.project, capture_output=True, text=True, timeout=60)
         assert upload.returncode == 0, upload.stderr
         assert collector.wait_for(good=52, timeout=DELIVER_S), upload.stdout
-        assert collector.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0, "evicted": 0}
+        assert collector.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0,
+                                      "evicted": 0}
     assert world.spool().waiting().events == 0

@@ -39,5 +39,6 @@ def test_every_way_a_run_can_go(case, decision, settings, url, problem, notice, 
 def test_a_record_plan_carries_how_it_is_delivered_and_settings_problems_are_said():
     result = plan(ON, PLAIN, URL, None, False, ("inline", "CI (GITHUB_ACTIONS)"),
                   ("telemetry: TESTAPP_TELEMETRY_BATCH_SIZE='x' is ignored",))
-    assert result == Plan("record", URL, ("telemetry: TESTAPP_TELEMETRY_BATCH_SIZE='x' is ignored",),
+    assert result == Plan("record", URL,
+                          ("telemetry: TESTAPP_TELEMETRY_BATCH_SIZE='x' is ignored",),
                           "inline", "CI (GITHUB_ACTIONS)")

@@ -40,7 +40,8 @@ def test_a_run_arrives_whole_valid_and_anonymous(tracking_world, collector):
     assert run.report["heavy_imported"] == []  # recording is standard library and our code
     assert collector.wait_for(total=52, timeout=DELIVER_S)
     assert world.wait_delivered()
-    assert collector.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0, "evicted": 0}, collector.bad()[:1]
+    assert collector.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0,
+                                  "evicted": 0}, collector.bad()[:1]
 
     good = collector.good()[::-1]  # in the order sent
     names = [e["schema"] for e in good]
@@ -110,7 +111,8 @@ def test_the_local_log_holds_exactly_what_was_sent(tracking_world, collector):
     assert secret not in json.dumps(logged)
 
 
-def test_the_host_failing_still_ends_the_invocation_and_keeps_its_exit_code(tracking_world, collector):
+def test_the_host_failing_still_ends_the_invocation_and_keeps_its_exit_code(tracking_world,
+                                                                           collector):
     world = tracking_world
     world.acknowledge()
 

@@ -92,7 +92,8 @@ def test_payloads_are_tracker_protocol_strings_that_payload_data_accepts():
     assert decode_b64(payload["ue_px"])["data"] == {"schema": spec.iglu_uri, "data": spec.example}
     assert decode_b64(payload["cx"])["data"] == [{"schema": platform.iglu_uri,
                                                    "data": platform.example}]
-    assert PAYLOAD_DATA_SCHEMA == "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
+    assert PAYLOAD_DATA_SCHEMA == (
+        "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4")
 
 
 def test_payloads_are_exactly_what_the_library_s_own_tracker_builds():

@@ -108,7 +108,8 @@ def test_twenty_hosts_appending_at_once_lose_nothing_and_share_one_id(tracking_w
         assert host.wait(60) == 0, host.stderr.read() if host.stderr else ""
     assert collector.wait_for(good=20 * 52, timeout=DELIVER_S * 2), collector.totals()
     assert world.wait_delivered()
-    assert collector.totals() == {"total": 1040, "good": 1040, "bad": 0, "duplicates": 0, "evicted": 0}
+    assert collector.totals() == {"total": 1040, "good": 1040, "bad": 0, "duplicates": 0,
+                                  "evicted": 0}
     eids = [e["event"]["event_id"] for e in collector.good(limit=2000)]
     users = {c["data"]["anonymous_user_id"] for e in collector.good(limit=2000)
              for c in e["event"]["contexts"]["data"] if "anonymous_user_id" in c["data"]}

@@ -100,7 +100,8 @@ def test_bad_input_from_the_host_is_counted_and_never_raised(tracking_world, col
     assert tracker.flush(DELIVER_S)
 
     assert bad_command.invocation_id is not None
-    assert collector.totals() == {"total": 3, "good": 3, "bad": 0, "duplicates": 0, "evicted": 0}  # run start, 1 model, run end
+    assert collector.totals() == {"total": 3, "good": 3, "bad": 0, "duplicates": 0,
+                                  "evicted": 0}  # run start, 1 model, run end
     assert _data(collector.good()[0])["node_counts"] == {"model": 1}
     assert tracker.stats.invalid >= 12
     tracker.close()
@@ -132,7 +133,8 @@ def test_model_keys_are_keyed_hashes_of_the_contents(tracking_world, collector):
 
     keys = [_data(e)["model_key"] for e in collector.good(schema=EVENTS.format("model_run"))[::-1]]
     secret = ensure_secret(world.tracked_profile())
-    assert keys == [keyed_hash(secret, "model", sql) for sql in ("select 1", "select 2", "select 1")]
+    expected = [keyed_hash(secret, "model", sql) for sql in ("select 1", "select 2", "select 1")]
+    assert keys == expected
     tracker.close()
 
 

@@ -278,7 +278,8 @@ def test_hosts_appending_while_an_uploader_exits_lose_no_wake_up(tracking_world,
     assert collector.wait_for(good=expected, timeout=DELIVER_S), collector.totals()
     assert wait_idle(spool, DELIVER_S)
     assert spool.segments() == [], [s.name for s in spool.segments()]
-    assert collector.totals() == {"total": expected, "good": expected, "bad": 0, "duplicates": 0, "evicted": 0}
+    assert collector.totals() == {"total": expected, "good": expected, "bad": 0, "duplicates": 0,
+                                  "evicted": 0}
 
 
 def test_an_event_that_breaks_its_schema_is_dropped_alone_and_counted(tracking_world,

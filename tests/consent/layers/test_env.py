@@ -75,7 +75,8 @@ def test_do_not_track_false_does_not_turn_tracking_back_on():
 # -- <PREFIX>SEND_ANONYMOUS_USAGE_STATS -------------------------------------------------------
 
 @pytest.mark.parametrize(("value", "opinion"), [*((v, "on") for v in TRUE_SPELLINGS if v.strip()),
-                                                *((v, "off") for v in FALSE_SPELLINGS if v.strip())])
+                                                *((v, "off") for v in FALSE_SPELLINGS
+                                                  if v.strip())])
 def test_send_anonymous_usage_stats_true_and_false(value, opinion):
     layer = env_var_layer({DBT: value}, DEFAULT_PROFILE.env_vars)
     assert layer.opinion == opinion

@@ -288,7 +288,7 @@ def test_absurd_nesting_is_bounded_and_fails_closed(world, text):
     assert (layer.status, layer.opinion) == ("error", "off")
 
 
-# -- the legacy profiles.yml `config:` block --------------------------------------------------------
+# -- the legacy profiles.yml `config:` block -------------------------------------------------------
 
 LEGACY = (
     "config:\n"
