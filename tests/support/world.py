@@ -10,12 +10,12 @@ and (optionally) an admin policy:
   would.
 
 ``world.env`` is the environment the world runs in: the inherited one minus every variable that
-carries a user's choice or depends on the machine (``DO_NOT_TRACK``,
-``*_SEND_ANONYMOUS_USAGE_STATS``,
-``*TELEMETRY_*``, every CI variable of ``consent/ci.py``: CI runs this suite with ``CI=true``),
-plus the world's HOME and XDG dirs and ``PYTHONPATH`` pointing at this checkout (so a subprocess
-imports this code and can run ``python -m tests.support.host``). The ``world`` fixture also puts
-it in ``os.environ`` and changes into ``world.cwd``, so in-process code sees the same machine.
+carries a user's choice or depends on the machine (``DO_NOT_TRACK``, ``*TELEMETRY_*``,
+``*_SEND_ANONYMOUS_USAGE_STATS``, every CI variable of ``consent/ci.py``: CI runs this suite
+with ``CI=true``), plus the world's HOME and XDG dirs and ``PYTHONPATH`` pointing at this
+checkout (so a subprocess imports this code and can run ``python -m tests.support.host``).
+The ``world`` fixture also puts it in ``os.environ`` and changes into ``world.cwd``, so
+in-process code sees the same machine.
 
 Commands run the way a user runs them (``world.run``: ``python -m telemetry_cli`` as a real
 subprocess); any traceback in their output fails the test outright.

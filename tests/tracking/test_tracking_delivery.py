@@ -1,7 +1,7 @@
 """How a host hands its events over: detached by default, in-process where a detached uploader
 would not survive (CI, PID 1) or where the spool cannot be written.
 
-Real host processes (tests/tracking/host_app.py), the real collector, fault servers, and for PID 1
+Real host processes (tests/support/host.py), the real collector, fault servers, and for PID 1
 a real PID namespace (``unshare --pid --fork --mount-proc``, skipped where it is not allowed).
 """
 

@@ -1,6 +1,6 @@
 """A broken collector never hurts the host, and loses nothing: each fault a real socket.
 
-The host (host_app.py: 1 start, 50 model runs, 1 end) only records; a detached uploader
+The host (tests/support/host.py: 1 start, 50 model runs, 1 end) only records; a detached uploader
 delivers. Against every fault the host must exit with its own code, print nothing and finish
 within a generous bound; the exit delay it suffers is printed for the record (``-s``). Then the
 same address turns into a healthy collector and ``telemetry upload`` delivers all 52 events:

@@ -21,7 +21,7 @@ EVENTS = "iglu:dev.telemetry-consent/{}/jsonschema/1-0-0"
 
 def test_a_run_arrives_whole_valid_and_anonymous(tracking_world, collector):
     world = tracking_world
-    # Markers a leak would carry: in the SQL and model names (host_app puts MARKER there), the
+    # Markers a leak would carry: in the SQL and model names (the host puts MARKER there), the
     # project name, the project's path, the user's name and home.
     project_dir = world.root / "PATHMARKER_dir" / "proj"
     project_dir.mkdir(parents=True)

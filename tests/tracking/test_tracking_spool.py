@@ -1,6 +1,6 @@
 """The spool: crash-safe, shared by many hosts at once, bounded, and forgiving of bad lines.
 
-Hosts are real processes (tests/tracking/host_app.py), killed with SIGKILL where that is the
+Hosts are real processes (tests/support/host.py), killed with SIGKILL where that is the
 point; delivery is the in-process :func:`tracking.uploader.deliver` against the real collector.
 """
 
