@@ -14,8 +14,9 @@ VENV = Path(__file__).resolve().parent / ".venv-dbt"
 def installed_version(python: str) -> str | None:
     probe = "import importlib.metadata as m; print(m.version('dbt-core'))"
     try:
-        done = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=60,
-                              check=False)
+        done = subprocess.run(
+            [python, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
@@ -35,9 +36,20 @@ def ensure_dbt_python(log, python: str | None = None) -> str:
     log(f"creating {VENV} with dbt-core=={DBT_VERSION} (once; about a minute) ...")
     if not venv_python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    done = subprocess.run([str(venv_python), "-m", "pip", "install", "-q",
-                           "--disable-pip-version-check", f"dbt-core=={DBT_VERSION}"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            str(venv_python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            f"dbt-core=={DBT_VERSION}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise SystemExit(f"pip install dbt-core=={DBT_VERSION} failed:\n{done.stderr[-3000:]}")
     if installed_version(str(venv_python)) != DBT_VERSION:

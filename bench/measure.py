@@ -22,8 +22,20 @@ from consent.ci import CI_VARIABLES
 #: Variables never passed to a host: they would make it depend on this machine (CI's own too:
 #: in CI a host delivers in-process, which is a different scenario).
 _SCRUB_PREFIXES = ("DBT_", "BENCHAPP_", "XDG_", "SNOWPLOW", "PYTHON")
-_SCRUB = {"DO_NOT_TRACK", "HOME", "VIRTUAL_ENV", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-          "http_proxy", "https_proxy", "all_proxy", "NO_PROXY", "no_proxy", *CI_VARIABLES}
+_SCRUB = {
+    "DO_NOT_TRACK",
+    "HOME",
+    "VIRTUAL_ENV",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    *CI_VARIABLES,
+}
 #: Every world's directory name starts with this: how the bench recognises its own uploaders.
 WORLD_PREFIX = "bench-world-"
 
@@ -48,16 +60,22 @@ class World:
 
 def make_world(extra_env: dict[str, str] | None = None) -> World:
     root = Path(tempfile.mkdtemp(prefix=WORLD_PREFIX))
-    dirs = {"HOME": root / "home", "XDG_CONFIG_HOME": root / "config",
-            "XDG_STATE_HOME": root / "state", "XDG_CACHE_HOME": root / "cache",
-            "XDG_DATA_HOME": root / "data", "XDG_CONFIG_DIRS": root / "etc-xdg"}
+    dirs = {
+        "HOME": root / "home",
+        "XDG_CONFIG_HOME": root / "config",
+        "XDG_STATE_HOME": root / "state",
+        "XDG_CACHE_HOME": root / "cache",
+        "XDG_DATA_HOME": root / "data",
+        "XDG_CONFIG_DIRS": root / "etc-xdg",
+    }
     for path in (*dirs.values(), root / "work"):
         path.mkdir(parents=True)
     # A dbt user has ~/.dbt/profiles.yml (dbt writes its cookie next to it).
     (dirs["HOME"] / ".dbt").mkdir()
     (dirs["HOME"] / ".dbt" / "profiles.yml").write_text("bench:\n  target: dev\n")
-    env = {k: v for k, v in os.environ.items()
-           if k not in _SCRUB and not k.startswith(_SCRUB_PREFIXES)}
+    env = {
+        k: v for k, v in os.environ.items() if k not in _SCRUB and not k.startswith(_SCRUB_PREFIXES)
+    }
     env.update({k: str(v) for k, v in dirs.items()})
     env.update(extra_env or {})
     return World(root, env)
@@ -114,8 +132,15 @@ def run_process(argv: list[str], world: World, timeout: float) -> Run:
     before = snapshot(world.watched())
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, env=world.env, cwd=world.cwd, stdout=out, stderr=err,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            env=world.env,
+            cwd=world.cwd,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         killed = threading.Event()
 
         def kill() -> None:
@@ -136,15 +161,23 @@ def run_process(argv: list[str], world: World, timeout: float) -> Run:
     after = snapshot(world.watched())
     files = [p for p in written(before, after) if p not in (str(out_path), str(err_path))]
     stdout = out_path.read_text(errors="replace")
-    run = Run(wall_s=wall, rc=proc.returncode, maxrss_mb=usage.ru_maxrss / 1024.0,
-              end_wall=end_wall, stdout=stdout, stderr=err_path.read_text(errors="replace"),
-              files=files, killed=killed.is_set(), cpu_s=usage.ru_utime + usage.ru_stime)
+    run = Run(
+        wall_s=wall,
+        rc=proc.returncode,
+        maxrss_mb=usage.ru_maxrss / 1024.0,
+        end_wall=end_wall,
+        stdout=stdout,
+        stderr=err_path.read_text(errors="replace"),
+        files=files,
+        killed=killed.is_set(),
+        cpu_s=usage.ru_utime + usage.ru_stime,
+    )
     for line in stdout.splitlines():
         if line.startswith("BENCH_MARK "):
             _, name, value = line.split(" ", 2)
             run.marks[name] = float(value)
         elif line.startswith("BENCH_REPORT "):
-            run.report = json.loads(line[len("BENCH_REPORT "):])
+            run.report = json.loads(line[len("BENCH_REPORT ") :])
     return run
 
 

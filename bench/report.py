@@ -71,10 +71,25 @@ class Row:
         ratio = self.ratio
         if ratio is None:
             a, b = self.ours.median, self.dbt.median
-            ratio = (f"{a / b:.3g}×" if a is not None and b is not None and a >= 0 and b > 0
-                     and self.ours.text is None and self.dbt.text is None else "—")
-        return [self.scenario, self.figure, self.ours.show(self.digits),
-                self.dbt.show(self.digits), ratio, self.target, self.verdict]
+            ratio = (
+                f"{a / b:.3g}×"
+                if a is not None
+                and b is not None
+                and a >= 0
+                and b > 0
+                and self.ours.text is None
+                and self.dbt.text is None
+                else "—"
+            )
+        return [
+            self.scenario,
+            self.figure,
+            self.ours.show(self.digits),
+            self.dbt.show(self.digits),
+            ratio,
+            self.target,
+            self.verdict,
+        ]
 
 
 def markdown(rows: list[Row]) -> str:
@@ -167,8 +182,14 @@ def build_rows(all_results: dict, has_dbt: bool) -> list[Row]:
         return _cell(results, side, get, skipped=dbt_skipped if side == "dbt" else "—")
 
     base = all_results.get("baseline", {})
-    rows.append(Row("baseline", "`python -c pass` wall (s)", cell(base, "ours", _wall),
-                    cell(base, "dbt", _wall)))
+    rows.append(
+        Row(
+            "baseline",
+            "`python -c pass` wall (s)",
+            cell(base, "ours", _wall),
+            cell(base, "dbt", _wall),
+        )
+    )
 
     healthy = all_results.get("healthy")
     if healthy is not None:
@@ -181,9 +202,17 @@ def build_rows(all_results: dict, has_dbt: bool) -> list[Row]:
     orphans = all_results.get("orphans")
     if orphans:
         alive = orphans.get("alive")
-        rows.append(Row("faults", f"uploaders still running {orphans['after_s']:.0f} s after "
-                        "the last host exited", Cell(alive, runs=1), Cell(text="n/a"), digits=0,
-                        target="0", verdict=verdict(alive == 0)))
+        rows.append(
+            Row(
+                "faults",
+                f"uploaders still running {orphans['after_s']:.0f} s after the last host exited",
+                Cell(alive, runs=1),
+                Cell(text="n/a"),
+                digits=0,
+                target="0",
+                verdict=verdict(alive == 0),
+            )
+        )
     recovery = all_results.get("recovery")
     if recovery:
         _recovery_rows(rows, recovery)
@@ -202,68 +231,154 @@ def _off_rows(rows, off, base, cell, has_dbt, dbt_skipped) -> None:
     target_ok = None
     if added["ours"].median is not None and added["dbt"].median is not None:
         target_ok = added["ours"].median <= added["dbt"].median / 3
-    rows.append(Row("off", "added over `python -c pass` (s)", added["ours"],
-                    added["dbt"] if has_dbt else Cell(text=dbt_skipped),
-                    target="≤ ⅓ of dbt's (≈ `import dbt.tracking`)", verdict=verdict(target_ok)))
-    rows.append(Row("off", "in-host import + decide (s)",
-                    cell(off, "ours", lambda r: r.report["setup_s"]),
-                    cell(off, "dbt", lambda r: r.report["setup_s"])))
-    for figure, get in (("sockets opened (new+connect+lookup)", _sockets),
-                        ("threads started", lambda r: r.report["counts"]["threads_started"]),
-                        ("processes started",
-                         lambda r: r.report["counts"]["processes_started"]),
-                        ("files written in HOME/XDG/cwd", lambda r: len(r.files))):
+    rows.append(
+        Row(
+            "off",
+            "added over `python -c pass` (s)",
+            added["ours"],
+            added["dbt"] if has_dbt else Cell(text=dbt_skipped),
+            target="≤ ⅓ of dbt's (≈ `import dbt.tracking`)",
+            verdict=verdict(target_ok),
+        )
+    )
+    rows.append(
+        Row(
+            "off",
+            "in-host import + decide (s)",
+            cell(off, "ours", lambda r: r.report["setup_s"]),
+            cell(off, "dbt", lambda r: r.report["setup_s"]),
+        )
+    )
+    for figure, get in (
+        ("sockets opened (new+connect+lookup)", _sockets),
+        ("threads started", lambda r: r.report["counts"]["threads_started"]),
+        ("processes started", lambda r: r.report["counts"]["processes_started"]),
+        ("files written in HOME/XDG/cwd", lambda r: len(r.files)),
+    ):
         ours = cell(off, "ours", get)
         ok = None if ours.high is None else ours.high == 0
-        rows.append(Row("off", figure, ours, cell(off, "dbt", get), digits=0,
-                        target="0", verdict=verdict(ok)))
-    rows.append(Row("off", "modules loaded at work end",
-                    cell(off, "ours", lambda r: r.report["modules"]),
-                    cell(off, "dbt", lambda r: r.report["modules"]), digits=0))
+        rows.append(
+            Row(
+                "off",
+                figure,
+                ours,
+                cell(off, "dbt", get),
+                digits=0,
+                target="0",
+                verdict=verdict(ok),
+            )
+        )
+    rows.append(
+        Row(
+            "off",
+            "modules loaded at work end",
+            cell(off, "ours", lambda r: r.report["modules"]),
+            cell(off, "dbt", lambda r: r.report["modules"]),
+            digits=0,
+        )
+    )
 
 
 def _healthy_rows(rows, healthy, cell, has_dbt, dbt_skipped) -> None:
-    rows.append(Row("healthy", "wall (s)", cell(healthy, "ours", _wall),
-                    cell(healthy, "dbt", _wall)))
+    rows.append(
+        Row("healthy", "wall (s)", cell(healthy, "ours", _wall), cell(healthy, "dbt", _wall))
+    )
     pairs = len(_runs(healthy, "ours"))
     ours_added = _paired(healthy, "ours_off", "ours")
     dbt_added = _paired(healthy, "dbt_off", "dbt") if has_dbt else Cell(text=dbt_skipped)
-    rows.append(Row("healthy", f"wall added over consent off (median of {pairs} paired "
-                    "differences, p25–p75) (s)", ours_added, dbt_added,
-                    target=f"≤ {ADDED_TARGET_S:.3f}",
-                    verdict=verdict_at_most(ours_added, ADDED_TARGET_S)))
+    rows.append(
+        Row(
+            "healthy",
+            f"wall added over consent off (median of {pairs} paired differences, p25–p75) (s)",
+            ours_added,
+            dbt_added,
+            target=f"≤ {ADDED_TARGET_S:.3f}",
+            verdict=verdict_at_most(ours_added, ADDED_TARGET_S),
+        )
+    )
     for name in ("median_us", "p99_us"):
         ours = cell(healthy, "ours", lambda r, n=name: r.report["latency"][n])
-        rows.append(Row("healthy", f"record latency {name[:-3]} (µs)", ours,
-                        cell(healthy, "dbt", lambda r, n=name: r.report["latency"][n]),
-                        digits=1, target="≤ 50" if name == "p99_us" else "",
-                        verdict=verdict_at_most(ours, 50) if name == "p99_us" else ""))
+        rows.append(
+            Row(
+                "healthy",
+                f"record latency {name[:-3]} (µs)",
+                ours,
+                cell(healthy, "dbt", lambda r, n=name: r.report["latency"][n]),
+                digits=1,
+                target="≤ 50" if name == "p99_us" else "",
+                verdict=verdict_at_most(ours, 50) if name == "p99_us" else "",
+            )
+        )
     arrival = cell(healthy, "ours", lambda r: r.extra["arrived_after_exit_s"])
-    rows.append(Row("healthy", "events at the collector, after the host exited (s)", arrival,
-                    cell(healthy, "dbt", lambda r: r.extra["arrived_after_exit_s"]),
-                    target=f"≤ {ARRIVAL_TARGET_S:g} (median)",
-                    verdict=verdict_at_most(arrival, ARRIVAL_TARGET_S)))
+    rows.append(
+        Row(
+            "healthy",
+            "events at the collector, after the host exited (s)",
+            arrival,
+            cell(healthy, "dbt", lambda r: r.extra["arrived_after_exit_s"]),
+            target=f"≤ {ARRIVAL_TARGET_S:g} (median)",
+            verdict=verdict_at_most(arrival, ARRIVAL_TARGET_S),
+        )
+    )
     fraction = cell(healthy, "ours", lambda r: r.server["good"] / _recorded(r))
     ok = None if fraction.low is None else fraction.low >= 1.0 and fraction.high <= 1.0
-    rows.append(Row("healthy", "delivered / recorded", fraction,
-                    cell(healthy, "dbt", lambda r: r.server["good"] / _recorded(r)),
-                    target="1.000 (all)", verdict=verdict(ok)))
+    rows.append(
+        Row(
+            "healthy",
+            "delivered / recorded",
+            fraction,
+            cell(healthy, "dbt", lambda r: r.server["good"] / _recorded(r)),
+            target="1.000 (all)",
+            verdict=verdict(ok),
+        )
+    )
     connects = cell(healthy, "ours", lambda r: r.report["counts"]["connects"])
-    rows.append(Row("healthy", "connects made by the host process", connects,
-                    cell(healthy, "dbt", lambda r: r.report["counts"]["connects"]), digits=0,
-                    target="0 (the uploader sends)",
-                    verdict=verdict(None if connects.high is None else connects.high == 0)))
-    rows.append(Row("healthy", "processes started by the host",
-                    cell(healthy, "ours", lambda r: r.report["counts"]["processes_started"]),
-                    cell(healthy, "dbt", lambda r: r.report["counts"]["processes_started"]),
-                    digits=0))
-    rows.append(Row("healthy", "uploader CPU time per run (s)",
-                    cell(healthy, "ours", lambda r: _uploader(r, "cpu_s")), Cell(text="n/a")))
-    rows.append(Row("healthy", "uploader peak RSS per run (MB)",
-                    cell(healthy, "ours", lambda r: _uploader(r, "maxrss_kb") / 1024),
-                    Cell(text="n/a"), digits=1))
-    rows.append(Row("healthy", "host peak RSS (MB)", cell(healthy, "ours", lambda r: r.maxrss_mb),
-                    cell(healthy, "dbt", lambda r: r.maxrss_mb), digits=1))
+    rows.append(
+        Row(
+            "healthy",
+            "connects made by the host process",
+            connects,
+            cell(healthy, "dbt", lambda r: r.report["counts"]["connects"]),
+            digits=0,
+            target="0 (the uploader sends)",
+            verdict=verdict(None if connects.high is None else connects.high == 0),
+        )
+    )
+    rows.append(
+        Row(
+            "healthy",
+            "processes started by the host",
+            cell(healthy, "ours", lambda r: r.report["counts"]["processes_started"]),
+            cell(healthy, "dbt", lambda r: r.report["counts"]["processes_started"]),
+            digits=0,
+        )
+    )
+    rows.append(
+        Row(
+            "healthy",
+            "uploader CPU time per run (s)",
+            cell(healthy, "ours", lambda r: _uploader(r, "cpu_s")),
+            Cell(text="n/a"),
+        )
+    )
+    rows.append(
+        Row(
+            "healthy",
+            "uploader peak RSS per run (MB)",
+            cell(healthy, "ours", lambda r: _uploader(r, "maxrss_kb") / 1024),
+            Cell(text="n/a"),
+            digits=1,
+        )
+    )
+    rows.append(
+        Row(
+            "healthy",
+            "host peak RSS (MB)",
+            cell(healthy, "ours", lambda r: r.maxrss_mb),
+            cell(healthy, "dbt", lambda r: r.maxrss_mb),
+            digits=1,
+        )
+    )
 
 
 def _fault_rows(rows, faults, healthy, cell, dbt_skipped) -> None:
@@ -274,59 +389,139 @@ def _fault_rows(rows, faults, healthy, cell, dbt_skipped) -> None:
         dbt_runs = _runs(results, "dbt")
         if dbt_runs and dbt_healthy is not None:
             if any(r.killed for r in dbt_runs):
-                dbt_added = Cell(text=f"≥ {max(r.wall_s for r in dbt_runs) - dbt_healthy:.1f} "
-                                      "(capped)")
+                dbt_added = Cell(
+                    text=f"≥ {max(r.wall_s for r in dbt_runs) - dbt_healthy:.1f} (capped)"
+                )
             else:
                 dbt_added = Cell.of([r.wall_s - dbt_healthy for r in dbt_runs])
         else:
             dbt_added = Cell(text=dbt_skipped)
-        rows.append(Row(label, f"wall added over a healthy run (median of {pairs} paired "
-                        "differences, p25–p75; dbt: unpaired) (s)", ours_added, dbt_added,
-                        target=f"≤ {ADDED_TARGET_S:.3f}",
-                        verdict=verdict_at_most(ours_added, ADDED_TARGET_S)))
-        rows.append(Row(label, "wall (s)", cell(results, "ours", _wall),
-                        _capped_wall(dbt_runs, dbt_skipped)))
+        rows.append(
+            Row(
+                label,
+                f"wall added over a healthy run (median of {pairs} paired "
+                "differences, p25–p75; dbt: unpaired) (s)",
+                ours_added,
+                dbt_added,
+                target=f"≤ {ADDED_TARGET_S:.3f}",
+                verdict=verdict_at_most(ours_added, ADDED_TARGET_S),
+            )
+        )
+        rows.append(
+            Row(
+                label, "wall (s)", cell(results, "ours", _wall), _capped_wall(dbt_runs, dbt_skipped)
+            )
+        )
         kept = cell(results, "ours", _kept_or_sent)
         ok = None if kept.low is None else kept.low >= 1.0
-        rows.append(Row(label, "events kept for later (or sent) / recorded", kept,
-                        Cell(text="0 (dropped)") if dbt_runs else Cell(text=dbt_skipped),
-                        target="1.000 (none lost)", verdict=verdict(ok)))
+        rows.append(
+            Row(
+                label,
+                "events kept for later (or sent) / recorded",
+                kept,
+                Cell(text="0 (dropped)") if dbt_runs else Cell(text=dbt_skipped),
+                target="1.000 (none lost)",
+                verdict=verdict(ok),
+            )
+        )
         stderr = cell(results, "ours", lambda r: r.stderr_lines)
-        rows.append(Row(label, "host stderr lines", stderr,
-                        cell(results, "dbt", lambda r: r.stderr_lines), digits=0, target="0",
-                        verdict=verdict(None if stderr.high is None else stderr.high == 0)))
-        rows.append(Row(label, "requests the server saw (per run)",
-                        cell(results, "ours", lambda r: r.server["requests"]),
-                        cell(results, "dbt", lambda r: r.server["requests"]), digits=0))
+        rows.append(
+            Row(
+                label,
+                "host stderr lines",
+                stderr,
+                cell(results, "dbt", lambda r: r.stderr_lines),
+                digits=0,
+                target="0",
+                verdict=verdict(None if stderr.high is None else stderr.high == 0),
+            )
+        )
+        rows.append(
+            Row(
+                label,
+                "requests the server saw (per run)",
+                cell(results, "ours", lambda r: r.server["requests"]),
+                cell(results, "dbt", lambda r: r.server["requests"]),
+                digits=0,
+            )
+        )
         ended = cell(results, "ours", lambda r: 1.0 if r.extra["uploader_ended"] else 0.0)
-        rows.append(Row(label, "uploaders that ended by themselves (fraction)", ended,
-                        Cell(text="n/a"), target="1.000",
-                        verdict=verdict(None if ended.low is None else ended.low >= 1.0)))
+        rows.append(
+            Row(
+                label,
+                "uploaders that ended by themselves (fraction)",
+                ended,
+                Cell(text="n/a"),
+                target="1.000",
+                verdict=verdict(None if ended.low is None else ended.low >= 1.0),
+            )
+        )
 
 
 def _recovery_rows(rows, recovery) -> None:
     recorded = recovery["recorded"]
     delivered = recovery["delivered"]
     runs = f"{recovery.get('runs', '?')} runs refused, then 1 healthy"
-    rows.append(Row("outage, then recovery", f"events recorded ({runs})", Cell(recorded, runs=1),
-                    Cell(text="n/a"), digits=0))
+    rows.append(
+        Row(
+            "outage, then recovery",
+            f"events recorded ({runs})",
+            Cell(recorded, runs=1),
+            Cell(text="n/a"),
+            digits=0,
+        )
+    )
     started = recovery.get("uploads_during_outage")
-    rows.append(Row("outage, then recovery", "uploaders started during the outage (the "
-                    "persisted backoff spares the other runs)",
-                    Cell(started, runs=1) if started is not None else Cell(text="—"),
-                    Cell(text="n/a"), digits=0))
+    rows.append(
+        Row(
+            "outage, then recovery",
+            "uploaders started during the outage (the persisted backoff spares the other runs)",
+            Cell(started, runs=1) if started is not None else Cell(text="—"),
+            Cell(text="n/a"),
+            digits=0,
+        )
+    )
     fraction = delivered / recorded if recorded else None
-    rows.append(Row("outage, then recovery", "delivered (distinct eids) / recorded",
-                    Cell(fraction, runs=1), Cell(text="0 (dbt drops them)"),
-                    target="1.000 (up to the cap)",
-                    verdict=verdict(None if fraction is None else fraction >= 1.0)))
+    rows.append(
+        Row(
+            "outage, then recovery",
+            "delivered (distinct eids) / recorded",
+            Cell(fraction, runs=1),
+            Cell(text="0 (dbt drops them)"),
+            target="1.000 (up to the cap)",
+            verdict=verdict(None if fraction is None else fraction >= 1.0),
+        )
+    )
     lost = recorded - delivered
-    rows.append(Row("outage, then recovery", "lost", Cell(lost, runs=1), Cell(text="n/a"),
-                    digits=0, target="0", verdict=verdict(lost == 0)))
-    rows.append(Row("outage, then recovery", "duplicates (counted by eid)",
-                    Cell(recovery["duplicates"], runs=1), Cell(text="n/a"), digits=0))
-    rows.append(Row("outage, then recovery", "waited for the persisted backoff (s)",
-                    Cell(recovery["backoff_waited_s"], runs=1), Cell(text="n/a"), digits=1))
+    rows.append(
+        Row(
+            "outage, then recovery",
+            "lost",
+            Cell(lost, runs=1),
+            Cell(text="n/a"),
+            digits=0,
+            target="0",
+            verdict=verdict(lost == 0),
+        )
+    )
+    rows.append(
+        Row(
+            "outage, then recovery",
+            "duplicates (counted by eid)",
+            Cell(recovery["duplicates"], runs=1),
+            Cell(text="n/a"),
+            digits=0,
+        )
+    )
+    rows.append(
+        Row(
+            "outage, then recovery",
+            "waited for the persisted backoff (s)",
+            Cell(recovery["backoff_waited_s"], runs=1),
+            Cell(text="n/a"),
+            digits=1,
+        )
+    )
 
 
 def _throughput_rows(rows, tp, cell) -> None:
@@ -335,35 +530,86 @@ def _throughput_rows(rows, tp, cell) -> None:
 
     ours = cell(tp, "ours", rate)
     dbt = cell(tp, "dbt", _delivered_rate)
-    rows.append(Row("throughput", "delivered events/s (ours: the uploader process, start to "
-                    "exit; dbt: synchronous)", ours, dbt, digits=0,
-                    target=f"≥ {THROUGHPUT_TARGET:,}",
-                    verdict=verdict(None if ours.median is None
-                                    else ours.median >= THROUGHPUT_TARGET)))
-    rows.append(Row("throughput", "delivered / spooled",
-                    cell(tp, "ours", lambda r: r.server["good"] / r.extra["spooled"]),
-                    cell(tp, "dbt", lambda r: r.server["good"] / _recorded(r))))
-    rows.append(Row("throughput", "uploader CPU time (s)", cell(tp, "ours", lambda r: r.cpu_s),
-                    cell(tp, "dbt", lambda r: r.cpu_s), digits=2))
-    rows.append(Row("throughput", "uploader peak RSS (MB)",
-                    cell(tp, "ours", lambda r: r.maxrss_mb),
-                    cell(tp, "dbt", lambda r: r.maxrss_mb), digits=1))
+    rows.append(
+        Row(
+            "throughput",
+            "delivered events/s (ours: the uploader process, start to exit; dbt: synchronous)",
+            ours,
+            dbt,
+            digits=0,
+            target=f"≥ {THROUGHPUT_TARGET:,}",
+            verdict=verdict(None if ours.median is None else ours.median >= THROUGHPUT_TARGET),
+        )
+    )
+    rows.append(
+        Row(
+            "throughput",
+            "delivered / spooled",
+            cell(tp, "ours", lambda r: r.server["good"] / r.extra["spooled"]),
+            cell(tp, "dbt", lambda r: r.server["good"] / _recorded(r)),
+        )
+    )
+    rows.append(
+        Row(
+            "throughput",
+            "uploader CPU time (s)",
+            cell(tp, "ours", lambda r: r.cpu_s),
+            cell(tp, "dbt", lambda r: r.cpu_s),
+            digits=2,
+        )
+    )
+    rows.append(
+        Row(
+            "throughput",
+            "uploader peak RSS (MB)",
+            cell(tp, "ours", lambda r: r.maxrss_mb),
+            cell(tp, "dbt", lambda r: r.maxrss_mb),
+            digits=1,
+        )
+    )
 
 
 def _decide_rows(rows, decide, cell) -> None:
-    rows.append(Row("decide", "`telemetry status --json` wall (s)",
-                    cell(decide, "status", _wall), Cell(text="n/a (no equivalent)")))
-    rows.append(Row("decide", "in-process `consent.decide()` median (µs)",
-                    cell(decide, "inprocess", lambda r: r.report["median_us"]),
-                    Cell(text="n/a"), digits=1))
-    rows.append(Row("decide", "in-process `consent.decide()` p99 (µs)",
-                    cell(decide, "inprocess", lambda r: r.report["p99_us"]),
-                    Cell(text="n/a"), digits=1))
-    rows.append(Row("decide", "layers that gave an opinion (of 9; DO_NOT_TRACK, host flag, "
-                    "admin lock, mandate: none)",
-                    cell(decide, "inprocess", lambda r: sum(
-                        1 for s in r.report["layers"].values() if s != "no_opinion")),
-                    Cell(text="n/a"), digits=0))
+    rows.append(
+        Row(
+            "decide",
+            "`telemetry status --json` wall (s)",
+            cell(decide, "status", _wall),
+            Cell(text="n/a (no equivalent)"),
+        )
+    )
+    rows.append(
+        Row(
+            "decide",
+            "in-process `consent.decide()` median (µs)",
+            cell(decide, "inprocess", lambda r: r.report["median_us"]),
+            Cell(text="n/a"),
+            digits=1,
+        )
+    )
+    rows.append(
+        Row(
+            "decide",
+            "in-process `consent.decide()` p99 (µs)",
+            cell(decide, "inprocess", lambda r: r.report["p99_us"]),
+            Cell(text="n/a"),
+            digits=1,
+        )
+    )
+    rows.append(
+        Row(
+            "decide",
+            "layers that gave an opinion (of 9; DO_NOT_TRACK, host flag, "
+            "admin lock, mandate: none)",
+            cell(
+                decide,
+                "inprocess",
+                lambda r: sum(1 for s in r.report["layers"].values() if s != "no_opinion"),
+            ),
+            Cell(text="n/a"),
+            digits=0,
+        )
+    )
 
 
 def _median(results: dict, side: str, get) -> float | None:

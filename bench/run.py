@@ -30,27 +30,59 @@ SCENARIOS = ("baseline", "healthy", "faults", "recovery", "throughput", "decide"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n")[0])
-    parser.add_argument("--ours-only", action="store_true",
-                        help="measure our library only (no dbt venv is created or used)")
-    parser.add_argument("--dbt-python", help="an interpreter that has dbt-core 1.10.23 "
-                        "(default: bench/.venv-dbt, created if missing)")
+    parser.add_argument(
+        "--ours-only",
+        action="store_true",
+        help="measure our library only (no dbt venv is created or used)",
+    )
+    parser.add_argument(
+        "--dbt-python",
+        help="an interpreter that has dbt-core 1.10.23 "
+        "(default: bench/.venv-dbt, created if missing)",
+    )
     parser.add_argument("--events", type=int, default=500, help="model runs per invocation (500)")
-    parser.add_argument("--pairs", type=int, default=15,
-                        help="interleaved pairs per comparison (15)")
-    parser.add_argument("--runs", type=int, default=5,
-                        help="runs of unpaired figures: baseline, dbt's faults, decide (5)")
-    parser.add_argument("--outage-runs", type=int, default=5,
-                        help="runs against a dead collector before the healthy one (5)")
-    parser.add_argument("--throughput-events", type=int, default=None,
-                        help="events the uploader sends in one go (100,000; 2,000 with --quick)")
-    parser.add_argument("--dbt-long-runs", type=int, default=1,
-                        help="runs of dbt's black hole, slow and throughput scenarios (1)")
-    parser.add_argument("--quick", action="store_true",
-                        help="one run where several are the default, small throughput")
-    parser.add_argument("--only", default=",".join(SCENARIOS),
-                        help=f"comma-separated subset of: {','.join(SCENARIOS)}")
-    parser.add_argument("--markdown", default=str(BENCH / "results" / "latest.md"),
-                        help="where to write the table (bench/results/latest.md)")
+    parser.add_argument(
+        "--pairs", type=int, default=15, help="interleaved pairs per comparison (15)"
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=5,
+        help="runs of unpaired figures: baseline, dbt's faults, decide (5)",
+    )
+    parser.add_argument(
+        "--outage-runs",
+        type=int,
+        default=5,
+        help="runs against a dead collector before the healthy one (5)",
+    )
+    parser.add_argument(
+        "--throughput-events",
+        type=int,
+        default=None,
+        help="events the uploader sends in one go (100,000; 2,000 with --quick)",
+    )
+    parser.add_argument(
+        "--dbt-long-runs",
+        type=int,
+        default=1,
+        help="runs of dbt's black hole, slow and throughput scenarios (1)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="one run where several are the default, small throughput",
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated subset of: {','.join(SCENARIOS)}",
+    )
+    parser.add_argument(
+        "--markdown",
+        default=str(BENCH / "results" / "latest.md"),
+        help="where to write the table (bench/results/latest.md)",
+    )
     return parser.parse_args(argv)
 
 
@@ -64,8 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     def log(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    config = Config(events=args.events, pairs=args.pairs, runs=args.runs,
-                    outage_runs=args.outage_runs, dbt_long_runs=args.dbt_long_runs)
+    config = Config(
+        events=args.events,
+        pairs=args.pairs,
+        runs=args.runs,
+        outage_runs=args.outage_runs,
+        dbt_long_runs=args.dbt_long_runs,
+    )
     if args.quick:
         config.throughput_runs = 1
         config.decide_calls = 100
@@ -114,19 +151,21 @@ def main(argv: list[str] | None = None) -> int:
 def _header(args: argparse.Namespace, config: Config, elapsed: float) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     which = "ours only" if args.ours_only else "ours vs dbt-core 1.10.23"
-    return "\n".join([
-        f"## Benchmarks ({which}) — {when}",
-        "",
-        f"`{' '.join(['python', 'bench/run.py', *sys.argv[1:]])}` · Python "
-        f"{platform.python_version()} · {os.cpu_count()} CPUs · {platform.system()} · "
-        f"total {elapsed:.0f} s",
-        f"Scenario host: 1 start + {config.events} model runs + 1 end, whole process, fresh "
-        f"isolated HOME/XDG per run. Comparisons of two runs: {config.pairs} interleaved pairs, "
-        "median of the paired differences (p25–p75); before each of our timed runs, the previous "
-        f"run's uploader has ended. Other cells: median (min–max) over {config.runs} runs "
-        f"(dbt's black hole and slow: {config.dbt_long_runs}); throughput "
-        f"{config.throughput_events:,} events, ours {config.throughput_runs} runs.",
-    ])
+    return "\n".join(
+        [
+            f"## Benchmarks ({which}) — {when}",
+            "",
+            f"`{' '.join(['python', 'bench/run.py', *sys.argv[1:]])}` · Python "
+            f"{platform.python_version()} · {os.cpu_count()} CPUs · {platform.system()} · "
+            f"total {elapsed:.0f} s",
+            f"Scenario host: 1 start + {config.events} model runs + 1 end, whole process, fresh "
+            f"isolated HOME/XDG per run. Comparisons of two runs: {config.pairs} interleaved pairs, "
+            "median of the paired differences (p25–p75); before each of our timed runs, the previous "
+            f"run's uploader has ended. Other cells: median (min–max) over {config.runs} runs "
+            f"(dbt's black hole and slow: {config.dbt_long_runs}); throughput "
+            f"{config.throughput_events:,} events, ours {config.throughput_runs} runs.",
+        ]
+    )
 
 
 if __name__ == "__main__":

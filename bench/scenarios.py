@@ -48,8 +48,10 @@ FAULTS = (
     ("closes mid-answer", "close", {}),
 )
 #: The spool's bounds raised for the throughput scenario (the default keeps 10,000 events).
-UNBOUNDED = {"BENCHAPP_TELEMETRY_SPOOL_MAX_EVENTS": "10000000",
-             "BENCHAPP_TELEMETRY_SPOOL_MAX_BYTES": str(1 << 33)}
+UNBOUNDED = {
+    "BENCHAPP_TELEMETRY_SPOOL_MAX_EVENTS": "10000000",
+    "BENCHAPP_TELEMETRY_SPOOL_MAX_BYTES": str(1 << 33),
+}
 
 
 @dataclass(frozen=True)
@@ -103,22 +105,41 @@ class Bench:
     def _side(self, name: str) -> Side | None:
         return next((s for s in self.sides if s.name == name), None)
 
-    def host(self, side: Side, mode: str, events: int, url: str, world: World, *,
-             timeout: float | None = None) -> Run:
+    def host(
+        self,
+        side: Side,
+        mode: str,
+        events: int,
+        url: str,
+        world: World,
+        *,
+        timeout: float | None = None,
+    ) -> Run:
         """One host run in ``world`` (kept: the caller removes it)."""
         if side.name == "ours":
             waited = wait_no_uploader()
             if waited > 30:
                 self.log(f"    ! waited {waited:.0f} s for a previous uploader to end")
-        run = run_process([side.python, str(side.script), mode, str(events), url], world,
-                          timeout or self.config.timeout)
+        run = run_process(
+            [side.python, str(side.script), mode, str(events), url],
+            world,
+            timeout or self.config.timeout,
+        )
         if run.rc != 0 or not run.report:
             what = "killed at the cap" if run.killed else f"exit {run.rc}"
             self.log(f"    ! {side.name} {mode}: {what}; stderr: {run.stderr.strip()[-400:]!r}")
         return run
 
-    def once(self, side: Side, mode: str, events: int, url: str, *,
-             env: dict[str, str] | None = None, timeout: float | None = None) -> Run:
+    def once(
+        self,
+        side: Side,
+        mode: str,
+        events: int,
+        url: str,
+        *,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Run:
         world = self.world(side, env)
         try:
             return self.host(side, mode, events, url, world, timeout=timeout)
@@ -142,8 +163,9 @@ class Bench:
             run = self.host(side, "run", self.config.events, collector.url, world)
             expected = self.config.events + 2
             arrived = collector.wait_total(expected, limit=20.0)
-            run.extra["arrived_after_exit_s"] = (None if arrived is None
-                                                 else max(0.0, arrived - run.end_wall))
+            run.extra["arrived_after_exit_s"] = (
+                None if arrived is None else max(0.0, arrived - run.end_wall)
+            )
             if side.name == "ours":
                 spool_idle(world, APP)
                 run.extra["uploader"] = spool_state(world, APP).get("last_upload") or {}
@@ -176,8 +198,9 @@ class Bench:
         for side in self.sides:
             offs, ons = [], []
             for _ in range(self.config.pairs):
-                offs.append(self.once(side, "run", self.config.events, NOWHERE,
-                                      env={"DO_NOT_TRACK": "1"}))
+                offs.append(
+                    self.once(side, "run", self.config.events, NOWHERE, env={"DO_NOT_TRACK": "1"})
+                )
                 ons.append(self._healthy(side))
             out[f"{side.name}_off"] = offs
             out[side.name] = ons
@@ -247,8 +270,7 @@ class Bench:
         if wait > 0:
             self.log(f"  waiting {wait:.0f} s to count what is left ...")
             time.sleep(wait)
-        return {"alive": len(bench_uploaders()),
-                "after_s": time.time() - self.last_fault_exit}
+        return {"alive": len(bench_uploaders()), "after_s": time.time() - self.last_fault_exit}
 
     def recovery(self) -> dict[str, object]:
         """N runs against a dead collector (the port refuses), then one against a healthy one
@@ -276,21 +298,29 @@ class Bench:
             counter = EidCounter(self.collector.url, port)
             # The backoff the failures left: no uploader starts before it ends.
             not_before = (spool_state(world, APP).get("backoff", {}).get(url) or {}).get(
-                "not_before", 0.0)
+                "not_before", 0.0
+            )
             backoff_left = max(0.0, float(not_before) - time.time())
             time.sleep(backoff_left + 0.05)
             run = self.host(ours, "run", c.events, url, world)
             recorded += run.report.get("stats", {}).get("recorded", 0)
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and (spool_waiting(world, APP)
-                                                    or not spool_idle(world, APP, 0.1)):
+            while time.monotonic() < deadline and (
+                spool_waiting(world, APP) or not spool_idle(world, APP, 0.1)
+            ):
                 time.sleep(0.05)
             totals = self.collector.settle()
-            return {"runs": c.outage_runs, "recorded": recorded, "uploads_during_outage": started,
-                    "waiting_after_outage": waiting_after_outage,
-                    "delivered": counter.distinct, "duplicates": counter.duplicates,
-                    "collector_good": totals.get("good"), "backoff_waited_s": backoff_left,
-                    "still_waiting": spool_waiting(world, APP)}
+            return {
+                "runs": c.outage_runs,
+                "recorded": recorded,
+                "uploads_during_outage": started,
+                "waiting_after_outage": waiting_after_outage,
+                "delivered": counter.distinct,
+                "duplicates": counter.duplicates,
+                "collector_good": totals.get("good"),
+                "backoff_waited_s": backoff_left,
+                "still_waiting": spool_waiting(world, APP),
+            }
         finally:
             if counter is not None:
                 counter.stop()
@@ -334,12 +364,28 @@ class Bench:
             collector = CollectorProcess(port)
             spool = Path(world.env["XDG_STATE_HOME"]) / APP / "spool"
             # The uploader reads its settings from the environment it inherits.
-            world.env.update({"BENCHAPP_TELEMETRY_UPLOAD_TIME_LIMIT": "300",
-                              "BENCHAPP_TELEMETRY_BATCH_SIZE": "200",
-                              "BENCHAPP_TELEMETRY_REQUEST_TIMEOUT": "30"})
+            world.env.update(
+                {
+                    "BENCHAPP_TELEMETRY_UPLOAD_TIME_LIMIT": "300",
+                    "BENCHAPP_TELEMETRY_BATCH_SIZE": "200",
+                    "BENCHAPP_TELEMETRY_REQUEST_TIMEOUT": "30",
+                }
+            )
             wait_no_uploader()
-            run = run_process([sys.executable, "-m", "tracking.uploader", "--spool", str(spool),
-                               "--env-prefix", "BENCHAPP_", "--force"], world, 320)
+            run = run_process(
+                [
+                    sys.executable,
+                    "-m",
+                    "tracking.uploader",
+                    "--spool",
+                    str(spool),
+                    "--env-prefix",
+                    "BENCHAPP_",
+                    "--force",
+                ],
+                world,
+                320,
+            )
             report = spool_state(world, APP).get("last_upload") or {}
             run.server = collector.settle()
             run.extra.update(spooled=spooled, uploader=report)
@@ -362,9 +408,17 @@ class Bench:
         for _ in range(max(1, min(3, self.config.runs))):
             world = _decide_world()
             try:
-                inproc_runs.append(run_process(
-                    [sys.executable, str(HOSTS / "decide_host.py"), str(self.config.decide_calls)],
-                    world, 120))
+                inproc_runs.append(
+                    run_process(
+                        [
+                            sys.executable,
+                            str(HOSTS / "decide_host.py"),
+                            str(self.config.decide_calls),
+                        ],
+                        world,
+                        120,
+                    )
+                )
             finally:
                 world.remove()
         return {"status": status_runs, "inprocess": inproc_runs}
@@ -400,9 +454,11 @@ def _decide_world() -> World:
     user.parent.mkdir(parents=True)
     user.write_text("send_anonymous_usage_stats = true\n")
     (world.cwd / "dbt_project.yml").write_text(
-        "name: bench\nversion: '1.0'\nflags:\n  send_anonymous_usage_stats: true\n")
+        "name: bench\nversion: '1.0'\nflags:\n  send_anonymous_usage_stats: true\n"
+    )
     (Path(env["HOME"]) / ".dbt" / "profiles.yml").write_text(
-        "config:\n  send_anonymous_usage_stats: true\nbench:\n  target: dev\n")
+        "config:\n  send_anonymous_usage_stats: true\nbench:\n  target: dev\n"
+    )
     return world
 
 
@@ -410,4 +466,3 @@ def _telemetry_command() -> list[str]:
     """The ``telemetry`` console script next to this interpreter (else ``-m consent.cli``)."""
     script = Path(sys.executable).parent / "telemetry"
     return [str(script)] if script.exists() else [sys.executable, "-m", "telemetry_cli"]
-

@@ -18,11 +18,24 @@ from tracking.collector import FaultServer
 #: collector ships only Snowplow's and ours; permissive stand-ins let dbt's events count as
 #: good (its envelope is still fully checked), so "delivered" means the same for both sides.
 DBT_SCHEMAS = (
-    "adapter_info/1-0-1", "deprecation_warn/1-0-0", "deprecated_version_invocation/1-0-0",
-    "behavior_change_warn/1-0-0", "experimental_parser/1-0-0", "invocation_env/1-0-0",
-    "invocation/1-0-2", "load_all_timing/1-0-3", "package_install/1-0-0", "partial_parser/1-0-1",
-    "platform/1-0-0", "project_id/1-0-1", "resource_counts/1-0-1", "rpc_request/1-0-1",
-    "runnable/1-0-0", "run_model/1-1-0", "plugin_get_nodes/1-0-0", "artifact_upload/1-0-0",
+    "adapter_info/1-0-1",
+    "deprecation_warn/1-0-0",
+    "deprecated_version_invocation/1-0-0",
+    "behavior_change_warn/1-0-0",
+    "experimental_parser/1-0-0",
+    "invocation_env/1-0-0",
+    "invocation/1-0-2",
+    "load_all_timing/1-0-3",
+    "package_install/1-0-0",
+    "partial_parser/1-0-1",
+    "platform/1-0-0",
+    "project_id/1-0-1",
+    "resource_counts/1-0-1",
+    "rpc_request/1-0-1",
+    "runnable/1-0-0",
+    "run_model/1-1-0",
+    "plugin_get_nodes/1-0-0",
+    "artifact_upload/1-0-0",
 )
 
 
@@ -31,11 +44,20 @@ def write_dbt_schemas(root: Path) -> Path:
         name, version = item.split("/")
         target = root / "com.dbt" / name / "jsonschema" / version
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps({
-            "$schema": "http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/schema/jsonschema/1-0-0#",
-            "self": {"vendor": "com.dbt", "name": name, "format": "jsonschema", "version": version},
-            "type": "object",
-        }))
+        target.write_text(
+            json.dumps(
+                {
+                    "$schema": "http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/schema/jsonschema/1-0-0#",
+                    "self": {
+                        "vendor": "com.dbt",
+                        "name": name,
+                        "format": "jsonschema",
+                        "version": version,
+                    },
+                    "type": "object",
+                }
+            )
+        )
     return root
 
 
@@ -60,9 +82,23 @@ class CollectorProcess:
         schemas = write_dbt_schemas(self._dir / "schemas")
         ready = self._dir / "ready"
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tracking.collector", "--port", str(port), "--ready-file",
-             str(ready), "--schema-root", str(schemas), "--max-events", "1000"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                sys.executable,
+                "-m",
+                "tracking.collector",
+                "--port",
+                str(port),
+                "--ready-file",
+                str(ready),
+                "--schema-root",
+                str(schemas),
+                "--max-events",
+                "1000",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         self.url = _wait_ready(ready, self._proc)
 
     def wait_total(self, total: int, limit: float = 20.0, poll: float = 0.005) -> float | None:
@@ -129,8 +165,9 @@ class EidCounter:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
                 try:
-                    conn.request("POST", self.path, body,
-                                 {"Content-Type": "application/json; charset=utf-8"})
+                    conn.request(
+                        "POST", self.path, body, {"Content-Type": "application/json; charset=utf-8"}
+                    )
                     answer = conn.getresponse()
                     payload, status = answer.read(), answer.status
                 finally:

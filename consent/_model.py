@@ -15,7 +15,6 @@ Status = Literal["winner", "overridden", "no_opinion", "error"]
 EditionName = Literal["core", "cloud"]
 
 
-
 def file_origin(path: str, line: int | None = None) -> str:
     """Where a value was read in a file: ``path:line``, or the path alone when the line is
     unknown. The one spelling of a file origin in layers, warnings and ``status``."""
@@ -111,12 +110,14 @@ class Decision:
     def overridden_opt_outs(self) -> tuple[Layer, ...]:
         """Opt-outs that exist but do not apply (cloud edition, admin lock, a higher layer)."""
         return tuple(
-            layer for layer in self.layers
+            layer
+            for layer in self.layers
             if layer.opinion == "off" and layer.status == "overridden"
         )
 
-    def to_json(self, *, anonymous_id: str | None = None,
-                collector: str | None = None) -> dict[str, Any]:
+    def to_json(
+        self, *, anonymous_id: str | None = None, collector: str | None = None
+    ) -> dict[str, Any]:
         """The document of ``telemetry status --json`` (contracts/status.schema.json)."""
         return {
             "schema_version": 1,

@@ -26,8 +26,9 @@ PLAIN = (None, "")
 class UnsafeYaml(Exception):
     """A text that is not safe to walk: invalid YAML (``cause``), or an alias bomb (``bomb``)."""
 
-    def __init__(self, line: int | None, *, cause: BaseException | None = None,
-                 bomb: bool = False) -> None:
+    def __init__(
+        self, line: int | None, *, cause: BaseException | None = None, bomb: bool = False
+    ) -> None:
         super().__init__(str(cause) if cause is not None else "an alias bomb")
         self.line = line
         self.cause = cause
@@ -64,16 +65,24 @@ class Found:
 
     __slots__ = ("fix", "line", "opinion", "problem", "raw")
 
-    def __init__(self, opinion: Opinion = None, raw: str | None = None, line: int | None = None,
-                 problem: str | None = None, fix: str | None = None) -> None:
+    def __init__(
+        self,
+        opinion: Opinion = None,
+        raw: str | None = None,
+        line: int | None = None,
+        problem: str | None = None,
+        fix: str | None = None,
+    ) -> None:
         self.opinion, self.raw, self.line, self.problem, self.fix = opinion, raw, line, problem, fix
 
 
 def file_problem(read: FileText, dotted: str) -> Found:
     """A file that could not be read as text, as a problem with its fix."""
     if read.too_big:
-        fix = ("the file is over 1 MB, which is not read: make it smaller, or opt out another way "
-               "(`telemetry disable` for you, DO_NOT_TRACK=1 for a shell)")
+        fix = (
+            "the file is over 1 MB, which is not read: make it smaller, or opt out another way "
+            "(`telemetry disable` for you, DO_NOT_TRACK=1 for a shell)"
+        )
     else:
         fix = f"make it a readable UTF-8 YAML file with {dotted.replace('.', ': ')}: false"
     return Found(problem=f"the file {read.problem}, so {dotted} cannot be read", fix=fix)
@@ -100,21 +109,24 @@ def compose_checked(text: str, dotted: str) -> tuple[Any, Found | None]:
                 line=line,
                 problem=f"its YAML aliases expand to over {MAX_EXPANDED_NODES:,} nodes (an alias "
                 f"bomb, which dbt's parser would try to expand), so {dotted} is not trusted",
-                fix="remove the nested anchors and aliases (&name / *name)")
+                fix="remove the nested anchors and aliases (&name / *name)",
+            )
         exc = unsafe.cause
-        problem = getattr(exc, "problem", None) or (
-            str(exc).splitlines() or [type(exc).__name__])[0]
-        return None, Found(line=line,
-                           problem=f"invalid YAML ({problem}), so {dotted} cannot be read",
-                           fix="correct the YAML syntax" + (" on that line" if line else ""))
+        problem = (
+            getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+        )
+        return None, Found(
+            line=line,
+            problem=f"invalid YAML ({problem}), so {dotted} cannot be read",
+            fix="correct the YAML syntax" + (" on that line" if line else ""),
+        )
 
 
 def pairs_named(mapping: Any, key: str) -> list[tuple[Any, Any]]:
     """Every ``(key node, value node)`` of ``mapping`` whose key is ``key``, in file order."""
     import yaml
 
-    return [(k, v) for k, v in mapping.value
-            if isinstance(k, yaml.ScalarNode) and k.value == key]
+    return [(k, v) for k, v in mapping.value if isinstance(k, yaml.ScalarNode) and k.value == key]
 
 
 def flag_in_text(text: str, key_path: tuple[str, ...]) -> Found:
@@ -131,25 +143,32 @@ def flag_in_text(text: str, key_path: tuple[str, ...]) -> Found:
             return Found()
         if not isinstance(node, yaml.MappingNode):
             where = ".".join(key_path[:depth]) or "the document"
-            return Found(line=node.start_mark.line + 1,
-                          problem=f"{where} must be a mapping",
-                          fix=f"write it as:\n{example}".replace("\n", " ⏎ "))
+            return Found(
+                line=node.start_mark.line + 1,
+                problem=f"{where} must be a mapping",
+                fix=f"write it as:\n{example}".replace("\n", " ⏎ "),
+            )
         named = pairs_named(node, key)
         if len(named) > 1:
             # Which one a parser keeps is its own choice (PyYAML: the last); a strict reading
             # does not guess, because the likeliest story is an opt-out overwritten by mistake.
             lines = " and ".join(str(k.start_mark.line + 1) for k, _ in named)
-            return Found(line=named[-1][0].start_mark.line + 1,
-                          problem=f"{'.'.join(key_path[:depth + 1])} is set {len(named)} times "
-                                  f"(lines {lines}), so which {dotted} applies is not clear",
-                          fix="keep one of them and delete the others")
+            return Found(
+                line=named[-1][0].start_mark.line + 1,
+                problem=f"{'.'.join(key_path[: depth + 1])} is set {len(named)} times "
+                f"(lines {lines}), so which {dotted} applies is not clear",
+                fix="keep one of them and delete the others",
+            )
         node = named[0][1] if named else None
     if node is None:
         return Found()
     line = node.start_mark.line + 1
     if not isinstance(node, yaml.ScalarNode):
-        return Found(line=line, problem=f"{dotted} must be true or false, not a {node.id}",
-                      fix=f"write {key_path[-1]}: false")
+        return Found(
+            line=line,
+            problem=f"{dotted} must be true or false, not a {node.id}",
+            fix=f"write {key_path[-1]}: false",
+        )
     if node.tag == NULL_TAG:
         return Found(line=line)
     word = node.value.strip().lower()
@@ -157,9 +176,12 @@ def flag_in_text(text: str, key_path: tuple[str, ...]) -> Found:
     if is_bool and (word in YAML_TRUE or word in YAML_FALSE):
         return Found(opinion_of(word in YAML_TRUE), node.value, line)
     kind = "a quoted string" if node.style in ("'", '"') else "not a boolean"
-    return Found(raw=node.value, line=line,
-                  problem=f"{dotted} is {shown(node.value)!r}, {kind}",
-                  fix=f"write {key_path[-1]}: false or true, without quotes")
+    return Found(
+        raw=node.value,
+        line=line,
+        problem=f"{dotted} is {shown(node.value)!r}, {kind}",
+        fix=f"write {key_path[-1]}: false or true, without quotes",
+    )
 
 
 #: Expanded size past which a document's aliases are an attack, not configuration.
@@ -204,5 +226,3 @@ def alias_bomb(root: Any) -> tuple[int, int] | None:
         if total > MAX_EXPANDED_NODES:
             return node.start_mark.line + 1, MAX_EXPANDED_NODES
     return None
-
-

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ._yaml import compose, pairs_named, UnsafeYaml
+from ._yaml import UnsafeYaml, compose, pairs_named
 
 _NULL_TAG = "tag:yaml.org,2002:null"
 _DOCUMENT_END = re.compile(r"^\.\.\.[ \t]*(?:#.*)?$", re.MULTILINE)
@@ -38,12 +38,16 @@ def _compose(text: str) -> Any:
         return compose(text)
     except UnsafeYaml as unsafe:
         if unsafe.bomb:
-            raise NoMinimalEdit("its YAML aliases expand to a huge document (an alias bomb)",
-                                "remove the nested anchors and aliases (&name / *name)") from None
+            raise NoMinimalEdit(
+                "its YAML aliases expand to a huge document (an alias bomb)",
+                "remove the nested anchors and aliases (&name / *name)",
+            ) from None
         where = f" at line {unsafe.line}" if unsafe.line is not None else ""
         problem = getattr(unsafe.cause, "problem", None) or type(unsafe.cause).__name__
-        raise NoMinimalEdit(f"it is not valid YAML ({problem}{where})",
-                            f"correct the YAML{where}, then run the command again") from unsafe
+        raise NoMinimalEdit(
+            f"it is not valid YAML ({problem}{where})",
+            f"correct the YAML{where}, then run the command again",
+        ) from unsafe
 
 
 def _shared(root: Any) -> set[int]:
@@ -103,7 +107,7 @@ def _step(root: Any) -> str:
 
 
 def _where(keys: tuple[str, ...], depth: int) -> str:
-    return ".".join(keys[:depth + 1])
+    return ".".join(keys[: depth + 1])
 
 
 def set_flag(text: str, key_path: tuple[str, ...], word: str) -> str:
@@ -121,24 +125,30 @@ def set_flag(text: str, key_path: tuple[str, ...], word: str) -> str:
     node = root
     for depth, key in enumerate(key_path):
         if id(node) in shared:
-            raise NoMinimalEdit(f"{_where(key_path, depth - 1)} is shared through a YAML anchor "
-                                "(&name / *name): changing it here would change it everywhere "
-                                "it is used")
+            raise NoMinimalEdit(
+                f"{_where(key_path, depth - 1)} is shared through a YAML anchor "
+                "(&name / *name): changing it here would change it everywhere "
+                "it is used"
+            )
         if pairs_named(node, "<<"):
-            raise NoMinimalEdit(f"{_where(key_path, depth - 1) if depth else 'the document'} "
-                                "uses a YAML merge key (<<), which may already set the flag")
+            raise NoMinimalEdit(
+                f"{_where(key_path, depth - 1) if depth else 'the document'} "
+                "uses a YAML merge key (<<), which may already set the flag"
+            )
         named = pairs_named(node, key)
         if len(named) > 1:
             lines = " and ".join(str(k.start_mark.line + 1) for k, _ in named)
-            raise NoMinimalEdit(f"{_where(key_path, depth)} is set {len(named)} times (lines "
-                                f"{lines})", "keep one of them, then run the command again")
+            raise NoMinimalEdit(
+                f"{_where(key_path, depth)} is set {len(named)} times (lines {lines})",
+                "keep one of them, then run the command again",
+            )
         if not named:
             return _add(text, node, key_path[depth:], word, nl, step, at_root=depth == 0)
         key_node, value = named[0]
         if depth == len(key_path) - 1:
             return _replace_value(text, value, word, shared, _where(key_path, depth))
         if isinstance(value, yaml.ScalarNode) and value.tag == _NULL_TAG:
-            remaining = key_path[depth + 1:]
+            remaining = key_path[depth + 1 :]
             if value.start_mark.index == value.end_mark.index:  # `flags:` with nothing after
                 at = _line_end(text, key_node.start_mark.index)
                 indent = " " * key_node.start_mark.column + step
@@ -149,8 +159,9 @@ def set_flag(text: str, key_path: tuple[str, ...], word: str) -> str:
                 raise NoMinimalEdit(f"{_where(key_path, depth)} carries a YAML anchor or tag")
             return text[:start] + "{" + _flow(remaining, word) + "}" + text[end:]
         if not isinstance(value, yaml.MappingNode):
-            raise NoMinimalEdit(f"{_where(key_path, depth)} (line {value.start_mark.line + 1}) "
-                                "is not a mapping")
+            raise NoMinimalEdit(
+                f"{_where(key_path, depth)} (line {value.start_mark.line + 1}) is not a mapping"
+            )
         node = value
     raise NoMinimalEdit("the key path is empty")  # pragma: no cover - callers pass a key
 
@@ -164,15 +175,16 @@ def _append(text: str, block: str) -> str:
     return before + sep + block + text[at:]
 
 
-def _add(text: str, mapping: Any, keys: tuple[str, ...], word: str, nl: str, step: str,
-         at_root: bool) -> str:
+def _add(
+    text: str, mapping: Any, keys: tuple[str, ...], word: str, nl: str, step: str, at_root: bool
+) -> str:
     """Add ``keys`` (nested, ending in ``word``) to ``mapping``, which lacks ``keys[0]``."""
     if mapping.flow_style:
         brace = text.find("{", mapping.start_mark.index, mapping.end_mark.index)
         if brace < 0:
             raise NoMinimalEdit("its flow mapping could not be located")  # pragma: no cover
         entry = _flow(keys, word) + (", " if mapping.value else "")
-        return text[:brace + 1] + entry + text[brace + 1:]
+        return text[: brace + 1] + entry + text[brace + 1 :]
     if not mapping.value:
         raise NoMinimalEdit("an empty block mapping")  # pragma: no cover - composed as `{}`
     first = mapping.value[0][0]
@@ -180,7 +192,7 @@ def _add(text: str, mapping: Any, keys: tuple[str, ...], word: str, nl: str, ste
     if at_root:
         return _append(text, _block(keys, word, indent, step, nl))
     at = _line_start(text, first.start_mark.index)
-    if text[at:first.start_mark.index].strip():
+    if text[at : first.start_mark.index].strip():
         raise NoMinimalEdit(f"line {first.start_mark.line + 1} holds more than its key")
     return text[:at] + _block(keys, word, indent, step, nl) + text[at:]
 
@@ -197,7 +209,7 @@ def _replace_value(text: str, value: Any, word: str, shared: set[int], dotted: s
         raise NoMinimalEdit(f"the value of {dotted} is a block scalar ({value.style})")
     start, end = value.start_mark.index, value.end_mark.index
     if start == end:  # `key:` with no value
-        return text[:start] + (" " if text[start - 1:start] == ":" else "") + word + text[end:]
+        return text[:start] + (" " if text[start - 1 : start] == ":" else "") + word + text[end:]
     if text[start] in "&!":
         raise NoMinimalEdit(f"the value of {dotted} carries a YAML anchor or tag")
     return text[:start] + word + text[end:]
@@ -222,10 +234,12 @@ def delete_key(text: str, key_path: tuple[str, ...]) -> str:
         if node.flow_style or not isinstance(value, yaml.ScalarNode) or value.style in ("|", ">"):
             raise NoMinimalEdit(f"{_where(key_path, depth)} is not a one-line `key: value`")
         start = _line_start(text, key_node.start_mark.index)
-        if text[start:key_node.start_mark.index].strip() or \
-                value.end_mark.line != key_node.start_mark.line:
+        if (
+            text[start : key_node.start_mark.index].strip()
+            or value.end_mark.line != key_node.start_mark.line
+        ):
             raise NoMinimalEdit(f"{_where(key_path, depth)} is not a one-line `key: value`")
-        return text[:start] + text[_line_end(text, value.end_mark.index):]
+        return text[:start] + text[_line_end(text, value.end_mark.index) :]
     raise NoMinimalEdit("the key path is empty")  # pragma: no cover
 
 
@@ -237,8 +251,10 @@ def load(text: str) -> Any:
     try:
         return yaml.SafeLoader("").construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:  # an unknown tag (`!secret`), a key that cannot be a key
-        raise NoMinimalEdit(f"it cannot be loaded ({getattr(exc, 'problem', None) or exc})",
-                            "correct that, then run the command again") from exc
+        raise NoMinimalEdit(
+            f"it cannot be loaded ({getattr(exc, 'problem', None) or exc})",
+            "correct that, then run the command again",
+        ) from exc
 
 
 def same_apart_from(before: str, after: str, key_path: tuple[str, ...]) -> bool:

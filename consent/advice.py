@@ -58,8 +58,9 @@ class ChangeOutcome:
     reason: str | None = None
 
 
-def plan_change(decision: Decision, enabled: bool, scope: Scope,
-                profile: AppProfile | None = None) -> ChangeOutcome:
+def plan_change(
+    decision: Decision, enabled: bool, scope: Scope, profile: AppProfile | None = None
+) -> ChangeOutcome:
     """What ``telemetry enable/disable`` in ``scope`` would lead to, before it writes."""
     want = "on" if enabled else "off"
     after = _with(decision, writable_in(scope).name, want)
@@ -69,13 +70,21 @@ def plan_change(decision: Decision, enabled: bool, scope: Scope,
     if source_of(blocker.name).managed:
         verb = "turned off" if not enabled else "turned on"
         return ChangeOutcome(
-            scope, enabled, True, True, decision,
+            scope,
+            enabled,
+            True,
+            True,
+            decision,
             f"refused: telemetry cannot be {verb} here, it is decided by {describe(blocker)}; "
             "nothing was written",
         )
     steps = ", then ".join(steps_to(after, enabled, profile)) or "see the status command"
     return ChangeOutcome(
-        scope, enabled, False, True, after,
+        scope,
+        enabled,
+        False,
+        True,
+        after,
         f"your choice was written but does not apply now: {describe(blocker)} decides "
         f"({'off' if not after.enabled else 'on'}); {steps}",
     )

@@ -36,9 +36,15 @@ class ReadContext(NamedTuple):
     memo: dict[str, Any]
 
     @classmethod
-    def now(cls, profile: AppProfile, *, host_flag: bool | None = None,
-            edition: str | None = None, cwd: str | None = None,
-            env: Mapping[str, str] | None = None) -> ReadContext:
+    def now(
+        cls,
+        profile: AppProfile,
+        *,
+        host_flag: bool | None = None,
+        edition: str | None = None,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> ReadContext:
         """The context of a decision made now: ``env`` defaults to ``os.environ``, ``cwd`` to
         the working directory (None if it no longer exists)."""
         if cwd is None:

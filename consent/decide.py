@@ -44,8 +44,11 @@ def decide(
             profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env
         )
     except Exception as exc:  # noqa: BLE001 - the host must never be hurt; fail closed and say so
-        message = f"telemetry consent could not be read ({type(exc).__name__}: {exc}); treated as off"
-        broken = Layer(AdminLock.name, "off", None, None, status="error", detail=message,
-                       warnings=(message,))
+        message = (
+            f"telemetry consent could not be read ({type(exc).__name__}: {exc}); treated as off"
+        )
+        broken = Layer(
+            AdminLock.name, "off", None, None, status="error", detail=message, warnings=(message,)
+        )
         return resolve(profile.name, Edition("core", "default"), [broken])
     return replace(resolve(profile.name, chosen, layers), watched_paths=tuple(watched))

@@ -66,16 +66,23 @@ def read_text(path: str, *, check_owner: bool = False) -> FileText | None:
     if not stat.S_ISREG(st.st_mode):
         return FileText(path, problem="is not a regular file")
     if st.st_size > MAX_BYTES:
-        return FileText(path, problem=f"is {st.st_size:,} bytes, over the 1 MB limit of what is "
-                                      "read", too_big=True)
+        return FileText(
+            path,
+            problem=f"is {st.st_size:,} bytes, over the 1 MB limit of what is read",
+            too_big=True,
+        )
     concerns: list[str] = []
     if check_owner:
         if st.st_mode & stat.S_IWOTH:
-            concerns.append(f"{path} is world-writable: anyone on this machine can change your "
-                            f"choice. Fix: chmod 600 {path}")
+            concerns.append(
+                f"{path} is world-writable: anyone on this machine can change your "
+                f"choice. Fix: chmod 600 {path}"
+            )
         if hasattr(os, "getuid") and st.st_uid != os.getuid():
-            concerns.append(f"{path} is owned by another user (uid {st.st_uid}). Fix: remove it "
-                            "and run `telemetry enable` or `telemetry disable` again")
+            concerns.append(
+                f"{path} is owned by another user (uid {st.st_uid}). Fix: remove it "
+                "and run `telemetry enable` or `telemetry disable` again"
+            )
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_BYTES + 1)
@@ -96,8 +103,9 @@ def read_text(path: str, *, check_owner: bool = False) -> FileText | None:
 STALE_AFTER_S = 60.0
 
 
-def atomic_write(path: str, data: bytes, *, mode: int = 0o600, dir_mode: int = 0o700,
-                 durable: bool = True) -> None:
+def atomic_write(
+    path: str, data: bytes, *, mode: int = 0o600, dir_mode: int = 0o700, durable: bool = True
+) -> None:
     """Write ``data`` to ``path`` atomically, creating parent dirs; raises OSError on failure.
 
     ``durable=False`` skips the fsync: still atomic (readers see old or new), but a power cut

@@ -67,8 +67,10 @@ class AppProfile:
 
     def __post_init__(self) -> None:
         if self.reading not in READINGS:
-            raise ValueError(f"AppProfile(reading={self.reading!r}): the reading must be one of "
-                             f"{', '.join(READINGS)}")
+            raise ValueError(
+                f"AppProfile(reading={self.reading!r}): the reading must be one of "
+                f"{', '.join(READINGS)}"
+            )
 
     # -- names derived from the profile ------------------------------------------------------
     @property
@@ -146,8 +148,10 @@ def get_profile(name: str | None = None) -> AppProfile:
     if entry is None:
         raise UnknownAppError(name, list(found))
     where = getattr(entry, "value", "its entry point")
-    fix = (f"Fix: reinstall or update the tool that registers it ({ENTRY_POINT_GROUP}: "
-           f"{name} = {where}); set TELEMETRY_CONSENT_TRACEBACK=1 to see where it fails")
+    fix = (
+        f"Fix: reinstall or update the tool that registers it ({ENTRY_POINT_GROUP}: "
+        f"{name} = {where}); set TELEMETRY_CONSENT_TRACEBACK=1 to see where it fails"
+    )
     try:
         loaded = entry.load()  # type: ignore[attr-defined]
         profile = loaded() if callable(loaded) and not isinstance(loaded, AppProfile) else loaded

@@ -30,8 +30,11 @@ def _effective(layer: Layer) -> Opinion:
 def _pick_winner(layers: Sequence[Layer]) -> str:
     refusing = next((layer for layer in layers if layer.host_refuses), None)
     if refusing is not None:
-        above = [layer.name for layer, source in zip(layers, LAYERS, strict=True)
-                 if source.managed and _effective(layer) is not None]
+        above = [
+            layer.name
+            for layer, source in zip(layers, LAYERS, strict=True)
+            if source.managed and _effective(layer) is not None
+        ]
         return above[0] if above else refusing.name
     index = 0
     while index < len(layers):
@@ -55,8 +58,10 @@ def resolve(app: str, edition: Edition, layers: Iterable[Layer]) -> Decision:
     cloud = edition.name == "cloud"
     ordered = [by_name.get(source.name) or Layer(source.name) for source in LAYERS]
     if cloud:
-        ordered = [EditionMandate.mandate(edition) if layer.name == EditionMandate.name else layer
-                   for layer in ordered]
+        ordered = [
+            EditionMandate.mandate(edition) if layer.name == EditionMandate.name else layer
+            for layer in ordered
+        ]
     winner_name = _pick_winner(ordered)
     winner_at = next(i for i, layer in enumerate(ordered) if layer.name == winner_name)
     enabled = _effective(ordered[winner_at]) == "on"
@@ -90,4 +95,3 @@ def resolve(app: str, edition: Edition, layers: Iterable[Layer]) -> Decision:
         layers=tuple(final),
         warnings=tuple(dict.fromkeys(warnings)),
     )
-

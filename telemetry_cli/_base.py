@@ -30,8 +30,12 @@ class Binding:
     """What a host binds the commands to: its profile, and its own flag and edition if it has
     them (a click host passes them to :func:`telemetry_cli.telemetry_group`)."""
 
-    def __init__(self, profile: AppProfile | None = None, host_flag: bool | None = None,
-                 edition: str | None = None) -> None:
+    def __init__(
+        self,
+        profile: AppProfile | None = None,
+        host_flag: bool | None = None,
+        edition: str | None = None,
+    ) -> None:
         self.profile: TrackedProfile | None = tracked(profile) if profile is not None else None
         self.host_flag = host_flag
         self.edition = edition
@@ -40,8 +44,11 @@ class Binding:
         """The decision for ``profile``, with the host's flag and edition when it is the
         host's own."""
         bound = profile is self.profile
-        return decide(profile, host_flag=self.host_flag if bound else None,
-                      edition=self.edition if bound else None)
+        return decide(
+            profile,
+            host_flag=self.host_flag if bound else None,
+            edition=self.edition if bound else None,
+        )
 
 
 class TelemetryGroup(click.Group):
@@ -86,7 +93,8 @@ def profile_of(ctx: click.Context, app: str | None) -> TrackedProfile:
 def _no_empty_app(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not value.strip():
         raise click.BadParameter(
-            f"needs the name of an app profile (known: {', '.join(sorted(known_profiles()))})")
+            f"needs the name of an app profile (known: {', '.join(sorted(known_profiles()))})"
+        )
     return value
 
 
@@ -95,16 +103,20 @@ class _AppOption(click.Option):
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
         bound = binding_of(ctx).profile
-        default = (f"{bound.name}, this tool's own" if bound is not None
-                   else f"{DEFAULT_PROFILE.name}, the built-in dbt-compatible one")
+        default = (
+            f"{bound.name}, this tool's own"
+            if bound is not None
+            else f"{DEFAULT_PROFILE.name}, the built-in dbt-compatible one"
+        )
         self.help = f"The app profile to use (default: {default})."
         return super().get_help_record(ctx)
 
 
 def app_option(func: _F) -> _F:
     """``--app NAME`` on a command or the group."""
-    decorated: _F = click.option("--app", "app", metavar="NAME", default=None,
-                                 callback=_no_empty_app, cls=_AppOption)(func)
+    decorated: _F = click.option(
+        "--app", "app", metavar="NAME", default=None, callback=_no_empty_app, cls=_AppOption
+    )(func)
     return decorated
 
 
@@ -149,7 +161,8 @@ def require_cwd() -> None:
     except FileNotFoundError as exc:
         raise ConsentError(
             "the working directory no longer exists (it was deleted or moved), so no project "
-            "can be found. Fix: cd to an existing directory and run the command again") from exc
+            "can be found. Fix: cd to an existing directory and run the command again"
+        ) from exc
 
 
 def emit_json(doc: Any) -> None:

@@ -36,8 +36,13 @@ from .commands import COMMANDS
 __all__ = ["main", "run", "telemetry_group"]
 
 
-def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry",
-                    host_flag: bool | None = None, edition: str | None = None) -> click.Group:
+def telemetry_group(
+    profile: AppProfile | None = None,
+    *,
+    name: str = "telemetry",
+    host_flag: bool | None = None,
+    edition: str | None = None,
+) -> click.Group:
     """The command group, bound to ``profile`` (default: the built-in one).
 
     A click host mounts it with ``cli.add_command(telemetry_group(MY_PROFILE))``; ``host_flag``
@@ -45,11 +50,19 @@ def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry
     decision the host makes.
     """
 
-    @click.group(name=name, cls=TelemetryGroup, binding=Binding(profile, host_flag, edition),
-                 context_settings={"help_option_names": ["-h", "--help"]},
-                 invoke_without_command=True, epilog=EXIT_CODES_HELP)
-    @click.version_option(package_name="telemetry-consent", prog_name="telemetry-consent",
-                          message="%(prog)s %(version)s")
+    @click.group(
+        name=name,
+        cls=TelemetryGroup,
+        binding=Binding(profile, host_flag, edition),
+        context_settings={"help_option_names": ["-h", "--help"]},
+        invoke_without_command=True,
+        epilog=EXIT_CODES_HELP,
+    )
+    @click.version_option(
+        package_name="telemetry-consent",
+        prog_name="telemetry-consent",
+        message="%(prog)s %(version)s",
+    )
     @app_option
     @click.pass_context
     @one_line_errors
@@ -65,9 +78,14 @@ def telemetry_group(profile: AppProfile | None = None, *, name: str = "telemetry
     return group
 
 
-def run(argv: Sequence[str] | None = None, *, profile: AppProfile | None = None,
-        prog_name: str = "telemetry", host_flag: bool | None = None,
-        edition: str | None = None) -> int:
+def run(
+    argv: Sequence[str] | None = None,
+    *,
+    profile: AppProfile | None = None,
+    prog_name: str = "telemetry",
+    host_flag: bool | None = None,
+    edition: str | None = None,
+) -> int:
     """Run the CLI and return its exit code; never raises, never prints a traceback."""
     group = telemetry_group(profile, name=prog_name, host_flag=host_flag, edition=edition)
     args = list(sys.argv[1:] if argv is None else argv)
@@ -97,8 +115,11 @@ def run(argv: Sequence[str] | None = None, *, profile: AppProfile | None = None,
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug must still be one line, not a traceback
-        click.echo(f"{prog_name}: internal error: {type(exc).__name__}: {printable(str(exc))}. "
-                   f"Please report it; set {TRACEBACK_ENV}=1 to see where.", err=True)
+        click.echo(
+            f"{prog_name}: internal error: {type(exc).__name__}: {printable(str(exc))}. "
+            f"Please report it; set {TRACEBACK_ENV}=1 to see where.",
+            err=True,
+        )
         if os.environ.get(TRACEBACK_ENV):
             raise
         return EXIT_USAGE

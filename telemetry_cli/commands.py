@@ -50,8 +50,12 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 @click.command()
 @app_option
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
-@click.option("--expect", type=click.Choice(["on", "off"]), default=None,
-              help="Exit 1 when the decision is not this (for CI guards).")
+@click.option(
+    "--expect",
+    type=click.Choice(["on", "off"]),
+    default=None,
+    help="Exit 1 when the decision is not this (for CI guards).",
+)
 @click.pass_context
 @one_line_errors
 def status(ctx: click.Context, app: str | None, as_json: bool, expect: str | None) -> None:
@@ -75,25 +79,41 @@ def status(ctx: click.Context, app: str | None, as_json: bool, expect: str | Non
         from .render import UNWRAPPED, is_plain, make_console, status_view
 
         console = make_console()
-        console.print(status_view(decision, profile, anonymous_id=anonymous_id,
-                                  collector=collector, collector_problem=problem,
-                                  width=console.width if console.is_terminal else UNWRAPPED,
-                                  plain=is_plain(console)))
+        console.print(
+            status_view(
+                decision,
+                profile,
+                anonymous_id=anonymous_id,
+                collector=collector,
+                collector_problem=problem,
+                width=console.width if console.is_terminal else UNWRAPPED,
+                plain=is_plain(console),
+            )
+        )
         for line in waiting_lines(waiting):
             console.print(line, highlight=False, markup=False)
     if expect is not None and (expect == "on") != decision.enabled:
-        click.echo(f"telemetry: expected {expect}, but it is {'on' if decision.enabled else 'off'}",
-                   err=True)
+        click.echo(
+            f"telemetry: expected {expect}, but it is {'on' if decision.enabled else 'off'}",
+            err=True,
+        )
         ctx.exit(EXIT_EXPECTATION)
 
 
 # -- enable / disable -----------------------------------------------------------------------------
 def _scope_options(func: _F) -> _F:
-    func = click.option("--project", "project", is_flag=True,
-                        help="Write to the nearest project file, for everyone in the project.")(func)
-    decorated: _F = click.option("--global", "global_", is_flag=True,
-                                 help="Write to your user config, for you everywhere (default).")(
-        func)
+    func = click.option(
+        "--project",
+        "project",
+        is_flag=True,
+        help="Write to the nearest project file, for everyone in the project.",
+    )(func)
+    decorated: _F = click.option(
+        "--global",
+        "global_",
+        is_flag=True,
+        help="Write to your user config, for you everywhere (default).",
+    )(func)
     return decorated
 
 
@@ -152,15 +172,19 @@ def _change(ctx: click.Context, app: str | None, enabled: bool, scope: Scope) ->
         if reason is None:
             # Our write reads back as written and nothing above blocks it: another process
             # changed a setting between our write and this read. Say that, not "refused".
-            click.echo("telemetry: note: another process changed the telemetry settings at the "
-                       "same moment; run the status command to see what applies now", err=True)
+            click.echo(
+                "telemetry: note: another process changed the telemetry settings at the "
+                "same moment; run the status command to see what applies now",
+                err=True,
+            )
             return
         click.echo(f"telemetry: warning: {printable(reason)}", err=True)
         ctx.exit(EXIT_REFUSED)
 
 
-def _why_not_applied(after: Decision, enabled: bool, scope: Scope,
-                     profile: TrackedProfile) -> str | None:
+def _why_not_applied(
+    after: Decision, enabled: bool, scope: Scope, profile: TrackedProfile
+) -> str | None:
     """Why a choice just written does not decide, or None when only a concurrent change can
     explain it."""
     layer = after.layer(writable_in(scope).name)
@@ -180,9 +204,11 @@ def _drop_waiting(profile: TrackedProfile) -> None:
     try:
         dropped = clear_waiting(profile)
     except OSError as exc:
-        click.echo(f"telemetry: warning: events waiting to be sent could not all be deleted "
-                   f"({exc.strerror or exc}); they are checked again before they are sent",
-                   err=True)
+        click.echo(
+            f"telemetry: warning: events waiting to be sent could not all be deleted "
+            f"({exc.strerror or exc}); they are checked again before they are sent",
+            err=True,
+        )
         return
     if dropped:
         click.echo(f"Deleted {dropped:,} events that were waiting to be sent.")
@@ -212,15 +238,19 @@ def reset(ctx: click.Context, app: str | None) -> None:
         raise StateError(
             f"{log_path}: could not be removed ({exc.strerror or exc}), so the events sent "
             f"with the old anonymous id are still listed. Fix: make "
-            f"{os.path.dirname(log_path)} writable, or delete the file yourself") from exc
+            f"{os.path.dirname(log_path)} writable, or delete the file yourself"
+        ) from exc
     _drop_waiting(profile)
     if old:
-        click.echo(f"Forgot the anonymous id {old}{cleared}. A new one is made the next time an "
-                   "event is sent.")
+        click.echo(
+            f"Forgot the anonymous id {old}{cleared}. A new one is made the next time an "
+            "event is sent."
+        )
     else:
         also = " (the local log of sent events was cleared)" if cleared else ""
-        click.echo(f"There was no anonymous id to forget{also}. One is made only when an event "
-                   "is sent.")
+        click.echo(
+            f"There was no anonymous id to forget{also}. One is made only when an event is sent."
+        )
 
 
 # -- events ---------------------------------------------------------------------------------------
@@ -245,8 +275,14 @@ def events(ctx: click.Context, app: str | None, as_json: bool) -> None:
 # -- log ------------------------------------------------------------------------------------------
 @click.command()
 @app_option
-@click.option("-n", "--last", type=click.IntRange(1, 10_000), default=20, show_default=True,
-              help="How many of the newest events to show.")
+@click.option(
+    "-n",
+    "--last",
+    type=click.IntRange(1, 10_000),
+    default=20,
+    show_default=True,
+    help="How many of the newest events to show.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the events as JSON.")
 @click.pass_context
 @one_line_errors
@@ -271,9 +307,12 @@ def log(ctx: click.Context, app: str | None, last: int, as_json: bool) -> None:
         return
     if not records and _has_content(log_path):
         # Something is there, and none of it is an event: say so, rather than "none sent".
-        click.echo(f"{ctx.find_root().info_name or 'telemetry'}: {printable(log_path)} "
-                   "holds no readable events (it is damaged). Fix: delete it; it is written "
-                   "again when events are sent", err=True)
+        click.echo(
+            f"{ctx.find_root().info_name or 'telemetry'}: {printable(log_path)} "
+            "holds no readable events (it is damaged). Fix: delete it; it is written "
+            "again when events are sent",
+            err=True,
+        )
         return
     if not records:
         click.echo(
@@ -297,8 +336,9 @@ def _has_content(path: str) -> bool:
         return False
 
 
-def _show_waiting(profile: TrackedProfile, waiting: list[dict[str, Any]],
-                  sent: list[dict[str, Any]]) -> None:
+def _show_waiting(
+    profile: TrackedProfile, waiting: list[dict[str, Any]], sent: list[dict[str, Any]]
+) -> None:
     from .render import make_console
 
     console = make_console()
@@ -306,8 +346,10 @@ def _show_waiting(profile: TrackedProfile, waiting: list[dict[str, Any]],
         console.print(f"The last {len(sent)} events sent for {profile.label} (oldest first):")
         for record in sent:
             console.print_json(data=record)
-    console.print(f"{len(waiting)} events waiting to be sent for {profile.label} (oldest first; "
-                  "each also gets the platform and invocation contexts when it is sent):")
+    console.print(
+        f"{len(waiting)} events waiting to be sent for {profile.label} (oldest first; "
+        "each also gets the platform and invocation contexts when it is sent):"
+    )
     for record in waiting:
         console.print_json(data=record)
 
@@ -315,8 +357,14 @@ def _show_waiting(profile: TrackedProfile, waiting: list[dict[str, Any]],
 # -- upload ---------------------------------------------------------------------------------------
 @click.command()
 @app_option
-@click.option("--wait", type=click.FloatRange(0, 600), default=10.0, show_default=True,
-              metavar="SECONDS", help="Wait at most this long for the collector.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(0, 600),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait at most this long for the collector.",
+)
 @click.pass_context
 @one_line_errors
 def upload(ctx: click.Context, app: str | None, wait: float) -> None:
@@ -330,12 +378,26 @@ def upload(ctx: click.Context, app: str | None, wait: float) -> None:
 
 # -- collector ------------------------------------------------------------------------------------
 @click.command()
-@click.option("--host", default=None, metavar="ADDRESS",
-              help="Address to bind (default 127.0.0.1; anything else only when given).")
-@click.option("--port", type=click.IntRange(0, 65535), default=9090, show_default=True,
-              help="Port to listen on (0 picks a free one).")
-@click.option("--max-events", type=click.IntRange(min=1), default=100_000, show_default=True,
-              help="Good and bad events kept, each; older ones are evicted and counted.")
+@click.option(
+    "--host",
+    default=None,
+    metavar="ADDRESS",
+    help="Address to bind (default 127.0.0.1; anything else only when given).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=9090,
+    show_default=True,
+    help="Port to listen on (0 picks a free one).",
+)
+@click.option(
+    "--max-events",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Good and bad events kept, each; older ones are evicted and counted.",
+)
 @click.option("--verbose", is_flag=True, help="One line per request on stderr.")
 @one_line_errors
 def collector(host: str | None, port: int, max_events: int, verbose: bool) -> None:
@@ -348,16 +410,24 @@ def collector(host: str | None, port: int, max_events: int, verbose: bool) -> No
         try:
             # Loopback unless the user names another address: a collector must not be reachable
             # from the network by accident.
-            running = Collector(address, port, max_events=max_events, verbose=verbose,
-                                allow_non_loopback=host is not None).start()
+            running = Collector(
+                address,
+                port,
+                max_events=max_events,
+                verbose=verbose,
+                allow_non_loopback=host is not None,
+            ).start()
         except OSError as exc:
-            raise TrackingError(f"the collector cannot start: {bind_problem(address, port, exc)}"
-                                ) from exc
+            raise TrackingError(
+                f"the collector cannot start: {bind_problem(address, port, exc)}"
+            ) from exc
         try:
             url = running.url
-            click.echo(f"Snowplow collector listening on {url} (Ctrl-C to stop). "
-                       f"Events: {url}/micro/ui (page), {url}/micro/all, /micro/good, /micro/bad",
-                       err=True)
+            click.echo(
+                f"Snowplow collector listening on {url} (Ctrl-C to stop). "
+                f"Events: {url}/micro/ui (page), {url}/micro/all, /micro/good, /micro/bad",
+                err=True,
+            )
             signals.wait()
         finally:
             running.stop()
@@ -380,5 +450,14 @@ def completion(ctx: click.Context, shell: Literal["bash", "zsh", "fish"]) -> Non
 
 
 #: Every command, in the order ``--help`` lists them.
-COMMANDS: tuple[click.Command, ...] = (status, disable, enable, reset, events, log, upload,
-                                       collector, completion)
+COMMANDS: tuple[click.Command, ...] = (
+    status,
+    disable,
+    enable,
+    reset,
+    events,
+    log,
+    upload,
+    collector,
+    completion,
+)

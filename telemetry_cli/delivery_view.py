@@ -43,8 +43,12 @@ def waiting_summary(profile: TrackedProfile) -> dict[str, Any]:
         return {"events": 0, "since": None, "dropped": {}, "next_attempt": None}
     since = waiting.oldest_ms / 1000.0 if waiting.oldest_ms is not None else None
     next_attempt = max(waiting.not_before.values()) if waiting.not_before else None
-    return {"events": waiting.events, "since": _iso(since), "dropped": dict(waiting.dropped),
-            "next_attempt": _iso(next_attempt) if waiting.events else None}
+    return {
+        "events": waiting.events,
+        "since": _iso(since),
+        "dropped": dict(waiting.dropped),
+        "next_attempt": _iso(next_attempt) if waiting.events else None,
+    }
 
 
 def waiting_lines(summary: dict[str, Any]) -> list[str]:
@@ -53,8 +57,10 @@ def waiting_lines(summary: dict[str, Any]) -> list[str]:
     if summary["events"]:
         line = f"Waiting to be sent: {summary['events']:,} events, since {summary['since']}"
         if summary.get("next_attempt"):
-            line += (f" (the collector failed; the next attempt is after "
-                     f"{summary['next_attempt']}, or run the upload command now)")
+            line += (
+                f" (the collector failed; the next attempt is after "
+                f"{summary['next_attempt']}, or run the upload command now)"
+            )
         lines.append(line)
     dropped = summary.get("dropped") or {}
     if dropped:
@@ -73,12 +79,14 @@ def waiting_records(profile: TrackedProfile, last: int) -> list[dict[str, Any]]:
     for event in events:
         uri = str(event.get("s", ""))
         stamp = event.get("t")
-        out.append({
-            "waiting_since": _iso(stamp / 1000.0) if isinstance(stamp, int | float) else None,
-            "event": uri.split("/")[1] if "/" in uri else uri,
-            "schema": uri,
-            "data": event.get("d"),
-        })
+        out.append(
+            {
+                "waiting_since": _iso(stamp / 1000.0) if isinstance(stamp, int | float) else None,
+                "event": uri.split("/")[1] if "/" in uri else uri,
+                "schema": uri,
+                "data": event.get("d"),
+            }
+        )
     return out
 
 
@@ -112,10 +120,15 @@ def upload_now(profile: TrackedProfile, wait: float) -> tuple[list[str], int]:
     lines.append(f"Sent {report.sent:,} of {before:,} waiting events in {took:.1f} s.")
     dropped = report.rejected + report.invalid + report.revoked
     if dropped:
-        lines.append(f"Dropped {dropped:,} (refused by the collector, invalid, or consent "
-                     "withdrawn since they were recorded).")
+        lines.append(
+            f"Dropped {dropped:,} (refused by the collector, invalid, or consent "
+            "withdrawn since they were recorded)."
+        )
     if left:
         why = "; ".join(f"{url}: {reason}" for url, reason in report.failed.items())
-        lines.append(f"{left:,} events still wait" + (f" ({why})" if why else "")
-                     + "; a later run or upload sends them.")
+        lines.append(
+            f"{left:,} events still wait"
+            + (f" ({why})" if why else "")
+            + "; a later run or upload sends them."
+        )
     return lines, left

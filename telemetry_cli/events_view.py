@@ -25,15 +25,24 @@ def catalog_document(profile: TrackedProfile) -> dict[str, Any]:
     from tracking.catalog import load_catalog
 
     doc = load_catalog(profile.event_catalog).describe()
-    return {"app": profile.name, "consent_version": profile.consent_version,
-            "envelope": ENVELOPE, **doc}
+    return {
+        "app": profile.name,
+        "consent_version": profile.consent_version,
+        "envelope": ENVELOPE,
+        **doc,
+    }
 
 
 def render_catalog(console: Console, doc: dict[str, Any]) -> None:
-    console.print(Text(f"What {doc['app']} may send (consent version {doc['consent_version']})",
-                       style="bold"))
-    console.print(Text("Events are sent only when `telemetry status` says ON. Every event "
-                       "carries every context below.\n"))
+    console.print(
+        Text(f"What {doc['app']} may send (consent version {doc['consent_version']})", style="bold")
+    )
+    console.print(
+        Text(
+            "Events are sent only when `telemetry status` says ON. Every event "
+            "carries every context below.\n"
+        )
+    )
     for kind in ("events", "contexts"):
         for spec in doc.get(kind, []):
             title = Text()

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import os
 import sys
-
 from dataclasses import replace
-from typing import Any
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from consent import Decision, Layer, source_of
+from consent import Decision, source_of
 from consent.advice import explain_winner, steps_to
 from consent.values import printable
 from tracking import TrackedProfile
@@ -50,15 +48,20 @@ def for_terminal(decision: Decision) -> Decision:
     """The decision with every string made safe to print (paths may hold escape sequences)."""
     layers = tuple(
         replace(l, raw=printable(l.raw), origin=printable(l.origin), detail=printable(l.detail))
-        for l in decision.layers)
-    return replace(decision, layers=layers,
-                   warnings=tuple(printable(w) or "" for w in decision.warnings))
+        for l in decision.layers
+    )
+    return replace(
+        decision, layers=layers, warnings=tuple(printable(w) or "" for w in decision.warnings)
+    )
 
 
 def is_plain(console: Console) -> bool:
     """Plain output: not a terminal, or the user asked for no colour (NO_COLOR, TERM=dumb)."""
-    return (not console.is_terminal or os.environ.get("NO_COLOR", "") != ""
-            or os.environ.get("TERM", "").lower() == "dumb")
+    return (
+        not console.is_terminal
+        or os.environ.get("NO_COLOR", "") != ""
+        or os.environ.get("TERM", "").lower() == "dumb"
+    )
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -88,8 +91,10 @@ def headline(decision: Decision, profile: TrackedProfile) -> Text:
 def one_line(decision: Decision, profile: TrackedProfile) -> str:
     decision = for_terminal(decision)
     state = "ON" if decision.enabled else "OFF"
-    return (f"Anonymous usage statistics are {state} for {profile.label} "
-            f"({decision.edition.name} edition) {_dash()} decided by {explain_winner(decision)}.")
+    return (
+        f"Anonymous usage statistics are {state} for {profile.label} "
+        f"({decision.edition.name} edition) {_dash()} decided by {explain_winner(decision)}."
+    )
 
 
 def short_path_in(text: str) -> str:
@@ -106,7 +111,7 @@ def short_path(origin: str | None) -> str | None:
         return origin
     home = os.path.expanduser("~")
     if home not in ("", "/") and origin.startswith(home + os.sep):
-        return "~" + origin[len(home):]
+        return "~" + origin[len(home) :]
     return origin
 
 
@@ -122,14 +127,17 @@ def _value(layer) -> str:
 
 def _table_fits(decision: Decision, width: int) -> bool:
     """Whether the table shows every origin and value whole at ``width`` (else: blocks)."""
+
     def longest(cells):
         return max((len(c) for c in cells), default=1)
 
     layers = decision.layers
     needed = (
-        longest(l.title for l in layers) + longest(_value(l) for l in layers)
+        longest(l.title for l in layers)
+        + longest(_value(l) for l in layers)
         + longest(short_path(l.origin) or _dash() for l in layers)
-        + longest(_EFFECT[l.status][0] for l in layers) + 3 * 3
+        + longest(_EFFECT[l.status][0] for l in layers)
+        + 3 * 3
     )
     return needed <= width
 
@@ -152,17 +160,26 @@ def layers_view(decision: Decision, width: int, plain: bool = False):
                 block.append(f"\n   {layer.detail}", style="dim")
             blocks.append(block)
         return Group(*blocks)
-    table = Table(show_edge=False, pad_edge=False, header_style="bold", expand=False,
-                  caption="highest first; the first layer with an opinion decides",
-                  caption_justify="left")
+    table = Table(
+        show_edge=False,
+        pad_edge=False,
+        header_style="bold",
+        expand=False,
+        caption="highest first; the first layer with an opinion decides",
+        caption_justify="left",
+    )
     table.add_column("layer")
     table.add_column("value")
     table.add_column("origin", no_wrap=True)
     table.add_column("effect", overflow="fold")
     for i, layer in enumerate(decision.layers, 1):
         effect, style = _EFFECT[layer.status]
-        table.add_row(layer.title, escape(_value(layer)), escape(short_path(layer.origin) or _dash()),
-                      Text(effect, style=style))
+        table.add_row(
+            layer.title,
+            escape(_value(layer)),
+            escape(short_path(layer.origin) or _dash()),
+            Text(effect, style=style),
+        )
     return table
 
 
@@ -209,7 +226,8 @@ def status_view(
             where = "; ".join(
                 source_of(layer.name).assignment(layer)
                 or f"{layer.title} ({short_path(layer.origin) or layer.raw})"
-                for layer in opt_outs)
+                for layer in opt_outs
+            )
             note.append(f" Your opt-outs are noted but overridden: {where}.")
         parts += [note, Text("")]
     parts.append(layers_view(decision, width, plain))
@@ -221,13 +239,20 @@ def status_view(
     if profile.host_sends_to and not collector:
         # This profile only explains the host's decision: the host sends, this command never.
         if decision.enabled:
-            facts.append(f"{profile.host_sends_to}, sent by {profile.label} itself when it runs; "
-                         f"the {profile.telemetry_command} command never sends anything")
+            facts.append(
+                f"{profile.host_sends_to}, sent by {profile.label} itself when it runs; "
+                f"the {profile.telemetry_command} command never sends anything"
+            )
         else:
-            facts.append(f"nowhere: {profile.label} sends nothing while this is off (and the "
-                         f"{profile.telemetry_command} command never sends anything)")
+            facts.append(
+                f"nowhere: {profile.label} sends nothing while this is off (and the "
+                f"{profile.telemetry_command} command never sends anything)"
+            )
     elif decision.enabled:
-        facts.append(collector or f"nowhere ({collector_problem or f'no collector is configured; set {profile.endpoint_env_var} to send'})")
+        facts.append(
+            collector
+            or f"nowhere ({collector_problem or f'no collector is configured; set {profile.endpoint_env_var} to send'})"
+        )
     else:
         facts.append("nowhere: nothing is sent while this is off")
         if collector:

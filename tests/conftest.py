@@ -18,8 +18,10 @@ from tests.support.tracking import make_profile
 from tests.support.world import World, make_world
 
 # Hypothesis caches beside the code by default; tests leave the working tree as they found it.
-os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY",
-                      os.path.join(tempfile.gettempdir(), "telemetry-consent-hypothesis"))
+os.environ.setdefault(
+    "HYPOTHESIS_STORAGE_DIRECTORY",
+    os.path.join(tempfile.gettempdir(), "telemetry-consent-hypothesis"),
+)
 
 
 @pytest.fixture

@@ -65,10 +65,13 @@ def test_the_check_sees_every_kind_of_import(tmp_path):
         "import tracking.spool\n"
         "from .. import values\n"
         "if TYPE_CHECKING:\n    from telemetry_cli import run\n"
-        "def f():\n    from tracking import Tracker\n")
+        "def f():\n    from tracking import Tracker\n"
+    )
     found = violations("consent", FORBIDDEN["consent"], tmp_path)
     modules = imported_modules(fake / "sub" / "mod.py", tmp_path)
-    assert found == ["consent/sub/mod.py:2 imports tracking.spool",
-                     "consent/sub/mod.py:5 imports telemetry_cli",
-                     "consent/sub/mod.py:7 imports tracking"]
+    assert found == [
+        "consent/sub/mod.py:2 imports tracking.spool",
+        "consent/sub/mod.py:5 imports telemetry_cli",
+        "consent/sub/mod.py:7 imports tracking",
+    ]
     assert (3, "consent") in modules  # `from .. import values`, resolved from consent/sub/mod.py

@@ -21,9 +21,16 @@ from .profile import TrackedProfile
 class DebugSink:
     """The ``debug`` plan's sink: the tracker hands it events, it prints them."""
 
-    def __init__(self, profile: TrackedProfile, decision: Decision, catalog: Catalog,
-                 url: str | None, problem: str | None, project_name: str | None,
-                 cwd: str) -> None:
+    def __init__(
+        self,
+        profile: TrackedProfile,
+        decision: Decision,
+        catalog: Catalog,
+        url: str | None,
+        problem: str | None,
+        project_name: str | None,
+        cwd: str,
+    ) -> None:
         from rich.console import Console
 
         self._console = Console(stderr=True, soft_wrap=True)
@@ -39,7 +46,8 @@ class DebugSink:
         self._console.print(
             f"[bold]telemetry debug[/]: {profile.label}'s events are printed, not sent "
             f"(otherwise they would go to {where}); ids and keys below are per-run stand-ins.",
-            highlight=False, markup=True,
+            highlight=False,
+            markup=True,
         )
 
     def hasher(self) -> KeyedHasher:
@@ -50,26 +58,48 @@ class DebugSink:
         spec = self._catalog.get("platform")
         if spec is not None and spec.kind == "context":
             version = self._profile.tool_version
-            out.append({"schema": spec.iglu_uri, "data": {
-                "os": (platform.system() or "unknown")[:32],
-                "python_version": platform.python_version()[:32],
-                "tool_version": version[:64] if version else None}})
+            out.append(
+                {
+                    "schema": spec.iglu_uri,
+                    "data": {
+                        "os": (platform.system() or "unknown")[:32],
+                        "python_version": platform.python_version()[:32],
+                        "tool_version": version[:64] if version else None,
+                    },
+                }
+            )
         spec = self._catalog.get("invocation")
         if spec is not None and spec.kind == "context":
-            out.append({"schema": spec.iglu_uri, "data": {
-                "invocation_id": invocation_id, "anonymous_user_id": self._anonymous_id,
-                "project_id": self._project_id, "edition": self._edition}})
+            out.append(
+                {
+                    "schema": spec.iglu_uri,
+                    "data": {
+                        "invocation_id": invocation_id,
+                        "anonymous_user_id": self._anonymous_id,
+                        "project_id": self._project_id,
+                        "edition": self._edition,
+                    },
+                }
+            )
         return out
 
-    def record(self, uri: str, data: dict[str, Any], invocation_id: str,
-               extra: list[list[Any]], timestamp_ms: int) -> None:
+    def record(
+        self,
+        uri: str,
+        data: dict[str, Any],
+        invocation_id: str,
+        extra: list[list[Any]],
+        timestamp_ms: int,
+    ) -> None:
         name = uri.split("/")[1] if "/" in uri else uri
         document = {
             "event": name,
             "schema": uri,
             "data": data,
-            "contexts": [*self._contexts(invocation_id),
-                         *({"schema": c_uri, "data": c_data} for c_uri, c_data in extra)],
+            "contexts": [
+                *self._contexts(invocation_id),
+                *({"schema": c_uri, "data": c_data} for c_uri, c_data in extra),
+            ],
         }
         self._console.print(f"[bold]telemetry debug[/]: {name}", highlight=False)
         self._console.print_json(data=document)

@@ -76,8 +76,9 @@ def _snippet(uri: str, schema: dict[str, Any]) -> tuple[str, str]:
     from .collector.iglu import draft_04
 
     ident = re.sub(r"[^0-9a-zA-Z]+", "_", uri.split(":", 1)[1].split("/", 1)[1])
-    code = fastjsonschema.compile_to_code(_without_descriptions(draft_04(schema)),
-                                          detailed_exceptions=False)
+    code = fastjsonschema.compile_to_code(
+        _without_descriptions(draft_04(schema)), detailed_exceptions=False
+    )
     body = code.split("NoneType = type(None)\n", 1)[1]
     head = code.split("NoneType = type(None)\n", 1)[0]
     patterns = head.split("REGEX_PATTERNS = ", 1)[1].strip() if "REGEX_PATTERNS" in head else "{}"

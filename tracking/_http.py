@@ -46,7 +46,7 @@ import http.client
 import os
 import select
 import socket
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from .endpoint import TP2_PATH, is_loopback
@@ -56,8 +56,12 @@ from .errors import AnswerBroken, ConnectFailed, TimedOut, TransportError
 MAX_ANSWER_BYTES = 64 * 1024
 _HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 #: The peer closed a kept-alive connection before a single byte of the answer: safe to send again.
-_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
-          ConnectionAbortedError)
+_STALE = (
+    http.client.RemoteDisconnected,
+    ConnectionResetError,
+    BrokenPipeError,
+    ConnectionAbortedError,
+)
 
 
 class Answer(NamedTuple):
@@ -183,7 +187,8 @@ class Transport:
         host, port = (self._proxy[0], self._proxy[1]) if self._proxy else (self._host, self._port)
         if self._https:
             conn: http.client.HTTPConnection = _HTTPSConnection(
-                host, port, timeout=self._timeout, context=self._tls())
+                host, port, timeout=self._timeout, context=self._tls()
+            )
         else:
             conn = _HTTPConnection(host, port, timeout=self._timeout)
         if self._proxy is not None:
@@ -285,7 +290,8 @@ def _proxy_for(host: str, https: bool) -> tuple[str, int, dict[str, str]] | None
         if parts.username is not None:
             credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
             headers["Proxy-Authorization"] = "Basic " + base64.b64encode(
-                credentials.encode("utf-8")).decode("ascii")
+                credentials.encode("utf-8")
+            ).decode("ascii")
         return parts.hostname, parts.port or 80, headers
     except (ValueError, OSError):
         return None

@@ -86,28 +86,42 @@ class PayloadBuilder:
         self._unstruct_schema = UNSTRUCT_EVENT_SCHEMA
         constant = Payload({"e": "ue"})
         constant.add_dict(sp.Subject().standard_nv_pairs)  # "p": "pc", as Tracker's default subject
-        constant.add_dict({"tv": VERSION, "tna": namespace, "aid": app_id})  # Tracker's standard pairs
+        constant.add_dict(
+            {"tv": VERSION, "tna": namespace, "aid": app_id}
+        )  # Tracker's standard pairs
         self._constant: dict[str, str] = {k: str(v) for k, v in constant.get().items()}
 
     def encode_contexts(self, contexts: list[tuple[str, dict[str, Any]]]) -> str | None:
         """The ``cx`` field for ``contexts`` (None when there are none, as Tracker omits it)."""
         sdj = self._sdj
-        envelope = sdj(self._contexts_schema,
-                       [sdj(uri, values).to_json() for uri, values in contexts]).to_json()
+        envelope = sdj(
+            self._contexts_schema, [sdj(uri, values).to_json() for uri, values in contexts]
+        ).to_json()
         payload = self._payload()
         if contexts:
             payload.add_json(envelope, True, "cx", "co")
         return payload.get().get("cx")
 
-    def build(self, schema: str, data: dict[str, Any], *, dtm: int | str,
-              cx: str | None = None, eid: str | None = None) -> dict[str, str]:
+    def build(
+        self,
+        schema: str,
+        data: dict[str, Any],
+        *,
+        dtm: int | str,
+        cx: str | None = None,
+        eid: str | None = None,
+    ) -> dict[str, str]:
         """One event's payload: ``dtm`` is when it was recorded (ms), ``cx`` the contexts already
         encoded (:meth:`encode_contexts`, once per invocation), ``eid`` the id the event was
         recorded with (a new one when None): a retried event keeps its id."""
         sdj = self._sdj
         payload = self._payload(self._constant)
-        payload.add_json(sdj(self._unstruct_schema, sdj(schema, data).to_json()).to_json(), True,
-                         "ue_px", "ue_pr")
+        payload.add_json(
+            sdj(self._unstruct_schema, sdj(schema, data).to_json()).to_json(),
+            True,
+            "ue_px",
+            "ue_pr",
+        )
         payload.add("cx", cx)
         payload.add("eid", eid or self._new_eid())
         # ``dtm`` is when the event happened on the device: when the host recorded it, as

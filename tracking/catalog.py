@@ -61,8 +61,16 @@ class _Spec:
     """
 
     kind: ClassVar[Literal["event", "context"]]
-    __slots__ = ("_cache", "description", "example", "model", "name", "schema_root", "vendor",
-                 "version")
+    __slots__ = (
+        "_cache",
+        "description",
+        "example",
+        "model",
+        "name",
+        "schema_root",
+        "vendor",
+        "version",
+    )
     name: str
     description: str
     example: dict[str, Any]
@@ -72,13 +80,27 @@ class _Spec:
     schema_root: Traversable | str | os.PathLike[str] | None
     _cache: dict[str, Any]
 
-    def __init__(self, name: str, description: str, example: dict[str, Any], *,
-                 model: type[Any] | str | None = None, vendor: str = VENDOR,
-                 version: str = "1-0-0",
-                 schema_root: Traversable | str | os.PathLike[str] | None = None) -> None:
-        for key, value in (("name", name), ("description", description), ("example", example),
-                           ("model", model), ("vendor", vendor), ("version", version),
-                           ("schema_root", schema_root), ("_cache", {})):
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        example: dict[str, Any],
+        *,
+        model: type[Any] | str | None = None,
+        vendor: str = VENDOR,
+        version: str = "1-0-0",
+        schema_root: Traversable | str | os.PathLike[str] | None = None,
+    ) -> None:
+        for key, value in (
+            ("name", name),
+            ("description", description),
+            ("example", example),
+            ("model", model),
+            ("vendor", vendor),
+            ("version", version),
+            ("schema_root", schema_root),
+            ("_cache", {}),
+        ):
             object.__setattr__(self, key, value)
 
     def __setattr__(self, key: str, value: object) -> None:
@@ -207,8 +229,9 @@ class Catalog:
     events: tuple[EventSpec, ...]
     contexts: tuple[ContextSpec, ...]
 
-    def __init__(self, events: tuple[EventSpec, ...] = (),
-                 contexts: tuple[ContextSpec, ...] = ()) -> None:
+    def __init__(
+        self, events: tuple[EventSpec, ...] = (), contexts: tuple[ContextSpec, ...] = ()
+    ) -> None:
         self.events = tuple(events)
         self.contexts = tuple(contexts)
         seen: set[str] = set()
@@ -324,15 +347,23 @@ INVOCATION_END = EventSpec(
     name="invocation_end",
     model="tracking.events:InvocationEnd",
     description="Sent when the command ends, even when it fails: success, duration, node counts.",
-    example={"command": "run", "success": True, "duration_s": 12.5,
-             "node_counts": {"model": 3, "test": 2}},
+    example={
+        "command": "run",
+        "success": True,
+        "duration_s": 12.5,
+        "node_counts": {"model": 3, "test": 2},
+    },
 )
 MODEL_RUN = EventSpec(
     name="model_run",
     model="tracking.events:ModelRun",
     description="Sent after each model runs: a keyed hash of its contents, never its name or SQL.",
-    example={"model_key": _EXAMPLE_HASH, "status": "success", "execution_time_s": 0.42,
-             "materialization": "table"},
+    example={
+        "model_key": _EXAMPLE_HASH,
+        "status": "success",
+        "execution_time_s": 0.42,
+        "materialization": "table",
+    },
 )
 PLATFORM = ContextSpec(
     name="platform",
@@ -344,8 +375,12 @@ INVOCATION = ContextSpec(
     name="invocation",
     model="tracking.events:InvocationContext",
     description="Attached to every event: run id, anonymous installation id, keyed project id.",
-    example={"invocation_id": _EXAMPLE_UUID, "anonymous_user_id": _EXAMPLE_UUID.replace("5f", "7a"),
-             "project_id": _EXAMPLE_HASH[::-1], "edition": "core"},
+    example={
+        "invocation_id": _EXAMPLE_UUID,
+        "anonymous_user_id": _EXAMPLE_UUID.replace("5f", "7a"),
+        "project_id": _EXAMPLE_HASH[::-1],
+        "edition": "core",
+    },
 )
 
 #: The built-in dbt-compatible profile's catalog (PRODUCT.md §4).

@@ -45,9 +45,15 @@ _RESPAWN_S = 0.5
 MemoryRuns = Iterable[tuple[Mapping[str, Any], list[dict[str, Any]]]]
 
 
-def start_uploader(spool: Spool, settings: TrackerSettings, endpoint: str | None, *,
-                   env_prefix: str, env: Mapping[str, str] | None = None,
-                   force: bool = False) -> bool:
+def start_uploader(
+    spool: Spool,
+    settings: TrackerSettings,
+    endpoint: str | None,
+    *,
+    env_prefix: str,
+    env: Mapping[str, str] | None = None,
+    force: bool = False,
+) -> bool:
     """Start a detached uploader if nobody holds the lock and ``endpoint`` is not in backoff.
 
     The uploader reads its settings (``<env_prefix>TELEMETRY_*``) from the environment it
@@ -58,8 +64,7 @@ def start_uploader(spool: Spool, settings: TrackerSettings, endpoint: str | None
     uploader will come to keep them.
     """
     try:
-        in_backoff = (not force and endpoint is not None
-                      and spool.not_before(endpoint) > time.time())
+        in_backoff = not force and endpoint is not None and spool.not_before(endpoint) > time.time()
         fd = spool.try_lock()
         if fd is None:
             return False  # an uploader runs; it looks again after it lets go of the lock
@@ -67,17 +72,32 @@ def start_uploader(spool: Spool, settings: TrackerSettings, endpoint: str | None
             if in_backoff:
                 _keep_bounds(spool, settings)
                 return False
-            argv = [sys.executable, "-m", "tracking.uploader", "--spool", spool.directory,
-                    "--lock-fd", str(fd), "--env-prefix", env_prefix]
+            argv = [
+                sys.executable,
+                "-m",
+                "tracking.uploader",
+                "--spool",
+                spool.directory,
+                "--lock-fd",
+                str(fd),
+                "--env-prefix",
+                env_prefix,
+            ]
             if force:
                 argv.append("--force")
             import subprocess
 
             child = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, close_fds=True, pass_fds=(fd,),
-                start_new_session=True, cwd=spool.directory,
-                env=_uploader_environment(env_prefix, env))
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                close_fds=True,
+                pass_fds=(fd,),
+                start_new_session=True,
+                cwd=spool.directory,
+                env=_uploader_environment(env_prefix, env),
+            )
             Spool.mark_holder(fd, child.pid)  # who holds the lock now, from the first moment
             _detach(child)
             return True
@@ -123,8 +143,9 @@ def _detach(child: subprocess.Popen[bytes]) -> None:
 
 
 def _keep_bounds(spool: Spool, settings: TrackerSettings) -> None:
-    dropped = spool.enforce_bounds(settings.spool_max_events, settings.spool_max_bytes,
-                                   settings.spool_max_age_s)
+    dropped = spool.enforce_bounds(
+        settings.spool_max_events, settings.spool_max_bytes, settings.spool_max_age_s
+    )
     spool.count_dropped(dropped)
 
 
@@ -135,8 +156,9 @@ class InlineWorker:
     works, and Python 3.12 refuses to start a thread once the interpreter is exiting.
     """
 
-    def __init__(self, spool: Spool | None, env_prefix: str,
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, spool: Spool | None, env_prefix: str, env: Mapping[str, str] | None = None
+    ) -> None:
         self._spool = spool
         self._env_prefix = env_prefix
         self._settings: TrackerSettings | None = None
@@ -144,8 +166,7 @@ class InlineWorker:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._jobs: list[_Job] = []
-        self._thread = threading.Thread(target=self._serve, name="telemetry-delivery",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="telemetry-delivery", daemon=True)
         self._thread.start()
 
     def deliver(self, deadline: float, memory: MemoryRuns = ()) -> Report | None:
@@ -183,22 +204,23 @@ class InlineWorker:
 
 
 class _Job:
-    def __init__(self, deadline: float, memory: list[tuple[Mapping[str, Any],
-                                                          list[dict[str, Any]]]]) -> None:
+    def __init__(
+        self, deadline: float, memory: list[tuple[Mapping[str, Any], list[dict[str, Any]]]]
+    ) -> None:
         self.deadline = deadline
         self.memory = memory
         self.done = threading.Event()
         self.report: Report | None = None
 
-    def run(self, spool: Spool | None, settings: TrackerSettings,
-            env: Mapping[str, str] | None) -> None:
+    def run(
+        self, spool: Spool | None, settings: TrackerSettings, env: Mapping[str, str] | None
+    ) -> None:
         try:
             from .uploader import deliver
 
             left = self.deadline - time.monotonic()
             if left > 0:
-                self.report = deliver(spool, settings, timeout=left, memory=self.memory,
-                                      env=env)
+                self.report = deliver(spool, settings, timeout=left, memory=self.memory, env=env)
         except Exception:  # noqa: BLE001
             pass
         finally:
@@ -208,9 +230,15 @@ class _Job:
 class Handover:
     """One tracker's way of getting its sealed segments delivered (see the module docstring)."""
 
-    def __init__(self, spool: Spool, settings: TrackerSettings, endpoint: str,
-                 mode: DeliveryMode, env_prefix: str,
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        spool: Spool,
+        settings: TrackerSettings,
+        endpoint: str,
+        mode: DeliveryMode,
+        env_prefix: str,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.spool = spool
         self.settings = settings
         self.endpoint = endpoint
@@ -238,8 +266,14 @@ class Handover:
             self.uploads_started += 1
 
     def _start(self, force: bool = False) -> bool:
-        return start_uploader(self.spool, self.settings, self.endpoint,
-                              env_prefix=self.env_prefix, env=self._env, force=force)
+        return start_uploader(
+            self.spool,
+            self.settings,
+            self.endpoint,
+            env_prefix=self.env_prefix,
+            env=self._env,
+            force=force,
+        )
 
     def finish(self, timeout: float, memory: MemoryRuns = ()) -> bool:
         """The run's recording is over: hand everything over. In detached mode this returns at
@@ -262,8 +296,7 @@ class Handover:
         memory = list(memory)
         if memory or self.mode == "inline":
             report = self.worker().deliver(deadline, memory)
-            ok = report is not None and report.error is None and not (
-                memory and report.failed)
+            ok = report is not None and report.error is None and not (memory and report.failed)
         started = -_RESPAWN_S
         while True:
             left = self._waiting(wanted)
@@ -293,8 +326,10 @@ class Handover:
 
 
 def _segment_named(base: str, names: list[str]) -> bool:
-    return any(name.startswith(base + ".") and name.endswith((".open", ".seg", ".sending"))
-               for name in names)
+    return any(
+        name.startswith(base + ".") and name.endswith((".open", ".seg", ".sending"))
+        for name in names
+    )
 
 
 def _delivered(receipt: Any) -> bool:

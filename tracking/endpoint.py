@@ -25,8 +25,10 @@ if TYPE_CHECKING:
 
 #: Snowplow's tracker-protocol POST path, appended to the collector's base URL.
 TP2_PATH = "/com.snowplowanalytics.snowplow/tp2"
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
 _USERINFO = re.compile(r"(^|//)[^/@]*@")
 _PATH = re.compile(r"^[A-Za-z0-9._~/-]*$")
 
@@ -51,6 +53,7 @@ def check_endpoint(raw: str, source: str) -> tuple[str | None, str | None]:
         return None, None
     if "://" not in text:
         text = "https://" + text  # as snowplow-tracker does: a bare host means HTTPS
+
     def refused(why: str, fix: str) -> tuple[None, str]:
         # Never echo credentials someone put in the URL: they would land in CI logs.
         safe = _USERINFO.sub(r"\1***@", raw)
@@ -60,8 +63,10 @@ def check_endpoint(raw: str, source: str) -> tuple[str | None, str | None]:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as exc:
-        return refused(f"is not a valid URL ({exc})",
-                       "give the collector's base URL, e.g. https://collector.example.com")
+        return refused(
+            f"is not a valid URL ({exc})",
+            "give the collector's base URL, e.g. https://collector.example.com",
+        )
     scheme = parts.scheme.lower()
     host = parts.hostname or ""
     if scheme not in ("http", "https"):
@@ -69,8 +74,10 @@ def check_endpoint(raw: str, source: str) -> tuple[str | None, str | None]:
     if parts.username is not None or parts.password is not None:
         return refused("carries a user name or password", "remove them from the URL")
     if parts.query or parts.fragment or not _PATH.match(parts.path):
-        return refused("is not a plain base URL (query, fragment or unusual characters)",
-                       "give only scheme, host, port and path")
+        return refused(
+            "is not a plain base URL (query, fragment or unusual characters)",
+            "give only scheme, host, port and path",
+        )
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -78,8 +85,10 @@ def check_endpoint(raw: str, source: str) -> tuple[str | None, str | None]:
     if address is None and not _HOSTNAME.match(host):
         return refused("has no valid host name", "give the collector's base URL")
     if scheme == "http" and not is_loopback(host):
-        return refused("uses plain http:// to another machine",
-                       "use https:// (plain http is allowed only to 127.0.0.1, ::1 or localhost)")
+        return refused(
+            "uses plain http:// to another machine",
+            "use https:// (plain http is allowed only to 127.0.0.1, ::1 or localhost)",
+        )
     if scheme == "http" and address is None:
         # "localhost" by name would be resolved, and a resolver (or "localhost." going to DNS)
         # could send plain-HTTP events elsewhere: pin the loopback address itself.
@@ -92,8 +101,9 @@ def check_endpoint(raw: str, source: str) -> tuple[str | None, str | None]:
     return f"{scheme}://{netloc}{path}", None
 
 
-def endpoint_for(profile: TrackedProfile,
-                 env: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+def endpoint_for(
+    profile: TrackedProfile, env: Mapping[str, str] | None = None
+) -> tuple[str | None, str | None]:
     """Where ``profile``'s events would go now: ``(url, None)``, ``(None, why)`` or ``(None, None)``.
 
     ``<PREFIX>TELEMETRY_ENDPOINT`` (when set and not blank) overrides the profile's collector.
@@ -103,11 +113,14 @@ def endpoint_for(profile: TrackedProfile,
     return resolve_endpoint(profile, env.get(profile.endpoint_env_var))
 
 
-def resolve_endpoint(profile: TrackedProfile,
-                     override: str | None) -> tuple[str | None, str | None]:
+def resolve_endpoint(
+    profile: TrackedProfile, override: str | None
+) -> tuple[str | None, str | None]:
     """:func:`endpoint_for` with the override already read (the tracker reads it with its settings)."""
     if override is not None and override.strip():
         return check_endpoint(override, profile.endpoint_env_var)
     if not profile.collector_endpoint:
         return None, None
-    return check_endpoint(profile.collector_endpoint, f"the {profile.name} profile's collector_endpoint")
+    return check_endpoint(
+        profile.collector_endpoint, f"the {profile.name} profile's collector_endpoint"
+    )

@@ -29,8 +29,10 @@ KeyedHash = Annotated[str, StringConstraints(pattern=HASH_PATTERN, max_length=64
 Uuid = Annotated[str, StringConstraints(pattern=UUID_PATTERN, max_length=36)]
 Command = Annotated[str, StringConstraints(pattern=COMMAND_PATTERN, max_length=64)]
 Token = Annotated[str, StringConstraints(pattern=TOKEN_PATTERN, max_length=32)]
-_COMMAND_DOC = ("The command the tool ran: one or two lower-case words, e.g. `run` or "
-                "`docs generate` (never its arguments).")
+_COMMAND_DOC = (
+    "The command the tool ran: one or two lower-case words, e.g. `run` or "
+    "`docs generate` (never its arguments)."
+)
 RunStatus = Literal["success", "error", "skipped", "fail", "warn", "pass"]
 
 
@@ -54,8 +56,9 @@ class InvocationEnd(TelemetryModel):
     success: bool = Field(description="Whether the command succeeded.")
     duration_s: float = Field(ge=0, le=31_536_000, description="Wall-clock duration in seconds.")
     node_counts: dict[Token, Annotated[int, Field(ge=0, le=1_000_000_000)]] = Field(
-        default_factory=dict, max_length=32,
-        description="How many nodes of each type ran, e.g. {\"model\": 3, \"test\": 2}.",
+        default_factory=dict,
+        max_length=32,
+        description='How many nodes of each type ran, e.g. {"model": 3, "test": 2}.',
     )
 
 
@@ -75,12 +78,15 @@ class ModelRun(TelemetryModel):
 class PlatformContext(TelemetryModel):
     """Where the tool runs: attached to every event."""
 
-    os: str = Field(min_length=1, max_length=32,
-                    description="Operating system family, e.g. `Linux`.")
-    python_version: str = Field(min_length=1, max_length=32,
-                                description="Python version, e.g. `3.12.4`.")
-    tool_version: str | None = Field(max_length=64,
-                                     description="The host tool's version, if it says.")
+    os: str = Field(
+        min_length=1, max_length=32, description="Operating system family, e.g. `Linux`."
+    )
+    python_version: str = Field(
+        min_length=1, max_length=32, description="Python version, e.g. `3.12.4`."
+    )
+    tool_version: str | None = Field(
+        max_length=64, description="The host tool's version, if it says."
+    )
 
 
 class InvocationContext(TelemetryModel):

@@ -82,5 +82,5 @@ def event_ids() -> Iterator[str]:
     while True:
         pool = os.urandom(16 * 64).hex()
         for start in range(0, len(pool), 32):
-            h = pool[start:start + 32]
+            h = pool[start : start + 32]
             yield f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"

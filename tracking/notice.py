@@ -13,7 +13,6 @@ from consent import Decision
 from .profile import TrackedProfile
 from .state import acknowledge_notice, acknowledged_version
 
-
 #: Profiles whose notice this process showed: the whole process is the notice run, so a second
 #: Tracker in it (a programmatic runner, a test harness) must not send either.
 _SHOWN_IN_THIS_PROCESS: set[tuple[str, str, int]] = set()
@@ -39,15 +38,16 @@ def notice_text(profile: TrackedProfile, decision: Decision) -> str:
     lines = [
         f"{label} collects anonymous usage statistics to improve it: {profile.collects}.",
         "Nothing was sent this time; from the next run on, events are sent."
-        if acknowledged_version(profile) is None else
-        f"What {label} collects has changed (consent version {profile.consent_version}); "
+        if acknowledged_version(profile) is None
+        else f"What {label} collects has changed (consent version {profile.consent_version}); "
         "nothing was sent this time, from the next run on the new events are sent.",
     ]
     if decision.mandatory:
         lines.append(f"In the {decision.edition.name} edition this cannot be turned off.")
     else:
-        lines.append(f"To turn it off: `{cli} disable`, or set DO_NOT_TRACK=1 "
-                     f"(or {profile.env_var}=false).")
+        lines.append(
+            f"To turn it off: `{cli} disable`, or set DO_NOT_TRACK=1 (or {profile.env_var}=false)."
+        )
     lines.append(f"To see every event and field: `{cli} events`; why it is on: `{cli} status`.")
     return "\n".join(lines)
 

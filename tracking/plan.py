@@ -36,10 +36,15 @@ class Plan(NamedTuple):
     inline_because: str | None = None
 
 
-def plan(decision: Decision | None, settings: TrackerSettings, endpoint: str | None,
-         endpoint_problem: str | None, needs_notice: bool,
-         delivery: tuple[DeliveryMode, str | None] = ("detached", None),
-         problems: tuple[str, ...] = ()) -> Plan:
+def plan(
+    decision: Decision | None,
+    settings: TrackerSettings,
+    endpoint: str | None,
+    endpoint_problem: str | None,
+    needs_notice: bool,
+    delivery: tuple[DeliveryMode, str | None] = ("detached", None),
+    problems: tuple[str, ...] = (),
+) -> Plan:
     """The plan of a run; see the module docstring. ``problems``: settings that were ignored."""
     if decision is None or not decision.enabled:
         return Plan("off")
@@ -56,9 +61,14 @@ def plan(decision: Decision | None, settings: TrackerSettings, endpoint: str | N
     return Plan("record", endpoint, problems, mode, because)
 
 
-def delivery_mode(env: Mapping[str, str], *, pid: int | None = None,
-                  platform: str | None = None, frozen: bool | None = None,
-                  executable: str | None = None) -> tuple[DeliveryMode, str | None]:
+def delivery_mode(
+    env: Mapping[str, str],
+    *,
+    pid: int | None = None,
+    platform: str | None = None,
+    frozen: bool | None = None,
+    executable: str | None = None,
+) -> tuple[DeliveryMode, str | None]:
     """Detached, unless a detached process would not survive or cannot be started here.
 
     - CI: runners reap what a step leaves behind (and a container ends with its step);

@@ -67,8 +67,10 @@ def _consent_fields(profile: AppProfile) -> dict[str, object]:
 #: The built-in dbt profile as far as sending goes: it has no collector of its own (dbt sends
 #: its own events to dbt Labs, and ours must never go there by accident;
 #: ``DBT_TELEMETRY_ENDPOINT`` sets one explicitly).
-DBT_PROFILE = TrackedProfile(**_consent_fields(DEFAULT_PROFILE),  # type: ignore[arg-type]
-                             host_sends_to="dbt Labs")
+DBT_PROFILE = TrackedProfile(
+    **_consent_fields(DEFAULT_PROFILE),  # type: ignore[arg-type]
+    host_sends_to="dbt Labs",
+)
 
 
 def tracked(profile: AppProfile) -> TrackedProfile:

@@ -62,9 +62,15 @@ def profile_from_data(data: Mapping[str, Any]) -> TrackedProfile:
     return profile
 
 
-def segment_header(profile: TrackedProfile, decision: Decision, endpoint: str, cwd: str,
-                   project_id: str | None, contexts: Mapping[str, str],
-                   schemas: Mapping[str, Any]) -> dict[str, Any]:
+def segment_header(
+    profile: TrackedProfile,
+    decision: Decision,
+    endpoint: str,
+    cwd: str,
+    project_id: str | None,
+    contexts: Mapping[str, str],
+    schemas: Mapping[str, Any],
+) -> dict[str, Any]:
     """The first line of a segment (see the module docstring)."""
     return {
         "spool": SPOOL_VERSION,
@@ -82,8 +88,9 @@ def segment_header(profile: TrackedProfile, decision: Decision, endpoint: str, c
     }
 
 
-def redecide(profile: TrackedProfile, header: Mapping[str, Any],
-             env: Mapping[str, str] | None = None) -> Decision:
+def redecide(
+    profile: TrackedProfile, header: Mapping[str, Any], env: Mapping[str, str] | None = None
+) -> Decision:
     """The recording run's decision with its lasting layers read again now.
 
     A ``telemetry disable`` (user config or project file) or an admin's lock since the events
@@ -96,17 +103,25 @@ def redecide(profile: TrackedProfile, header: Mapping[str, Any],
     recorded_edition = header.get("edition") or {}
     from_host = recorded_edition.get("origin") == "host"
     edition_name = recorded_edition.get("name") if from_host else None
-    chosen, fresh, watched = consent.gather(profile, edition=edition_name,
-                                           cwd=str(header.get("cwd") or "/"), env=env)
+    chosen, fresh, watched = consent.gather(
+        profile, edition=edition_name, cwd=str(header.get("cwd") or "/"), env=env
+    )
     if from_host:
         chosen = Edition("cloud" if edition_name == "cloud" else "core", "host")
     recorded: dict[str, Layer] = {}
     for item in header.get("layers") or ():
         name, opinion, error = item
-        recorded[str(name)] = Layer(str(name), opinion if opinion in ("on", "off") else None,
-                                    status="error" if error else "no_opinion")
-    layers = [layer if layer.name in LASTING_LAYERS or layer.name not in recorded
-              else recorded[layer.name] for layer in fresh]
+        recorded[str(name)] = Layer(
+            str(name),
+            opinion if opinion in ("on", "off") else None,
+            status="error" if error else "no_opinion",
+        )
+    layers = [
+        layer
+        if layer.name in LASTING_LAYERS or layer.name not in recorded
+        else recorded[layer.name]
+        for layer in fresh
+    ]
     decision = resolve(profile.name, chosen, layers)
     return dataclasses.replace(decision, watched_paths=tuple(watched))
 

@@ -54,29 +54,50 @@ class TrackerSettings(NamedTuple):
 
     endpoint: Annotated[str | None, Setting("Collector base URL; overrides the profile's.")] = None
     debug: Annotated[bool, Setting("Print each event to stderr instead of recording it.")] = False
-    flush_deadline: Annotated[float | None, Setting(
-        "Seconds a host may wait at exit when it delivers in-process (CI, PID 1); "
-        "default: the profile's (1 s).", ge=0, le=30)] = None
-    spool_max_events: Annotated[int, Setting(
-        "Events kept waiting before the oldest are dropped.", ge=1, le=10_000_000)] = 10_000
-    spool_max_bytes: Annotated[int, Setting(
-        "Bytes of waiting events kept before the oldest are dropped.",
-        ge=1024, le=1 << 34)] = 10 * 1024 * 1024
-    spool_max_age_s: Annotated[float, Setting(
-        "Seconds an event may wait before it is dropped as too old.",
-        ge=1, le=365 * 24 * 3600.0)] = 7 * 24 * 3600.0
+    flush_deadline: Annotated[
+        float | None,
+        Setting(
+            "Seconds a host may wait at exit when it delivers in-process (CI, PID 1); "
+            "default: the profile's (1 s).",
+            ge=0,
+            le=30,
+        ),
+    ] = None
+    spool_max_events: Annotated[
+        int, Setting("Events kept waiting before the oldest are dropped.", ge=1, le=10_000_000)
+    ] = 10_000
+    spool_max_bytes: Annotated[
+        int,
+        Setting("Bytes of waiting events kept before the oldest are dropped.", ge=1024, le=1 << 34),
+    ] = 10 * 1024 * 1024
+    spool_max_age_s: Annotated[
+        float,
+        Setting(
+            "Seconds an event may wait before it is dropped as too old.", ge=1, le=365 * 24 * 3600.0
+        ),
+    ] = 7 * 24 * 3600.0
     batch_size: Annotated[int, Setting("Events per POST.", ge=1, le=500)] = 200
-    request_timeout: Annotated[float, Setting(
-        "Seconds per HTTP request (connect, each read).", gt=0, le=60)] = 5.0
-    upload_time_limit: Annotated[float, Setting(
-        "Hard wall-clock cap of one uploader process, in seconds.", ge=1, le=600)] = 30.0
-    backoff_max_s: Annotated[float, Setting(
-        "Longest wait after failed uploads before another uploader starts.", ge=0, le=3600)] = 60.0
+    request_timeout: Annotated[
+        float, Setting("Seconds per HTTP request (connect, each read).", gt=0, le=60)
+    ] = 5.0
+    upload_time_limit: Annotated[
+        float, Setting("Hard wall-clock cap of one uploader process, in seconds.", ge=1, le=600)
+    ] = 30.0
+    backoff_max_s: Annotated[
+        float,
+        Setting("Longest wait after failed uploads before another uploader starts.", ge=0, le=3600),
+    ] = 60.0
 
 
 #: What a host reads itself; the uploader reads every setting.
-HOST_SETTINGS = ("endpoint", "debug", "flush_deadline", "spool_max_events", "spool_max_bytes",
-                 "spool_max_age_s")
+HOST_SETTINGS = (
+    "endpoint",
+    "debug",
+    "flush_deadline",
+    "spool_max_events",
+    "spool_max_bytes",
+    "spool_max_age_s",
+)
 
 
 class Declared(NamedTuple):
@@ -101,20 +122,31 @@ def declared() -> tuple[Declared, ...]:
         for name in TrackerSettings._fields:
             kind, setting = typing.get_args(hints[name])
             values = [arg for arg in typing.get_args(kind) if arg is not type(None)]
-            out.append(Declared(name, values[0] if values else kind, bool(values), 
-                                TrackerSettings._field_defaults[name], setting))
+            out.append(
+                Declared(
+                    name,
+                    values[0] if values else kind,
+                    bool(values),
+                    TrackerSettings._field_defaults[name],
+                    setting,
+                )
+            )
         _DECLARED.append(tuple(out))
     return _DECLARED[0]
 
 
 def problem_line(variable: str, value: str, why: str) -> str:
     """The one line that reports a value that was ignored."""
-    return (f"telemetry: {variable}={shown(value)!r} is ignored ({why}); using the default. "
-            f"Fix: correct or unset {variable}")
+    return (
+        f"telemetry: {variable}={shown(value)!r} is ignored ({why}); using the default. "
+        f"Fix: correct or unset {variable}"
+    )
 
 
-def read_host_settings(env_prefix: str, env: Mapping[str, str] | None = None,
-                       ) -> tuple[TrackerSettings, list[str]]:
+def read_host_settings(
+    env_prefix: str,
+    env: Mapping[str, str] | None = None,
+) -> tuple[TrackerSettings, list[str]]:
     """The host's settings (:data:`HOST_SETTINGS`; the others keep their defaults), and one line
     per variable that was ignored because it was wrong. Standard library only.
 
@@ -123,8 +155,9 @@ def read_host_settings(env_prefix: str, env: Mapping[str, str] | None = None,
     """
     source = os.environ if env is None else env
     prefix = f"{env_prefix}TELEMETRY_".upper()
-    wanted = {f"{prefix}{item.name.upper()}": item for item in declared()
-              if item.name in HOST_SETTINGS}
+    wanted = {
+        f"{prefix}{item.name.upper()}": item for item in declared() if item.name in HOST_SETTINGS
+    }
     values: dict[str, Any] = {}
     problems: list[str] = []
     for key, text in source.items():

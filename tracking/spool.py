@@ -50,8 +50,14 @@ try:  # POSIX; elsewhere the spool is written but delivery is in-process (tracki
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["SEGMENT_MAX_BYTES", "SEGMENT_MAX_EVENTS", "Segment", "SegmentWriter", "Spool",
-           "Waiting"]
+__all__ = [
+    "SEGMENT_MAX_BYTES",
+    "SEGMENT_MAX_EVENTS",
+    "Segment",
+    "SegmentWriter",
+    "Spool",
+    "Waiting",
+]
 
 #: A host seals its segment and starts a new one after this many events or bytes, so that a long
 #: run is delivered in pieces and a cap drops little more than it must.
@@ -103,8 +109,15 @@ class Segment(NamedTuple):
         if match is None:
             return None
         created, pid, token, events, state = match.groups()
-        return cls(directory, name, int(created), int(pid), token,
-                   int(events) if events is not None else None, state)
+        return cls(
+            directory,
+            name,
+            int(created),
+            int(pid),
+            token,
+            int(events) if events is not None else None,
+            state,
+        )
 
 
 class Waiting(NamedTuple):
@@ -283,10 +296,14 @@ class Spool:
             if when > now:
                 not_before[str(endpoint)] = when
             last_error = entry.get("error") or last_error
-        dropped = {str(k): int(v) for k, v in (state.get("dropped") or {}).items()
-                   if isinstance(v, int) and v > 0}
-        return Waiting(events, oldest, total_bytes, dropped, not_before,
-                       last_error if events else None)
+        dropped = {
+            str(k): int(v)
+            for k, v in (state.get("dropped") or {}).items()
+            if isinstance(v, int) and v > 0
+        }
+        return Waiting(
+            events, oldest, total_bytes, dropped, not_before, last_error if events else None
+        )
 
     def newest(self, last: int) -> list[dict[str, Any]]:
         """The newest ``last`` waiting events (``.open`` segments too), oldest first, as spooled
@@ -297,8 +314,11 @@ class Spool:
                 break
             _, events, _ = self.read(segment)
             done = self.cursor(segment) if segment.state == "sending" else 0
-            fresh = [{k: v for k, v in e.items() if not k.startswith("_")}
-                     for e in events if e["_line"] >= done]
+            fresh = [
+                {k: v for k, v in e.items() if not k.startswith("_")}
+                for e in events
+                if e["_line"] >= done
+            ]
             out[:0] = fresh
         return out[-last:] if last > 0 else []
 
@@ -332,8 +352,11 @@ class Spool:
         events: list[dict[str, Any]] = []
         bad = 0
         for index, record in enumerate(records):
-            if not isinstance(record, dict) or not isinstance(record.get("s"), str) \
-                    or not isinstance(record.get("d"), dict):
+            if (
+                not isinstance(record, dict)
+                or not isinstance(record.get("s"), str)
+                or not isinstance(record.get("d"), dict)
+            ):
                 bad += 1
                 continue
             record["_line"] = index
@@ -351,8 +374,9 @@ class Spool:
         claim is a rename, which only one of them wins).
         """
         self.ensure_dir()
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0),
-                     _FILE_MODE)
+        fd = os.open(
+            self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), _FILE_MODE
+        )
         if fcntl is None:
             return fd
         try:
@@ -435,8 +459,9 @@ class Spool:
         fixed name: only the lock holder writes cursors, and this runs after every batch.
         """
         tmp = segment.cursor_path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0),
-                     _FILE_MODE)
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), _FILE_MODE
+        )
         try:
             _write_all(fd, f"{done}\n".encode())
         finally:
@@ -457,8 +482,9 @@ class Spool:
                 os.unlink(leftover)
         return removed
 
-    def enforce_bounds(self, max_events: int, max_bytes: int, max_age_s: float,
-                       now: float | None = None) -> dict[str, int]:
+    def enforce_bounds(
+        self, max_events: int, max_bytes: int, max_age_s: float, now: float | None = None
+    ) -> dict[str, int]:
         """Drop what is too old, then whole oldest segments until the rest fits; counted.
 
         ``.open`` segments are not touched (their writers are alive); the newest sealed segment

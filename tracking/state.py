@@ -172,7 +172,7 @@ def _trim_log(path: str, size: int) -> None:
     with open(path, "rb") as fh:
         fh.seek(max(0, size - LOG_MAX_BYTES))
         tail = fh.read()
-    tail = tail[tail.find(b"\n") + 1:]
+    tail = tail[tail.find(b"\n") + 1 :]
     atomic_write(path, tail, durable=False)
 
 

@@ -36,12 +36,11 @@ if TYPE_CHECKING:
 
     from consent import AppProfile, Decision
 
-    from .profile import TrackedProfile
-
     from ._watch import ConsentWatch
     from .catalog import Catalog
     from .delivery import Handover
     from .ids import KeyedHasher
+    from .profile import TrackedProfile
     from .settings import TrackerSettings
     from .spool import SegmentWriter
 
@@ -52,14 +51,21 @@ if TYPE_CHECKING:
     class _Sink(Protocol):
         """What the tracker asks of the one sink its plan chose (spool, or debug printer)."""
 
-        def record(self, uri: str, data: dict[str, Any], invocation_id: str,
-                   extra: list[list[Any]], timestamp_ms: int) -> None: ...
+        def record(
+            self,
+            uri: str,
+            data: dict[str, Any],
+            invocation_id: str,
+            extra: list[list[Any]],
+            timestamp_ms: int,
+        ) -> None: ...
 
         def hasher(self) -> KeyedHasher | None: ...
 
         def flush(self, timeout: float) -> bool: ...
 
         def close(self, timeout: float) -> bool: ...
+
 
 #: How often, at most, recording an event re-checks consent (the uploader checks again, exactly,
 #: before each batch). Four stats per event would double the cost of recording for a host
@@ -87,10 +93,26 @@ class TrackerStats:
     A plain class: a host creates it at start-up, and a dataclass costs a millisecond to define.
     """
 
-    __slots__ = ("dropped_consent", "dropped_unwritable", "errors", "in_memory", "invalid",
-                 "recorded", "segments", "uploads_started")
-    _ORDER = ("recorded", "invalid", "dropped_consent", "dropped_unwritable", "in_memory",
-              "segments", "uploads_started", "errors")
+    __slots__ = (
+        "dropped_consent",
+        "dropped_unwritable",
+        "errors",
+        "in_memory",
+        "invalid",
+        "recorded",
+        "segments",
+        "uploads_started",
+    )
+    _ORDER = (
+        "recorded",
+        "invalid",
+        "dropped_consent",
+        "dropped_unwritable",
+        "in_memory",
+        "segments",
+        "uploads_started",
+        "errors",
+    )
 
     def __init__(self) -> None:
         self.recorded = self.invalid = self.dropped_consent = self.dropped_unwritable = 0
@@ -151,8 +173,14 @@ class Tracker:
             self._sink = None
 
     # -- set-up (once) ---------------------------------------------------------------------
-    def _start(self, host_flag: bool | None, edition: str | None, cwd: str | None,
-               env: Mapping[str, str] | None, project_name: str | None) -> None:
+    def _start(
+        self,
+        host_flag: bool | None,
+        edition: str | None,
+        cwd: str | None,
+        env: Mapping[str, str] | None,
+        project_name: str | None,
+    ) -> None:
         profile = self.profile
         cwd = os.getcwd() if cwd is None else cwd
         decision = consent.decide(profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env)
@@ -161,8 +189,8 @@ class Tracker:
             return  # consent off: nothing else, not even an import
 
         from .catalog import load_catalog
-        from .errors import CatalogError
         from .endpoint import resolve_endpoint
+        from .errors import CatalogError
         from .notice import needs_notice, show_notice
         from .plan import delivery_mode, plan
         from .settings import read_host_settings
@@ -178,10 +206,12 @@ class Tracker:
                 _stderr_line(line)
             return
         url, problem = resolve_endpoint(profile, settings.endpoint)
-        notice = url is not None and problem is None and not settings.debug \
-            and needs_notice(profile)
-        self.plan = plan(decision, settings, url, problem, notice, delivery_mode(environ),
-                         tuple(problems))
+        notice = (
+            url is not None and problem is None and not settings.debug and needs_notice(profile)
+        )
+        self.plan = plan(
+            decision, settings, url, problem, notice, delivery_mode(environ), tuple(problems)
+        )
         for line in self.plan.messages:
             _stderr_line(line)
         kind = self.plan.kind
@@ -218,8 +248,14 @@ class Tracker:
         """A context manager: ``invocation_start`` now, ``invocation_end`` when the block ends."""
         return Invocation(self, command)
 
-    def track(self, event: str | object, data: Mapping[str, Any] | None = None, *,
-              contexts: Iterable[object] = (), invocation_id: str | None = None) -> None:
+    def track(
+        self,
+        event: str | object,
+        data: Mapping[str, Any] | None = None,
+        *,
+        contexts: Iterable[object] = (),
+        invocation_id: str | None = None,
+    ) -> None:
         """Record an event of the profile's catalog. Never raises.
 
         ``event`` is the event's name (or Iglu URI) and ``data`` its fields as plain JSON
@@ -253,13 +289,17 @@ class Tracker:
             from .catalog import host_check
 
             spec = self._catalog.get(name) if self._catalog is not None else None
-            known = (spec.iglu_uri, host_check(spec)) if spec is not None and \
-                spec.kind == kind else None
+            known = (
+                (spec.iglu_uri, host_check(spec))
+                if spec is not None and spec.kind == kind
+                else None
+            )
             self._specs[key] = known
         return known
 
-    def _resolve(self, item: str | object, data: Mapping[str, Any] | None,
-                 kind: str) -> tuple[str, dict[str, Any]] | None:
+    def _resolve(
+        self, item: str | object, data: Mapping[str, Any] | None, kind: str
+    ) -> tuple[str, dict[str, Any]] | None:
         """``(iglu uri, checked data)`` of an event or context, or None (not in the catalog).
 
         Raises when the data does not match its schema (the caller counts it as invalid).
@@ -272,8 +312,11 @@ class Tracker:
             found = self._spec(item, kind)
             values = data
         else:
-            spec = self._catalog.spec_for(item) if self._catalog is not None and \
-                item is not None else None
+            spec = (
+                self._catalog.spec_for(item)
+                if self._catalog is not None and item is not None
+                else None
+            )
             dump = getattr(item, "model_dump", None)
             if spec is None or not callable(dump):
                 return None
@@ -286,8 +329,13 @@ class Tracker:
             check(values)
         return uri, values
 
-    def _record(self, event: str | object, data: Mapping[str, Any] | None,
-                contexts: Iterable[object], invocation_id: str) -> None:
+    def _record(
+        self,
+        event: str | object,
+        data: Mapping[str, Any] | None,
+        contexts: Iterable[object],
+        invocation_id: str,
+    ) -> None:
         resolved = self._resolve(event, data, "event")
         if resolved is None:
             self.stats.invalid += 1
@@ -405,8 +453,15 @@ class _SpoolSink:
     within the flush deadline: they are not lost while the collector can be reached.
     """
 
-    def __init__(self, tracker: Tracker, settings: TrackerSettings, plan: Plan, cwd: str,
-                 project_name: str | None, env: Mapping[str, str] | None) -> None:
+    def __init__(
+        self,
+        tracker: Tracker,
+        settings: TrackerSettings,
+        plan: Plan,
+        cwd: str,
+        project_name: str | None,
+        env: Mapping[str, str] | None,
+    ) -> None:
         import json
 
         from .delivery import Handover
@@ -425,8 +480,9 @@ class _SpoolSink:
         self.spool = Spool.for_state_dir(self._profile.state_dir())
         assert plan.endpoint is not None
         self._endpoint = plan.endpoint
-        self.handover: Handover = Handover(self.spool, settings, plan.endpoint, plan.delivery,
-                                           self._profile.env_prefix, env)
+        self.handover: Handover = Handover(
+            self.spool, settings, plan.endpoint, plan.delivery, self._profile.env_prefix, env
+        )
         self._hasher: KeyedHasher | None = None
         self._header: dict[str, Any] | None = None
         self._writer: SegmentWriter | None = None
@@ -439,9 +495,8 @@ class _SpoolSink:
             # since start-up must not leave a new file behind). Once loaded, nothing is written.
             if not self._tracker._allowed_now():
                 return None
-            from .state import ensure_secret
-
             from .ids import KeyedHasher
+            from .state import ensure_secret
 
             self._hasher = KeyedHasher(ensure_secret(self._profile))
         return self._hasher
@@ -453,14 +508,23 @@ class _SpoolSink:
             tracker = self._tracker
             assert tracker.decision is not None and tracker._catalog is not None
             catalog = tracker._catalog
-            contexts = {name: spec.iglu_uri for name in ("platform", "invocation")
-                        if (spec := catalog.get(name)) is not None and spec.kind == "context"}
+            contexts = {
+                name: spec.iglu_uri
+                for name in ("platform", "invocation")
+                if (spec := catalog.get(name)) is not None and spec.kind == "context"
+            }
             from .catalog import host_check
 
-            schemas = {spec.iglu_uri: spec.schema() for spec in catalog
-                       if host_check(spec) is None}
-            self._header = segment_header(self._profile, tracker.decision, self._endpoint,
-                                          self._cwd, self._project_id(), contexts, schemas)
+            schemas = {spec.iglu_uri: spec.schema() for spec in catalog if host_check(spec) is None}
+            self._header = segment_header(
+                self._profile,
+                tracker.decision,
+                self._endpoint,
+                self._cwd,
+                self._project_id(),
+                contexts,
+                schemas,
+            )
         return self._header
 
     def _project_id(self) -> str | None:
@@ -473,11 +537,16 @@ class _SpoolSink:
         if not found:
             return None
         hasher = self.hasher()
-        return (hasher("project-dir", os.path.dirname(os.path.realpath(found)))
-                if hasher else None)
+        return hasher("project-dir", os.path.dirname(os.path.realpath(found))) if hasher else None
 
-    def record(self, uri: str, data: dict[str, Any], invocation_id: str,
-               extra: list[list[Any]], timestamp_ms: int) -> None:
+    def record(
+        self,
+        uri: str,
+        data: dict[str, Any],
+        invocation_id: str,
+        extra: list[list[Any]],
+        timestamp_ms: int,
+    ) -> None:
         stats = self._tracker.stats
         try:
             header = self._make_header()
@@ -504,15 +573,27 @@ class _SpoolSink:
         if len(memory) >= self.settings.spool_max_events:
             memory.pop(0)  # the oldest go first, as in the spool
             stats.dropped_unwritable += 1
-        event: dict[str, Any] = {"e": eid, "t": timestamp_ms, "s": uri,
-                                 "d": self._decode(self._encode(data)), "i": invocation_id}
+        event: dict[str, Any] = {
+            "e": eid,
+            "t": timestamp_ms,
+            "s": uri,
+            "d": self._decode(self._encode(data)),
+            "i": invocation_id,
+        }
         if extra:
             event["x"] = extra
         memory.append(event)
         stats.in_memory += 1
 
-    def _line(self, eid: str, timestamp_ms: int, uri: str, data: dict[str, Any],
-              invocation_id: str, extra: list[list[Any]]) -> bytes:
+    def _line(
+        self,
+        eid: str,
+        timestamp_ms: int,
+        uri: str,
+        data: dict[str, Any],
+        invocation_id: str,
+        extra: list[list[Any]],
+    ) -> bytes:
         """The spool line of one event: ``{"e", "t", "s", "d", "i"[, "x"]}`` as compact JSON.
 
         Put together from its encoded parts: the schema and invocation id are encoded once
@@ -530,8 +611,10 @@ class _SpoolSink:
                 known.clear()
             inv_json = known[invocation_id] = encode(invocation_id)
         tail = f',"x":{encode(extra)}}}\n' if extra else "}\n"
-        return (f'{{"e":"{eid}","t":{int(timestamp_ms)},"s":{uri_json},"d":{encode(data)},'
-                f'"i":{inv_json}{tail}').encode()
+        return (
+            f'{{"e":"{eid}","t":{int(timestamp_ms)},"s":{uri_json},"d":{encode(data)},'
+            f'"i":{inv_json}{tail}'
+        ).encode()
 
     def _to_memory(self) -> None:
         """The spool cannot be written: keep events here; deliver them from this process."""
@@ -592,12 +675,14 @@ class Invocation:
     def __enter__(self) -> Invocation:
         self._started = time.perf_counter()
         if self._tracker.enabled:
-            self._tracker.track("invocation_start", {"command": self.command},
-                                invocation_id=self.invocation_id)
+            self._tracker.track(
+                "invocation_start", {"command": self.command}, invocation_id=self.invocation_id
+            )
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: object) -> Literal[False]:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> Literal[False]:
         if self._tracker.enabled:
             try:
                 if exc_type is None:
@@ -607,17 +692,23 @@ class Invocation:
                     success = code in (0, None) and self.success is not False
                 else:
                     success = False
-                self._tracker.track("invocation_end", {
-                    "command": self.command, "success": success,
-                    "duration_s": round(time.perf_counter() - self._started, 6),
-                    "node_counts": dict(self.node_counts),
-                }, invocation_id=self.invocation_id)
+                self._tracker.track(
+                    "invocation_end",
+                    {
+                        "command": self.command,
+                        "success": success,
+                        "duration_s": round(time.perf_counter() - self._started, 6),
+                        "node_counts": dict(self.node_counts),
+                    },
+                    invocation_id=self.invocation_id,
+                )
             except Exception:  # noqa: BLE001
                 self._tracker.stats.errors += 1
         return False  # the host's exception, if any, goes on
 
-    def model_run(self, *, contents: str | bytes, status: str, execution_time_s: float,
-                  materialization: str) -> None:
+    def model_run(
+        self, *, contents: str | bytes, status: str, execution_time_s: float, materialization: str
+    ) -> None:
         """Record a model run; ``contents`` is hashed (keyed) here and never kept or sent."""
         tracker = self._tracker
         if not tracker.enabled:
@@ -628,10 +719,16 @@ class Invocation:
         key = tracker.keyed_hash("model", contents)
         if key is None:
             return
-        tracker.track("model_run", {"model_key": key, "status": status,
-                                    "execution_time_s": execution_time_s,
-                                    "materialization": materialization},
-                      invocation_id=self.invocation_id)
+        tracker.track(
+            "model_run",
+            {
+                "model_key": key,
+                "status": status,
+                "execution_time_s": execution_time_s,
+                "materialization": materialization,
+            },
+            invocation_id=self.invocation_id,
+        )
 
     def count(self, node_type: str, n: int = 1) -> None:
         """Add ``n`` nodes of ``node_type`` (e.g. ``"model"``) to the end event's counts.
@@ -643,27 +740,39 @@ class Invocation:
             return
         counts = self.node_counts
         try:
-            if node_type not in counts and (len(counts) >= _MAX_NODE_TYPES
-                                            or not isinstance(node_type, str)
-                                            or not _TOKEN.match(node_type)):
+            if node_type not in counts and (
+                len(counts) >= _MAX_NODE_TYPES
+                or not isinstance(node_type, str)
+                or not _TOKEN.match(node_type)
+            ):
                 self._tracker.stats.invalid += 1
                 return
             counts[node_type] = counts.get(node_type, 0) + max(0, int(n))
         except (TypeError, ValueError):
             self._tracker.stats.invalid += 1
 
-    def track(self, event: str | object, data: Mapping[str, Any] | None = None, *,
-              contexts: Iterable[object] = ()) -> None:
+    def track(
+        self,
+        event: str | object,
+        data: Mapping[str, Any] | None = None,
+        *,
+        contexts: Iterable[object] = (),
+    ) -> None:
         """Record any event of the profile's catalog as part of this invocation."""
         self._tracker.track(event, data, contexts=contexts, invocation_id=self.invocation_id)
 
 
-def _watch_for(decision: Decision, profile: TrackedProfile, host_flag: bool | None,
-               edition: str | None, cwd: str, env: Mapping[str, str] | None) -> ConsentWatch:
+def _watch_for(
+    decision: Decision,
+    profile: TrackedProfile,
+    host_flag: bool | None,
+    edition: str | None,
+    cwd: str,
+    env: Mapping[str, str] | None,
+) -> ConsentWatch:
     from ._watch import ConsentWatch
 
     return ConsentWatch(
         decision,
         lambda: consent.decide(profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env),
     )
-

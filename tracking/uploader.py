@@ -165,9 +165,16 @@ class _Tally:
 class Uploader:
     """Delivers what waits in one spool; see the module docstring. Never raises from :meth:`run`."""
 
-    def __init__(self, spool: Spool | None, settings: TrackerSettings, *, deadline: float,
-                 force: bool = False, mode: str = "detached",
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        spool: Spool | None,
+        settings: TrackerSettings,
+        *,
+        deadline: float,
+        force: bool = False,
+        mode: str = "detached",
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.spool = spool
         self.settings = settings
         self.deadline = deadline
@@ -296,8 +303,13 @@ class Uploader:
             if spool.remove(segment):
                 self.report.segments_done += 1
 
-    def deliver_events(self, header: Mapping[str, Any], events: Sequence[dict[str, Any]], *,
-                       segment: Segment | None = None) -> tuple[int, int] | None:
+    def deliver_events(
+        self,
+        header: Mapping[str, Any],
+        events: Sequence[dict[str, Any]],
+        *,
+        segment: Segment | None = None,
+    ) -> tuple[int, int] | None:
         """Send ``events`` of the run described by ``header``, in batches.
 
         Returns ``(accepted, dropped)`` once every event is settled, or None when delivery
@@ -325,7 +337,7 @@ class Uploader:
             if index < len(events):
                 stop = self._stop_reason(run, segment)
                 if stop is None:
-                    chunk = events[index:index + batch_size]
+                    chunk = events[index : index + batch_size]
                     index += len(chunk)
                     ready = _Batch(chunk, *self._build(run, chunk))
                     if ready.invalid:
@@ -339,8 +351,7 @@ class Uploader:
                     return None
                 if settled == "withdrawn":
                     # What was built and not sent goes with the rest: none of it leaves.
-                    self._revoked(len(events) - index + (len(ready.logged) if ready else 0),
-                                  tally)
+                    self._revoked(len(events) - index + (len(ready.logged) if ready else 0), tally)
                     return tally.accepted, tally.dropped
             if stop is not None:
                 left = len(events) - index
@@ -383,8 +394,14 @@ class Uploader:
         self.report.revoked += count
         tally.dropped += count
 
-    def _settle(self, collector: _Collector, batch: _Batch, run: _Run,
-                segment: Segment | None, tally: _Tally) -> str:
+    def _settle(
+        self,
+        collector: _Collector,
+        batch: _Batch,
+        run: _Run,
+        segment: Segment | None,
+        tally: _Tally,
+    ) -> str:
         """Read the answer to ``batch`` and act on it: "ok", "failed" or "withdrawn"."""
         answer = collector.receive() if batch.unsent is None else None
         status = answer.status if answer is not None else None
@@ -408,8 +425,13 @@ class Uploader:
             self.report.rejected += count
         else:
             failure = batch.unsent if answer is None else answer.failure
-            collector.failed = (f"HTTP {status}" if status is not None
-                                else f"no answer: {failure}" if failure else "no answer")
+            collector.failed = (
+                f"HTTP {status}"
+                if status is not None
+                else f"no answer: {failure}"
+                if failure
+                else "no answer"
+            )
             self.report.failed[collector.url] = collector.failed
             self._back_off(collector.url, collector.failed)
             return "failed"
@@ -497,24 +519,35 @@ class Uploader:
         platform_uri = run.contexts.get("platform")
         if platform_uri:
             tool_version = profile.tool_version
-            out.append((platform_uri, {
-                "os": (platform.system() or "unknown")[:32],
-                "python_version": platform.python_version()[:32],
-                "tool_version": tool_version[:64] if tool_version else None,
-            }))
+            out.append(
+                (
+                    platform_uri,
+                    {
+                        "os": (platform.system() or "unknown")[:32],
+                        "python_version": platform.python_version()[:32],
+                        "tool_version": tool_version[:64] if tool_version else None,
+                    },
+                )
+            )
         invocation_uri = run.contexts.get("invocation")
         if invocation_uri:
             edition = (header.get("edition") or {}).get("name", "core")
-            out.append((invocation_uri, {
-                "invocation_id": invocation_id,
-                "anonymous_user_id": self._anonymous_id(profile),
-                "project_id": header.get("project_id"),
-                "edition": edition,
-            }))
+            out.append(
+                (
+                    invocation_uri,
+                    {
+                        "invocation_id": invocation_id,
+                        "anonymous_user_id": self._anonymous_id(profile),
+                        "project_id": header.get("project_id"),
+                        "edition": edition,
+                    },
+                )
+            )
         return out
 
-    def _build(self, run: _Run, events: Sequence[dict[str, Any]]
-               ) -> tuple[bytes | None, list[_Sent], int]:
+    def _build(
+        self, run: _Run, events: Sequence[dict[str, Any]]
+    ) -> tuple[bytes | None, list[_Sent], int]:
         """The POST body for ``events``, what the log keeps of them, and how many were invalid."""
         from ._snowplow import PAYLOAD_DATA_SCHEMA
 
@@ -530,7 +563,8 @@ class Uploader:
                 invocation_id = str(event.get("i") or "")
                 extra = [(str(u), d) for u, d in event.get("x") or ()]
                 if not self._valid(uri, data, header) or not all(
-                        self._valid(u, d, header) for u, d in extra):
+                    self._valid(u, d, header) for u, d in extra
+                ):
                     invalid += 1
                     continue
                 known = encoded.get(invocation_id)
@@ -544,8 +578,15 @@ class Uploader:
                 if extra:
                     contexts = [*contexts, *extra]
                     cx = builder.encode_contexts(contexts)
-                payloads.append(builder.build(uri, data, dtm=int(event.get("t") or 0), cx=cx,
-                                              eid=str(event.get("e") or "") or None))
+                payloads.append(
+                    builder.build(
+                        uri,
+                        data,
+                        dtm=int(event.get("t") or 0),
+                        cx=cx,
+                        eid=str(event.get("e") or "") or None,
+                    )
+                )
             except Exception:  # noqa: BLE001 - an event that cannot be built is dropped alone
                 invalid += 1
                 continue
@@ -589,10 +630,16 @@ class Uploader:
         """Append the accepted events kept for the local log (best effort)."""
         entries, self._log = self._log, {}
         for profile, kept in entries.values():
-            records = [{"sent_at": sent_at, "event": uri.split("/")[1] if "/" in uri else uri,
-                        "schema": uri, "data": data,
-                        "contexts": [{"schema": u, "data": d} for u, d in contexts]}
-                       for sent_at, (uri, data, contexts) in kept]
+            records = [
+                {
+                    "sent_at": sent_at,
+                    "event": uri.split("/")[1] if "/" in uri else uri,
+                    "schema": uri,
+                    "data": data,
+                    "contexts": [{"schema": u, "data": d} for u, d in contexts],
+                }
+                for sent_at, (uri, data, contexts) in kept
+            ]
             try:
                 from .state import append_log
 
@@ -619,8 +666,11 @@ class Uploader:
             entry = state.setdefault("backoff", {}).get(url) or {}
             failures = int(entry.get("failures", 0)) + 1
             delay = min(ceiling, 2.0 ** (failures - 1))
-            state["backoff"][url] = {"not_before": time.time() + delay, "failures": failures,
-                                     "error": why}
+            state["backoff"][url] = {
+                "not_before": time.time() + delay,
+                "failures": failures,
+                "error": why,
+            }
 
         with contextlib.suppress(OSError):
             self.spool.update_state(change)
@@ -669,17 +719,24 @@ class Uploader:
                 collector.transport.close()
 
 
-def deliver(spool: Spool | None, settings: TrackerSettings, *, timeout: float,
-            force: bool = True, mode: str = "inline",
-            memory: Iterable[tuple[Mapping[str, Any], list[dict[str, Any]]]] = (),
-            env: Mapping[str, str] | None = None) -> Report:
+def deliver(
+    spool: Spool | None,
+    settings: TrackerSettings,
+    *,
+    timeout: float,
+    force: bool = True,
+    mode: str = "inline",
+    memory: Iterable[tuple[Mapping[str, Any], list[dict[str, Any]]]] = (),
+    env: Mapping[str, str] | None = None,
+) -> Report:
     """Deliver now, in this thread, for at most ``timeout`` seconds (waiting for the lock).
 
     ``memory``: runs whose events could not be spooled (a full or read-only state dir), sent
     first, as they are. Used by ``telemetry upload`` and by hosts that deliver in-process.
     """
-    uploader = Uploader(spool, settings, deadline=time.monotonic() + timeout, force=force,
-                        mode=mode, env=env)
+    uploader = Uploader(
+        spool, settings, deadline=time.monotonic() + timeout, force=force, mode=mode, env=env
+    )
     try:
         for header, events in memory:
             uploader.deliver_events(header, events)
@@ -747,8 +804,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _watchdog(limit)
     with contextlib.suppress(OSError, AttributeError):
         os.nice(10)  # background work: the user's own commands come first
-    uploader = Uploader(Spool(args.spool), settings, deadline=time.monotonic() + limit - 0.5,
-                        force=args.force, mode="detached")
+    uploader = Uploader(
+        Spool(args.spool),
+        settings,
+        deadline=time.monotonic() + limit - 0.5,
+        force=args.force,
+        mode="detached",
+    )
     uploader.report.problems = problems
     uploader.run(args.lock_fd)
     return 0

@@ -53,13 +53,15 @@ def _field(item: Any) -> tuple[Any, Any]:
     extra: dict[str, Any] = {}
     if item.kind is float:
         extra["allow_inf_nan"] = False
-    return kind, Field(item.default, ge=bounds.ge, gt=bounds.gt, le=bounds.le,
-                       description=bounds.meaning, **extra)
+    return kind, Field(
+        item.default, ge=bounds.ge, gt=bounds.gt, le=bounds.le, description=bounds.meaning, **extra
+    )
 
 
 #: The model of every setting, from the declaration.
 Model: type[BaseSettings] = create_model(  # type: ignore[call-overload]
-    "UploaderSettings", __base__=_Base, **{item.name: _field(item) for item in declared()})
+    "UploaderSettings", __base__=_Base, **{item.name: _field(item) for item in declared()}
+)
 
 
 class _Environment(EnvSettingsSource):
@@ -69,8 +71,7 @@ class _Environment(EnvSettingsSource):
 
     def __init__(self, environ: Mapping[str, str], env_prefix: str) -> None:
         self._environ = environ
-        super().__init__(Model, case_sensitive=False, env_prefix=env_prefix,
-                         env_ignore_empty=True)
+        super().__init__(Model, case_sensitive=False, env_prefix=env_prefix, env_ignore_empty=True)
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
         found = parse_env_vars(self._environ, False, True, self.env_parse_none_str)
@@ -91,8 +92,10 @@ _WHY = {
 }
 
 
-def load_settings(env_prefix: str, env: Mapping[str, str] | None = None,
-                  ) -> tuple[TrackerSettings, list[str]]:
+def load_settings(
+    env_prefix: str,
+    env: Mapping[str, str] | None = None,
+) -> tuple[TrackerSettings, list[str]]:
     """Every setting from ``env`` (default: the environment), and one line per variable that
     was ignored because it was wrong."""
     prefix = f"{env_prefix}TELEMETRY_"
@@ -111,8 +114,10 @@ def load_settings(env_prefix: str, env: Mapping[str, str] | None = None,
                     continue
                 value = raw.pop(field)
                 variable = names.get(f"{prefix}{field}".upper(), f"{prefix}{field.upper()}")
-                bounds = {key: f"{bound:g}" if isinstance(bound, float) else bound
-                          for key, bound in (error.get("ctx") or {}).items()}
+                bounds = {
+                    key: f"{bound:g}" if isinstance(bound, float) else bound
+                    for key, bound in (error.get("ctx") or {}).items()
+                }
                 why = _WHY.get(error["type"], error["msg"]).format(**bounds)
                 problems.append(problem_line(variable, str(value), why))
     else:  # pragma: no cover - every wrong value was dropped above

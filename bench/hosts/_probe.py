@@ -35,8 +35,13 @@ def _is_loopback(host: object) -> bool:
 
 class Probe:
     def __init__(self) -> None:
-        self.counts = {"sockets": 0, "connects": 0, "lookups": 0, "threads_started": 0,
-                       "processes_started": 0}
+        self.counts = {
+            "sockets": 0,
+            "connects": 0,
+            "lookups": 0,
+            "threads_started": 0,
+            "processes_started": 0,
+        }
         self.sends: list[float] = []  # time.time() of each http.client.send
         self.marks: dict[str, float] = {}
         self.extra: dict[str, object] = {}

@@ -37,8 +37,10 @@ def _md5(text: str) -> str:  # dbt.utils.md5
 def _timing(index: int) -> list[dict]:
     # RunModelResult.timing -> [t.to_dict(omit_none=True)]: compile and execute steps.
     stamp = "2025-01-01T00:00:00.000000Z"
-    return [{"name": "compile", "started_at": stamp, "completed_at": stamp},
-            {"name": "execute", "started_at": stamp, "completed_at": stamp}]
+    return [
+        {"name": "compile", "started_at": stamp, "completed_at": stamp},
+        {"name": "execute", "started_at": stamp, "completed_at": stamp},
+    ]
 
 
 def main() -> int:
@@ -50,34 +52,38 @@ def main() -> int:
     setup_s = time.perf_counter() - _t0
     context = tracking.get_base_invocation_context()
     context["command"] = "run"
-    models = [(f"model.bench_project.model_{i}", f"select * from source_{i} -- model_{i}")
-              for i in range(events)]
+    models = [
+        (f"model.bench_project.model_{i}", f"select * from source_{i} -- model_{i}")
+        for i in range(events)
+    ]
     samples: list[int] = []
     clock = time.perf_counter_ns
     PROBE.mark("first_record")
     tracking.track_invocation_start(context)
     for index, (unique_id, sql) in enumerate(models):
         start = clock()
-        tracking.track_model_run({
-            "invocation_id": tracking.get_invocation_id(),
-            "index": index + 1,
-            "total": events,
-            "execution_time": 0.01 * index,
-            "run_status": "SUCCESS",
-            "run_skipped": False,
-            "run_error": False,
-            "model_materialization": "table",
-            "model_incremental_strategy": None,
-            "model_id": _md5(unique_id),
-            "hashed_contents": _md5(sql),
-            "timing": _timing(index),
-            "language": "sql",
-            "has_group": False,
-            "contract_enforced": False,
-            "access": "protected",
-            "versioned": False,
-            "adapter_info": {},
-        })
+        tracking.track_model_run(
+            {
+                "invocation_id": tracking.get_invocation_id(),
+                "index": index + 1,
+                "total": events,
+                "execution_time": 0.01 * index,
+                "run_status": "SUCCESS",
+                "run_skipped": False,
+                "run_error": False,
+                "model_materialization": "table",
+                "model_incremental_strategy": None,
+                "model_id": _md5(unique_id),
+                "hashed_contents": _md5(sql),
+                "timing": _timing(index),
+                "language": "sql",
+                "has_group": False,
+                "contract_enforced": False,
+                "access": "protected",
+                "versioned": False,
+                "adapter_info": {},
+            }
+        )
         samples.append(clock() - start)
     tracking.track_invocation_end(context, result_type="ok")
     PROBE.mark("recorded")
@@ -89,10 +95,16 @@ def main() -> int:
         tracking.flush()
     user = tracking.active_user
     mode_now = "off" if user is None or user.do_not_track else "send"
-    PROBE.extra.update(modules=len(sys.modules), side="dbt", calls=events + 2,
-                       tracking_mode=mode_now, setup_s=setup_s, import_s=IMPORT_S,
-                       latency=latency_summary(samples),
-                       snowplow_imported="snowplow_tracker" in sys.modules)
+    PROBE.extra.update(
+        modules=len(sys.modules),
+        side="dbt",
+        calls=events + 2,
+        tracking_mode=mode_now,
+        setup_s=setup_s,
+        import_s=IMPORT_S,
+        latency=latency_summary(samples),
+        snowplow_imported="snowplow_tracker" in sys.modules,
+    )
     return 0
 
 

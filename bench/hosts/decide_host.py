@@ -28,13 +28,19 @@ def main() -> int:
         samples.append(clock() - start)
     samples.sort()
     layers = {layer.name: layer.status for layer in first.layers}
-    print("BENCH_REPORT " + json.dumps({
-        "import_s": IMPORT_S,
-        "median_us": samples[len(samples) // 2] / 1000.0,
-        "p99_us": samples[min(len(samples) - 1, int(0.99 * len(samples)))] / 1000.0,
-        "enabled": first.enabled,
-        "layers": layers,
-    }), flush=True)
+    print(
+        "BENCH_REPORT "
+        + json.dumps(
+            {
+                "import_s": IMPORT_S,
+                "median_us": samples[len(samples) // 2] / 1000.0,
+                "p99_us": samples[min(len(samples) - 1, int(0.99 * len(samples)))] / 1000.0,
+                "enabled": first.enabled,
+                "layers": layers,
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 

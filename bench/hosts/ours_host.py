@@ -31,15 +31,24 @@ def main() -> int:
     with tracker.invocation("run") as inv:
         for index, sql in enumerate(sqls):
             start = clock()
-            inv.model_run(contents=sql, status="success", execution_time_s=0.01 * index,
-                          materialization="table")
+            inv.model_run(
+                contents=sql,
+                status="success",
+                execution_time_s=0.01 * index,
+                materialization="table",
+            )
             samples.append(clock() - start)
             inv.count("model")
     PROBE.mark("recorded")
     PROBE.mark("work_end")
-    PROBE.extra.update(modules=len(sys.modules), side="ours", tracking_mode=tracker.plan.kind,
-                       setup_s=setup_s, latency=latency_summary(samples),
-                       snowplow_imported="snowplow_tracker" in sys.modules)
+    PROBE.extra.update(
+        modules=len(sys.modules),
+        side="ours",
+        tracking_mode=tracker.plan.kind,
+        setup_s=setup_s,
+        latency=latency_summary(samples),
+        snowplow_imported="snowplow_tracker" in sys.modules,
+    )
     PROBE.late(lambda: {"stats": tracker.stats.as_dict()})
     return 0
 

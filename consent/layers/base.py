@@ -112,8 +112,11 @@ class LayerSource:
         return Step(f"fix {layer.origin or self.title} (see the warning)", self.name, want)
 
     def change(self, layer: Layer, want: Want, profile: AppProfile | None) -> Step:
-        return Step(f"{command(profile)} enable" if want == "on" else f"{command(profile)} disable",
-                    "user_config", want)
+        return Step(
+            f"{command(profile)} enable" if want == "on" else f"{command(profile)} disable",
+            "user_config",
+            want,
+        )
 
 
 class EnvironmentLayer(LayerSource):

@@ -45,7 +45,10 @@ def read_do_not_track(env: Mapping[str, str]) -> Layer:
         return Layer("do_not_track", "off", shown(raw), "DO_NOT_TRACK")
     if flag is False:
         return Layer(
-            "do_not_track", None, shown(raw), "DO_NOT_TRACK",
+            "do_not_track",
+            None,
+            shown(raw),
+            "DO_NOT_TRACK",
             detail="a false value means no opinion (it never turns tracking on)",
         )
     # It was read: it is simply not a true/false word. Off, because the likeliest meaning of
@@ -55,10 +58,12 @@ def read_do_not_track(env: Mapping[str, str]) -> Layer:
         "off. Fix: set DO_NOT_TRACK=1 to opt out, or unset it."
     )
     return Layer(
-        "do_not_track", "off", shown(raw), "DO_NOT_TRACK", status="error",
+        "do_not_track",
+        "off",
+        shown(raw),
+        "DO_NOT_TRACK",
+        status="error",
         detail=f"{NOT_A_BOOLEAN} ({', '.join(sorted(TRUE_WORDS))} or "
-               f"{', '.join(sorted(w for w in FALSE_WORDS if w))})",
+        f"{', '.join(sorted(w for w in FALSE_WORDS if w))})",
         warnings=(message,),
     )
-
-

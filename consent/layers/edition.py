@@ -26,8 +26,8 @@ def choose_edition(ctx: ReadContext) -> tuple[Edition, tuple[str, ...]]:
     warnings: tuple[str, ...] = ()
     if host is not None and host not in EDITIONS:
         warnings = (
-            f"the host passed edition={host!r}, which is not \"core\" or \"cloud\"; it is "
-            "ignored. Fix (for the tool's author): pass edition=\"core\" or \"cloud\"",
+            f'the host passed edition={host!r}, which is not "core" or "cloud"; it is '
+            'ignored. Fix (for the tool\'s author): pass edition="core" or "cloud"',
         )
         host = None
     if host is not None:
@@ -47,14 +47,22 @@ class EditionMandate(LayerSource):
     managed = True
 
     def read(self, ctx: ReadContext) -> Layer:
-        return Layer(self.name, detail=f"{ctx.edition.name} edition: telemetry is not mandatory",
-                     warnings=ctx.edition_warnings)
+        return Layer(
+            self.name,
+            detail=f"{ctx.edition.name} edition: telemetry is not mandatory",
+            warnings=ctx.edition_warnings,
+        )
 
     @classmethod
     def mandate(cls, edition: Edition) -> Layer:
         """The layer of a mandatory edition, which decides."""
-        return Layer(cls.name, "on", edition.name, edition.origin,
-                     detail=f"the {edition.name} edition makes telemetry mandatory")
+        return Layer(
+            cls.name,
+            "on",
+            edition.name,
+            edition.origin,
+            detail=f"the {edition.name} edition makes telemetry mandatory",
+        )
 
     def describe(self, layer: Layer) -> str:
         return f"the {layer.raw or 'cloud'} edition, where telemetry is mandatory"
@@ -72,9 +80,14 @@ class EditionDefault(LayerSource):
 
     def read(self, ctx: ReadContext) -> Layer:
         edition = ctx.edition.name
-        return Layer(self.name, "on", edition, None,
-                     detail=f"{edition} edition: on by default"
-                     + (", you may opt out" if edition == "core" else ""))
+        return Layer(
+            self.name,
+            "on",
+            edition,
+            None,
+            detail=f"{edition} edition: on by default"
+            + (", you may opt out" if edition == "core" else ""),
+        )
 
     def describe(self, layer: Layer) -> str:
         return f"the {layer.raw} edition's default"

@@ -40,9 +40,14 @@ def unset_layer(names: tuple[str, ...], empty: list[str]) -> Layer:
     """The env_var layer when no variable gives a value: unset, or set but empty (shown as such:
     a user who exported it empty must not read "not set" and think it is missing)."""
     if empty:
-        return Layer("env_var", None, "", empty[0],
-                     detail=f"{' and '.join(empty)} {'is' if len(empty) == 1 else 'are'} set but "
-                            "empty, which means not set")
+        return Layer(
+            "env_var",
+            None,
+            "",
+            empty[0],
+            detail=f"{' and '.join(empty)} {'is' if len(empty) == 1 else 'are'} set but "
+            "empty, which means not set",
+        )
     return Layer("env_var", detail=f"{' / '.join(names)} not set")
 
 
@@ -64,7 +69,12 @@ def read_env_var(env: Mapping[str, str], names: tuple[str, ...]) -> Layer:
             f"Fix: set {name}=false (or true), or unset it."
         )
         return Layer(
-            "env_var", "off", shown(raw), name, status="error",
-            detail=NOT_A_BOOLEAN, warnings=(message,),
+            "env_var",
+            "off",
+            shown(raw),
+            name,
+            status="error",
+            detail=NOT_A_BOOLEAN,
+            warnings=(message,),
         )
     return Layer("env_var", opinion_of(flag), shown(raw), name, detail=note)

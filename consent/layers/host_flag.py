@@ -21,8 +21,12 @@ class HostFlag(LayerSource):
     def read(self, ctx: ReadContext) -> Layer:
         if ctx.host_flag is None:
             return Layer(self.name, detail="not passed")
-        return Layer(self.name, opinion_of(ctx.host_flag), str(ctx.host_flag).lower(),
-                     ctx.profile.host_flag_name)
+        return Layer(
+            self.name,
+            opinion_of(ctx.host_flag),
+            str(ctx.host_flag).lower(),
+            ctx.profile.host_flag_name,
+        )
 
     def describe(self, layer: Layer) -> str:
         return f"the host's flag {layer.origin}"

@@ -52,14 +52,17 @@ def read_policy(candidates: list[str]) -> Policy:
 def _bad(path: str, line: int | None, problem: str, fix: str) -> Policy:
     where = file_origin(path, line)
     return Policy(
-        path=where, problem=problem,
+        path=where,
+        problem=problem,
         warnings=(f"{where}: {problem}; telemetry is treated as locked off. Fix: {fix}",),
     )
 
 
 def _parse(path: str, read: FileText) -> Policy:
-    fix = ('the file takes edition = "core"|"cloud", telemetry = "on"|"off", '
-           "locked = true|false (ask your administrator)")
+    fix = (
+        'the file takes edition = "core"|"cloud", telemetry = "on"|"off", '
+        "locked = true|false (ask your administrator)"
+    )
     if read.problem:
         return _bad(path, None, f"the system policy file {read.problem}", fix)
     text = read.text or ""
@@ -75,30 +78,45 @@ def _parse(path: str, read: FileText) -> Policy:
     if unknown:
         # docs/decision.md: an unknown key is bad input and fails closed (a misspelt `locked` or
         # `telemetry` must not silently leave the machine unlocked).
-        return _bad(path, key_line(text, unknown[0]),
-                    f"unknown key {shown(unknown[0])!r}", fix)
+        return _bad(path, key_line(text, unknown[0]), f"unknown key {shown(unknown[0])!r}", fix)
     edition = None
     if "edition" in data:
         if data["edition"] not in ("core", "cloud"):
-            return _bad(path, key_line(text, "edition"),
-                        f"edition must be \"core\" or \"cloud\" (quoted), not "
-                        f"{shown(toml_text(data['edition']))}", fix)
+            return _bad(
+                path,
+                key_line(text, "edition"),
+                f'edition must be "core" or "cloud" (quoted), not '
+                f"{shown(toml_text(data['edition']))}",
+                fix,
+            )
         edition = Edition(data["edition"], at("edition"))
     telemetry = data.get("telemetry")
     if telemetry is not None and telemetry not in ("on", "off"):
-        return _bad(path, key_line(text, "telemetry"),
-                    f"telemetry must be \"on\" or \"off\" (quoted), not "
-                    f"{shown(toml_text(telemetry))}", fix)
+        return _bad(
+            path,
+            key_line(text, "telemetry"),
+            f'telemetry must be "on" or "off" (quoted), not {shown(toml_text(telemetry))}',
+            fix,
+        )
     locked = data.get("locked", False)
     if not isinstance(locked, bool):
-        return _bad(path, key_line(text, "locked"),
-                    f"locked must be true or false (no quotes), not {shown(toml_text(locked))}",
-                    fix)
+        return _bad(
+            path,
+            key_line(text, "locked"),
+            f"locked must be true or false (no quotes), not {shown(toml_text(locked))}",
+            fix,
+        )
     if locked and telemetry is None:
-        return _bad(path, key_line(text, "locked"),
-                    "locked = true needs telemetry = \"on\" or \"off\" to say what is locked", fix)
+        return _bad(
+            path,
+            key_line(text, "locked"),
+            'locked = true needs telemetry = "on" or "off" to say what is locked',
+            fix,
+        )
     return Policy(
-        path=os.fspath(path), edition=edition, telemetry=telemetry,
+        path=os.fspath(path),
+        edition=edition,
+        telemetry=telemetry,
         telemetry_origin=at("telemetry") if telemetry is not None else path,
         locked=locked,
     )
@@ -116,15 +134,26 @@ class AdminLock(LayerSource):
     def read(self, ctx: ReadContext) -> Layer:
         policy = ctx.policy
         if policy.problem:
-            return Layer(self.name, "off", None, policy.path, status="error",
-                         detail=f"{policy.problem}, so it counts as locked off",
-                         warnings=policy.warnings)
+            return Layer(
+                self.name,
+                "off",
+                None,
+                policy.path,
+                status="error",
+                detail=f"{policy.problem}, so it counts as locked off",
+                warnings=policy.warnings,
+            )
         if policy.path is None:
             return Layer(self.name, detail="no system policy file")
         if not policy.locked:
             return Layer(self.name, None, None, policy.path, detail="not locked")
-        return Layer(self.name, policy.telemetry, policy.telemetry, policy.telemetry_origin,
-                     detail="locked by the system policy")
+        return Layer(
+            self.name,
+            policy.telemetry,
+            policy.telemetry,
+            policy.telemetry_origin,
+            detail="locked by the system policy",
+        )
 
     def watched(self, ctx: ReadContext) -> tuple[str, ...]:
         return tuple(ctx.profile.system_policy_paths())
@@ -151,8 +180,13 @@ class SystemDefault(LayerSource):
         if policy.path is None or policy.problem:
             return Layer(self.name, detail="no system policy default")
         if policy.locked:
-            return Layer(self.name, None, None, policy.telemetry_origin,
-                         detail="the policy is locked (see admin lock)")
+            return Layer(
+                self.name,
+                None,
+                None,
+                policy.telemetry_origin,
+                detail="the policy is locked (see admin lock)",
+            )
         if policy.telemetry is None:
             return Layer(self.name, None, None, policy.path, detail="no telemetry key")
         return Layer(self.name, policy.telemetry, policy.telemetry, policy.telemetry_origin)

@@ -36,8 +36,10 @@ if TYPE_CHECKING:
 
 _MAX_DEPTH_SEARCH = 64
 #: The project layer when the working directory was deleted under the process.
-_NO_CWD = ("the working directory no longer exists (it was deleted or moved), so no project "
-           "file can be looked up")
+_NO_CWD = (
+    "the working directory no longer exists (it was deleted or moved), so no project "
+    "file can be looked up"
+)
 
 
 class ProjectFile(LayerSource):
@@ -54,8 +56,13 @@ class ProjectFile(LayerSource):
 
     def read(self, ctx: ReadContext) -> Layer:
         if ctx.cwd is None:
-            return Layer(self.name, "off", status="error", detail=_NO_CWD,
-                         warnings=(f"{_NO_CWD}; treated as off. Fix: cd to an existing directory",))
+            return Layer(
+                self.name,
+                "off",
+                status="error",
+                detail=_NO_CWD,
+                warnings=(f"{_NO_CWD}; treated as off. Fix: cd to an existing directory",),
+            )
         return ctx.project()[0]
 
     def watched(self, ctx: ReadContext) -> tuple[str, ...]:
@@ -79,8 +86,11 @@ class ProjectFile(LayerSource):
             # not undo a user-wide opt-out, so the step is to change that file itself.
             legacy = profile.legacy_flag_file if profile else None
             key = legacy.key_path[-1] if legacy else "the setting"
-            return Step(f"remove {key} from {layer.origin} (it applies to all your projects)",
-                        self.name, None)
+            return Step(
+                f"remove {key} from {layer.origin} (it applies to all your projects)",
+                self.name,
+                None,
+            )
         return self._write_step(want, profile)
 
     def _write_step(self, want: Want, profile: AppProfile | None) -> Step:
@@ -114,8 +124,15 @@ def layer_from(path: str, found: Found, key_path: tuple[str, ...]) -> Layer:
     origin = file_origin(path, found.line)
     if found.problem:
         message = f"{origin}: {found.problem}; treated as off. Fix: {found.fix}"
-        return Layer("project_file", "off", shown(found.raw), origin, status="error",
-                     detail=found.problem, warnings=(message,))
+        return Layer(
+            "project_file",
+            "off",
+            shown(found.raw),
+            origin,
+            status="error",
+            detail=found.problem,
+            warnings=(message,),
+        )
     if found.opinion is None:
         return Layer("project_file", None, None, path, detail=f"no {'.'.join(key_path)} set")
     return Layer("project_file", found.opinion, shown(found.raw), origin)
@@ -169,20 +186,33 @@ def project_file_layer(
             f"{layer.origin} and {old_layer.origin} both set the flag, which dbt refuses; treated "
             f"as off. Fix: remove {dotted} from {legacy.file_name}"
         )
-        return Layer("project_file", "off", layer.raw, layer.origin, status="error",
-                     detail=f"the flag is also set in {old_layer.origin}",
-                     warnings=(*layer.warnings, both)), watched
-    return Layer("project_file", old_layer.opinion, old_layer.raw, old_layer.origin,
-                 detail=f"deprecated location ({legacy.file_name})",
-                 warnings=(deprecation,), legacy=True), watched
+        return Layer(
+            "project_file",
+            "off",
+            layer.raw,
+            layer.origin,
+            status="error",
+            detail=f"the flag is also set in {old_layer.origin}",
+            warnings=(*layer.warnings, both),
+        ), watched
+    return Layer(
+        "project_file",
+        old_layer.opinion,
+        old_layer.raw,
+        old_layer.origin,
+        detail=f"deprecated location ({legacy.file_name})",
+        warnings=(deprecation,),
+        legacy=True,
+    ), watched
 
 
 def read_strict(ctx: ReadContext) -> tuple[Layer, list[str]]:
     """The strict reading of the project layer, and the files it read."""
     assert ctx.cwd is not None
     profile = ctx.profile
-    return project_file_layer(ctx.cwd, profile.project_files, profile.flag_key_path,
-                              profile.legacy_flag_file, ctx.env)
+    return project_file_layer(
+        ctx.cwd, profile.project_files, profile.flag_key_path, profile.legacy_flag_file, ctx.env
+    )
 
 
 # -- writing (``telemetry enable/disable --project``) ----------------------------------------------
@@ -213,13 +243,16 @@ def _read_for_edit(path: str, what: str, *, writing: bool = True) -> _Text:
     try:
         st = os.stat(target)
     except OSError as exc:
-        raise WriteError(f"{path}: cannot be read ({exc.strerror or exc}); nothing was changed. "
-                         f"Fix: make it a readable {what}") from exc
+        raise WriteError(
+            f"{path}: cannot be read ({exc.strerror or exc}); nothing was changed. "
+            f"Fix: make it a readable {what}"
+        ) from exc
     if st.st_size > MAX_BYTES:
         raise EditRefused(
             f"{path}: the file is {st.st_size:,} bytes, over the 1 MB limit of what is read or "
             "edited, so it was left as it is; nothing was written. Fix: make it smaller, or set "
-            "the flag in it by hand")
+            "the flag in it by hand"
+        )
     file_mode = stat.S_IMODE(st.st_mode)
     if writing:
         _check_writable(path, target, file_mode)
@@ -227,16 +260,19 @@ def _read_for_edit(path: str, what: str, *, writing: bool = True) -> _Text:
         with open(target, "rb") as fh:
             raw = fh.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise WriteError(f"{path}: cannot be read ({exc.strerror or exc}); nothing was changed. "
-                         f"Fix: make it a readable {what}") from exc
+        raise WriteError(
+            f"{path}: cannot be read ({exc.strerror or exc}); nothing was changed. "
+            f"Fix: make it a readable {what}"
+        ) from exc
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise EditRefused(f"{path}: the file is not UTF-8 text (byte {exc.start}), so it was "
-                          f"left as it is; nothing was written. Fix: make it a UTF-8 {what}"
-                          ) from exc
+        raise EditRefused(
+            f"{path}: the file is not UTF-8 text (byte {exc.start}), so it was "
+            f"left as it is; nothing was written. Fix: make it a UTF-8 {what}"
+        ) from exc
     bom = "\ufeff" if text.startswith("\ufeff") else ""
-    return _Text(path, target, text[len(bom):], bom, file_mode)
+    return _Text(path, target, text[len(bom) :], bom, file_mode)
 
 
 def _check_writable(path: str, target: str, mode: int) -> None:
@@ -245,15 +281,19 @@ def _check_writable(path: str, target: str, mode: int) -> None:
         raise WriteError(
             f"{path}: the file is read-only (mode {mode:o}), so it was left as it is; nothing "
             f"was changed. Fix: chmod u+w {path} if it should be changed, then run the command "
-            "again")
+            "again"
+        )
 
 
-def _edited(file: _Text, key_path: tuple[str, ...], new_text: str,
-            check: Callable[[str], bool]) -> bytes:
+def _edited(
+    file: _Text, key_path: tuple[str, ...], new_text: str, check: Callable[[str], bool]
+) -> bytes:
     if not same_apart_from(file.text, new_text, key_path) or not check(new_text):
-        raise EditRefused(f"{file.path}: no edit of the flag alone gives the asked-for result, so "
-                          "the file was left as it is; nothing was written. Fix: set "
-                          f"{': '.join(key_path)} in it by hand")  # pragma: no cover - a bug
+        raise EditRefused(
+            f"{file.path}: no edit of the flag alone gives the asked-for result, so "
+            "the file was left as it is; nothing was written. Fix: set "
+            f"{': '.join(key_path)} in it by hand"
+        )  # pragma: no cover - a bug
     return (file.bom + new_text).encode("utf-8")
 
 
@@ -261,12 +301,15 @@ def _save(file: _Text, data: bytes) -> None:
     try:
         atomic_write(file.target, data, mode=file.mode)
     except OSError as exc:
-        raise WriteError(f"{file.path}: could not be written ({exc.strerror or exc}); nothing "
-                         "was changed. Fix: make the file and its directory writable") from exc
+        raise WriteError(
+            f"{file.path}: could not be written ({exc.strerror or exc}); nothing "
+            "was changed. Fix: make the file and its directory writable"
+        ) from exc
 
 
-def write_project_choice(profile: AppProfile, enabled: bool, cwd: str | None = None,
-                         env: Mapping[str, str] | None = None) -> Written:
+def write_project_choice(
+    profile: AppProfile, enabled: bool, cwd: str | None = None, env: Mapping[str, str] | None = None
+) -> Written:
     """Set the flag in the nearest project file, keeping every other byte.
 
     Refuses (:class:`EditRefused`, nothing written) when no minimal edit exists, and when the
@@ -284,19 +327,26 @@ def write_project_choice(profile: AppProfile, enabled: bool, cwd: str | None = N
         fix = exc.fix or f"set {': '.join(profile.flag_key_path)}: {word} in it by hand"
         raise EditRefused(
             f"{path}: {exc}, so the flag cannot be set by a minimal edit; the file was left as "
-            f"it is and nothing was written. Fix: {fix}") from exc
-    data = _edited(project, profile.flag_key_path, new_text,
-                   lambda text: _reads_as(text, profile.flag_key_path, enabled))
+            f"it is and nothing was written. Fix: {fix}"
+        ) from exc
+    data = _edited(
+        project,
+        profile.flag_key_path,
+        new_text,
+        lambda text: _reads_as(text, profile.flag_key_path, enabled),
+    )
     notes: tuple[str, ...] = ()
     if profile.legacy_flag_file is not None:
-        notes = _clear_the_legacy_place(profile, enabled, cwd,
-                                        os.environ if env is None else env, path)
+        notes = _clear_the_legacy_place(
+            profile, enabled, cwd, os.environ if env is None else env, path
+        )
     _save(project, data)
     return Written(path, notes)
 
 
-def _clear_the_legacy_place(profile: AppProfile, enabled: bool, cwd: str,
-                            env: Mapping[str, str], project_path: str) -> tuple[str, ...]:
+def _clear_the_legacy_place(
+    profile: AppProfile, enabled: bool, cwd: str, env: Mapping[str, str], project_path: str
+) -> tuple[str, ...]:
     """Make sure writing the project flag will not create dbt's "both set" refusal."""
     from ..readings.dbt import profiles_dir
 
@@ -325,13 +375,15 @@ def _clear_the_legacy_place(profile: AppProfile, enabled: bool, cwd: str,
                 f"false), and a project must not undo a user-wide opt-out; writing "
                 f"{profile.flag_key_path[0]}: to {project_path} as well would also make dbt "
                 f"refuse to run. Nothing was written. Fix: change line {line} of {legacy_path} "
-                "to true, or delete it (it is deprecated), if you mean to opt back in")
+                "to true, or delete it (it is deprecated), if you mean to opt back in"
+            )
         raise EditRefused(
             f"refused: {at} already turns telemetry off for all your projects ({block_name}: "
             f"{key}: false), and writing {profile.flag_key_path[0]}: to {project_path} as well "
             "would make dbt refuse to run. Nothing was written. Fix: to opt out for everyone "
             f"in the project instead, delete line {line} of {legacy_path}, then run the command "
-            "again")
+            "again"
+        )
     if set(config) == {key} and config[key] is True:
         # true is dbt's default: removing it changes no project, and ends the deprecated block.
         try:
@@ -341,15 +393,18 @@ def _clear_the_legacy_place(profile: AppProfile, enabled: bool, cwd: str,
         else:
             _check_writable(file.path, file.target, file.mode)
             _save(file, _edited(file, legacy.key_path, new_text, lambda _: True))
-            return (f"Removed {key}: true from {at} (dbt's default, so no other project changes; "
-                    f"dbt refuses to run with both {block_name}: there and "
-                    f"{profile.flag_key_path[0]}: in {project_path}).",)
+            return (
+                f"Removed {key}: true from {at} (dbt's default, so no other project changes; "
+                f"dbt refuses to run with both {block_name}: there and "
+                f"{profile.flag_key_path[0]}: in {project_path}).",
+            )
     raise EditRefused(
         f"refused: {legacy_path} has a {block_name}: block ({', '.join(sorted(map(str, config)))})"
         f", and dbt refuses to run when {project_path} has {profile.flag_key_path[0]}: too. "
         f"Nothing was written. Fix: move what is under {block_name}: to "
         f"{profile.flag_key_path[0]}: in {project_path}, delete {block_name}: from "
-        f"{legacy_path}, then run the command again")
+        f"{legacy_path}, then run the command again"
+    )
 
 
 def _reads_as(text: str, key_path: tuple[str, ...], enabled: bool) -> bool:

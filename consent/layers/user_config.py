@@ -63,7 +63,11 @@ class UserConfig(LayerSource):
 def _error(path: str, line: int | None, problem: str, fix: str) -> Layer:
     where = file_origin(path, line)
     return Layer(
-        "user_config", "off", None, where, status="error",
+        "user_config",
+        "off",
+        None,
+        where,
+        status="error",
         detail=problem,
         warnings=(f"{where}: {problem}; treated as off. Fix: {fix}",),
     )
@@ -89,25 +93,30 @@ def read_user_config(path: str) -> Layer:
         key = unknown[0]
         line = key_line(read.text or "", key)
         layer = _error(
-            path, line, f"unknown key {shown(key)!r} (the only key is {USER_KEY})",
+            path,
+            line,
+            f"unknown key {shown(key)!r} (the only key is {USER_KEY})",
             f"write {USER_KEY} = false (or true) instead, or run `telemetry disable`",
         )
         return replace(layer, warnings=(*layer.warnings, *warnings))
     if USER_KEY not in data:
-        return Layer("user_config", None, None, path, detail=f"no {USER_KEY} key",
-                     warnings=tuple(warnings))
+        return Layer(
+            "user_config", None, None, path, detail=f"no {USER_KEY} key", warnings=tuple(warnings)
+        )
     value = data[USER_KEY]
     line = key_line(read.text or "", USER_KEY)
     origin = file_origin(path, line)
     if not isinstance(value, bool):
         layer = _error(
-            path, line, f"{USER_KEY} must be true or false (no quotes), not "
-                        f"{shown(toml_text(value))}",
+            path,
+            line,
+            f"{USER_KEY} must be true or false (no quotes), not {shown(toml_text(value))}",
             f"write {USER_KEY} = false (no quotes), or run `telemetry disable`",
         )
         return replace(layer, raw=shown(toml_text(value)), warnings=(*layer.warnings, *warnings))
-    return Layer("user_config", opinion_of(value), str(value).lower(), origin,
-                 warnings=tuple(warnings))
+    return Layer(
+        "user_config", opinion_of(value), str(value).lower(), origin, warnings=tuple(warnings)
+    )
 
 
 # -- writing (``telemetry enable/disable``, ``--global``) -------------------------------------------
@@ -116,8 +125,8 @@ _HEADER = """\
 # `telemetry status` shows every setting that applies and which one decides.
 """
 _USER_VALUE = re.compile(
-    rf"^([ \t]*[\"']?{USER_KEY}[\"']?[ \t]*=[ \t]*)(true|false)(?=[ \t]*(?:#|\r?$))",
-    re.MULTILINE)
+    rf"^([ \t]*[\"']?{USER_KEY}[\"']?[ \t]*=[ \t]*)(true|false)(?=[ \t]*(?:#|\r?$))", re.MULTILINE
+)
 
 
 def _own_config(path: str) -> str | None:

@@ -44,22 +44,52 @@ _YAML_FALSE = ("false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF")
 #: accepted as they are (the class is extensible).
 _BOOL = "a boolean"
 _FLAG_TYPES: dict[str, tuple[str, bool]] = {  # key: (type, null allowed)
-    **{k: (_BOOL, False) for k in (
-        KEY, "require_event_names_in_deprecations",
-        "require_explicit_package_overrides_for_builtin_materializations",
-        "require_generic_test_arguments_property", "require_resource_names_without_spaces",
-        "source_freshness_run_project_hooks", "state_modified_compare_vars",
-        "require_all_warnings_handled_by_warn_error",
-        "require_batched_execution_for_custom_microbatch_strategy",
-        "require_nested_cumulative_type_params", "require_yaml_configuration_for_mf_time_spines",
-        "skip_nodes_if_on_run_start_fails", "state_modified_compare_more_unrendered_values",
-        "validate_macro_args")},
-    **{k: (_BOOL, True) for k in (
-        "cache_selected_only", "debug", "fail_fast", "partial_parse", "populate_cache",
-        "static_parser", "use_colors", "use_colors_file", "use_experimental_parser",
-        "version_check", "warn_error", "write_json")},
-    **{k: ("a string", True) for k in (
-        "indirect_selection", "log_format", "log_format_file", "log_level", "log_level_file")},
+    **{
+        k: (_BOOL, False)
+        for k in (
+            KEY,
+            "require_event_names_in_deprecations",
+            "require_explicit_package_overrides_for_builtin_materializations",
+            "require_generic_test_arguments_property",
+            "require_resource_names_without_spaces",
+            "source_freshness_run_project_hooks",
+            "state_modified_compare_vars",
+            "require_all_warnings_handled_by_warn_error",
+            "require_batched_execution_for_custom_microbatch_strategy",
+            "require_nested_cumulative_type_params",
+            "require_yaml_configuration_for_mf_time_spines",
+            "skip_nodes_if_on_run_start_fails",
+            "state_modified_compare_more_unrendered_values",
+            "validate_macro_args",
+        )
+    },
+    **{
+        k: (_BOOL, True)
+        for k in (
+            "cache_selected_only",
+            "debug",
+            "fail_fast",
+            "partial_parse",
+            "populate_cache",
+            "static_parser",
+            "use_colors",
+            "use_colors_file",
+            "use_experimental_parser",
+            "version_check",
+            "warn_error",
+            "write_json",
+        )
+    },
+    **{
+        k: ("a string", True)
+        for k in (
+            "indirect_selection",
+            "log_format",
+            "log_format_file",
+            "log_level",
+            "log_level_file",
+        )
+    },
     "printer_width": ("an integer", True),
     "warn_error_options": ("a mapping", True),
 }
@@ -100,6 +130,7 @@ def _what(value: object) -> str:
 
 # -- the environment ------------------------------------------------------------------------------
 
+
 def do_not_track_layer(env: Mapping[str, str]) -> Layer:
     raw = env.get("DO_NOT_TRACK")
     if raw is None:
@@ -107,16 +138,27 @@ def do_not_track_layer(env: Mapping[str, str]) -> Layer:
     if raw.lower() in DBT_DO_NOT_TRACK:
         return Layer("do_not_track", "off", shown(raw), "DO_NOT_TRACK")
     if raw.strip().lower() in FALSE_WORDS:
-        return Layer("do_not_track", None, shown(raw), "DO_NOT_TRACK",
-                     detail="a false value means no opinion (it never turns tracking on)")
+        return Layer(
+            "do_not_track",
+            None,
+            shown(raw),
+            "DO_NOT_TRACK",
+            detail="a false value means no opinion (it never turns tracking on)",
+        )
     # dbt tracks here. Anyone who sets DO_NOT_TRACK to something that is not a "no" meant to
     # opt out: say that dbt does not read it that way.
     message = (
         f"dbt does not read DO_NOT_TRACK={_as_typed(raw)} as an opt-out: use DO_NOT_TRACK=1. "
         f"dbt reads only {', '.join(DBT_DO_NOT_TRACK)} (any case, no spaces), so it tracks"
     )
-    return Layer("do_not_track", None, shown(raw), "DO_NOT_TRACK",
-                 detail="dbt does not read this value as an opt-out", warnings=(message,))
+    return Layer(
+        "do_not_track",
+        None,
+        shown(raw),
+        "DO_NOT_TRACK",
+        detail="dbt does not read this value as an opt-out",
+        warnings=(message,),
+    )
 
 
 def env_var_layer(env: Mapping[str, str], names: tuple[str, ...]) -> Layer:
@@ -132,10 +174,18 @@ def env_var_layer(env: Mapping[str, str], names: tuple[str, ...]) -> Layer:
     if word in TRUE_WORDS or word in FALSE_WORDS:
         warnings: tuple[str, ...] = ()
         if word == "":
-            warnings = (f"{name} holds only spaces, which dbt reads as false (it does not track); "
-                        f"Fix: set {name}=false to say so, or unset it",)
-        return Layer("env_var", opinion_of(word in TRUE_WORDS), shown(raw), name, detail=note,
-                     warnings=warnings)
+            warnings = (
+                f"{name} holds only spaces, which dbt reads as false (it does not track); "
+                f"Fix: set {name}=false to say so, or unset it",
+            )
+        return Layer(
+            "env_var",
+            opinion_of(word in TRUE_WORDS),
+            shown(raw),
+            name,
+            detail=note,
+            warnings=warnings,
+        )
     # A usage error even when the host's flag is given: the option exists on both dbt's group
     # and its subcommand, and click reads the variable for whichever lacks the flag.
     message = (
@@ -143,11 +193,20 @@ def env_var_layer(env: Mapping[str, str], names: tuple[str, ...]) -> Layer:
         f"error before anything runs, so nothing is sent). Fix: set {name}=false (or true), or "
         "unset it"
     )
-    return Layer("env_var", "off", shown(raw), name, status="error", detail=REFUSES,
-                 warnings=(message,), host_refuses=True)
+    return Layer(
+        "env_var",
+        "off",
+        shown(raw),
+        name,
+        status="error",
+        detail=REFUSES,
+        warnings=(message,),
+        host_refuses=True,
+    )
 
 
 # -- dbt_project.yml and profiles.yml ------------------------------------------------------------
+
 
 def _construct(node: Any) -> Any:
     """A node's value as dbt's loader builds it: YAML 1.1 scalars, the last duplicate key wins."""
@@ -206,8 +265,10 @@ def _load(path: str, dotted: str) -> _Yaml | None:
     # dbt's loader builds the whole document, and fails on an unknown tag (`!thing`) or a key
     # that cannot be a dict key. Only then is it worth building everything here too: otherwise
     # just the blocks dbt reads are built (a few µs instead of tens, on every host start-up).
-    risky = "!" in (read.text or "") or (isinstance(node, yaml.MappingNode) and any(
-        not isinstance(key, yaml.ScalarNode) for key, _ in node.value))
+    risky = "!" in (read.text or "") or (
+        isinstance(node, yaml.MappingNode)
+        and any(not isinstance(key, yaml.ScalarNode) for key, _ in node.value)
+    )
     if risky:
         try:
             yaml.SafeLoader("").construct_document(node)
@@ -219,8 +280,7 @@ def _load(path: str, dotted: str) -> _Yaml | None:
     return doc
 
 
-def profiles_dir(legacy: LegacyFlagFile, env: Mapping[str, str],
-                 cwd: str) -> tuple[str, str]:
+def profiles_dir(legacy: LegacyFlagFile, env: Mapping[str, str], cwd: str) -> tuple[str, str]:
     """dbt's profiles dir and why: ``DBT_PROFILES_DIR``, else the cwd if it holds profiles.yml,
     else ``~/.dbt``."""
     if legacy.dir_env and env.get(legacy.dir_env):
@@ -241,13 +301,22 @@ def origin_of_key(doc: _Yaml, block_pair: Any) -> str:
 
 
 def _refusal(origin: str, why: str, fix: str, raw: str | None = None) -> Layer:
-    return Layer("project_file", "off", raw, origin, status="error", detail=REFUSES,
-                 warnings=(f"{origin}: {why}, which makes dbt refuse to run (it stops before "
-                           f"running, so nothing is sent). Fix: {fix}",), host_refuses=True)
+    return Layer(
+        "project_file",
+        "off",
+        raw,
+        origin,
+        status="error",
+        detail=REFUSES,
+        warnings=(
+            f"{origin}: {why}, which makes dbt refuse to run (it stops before "
+            f"running, so nothing is sent). Fix: {fix}",
+        ),
+        host_refuses=True,
+    )
 
 
-def project_layer(cwd: str, profile: AppProfile,
-                  env: Mapping[str, str]) -> tuple[Layer, list[str]]:
+def project_layer(cwd: str, profile: AppProfile, env: Mapping[str, str]) -> tuple[Layer, list[str]]:
     """What dbt makes of ``flags:`` (dbt_project.yml) and ``config:`` (profiles.yml), combined as
     dbt-core's ``read_project_flags`` does."""
     dotted = ".".join(profile.flag_key_path)
@@ -260,9 +329,11 @@ def project_layer(cwd: str, profile: AppProfile,
     if project is not None and project.yaml_error:
         # dbt reads the file again for its log path, and stops there on a parse error.
         line = project.yaml_line
-        return _refusal(file_origin(printable(path) or "", line),
-                        project.yaml_error,
-                        "correct the YAML syntax" + (" on that line" if line else "")), watched
+        return _refusal(
+            file_origin(printable(path) or "", line),
+            project.yaml_error,
+            "correct the YAML syntax" + (" on that line" if line else ""),
+        ), watched
     notes: list[str] = []
     flags, flags_pair = _block(project, flags_name, notes)
 
@@ -272,35 +343,49 @@ def project_layer(cwd: str, profile: AppProfile,
         where, source = profiles_dir(legacy, env, cwd)
         if source == legacy.dir_env and not os.path.exists(where):
             # click's --profiles-dir must exist: a usage error for dbt's commands.
-            return _refusal(legacy.dir_env, f"{printable(where)} does not exist",
-                            f"point {legacy.dir_env} at the directory of your {legacy.file_name}, "
-                            "or unset it", raw=shown(env[legacy.dir_env])), watched
+            return _refusal(
+                legacy.dir_env,
+                f"{printable(where)} does not exist",
+                f"point {legacy.dir_env} at the directory of your {legacy.file_name}, or unset it",
+                raw=shown(env[legacy.dir_env]),
+            ), watched
         legacy_path = os.path.join(where, legacy.file_name)
         watched.append(legacy_path)
         if os.path.isfile(legacy_path):
             profiles = _load(legacy_path, ".".join(legacy.key_path))
     if legacy is None or profiles is None:
-        return _flags_layer(project, flags, flags_pair, flags_name, dotted, notes,
-                            profile.project_files, cwd), watched
+        return _flags_layer(
+            project, flags, flags_pair, flags_name, dotted, notes, profile.project_files, cwd
+        ), watched
     if profiles.problem is not None:
         return profiles.problem, watched
     if profiles.yaml_error or profiles.empty():
         # dbt's read_profile raises, and read_project_flags swallows that by returning its
         # defaults: the flags of dbt_project.yml are silently dropped too.
-        why = (profiles.yaml_error or "").replace("invalid YAML (", "invalid YAML: ") \
-            .removesuffix(")") or "it is empty"
+        why = (profiles.yaml_error or "").replace("invalid YAML (", "invalid YAML: ").removesuffix(
+            ")"
+        ) or "it is empty"
         if isinstance(flags, dict) and KEY in flags:
-            notes.append(f"{printable(profiles.path)}: dbt cannot read this file ({why}) and "
-                         f"then ignores {flags_name}: in {printable(path)} as well, so it tracks "
-                         f"(and fails later, when it needs your profile). Fix: correct "
-                         f"{printable(profiles.path)}")
-        return Layer("project_file", None, None, printable(path),
-                     detail=f"ignored by dbt: {printable(profiles.path)} cannot be read",
-                     warnings=tuple(notes)), watched
+            notes.append(
+                f"{printable(profiles.path)}: dbt cannot read this file ({why}) and "
+                f"then ignores {flags_name}: in {printable(path)} as well, so it tracks "
+                f"(and fails later, when it needs your profile). Fix: correct "
+                f"{printable(profiles.path)}"
+            )
+        return Layer(
+            "project_file",
+            None,
+            None,
+            printable(path),
+            detail=f"ignored by dbt: {printable(profiles.path)} cannot be read",
+            warnings=tuple(notes),
+        ), watched
     if not profiles.is_mapping:
-        return _refusal(printable(profiles.path) or "",
-                        f"the file is {_what(profiles.whole())}, not a mapping",
-                        "make it a mapping of profiles"), watched
+        return _refusal(
+            printable(profiles.path) or "",
+            f"the file is {_what(profiles.whole())}, not a mapping",
+            "make it a mapping of profiles",
+        ), watched
     config_name = legacy.key_path[0]
     config, config_pair = _block(profiles, config_name, [])
     if not (isinstance(config, dict) and all(isinstance(k, str) for k in config)):
@@ -308,22 +393,32 @@ def project_layer(cwd: str, profile: AppProfile,
     if flags and config and project is not None:
         here = project.at(flags_pair[0]) if flags_pair else printable(path) or ""
         there = profiles.at(config_pair[0]) if config_pair else printable(profiles.path) or ""
-        layer = _refusal(here, f"{flags_name}: is set here and {config_name}: is set in {there}",
-                         f"move what is under {config_name}: in {printable(profiles.path)} to "
-                         f"{flags_name}: in {printable(path)}, then delete {config_name}: from "
-                         f"{printable(profiles.path)}")
+        layer = _refusal(
+            here,
+            f"{flags_name}: is set here and {config_name}: is set in {there}",
+            f"move what is under {config_name}: in {printable(profiles.path)} to "
+            f"{flags_name}: in {printable(path)}, then delete {config_name}: from "
+            f"{printable(profiles.path)}",
+        )
         return replace(layer, warnings=(*notes, *layer.warnings)), watched
     if not config:
-        return _flags_layer(project, flags, flags_pair, flags_name, dotted, notes,
-                            profile.project_files, cwd), watched
-    layer = _flags_layer(profiles, config, config_pair, config_name, dotted, notes,
-                         profile.project_files, cwd)
+        return _flags_layer(
+            project, flags, flags_pair, flags_name, dotted, notes, profile.project_files, cwd
+        ), watched
+    layer = _flags_layer(
+        profiles, config, config_pair, config_name, dotted, notes, profile.project_files, cwd
+    )
     if KEY in config:
-        layer = replace(layer, legacy=True, warnings=(
-            *layer.warnings,
-            f"{origin_of_key(profiles, config_pair)}: {'.'.join(legacy.key_path)} is deprecated "
-            f"(it applies to all your dbt projects). Fix: move it to {profile.project_files[0]} "
-            f"as {dotted} and remove it from {legacy.file_name}"))
+        layer = replace(
+            layer,
+            legacy=True,
+            warnings=(
+                *layer.warnings,
+                f"{origin_of_key(profiles, config_pair)}: {'.'.join(legacy.key_path)} is deprecated "
+                f"(it applies to all your dbt projects). Fix: move it to {profile.project_files[0]} "
+                f"as {dotted} and remove it from {legacy.file_name}",
+            ),
+        )
         if layer.opinion is not None:
             layer = replace(layer, detail=f"deprecated location ({legacy.file_name})")
     return layer, watched
@@ -335,31 +430,55 @@ def _block(doc: _Yaml | None, name: str, notes: list[str]) -> tuple[Any, Any]:
         return {}, None
     if not doc.is_mapping:
         if doc.whole() is not None:
-            notes.append(f"{printable(doc.path)}: the file is not a YAML mapping, so dbt ignores "
-                         f"its {name}: (it still reports the run, then stops with an error)")
+            notes.append(
+                f"{printable(doc.path)}: the file is not a YAML mapping, so dbt ignores "
+                f"its {name}: (it still reports the run, then stops with an error)"
+            )
         return {}, None
     named = pairs_named(doc.root, name)
     if len(named) > 1:
         lines = " and ".join(str(k.start_mark.line + 1) for k, _ in named)
-        notes.append(f"{doc.at(named[-1][0])}: {name}: appears {len(named)} times (lines "
-                     f"{lines}); dbt reads only the last one. Fix: merge them into one")
+        notes.append(
+            f"{doc.at(named[-1][0])}: {name}: appears {len(named)} times (lines "
+            f"{lines}); dbt reads only the last one. Fix: merge them into one"
+        )
     return (_construct(named[-1][1]), named[-1]) if named else ({}, None)
 
 
-def _flags_layer(doc: _Yaml | None, block: Any, block_pair: Any, block_name: str, dotted: str,
-                 notes: list[str], project_files: tuple[str, ...], cwd: str) -> Layer:
+def _flags_layer(
+    doc: _Yaml | None,
+    block: Any,
+    block_pair: Any,
+    block_name: str,
+    dotted: str,
+    notes: list[str],
+    project_files: tuple[str, ...],
+    cwd: str,
+) -> Layer:
     """The layer for the flags block dbt reads (``flags:``, or the legacy ``config:``)."""
     if doc is None:
-        return Layer("project_file", detail=f"no {' or '.join(project_files)} found from {cwd} "
-                                            "upward", warnings=tuple(notes))
+        return Layer(
+            "project_file",
+            detail=f"no {' or '.join(project_files)} found from {cwd} upward",
+            warnings=tuple(notes),
+        )
     if block is None:
-        return Layer("project_file", None, None, printable(doc.path),
-                     detail=f"no {dotted} set", warnings=tuple(notes))
+        return Layer(
+            "project_file",
+            None,
+            None,
+            printable(doc.path),
+            detail=f"no {dotted} set",
+            warnings=tuple(notes),
+        )
     if not isinstance(block, dict):
         # read_project_flags calls .get() on it: an AttributeError that stops dbt.
         where = doc.at(block_pair[1]) if block_pair else printable(doc.path) or ""
-        layer = _refusal(where, f"{block_name}: is {_what(block)}, not a mapping",
-                         f"write it as {block_name}: ⏎   {KEY}: false")
+        layer = _refusal(
+            where,
+            f"{block_name}: is {_what(block)}, not a mapping",
+            f"write it as {block_name}: ⏎   {KEY}: false",
+        )
         return replace(layer, warnings=(*notes, *layer.warnings))
     import yaml
 
@@ -368,20 +487,36 @@ def _flags_layer(doc: _Yaml | None, block: Any, block_pair: Any, block_name: str
     value_node = key_pairs[-1][1] if key_pairs else None
     origin = doc.at(value_node) if value_node is not None else printable(doc.path) or ""
     if KEY not in block:
-        return Layer("project_file", None, None, printable(doc.path), detail=f"no {dotted} set",
-                     warnings=tuple(notes))
+        return Layer(
+            "project_file",
+            None,
+            None,
+            printable(doc.path),
+            detail=f"no {dotted} set",
+            warnings=tuple(notes),
+        )
     if len(key_pairs) > 1:
         lines = " and ".join(str(k.start_mark.line + 1) for k, _ in key_pairs)
-        earlier_off = any(isinstance(v, yaml.ScalarNode) and v.value in _YAML_FALSE
-                          for _, v in key_pairs[:-1])
-        story = (", so it tracks although an opt-out is written above it"
-                 if block[KEY] is True and earlier_off else "")
-        notes.append(f"{origin}: {KEY} is set {len(key_pairs)} times (lines {lines}); dbt uses "
-                     f"the last one ({_what(block[KEY])}){story}. Fix: delete all but one")
+        earlier_off = any(
+            isinstance(v, yaml.ScalarNode) and v.value in _YAML_FALSE for _, v in key_pairs[:-1]
+        )
+        story = (
+            ", so it tracks although an opt-out is written above it"
+            if block[KEY] is True and earlier_off
+            else ""
+        )
+        notes.append(
+            f"{origin}: {KEY} is set {len(key_pairs)} times (lines {lines}); dbt uses "
+            f"the last one ({_what(block[KEY])}){story}. Fix: delete all but one"
+        )
     raw = shown(value_node.value) if isinstance(value_node, yaml.ScalarNode) else None
-    wrong = [(k, v) for k, v in block.items()
-             if k in _FLAG_TYPES and not (v is None and _FLAG_TYPES[k][1])
-             and not _has_type(v, _FLAG_TYPES[k][0])]
+    wrong = [
+        (k, v)
+        for k, v in block.items()
+        if k in _FLAG_TYPES
+        and not (v is None and _FLAG_TYPES[k][1])
+        and not _has_type(v, _FLAG_TYPES[k][0])
+    ]
     if not wrong:
         return Layer("project_file", opinion_of(block[KEY]), raw, origin, warnings=tuple(notes))
     # ProjectFlags.validate fails, and read_project_flags then returns its defaults: every
@@ -390,14 +525,23 @@ def _flags_layer(doc: _Yaml | None, block: Any, block_pair: Any, block_name: str
     bad_pairs = pairs_named(mapping, bad_key) if mapping is not None else []
     bad_at = doc.at(bad_pairs[-1][1]) if bad_pairs else origin
     if bad_key == KEY:
-        notes.append(f"{bad_at}: dbt reads {KEY} as {_what(bad_value)}, not a boolean (YAML 1.1 "
-                     f"booleans only: true/false, yes/no, on/off in one case), so it ignores "
-                     f"every setting under {block_name}: and tracks. Fix: write {KEY}: false (or "
-                     "true), without quotes")
+        notes.append(
+            f"{bad_at}: dbt reads {KEY} as {_what(bad_value)}, not a boolean (YAML 1.1 "
+            f"booleans only: true/false, yes/no, on/off in one case), so it ignores "
+            f"every setting under {block_name}: and tracks. Fix: write {KEY}: false (or "
+            "true), without quotes"
+        )
     else:
-        notes.append(f"{bad_at}: {bad_key} is {_what(bad_value)}, not {_FLAG_TYPES[bad_key][0]}, "
-                     f"so dbt ignores every setting under {block_name}:, {KEY} at {origin} "
-                     f"included, and tracks. Fix: correct {bad_key}")
-    return Layer("project_file", None, raw, origin,
-                 detail=f"dbt ignores every setting under {block_name}: (a value of the wrong "
-                        "type)", warnings=tuple(notes))
+        notes.append(
+            f"{bad_at}: {bad_key} is {_what(bad_value)}, not {_FLAG_TYPES[bad_key][0]}, "
+            f"so dbt ignores every setting under {block_name}:, {KEY} at {origin} "
+            f"included, and tracks. Fix: correct {bad_key}"
+        )
+    return Layer(
+        "project_file",
+        None,
+        raw,
+        origin,
+        detail=f"dbt ignores every setting under {block_name}: (a value of the wrong type)",
+        warnings=tuple(notes),
+    )

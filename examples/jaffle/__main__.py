@@ -30,10 +30,17 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help=f"Where {PROJECT_FILE} is (default: the working directory, upward).")
-@click.option("--send-anonymous-usage-stats/--no-send-anonymous-usage-stats", default=None,
-              help="Override telemetry for this run (see `jaffle telemetry status`).")
+@click.option(
+    "--project-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help=f"Where {PROJECT_FILE} is (default: the working directory, upward).",
+)
+@click.option(
+    "--send-anonymous-usage-stats/--no-send-anonymous-usage-stats",
+    default=None,
+    help="Override telemetry for this run (see `jaffle telemetry status`).",
+)
 def run(project_dir: Path | None, send_anonymous_usage_stats: bool | None) -> None:
     """Run every model in models/, in file order."""
     project = project_dir.resolve() if project_dir else find_project(os.getcwd())
@@ -42,18 +49,27 @@ def run(project_dir: Path | None, send_anonymous_usage_stats: bool | None) -> No
         project = DEMO
     models = load_models(project)
 
-    tracker = Tracker(PROFILE, host_flag=send_anonymous_usage_stats, cwd=str(project),  # telemetry
-                      project_name=project.name)                                         # telemetry
+    tracker = Tracker(
+        PROFILE,
+        host_flag=send_anonymous_usage_stats,
+        cwd=str(project),  # telemetry
+        project_name=project.name,
+    )  # telemetry
     failed = 0
-    with tracker.invocation("run") as invocation:                                        # telemetry
+    with tracker.invocation("run") as invocation:  # telemetry
         for result in run_models(project, models):
             mark = "OK " if result.status == "success" else "ERR"
-            click.echo(f"{mark} {result.model.name:<24} {result.message} "
-                       f"({result.execution_time_s * 1000:.1f} ms)")
-            invocation.model_run(contents=result.model.sql, status=result.status,     # telemetry
-                                 execution_time_s=result.execution_time_s,             # telemetry
-                                 materialization=result.model.materialization)         # telemetry
-            invocation.count("model")                                                  # telemetry
+            click.echo(
+                f"{mark} {result.model.name:<24} {result.message} "
+                f"({result.execution_time_s * 1000:.1f} ms)"
+            )
+            invocation.model_run(
+                contents=result.model.sql,
+                status=result.status,  # telemetry
+                execution_time_s=result.execution_time_s,  # telemetry
+                materialization=result.model.materialization,
+            )  # telemetry
+            invocation.count("model")  # telemetry
             failed += result.status != "success"
     built = len(models) - failed
     click.echo(f"Done: {built} of {len(models)} models built in {project / 'target'}.")
@@ -61,7 +77,7 @@ def run(project_dir: Path | None, send_anonymous_usage_stats: bool | None) -> No
         sys.exit(1)
 
 
-cli.add_command(telemetry_group(PROFILE), "telemetry")                                   # telemetry
+cli.add_command(telemetry_group(PROFILE), "telemetry")  # telemetry
 
 
 if __name__ == "__main__":

@@ -22,10 +22,10 @@ def _command_here() -> str:
 
 PROFILE = TrackedProfile(
     name="jaffle",
-    env_prefix="JAFFLE_",                      # JAFFLE_SEND_ANONYMOUS_USAGE_STATS, ..._TELEMETRY_*
-    project_files=("jaffle_project.yml",),     # flags: send_anonymous_usage_stats: false
+    env_prefix="JAFFLE_",  # JAFFLE_SEND_ANONYMOUS_USAGE_STATS, ..._TELEMETRY_*
+    project_files=("jaffle_project.yml",),  # flags: send_anonymous_usage_stats: false
     host_flag_name="--send-anonymous-usage-stats",
-    telemetry_command=_command_here(),         # how users reach `telemetry status` from here
+    telemetry_command=_command_here(),  # how users reach `telemetry status` from here
     # The local collector (`telemetry collector`) in development; a real tool puts its HTTPS
     # Snowplow collector here. JAFFLE_TELEMETRY_ENDPOINT overrides it.
     collector_endpoint="http://127.0.0.1:9090",

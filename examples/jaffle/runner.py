@@ -58,12 +58,14 @@ def run_models(project: Path, models: list[Model]):
     try:
         for model in models:
             started = time.perf_counter()
-            body = "\n".join(line for line in model.sql.splitlines()
-                             if not line.strip().startswith("--"))
+            body = "\n".join(
+                line for line in model.sql.splitlines() if not line.strip().startswith("--")
+            )
             kind = "VIEW" if model.materialization == "view" else "TABLE"
             try:
-                existing = db.execute("SELECT type FROM sqlite_master WHERE name = ?",
-                                      (model.name,)).fetchone()
+                existing = db.execute(
+                    "SELECT type FROM sqlite_master WHERE name = ?", (model.name,)
+                ).fetchone()
                 if existing:
                     db.execute(f'DROP {existing[0].upper()} "{model.name}"')
                 db.execute(f'CREATE {kind} "{model.name}" AS {body}')

@@ -15,29 +15,56 @@ REPO = Path(__file__).resolve().parents[2]
 _NUMBER = re.compile(r"^-?[\d,]+(\.\d+)?( \(-?[\d,]+(\.\d+)?–-?[\d,]+(\.\d+)?\))?$")
 
 #: (scenario, start of the figure's name) that the table must have, with a number for ours.
-FAULT_LABELS = ("refused", "HTTP 500", "black hole", "slow (answers after 5 s)",
-                "closes mid-answer")
+FAULT_LABELS = (
+    "refused",
+    "HTTP 500",
+    "black hole",
+    "slow (answers after 5 s)",
+    "closes mid-answer",
+)
 EXPECTED = [
     ("baseline", "`python -c pass` wall"),
-    ("off", "wall"), ("off", "added over"), ("off", "in-host import + decide"),
-    ("off", "sockets opened"), ("off", "threads started"), ("off", "processes started"),
+    ("off", "wall"),
+    ("off", "added over"),
+    ("off", "in-host import + decide"),
+    ("off", "sockets opened"),
+    ("off", "threads started"),
+    ("off", "processes started"),
     ("off", "files written"),
-    ("healthy", "wall"), ("healthy", "wall added over consent off"),
-    ("healthy", "record latency median"), ("healthy", "record latency p99"),
-    ("healthy", "events at the collector"), ("healthy", "delivered / recorded"),
-    ("healthy", "connects made by the host"), ("healthy", "processes started by the host"),
-    ("healthy", "uploader CPU time"), ("healthy", "uploader peak RSS"),
+    ("healthy", "wall"),
+    ("healthy", "wall added over consent off"),
+    ("healthy", "record latency median"),
+    ("healthy", "record latency p99"),
+    ("healthy", "events at the collector"),
+    ("healthy", "delivered / recorded"),
+    ("healthy", "connects made by the host"),
+    ("healthy", "processes started by the host"),
+    ("healthy", "uploader CPU time"),
+    ("healthy", "uploader peak RSS"),
     ("healthy", "host peak RSS"),
-    *[(label, figure) for label in FAULT_LABELS
-      for figure in ("wall added over a healthy run", "wall", "events kept for later",
-                     "host stderr lines", "requests the server saw", "uploaders that ended")],
+    *[
+        (label, figure)
+        for label in FAULT_LABELS
+        for figure in (
+            "wall added over a healthy run",
+            "wall",
+            "events kept for later",
+            "host stderr lines",
+            "requests the server saw",
+            "uploaders that ended",
+        )
+    ],
     ("faults", "uploaders still running"),
-    ("outage, then recovery", "events recorded"), ("outage, then recovery", "uploaders started"),
+    ("outage, then recovery", "events recorded"),
+    ("outage, then recovery", "uploaders started"),
     ("outage, then recovery", "delivered (distinct eids) / recorded"),
-    ("outage, then recovery", "lost"), ("outage, then recovery", "duplicates"),
+    ("outage, then recovery", "lost"),
+    ("outage, then recovery", "duplicates"),
     ("outage, then recovery", "waited for the persisted backoff"),
-    ("throughput", "delivered events/s"), ("throughput", "delivered / spooled"),
-    ("throughput", "uploader CPU time"), ("throughput", "uploader peak RSS"),
+    ("throughput", "delivered events/s"),
+    ("throughput", "delivered / spooled"),
+    ("throughput", "uploader CPU time"),
+    ("throughput", "uploader peak RSS"),
     ("decide", "`telemetry status --json` wall"),
     ("decide", "in-process `consent.decide()` median"),
     ("decide", "in-process `consent.decide()` p99"),
@@ -55,9 +82,25 @@ def _table(text: str) -> list[list[str]]:
 def test_bench_smoke(tmp_path: Path) -> None:
     markdown = tmp_path / "latest.md"
     done = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "run.py"), "--ours-only", "--events", "20",
-         "--runs", "1", "--pairs", "1", "--quick", "--markdown", str(markdown)],
-        cwd=REPO, capture_output=True, text=True, timeout=110, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            str(REPO / "bench" / "run.py"),
+            "--ours-only",
+            "--events",
+            "20",
+            "--runs",
+            "1",
+            "--pairs",
+            "1",
+            "--quick",
+            "--markdown",
+            str(markdown),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        stdin=subprocess.DEVNULL,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]

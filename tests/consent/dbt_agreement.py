@@ -68,130 +68,294 @@ def _flags(value: str, before: str = "name: shop\n") -> str:
 
 
 def _config(value: str) -> str:
-    return (f"config:\n  send_anonymous_usage_stats: {value}\nshop:\n  target: dev\n"
-            "  outputs:\n    dev: {type: postgres}\n")
+    return (
+        f"config:\n  send_anonymous_usage_stats: {value}\nshop:\n  target: dev\n"
+        "  outputs:\n    dev: {type: postgres}\n"
+    )
 
 
 CASES: tuple[Case, ...] = (
     Case("nothing set", TRACKS),
     Case("a project without flags", TRACKS, project="name: shop\n"),
     # dbt: os.getenv("DO_NOT_TRACK", "").lower() in ("1", "t", "true", "y", "yes")
-    *(Case(f"DO_NOT_TRACK={v!r}", dbt, env={"DO_NOT_TRACK": v}) for v, dbt in (
-        ("1", OFF), ("t", OFF), ("true", OFF), ("TRUE", OFF), ("y", OFF), ("yes", OFF),
-        ("on", TRACKS), (" 1", TRACKS), ("banana", TRACKS), ("0", TRACKS), ("false", TRACKS),
-        ("", TRACKS))),
+    *(
+        Case(f"DO_NOT_TRACK={v!r}", dbt, env={"DO_NOT_TRACK": v})
+        for v, dbt in (
+            ("1", OFF),
+            ("t", OFF),
+            ("true", OFF),
+            ("TRUE", OFF),
+            ("y", OFF),
+            ("yes", OFF),
+            ("on", TRACKS),
+            (" 1", TRACKS),
+            ("banana", TRACKS),
+            ("0", TRACKS),
+            ("false", TRACKS),
+            ("", TRACKS),
+        )
+    ),
     # click's boolean option: "" is unset, spaces are false, anything else is a usage error
-    *(Case(f"{SEND}={v!r}", dbt, env={SEND: v}) for v, dbt in (
-        ("true", TRACKS), ("false", OFF), ("FALSE", OFF), ("off", OFF), ("0", OFF), ("no", OFF),
-        (" false ", OFF), ("", TRACKS), ("  ", OFF), ("maybe", REFUSES), ("1.0", REFUSES))),
-    Case("DO_NOT_TRACK=0 does not undo the variable", OFF,
-         env={"DO_NOT_TRACK": "0", SEND: "false"}),
+    *(
+        Case(f"{SEND}={v!r}", dbt, env={SEND: v})
+        for v, dbt in (
+            ("true", TRACKS),
+            ("false", OFF),
+            ("FALSE", OFF),
+            ("off", OFF),
+            ("0", OFF),
+            ("no", OFF),
+            (" false ", OFF),
+            ("", TRACKS),
+            ("  ", OFF),
+            ("maybe", REFUSES),
+            ("1.0", REFUSES),
+        )
+    ),
+    Case(
+        "DO_NOT_TRACK=0 does not undo the variable", OFF, env={"DO_NOT_TRACK": "0", SEND: "false"}
+    ),
     Case("DO_NOT_TRACK=1 beats the variable true", OFF, env={"DO_NOT_TRACK": "1", SEND: "true"}),
-    Case("DO_NOT_TRACK=1 and an invalid variable", REFUSES,
-         env={"DO_NOT_TRACK": "1", SEND: "maybe"}),
-    Case("DBT_ENGINE_ false beats DBT_ true", OFF, env={ENGINE: "false", SEND: "true"},
-         since="1.12"),
-    Case("DBT_ENGINE_ true beats DBT_ false", TRACKS, env={ENGINE: "true", SEND: "false"},
-         since="1.12"),
+    Case(
+        "DO_NOT_TRACK=1 and an invalid variable", REFUSES, env={"DO_NOT_TRACK": "1", SEND: "maybe"}
+    ),
+    Case(
+        "DBT_ENGINE_ false beats DBT_ true", OFF, env={ENGINE: "false", SEND: "true"}, since="1.12"
+    ),
+    Case(
+        "DBT_ENGINE_ true beats DBT_ false",
+        TRACKS,
+        env={ENGINE: "true", SEND: "false"},
+        since="1.12",
+    ),
     Case("empty DBT_ENGINE_ falls back to DBT_", OFF, env={ENGINE: "", SEND: "false"}),
-    Case("invalid DBT_ENGINE_ with a valid DBT_", REFUSES, env={ENGINE: "maybe", SEND: "false"},
-         since="1.12"),
+    Case(
+        "invalid DBT_ENGINE_ with a valid DBT_",
+        REFUSES,
+        env={ENGINE: "maybe", SEND: "false"},
+        since="1.12",
+    ),
     Case("DBT_ENGINE_ false alone", OFF, env={ENGINE: "false"}, since="1.12"),
     Case("host flag off beats the variable true", OFF, env={SEND: "true"}, flag=False),
     Case("host flag on beats the project's false", TRACKS, project=_flags("false"), flag=True),
     Case("DO_NOT_TRACK=1 beats the host flag on", OFF, env={"DO_NOT_TRACK": "1"}, flag=True),
-    Case("host flag on: an invalid variable still refuses", REFUSES, env={SEND: "maybe"},
-         flag=True),
-    Case("host flag off: an invalid variable still refuses", REFUSES, env={SEND: "maybe"},
-         flag=False),
+    Case(
+        "host flag on: an invalid variable still refuses", REFUSES, env={SEND: "maybe"}, flag=True
+    ),
+    Case(
+        "host flag off: an invalid variable still refuses", REFUSES, env={SEND: "maybe"}, flag=False
+    ),
     # PyYAML's YAML 1.1 booleans only; any other value fails ProjectFlags' validation, and dbt
     # then drops every project flag without a word
-    *(Case(f"project flag {v}", dbt, project=_flags(v)) for v, dbt in (
-        ("false", OFF), ("False", OFF), ("FALSE", OFF), ("no", OFF), ("NO", OFF), ("off", OFF),
-        ("Off", OFF), ("oFF", TRACKS), ("n", TRACKS), ("y", TRACKS), ("0", TRACKS),
-        ('"false"', TRACKS), ("'no'", TRACKS), ("maybe", TRACKS), ("true", TRACKS),
-        ("yes", TRACKS), ("On", TRACKS), ("tRuE", TRACKS), ("", TRACKS))),
-    Case("project flag false, from a subdirectory", OFF, project=_flags("false"),
-         subdir="models/x"),
-    Case("project flag false in a flow mapping", OFF,
-         project="name: shop\nflags: {send_anonymous_usage_stats: false}\n"),
-    Case("project flag false with CRLF line ends", OFF,
-         project="name: shop\r\nflags:\r\n  send_anonymous_usage_stats: false\r\n"),
-    Case("project flag false beside an unknown flag", OFF,
-         project=_flags("false") + "  no_such_flag: 1\n"),
-    Case("project flag false beside partial_parse: maybe", TRACKS,
-         project=_flags("false") + "  partial_parse: maybe\n"),
-    Case("project flag false beside printer_width: wide", TRACKS,
-         project=_flags("false") + "  printer_width: wide\n"),
-    Case("project flag false beside partial_parse: null", OFF,
-         project=_flags("false") + "  partial_parse:\n"),
-    Case("project flag set twice, false then true", TRACKS,
-         project=_flags("false") + "  send_anonymous_usage_stats: true\n"),
-    Case("project flag set twice, true then false", OFF,
-         project=_flags("true") + "  send_anonymous_usage_stats: false\n"),
-    Case("two flags: blocks, the opt-out in the first", TRACKS,
-         project=_flags("false") + "flags:\n  partial_parse: true\n"),
-    Case("two flags: blocks, the opt-out in the last", OFF,
-         project="flags:\n  partial_parse: true\n" + _flags("false")),
+    *(
+        Case(f"project flag {v}", dbt, project=_flags(v))
+        for v, dbt in (
+            ("false", OFF),
+            ("False", OFF),
+            ("FALSE", OFF),
+            ("no", OFF),
+            ("NO", OFF),
+            ("off", OFF),
+            ("Off", OFF),
+            ("oFF", TRACKS),
+            ("n", TRACKS),
+            ("y", TRACKS),
+            ("0", TRACKS),
+            ('"false"', TRACKS),
+            ("'no'", TRACKS),
+            ("maybe", TRACKS),
+            ("true", TRACKS),
+            ("yes", TRACKS),
+            ("On", TRACKS),
+            ("tRuE", TRACKS),
+            ("", TRACKS),
+        )
+    ),
+    Case(
+        "project flag false, from a subdirectory", OFF, project=_flags("false"), subdir="models/x"
+    ),
+    Case(
+        "project flag false in a flow mapping",
+        OFF,
+        project="name: shop\nflags: {send_anonymous_usage_stats: false}\n",
+    ),
+    Case(
+        "project flag false with CRLF line ends",
+        OFF,
+        project="name: shop\r\nflags:\r\n  send_anonymous_usage_stats: false\r\n",
+    ),
+    Case(
+        "project flag false beside an unknown flag",
+        OFF,
+        project=_flags("false") + "  no_such_flag: 1\n",
+    ),
+    Case(
+        "project flag false beside partial_parse: maybe",
+        TRACKS,
+        project=_flags("false") + "  partial_parse: maybe\n",
+    ),
+    Case(
+        "project flag false beside printer_width: wide",
+        TRACKS,
+        project=_flags("false") + "  printer_width: wide\n",
+    ),
+    Case(
+        "project flag false beside partial_parse: null",
+        OFF,
+        project=_flags("false") + "  partial_parse:\n",
+    ),
+    Case(
+        "project flag set twice, false then true",
+        TRACKS,
+        project=_flags("false") + "  send_anonymous_usage_stats: true\n",
+    ),
+    Case(
+        "project flag set twice, true then false",
+        OFF,
+        project=_flags("true") + "  send_anonymous_usage_stats: false\n",
+    ),
+    Case(
+        "two flags: blocks, the opt-out in the first",
+        TRACKS,
+        project=_flags("false") + "flags:\n  partial_parse: true\n",
+    ),
+    Case(
+        "two flags: blocks, the opt-out in the last",
+        OFF,
+        project="flags:\n  partial_parse: true\n" + _flags("false"),
+    ),
     Case("flags: empty", TRACKS, project="name: shop\nflags:\n"),
     Case("flags: {}", TRACKS, project="name: shop\nflags: {}\n"),
     Case("flags: false (not a mapping)", REFUSES, project="name: shop\nflags: false\n"),
-    Case("flags: a list", REFUSES,
-         project="name: shop\nflags:\n  - send_anonymous_usage_stats: false\n"),
+    Case(
+        "flags: a list",
+        REFUSES,
+        project="name: shop\nflags:\n  - send_anonymous_usage_stats: false\n",
+    ),
     Case("invalid YAML in dbt_project.yml", REFUSES, project=_flags("false") + "  - oops\n"),
     Case("dbt_project.yml is a list", TRACKS, project="- shop\n"),
-    Case("an unknown tag elsewhere in dbt_project.yml", REFUSES,
-         project=_flags("false") + "vars: !secret x\n"),
-    Case("project flag !!bool \"false\"", OFF, project=_flags('!!bool "false"')),
-    Case("the variable true beats the project's false", TRACKS, env={SEND: "true"},
-         project=_flags("false")),
-    Case("DO_NOT_TRACK=1 beats the project's true", OFF, env={"DO_NOT_TRACK": "1"},
-         project=_flags("true")),
+    Case(
+        "an unknown tag elsewhere in dbt_project.yml",
+        REFUSES,
+        project=_flags("false") + "vars: !secret x\n",
+    ),
+    Case('project flag !!bool "false"', OFF, project=_flags('!!bool "false"')),
+    Case(
+        "the variable true beats the project's false",
+        TRACKS,
+        env={SEND: "true"},
+        project=_flags("false"),
+    ),
+    Case(
+        "DO_NOT_TRACK=1 beats the project's true",
+        OFF,
+        env={"DO_NOT_TRACK": "1"},
+        project=_flags("true"),
+    ),
     # profiles.yml's deprecated config: block, combined as read_project_flags does
     Case("profiles.yml config false", OFF, profiles=_config("false")),
     Case("profiles.yml config true", TRACKS, profiles=_config("true")),
     Case("profiles.yml config oFF", TRACKS, profiles=_config("oFF")),
-    Case("profiles.yml config false, project without flags", OFF, profiles=_config("false"),
-         project="name: shop\n"),
-    Case("profiles.yml config false, project flags: {}", OFF, profiles=_config("false"),
-         project="name: shop\nflags: {}\n"),
-    Case("profiles.yml config false, project flags: empty", OFF, profiles=_config("false"),
-         project="name: shop\nflags:\n"),
-    Case("both set: config false, flags true", REFUSES, profiles=_config("false"),
-         project=_flags("true")),
-    Case("both set: config false, flags with another key", REFUSES, profiles=_config("false"),
-         project="name: shop\nflags:\n  partial_parse: true\n"),
-    Case("both set: config with another key, flags false", REFUSES,
-         profiles="config:\n  partial_parse: true\n", project=_flags("false")),
-    Case("both set, and the variable true", REFUSES, env={SEND: "true"},
-         profiles=_config("false"), project=_flags("true")),
-    Case("both set, and the host flag on", REFUSES, profiles=_config("false"),
-         project=_flags("true"), flag=True),
-    Case("profiles.yml config: not a mapping", OFF, profiles="config: 1\n",
-         project=_flags("false")),
+    Case(
+        "profiles.yml config false, project without flags",
+        OFF,
+        profiles=_config("false"),
+        project="name: shop\n",
+    ),
+    Case(
+        "profiles.yml config false, project flags: {}",
+        OFF,
+        profiles=_config("false"),
+        project="name: shop\nflags: {}\n",
+    ),
+    Case(
+        "profiles.yml config false, project flags: empty",
+        OFF,
+        profiles=_config("false"),
+        project="name: shop\nflags:\n",
+    ),
+    Case(
+        "both set: config false, flags true",
+        REFUSES,
+        profiles=_config("false"),
+        project=_flags("true"),
+    ),
+    Case(
+        "both set: config false, flags with another key",
+        REFUSES,
+        profiles=_config("false"),
+        project="name: shop\nflags:\n  partial_parse: true\n",
+    ),
+    Case(
+        "both set: config with another key, flags false",
+        REFUSES,
+        profiles="config:\n  partial_parse: true\n",
+        project=_flags("false"),
+    ),
+    Case(
+        "both set, and the variable true",
+        REFUSES,
+        env={SEND: "true"},
+        profiles=_config("false"),
+        project=_flags("true"),
+    ),
+    Case(
+        "both set, and the host flag on",
+        REFUSES,
+        profiles=_config("false"),
+        project=_flags("true"),
+        flag=True,
+    ),
+    Case(
+        "profiles.yml config: not a mapping", OFF, profiles="config: 1\n", project=_flags("false")
+    ),
     Case("profiles.yml empty, project false", TRACKS, profiles="", project=_flags("false")),
-    Case("profiles.yml invalid YAML, project false", TRACKS, profiles="shop: [\n",
-         project=_flags("false")),
-    Case("profiles.yml is a list, project false", REFUSES, profiles="- shop\n",
-         project=_flags("false")),
-    Case("profiles.yml in the working directory", OFF, profiles=_config("false"),
-         profiles_in="cwd", project="name: shop\n"),
-    Case("profiles.yml in DBT_PROFILES_DIR", OFF, profiles=_config("false"), profiles_in="dir",
-         project="name: shop\n"),
-    Case("DBT_PROFILES_DIR does not exist", REFUSES, profiles_in="missing",
-         project="name: shop\n"),
+    Case(
+        "profiles.yml invalid YAML, project false",
+        TRACKS,
+        profiles="shop: [\n",
+        project=_flags("false"),
+    ),
+    Case(
+        "profiles.yml is a list, project false",
+        REFUSES,
+        profiles="- shop\n",
+        project=_flags("false"),
+    ),
+    Case(
+        "profiles.yml in the working directory",
+        OFF,
+        profiles=_config("false"),
+        profiles_in="cwd",
+        project="name: shop\n",
+    ),
+    Case(
+        "profiles.yml in DBT_PROFILES_DIR",
+        OFF,
+        profiles=_config("false"),
+        profiles_in="dir",
+        project="name: shop\n",
+    ),
+    Case("DBT_PROFILES_DIR does not exist", REFUSES, profiles_in="missing", project="name: shop\n"),
 )
 
 
 # -- the worlds -----------------------------------------------------------------------------------
 
+
 def _world(root: Path, case: Case) -> tuple[Path, dict[str, str]]:
     home, project = root / "home", root / "shop"
     (home / ".dbt").mkdir(parents=True)  # dbt needs its profiles dir to exist
     project.mkdir()
-    env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8",
-           "XDG_CONFIG_HOME": str(home / ".config"), "XDG_STATE_HOME": str(home / ".state"),
-           "XDG_CONFIG_DIRS": str(root / "etc"), "XDG_CACHE_HOME": str(home / ".cache")}
+    env = {
+        "HOME": str(home),
+        "PATH": "/usr/bin:/bin",
+        "LC_ALL": "C.UTF-8",
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_STATE_HOME": str(home / ".state"),
+        "XDG_CONFIG_DIRS": str(root / "etc"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+    }
     if case.project is not None:
         (project / "dbt_project.yml").write_bytes(case.project.encode())
     places = {"home": home / ".dbt", "cwd": project / case.subdir, "dir": root / "profiles"}
@@ -216,8 +380,15 @@ def _dbt_args(case: Case) -> list[str]:
 
 
 def _run_lines(argv: list[str], lines: list[str], cwd: Path | None = None) -> list[dict]:
-    done = subprocess.run(argv, input="".join(f"{line}\n" for line in lines), text=True,
-                          capture_output=True, timeout=600, check=False, cwd=cwd)
+    done = subprocess.run(
+        argv,
+        input="".join(f"{line}\n" for line in lines),
+        text=True,
+        capture_output=True,
+        timeout=600,
+        check=False,
+        cwd=cwd,
+    )
     out = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or len(out) < len(lines):
         raise SystemExit(f"{argv[0]} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
@@ -225,6 +396,7 @@ def _run_lines(argv: list[str], lines: list[str], cwd: Path | None = None) -> li
 
 
 # -- our side: decide() in this project's interpreter, one process for every case -----------------
+
 
 def _ours_main() -> None:
     """``--ours``: read cases like dbt_probe.py does and print our decision for each.
@@ -239,21 +411,34 @@ def _ours_main() -> None:
         os.environ.update(case["env"])
         os.chdir(case["cwd"])
         decision = decide(DEFAULT_PROFILE, host_flag=case["flag"])
-        outcome = ("refuses" if decision.winner.host_refuses
-                   else "tracks" if decision.enabled else "off")
-        print(json.dumps({"outcome": outcome, "decided_by": decision.decided_by,
-                          "warnings": list(decision.warnings)}), flush=True)
+        outcome = (
+            "refuses" if decision.winner.host_refuses else "tracks" if decision.enabled else "off"
+        )
+        print(
+            json.dumps(
+                {
+                    "outcome": outcome,
+                    "decided_by": decision.decided_by,
+                    "warnings": list(decision.warnings),
+                }
+            ),
+            flush=True,
+        )
 
 
 # -- dbt-core in its own venv ---------------------------------------------------------------------
+
 
 def ensure_dbt(version: str, log=print) -> str:
     """The python of ``.dbt-venvs/<version>``, created with dbt-core ``version`` if missing."""
     venv = VENVS / version
     python = venv / "bin" / "python"
     probe = "import importlib.metadata as m; print(m.version('dbt-core'))"
-    have = subprocess.run([str(python), "-c", probe], capture_output=True, text=True,
-                          check=False) if python.exists() else None
+    have = (
+        subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=False)
+        if python.exists()
+        else None
+    )
     if have is not None and have.stdout.strip() == version:
         return str(python)
     log(f"creating {venv} with dbt-core=={version} (once; about a minute) ...")
@@ -267,14 +452,25 @@ def ensure_dbt(version: str, log=print) -> str:
         # dbt-core 1.12 needs a parser whose build downloads a binary: install the rest.
         done = run([*pip, "--no-deps", f"dbt-core=={version}"])
         if not done.returncode:
-            listing = run([str(python), "-c", "import importlib.metadata as m; "
-                           "print('\\n'.join(m.requires('dbt-core') or []))"]).stdout
-            needed = [r for r in listing.splitlines() if "extra ==" not in r
-                      and not r.replace("_", "-").lower().startswith(_UNINSTALLABLE)]
+            listing = run(
+                [
+                    str(python),
+                    "-c",
+                    "import importlib.metadata as m; "
+                    "print('\\n'.join(m.requires('dbt-core') or []))",
+                ]
+            ).stdout
+            needed = [
+                r
+                for r in listing.splitlines()
+                if "extra ==" not in r
+                and not r.replace("_", "-").lower().startswith(_UNINSTALLABLE)
+            ]
             done = run([*pip, *needed])
         if done.returncode:
-            raise SystemExit(f"could not install dbt-core=={version} into {venv}:\n"
-                             f"{done.stderr[-3000:]}")
+            raise SystemExit(
+                f"could not install dbt-core=={version} into {venv}:\n{done.stderr[-3000:]}"
+            )
     return str(python)
 
 
@@ -290,6 +486,7 @@ def find_dbt_venvs() -> dict[str, str]:
 
 
 # -- the comparison -------------------------------------------------------------------------------
+
 
 @dataclass
 class Row:
@@ -318,14 +515,21 @@ def compare(pythons: dict[str, str], cases: Iterable[Case] = CASES) -> list[Row]
         worlds = [_world(Path(tmp) / str(i), case) for i, case in enumerate(cases)]
         ours = _run_lines(
             [sys.executable, "-m", "tests.consent.dbt_agreement", "--ours"],
-            [json.dumps({"cwd": str(cwd), "env": env, "flag": case.flag})
-             for case, (cwd, env) in zip(cases, worlds, strict=True)], cwd=REPO)
+            [
+                json.dumps({"cwd": str(cwd), "env": env, "flag": case.flag})
+                for case, (cwd, env) in zip(cases, worlds, strict=True)
+            ],
+            cwd=REPO,
+        )
         theirs: dict[str, list[dict]] = {}
         for version, python in pythons.items():
             answers = _run_lines(
                 [python, str(PROBE)],
-                [json.dumps({"cwd": str(cwd), "env": env, "args": _dbt_args(case)})
-                 for case, (cwd, env) in zip(cases, worlds, strict=True)])
+                [
+                    json.dumps({"cwd": str(cwd), "env": env, "args": _dbt_args(case)})
+                    for case, (cwd, env) in zip(cases, worlds, strict=True)
+                ],
+            )
             if answers[0].get("dbt") != version:
                 raise SystemExit(f"{python} runs dbt-core {answers[0].get('dbt')}, not {version}")
             theirs[version] = answers[1:]
@@ -349,29 +553,47 @@ def table(rows: list[Row], versions: list[str]) -> str:
     for row in rows:
         verdicts = {row.verdict(v) for v in versions} - {"n/a"}
         verdict = "DISAGREE" if "DISAGREE" in verdicts else "agree" if verdicts else "n/a"
-        cells = [row.case.name.replace("|", "\\|"), f"`{_inputs(row.case)}`",
-                 *(row.dbt[v]["outcome"] + (" (n/a: not read before "
-                                            f"{row.case.since})" if row.verdict(v) == "n/a"
-                                            else "") for v in versions),
-                 f"{row.ours['outcome']} ({row.ours['decided_by']})", verdict]
+        cells = [
+            row.case.name.replace("|", "\\|"),
+            f"`{_inputs(row.case)}`",
+            *(
+                row.dbt[v]["outcome"]
+                + (f" (n/a: not read before {row.case.since})" if row.verdict(v) == "n/a" else "")
+                for v in versions
+            ),
+            f"{row.ours['outcome']} ({row.ours['decided_by']})",
+            verdict,
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def disagreements(rows: list[Row], versions: list[str]) -> list[str]:
-    return [f"{row.case.name}: dbt {v} {row.dbt[v]['outcome']} "
-            f"{row.dbt[v].get('error', '')} (recorded: {row.case.dbt}), ours {row.ours['outcome']} "
-            f"(decided by {row.ours['decided_by']}; warnings {row.ours['warnings']})"
-            for row in rows for v in versions if row.verdict(v) == "DISAGREE"]
+    return [
+        f"{row.case.name}: dbt {v} {row.dbt[v]['outcome']} "
+        f"{row.dbt[v].get('error', '')} (recorded: {row.case.dbt}), ours {row.ours['outcome']} "
+        f"(decided by {row.ours['decided_by']}; warnings {row.ours['warnings']})"
+        for row in rows
+        for v in versions
+        if row.verdict(v) == "DISAGREE"
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dbt-version", action="append", dest="versions",
-                        help=f"dbt-core version(s) to compare with (default: "
-                             f"{', '.join(DEFAULT_VERSIONS)})")
-    parser.add_argument("--dbt-python", action="append", default=[], metavar="VERSION=PATH",
-                        help="use this interpreter (which has dbt-core VERSION) instead of a venv")
+    parser.add_argument(
+        "--dbt-version",
+        action="append",
+        dest="versions",
+        help=f"dbt-core version(s) to compare with (default: {', '.join(DEFAULT_VERSIONS)})",
+    )
+    parser.add_argument(
+        "--dbt-python",
+        action="append",
+        default=[],
+        metavar="VERSION=PATH",
+        help="use this interpreter (which has dbt-core VERSION) instead of a venv",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args(argv)
     pythons = dict(item.split("=", 1) for item in args.dbt_python)

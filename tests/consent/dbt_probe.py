@@ -69,8 +69,10 @@ def _child(case: dict) -> dict:
     if "send" in _seen:
         return {"outcome": "tracks" if _seen["send"] else "off"}
     inner = getattr(error, "exception", None) or error
-    return {"outcome": "refuses",
-            "error": f"{type(inner).__name__}: {' '.join(str(inner).split())[:300]}"}
+    return {
+        "outcome": "refuses",
+        "error": f"{type(inner).__name__}: {' '.join(str(inner).split())[:300]}",
+    }
 
 
 def run_case(case: dict) -> dict:

@@ -16,8 +16,10 @@ from tests.consent import dbt_agreement
 def test_the_dbt_profile_agrees_with_real_dbt_core_on_every_case():
     pythons = dbt_agreement.find_dbt_venvs()
     if not pythons:
-        pytest.skip("no dbt-core venv under .dbt-venvs/: run "
-                    "`.venv/bin/python tests/consent/dbt_agreement.py` once to create them")
+        pytest.skip(
+            "no dbt-core venv under .dbt-venvs/: run "
+            "`.venv/bin/python tests/consent/dbt_agreement.py` once to create them"
+        )
     versions = list(pythons)
 
     rows = dbt_agreement.compare(pythons)

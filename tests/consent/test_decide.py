@@ -95,6 +95,7 @@ def test_a_project_cannot_turn_it_back_on_for_a_user_who_opted_out(world):
 
 # -- the environment and the host flag ----------------------------------------------------------
 
+
 def test_do_not_track_beats_the_host_flag_and_everything_below(world):
     world.write_project(project_flag("true"))
     world.write_user(f"{KEY} = true\n", mode=0o600)
@@ -132,6 +133,7 @@ def test_the_process_environment_is_not_read_when_env_is_given(world, monkeypatc
 
 
 # -- where the edition comes from ---------------------------------------------------------------
+
 
 def test_the_edition_never_comes_from_the_project_file(world):
     world.write_project("name: jaffle_shop\nedition: cloud\nflags:\n  edition: cloud\n")
@@ -182,8 +184,14 @@ def test_cloud_lists_every_opt_out_it_overrides(world):
 
     assert decision.enabled and decision.mandatory
     assert decision.decided_by == "edition_mandate"
-    opted_out = {"do_not_track", "host_flag", "env_var", "project_file", "user_config",
-                 "system_default"}
+    opted_out = {
+        "do_not_track",
+        "host_flag",
+        "env_var",
+        "project_file",
+        "user_config",
+        "system_default",
+    }
     assert {layer.name for layer in decision.overridden_opt_outs} == opted_out
     origins = {
         "do_not_track": "DO_NOT_TRACK",
@@ -200,6 +208,7 @@ def test_cloud_lists_every_opt_out_it_overrides(world):
 
 
 # -- the admin's policy -------------------------------------------------------------------------
+
 
 def test_an_admin_lock_off_beats_the_host_flag(world):
     world.write_policy('telemetry = "off"\nlocked = true\n')
@@ -237,6 +246,7 @@ def test_a_broken_policy_locks_everything_off_and_says_where(world):
 
 # -- never raising --------------------------------------------------------------------------------
 
+
 class ExplodingEnv(Mapping):
     """An environment that fails on every read: something gather() never expected."""
 
@@ -269,18 +279,28 @@ def test_a_failure_to_read_anything_is_not_shown_as_an_admin_lock(world):
     assert text.startswith("a failure to read the settings, which counts as off: ")
 
 
-@pytest.mark.parametrize("reading, errors", [
-    ("strict", {"do_not_track", "env_var", "project_file", "user_config"}),
-    # dbt tracks with DO_NOT_TRACK=perhaps (a warning says so), and refuses to run with "ja".
-    ("dbt", {"env_var", "project_file", "user_config"}),
-])
+@pytest.mark.parametrize(
+    "reading, errors",
+    [
+        ("strict", {"do_not_track", "env_var", "project_file", "user_config"}),
+        # dbt tracks with DO_NOT_TRACK=perhaps (a warning says so), and refuses to run with "ja".
+        ("dbt", {"env_var", "project_file", "user_config"}),
+    ],
+)
 def test_bad_input_everywhere_still_returns_a_decision(world, reading, errors):
     world.write_project(b"\x00\xff")
     world.write_user("send_anonymous_usage_stats = [[[\n", mode=0o600)
-    env = {**world.env, "DO_NOT_TRACK": "perhaps", "DBT_SEND_ANONYMOUS_USAGE_STATS": "ja",
-           "DBT_PROFILES_DIR": str(world.root / "missing")}
-    decision = world.decide(env=env) if reading == "dbt" else \
-        decide(replace(DEFAULT_PROFILE, reading="strict"), env=env)
+    env = {
+        **world.env,
+        "DO_NOT_TRACK": "perhaps",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "ja",
+        "DBT_PROFILES_DIR": str(world.root / "missing"),
+    }
+    decision = (
+        world.decide(env=env)
+        if reading == "dbt"
+        else decide(replace(DEFAULT_PROFILE, reading="strict"), env=env)
+    )
     assert not decision.enabled
     assert {layer.name for layer in decision.layers if layer.status == "error"} == errors
     assert len(decision.warnings) == 4
@@ -288,6 +308,7 @@ def test_bad_input_everywhere_still_returns_a_decision(world, reading, errors):
 
 
 # -- deciding is cheap and leaves no trace --------------------------------------------------------
+
 
 def _snapshot(root: Path) -> dict[str, int]:
     return {str(p): p.stat().st_mtime_ns for p in sorted(root.rglob("*"))}
@@ -322,8 +343,14 @@ def test_deciding_imports_nothing_heavy(world, in_project):
         "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
     )
     env = {**world.env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=world.project,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=world.project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 

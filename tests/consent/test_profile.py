@@ -54,12 +54,17 @@ FAKEAPP = """
 
 @pytest.fixture
 def installed(tmp_path, monkeypatch):
-    site = fake_distribution(tmp_path / "site", "fakeapp", {
-        "fakeapp": "fakeapp_profile:PROFILE",
-        "fakefactory": "fakeapp_profile:make_profile",
-        "fakewrong": "fakeapp_profile:NOT_A_PROFILE",
-        "fakemissing": "no_such_module_anywhere:PROFILE",
-    }, FAKEAPP)
+    site = fake_distribution(
+        tmp_path / "site",
+        "fakeapp",
+        {
+            "fakeapp": "fakeapp_profile:PROFILE",
+            "fakefactory": "fakeapp_profile:make_profile",
+            "fakewrong": "fakeapp_profile:NOT_A_PROFILE",
+            "fakemissing": "no_such_module_anywhere:PROFILE",
+        },
+        FAKEAPP,
+    )
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.delitem(sys.modules, "fakeapp_profile", raising=False)
     yield site
@@ -71,8 +76,10 @@ def test_the_default_profile_is_dbt():
     assert profile is DEFAULT_PROFILE
     assert get_profile("dbt") is DEFAULT_PROFILE
     assert profile.env_var == "DBT_SEND_ANONYMOUS_USAGE_STATS"
-    assert profile.env_vars == ("DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS",
-                                "DBT_SEND_ANONYMOUS_USAGE_STATS")
+    assert profile.env_vars == (
+        "DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS",
+    )
     assert profile.project_files == ("dbt_project.yml",)
     assert profile.flag_key_path == ("flags", "send_anonymous_usage_stats")
 
@@ -92,17 +99,23 @@ def test_an_installed_profile_is_discovered_through_its_entry_point(installed):
     profile = get_profile("fakeapp")
     assert isinstance(profile, AppProfile)
     assert (profile.name, profile.label, profile.env_var) == (
-        "fakeapp", "Fake App", "FAKEAPP_SEND_ANONYMOUS_USAGE_STATS")
+        "fakeapp",
+        "Fake App",
+        "FAKEAPP_SEND_ANONYMOUS_USAGE_STATS",
+    )
 
 
 def test_an_entry_point_may_name_a_factory(installed):
     assert get_profile("fakefactory").name == "fakeapp"
 
 
-@pytest.mark.parametrize("name, why", [
-    ("fakewrong", "fakeapp_profile:NOT_A_PROFILE is a dict, not an AppProfile"),
-    ("fakemissing", "ModuleNotFoundError: No module named 'no_such_module_anywhere'"),
-])
+@pytest.mark.parametrize(
+    "name, why",
+    [
+        ("fakewrong", "fakeapp_profile:NOT_A_PROFILE is a dict, not an AppProfile"),
+        ("fakemissing", "ModuleNotFoundError: No module named 'no_such_module_anywhere'"),
+    ],
+)
 def test_a_broken_plugin_says_its_profile_failed_to_load_and_why(installed, name, why):
     with pytest.raises(ProfileLoadError) as caught:
         get_profile(name)
@@ -116,10 +129,18 @@ def test_a_broken_plugin_says_its_profile_failed_to_load_and_why(installed, name
 def test_discovery_works_in_a_fresh_process_through_pythonpath(installed, world):
     # The path users take: the plugin is installed, a new interpreter finds it.
     env = {**world.env, "PYTHONPATH": os.pathsep.join([str(installed), *sys.path])}
-    script = ("from consent import get_profile; p = get_profile('fakeapp'); "
-              "print(p.name, p.user_config_path())")
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                         text=True, timeout=60, check=True).stdout.split()
+    script = (
+        "from consent import get_profile; p = get_profile('fakeapp'); "
+        "print(p.name, p.user_config_path())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
     assert out == ["fakeapp", str(world.config_home / "fakeapp" / "telemetry.toml")]
 
 
@@ -140,5 +161,6 @@ def test_paths_honour_the_xdg_variables_at_the_moment_they_are_asked(world, monk
 
 def test_without_xdg_config_home_the_config_lives_in_home_dot_config(world, monkeypatch):
     monkeypatch.delenv("XDG_CONFIG_HOME")
-    assert DEFAULT_PROFILE.user_config_path() == str(world.home / ".config" / "dbt"
-                                                     / "telemetry.toml")
+    assert DEFAULT_PROFILE.user_config_path() == str(
+        world.home / ".config" / "dbt" / "telemetry.toml"
+    )

@@ -40,8 +40,15 @@ def layer(name: str, opinion: str | None, **kwargs) -> Layer:
 def broken(name: str, opinion: str | None = "off") -> Layer:
     """A layer whose source could not read it: what a source returns for bad input."""
     message = f"<{name} origin>: cannot read it; treated as off. Fix: repair it"
-    return Layer(name, opinion, "garbage", f"<{name} origin>", status="error",
-                 detail="unreadable; treated as off", warnings=(message,))
+    return Layer(
+        name,
+        opinion,
+        "garbage",
+        f"<{name} origin>",
+        status="error",
+        detail="unreadable; treated as off",
+        warnings=(message,),
+    )
 
 
 def with_default(*layers: Layer) -> list[Layer]:
@@ -69,17 +76,22 @@ def assert_well_formed(decision: Decision) -> None:
 MATRIX = [
     (high, low, high_opinion, low_opinion)
     for i, high in enumerate(OPINION_LAYERS)
-    for low in OPINION_LAYERS[i + 1:]
+    for low in OPINION_LAYERS[i + 1 :]
     for high_opinion, low_opinion in itertools.product(OPINIONS, OPINIONS)
     # project_file "on" over user_config "off" is the one place an order is not enough: the
     # opt-out sticks (tested below with all nine combinations).
-    if not (high == "project_file" and low == "user_config" and high_opinion == "on"
-            and low_opinion == "off")
+    if not (
+        high == "project_file"
+        and low == "user_config"
+        and high_opinion == "on"
+        and low_opinion == "off"
+    )
 ]
 
 
 @pytest.mark.parametrize(
-    ("high", "low", "high_opinion", "low_opinion"), MATRIX,
+    ("high", "low", "high_opinion", "low_opinion"),
+    MATRIX,
     ids=[f"{h}={ho}>{low}={lo}" for h, low, ho, lo in MATRIX],
 )
 def test_a_higher_layer_beats_a_lower_one(high, low, high_opinion, low_opinion):
@@ -118,15 +130,17 @@ def test_the_highest_of_all_present_layers_decides(opinion):
 
 def test_do_not_track_beats_the_hosts_own_flag():
     # dbt-core applies DO_NOT_TRACK after every other flag: `--send-anonymous-usage-stats` loses.
-    decision = resolve("dbt", CORE, with_default(layer("do_not_track", "off"),
-                                                 layer("host_flag", "on")))
+    decision = resolve(
+        "dbt", CORE, with_default(layer("do_not_track", "off"), layer("host_flag", "on"))
+    )
     assert not decision.enabled
     assert decision.decided_by == "do_not_track"
 
 
 def test_with_no_opinion_anywhere_the_core_edition_default_is_on():
-    decision = resolve("dbt", CORE, [Layer(n) for n in OPINION_LAYERS[:-1]]
-                       + [layer("edition_default", "on")])
+    decision = resolve(
+        "dbt", CORE, [Layer(n) for n in OPINION_LAYERS[:-1]] + [layer("edition_default", "on")]
+    )
     assert decision.enabled
     assert decision.decided_by == "edition_default"
     assert not decision.mandatory
@@ -167,8 +181,12 @@ STICKY = [
 @pytest.mark.parametrize(("project", "user", "enabled", "decided_by"), STICKY)
 def test_an_opt_out_sticks_between_project_and_user(project, user, enabled, decided_by):
     # The system default is off so that "neither says anything" is visible as the next layer.
-    layers = [layer("project_file", project), layer("user_config", user),
-              layer("system_default", "off"), layer("edition_default", "on")]
+    layers = [
+        layer("project_file", project),
+        layer("user_config", user),
+        layer("system_default", "off"),
+        layer("edition_default", "on"),
+    ]
     decision = resolve("dbt", CORE, layers)
 
     assert decision.enabled is enabled
@@ -185,8 +203,9 @@ def test_an_opt_out_sticks_between_project_and_user(project, user, enabled, deci
 
 @pytest.mark.parametrize(("project", "user"), [("on", "off"), ("off", "on")])
 def test_the_sticky_opt_out_still_loses_to_higher_layers(project, user):
-    layers = with_default(layer("env_var", "on"), layer("project_file", project),
-                          layer("user_config", user))
+    layers = with_default(
+        layer("env_var", "on"), layer("project_file", project), layer("user_config", user)
+    )
     decision = resolve("dbt", CORE, layers)
     assert decision.enabled
     assert decision.decided_by == "env_var"
@@ -194,10 +213,11 @@ def test_the_sticky_opt_out_still_loses_to_higher_layers(project, user):
 
 # -- errors count as off at their own level -------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", OPINION_LAYERS)
 @pytest.mark.parametrize("opinion", ["off", None])
 def test_an_error_counts_as_off_at_its_own_level(name, opinion):
-    below = [layer(n, "on") for n in OPINION_LAYERS[OPINION_LAYERS.index(name) + 1:]]
+    below = [layer(n, "on") for n in OPINION_LAYERS[OPINION_LAYERS.index(name) + 1 :]]
     decision = resolve("dbt", CORE, with_default(broken(name, opinion), *below))
 
     assert not decision.enabled, "a layer that could not be read must fail closed"
@@ -223,13 +243,15 @@ def test_an_error_below_the_winner_keeps_its_error_status(name):
 
 def test_an_error_in_the_user_config_beats_a_project_that_is_on():
     # The mistyped opt-out of the user is never lost to a typo, even inside an "on" project.
-    decision = resolve("dbt", CORE, with_default(layer("project_file", "on"),
-                                                 broken("user_config")))
+    decision = resolve(
+        "dbt", CORE, with_default(layer("project_file", "on"), broken("user_config"))
+    )
     assert not decision.enabled
     assert decision.decided_by == "user_config"
 
 
 # -- the cloud edition ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", OPINION_LAYERS)
 @pytest.mark.parametrize("opinion", OPINIONS)
@@ -247,8 +269,9 @@ def test_cloud_is_on_and_mandatory_whatever_one_layer_says(name, opinion):
 
 def test_cloud_lists_every_opt_out_as_overridden_with_a_warning_naming_it():
     off_layers = [layer(n, "off") for n in OPINION_LAYERS if n != "edition_default"]
-    decision = resolve("dbt", Edition("cloud", "/etc/xdg/dbt/telemetry-policy.toml:1"),
-                       with_default(*off_layers))
+    decision = resolve(
+        "dbt", Edition("cloud", "/etc/xdg/dbt/telemetry-policy.toml:1"), with_default(*off_layers)
+    )
 
     assert decision.enabled and decision.mandatory
     overridden = {layer.name for layer in decision.overridden_opt_outs}
@@ -258,8 +281,11 @@ def test_cloud_lists_every_opt_out_as_overridden_with_a_warning_naming_it():
         assert got.status == "overridden"
         assert "cloud" in (got.detail or "")
         # DO_NOT_TRACK is named by its variable (its origin); other layers by title and origin.
-        naming = [w for w in decision.warnings
-                  if off.origin in w and (got.title in w or off.name == "do_not_track")]
+        naming = [
+            w
+            for w in decision.warnings
+            if off.origin in w and (got.title in w or off.name == "do_not_track")
+        ]
         assert len(naming) == 1, (off.name, decision.warnings)
         assert "cloud edition" in naming[0]
     assert decision.layer("edition_mandate").origin == "/etc/xdg/dbt/telemetry-policy.toml:1"
@@ -295,6 +321,7 @@ def test_core_never_lets_the_mandate_layer_decide_when_it_has_no_opinion():
 
 # -- the admin lock -------------------------------------------------------------------------------
 
+
 def test_admin_lock_off_beats_every_opt_in():
     ons = [layer(n, "on") for n in OPINION_LAYERS[1:]]
     decision = resolve("dbt", CORE, [layer("admin_lock", "off"), *ons])
@@ -315,6 +342,7 @@ def test_admin_lock_on_beats_every_opt_out_and_no_user_setting_can_change_it():
 
 # -- provenance -----------------------------------------------------------------------------------
 
+
 def test_layer_warnings_reach_the_decision_once_in_precedence_order():
     same = "a warning two layers share"
     layers = with_default(
@@ -326,21 +354,29 @@ def test_layer_warnings_reach_the_decision_once_in_precedence_order():
 
 
 def test_the_winner_keeps_its_raw_value_and_origin():
-    decision = resolve("dbt", CORE, with_default(
-        Layer("project_file", "off", "no", "/p/dbt_project.yml:3")))
+    decision = resolve(
+        "dbt", CORE, with_default(Layer("project_file", "off", "no", "/p/dbt_project.yml:3"))
+    )
     winner = decision.winner
-    assert (winner.name, winner.raw, winner.origin) == ("project_file", "no",
-                                                         "/p/dbt_project.yml:3")
+    assert (winner.name, winner.raw, winner.origin) == (
+        "project_file",
+        "no",
+        "/p/dbt_project.yml:3",
+    )
 
 
 REPRESENTATIVE = {
     "core default": (CORE, with_default()),
     "do not track": (CORE, with_default(layer("do_not_track", "off"), layer("host_flag", "on"))),
     "errors": (CORE, with_default(broken("env_var"), broken("project_file", None))),
-    "cloud with opt-outs": (CLOUD, with_default(layer("do_not_track", "off"),
-                                                layer("user_config", "off"))),
-    "admin lock on": (Edition("core", "/etc/xdg/dbt/telemetry-policy.toml:2"),
-                      with_default(layer("admin_lock", "on"), layer("project_file", "off"))),
+    "cloud with opt-outs": (
+        CLOUD,
+        with_default(layer("do_not_track", "off"), layer("user_config", "off")),
+    ),
+    "admin lock on": (
+        Edition("core", "/etc/xdg/dbt/telemetry-policy.toml:2"),
+        with_default(layer("admin_lock", "on"), layer("project_file", "off")),
+    ),
 }
 
 
@@ -357,6 +393,7 @@ def test_the_json_document_follows_the_status_contract(case):
 
 
 # -- properties over random layer stacks ----------------------------------------------------------
+
 
 def _expected(edition: str, stack: dict[str, str | None]) -> tuple[bool, str]:
     """PRODUCT.md §2 restated as plainly as possible (a second, independent reading)."""
@@ -394,8 +431,9 @@ def test_any_stack_of_layers_resolves_by_the_spec(edition, stack):
     decision = resolve("dbt", Edition(edition, "host"), layers)
 
     assert (decision.enabled, decision.decided_by) == _expected(edition, stack)
-    assert decision.mandatory is (edition == "cloud" or (decision.decided_by == "admin_lock"
-                                                         and decision.enabled))
+    assert decision.mandatory is (
+        edition == "cloud" or (decision.decided_by == "admin_lock" and decision.enabled)
+    )
     for got in decision.layers:
         given_value = stack.get(got.name)
         if given_value == "error":

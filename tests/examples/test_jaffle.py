@@ -31,8 +31,14 @@ def shop(world, tmp_path: Path) -> Path:
 
 def jaffle(world, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     full = {**world.env, "PYTHONPATH": str(REPO), **env}
-    return subprocess.run([sys.executable, str(JAFFLE), *args], cwd=cwd, env=full,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(JAFFLE), *args],
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_first_run_tells_the_user_and_sends_nothing_then_events_arrive_and_are_valid(world, shop):
@@ -51,11 +57,23 @@ def test_first_run_tells_the_user_and_sends_nothing_then_events_arrive_and_are_v
         # Sent by the uploader the run started as it exited: wait for it, boundedly.
         assert collector.wait_for(good=EXPECTED_EVENTS, timeout=20)
         assert settle(Spool(str(world.state_home / "jaffle" / "spool")))  # the log is written
-        assert collector.totals() == {"total": EXPECTED_EVENTS, "good": EXPECTED_EVENTS, "bad": 0,
-                                      "duplicates": 0, "evicted": 0}
+        assert collector.totals() == {
+            "total": EXPECTED_EVENTS,
+            "good": EXPECTED_EVENTS,
+            "bad": 0,
+            "duplicates": 0,
+            "evicted": 0,
+        }
         sent = json.dumps(collector.good())
-        for secret in ("customer_orders", "revenue_by_day", "raw_orders", "SELECT", "shop",
-                       str(shop), world.home.name):
+        for secret in (
+            "customer_orders",
+            "revenue_by_day",
+            "raw_orders",
+            "SELECT",
+            "shop",
+            str(shop),
+            world.home.name,
+        ):
             assert secret not in sent, f"{secret!r} left the machine"
 
     log = jaffle(world, shop, "telemetry", "log", "--json")
@@ -65,9 +83,13 @@ def test_first_run_tells_the_user_and_sends_nothing_then_events_arrive_and_are_v
 
 def test_status_is_bound_to_jaffle_and_reads_its_project_file(world, shop):
     (shop / "jaffle_project.yml").write_text(
-        (shop / "jaffle_project.yml").read_text().replace(
+        (shop / "jaffle_project.yml")
+        .read_text()
+        .replace(
             "# flags:\n#   send_anonymous_usage_stats: false",
-            "flags:\n  send_anonymous_usage_stats: false"))
+            "flags:\n  send_anonymous_usage_stats: false",
+        )
+    )
 
     r = jaffle(world, shop, "telemetry", "status", "--json")
 
@@ -81,8 +103,9 @@ def test_status_is_bound_to_jaffle_and_reads_its_project_file(world, shop):
 def test_do_not_track_runs_the_tool_and_sends_nothing(world, shop):
     with Collector() as collector:
         for _ in range(2):
-            r = jaffle(world, shop, "run", DO_NOT_TRACK="1",
-                       JAFFLE_TELEMETRY_ENDPOINT=collector.url)
+            r = jaffle(
+                world, shop, "run", DO_NOT_TRACK="1", JAFFLE_TELEMETRY_ENDPOINT=collector.url
+            )
             assert r.returncode == 0 and r.stderr == "", r.stderr
         assert collector.totals()["total"] == 0
     assert not (world.state_home / "jaffle").exists(), "no id, no secret, no notice, no log"
@@ -103,14 +126,25 @@ def test_the_notice_names_a_command_that_works_from_the_demo_dir(world, tmp_path
     shutil.copytree(JAFFLE, example, ignore=shutil.ignore_patterns("target", "__pycache__"))
     demo = example / "demo"
 
-    first = subprocess.run([sys.executable, "..", "run"], cwd=demo, capture_output=True,
-                           text=True, timeout=60, env={**world.env, "PYTHONPATH": str(REPO)})
+    first = subprocess.run(
+        [sys.executable, "..", "run"],
+        cwd=demo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**world.env, "PYTHONPATH": str(REPO)},
+    )
     assert first.returncode == 0, first.stderr
     command = first.stderr.split("To turn it off: `", 1)[1].split("`", 1)[0]
     assert command == "python .. telemetry disable", first.stderr
 
-    done = subprocess.run([sys.executable, *shlex.split(command)[1:]], cwd=demo,
-                          capture_output=True, text=True, timeout=60,
-                          env={**world.env, "PYTHONPATH": str(REPO)})
+    done = subprocess.run(
+        [sys.executable, *shlex.split(command)[1:]],
+        cwd=demo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**world.env, "PYTHONPATH": str(REPO)},
+    )
     assert done.returncode == 0, done.stderr
     assert (world.config_home / "jaffle" / "telemetry.toml").exists()

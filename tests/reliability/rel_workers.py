@@ -44,7 +44,8 @@ def _cli(seed: int, seconds: float, max_loops: int) -> None:
             concurrent_note = code == 0 and "another process changed the telemetry settings" in told
             if code != 0 or (told and not concurrent_note):
                 summary["write_problems"].append(
-                    [command, code, err.getvalue()[:300], "Traceback" in err.getvalue()])
+                    [command, code, err.getvalue()[:300], "Traceback" in err.getvalue()]
+                )
             summary["writes"].append([command, time.time()])
             continue
         if code != 0 or err.getvalue():
@@ -56,7 +57,8 @@ def _cli(seed: int, seconds: float, max_loops: int) -> None:
             user = next(layer for layer in doc["layers"] if layer["name"] == "user_config")
         except (ValueError, StopIteration, KeyError, TypeError) as exc:
             summary["problems"].append(
-                f"status --json unreadable ({exc}): {out.getvalue()[:300]!r}")
+                f"status --json unreadable ({exc}): {out.getvalue()[:300]!r}"
+            )
             continue
         if user["status"] == "error" or user["opinion"] not in ("on", "off"):
             summary["problems"].append(f"user_config read as {user} ({doc['warnings']})")

@@ -29,11 +29,24 @@ EXIT_CODES = {0, 1, 2, 3, 4}
 #: (argv, expected exit code). The matrix of "every command with missing/extra/garbage args".
 USAGE_ERRORS = [
     *[([cmd, "garbage"], 2) for cmd in ("status", "enable", "disable", "reset", "events", "log")],
-    *[([cmd, "--bogus"], 2) for cmd in ("status", "enable", "disable", "reset", "events", "log",
-                                        "collector", "completion")],
+    *[
+        ([cmd, "--bogus"], 2)
+        for cmd in (
+            "status",
+            "enable",
+            "disable",
+            "reset",
+            "events",
+            "log",
+            "collector",
+            "completion",
+        )
+    ],
     *[([cmd, "--app"], 2) for cmd in ("status", "enable", "disable", "reset", "events", "log")],
-    *[([cmd, "--app", "no-such-tool"], 2) for cmd in ("status", "enable", "disable", "reset",
-                                                       "events", "log")],
+    *[
+        ([cmd, "--app", "no-such-tool"], 2)
+        for cmd in ("status", "enable", "disable", "reset", "events", "log")
+    ],
     (["--app", "no-such-tool", "status"], 2),
     (["--app"], 2),
     (["frobnicate"], 2),
@@ -58,7 +71,10 @@ USAGE_ERRORS = [
 ]
 FINE = [
     (["status", "--expect", "off"], 1),
-    (["--help"], 0), ([], 0), (["status", "-h"], 0), (["completion", "fish"], 0),
+    (["--help"], 0),
+    ([], 0),
+    (["status", "-h"], 0),
+    (["completion", "fish"], 0),
 ]
 
 
@@ -85,8 +101,9 @@ def _lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("argv,code", USAGE_ERRORS,
-                         ids=[" ".join(a) or "-" for a, _ in USAGE_ERRORS])
+@pytest.mark.parametrize(
+    "argv,code", USAGE_ERRORS, ids=[" ".join(a) or "-" for a, _ in USAGE_ERRORS]
+)
 def test_a_usage_error_is_one_line_and_a_hint_with_exit_2(run_cli, argv, code):
     got, out, err = run_cli(argv)
     no_traceback(out, err)
@@ -115,11 +132,17 @@ SUBPROCESS_CASES = [
 ]
 
 
-@pytest.mark.parametrize("argv,env,code", SUBPROCESS_CASES,
-                         ids=[repr(a) for a, _, _ in SUBPROCESS_CASES])
+@pytest.mark.parametrize(
+    "argv,env,code", SUBPROCESS_CASES, ids=[repr(a) for a, _, _ in SUBPROCESS_CASES]
+)
 def test_usage_errors_as_a_real_process(world, argv, env, code):
-    proc = subprocess.run([sys.executable, "-m", "telemetry_cli", *argv], cwd=world.cwd,
-                          env=world.env_with(**env), capture_output=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "telemetry_cli", *argv],
+        cwd=world.cwd,
+        env=world.env_with(**env),
+        capture_output=True,
+        timeout=30,
+    )
     out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
     no_traceback(out, err)
     assert proc.returncode == code, err
@@ -153,8 +176,13 @@ def test_non_utf8_environment_values_are_reported_not_crashed_on(world, name):
     value, stays_on = NON_UTF8[name]
     env = _bytes_env(world, **{name: value})
     for args in (["status"], ["status", "--json"]):
-        proc = subprocess.run([sys.executable, "-m", "telemetry_cli", *args], cwd=world.cwd,
-                              env=env, capture_output=True, timeout=30)
+        proc = subprocess.run(
+            [sys.executable, "-m", "telemetry_cli", *args],
+            cwd=world.cwd,
+            env=env,
+            capture_output=True,
+            timeout=30,
+        )
         out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
         no_traceback(out, err)
         assert proc.returncode == 0, err
@@ -170,8 +198,13 @@ def test_a_non_utf8_config_home_works(world):
     home = os.fsencode(world.home) + b"/conf-\xff\xfe"
     env = _bytes_env(world, XDG_CONFIG_HOME=home)
     for args, code in ((["disable"], 0), (["status", "--json"], 0), (["enable"], 0)):
-        proc = subprocess.run([sys.executable, "-m", "telemetry_cli", *args], cwd=world.cwd,
-                              env=env, capture_output=True, timeout=30)
+        proc = subprocess.run(
+            [sys.executable, "-m", "telemetry_cli", *args],
+            cwd=world.cwd,
+            env=env,
+            capture_output=True,
+            timeout=30,
+        )
         no_traceback(proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
         assert proc.returncode == code, proc.stderr
     assert os.path.exists(home + b"/dbt/telemetry.toml")
@@ -183,13 +216,16 @@ def test_a_non_utf8_config_home_works(world):
 EXEC_MAX = 128 * 1024 - 64
 
 
-@pytest.mark.parametrize("name", [
-    "DO_NOT_TRACK",
-    "DBT_SEND_ANONYMOUS_USAGE_STATS",
-    "COLUMNS",
-    "DBT_TELEMETRY_ENDPOINT",
-    "DBT_PROFILES_DIR",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DO_NOT_TRACK",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS",
+        "COLUMNS",
+        "DBT_TELEMETRY_ENDPOINT",
+        "DBT_PROFILES_DIR",
+    ],
+)
 def test_huge_environment_values_are_bounded(world, run_cli, name):
     huge = "y" * 1_000_000
     code, out, err = run_cli(["status"], **{name: huge})
@@ -199,15 +235,23 @@ def test_huge_environment_values_are_bounded(world, run_cli, name):
     code, out, err = run_cli(["status", "--json"], **{name: huge})
     assert code == 0 and len(out) < 20_000
     json.loads(out)
-    proc = subprocess.run([sys.executable, "-m", "telemetry_cli", "status"], cwd=world.cwd,
-                          env=world.env_with(**{name: "y" * EXEC_MAX}), capture_output=True,
-                          text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "telemetry_cli", "status"],
+        cwd=world.cwd,
+        env=world.env_with(**{name: "y" * EXEC_MAX}),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     no_traceback(proc.stdout, proc.stderr)
     assert proc.returncode == 0 and len(proc.stdout) < 20_000
 
 
-@pytest.mark.parametrize("env", [{"PYTHONIOENCODING": "ascii"}, {"PYTHONIOENCODING": "latin-1"}],
-                         ids=["ascii", "latin-1"])
+@pytest.mark.parametrize(
+    "env",
+    [{"PYTHONIOENCODING": "ascii"}, {"PYTHONIOENCODING": "latin-1"}],
+    ids=["ascii", "latin-1"],
+)
 def test_status_on_a_non_utf8_terminal_still_works(world, env):
     status = world.run("status", **env)
     assert status.code == 0 and "internal error" not in status.err, status
@@ -231,8 +275,10 @@ def test_terminal_escapes_in_values_never_reach_the_terminal(world):
     nasty = "\x1b]52;c;cHduZWQ=\x07\x1b[2J"  # OSC 52 writes the clipboard on some terminals
     escaped = nasty.encode("unicode_escape").decode()
     world.write_project(f'flags:\n  send_anonymous_usage_stats: "{escaped}"\n')
-    outcomes = [world.run("status", DO_NOT_TRACK=nasty, COLUMNS="200"),
-                world.run("status", DBT_SEND_ANONYMOUS_USAGE_STATS=nasty, COLUMNS="40")]
+    outcomes = [
+        world.run("status", DO_NOT_TRACK=nasty, COLUMNS="200"),
+        world.run("status", DBT_SEND_ANONYMOUS_USAGE_STATS=nasty, COLUMNS="40"),
+    ]
     for outcome in outcomes:
         assert outcome.code == 0
         assert "\x1b" not in outcome.out + outcome.err and "\x07" not in outcome.out, outcome
@@ -240,28 +286,71 @@ def test_terminal_escapes_in_values_never_reach_the_terminal(world):
 
 # -- the fuzz --------------------------------------------------------------------------------------
 COMMANDS = ["status", "enable", "disable", "reset", "events", "log", "completion"]
-TOKENS = ["--json", "--expect", "on", "off", "--project", "--global", "--app", "dbt", "nope",
-          "-n", "5", "0", "-1", "--last", "bash", "zsh", "fish", "--help", "-h", "--", "-",
-          "--json=1", "--expect=on", "status"]
-ENV_NAMES = ["DO_NOT_TRACK", "DBT_SEND_ANONYMOUS_USAGE_STATS",
-             "DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS", "DBT_TELEMETRY_ENDPOINT", "DBT_PROFILES_DIR",
-             "COLUMNS", "NO_COLOR", "TERM", "FORCE_COLOR"]
+TOKENS = [
+    "--json",
+    "--expect",
+    "on",
+    "off",
+    "--project",
+    "--global",
+    "--app",
+    "dbt",
+    "nope",
+    "-n",
+    "5",
+    "0",
+    "-1",
+    "--last",
+    "bash",
+    "zsh",
+    "fish",
+    "--help",
+    "-h",
+    "--",
+    "-",
+    "--json=1",
+    "--expect=on",
+    "status",
+]
+ENV_NAMES = [
+    "DO_NOT_TRACK",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS",
+    "DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS",
+    "DBT_TELEMETRY_ENDPOINT",
+    "DBT_PROFILES_DIR",
+    "COLUMNS",
+    "NO_COLOR",
+    "TERM",
+    "FORCE_COLOR",
+]
 #: Text an environment can hold: no NUL; undecodable bytes appear as lone surrogates (PEP 383).
-env_text = st.text(st.one_of(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-    st.integers(0x80, 0xFF).map(lambda b: chr(0xDC00 + b))), max_size=40)
-argv_strategy = st.lists(st.one_of(st.sampled_from(TOKENS), st.sampled_from(COMMANDS),
-                                   st.text(max_size=12)), max_size=6)
+env_text = st.text(
+    st.one_of(
+        st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        st.integers(0x80, 0xFF).map(lambda b: chr(0xDC00 + b)),
+    ),
+    max_size=40,
+)
+argv_strategy = st.lists(
+    st.one_of(st.sampled_from(TOKENS), st.sampled_from(COMMANDS), st.text(max_size=12)), max_size=6
+)
 FUZZ_EXAMPLES = 60
 FUZZED = {"cases": 0}
 
 
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(command=st.sampled_from(COMMANDS), rest=argv_strategy,
-       env=st.dictionaries(st.sampled_from(ENV_NAMES), env_text, max_size=4))
-def test_fuzzed_argv_and_environment_never_break_the_cli(world, run_cli, monkeypatch,
-                                                         command, rest, env):
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    command=st.sampled_from(COMMANDS),
+    rest=argv_strategy,
+    env=st.dictionaries(st.sampled_from(ENV_NAMES), env_text, max_size=4),
+)
+def test_fuzzed_argv_and_environment_never_break_the_cli(
+    world, run_cli, monkeypatch, command, rest, env
+):
     from click.testing import CliRunner
 
     from telemetry_cli import telemetry_group
@@ -288,6 +377,10 @@ def test_fuzz_cases_were_really_tried():
     """Runs after the fuzz above (file order): record how many cases it tried."""
     if not FUZZED["cases"]:
         pytest.skip("the fuzz test was not run in this session (deselected)")
-    kit.record("CLI input", "hypothesis argv × env fuzz", "examples tried (run() and CliRunner)",
-               FUZZED["cases"])
+    kit.record(
+        "CLI input",
+        "hypothesis argv × env fuzz",
+        "examples tried (run() and CliRunner)",
+        FUZZED["cases"],
+    )
     assert FUZZED["cases"] >= FUZZ_EXAMPLES // 2

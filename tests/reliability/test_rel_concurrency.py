@@ -32,9 +32,11 @@ pytestmark = pytest.mark.reliability
 #: The worker processes, run as ``python -m WORKERS`` (``World.env`` carries the PYTHONPATH).
 WORKERS = "tests.reliability.rel_workers"
 TEXTS = {
-    verb: ("# Your choice about dbt's anonymous usage statistics, written by `telemetry "
-           f"{verb}`.\n# `telemetry status` shows every setting that applies and which one "
-           f"decides.\nsend_anonymous_usage_stats = {str(verb == 'enable').lower()}\n")
+    verb: (
+        "# Your choice about dbt's anonymous usage statistics, written by `telemetry "
+        f"{verb}`.\n# `telemetry status` shows every setting that applies and which one "
+        f"decides.\nsend_anonymous_usage_stats = {str(verb == 'enable').lower()}\n"
+    )
     for verb in ("enable", "disable")
 }
 PROCESSES = 20
@@ -43,9 +45,15 @@ MAX_LOOPS = 300
 
 
 def _spawn(world, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", WORKERS, *args], cwd=world.cwd,
-                            env=world.env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", WORKERS, *args],
+        cwd=world.cwd,
+        env=world.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +62,9 @@ def crowd(tmp_path_factory):
     world = World(tmp_path_factory.mktemp("crowd"))
     assert world.run("enable").code == 0
     started = time.monotonic()
-    procs = [_spawn(world, "cli", str(seed), str(SECONDS), str(MAX_LOOPS))
-             for seed in range(PROCESSES)]
+    procs = [
+        _spawn(world, "cli", str(seed), str(SECONDS), str(MAX_LOOPS)) for seed in range(PROCESSES)
+    ]
     summaries, errors = [], []
     for proc in procs:
         out, err = proc.communicate(timeout=60)
@@ -70,10 +79,13 @@ def crowd(tmp_path_factory):
     kit.record("concurrency", case, "reads checked", sum(s["reads"] for s in summaries))
     kit.record("concurrency", case, "writes", len(writes))
     kit.record("concurrency", case, "wall time", wall, "s")
-    kit.record("concurrency", case, "invalid reads",
-               sum(len(s["problems"]) for s in summaries))
-    kit.record("concurrency", case, "writes told 'warning: None' (exit 3)",
-               sum(1 for p in write_problems if p[1] == 3 and "None" in p[2]))
+    kit.record("concurrency", case, "invalid reads", sum(len(s["problems"]) for s in summaries))
+    kit.record(
+        "concurrency",
+        case,
+        "writes told 'warning: None' (exit 3)",
+        sum(1 for p in write_problems if p[1] == 3 and "None" in p[2]),
+    )
     return world, summaries, errors, writes, write_problems
 
 
@@ -106,11 +118,14 @@ def test_many_hosts_starting_at_once_share_one_anonymous_id(tracking_world, coll
     world.acknowledge()
     assert read_anonymous_id(world.tracked_profile()) is None
     start_at = time.time() + 3.0  # every process imported and waiting: then all go at once
-    env = {"HOST_START_AT": str(start_at), "HOST_MODELS": "2", "HOST_PROJECT": "shop",
-           "TESTAPP_TELEMETRY_FLUSH_DEADLINE": "10"}
+    env = {
+        "HOST_START_AT": str(start_at),
+        "HOST_MODELS": "2",
+        "HOST_PROJECT": "shop",
+        "TESTAPP_TELEMETRY_FLUSH_DEADLINE": "10",
+    }
     started = time.time()
-    procs = [world.start_host(endpoint=world.collector_url, env=env)
-             for _ in range(PROCESSES)]
+    procs = [world.start_host(endpoint=world.collector_url, env=env) for _ in range(PROCESSES)]
     runs = [finish_host(proc, started) for proc in procs]
     for run in runs:
         assert run.returncode == 0 and run.stderr_lines == [], run.stderr
@@ -124,12 +139,22 @@ def test_many_hosts_starting_at_once_share_one_anonymous_id(tracking_world, coll
             if "anonymous_user_id" in data:
                 user_ids.add(data["anonymous_user_id"])
                 project_ids.add(data["project_id"])
-    kit.record("concurrency", f"{PROCESSES} hosts start at once", "distinct anonymous ids",
-               len(user_ids))
-    kit.record("concurrency", f"{PROCESSES} hosts start at once", "events received",
-               collector.totals()["good"])
-    assert collector.totals() == {"total": expected, "good": expected, "bad": 0,
-                                  "duplicates": 0, "evicted": 0}
+    kit.record(
+        "concurrency", f"{PROCESSES} hosts start at once", "distinct anonymous ids", len(user_ids)
+    )
+    kit.record(
+        "concurrency",
+        f"{PROCESSES} hosts start at once",
+        "events received",
+        collector.totals()["good"],
+    )
+    assert collector.totals() == {
+        "total": expected,
+        "good": expected,
+        "bad": 0,
+        "duplicates": 0,
+        "evicted": 0,
+    }
     assert user_ids == {read_anonymous_id(world.tracked_profile())}
     # The hashing secret was created once too: the same project hashes the same everywhere.
     assert len(project_ids) == 1
@@ -169,13 +194,18 @@ def test_a_writer_killed_mid_write_leaves_the_old_or_the_new_file(world):
     _kill_loop(world, "writer", check)
     stray = sorted(p.name for p in config_dir.glob(".telemetry.toml.*.tmp"))
     kit.record("crash", f"{KILLS} SIGKILLs of a user-config writer", "broken files", 0)
-    kit.record("crash", f"{KILLS} SIGKILLs of a user-config writer",
-               "stranded temp files (kill between mkstemp and rename)", len(stray))
+    kit.record(
+        "crash",
+        f"{KILLS} SIGKILLs of a user-config writer",
+        "stranded temp files (kill between mkstemp and rename)",
+        len(stray),
+    )
     assert len(seen) == 2, "the kills never caught the writer between two different states"
     # A kill can strand at most the one temp file it interrupted; nothing else appears.
     assert len(stray) <= KILLS
-    others = sorted(p.name for p in config_dir.iterdir()
-                    if p.name != "telemetry.toml" and p.name not in stray)
+    others = sorted(
+        p.name for p in config_dir.iterdir() if p.name != "telemetry.toml" and p.name not in stray
+    )
     assert others == []
     # Stranded temp files change nothing: the CLI still reads the real file, and writes again.
     status = world.run("status", "--json")
@@ -193,13 +223,15 @@ def test_an_id_maker_killed_mid_write_never_leaves_a_broken_id(world):
         if path.exists():
             text = path.read_text()
             assert text.endswith("\n") and str(uuid.UUID(text.strip())) == text.strip(), (
-                f"kill #{attempt + 1} left {text!r}")
+                f"kill #{attempt + 1} left {text!r}"
+            )
 
     _kill_loop(world, "id", check)
     stray = sorted(p.name for p in state.glob(".anonymous_id.*.tmp"))
     kit.record("crash", f"{KILLS} SIGKILLs of an anonymous-id maker", "broken ids", 0)
-    kit.record("crash", f"{KILLS} SIGKILLs of an anonymous-id maker", "stranded temp files",
-               len(stray))
+    kit.record(
+        "crash", f"{KILLS} SIGKILLs of an anonymous-id maker", "stranded temp files", len(stray)
+    )
     status = world.run("status", "--json")
     assert status.code == 0
     assert os.path.isdir(state)

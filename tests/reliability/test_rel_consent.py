@@ -52,9 +52,11 @@ OFF_REASONS = {
     "DO_NOT_TRACK=1": lambda w, p: {"DO_NOT_TRACK": "1"},
     "env var false": lambda w, p: {"TESTAPP_SEND_ANONYMOUS_USAGE_STATS": "false"},
     "project file false": lambda w, p: _write(
-        p["project_file"], "name: shop\nflags:\n  send_anonymous_usage_stats: false\n"),
-    "user config false (telemetry disable)":
-        lambda w, p: write_user_choice(w.tracked_profile(), False),
+        p["project_file"], "name: shop\nflags:\n  send_anonymous_usage_stats: false\n"
+    ),
+    "user config false (telemetry disable)": lambda w, p: write_user_choice(
+        w.tracked_profile(), False
+    ),
     "admin lock off": lambda w, p: _write(p["policy"], 'telemetry = "off"\nlocked = true\n'),
     "garbage DO_NOT_TRACK (fail closed)": lambda w, p: {"DO_NOT_TRACK": "maybe"},
     "broken user config (fail closed)": lambda w, p: _write(p["user_config"], "send = [\n"),
@@ -69,8 +71,10 @@ def test_consent_off_opens_no_socket_and_writes_no_file(tracking_world, collecto
     env = made if isinstance(made, dict) else {}
     before = kit.tree(world.root)
 
-    run = world.run_host(endpoint=world.collector_url,
-                       env={**env, "HOST_FORBID_NETWORK": "1", "HOST_FORBID_WRITES": "1"})
+    run = world.run_host(
+        endpoint=world.collector_url,
+        env={**env, "HOST_FORBID_NETWORK": "1", "HOST_FORBID_WRITES": "1"},
+    )
 
     assert "NETWORK USED" not in run.stderr, run.stderr
     assert "PROCESS STARTED" not in run.stderr, run.stderr
@@ -88,8 +92,7 @@ def test_consent_off_opens_no_socket_and_writes_no_file(tracking_world, collecto
 def test_the_first_run_tells_the_user_and_opens_no_socket(tracking_world, collector):
     """Consent on but the user not told yet: the notice, and nothing sent in this run."""
     world = tracking_world
-    run = world.run_host(endpoint=world.collector_url,
-                       env={"HOST_FORBID_NETWORK": "1"})
+    run = world.run_host(endpoint=world.collector_url, env={"HOST_FORBID_NETWORK": "1"})
     assert run.returncode == 0
     assert "NETWORK USED" not in run.stderr
     assert "anonymous usage statistics" in run.stderr and "disable" in run.stderr
@@ -114,9 +117,25 @@ def _jaffle(tmp: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Comp
         shutil.rmtree(demo / "target", ignore_errors=True)
     trace = tmp / f"strace-{time.monotonic_ns()}.txt"
     proc = subprocess.run(
-        ["strace", "-f", "-qq", "-e", "trace=connect", "-o", str(trace),
-         sys.executable, str(JAFFLE), "run", *args],
-        cwd=demo, env=env, capture_output=True, text=True, timeout=60)
+        [
+            "strace",
+            "-f",
+            "-qq",
+            "-e",
+            "trace=connect",
+            "-o",
+            str(trace),
+            sys.executable,
+            str(JAFFLE),
+            "run",
+            *args,
+        ],
+        cwd=demo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return proc, trace.read_text()
 
 
@@ -124,8 +143,12 @@ def _jaffle(tmp: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Comp
 def jaffle_env(tracking_world):
     if shutil.which("strace") is None:
         pytest.skip("strace is not installed (CI installs it with apt: .ci/run)")
-    probe = subprocess.run(["strace", "-f", "-qq", "-e", "trace=connect", "-o", os.devnull,
-                            "true"], capture_output=True, text=True, timeout=30)
+    probe = subprocess.run(
+        ["strace", "-f", "-qq", "-e", "trace=connect", "-o", os.devnull, "true"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if probe.returncode != 0:
         pytest.skip(f"strace cannot trace here ({probe.stderr.strip()[:200]})")
     env = {k: v for k, v in tracking_world.env.items() if not k.startswith("JAFFLE_")}
@@ -133,10 +156,16 @@ def jaffle_env(tracking_world):
     return env
 
 
-@pytest.mark.parametrize("off", [{"DO_NOT_TRACK": "1"}, {"JAFFLE_SEND_ANONYMOUS_USAGE_STATS": "0"},
-                                 "--no-send-anonymous-usage-stats"], ids=str)
-def test_the_example_tool_makes_no_connect_call_when_off(tracking_world, jaffle_env, tmp_path,
-                                                         off):
+@pytest.mark.parametrize(
+    "off",
+    [
+        {"DO_NOT_TRACK": "1"},
+        {"JAFFLE_SEND_ANONYMOUS_USAGE_STATS": "0"},
+        "--no-send-anonymous-usage-stats",
+    ],
+    ids=str,
+)
+def test_the_example_tool_makes_no_connect_call_when_off(tracking_world, jaffle_env, tmp_path, off):
     world = tracking_world
     acknowledge_notice(replace(make_profile(None), name="jaffle"))  # told long ago
     before = kit.tree(world.home)
@@ -155,12 +184,16 @@ def test_the_example_tool_makes_no_connect_call_when_off(tracking_world, jaffle_
     assert kit.tree(world.home) == before
 
 
-def test_strace_does_see_the_example_tool_connect_when_on(tracking_world, collector, jaffle_env,
-                                                          tmp_path):
+def test_strace_does_see_the_example_tool_connect_when_on(
+    tracking_world, collector, jaffle_env, tmp_path
+):
     """The strace check is real: consent on, told, a collector: connect() shows up."""
     acknowledge_notice(replace(make_profile(None), name="jaffle"))
-    env = {**jaffle_env, "JAFFLE_TELEMETRY_ENDPOINT": collector.url,
-           "JAFFLE_TELEMETRY_FLUSH_DEADLINE": "10"}
+    env = {
+        **jaffle_env,
+        "JAFFLE_TELEMETRY_ENDPOINT": collector.url,
+        "JAFFLE_TELEMETRY_FLUSH_DEADLINE": "10",
+    }
     proc, trace = _jaffle(tmp_path, env)
     assert proc.returncode == 0, proc.stderr
     assert f"htons({collector.port})" in trace
@@ -170,9 +203,14 @@ def test_strace_does_see_the_example_tool_connect_when_on(tracking_world, collec
 # -- revocation ------------------------------------------------------------------------------------
 def _cli_in_another_process(world, *args: str) -> subprocess.CompletedProcess:
     """``mytool telemetry ARGS`` for the testapp profile, as a separate process (a host's mount)."""
-    return subprocess.run([sys.executable, "-m", TESTAPP_CLI, world.collector_url, *args],
-                          cwd=world.project, env=world.env, capture_output=True, text=True,
-                          timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", TESTAPP_CLI, world.collector_url, *args],
+        cwd=world.project,
+        env=world.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 @pytest.mark.parametrize("scope", ["--global", "--project"])
@@ -184,8 +222,9 @@ def test_events_recorded_before_disable_are_never_sent(tracking_world, collector
     _write(_testapp_paths(world)["project_file"], "name: shop\n")
     ack, go = tmp_path / "recorded", tmp_path / "go"
     started = time.time()
-    host = world.start_host(endpoint=world.collector_url, env={
-        "HOST_ACK_FILE": str(ack), "HOST_WAIT_FILE": str(go)})
+    host = world.start_host(
+        endpoint=world.collector_url, env={"HOST_ACK_FILE": str(ack), "HOST_WAIT_FILE": str(go)}
+    )
     deadline = time.monotonic() + 30
     while not ack.exists() and time.monotonic() < deadline and host.poll() is None:
         time.sleep(0.01)
@@ -234,7 +273,8 @@ def test_a_retry_after_disable_is_never_sent(tracking_world):
     world.acknowledge()
     _DisableThen503.requests = []
     _DisableThen503.disable = staticmethod(
-        lambda: write_user_choice(world.tracked_profile(), False))
+        lambda: write_user_choice(world.tracked_profile(), False)
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DisableThen503)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -296,9 +336,14 @@ def test_no_project_or_user_file_can_turn_on_the_cloud_edition(world, case):
     assert off["enabled"] is False
 
 
-@pytest.mark.parametrize("where,text", [("user", 'edition = "core"\n'),
-                                        ("project", "name: jaffle\nedition: core\n"),
-                                        ("project", "name: jaffle\nflags:\n  edition: core\n")])
+@pytest.mark.parametrize(
+    "where,text",
+    [
+        ("user", 'edition = "core"\n'),
+        ("project", "name: jaffle\nedition: core\n"),
+        ("project", "name: jaffle\nflags:\n  edition: core\n"),
+    ],
+)
 def test_no_project_or_user_file_can_leave_the_cloud_edition(world, where, text):
     world.write_policy('edition = "cloud"\n')
     (world.write_project if where == "project" else world.write_user)(text)
@@ -309,11 +354,21 @@ def test_no_project_or_user_file_can_leave_the_cloud_edition(world, where, text)
 # -- where events may go ---------------------------------------------------------------------------
 #: Plain http is for loopback only. Each of these tries to smuggle events to another machine.
 NOT_LOOPBACK = [
-    "http://192.0.2.1:80", "http://127.0.0.1@192.0.2.1", "http://localhost:80@192.0.2.1",
-    "http://localhost.evil.example", "http://127.0.0.1.nip.io", "http://[::ffff:192.0.2.1]",
-    "http://0x7f000001", "http://2130706433", "http://127.1", "http://0.0.0.0",
-    "http://evil.example#@127.0.0.1", "http://127.0.0.1%2f@evil.example", "ftp://127.0.0.1",
-    "http://127.0.0.1 .evil.example", "http://localhost\t.evil.example",
+    "http://192.0.2.1:80",
+    "http://127.0.0.1@192.0.2.1",
+    "http://localhost:80@192.0.2.1",
+    "http://localhost.evil.example",
+    "http://127.0.0.1.nip.io",
+    "http://[::ffff:192.0.2.1]",
+    "http://0x7f000001",
+    "http://2130706433",
+    "http://127.1",
+    "http://0.0.0.0",
+    "http://evil.example#@127.0.0.1",
+    "http://127.0.0.1%2f@evil.example",
+    "ftp://127.0.0.1",
+    "http://127.0.0.1 .evil.example",
+    "http://localhost\t.evil.example",
 ]
 
 
@@ -329,27 +384,39 @@ def test_plain_http_never_leaves_the_machine(tracking_world, tmp_path, endpoint)
     world.acknowledge()
     audit = tmp_path / "audit.jsonl"
     # CI=true: the host delivers in-process, so its audit hook would see any connect at all.
-    run = world.run_host(endpoint=world.collector_url, env={
-        "TESTAPP_TELEMETRY_ENDPOINT": endpoint, "HOST_AUDIT_FILE": str(audit), "CI": "true"})
+    run = world.run_host(
+        endpoint=world.collector_url,
+        env={"TESTAPP_TELEMETRY_ENDPOINT": endpoint, "HOST_AUDIT_FILE": str(audit), "CI": "true"},
+    )
     assert run.returncode == 0 and "Traceback" not in run.stderr
     assert len(run.stderr_lines) == 1, run.stderr  # one line saying why nothing is sent
     assert "events are not sent" in run.stderr
     assert _audit(audit) == [], "a refused endpoint was still looked up or connected to"
 
 
-@pytest.mark.parametrize("template", [
-    "http://127.0.0.1:{port}", "http://localhost:{port}", "http://[::1]:{port}",
-    "http://127.0.0.1:{port}/../x",
-    "http://LOCALHOST.:{port}",
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "http://127.0.0.1:{port}",
+        "http://localhost:{port}",
+        "http://[::1]:{port}",
+        "http://127.0.0.1:{port}/../x",
+        "http://LOCALHOST.:{port}",
+    ],
+)
 def test_loopback_endpoints_connect_to_loopback_only(tracking_world, tmp_path, collector, template):
     world = tracking_world
     world.acknowledge()
     audit = tmp_path / "audit.jsonl"
     # CI=true: the host delivers in-process, where its audit hook sees every look-up and connect.
-    run = world.run_host(endpoint=world.collector_url, env={
-        "TESTAPP_TELEMETRY_ENDPOINT": template.format(port=collector.port),
-        "HOST_AUDIT_FILE": str(audit), "CI": "true"})
+    run = world.run_host(
+        endpoint=world.collector_url,
+        env={
+            "TESTAPP_TELEMETRY_ENDPOINT": template.format(port=collector.port),
+            "HOST_AUDIT_FILE": str(audit),
+            "CI": "true",
+        },
+    )
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr
     events = _audit(audit)
     assert events, "nothing was even tried"

@@ -46,7 +46,8 @@ UPLOADER = {"TESTAPP_TELEMETRY_REQUEST_TIMEOUT": "2"}
 @pytest.mark.parametrize("host_exit", [0, 3], ids=["host-exits-0", "host-exits-3"])
 @pytest.mark.parametrize("case,kind,options", FAULTS, ids=[f[0] for f in FAULTS])
 def test_a_broken_collector_never_changes_the_exit_code_nor_prints_nor_holds_nor_loses(
-        tracking_world, case, kind, options, host_exit):
+    tracking_world, case, kind, options, host_exit
+):
     world = tracking_world
     world.acknowledge()  # the notice was shown in an earlier run: this run really records
     spool = world.spool()
@@ -54,14 +55,14 @@ def test_a_broken_collector_never_changes_the_exit_code_nor_prints_nor_holds_nor
         url, port = server.url, server.port
         if kind == "notls":
             assert url.startswith("https://127.0.0.1:")
-        run = world.run_host(endpoint=url,
-                           env={"HOST_EXIT": str(host_exit), **UPLOADER})
+        run = world.run_host(endpoint=url, env={"HOST_EXIT": str(host_exit), **UPLOADER})
         assert wait_idle(spool, DELIVER_S), "the uploader never ended"
         connections = server.requests
 
     added = run.exit_delay_s
-    kit.record("collector faults", f"{case} (host exit {host_exit})", "added wall time at exit",
-               added, "s")
+    kit.record(
+        "collector faults", f"{case} (host exit {host_exit})", "added wall time at exit", added, "s"
+    )
     assert run.returncode == host_exit, run.stderr
     assert "Traceback" not in run.stderr + run.stdout
     assert run.stderr_lines == [], f"the host printed {len(run.stderr_lines)} lines:\n{run.stderr}"
@@ -85,12 +86,26 @@ def test_a_broken_collector_never_changes_the_exit_code_nor_prints_nor_holds_nor
     with Collector(port=port) as collector:
         upload = subprocess.run(
             [sys.executable, "-m", TESTAPP_CLI, url, "upload", "--wait", "20"],
-            env=world.env, cwd=world.project, capture_output=True, text=True, timeout=60)
+            env=world.env,
+            cwd=world.project,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert upload.returncode == 0, upload.stderr
-        assert collector.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0,
-                                      "evicted": 0}, upload.stdout
-    kit.record("collector faults", f"{case} (host exit {host_exit})",
-               "events delivered once the collector is back", 52)
+        assert collector.totals() == {
+            "total": 52,
+            "good": 52,
+            "bad": 0,
+            "duplicates": 0,
+            "evicted": 0,
+        }, upload.stdout
+    kit.record(
+        "collector faults",
+        f"{case} (host exit {host_exit})",
+        "events delivered once the collector is back",
+        52,
+    )
     assert spool.waiting().events == 0
 
 
@@ -99,8 +114,13 @@ def test_a_healthy_collector_is_the_baseline(tracking_world, collector):
     world = tracking_world
     world.acknowledge()
     run = world.run_host(endpoint=world.collector_url)
-    kit.record("collector faults", "healthy collector (baseline)", "added wall time at exit",
-               run.exit_delay_s, "s")
+    kit.record(
+        "collector faults",
+        "healthy collector (baseline)",
+        "added wall time at exit",
+        run.exit_delay_s,
+        "s",
+    )
     assert run.returncode == 0 and run.stderr_lines == []
     assert collector.wait_for(good=52, timeout=DELIVER_S)
 
@@ -108,10 +128,10 @@ def test_a_healthy_collector_is_the_baseline(tracking_world, collector):
 def test_consent_off_is_the_floor(tracking_world):
     """With consent off the tracker does nothing: this is interpreter teardown alone."""
     world = tracking_world
-    run = world.run_host(endpoint=world.collector_url,
-                       env={"DO_NOT_TRACK": "1"})
-    kit.record("collector faults", "consent off (floor)", "added wall time at exit",
-               run.exit_delay_s, "s")
+    run = world.run_host(endpoint=world.collector_url, env={"DO_NOT_TRACK": "1"})
+    kit.record(
+        "collector faults", "consent off (floor)", "added wall time at exit", run.exit_delay_s, "s"
+    )
     assert run.returncode == 0 and run.stderr_lines == []
 
 
@@ -119,17 +139,18 @@ EVENTS = 100_000
 
 
 @pytest.mark.parametrize("kind", ["refused", "blackhole"])
-def test_memory_and_disk_stay_bounded_with_100k_events_against_a_dead_collector(tracking_world,
-                                                                                kind):
+def test_memory_and_disk_stay_bounded_with_100k_events_against_a_dead_collector(
+    tracking_world, kind
+):
     world = tracking_world
     world.acknowledge()
     spool = world.spool()
     with FaultServer(kind) as dead:
-        run = world.run_host(endpoint=dead.url,
-                           env={"HOST_MODELS": str(EVENTS), **UPLOADER}, timeout=110)
+        run = world.run_host(
+            endpoint=dead.url, env={"HOST_MODELS": str(EVENTS), **UPLOADER}, timeout=110
+        )
         assert wait_idle(spool, DELIVER_S)
-        baseline = world.run_host(endpoint=dead.url,
-                                env={"HOST_MODELS": "0", **UPLOADER})
+        baseline = world.run_host(endpoint=dead.url, env={"HOST_MODELS": "0", **UPLOADER})
         assert wait_idle(spool, DELIVER_S)
 
     peak, floor = run.peak_rss_mb, baseline.peak_rss_mb

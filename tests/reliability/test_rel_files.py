@@ -23,9 +23,11 @@ from tests.support.world import no_traceback
 pytestmark = pytest.mark.reliability
 
 #: What `telemetry disable` / `enable` write (consent/store.py's header + the key).
-DISABLED_TEXT = ("# Your choice about dbt's anonymous usage statistics, written by `telemetry "
-                 "disable`.\n# `telemetry status` shows every setting that applies and which one "
-                 "decides.\nsend_anonymous_usage_stats = false\n")
+DISABLED_TEXT = (
+    "# Your choice about dbt's anonymous usage statistics, written by `telemetry "
+    "disable`.\n# `telemetry status` shows every setting that applies and which one "
+    "decides.\nsend_anonymous_usage_stats = false\n"
+)
 
 # A CLI run that reports its own peak memory (VmHWM) to a file: bounded-memory checks.
 _MEASURED_CLI = r"""
@@ -45,9 +47,15 @@ def measured(world, tmp_path: Path, *args: str, **env):
     """``telemetry ARGS`` as a subprocess: (outcome, seconds, peak RSS in MB)."""
     hwm = tmp_path / f"hwm-{time.monotonic_ns()}"
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", _MEASURED_CLI, *args], cwd=world.cwd,
-                          env=world.env_with(REL_HWM_FILE=str(hwm), **env), capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURED_CLI, *args],
+        cwd=world.cwd,
+        env=world.env_with(REL_HWM_FILE=str(hwm), **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     elapsed = time.perf_counter() - started
     no_traceback(proc.stdout, proc.stderr)
     return proc, elapsed, int(hwm.read_text()) / 1024
@@ -120,10 +128,14 @@ def test_a_host_on_a_read_only_home_is_never_hurt(tracking_world, collector, ack
     if acknowledged:
         world.acknowledge()
     with kit.read_only(world.home):
-        run = world.run_host(endpoint=world.collector_url,
-                           env={"HOST_EXIT": "3"})
-    kit.record("files", f"read-only HOME ({'told' if acknowledged else 'first run'})",
-               "added wall time at exit", run.exit_delay_s, "s")
+        run = world.run_host(endpoint=world.collector_url, env={"HOST_EXIT": "3"})
+    kit.record(
+        "files",
+        f"read-only HOME ({'told' if acknowledged else 'first run'})",
+        "added wall time at exit",
+        run.exit_delay_s,
+        "s",
+    )
     assert run.returncode == 3
     assert "Traceback" not in run.stderr
     if acknowledged:
@@ -165,8 +177,9 @@ def test_a_host_with_a_full_state_disk_still_sends_and_exits_cleanly(tracking_wo
         ensure_anonymous_id(world.tracked_profile())
         ensure_secret(world.tracked_profile())
         kit.fill(state)
-        run = world.run_host(endpoint=world.collector_url,
-                           env={"TESTAPP_TELEMETRY_FLUSH_DEADLINE": "10"})
+        run = world.run_host(
+            endpoint=world.collector_url, env={"TESTAPP_TELEMETRY_FLUSH_DEADLINE": "10"}
+        )
         log = state / "events.log"
         log_lines = log.read_text().splitlines() if log.exists() else []
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr
@@ -215,13 +228,17 @@ def test_a_symlink_at_the_config_path_is_replaced_never_written_through(world, c
     assert victim.read_text() == "export PATH=$HOME/bin:$PATH\n"
 
 
-@pytest.mark.parametrize("name", [
-    "anonymous_id",
-    "events.log",
-    "notice_acknowledged",
-])
-def test_a_symlink_planted_in_the_state_dir_is_never_written_through(tracking_world, collector,
-                                                                     name):
+@pytest.mark.parametrize(
+    "name",
+    [
+        "anonymous_id",
+        "events.log",
+        "notice_acknowledged",
+    ],
+)
+def test_a_symlink_planted_in_the_state_dir_is_never_written_through(
+    tracking_world, collector, name
+):
     world = tracking_world
     world.acknowledge()
     victim = world.home / ".profile"
@@ -230,8 +247,9 @@ def test_a_symlink_planted_in_the_state_dir_is_never_written_through(tracking_wo
     if link.exists():
         link.unlink()
     link.symlink_to(victim)
-    run = world.run_host(endpoint=world.collector_url,
-                       env={"TESTAPP_TELEMETRY_FLUSH_DEADLINE": "10"})
+    run = world.run_host(
+        endpoint=world.collector_url, env={"TESTAPP_TELEMETRY_FLUSH_DEADLINE": "10"}
+    )
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
     if name == "notice_acknowledged":
         # The mark reads as garbage through the link: the notice again, nothing sent, and the
@@ -282,11 +300,13 @@ def test_a_config_file_others_can_change_is_warned_about(world, problem):
 BOMB = "".join(
     f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9 if prev else ["lol"] * 9) + "]\n"
     # 9**10 strings if expanded
-    for prev, name in zip([None, *"abcdefghi"], "abcdefghij", strict=True))
+    for prev, name in zip([None, *"abcdefghi"], "abcdefghij", strict=True)
+)
 
 PROJECTS = {
-    "10 MB": ("name: jaffle\nflags:\n  send_anonymous_usage_stats: true\n"
-              + "# padding\n" * 1_000_000),
+    "10 MB": (
+        "name: jaffle\nflags:\n  send_anonymous_usage_stats: true\n" + "# padding\n" * 1_000_000
+    ),
     "binary": bytes(range(256)) * 4,
     "binary with a valid flag": b"name: jaffle\x00\nflags:\n  send_anonymous_usage_stats: true\n",
     "billion laughs as the flag": BOMB + "flags: *j\n",
@@ -296,8 +316,7 @@ PROJECTS = {
 
 
 @pytest.mark.parametrize("case", list(PROJECTS))
-def test_a_hostile_project_file_is_bounded_warned_about_and_fails_closed(world, tmp_path,
-                                                                         case):
+def test_a_hostile_project_file_is_bounded_warned_about_and_fails_closed(world, tmp_path, case):
     world = world
     content = PROJECTS[case]
     world.project_file_path().parent.mkdir(parents=True, exist_ok=True)
@@ -317,22 +336,29 @@ def test_a_hostile_project_file_is_bounded_warned_about_and_fails_closed(world, 
     assert len(proc.stdout) < 20_000  # the file is not echoed back
 
 
-@pytest.mark.parametrize("flag", ["", "flags:\n  send_anonymous_usage_stats: true\n"],
-                         ids=["no-flag", "flag-true"])
+@pytest.mark.parametrize(
+    "flag", ["", "flags:\n  send_anonymous_usage_stats: true\n"], ids=["no-flag", "flag-true"]
+)
 def test_a_billion_laughs_anywhere_in_the_project_file_fails_closed(world, tmp_path, flag):
     world = world
     world.write_project("name: jaffle\n" + BOMB + flag)
     proc, seconds, peak = measured(world, tmp_path, "status", "--json")
-    kit.record("project files", f"billion laughs elsewhere ({flag and 'flag true' or 'no flag'})",
-               "`status` time", seconds, "s")
+    kit.record(
+        "project files",
+        f"billion laughs elsewhere ({flag and 'flag true' or 'no flag'})",
+        "`status` time",
+        seconds,
+        "s",
+    )
     assert seconds < kit.HOST_BOUND_S and peak < 300
     doc = json.loads(proc.stdout)
     assert any(str(world.project_file_path()) in w for w in doc["warnings"]), doc["warnings"]
     assert doc["enabled"] is False
 
 
-@pytest.mark.parametrize("case", ["billion laughs as the flag",
-                                  "billion laughs as the flags block"])
+@pytest.mark.parametrize(
+    "case", ["billion laughs as the flag", "billion laughs as the flags block"]
+)
 def test_disable_project_on_a_bomb_is_bounded_and_clear(world, tmp_path, case):
     world = world
     world.write_project(PROJECTS[case])

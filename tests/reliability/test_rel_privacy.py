@@ -60,24 +60,32 @@ def environ(values: dict[str, str], cwd: Path):
 
 
 # -- what a hostile world holds --------------------------------------------------------------------
-_NAME_CHARS = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"),
-                            blacklist_characters="/\\\x00")
+_NAME_CHARS = st.characters(
+    blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters="/\\\x00"
+)
 #: Names of files and directories: anything a file system takes, no separators.
 dir_names = st.text(_NAME_CHARS, min_size=1, max_size=30).filter(
-    lambda s: s.strip(". ") != "" and len(s.encode()) < 200)
+    lambda s: s.strip(". ") != "" and len(s.encode()) < 200
+)
 #: Environment values: anything but NUL (which no environment can hold).
-env_values = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-                     min_size=1, max_size=60)
+env_values = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    min_size=1,
+    max_size=60,
+)
 #: Anything at all (SQL, project names).
 anything = st.text(min_size=1, max_size=200)
 credentials = st.one_of(
     st.from_regex(r"AKIA[0-9A-Z]{16}", fullmatch=True),
     st.from_regex(r"ghp_[0-9A-Za-z]{36}", fullmatch=True),
     st.from_regex(r"xox[bp]-[0-9]{10}-[0-9A-Za-z]{24}", fullmatch=True),
-    st.from_regex(r"postgres://[a-z]{3,8}:[A-Za-z0-9]{8,16}@db[0-9]\.internal/[a-z]{4}",
-                  fullmatch=True),
-    st.builds(lambda s: f"-----BEGIN PRIVATE KEY-----{s}-----END PRIVATE KEY-----",
-              st.from_regex(r"[A-Za-z0-9+/]{40}", fullmatch=True)),
+    st.from_regex(
+        r"postgres://[a-z]{3,8}:[A-Za-z0-9]{8,16}@db[0-9]\.internal/[a-z]{4}", fullmatch=True
+    ),
+    st.builds(
+        lambda s: f"-----BEGIN PRIVATE KEY-----{s}-----END PRIVATE KEY-----",
+        st.from_regex(r"[A-Za-z0-9+/]{40}", fullmatch=True),
+    ),
 )
 #: A tag that makes each planted value findable even when the fuzzed part is short or common.
 tags = st.from_regex(r"Zq[A-Z][a-z]{5}[A-Z]Qz", fullmatch=True)
@@ -91,24 +99,34 @@ def needles(planted: dict[str, str], baseline: str) -> dict[str, str]:
         for piece in pieces:
             # Short or hex-only pieces could appear by chance inside hashes, uuids or timestamps;
             # pieces the protocol itself contains (field names…) would prove nothing.
-            if len(piece) >= 6 and not re.fullmatch(r"[0-9a-fA-F.\-]+", piece) \
-                    and piece not in baseline:
+            if (
+                len(piece) >= 6
+                and not re.fullmatch(r"[0-9a-fA-F.\-]+", piece)
+                and piece not in baseline
+            ):
                 out[f"{carrier}: {piece!r}"] = piece
     return out
 
 
 def variants(text: str, baseline: str = "") -> set[str]:
     """How a string could appear in bytes on the wire or in a JSON log."""
-    forms = {text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1],
-             urllib.parse.quote(text), urllib.parse.quote_plus(text)}
+    forms = {
+        text,
+        json.dumps(text)[1:-1],
+        json.dumps(text, ensure_ascii=False)[1:-1],
+        urllib.parse.quote(text),
+        urllib.parse.quote_plus(text),
+    }
     raw = text.encode("utf-8", "surrogatepass")
-    for encode, decode in ((base64.b64encode, base64.b64decode),
-                           (base64.urlsafe_b64encode, base64.urlsafe_b64decode)):
+    for encode, decode in (
+        (base64.b64encode, base64.b64decode),
+        (base64.urlsafe_b64encode, base64.urlsafe_b64decode),
+    ):
         # Inside a longer base64 text the value starts at any offset modulo 3: for each, the
         # 4-character groups made only of the value's own bytes are the same whatever surrounds it.
         for shift in range(3):
             encoded = encode(b"\0" * shift + raw).decode()
-            stable = encoded[4 if shift else 0:-4]
+            stable = encoded[4 if shift else 0 : -4]
             # Those groups stand for only part of the value: a part the protocol itself sends
             # ("vocati" of "vocati0" is in every "invocation") proves nothing, as in needles().
             part = decode(stable).decode("utf-8", "ignore")
@@ -140,8 +158,7 @@ def wire_text(collector) -> str:
     return text
 
 
-def assert_absent(found_in: dict[str, str], wanted: dict[str, str],
-                  baseline: str = "") -> None:
+def assert_absent(found_in: dict[str, str], wanted: dict[str, str], baseline: str = "") -> None:
     leaks = []
     for where, text in found_in.items():
         for name, needle in wanted.items():
@@ -162,31 +179,63 @@ def baseline(collector, tmp_path_factory) -> str:
     """
     if "sent" not in _BASELINE:
         root = tmp_path_factory.mktemp("privacy-baseline")
-        _BASELINE["sent"], _ = _one_run(collector, root, user="alice", project_dir="shop",
-                                        project_name="shop", sql="select 1", env_extra={},
-                                        credential="nothing")
+        _BASELINE["sent"], _ = _one_run(
+            collector,
+            root,
+            user="alice",
+            project_dir="shop",
+            project_name="shop",
+            sql="select 1",
+            env_extra={},
+            credential="nothing",
+        )
     return _BASELINE["sent"]
 
 
-def _one_run(collector, root: Path, *, user: str, project_dir: str, project_name: str, sql: str,
-             env_extra: dict[str, str], credential: str) -> tuple[str, str]:
+def _one_run(
+    collector,
+    root: Path,
+    *,
+    user: str,
+    project_dir: str,
+    project_name: str,
+    sql: str,
+    env_extra: dict[str, str],
+    credential: str,
+) -> tuple[str, str]:
     home = root / "home" / user
     project = home / "work" / project_dir
     project.mkdir(parents=True)
-    (project / "testapp_project.yml").write_text(yaml.safe_dump(
-        {"name": project_name, "password": credential,
-         "flags": {"send_anonymous_usage_stats": True}}, allow_unicode=True), encoding="utf-8")
+    (project / "testapp_project.yml").write_text(
+        yaml.safe_dump(
+            {
+                "name": project_name,
+                "password": credential,
+                "flags": {"send_anonymous_usage_stats": True},
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
     (project / ".env").write_text(f"DATABASE_URL={credential}\n", encoding="utf-8")
-    (project / "profiles.yml").write_text(yaml.safe_dump(
-        {"default": {"outputs": {"dev": {"password": credential}}}}), encoding="utf-8")
+    (project / "profiles.yml").write_text(
+        yaml.safe_dump({"default": {"outputs": {"dev": {"password": credential}}}}),
+        encoding="utf-8",
+    )
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home), "USER": user, "LOGNAME": user,
-        "XDG_CONFIG_HOME": str(home / ".config"), "XDG_STATE_HOME": str(home / ".local/state"),
-        "XDG_CONFIG_DIRS": str(root / "etc"), "XDG_DATA_HOME": str(home / ".local/share"),
+        "HOME": str(home),
+        "USER": user,
+        "LOGNAME": user,
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_STATE_HOME": str(home / ".local/state"),
+        "XDG_CONFIG_DIRS": str(root / "etc"),
+        "XDG_DATA_HOME": str(home / ".local/share"),
         "XDG_CACHE_HOME": str(home / ".cache"),
-        "PGPASSWORD": credential, "AWS_SECRET_ACCESS_KEY": credential,
-        "TESTAPP_PASSWORD": credential, "TESTAPP_TELEMETRY_APIKEY": credential,
+        "PGPASSWORD": credential,
+        "AWS_SECRET_ACCESS_KEY": credential,
+        "TESTAPP_PASSWORD": credential,
+        "TESTAPP_TELEMETRY_APIKEY": credential,
         **env_extra,
     }
     collector.reset()
@@ -197,28 +246,58 @@ def _one_run(collector, root: Path, *, user: str, project_dir: str, project_name
         assert tracker.plan.kind == "record", tracker.decision
         with tracker.invocation("run") as inv:
             for index in range(MODELS):
-                inv.model_run(contents=f"{sql}\n-- {index}", status="success",
-                              execution_time_s=0.01, materialization="table")
+                inv.model_run(
+                    contents=f"{sql}\n-- {index}",
+                    status="success",
+                    execution_time_s=0.01,
+                    materialization="table",
+                )
                 inv.count("model")
         assert tracker.flush(20)  # the uploader's own process sent them, then wrote the log
         tracker.close()
         state_dir = Path(profile.state_dir())
     assert collector.wait_for(good=MODELS + 2, timeout=10), collector.totals()
-    assert collector.totals() == {"total": MODELS + 2, "good": MODELS + 2, "bad": 0,
-                                  "duplicates": 0, "evicted": 0}
+    assert collector.totals() == {
+        "total": MODELS + 2,
+        "good": MODELS + 2,
+        "bad": 0,
+        "duplicates": 0,
+        "evicted": 0,
+    }
     return wire_text(collector), log_text(state_dir)
 
 
 TRIED = {"examples": 0}
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(tag=tags, model_name=anything, sql=anything, project_name=anything, project_dir=dir_names,
-       user=dir_names, env_value=env_values, credential=credentials)
-def test_nothing_private_is_ever_sent_or_logged(shared_collector, tmp_path_factory,
-                                                tag, model_name, sql, project_name, project_dir,
-                                                user, env_value, credential):
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=False,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    tag=tags,
+    model_name=anything,
+    sql=anything,
+    project_name=anything,
+    project_dir=dir_names,
+    user=dir_names,
+    env_value=env_values,
+    credential=credentials,
+)
+def test_nothing_private_is_ever_sent_or_logged(
+    shared_collector,
+    tmp_path_factory,
+    tag,
+    model_name,
+    sql,
+    project_name,
+    project_dir,
+    user,
+    env_value,
+    credential,
+):
     planted = {
         "model name": f"{tag}_{model_name}",
         "model SQL": f"select '{tag}' as {tag}_name, {sql!r} from {tag}_source",
@@ -235,18 +314,25 @@ def test_nothing_private_is_ever_sent_or_logged(shared_collector, tmp_path_facto
     root = Path(tempfile.mkdtemp(dir=tmp_path_factory.getbasetemp(), prefix="privacy-"))
     try:
         sent, logged = _one_run(
-            shared_collector, root, user=planted["user name"],
-            project_dir=planted["project directory"], project_name=planted["project name"],
+            shared_collector,
+            root,
+            user=planted["user name"],
+            project_dir=planted["project directory"],
+            project_name=planted["project name"],
             sql=f"-- model: {planted['model name']}\n{planted['model SQL']}",
-            env_extra={"SECRET_TOKEN": planted["environment value"],
-                       "TESTAPP_TELEMETRY_NOTE": planted["environment value"]},
-            credential=credential)
+            env_extra={
+                "SECRET_TOKEN": planted["environment value"],
+                "TESTAPP_TELEMETRY_NOTE": planted["environment value"],
+            },
+            credential=credential,
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
     TRIED["examples"] += 1
     assert logged, "nothing was logged: the check below would prove nothing"
-    assert_absent({"what the collector received": sent, "the local event log": logged}, wanted,
-                  public)
+    assert_absent(
+        {"what the collector received": sent, "the local event log": logged}, wanted, public
+    )
 
 
 def test_privacy_examples_were_really_tried():
@@ -267,12 +353,24 @@ def test_the_leak_detector_does_find_a_leak():
 
 
 HOSTILE = [
-    {"user": "ada.lovelace", "project": "acme_payroll_2024", "marker": "CustomerSsnTable",
-     "secret": "AKIAIOSFODNN7EXAMPLE"},
-    {"user": "jöhn dœ", "project": "projet été", "marker": "Zq\u00fcml\u00e4\u00fctQz",
-     "secret": "ghp_abcdefghijklmnopqrstuvwxyz0123456789"},
-    {"user": "x'; DROP TABLE users; --", "project": "p\"quoted\"", "marker": "QuoteMarker'\"",
-     "secret": "postgres://admin:hunter2hunter2@db1.internal/prod"},
+    {
+        "user": "ada.lovelace",
+        "project": "acme_payroll_2024",
+        "marker": "CustomerSsnTable",
+        "secret": "AKIAIOSFODNN7EXAMPLE",
+    },
+    {
+        "user": "jöhn dœ",
+        "project": "projet été",
+        "marker": "Zq\u00fcml\u00e4\u00fctQz",
+        "secret": "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    },
+    {
+        "user": "x'; DROP TABLE users; --",
+        "project": 'p"quoted"',
+        "marker": "QuoteMarker'\"",
+        "secret": "postgres://admin:hunter2hunter2@db1.internal/prod",
+    },
 ]
 
 
@@ -283,17 +381,32 @@ def test_the_real_host_process_sends_nothing_private(tracking_world, collector, 
     project = world.project / case["project"]
     project.mkdir()
     (project / "testapp_project.yml").write_text(
-        f"name: {json.dumps(case['project'])}\npassword: {json.dumps(case['secret'])}\n")
-    env = {"USER": case["user"], "LOGNAME": case["user"], "PGPASSWORD": case["secret"],
-           "HOST_PROJECT": case["project"], "HOST_MARKER": case["marker"],
-           "TESTAPP_TELEMETRY_FLUSH_DEADLINE": "10"}
+        f"name: {json.dumps(case['project'])}\npassword: {json.dumps(case['secret'])}\n"
+    )
+    env = {
+        "USER": case["user"],
+        "LOGNAME": case["user"],
+        "PGPASSWORD": case["secret"],
+        "HOST_PROJECT": case["project"],
+        "HOST_MARKER": case["marker"],
+        "TESTAPP_TELEMETRY_FLUSH_DEADLINE": "10",
+    }
     run = world.run_host(cwd=project, endpoint=world.collector_url, env=env)
 
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr
     assert collector.wait_for(good=52, timeout=10), collector.totals()
-    planted = {"user name": case["user"], "project name": case["project"],
-               "model name/SQL marker": case["marker"], "credential": case["secret"],
-               "project path": str(project)}
+    planted = {
+        "user name": case["user"],
+        "project name": case["project"],
+        "model name/SQL marker": case["marker"],
+        "credential": case["secret"],
+        "project path": str(project),
+    }
     wanted = {f"{k}: {v!r}": v for k, v in planted.items()}
-    assert_absent({"what the collector received": wire_text(collector),
-                   "the local event log": log_text(world.state_dir())}, wanted)
+    assert_absent(
+        {
+            "what the collector received": wire_text(collector),
+            "the local event log": log_text(world.state_dir()),
+        },
+        wanted,
+    )

@@ -78,12 +78,13 @@ def table_rows(text: str) -> list[dict[str, str]]:
         for line in lines:
             block = _BLOCK.match(line)
             if block:
-                rows.append({"layer": block.group(2), "value": "—", "origin": "—",
-                             "effect": block.group(3)})
+                rows.append(
+                    {"layer": block.group(2), "value": "—", "origin": "—", "effect": block.group(3)}
+                )
             elif rows and line.startswith("   value: "):
-                rows[-1]["value"] = line[len("   value: "):]
+                rows[-1]["value"] = line[len("   value: ") :]
             elif rows and line.startswith("   from: "):
-                rows[-1]["origin"] = line[len("   from: "):]
+                rows[-1]["origin"] = line[len("   from: ") :]
         return rows
     for line in lines:
         if "│" not in line:
@@ -120,9 +121,16 @@ def hint_steps(text: str) -> tuple[str, list[str]]:
     return goal, [step.strip() for step in rest.split(", then ")]
 
 
-def build(world: World, *, project: str | None = None, project_text: str | None = None,
-          user: str | None = None, user_text: str | None = None, policy: str | None = None,
-          **env: str) -> dict:
+def build(
+    world: World,
+    *,
+    project: str | None = None,
+    project_text: str | None = None,
+    user: str | None = None,
+    user_text: str | None = None,
+    policy: str | None = None,
+    **env: str,
+) -> dict:
     """Write the files a case names; return its environment."""
     if project is not None:
         world.project_flag(project)

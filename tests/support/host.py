@@ -38,8 +38,15 @@ import threading
 import time
 
 #: What the host path must never import (the uploader does, in its own process).
-HEAVY = ("pydantic", "pydantic_settings", "fastjsonschema", "snowplow_tracker", "requests",
-         "urllib3", "rich")
+HEAVY = (
+    "pydantic",
+    "pydantic_settings",
+    "fastjsonschema",
+    "snowplow_tracker",
+    "requests",
+    "urllib3",
+    "rich",
+)
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
@@ -58,18 +65,26 @@ def _guard(event: str, args: tuple) -> None:
             fh.write(json.dumps([event, repr(target)]) + "\n")
     if NETWORK_FORBIDDEN and event.startswith("socket."):
         _die(97, f"NETWORK USED: {event} {args!r}")
-    if NETWORK_FORBIDDEN and event in ("subprocess.Popen", "os.fork", "os.posix_spawn",
-                                       "os.exec"):
+    if NETWORK_FORBIDDEN and event in ("subprocess.Popen", "os.fork", "os.posix_spawn", "os.exec"):
         _die(97, f"PROCESS STARTED: {event} {args!r}")  # (an uploader would use the network)
     if WRITES_FORBIDDEN:
         if event == "open" and len(args) >= 3:
             path, mode, flags = args[0], args[1], args[2]
             writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-                isinstance(flags, int) and flags & _WRITE_FLAGS)
+                isinstance(flags, int) and flags & _WRITE_FLAGS
+            )
             if writing and not str(path).startswith("/dev/"):
                 _die(98, f"FILE WRITTEN: {event} {args!r}")
-        elif event in ("os.mkdir", "os.rename", "os.remove", "os.link", "os.symlink",
-                       "os.chmod", "os.truncate", "shutil.copyfile"):
+        elif event in (
+            "os.mkdir",
+            "os.rename",
+            "os.remove",
+            "os.link",
+            "os.symlink",
+            "os.chmod",
+            "os.truncate",
+            "shutil.copyfile",
+        ):
             _die(98, f"FILE WRITTEN: {event} {args!r}")
 
 
@@ -111,11 +126,16 @@ def main() -> int:
     def _after_flush() -> None:
         # Registered before the tracker's own atexit handler, so it runs after it (LIFO).
         tracker = tracker_box[0] if tracker_box else None
-        print(json.dumps({
-            "exit_wall": time.time(),
-            "vmhwm_kb": _peak_rss_kb(),
-            "stats_at_exit": tracker.stats.as_dict() if tracker else None,
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "exit_wall": time.time(),
+                    "vmhwm_kb": _peak_rss_kb(),
+                    "stats_at_exit": tracker.stats.as_dict() if tracker else None,
+                }
+            ),
+            flush=True,
+        )
 
     atexit.register(_after_flush)
     tracker = Tracker(profile, project_name=os.environ.get("HOST_PROJECT"))
@@ -131,8 +151,12 @@ def main() -> int:
                 # What a real tool knows about a model: its name and its SQL. Neither may leave.
                 name = f"{marker}_model_{index}"
                 sql = f"select * from {marker}_source_{index} -- {name}"
-                inv.model_run(contents=sql, status="success",
-                              execution_time_s=0.001 * (index % 1000), materialization="table")
+                inv.model_run(
+                    contents=sql,
+                    status="success",
+                    execution_time_s=0.001 * (index % 1000),
+                    materialization="table",
+                )
                 inv.count("model")
                 if index + 1 == pause_after:
                     with open(os.environ["HOST_PAUSE_FILE"], "w", encoding="utf-8"):
@@ -155,19 +179,24 @@ def main() -> int:
     flushed = None
     if os.environ.get("HOST_FLUSH"):
         flushed = tracker.flush(float(os.environ["HOST_FLUSH"]))
-    print(json.dumps({
-        "flushed": flushed,
-        "plan": tracker.plan.kind,
-        "delivery": tracker.plan.delivery,
-        "record_s": record_s,
-        "threads_at_main_end": threading.active_count(),
-        "snowplow_imported": "snowplow_tracker" in sys.modules,
-        "requests_imported": "requests" in sys.modules,
-        "pydantic_settings_imported": "pydantic_settings" in sys.modules,
-        "heavy_imported": sorted(m for m in HEAVY if m in sys.modules),
-        "stats": tracker.stats.as_dict(),
-        "main_done_wall": time.time(),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "flushed": flushed,
+                "plan": tracker.plan.kind,
+                "delivery": tracker.plan.delivery,
+                "record_s": record_s,
+                "threads_at_main_end": threading.active_count(),
+                "snowplow_imported": "snowplow_tracker" in sys.modules,
+                "requests_imported": "requests" in sys.modules,
+                "pydantic_settings_imported": "pydantic_settings" in sys.modules,
+                "heavy_imported": sorted(m for m in HEAVY if m in sys.modules),
+                "stats": tracker.stats.as_dict(),
+                "main_done_wall": time.time(),
+            }
+        ),
+        flush=True,
+    )
     return status
 
 

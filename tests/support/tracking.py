@@ -128,12 +128,15 @@ def alive(pid: int) -> bool:
 
 
 START = "iglu:dev.telemetry-consent/invocation_start/jsonschema/1-0-0"
-CONTEXTS = {"platform": "iglu:dev.telemetry-consent/platform/jsonschema/1-0-0",
-            "invocation": "iglu:dev.telemetry-consent/invocation/jsonschema/1-0-0"}
+CONTEXTS = {
+    "platform": "iglu:dev.telemetry-consent/platform/jsonschema/1-0-0",
+    "invocation": "iglu:dev.telemetry-consent/invocation/jsonschema/1-0-0",
+}
 
 
-def write_segment(world: World, events: int, endpoint: str | None = None, *,
-                  lines: list[bytes] | None = None) -> Spool:
+def write_segment(
+    world: World, events: int, endpoint: str | None = None, *, lines: list[bytes] | None = None
+) -> Spool:
     """A sealed run of ``events`` invocation_start events in ``world``'s spool, written with the
     spool's own writer as a host writes it, then ``lines`` (raw, as they are)."""
     from consent import decide
@@ -142,14 +145,24 @@ def write_segment(world: World, events: int, endpoint: str | None = None, *,
 
     profile = world.tracked_profile(endpoint if endpoint is not None else world.collector_url)
     decision = decide(profile, env=world.env, cwd=str(world.project))
-    header = segment_header(profile, decision, profile.collector_endpoint or "",
-                            str(world.project), None, CONTEXTS, {})
+    header = segment_header(
+        profile, decision, profile.collector_endpoint or "", str(world.project), None, CONTEXTS, {}
+    )
     spool = world.spool()
     writer = spool.open_segment(header)
     invocation = str(uuid.uuid4())
     for index in range(events):
-        writer.append(encode_line({"e": str(uuid.uuid4()), "t": 1_700_000_000_000 + index,
-                                   "s": START, "d": {"command": "run"}, "i": invocation}))
+        writer.append(
+            encode_line(
+                {
+                    "e": str(uuid.uuid4()),
+                    "t": 1_700_000_000_000 + index,
+                    "s": START,
+                    "d": {"command": "run"},
+                    "i": invocation,
+                }
+            )
+        )
     for line in lines or ():
         writer.append(line)
     writer.seal()
@@ -159,6 +172,7 @@ def write_segment(world: World, events: int, endpoint: str | None = None, *,
 def decode_b64(value: str) -> Any:
     padded = value + "=" * (-len(value) % 4)
     return json.loads(base64.urlsafe_b64decode(padded).decode("utf-8"))
+
 
 def everything_sent(collector) -> str:
     """All that reached the collector, raw and decoded, as one searchable text."""
@@ -212,8 +226,14 @@ class Scripted:
                         return
                     data += chunk
                 head, _, data = data.partition(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
                 while len(data) < length:
                     data += conn.recv(65536)
                 body, data = data[:length], data[length:]
@@ -226,8 +246,9 @@ class Scripted:
                     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nok")
                     return
                 if action == "big":
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n"
-                                 + b"x" * 1000)
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n" + b"x" * 1000
+                    )
                     time.sleep(0.5)
                     return
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")

@@ -41,19 +41,45 @@ REPO = Path(__file__).resolve().parents[2]
 
 #: Inherited variables a world never keeps: a user's choices, the profiles' own prefixes, the
 #: terminal and CI (a test that wants CI, a terminal width or a choice sets it itself).
-_SCRUBBED_PREFIXES = ("DBT_", "DO_NOT_TRACK", "FAKEAPP_", "MYTOOL_", "TESTAPP_", "JAFFLE_",
-                      "HOST_", "XDG_")
-_SCRUBBED = frozenset({
-    "HOME", "COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR", "CLICOLOR", "CLICOLOR_FORCE",
-    "TTY_COMPATIBLE", "TTY_INTERACTIVE", "TERM", "PYTHONSTARTUP", "PYTHONWARNINGS",
-    "COMP_WORDS", "COMP_CWORD", *CI_VARIABLES,
-})
+_SCRUBBED_PREFIXES = (
+    "DBT_",
+    "DO_NOT_TRACK",
+    "FAKEAPP_",
+    "MYTOOL_",
+    "TESTAPP_",
+    "JAFFLE_",
+    "HOST_",
+    "XDG_",
+)
+_SCRUBBED = frozenset(
+    {
+        "HOME",
+        "COLUMNS",
+        "LINES",
+        "NO_COLOR",
+        "FORCE_COLOR",
+        "CLICOLOR",
+        "CLICOLOR_FORCE",
+        "TTY_COMPATIBLE",
+        "TTY_INTERACTIVE",
+        "TERM",
+        "PYTHONSTARTUP",
+        "PYTHONWARNINGS",
+        "COMP_WORDS",
+        "COMP_CWORD",
+        *CI_VARIABLES,
+    }
+)
 
 
 def scrubbed(name: str) -> bool:
     """Whether an inherited variable ``name`` is kept out of every world."""
-    return (name in _SCRUBBED or name.startswith(_SCRUBBED_PREFIXES)
-            or name.endswith("_SEND_ANONYMOUS_USAGE_STATS") or "TELEMETRY_" in name)
+    return (
+        name in _SCRUBBED
+        or name.startswith(_SCRUBBED_PREFIXES)
+        or name.endswith("_SEND_ANONYMOUS_USAGE_STATS")
+        or "TELEMETRY_" in name
+    )
 
 
 def no_traceback(*outputs: str | None) -> None:
@@ -81,8 +107,10 @@ class Outcome:
 
     def __repr__(self) -> str:  # shown by pytest when an assertion fails
         escaped = f", escaped={self.exception!r}" if self.exception is not None else ""
-        return (f"Outcome(args={self.args!r}, code={self.code}{escaped})\n"
-                f"--- stdout ---\n{self.out}--- stderr ---\n{self.err}")
+        return (
+            f"Outcome(args={self.args!r}, code={self.code}{escaped})\n"
+            f"--- stdout ---\n{self.out}--- stderr ---\n{self.err}"
+        )
 
 
 class World:
@@ -147,8 +175,9 @@ class World:
         return self.project / subdir / self.profile.project_files[0]
 
     # -- making the world ------------------------------------------------------------------------
-    def write(self, path: str | os.PathLike[str], content: str | bytes,
-              mode: int | None = None) -> Path:
+    def write(
+        self, path: str | os.PathLike[str], content: str | bytes, mode: int | None = None
+    ) -> Path:
         """Write ``content`` at ``path`` as it is (relative paths are under the world root)."""
         target = Path(path)
         if not target.is_absolute():
@@ -189,8 +218,9 @@ class World:
         self.write(self.state_dir(app) / "anonymous_id", value + "\n")
         return value
 
-    def write_log(self, records: list[dict[str, Any]], app: str | None = None,
-                  tail: str = "") -> Path:
+    def write_log(
+        self, records: list[dict[str, Any]], app: str | None = None, tail: str = ""
+    ) -> Path:
         lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
         return self.write(self.state_dir(app) / "events.log", lines + tail)
 
@@ -203,13 +233,24 @@ class World:
         kwargs.setdefault("env", self.env)
         return decide(self.profile, **kwargs)
 
-    def run(self, *args: str, cwd: Path | None = None, timeout: float = 30,
-            script: list[str] | None = None, **env: str | None) -> Outcome:
+    def run(
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        timeout: float = 30,
+        script: list[str] | None = None,
+        **env: str | None,
+    ) -> Outcome:
         """``telemetry ARGS`` as a real subprocess (``python -m telemetry_cli``)."""
         argv = (script or [sys.executable, "-m", "telemetry_cli"]) + list(args)
         proc = subprocess.run(
-            argv, cwd=cwd or self.cwd, env=self.env_with(**env), capture_output=True, text=True,
-            timeout=timeout, stdin=subprocess.DEVNULL,
+            argv,
+            cwd=cwd or self.cwd,
+            env=self.env_with(**env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
         no_traceback(proc.stdout, proc.stderr)
         return Outcome(proc.returncode, proc.stdout, proc.stderr, tuple(args))
@@ -239,8 +280,9 @@ class World:
 
         return settle(self.spool(), timeout)
 
-    def start_host(self, env: dict[str, str] | None = None, endpoint: str | None = ...,
-                   cwd: Path | None = None) -> subprocess.Popen[str]:
+    def start_host(
+        self, env: dict[str, str] | None = None, endpoint: str | None = ..., cwd: Path | None = None
+    ) -> subprocess.Popen[str]:
         """The host program (``tests/support/host.py``) started in ``cwd`` (the project)."""
         from tests.support.tracking import HOST_MODULE
 
@@ -250,11 +292,22 @@ class World:
             run_env["HOST_COLLECTOR"] = url
         run_env.update(env or {})
         return subprocess.Popen(
-            [sys.executable, "-m", HOST_MODULE], env=run_env, cwd=cwd or self.project,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+            [sys.executable, "-m", HOST_MODULE],
+            env=run_env,
+            cwd=cwd or self.project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
 
-    def run_host(self, env: dict[str, str] | None = None, endpoint: str | None = ...,
-                 cwd: Path | None = None, timeout: float = 60.0):
+    def run_host(
+        self,
+        env: dict[str, str] | None = None,
+        endpoint: str | None = ...,
+        cwd: Path | None = None,
+        timeout: float = 60.0,
+    ):
         """Run the host program to its end; its reports and timings as a ``HostRun``."""
         from tests.support.tracking import finish_host
 

@@ -31,8 +31,9 @@ def invoke(world: World, monkeypatch: pytest.MonkeyPatch):
             monkeypatch.setenv(key, value)
         monkeypatch.chdir(cwd or world.cwd)
         runner = CliRunner()
-        result = runner.invoke(group or telemetry_group(), list(args), prog_name="telemetry",
-                               catch_exceptions=True)
+        result = runner.invoke(
+            group or telemetry_group(), list(args), prog_name="telemetry", catch_exceptions=True
+        )
         no_traceback(result.stdout, result.stderr)
         exc = result.exception
         escaped = None if exc is None or isinstance(exc, SystemExit) else exc

@@ -54,19 +54,29 @@ def fakeapp_site(tmp_path: Path) -> Path:
         "fakeapp = fakeapp_profile:PROFILE\n"
         "brokenapp = brokenapp_profile:PROFILE\n"
     )
-    (site / "fakeapp_profile.py").write_text(textwrap.dedent("""\
+    (site / "fakeapp_profile.py").write_text(
+        textwrap.dedent("""\
         from consent.profile import AppProfile
 
         PROFILE = AppProfile(name="fakeapp", env_prefix="FAKEAPP_", project_files=("fakeapp.yml",))
-    """))
+    """)
+    )
     (site / "brokenapp_profile.py").write_text("raise RuntimeError('a plugin bug')\n")
     return site
 
 
-def test_registered_profile_is_found_and_reads_its_own_variable(world: World, fakeapp_site,
-                                                                status_schema):
-    r = world.run("--app", "fakeapp", "status", "--json", PYTHONPATH=str(fakeapp_site),
-                  FAKEAPP_SEND_ANONYMOUS_USAGE_STATS="false", DBT_SEND_ANONYMOUS_USAGE_STATS="true")
+def test_registered_profile_is_found_and_reads_its_own_variable(
+    world: World, fakeapp_site, status_schema
+):
+    r = world.run(
+        "--app",
+        "fakeapp",
+        "status",
+        "--json",
+        PYTHONPATH=str(fakeapp_site),
+        FAKEAPP_SEND_ANONYMOUS_USAGE_STATS="false",
+        DBT_SEND_ANONYMOUS_USAGE_STATS="true",
+    )
 
     assert r.code == 0, r
     doc = json.loads(r.out)
@@ -103,18 +113,23 @@ def test_a_broken_plugin_is_a_one_line_error_not_a_traceback(world: World, fakea
 
     assert r.code == 2, r
     assert len(r.err.strip().splitlines()) == 1, r.err
-    assert r.err.startswith("telemetry: brokenapp's profile failed to load: RuntimeError: a "
-                            "plugin bug."), r.err
+    assert r.err.startswith(
+        "telemetry: brokenapp's profile failed to load: RuntimeError: a plugin bug."
+    ), r.err
     assert "unknown app" not in r.err, "it is installed; it is broken"
     assert "TELEMETRY_CONSENT_TRACEBACK=1" in r.err
 
 
 def test_the_traceback_variable_shows_where_a_plugin_fails(world: World, fakeapp_site):
     # Not world.run: a traceback is exactly what this test asks for.
-    proc = subprocess.run([sys.executable, "-m", "telemetry_cli", "--app", "brokenapp", "status"],
-                          cwd=world.cwd, capture_output=True, text=True, timeout=30,
-                          env=world.env_with(PYTHONPATH=str(fakeapp_site),
-                                        TELEMETRY_CONSENT_TRACEBACK="1"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "telemetry_cli", "--app", "brokenapp", "status"],
+        cwd=world.cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=world.env_with(PYTHONPATH=str(fakeapp_site), TELEMETRY_CONSENT_TRACEBACK="1"),
+    )
 
     assert proc.returncode == 2
     assert proc.stderr.startswith("telemetry: brokenapp's profile failed to load")

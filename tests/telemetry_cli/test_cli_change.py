@@ -41,6 +41,7 @@ def _changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
 
 # -- the user config (--global, the default) ----------------------------------------------------
 
+
 @pytest.mark.parametrize("scope", [[], ["--global"]], ids=["default", "--global"])
 def test_disable_writes_a_private_user_config_and_prints_the_decision(world: World, scope):
     path = world.user_config_path()
@@ -106,8 +107,9 @@ def test_env_var_override_writes_the_choice_but_exits_3_with_a_warning(world: Wo
 
     assert r.code == 3, r
     chosen = tomllib.loads(world.user_config_path().read_text())
-    assert chosen["send_anonymous_usage_stats"] is True, \
+    assert chosen["send_anonymous_usage_stats"] is True, (
         "the choice is kept for when the variable is gone"
+    )
     _one_line_decision(r.out, "OFF")
     warning = flat(r.err)
     assert "warning" in warning and "does not apply now" in warning
@@ -126,6 +128,7 @@ def test_disable_while_an_env_var_forces_on_is_written_but_exits_3(world: World,
 
 
 # -- refusals: nothing is written ----------------------------------------------------------------
+
 
 def test_cloud_edition_refuses_disable_and_writes_nothing(world: World):
     world.write_policy('edition = "cloud"\n')
@@ -184,6 +187,7 @@ def test_admin_lock_refuses_enable_project(world: World):
 
 # -- the project file (--project) ---------------------------------------------------------------
 
+
 def test_disable_project_outside_any_project_is_a_one_line_usage_error(world: World):
     elsewhere = world.root / "elsewhere"
     elsewhere.mkdir()
@@ -226,7 +230,9 @@ PROJECT_FILES = {
         "models:\n"
         "  jaffle_shop:\n"
         "    +materialized: view\n",
-        ["flags:", "  send_anonymous_usage_stats: false"], []),
+        ["flags:", "  send_anonymous_usage_stats: false"],
+        [],
+    ),
     "flags with other keys": (
         "name: jaffle\n"
         "flags:\n"
@@ -235,17 +241,22 @@ PROJECT_FILES = {
         "  use_colors: false  # CI logs\n"
         "vars:\n"
         "  start: '2020-01-01'\n",
-        ["  send_anonymous_usage_stats: false"], []),
+        ["  send_anonymous_usage_stats: false"],
+        [],
+    ),
     "flag already on, with a comment": (
         "name: jaffle\n"
         "flags:\n"
         "  send_anonymous_usage_stats: true # decided in standup\n"
         "  partial_parse: true\n",
         ["  send_anonymous_usage_stats: false # decided in standup"],
-        ["  send_anonymous_usage_stats: true # decided in standup"]),
+        ["  send_anonymous_usage_stats: true # decided in standup"],
+    ),
     "flag written as yes": (
         "name: jaffle\nflags:\n  send_anonymous_usage_stats: yes\n",
-        ["  send_anonymous_usage_stats: false"], ["  send_anonymous_usage_stats: yes"]),
+        ["  send_anonymous_usage_stats: false"],
+        ["  send_anonymous_usage_stats: yes"],
+    ),
 }
 
 
@@ -354,15 +365,19 @@ def test_disable_project_keeps_a_four_space_flags_block(world: World, invoke):
 # -- any ordinary project file: only the flag lines change (property) --------------------------
 
 _KEY = st.from_regex(r"[a-z][a-z0-9_-]{0,11}", fullmatch=True).filter(
-    lambda k: k not in {"flags", "y", "n", "yes", "no", "on", "off", "true", "false", "null"})
+    lambda k: k not in {"flags", "y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+)
 _SCALAR = st.one_of(
     st.integers(0, 10_000).map(str),
     st.from_regex(r"[a-z][a-z0-9_]{0,9}", fullmatch=True).filter(
-        lambda v: v not in {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}),
+        lambda v: v not in {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+    ),
     st.from_regex(r"[a-z ]{0,10}", fullmatch=True).map(lambda v: f"'{v}'"),
 )
-_COMMENT = st.one_of(st.just(""), st.from_regex(r"[a-z ]{1,12}", fullmatch=True).map(
-    lambda c: f"  # {c.strip() or 'note'}"))
+_COMMENT = st.one_of(
+    st.just(""),
+    st.from_regex(r"[a-z ]{1,12}", fullmatch=True).map(lambda c: f"  # {c.strip() or 'note'}"),
+)
 
 
 @st.composite
@@ -383,11 +398,16 @@ def project_files(draw):
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=40, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(text=project_files(), enabled=st.booleans())
-def test_only_the_flag_lines_change_in_any_ordinary_project_file(world: World, invoke, text,
-                                                                  enabled):
+def test_only_the_flag_lines_change_in_any_ordinary_project_file(
+    world: World, invoke, text, enabled
+):
     world.write_project(text)
 
     r = invoke("enable" if enabled else "disable", "--project")
@@ -404,9 +424,11 @@ def test_only_the_flag_lines_change_in_any_ordinary_project_file(world: World, i
 
 # -- never leave a dbt project in a state dbt refuses (profiles.yml's config: block) -------------
 
-LEGACY_PROFILES = ("config:\n  send_anonymous_usage_stats: {value}\n"
-                   "jaffle:\n  target: dev\n  outputs:\n    dev:\n      type: postgres\n"
-                   "      password: hunter2\n")
+LEGACY_PROFILES = (
+    "config:\n  send_anonymous_usage_stats: {value}\n"
+    "jaffle:\n  target: dev\n  outputs:\n    dev:\n      type: postgres\n"
+    "      password: hunter2\n"
+)
 
 
 def _legacy(world: World, value: str, where: Path | None = None) -> Path:
@@ -430,8 +452,9 @@ def test_status_over_a_legacy_opt_out_names_the_file_that_decides(world: World):
 
 
 @pytest.mark.parametrize("profiles_dir", [False, True], ids=["~/.dbt", "DBT_PROFILES_DIR"])
-def test_enable_project_over_a_legacy_opt_out_is_refused_and_writes_nothing(world: World,
-                                                                            profiles_dir):
+def test_enable_project_over_a_legacy_opt_out_is_refused_and_writes_nothing(
+    world: World, profiles_dir
+):
     where = world.root / "profiles" if profiles_dir else None
     legacy = _legacy(world, "false", where)
     env = {"DBT_PROFILES_DIR": str(where)} if profiles_dir else {}
@@ -464,11 +487,13 @@ def test_disable_project_over_a_legacy_opt_out_is_refused_and_writes_nothing(wor
 
 
 def test_disable_project_over_a_legacy_true_moves_the_setting_keeping_every_other_byte(
-        world: World):
+    world: World,
+):
     legacy = _legacy(world, "true")
     world.write_project("name: jaffle\n")
     expected = LEGACY_PROFILES.format(value="true").replace(
-        "  send_anonymous_usage_stats: true\n", "")
+        "  send_anonymous_usage_stats: true\n", ""
+    )
 
     r = world.run("disable", "--project")
 
@@ -477,7 +502,8 @@ def test_disable_project_over_a_legacy_true_moves_the_setting_keeping_every_othe
     assert stat.S_IMODE(legacy.stat().st_mode) == 0o600, "it holds credentials: mode kept"
     assert "Removed send_anonymous_usage_stats: true from" in r.out and "default" in r.out
     assert world.project_file_path().read_text() == (
-        "name: jaffle\nflags:\n  send_anonymous_usage_stats: false\n")
+        "name: jaffle\nflags:\n  send_anonymous_usage_stats: false\n"
+    )
     doc = world.run("status", "--json").json()
     assert (doc["enabled"], doc["decided_by"]) == (False, "project_file")
     assert doc["warnings"] == [], "dbt runs: no both-set refusal"
@@ -498,15 +524,19 @@ def test_a_legacy_config_block_with_other_settings_is_never_joined_by_flags(worl
 
 # -- a project file the command cannot (or must not) edit: refused, not "enabled" --------------
 
-BOMB = "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"
-               for p, c in zip([None, *"abcdefghi"], "abcdefghij", strict=True))
+BOMB = "".join(
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"
+    for p, c in zip([None, *"abcdefghi"], "abcdefghij", strict=True)
+)
 
 
 @pytest.mark.parametrize("case", ["over the size limit", "alias bomb"])
 def test_a_project_file_that_is_an_error_is_refused_with_the_real_reason(world: World, case):
     if case == "over the size limit":
-        text = "name: jaffle\nflags:\n  send_anonymous_usage_stats: false\n" + \
-            "# padding to make the file large\n" * 40_000
+        text = (
+            "name: jaffle\nflags:\n  send_anonymous_usage_stats: false\n"
+            + "# padding to make the file large\n" * 40_000
+        )
         reason = "over the 1 MB limit"
     else:
         text = BOMB + "flags:\n  send_anonymous_usage_stats: false\n"
@@ -523,8 +553,9 @@ def test_a_project_file_that_is_an_error_is_refused_with_the_real_reason(world: 
 
 
 def test_disable_project_on_a_5_mb_project_file_is_refused_at_once(world: World):
-    text = ("name: jaffle\nmodels:\n" + "".join(f"  model_{i:06d}:\n    +materialized: view\n"
-                                               for i in range(130_000)))
+    text = "name: jaffle\nmodels:\n" + "".join(
+        f"  model_{i:06d}:\n    +materialized: view\n" for i in range(130_000)
+    )
     world.write_project(text)
     assert world.project_file_path().stat().st_size > 5_000_000
 
@@ -558,16 +589,22 @@ def test_a_choice_dbt_would_drop_says_so_instead_of_blaming_another_process(worl
 
 
 def test_minimal_edits_keep_crlf_markers_anchors_and_flow_lists(world: World):
-    text = ("--- # shop\r\nname: jaffle\r\nvars: &v {start: '2020'}\r\nother: *v\r\n"
-            "paths: [models, seeds]   # flow list\r\n... # end\r\n")
+    text = (
+        "--- # shop\r\nname: jaffle\r\nvars: &v {start: '2020'}\r\nother: *v\r\n"
+        "paths: [models, seeds]   # flow list\r\n... # end\r\n"
+    )
     world.project_file_path().parent.mkdir(parents=True, exist_ok=True)
     world.project_file_path().write_bytes(text.encode())
 
     r = world.run("disable", "--project")
 
     assert r.code == 0, r
-    assert world.project_file_path().read_bytes() == text.replace(
-        "... # end", "flags:\r\n  send_anonymous_usage_stats: false\r\n... # end").encode()
+    assert (
+        world.project_file_path().read_bytes()
+        == text.replace(
+            "... # end", "flags:\r\n  send_anonymous_usage_stats: false\r\n... # end"
+        ).encode()
+    )
 
 
 # -- the user config: a dotfiles symlink is written through, comments are kept -------------------
@@ -597,8 +634,10 @@ def test_enable_keeps_the_comments_of_an_existing_user_config_crlf_too(world: Wo
     r = world.run("disable")
 
     assert r.code == 0, r
-    assert world.user_config_path().read_bytes() == \
-        DOTFILE.replace("= true", "= false").replace("\n", "\r\n").encode()
+    assert (
+        world.user_config_path().read_bytes()
+        == DOTFILE.replace("= true", "= false").replace("\n", "\r\n").encode()
+    )
 
 
 def test_a_read_only_profiles_yml_without_config_does_not_block_the_project(world: World):

@@ -22,8 +22,10 @@ from tracking.records import segment_header
 from tracking.spool import Spool, encode_line
 
 START = "iglu:dev.telemetry-consent/invocation_start/jsonschema/1-0-0"
-CONTEXTS = {"platform": "iglu:dev.telemetry-consent/platform/jsonschema/1-0-0",
-            "invocation": "iglu:dev.telemetry-consent/invocation/jsonschema/1-0-0"}
+CONTEXTS = {
+    "platform": "iglu:dev.telemetry-consent/platform/jsonschema/1-0-0",
+    "invocation": "iglu:dev.telemetry-consent/invocation/jsonschema/1-0-0",
+}
 
 pytestmark = pytest.mark.delivery
 
@@ -35,15 +37,22 @@ def _spool(world: World) -> Spool:
 def _waiting(world: World, count: int, endpoint: str = "http://127.0.0.1:9") -> Spool:
     """``count`` events left in the spool by a host run of the dbt profile, inside the project."""
     decision = resolve("dbt", Edition(), [Layer("edition_default", "on")])
-    header = segment_header(DEFAULT_PROFILE, decision, endpoint, str(world.cwd), None,
-                            CONTEXTS, {})
+    header = segment_header(DEFAULT_PROFILE, decision, endpoint, str(world.cwd), None, CONTEXTS, {})
     spool = _spool(world)
     writer = spool.open_segment(header)
     invocation = str(uuid.uuid4())
     for index in range(count):
-        writer.append(encode_line({"e": str(uuid.uuid4()), "t": 1_764_000_000_000 + index,
-                                   "s": START, "d": {"command": f"cmd{index}"},
-                                   "i": invocation}))
+        writer.append(
+            encode_line(
+                {
+                    "e": str(uuid.uuid4()),
+                    "t": 1_764_000_000_000 + index,
+                    "s": START,
+                    "d": {"command": f"cmd{index}"},
+                    "i": invocation,
+                }
+            )
+        )
     writer.seal()
     return spool
 
@@ -58,8 +67,12 @@ def test_status_says_how_many_events_wait_and_since_when(world: World, status_sc
     since = datetime.fromisoformat(doc["waiting"]["since"])
     assert abs((datetime.now(UTC) - since).total_seconds()) < 120  # when that run was spooled
     assert f"Waiting to be sent: 7 events, since {doc['waiting']['since']}" in flat(text.out)
-    assert doc["waiting"] == {"events": 7, "since": doc["waiting"]["since"], "dropped": {},
-                              "next_attempt": None}
+    assert doc["waiting"] == {
+        "events": 7,
+        "since": doc["waiting"]["since"],
+        "dropped": {},
+        "next_attempt": None,
+    }
     status_schema.validate(doc)
 
 
@@ -72,8 +85,17 @@ def test_status_says_nothing_of_an_empty_spool(world: World, status_schema):
 
 
 def test_log_shows_waiting_events_after_the_sent_ones(world: World):
-    world.write_log([{"sent_at": "2025-01-01T00:00:00.000+00:00", "event": "invocation_start",
-                      "schema": START, "data": {"command": "old"}, "contexts": []}])
+    world.write_log(
+        [
+            {
+                "sent_at": "2025-01-01T00:00:00.000+00:00",
+                "event": "invocation_start",
+                "schema": START,
+                "data": {"command": "old"},
+                "contexts": [],
+            }
+        ]
+    )
     _waiting(world, 3)
 
     doc = world.run("log", "--json").json()
@@ -122,8 +144,13 @@ def test_upload_sends_what_waits_now(world: World):
 
         assert r.code == 0, r
         assert "Sent 6 of 6 waiting events" in r.out
-        assert collector.totals() == {"total": 6, "good": 6, "bad": 0, "duplicates": 0,
-                                      "evicted": 0}
+        assert collector.totals() == {
+            "total": 6,
+            "good": 6,
+            "bad": 0,
+            "duplicates": 0,
+            "evicted": 0,
+        }
     assert spool.waiting().events == 0
 
 

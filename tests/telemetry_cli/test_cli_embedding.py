@@ -59,12 +59,19 @@ def mytool(world: World, host_script):
 
 
 def test_mounted_status_is_bound_to_the_host_profile(world: World, mytool):
-    r = mytool("telemetry", "status", COLUMNS="400", MYTOOL_SEND_ANONYMOUS_USAGE_STATS="0",
-               DBT_SEND_ANONYMOUS_USAGE_STATS="1")
+    r = mytool(
+        "telemetry",
+        "status",
+        COLUMNS="400",
+        MYTOOL_SEND_ANONYMOUS_USAGE_STATS="0",
+        DBT_SEND_ANONYMOUS_USAGE_STATS="1",
+    )
 
     assert r.code == 0, r
-    assert ("Anonymous usage statistics are OFF for mytool (core edition) — decided by "
-            "MYTOOL_SEND_ANONYMOUS_USAGE_STATS=0 in your environment.") in flat(r.out)
+    assert (
+        "Anonymous usage statistics are OFF for mytool (core edition) — decided by "
+        "MYTOOL_SEND_ANONYMOUS_USAGE_STATS=0 in your environment."
+    ) in flat(r.out)
     assert "To turn it on: unset MYTOOL_SEND_ANONYMOUS_USAGE_STATS" in r.out
 
 
@@ -116,19 +123,30 @@ def test_mounted_app_option_on_the_group_switches_profile(world: World, mytool):
 
 
 MOUNTED_ERRORS = {
-    "cloud refusal": (lambda w: w.write_policy('edition = "cloud"\n', app="mytool"),
-                      ["telemetry", "disable"], 3),
+    "cloud refusal": (
+        lambda w: w.write_policy('edition = "cloud"\n', app="mytool"),
+        ["telemetry", "disable"],
+        3,
+    ),
     "no project": (lambda w: None, ["telemetry", "enable", "--project"], 2),
     "unknown app": (lambda w: None, ["telemetry", "--app", "nope", "status"], 2),
 }
+
+
 @pytest.mark.parametrize("case", list(MOUNTED_ERRORS))
 def test_mounted_errors_are_one_line_with_the_spec_exit_code(world: World, host_script, case):
     setup, args, code = MOUNTED_ERRORS[case]
     setup(world)
 
     # Not world.run, and the output is not echoed: a traceback must not reach the test log either.
-    proc = subprocess.run([*host_script, *args], cwd=world.cwd, env=world.env_with(),
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [*host_script, *args],
+        cwd=world.cwd,
+        env=world.env_with(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
     leaked = "Traceback" in proc.stderr
     assert not leaked, f"a traceback reached the user (exit {proc.returncode})"
@@ -160,16 +178,23 @@ def test_run_api_refusal_exits_3_with_one_line(world: World, invoke, capsys, mon
     assert not world.user_config_path().exists()
 
 
-@pytest.mark.parametrize("kwargs,decided_by,enabled", [
-    (dict(host_flag=False), "host_flag", False),
-    (dict(edition="cloud"), "edition_mandate", True),
-])
+@pytest.mark.parametrize(
+    "kwargs,decided_by,enabled",
+    [
+        (dict(host_flag=False), "host_flag", False),
+        (dict(edition="cloud"), "edition_mandate", True),
+    ],
+)
 def test_group_bound_to_host_flag_and_edition(world: World, invoke, kwargs, decided_by, enabled):
     from consent.profile import AppProfile
     from telemetry_cli import telemetry_group
 
-    profile = AppProfile(name="mytool", env_prefix="MYTOOL_", project_files=("mytool.yml",),
-                         host_flag_name="--no-stats")
+    profile = AppProfile(
+        name="mytool",
+        env_prefix="MYTOOL_",
+        project_files=("mytool.yml",),
+        host_flag_name="--no-stats",
+    )
     r = invoke("status", "--json", group=telemetry_group(profile, **kwargs))
 
     doc = r.json()
@@ -177,6 +202,7 @@ def test_group_bound_to_host_flag_and_edition(world: World, invoke, kwargs, deci
 
 
 # -- the README's embedding example, run exactly as written --------------------------------------
+
 
 def _readme_example() -> str:
     readme = (REPO / "README.md").read_text()
@@ -203,12 +229,12 @@ def test_the_readme_example_runs_and_sends_its_tool_version(world: World, readme
 
 
 def test_the_readme_example_flag_off_is_an_opinion_and_none_is_not(world: World, readme_tool):
-    off = world.run("run", "--no-send-anonymous-usage-stats", script=readme_tool,
-                    MYTOOL_TELEMETRY_DEBUG="1")
+    off = world.run(
+        "run", "--no-send-anonymous-usage-stats", script=readme_tool, MYTOOL_TELEMETRY_DEBUG="1"
+    )
     status = world.run("telemetry", "status", "--json", script=readme_tool)
 
     assert off.code == 0 and "model_run" not in off.err, "an explicit off sends nothing"
     assert status.json()["app"] == "mytool"
-    host_flag = next(layer for layer in status.json()["layers"]
-                     if layer["name"] == "host_flag")
+    host_flag = next(layer for layer in status.json()["layers"] if layer["name"] == "host_flag")
     assert host_flag["opinion"] is None, "no flag given: no opinion, the other layers decide"

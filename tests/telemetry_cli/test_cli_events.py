@@ -46,16 +46,25 @@ def test_events_for_an_unknown_app_exits_2(world):
 
 
 def test_collector_command_listens_on_loopback_collects_and_stops_on_sigterm(world):
-    proc = subprocess.Popen([sys.executable, "-m", "telemetry_cli", "collector", "--port", "0"],
-                            env=world.env_with(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "telemetry_cli", "collector", "--port", "0"],
+        env=world.env_with(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stderr.readline()
         url = line.split("listening on ", 1)[1].split(" ", 1)[0]
         assert url.startswith("http://127.0.0.1:")
         with urllib.request.urlopen(f"{url}/micro/all", timeout=5) as resp:
-            assert json.load(resp) == {"total": 0, "good": 0, "bad": 0, "duplicates": 0,
-                                       "evicted": 0}
+            assert json.load(resp) == {
+                "total": 0,
+                "good": 0,
+                "bad": 0,
+                "duplicates": 0,
+                "evicted": 0,
+            }
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)

@@ -52,8 +52,11 @@ def assert_plain(out: str) -> None:
 
 def assert_key_facts(out: str, width: int) -> None:
     text = flat(out)
-    assert re.search(r"Anonymous usage statistics are (ON|OFF) for dbt \((core|cloud) edition\)"
-                     r" — decided by ", text), text
+    assert re.search(
+        r"Anonymous usage statistics are (ON|OFF) for dbt \((core|cloud) edition\)"
+        r" — decided by ",
+        text,
+    ), text
     for fact in ("Anonymous id:", "Events go to:", "Collected:", "telemetry events"):
         assert fact in text, fact
     assert re.search(r"To turn it (on|off): \S", text)
@@ -137,9 +140,14 @@ def test_no_color_on_a_real_terminal_drops_colour(world: World):
     def on_tty(**env):
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 100, 0, 0))
-        proc = subprocess.Popen([sys.executable, "-m", "telemetry_cli", "status"], cwd=world.cwd,
-                                env=world.env_with(TERM="xterm-256color", DO_NOT_TRACK="1", **env),
-                                stdin=slave, stdout=slave, stderr=slave)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "telemetry_cli", "status"],
+            cwd=world.cwd,
+            env=world.env_with(TERM="xterm-256color", DO_NOT_TRACK="1", **env),
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+        )
         os.close(slave)
         chunks = []
         while True:
@@ -160,13 +168,15 @@ def test_no_color_on_a_real_terminal_drops_colour(world: World):
     assert _colours(coloured), "a terminal gets colour (else this test proves nothing)"
     assert "│" in coloured, "a terminal wide enough gets the table"
     assert not _colours(plain), "NO_COLOR=1 must drop every colour"
-    assert not BOXES & set(plain) and "1. edition mandate: " in _SGR.sub("", plain), \
+    assert not BOXES & set(plain) and "1. edition mandate: " in _SGR.sub("", plain), (
         "NO_COLOR gives the plain layout, as piped output does"
+    )
     assert "Traceback" not in coloured + plain
     assert "decided by DO_NOT_TRACK=1" in flat(_SGR.sub("", plain))
 
 
 # -- UX at real widths ----------------------------------------------------------------------------
+
 
 def test_hint_command_is_never_split_across_lines_at_40_columns(world: World, invoke):
     world.project_flag("false")
@@ -174,8 +184,9 @@ def test_hint_command_is_never_split_across_lines_at_40_columns(world: World, in
     r = invoke("status", COLUMNS="40")
 
     assert "telemetry enable --project" in flat(r.out), "the hint itself is right"
-    assert any("telemetry enable --project" in line for line in r.out.splitlines()), \
+    assert any("telemetry enable --project" in line for line in r.out.splitlines()), (
         "the command is split:\n" + r.out
+    )
 
 
 def test_file_origin_is_whole_on_one_line_at_80_columns(world: World, invoke):
@@ -199,8 +210,13 @@ JSON_WORLDS = {
     "project off": dict(project="false"),
     "system default off": dict(policy='telemetry = "off"\n'),
 }
-BAD_INPUT = {"broken project file", "bad user toml", "user value not a boolean", "bad policy",
-             "unrecognised env var"}
+BAD_INPUT = {
+    "broken project file",
+    "bad user toml",
+    "user value not a boolean",
+    "bad policy",
+    "unrecognised env var",
+}
 #: The dbt profile reads DO_NOT_TRACK as dbt does: "please" is no opt-out (dbt tracks), and a
 #: warning says so.
 WARNED_BUT_ON = {"unrecognised DO_NOT_TRACK"}
@@ -228,12 +244,13 @@ def test_json_validates_and_is_consistent(world: World, invoke, status_schema, c
     for layer in others:
         if layer["status"] == "no_opinion":
             assert layer["opinion"] is None, layer
-    for layer in doc["layers"][:names.index(doc["decided_by"])]:
+    for layer in doc["layers"][: names.index(doc["decided_by"])]:
         if (layer["name"], doc["decided_by"]) == ("project_file", "user_config"):
             continue  # one level, where an opt-out sticks (PRODUCT.md §2)
         assert layer["status"] == "no_opinion", f"{layer['name']} is above the winner"
-    assert doc["mandatory"] is (doc["edition"]["name"] == "cloud"
-                                or (doc["decided_by"] == "admin_lock" and doc["enabled"]))
+    assert doc["mandatory"] is (
+        doc["edition"]["name"] == "cloud" or (doc["decided_by"] == "admin_lock" and doc["enabled"])
+    )
     if case in WARNED_BUT_ON:
         assert doc["warnings"] and doc["enabled"] is True, doc
     if case in BAD_INPUT:
@@ -242,8 +259,9 @@ def test_json_validates_and_is_consistent(world: World, invoke, status_schema, c
         assert any(layer["status"] == "error" for layer in doc["layers"])
 
 
-def test_json_cloud_edition_names_its_origin_and_keeps_opt_outs(world: World, invoke,
-                                                                 status_schema):
+def test_json_cloud_edition_names_its_origin_and_keeps_opt_outs(
+    world: World, invoke, status_schema
+):
     world.write_policy('edition = "cloud"\n')
     world.user_flag("false")
 

@@ -75,13 +75,18 @@ def test_log_shows_the_last_events_oldest_first(world: World):
 
     assert r.code == 0, r
     assert "The last 3 events" in r.out
-    shown = [int(line.split(":")[1].strip(" ,")) for line in r.out.splitlines()
-             if line.strip().startswith('"n"')]
+    shown = [
+        int(line.split(":")[1].strip(" ,"))
+        for line in r.out.splitlines()
+        if line.strip().startswith('"n"')
+    ]
     assert shown == [27, 28, 29]
 
 
-@pytest.mark.parametrize("args,expected", [([], RECORDS[-20:]), (["--last", "5"], RECORDS[-5:]),
-                                           (["-n", "100"], RECORDS)])
+@pytest.mark.parametrize(
+    "args,expected",
+    [([], RECORDS[-20:]), (["--last", "5"], RECORDS[-5:]), (["-n", "100"], RECORDS)],
+)
 def test_log_json_is_the_newest_records(world: World, invoke, args, expected):
     world.write_log(RECORDS)
 
@@ -125,8 +130,15 @@ def test_looking_never_writes(world: World, invoke):
     world.project_flag("true")
     before = sorted(p.relative_to(world.root) for p in world.root.rglob("*"))
 
-    for args in (["status"], ["status", "--json"], ["log"], ["log", "--json"], ["reset"],
-                 ["--help"], ["status", "--expect", "off"]):
+    for args in (
+        ["status"],
+        ["status", "--json"],
+        ["log"],
+        ["log", "--json"],
+        ["reset"],
+        ["--help"],
+        ["status", "--expect", "off"],
+    ):
         invoke(*args)
 
     after = sorted(p.relative_to(world.root) for p in world.root.rglob("*"))

@@ -16,8 +16,7 @@ from tests.support.world import World
 
 WIDE = "400"
 #: The dbt profile only explains dbt's decision: dbt sends, this command never does.
-DBT_SENDS = ("dbt Labs, sent by dbt itself when it runs; the telemetry command never sends "
-             "anything")
+DBT_SENDS = "dbt Labs, sent by dbt itself when it runs; the telemetry command never sends anything"
 
 
 def _effects(out: str) -> dict[str, str]:
@@ -26,14 +25,17 @@ def _effects(out: str) -> dict[str, str]:
 
 # -- the user paths, as subprocesses ------------------------------------------------------------
 
+
 def test_default_world_says_on_why_and_how_to_turn_it_off(world: World):
     r = world.run("status", COLUMNS=WIDE)
 
     assert r.code == 0, r
     assert r.err == ""
     text = flat(r.out)
-    assert ("Anonymous usage statistics are ON for dbt (core edition) — decided by the core "
-            "edition's default.") in text
+    assert (
+        "Anonymous usage statistics are ON for dbt (core edition) — decided by the core "
+        "edition's default."
+    ) in text
     rows = table_rows(r.out)
     assert [row["layer"] for row in rows] == list(TITLES), "every layer, in precedence order"
     assert rows[-1]["value"] == "core → on" and rows[-1]["effect"] == "decides"
@@ -51,14 +53,22 @@ def test_do_not_track_decides_and_the_hint_says_unset_it(world: World):
 
     assert r.code == 0, r
     text = flat(r.out)
-    assert ("Anonymous usage statistics are OFF for dbt (core edition) — decided by "
-            "DO_NOT_TRACK=1 in your environment.") in text
+    assert (
+        "Anonymous usage statistics are OFF for dbt (core edition) — decided by "
+        "DO_NOT_TRACK=1 in your environment."
+    ) in text
     dnt = table_rows(r.out)[2]
-    assert dnt == {"layer": "DO_NOT_TRACK", "value": "1 → off",
-                   "origin": "DO_NOT_TRACK", "effect": "decides"}
+    assert dnt == {
+        "layer": "DO_NOT_TRACK",
+        "value": "1 → off",
+        "origin": "DO_NOT_TRACK",
+        "effect": "decides",
+    }
     assert table_rows(r.out)[-1]["effect"] == "overridden"
-    assert ("Events go to: nowhere: dbt sends nothing while this is off (and the telemetry "
-            "command never sends anything)") in text
+    assert (
+        "Events go to: nowhere: dbt sends nothing while this is off (and the telemetry "
+        "command never sends anything)"
+    ) in text
     assert line_with(r.out, "To turn it on:") == "To turn it on: unset DO_NOT_TRACK"
 
 
@@ -84,16 +94,12 @@ def test_cloud_edition_cannot_be_turned_off_and_lists_the_overridden_opt_outs(wo
     for layer in ("DO_NOT_TRACK", "project file", "user config"):
         assert rows[layer]["effect"].startswith("overridden"), rows[layer]
     assert line_with(r.out, "To turn it off:").startswith(
-        "To turn it off: not possible: the cloud edition")
+        "To turn it off: not possible: the cloud edition"
+    )
 
 
 def test_malformed_project_yaml_is_a_warning_naming_the_file_and_line(world: World):
-    world.write_project(
-        "name: jaffle\n"
-        "flags:\n"
-        "  send_anonymous_usage_stats: false\n"
-        "  - oops\n"
-    )
+    world.write_project("name: jaffle\nflags:\n  send_anonymous_usage_stats: false\n  - oops\n")
 
     r = world.run("status", COLUMNS=WIDE)
 
@@ -107,8 +113,10 @@ def test_malformed_project_yaml_is_a_warning_naming_the_file_and_line(world: Wor
 
 # -- which layer decides, in words, for each world (CliRunner) ----------------------------------
 
-ENGINE_OVER_PLAIN = {"DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS": "false",
-                     "DBT_SEND_ANONYMOUS_USAGE_STATS": "true"}
+ENGINE_OVER_PLAIN = {
+    "DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "true",
+}
 
 
 LOCK_OFF = 'locked = true\ntelemetry = "off"\n'
@@ -118,48 +126,77 @@ DECIDERS = {
     "project file off": (
         dict(project="false"),
         "OFF for dbt (core edition) — decided by the project file ({project_file}:4).",
-        "project file", "false → off", "~/work/jaffle/dbt_project.yml:4"),
+        "project file",
+        "false → off",
+        "~/work/jaffle/dbt_project.yml:4",
+    ),
     "project file yes (YAML 1.1)": (
         dict(project="yes"),
         "ON for dbt (core edition) — decided by the project file ({project_file}:4).",
-        "project file", "yes → on", "~/work/jaffle/dbt_project.yml:4"),
+        "project file",
+        "yes → on",
+        "~/work/jaffle/dbt_project.yml:4",
+    ),
     "user config off": (
         dict(user="false"),
         "OFF for dbt (core edition) — decided by the user config ({user_config}:1).",
-        "user config", "false → off", "~/.config/dbt/telemetry.toml:1"),
+        "user config",
+        "false → off",
+        "~/.config/dbt/telemetry.toml:1",
+    ),
     "user off beats project on": (
         dict(project="true", user="false"),
         "OFF for dbt (core edition) — decided by the user config ({user_config}:1).",
-        "user config", "false → off", "~/.config/dbt/telemetry.toml:1"),
+        "user config",
+        "false → off",
+        "~/.config/dbt/telemetry.toml:1",
+    ),
     "env var off": (
         dict(DBT_SEND_ANONYMOUS_USAGE_STATS="false"),
         "OFF for dbt (core edition) — decided by DBT_SEND_ANONYMOUS_USAGE_STATS=false in your "
         "environment.",
-        "environment variable", "false → off", "DBT_SEND_ANONYMOUS_USAGE_STATS"),
+        "environment variable",
+        "false → off",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS",
+    ),
     "DBT_ENGINE_ spelling beats DBT_": (
         ENGINE_OVER_PLAIN,
         "OFF for dbt (core edition) — decided by DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS=false in "
         "your environment.",
-        "environment variable", "false → off", "DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS"),
+        "environment variable",
+        "false → off",
+        "DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS",
+    ),
     "DO_NOT_TRACK=yes beats env var on": (
         dict(DO_NOT_TRACK="yes", DBT_SEND_ANONYMOUS_USAGE_STATS="true"),
         "OFF for dbt (core edition) — decided by DO_NOT_TRACK=yes in your environment.",
-        "DO_NOT_TRACK", "yes → off", "DO_NOT_TRACK"),
+        "DO_NOT_TRACK",
+        "yes → off",
+        "DO_NOT_TRACK",
+    ),
     "admin lock off beats env var on": (
         dict(policy=LOCK_OFF, DBT_SEND_ANONYMOUS_USAGE_STATS="true"),
         "OFF for dbt (core edition) — decided by the administrator's lock ({policy}:2).",
-        "admin lock", "off", "{policy}:2"),
+        "admin lock",
+        "off",
+        "{policy}:2",
+    ),
     "system policy default off": (
         dict(policy='telemetry = "off"\n'),
         "OFF for dbt (core edition) — decided by the system policy default ({policy}:1).",
-        "system policy default", "off", "{policy}:1"),
+        "system policy default",
+        "off",
+        "{policy}:1",
+    ),
 }
 
 
 def _fill(template: str, world: World) -> str:
-    return template.format(project_file=world.project_file_path(),
-                           user_config=world.user_config_path(),
-                           policy=world.policy_path())
+    return template.format(
+        project_file=world.project_file_path(),
+        user_config=world.user_config_path(),
+        policy=world.policy_path(),
+    )
 
 
 @pytest.mark.parametrize("case", list(DECIDERS))
@@ -214,29 +251,44 @@ HINTS = {
     # dbt does not read DO_NOT_TRACK=maybe as an opt-out (a warning says so): it is on.
     "DO_NOT_TRACK unrecognised": (dict(DO_NOT_TRACK="maybe"), "To turn it off: telemetry disable"),
     "DO_NOT_TRACK dbt ignores": (dict(DO_NOT_TRACK="on"), "To turn it off: telemetry disable"),
-    "env var dbt refuses": (dict(DBT_SEND_ANONYMOUS_USAGE_STATS="maybe"),
-                            "To turn it on: unset DBT_SEND_ANONYMOUS_USAGE_STATS"),
+    "env var dbt refuses": (
+        dict(DBT_SEND_ANONYMOUS_USAGE_STATS="maybe"),
+        "To turn it on: unset DBT_SEND_ANONYMOUS_USAGE_STATS",
+    ),
     "project file off": (dict(project="false"), "To turn it on: telemetry enable --project"),
     # dbt reads a quoted "false" as a string and drops every flag: it is on.
     "project flag quoted": (dict(project='"false"'), "To turn it off: telemetry disable"),
-    "user off inside project on": (dict(project="true", user="false"),
-                                   "To turn it on: telemetry enable"),
-    "user config not a boolean": (dict(user_text='send_anonymous_usage_stats = "no"\n'),
-                                  "To turn it on: telemetry enable"),
-    "DO_NOT_TRACK and project off": (dict(project="false", DO_NOT_TRACK="1"),
-                                     "To turn it on: unset DO_NOT_TRACK, then telemetry "
-                                     "enable --project"),
-    "env var off": (dict(DBT_SEND_ANONYMOUS_USAGE_STATS="false"),
-                    "To turn it on: unset DBT_SEND_ANONYMOUS_USAGE_STATS"),
-    "DBT_ENGINE_ off over DBT_ on": (ENGINE_OVER_PLAIN,
-                                     "To turn it on: unset DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS"),
-    "system policy default off": (dict(policy='telemetry = "off"\n'),
-                                  "To turn it on: telemetry enable"),
+    "user off inside project on": (
+        dict(project="true", user="false"),
+        "To turn it on: telemetry enable",
+    ),
+    "user config not a boolean": (
+        dict(user_text='send_anonymous_usage_stats = "no"\n'),
+        "To turn it on: telemetry enable",
+    ),
+    "DO_NOT_TRACK and project off": (
+        dict(project="false", DO_NOT_TRACK="1"),
+        "To turn it on: unset DO_NOT_TRACK, then telemetry enable --project",
+    ),
+    "env var off": (
+        dict(DBT_SEND_ANONYMOUS_USAGE_STATS="false"),
+        "To turn it on: unset DBT_SEND_ANONYMOUS_USAGE_STATS",
+    ),
+    "DBT_ENGINE_ off over DBT_ on": (
+        ENGINE_OVER_PLAIN,
+        "To turn it on: unset DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS",
+    ),
+    "system policy default off": (
+        dict(policy='telemetry = "off"\n'),
+        "To turn it on: telemetry enable",
+    ),
     "default": ({}, "To turn it off: telemetry disable"),
     "project on": (dict(project="true"), "To turn it off: telemetry disable"),
     "DO_NOT_TRACK=0": (dict(DO_NOT_TRACK="0"), "To turn it off: telemetry disable"),
-    "env var on": (dict(DBT_SEND_ANONYMOUS_USAGE_STATS="true"),
-                   "To turn it off: export DBT_SEND_ANONYMOUS_USAGE_STATS=false"),
+    "env var on": (
+        dict(DBT_SEND_ANONYMOUS_USAGE_STATS="true"),
+        "To turn it off: export DBT_SEND_ANONYMOUS_USAGE_STATS=false",
+    ),
 }
 
 
@@ -277,6 +329,7 @@ def test_hint_for_a_broken_project_file_is_not_a_command_that_is_refused(world: 
 
 # -- --json and --expect ------------------------------------------------------------------------
 
+
 def test_expect_passes_and_fails_with_exit_codes_in_a_real_process(world: World):
     ok = world.run("status", "--expect", "on")
     off = world.run("status", "--expect", "on", DO_NOT_TRACK="1")
@@ -291,8 +344,10 @@ def test_expect_passes_and_fails_with_exit_codes_in_a_real_process(world: World)
 
 
 EXPECT = [
-    ({}, "on", 0), ({}, "off", 1),
-    ({"DO_NOT_TRACK": "1"}, "off", 0), ({"DO_NOT_TRACK": "1"}, "on", 1),
+    ({}, "on", 0),
+    ({}, "off", 1),
+    ({"DO_NOT_TRACK": "1"}, "off", 0),
+    ({"DO_NOT_TRACK": "1"}, "on", 1),
     ({"DBT_SEND_ANONYMOUS_USAGE_STATS": "nope"}, "off", 0),  # unrecognised counts as off
 ]
 
@@ -326,13 +381,17 @@ def test_json_in_a_real_process_is_one_document_on_stdout(world: World, status_s
 
 # -- values that were read, and what they mean --------------------------------------------------
 
+
 def test_an_empty_variable_is_shown_as_set_but_empty_not_as_unset(world: World, invoke):
     doc = invoke("status", "--json", DBT_SEND_ANONYMOUS_USAGE_STATS="").json()
     text = invoke("status", DBT_SEND_ANONYMOUS_USAGE_STATS="").out
 
     layer = next(layer for layer in doc["layers"] if layer["name"] == "env_var")
     assert (layer["raw"], layer["origin"], layer["opinion"]) == (
-        "", "DBT_SEND_ANONYMOUS_USAGE_STATS", None)
+        "",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS",
+        None,
+    )
     assert "set but empty, which means not set" in layer["detail"]
     assert "DBT_SEND_ANONYMOUS_USAGE_STATS is set but empty" in text
 
@@ -346,5 +405,7 @@ def test_a_non_boolean_do_not_track_was_read_and_is_called_not_a_boolean(world: 
 
     headline = flat(r.out).split(" 1. ")[0]
     assert "could not be read" not in headline
-    assert ("decided by DO_NOT_TRACK=banana in your environment, which counts as off: it is not "
-            "a true/false value") in headline
+    assert (
+        "decided by DO_NOT_TRACK=banana in your environment, which counts as off: it is not "
+        "a true/false value"
+    ) in headline

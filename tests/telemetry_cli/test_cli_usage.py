@@ -40,6 +40,8 @@ USAGE_ERRORS = {
     "unknown option on group": ["--frobnicate", "status"],
     "extra argument": ["status", "extra"],
 }
+
+
 @pytest.mark.parametrize("case", list(USAGE_ERRORS))
 def test_usage_errors_are_two_short_lines_and_exit_2(telemetry, case):
     r = telemetry(*USAGE_ERRORS[case])
@@ -54,9 +56,19 @@ def test_usage_errors_are_two_short_lines_and_exit_2(telemetry, case):
         assert "--help" in lines[1], "the second line is the hint"
 
 
-@pytest.mark.parametrize("args", [["--help"], ["-h"], ["status", "--help"], ["disable", "-h"],
-                                  ["enable", "--help"], ["reset", "--help"], ["log", "--help"],
-                                  ["completion", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["-h"],
+        ["status", "--help"],
+        ["disable", "-h"],
+        ["enable", "--help"],
+        ["reset", "--help"],
+        ["log", "--help"],
+        ["completion", "--help"],
+    ],
+)
 def test_help_exits_0(world: World, invoke, args):
     r = invoke(*args)
 
@@ -82,8 +94,9 @@ def test_exit_codes_follow_the_product_spec(world: World, telemetry):
     assert not world.user_config_path().exists()
 
 
-@pytest.mark.parametrize("shell,marker", [("bash", "complete "), ("zsh", "compdef"),
-                                          ("fish", "complete ")])
+@pytest.mark.parametrize(
+    "shell,marker", [("bash", "complete "), ("zsh", "compdef"), ("fish", "complete ")]
+)
 def test_completion_prints_a_script_for_the_telemetry_command(world: World, invoke, shell, marker):
     r = invoke("completion", shell)
 
@@ -101,14 +114,19 @@ def test_bash_completion_script_completes_commands(world: World, telemetry):
     assert "plain,status" in r.out.splitlines()
 
 
-
 # -- what users hit at the edges -----------------------------------------------------------------
+
 
 def test_help_documents_every_exit_code(telemetry):
     text = flat(telemetry("--help").out)
 
-    for code in ("0 success", "1 --expect not met", "2 usage error", "3 refused or not in effect",
-                 "4 a write failed"):
+    for code in (
+        "0 success",
+        "1 --expect not met",
+        "2 usage error",
+        "3 refused or not in effect",
+        "4 a write failed",
+    ):
         assert code in text, code
 
 
@@ -132,16 +150,18 @@ def test_an_empty_app_is_a_usage_error_not_silently_dbt(telemetry, where):
     assert "--app" in r.err and "needs the name of an app profile" in r.err and "dbt" in r.err
 
 
-@pytest.mark.parametrize("args", [["status"], ["status", "--json"], ["disable", "--project"],
-                                  ["enable"]])
+@pytest.mark.parametrize(
+    "args", [["status"], ["status", "--json"], ["disable", "--project"], ["enable"]]
+)
 def test_a_deleted_working_directory_is_one_line_not_a_phantom_lock(world: World, args):
     gone = world.root / "gone"
     gone.mkdir()
-    script = ("import os, sys\nos.chdir(sys.argv[1])\nos.rmdir(sys.argv[1])\n"
-              "from telemetry_cli import run\nsys.exit(run(sys.argv[2:]))\n")
+    script = (
+        "import os, sys\nos.chdir(sys.argv[1])\nos.rmdir(sys.argv[1])\n"
+        "from telemetry_cli import run\nsys.exit(run(sys.argv[2:]))\n"
+    )
 
-    r = world.run(*args, script=[sys.executable, "-c", script, str(gone)],
-                  cwd=world.root)
+    r = world.run(*args, script=[sys.executable, "-c", script, str(gone)], cwd=world.root)
 
     assert r.code == 2, r
     assert r.out == ""
@@ -155,9 +175,11 @@ def test_a_deleted_working_directory_is_one_line_not_a_phantom_lock(world: World
 def test_a_host_in_a_deleted_directory_gets_a_decision_without_a_phantom_lock(world: World):
     gone = world.root / "gone"
     gone.mkdir()
-    script = ("import json, os, sys\nos.chdir(sys.argv[1])\nos.rmdir(sys.argv[1])\n"
-              "import consent\nd = consent.decide()\n"
-              "print(json.dumps([d.enabled, d.decided_by, list(d.warnings)]))\n")
+    script = (
+        "import json, os, sys\nos.chdir(sys.argv[1])\nos.rmdir(sys.argv[1])\n"
+        "import consent\nd = consent.decide()\n"
+        "print(json.dumps([d.enabled, d.decided_by, list(d.warnings)]))\n"
+    )
 
     r = world.run(script=[sys.executable, "-c", script, str(gone)], cwd=world.root)
 

@@ -37,12 +37,15 @@ def _imported_after(code: str) -> list[str]:
     return json.loads(out.stdout)
 
 
-@pytest.mark.parametrize("code", [
-    "import tracking.catalog; tracking.catalog.DEFAULT_CATALOG.describe()",
-    "import tracking",
-    "from tracking.endpoint import endpoint_for",
-    "from tracking import Tracker",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import tracking.catalog; tracking.catalog.DEFAULT_CATALOG.describe()",
+        "import tracking",
+        "from tracking.endpoint import endpoint_for",
+        "from tracking import Tracker",
+    ],
+)
 def test_rendering_the_catalog_or_importing_tracking_loads_nothing_heavy(code):
     loaded = _imported_after(code)
     assert not [name for name in HEAVY if name in loaded], loaded
@@ -71,8 +74,10 @@ def test_load_catalog_follows_the_profile_reference():
     assert len(load_catalog(None)) == 0
 
 
-@pytest.mark.parametrize("reference", ["no.such.module:X", "tracking.catalog:NOPE", "json:dumps",
-                                       "tracking.catalog:VENDOR"])
+@pytest.mark.parametrize(
+    "reference",
+    ["no.such.module:X", "tracking.catalog:NOPE", "json:dumps", "tracking.catalog:VENDOR"],
+)
 def test_a_broken_catalog_reference_is_one_clear_error(reference):
     with pytest.raises(CatalogError, match="Fix:"):
         load_catalog(reference)
@@ -97,29 +102,63 @@ class TestRun(TelemetryModel):
 def _own_schema(root, name, properties, required):
     path = root / "com.example" / name / "jsonschema" / "1-0-0"
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({
-        "$schema": "http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/schema/jsonschema/1-0-0#",
-        "self": {"vendor": "com.example", "name": name, "format": "jsonschema", "version": "1-0-0"},
-        "type": "object", "properties": properties, "required": required,
-        "additionalProperties": False,
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "$schema": "http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/schema/jsonschema/1-0-0#",
+                "self": {
+                    "vendor": "com.example",
+                    "name": name,
+                    "format": "jsonschema",
+                    "version": "1-0-0",
+                },
+                "type": "object",
+                "properties": properties,
+                "required": required,
+                "additionalProperties": False,
+            }
+        )
+    )
 
 
-def test_a_profile_adds_its_own_event_and_context_and_they_are_sent(tracking_world, tmp_path,
-                                                                    monkeypatch):
+def test_a_profile_adds_its_own_event_and_context_and_they_are_sent(
+    tracking_world, tmp_path, monkeypatch
+):
     from tracking.collector import Collector
 
     schemas = tmp_path / "schemas"
-    _own_schema(schemas, "test_run", {"suite_size": {"type": "integer", "minimum": 0,
-                                                     "maximum": 100000}}, ["suite_size"])
-    _own_schema(schemas, "ci", {"provider": {"type": "string", "maxLength": 16,
-                                             "pattern": "^[a-z]+$"}}, ["provider"])
+    _own_schema(
+        schemas,
+        "test_run",
+        {"suite_size": {"type": "integer", "minimum": 0, "maximum": 100000}},
+        ["suite_size"],
+    )
+    _own_schema(
+        schemas,
+        "ci",
+        {"provider": {"type": "string", "maxLength": 16, "pattern": "^[a-z]+$"}},
+        ["provider"],
+    )
     own = Catalog(
-        events=(EventSpec(name="test_run", model=TestRun, description="A test suite ran.",
-                          example={"suite_size": 12}, vendor="com.example", schema_root=schemas),),
-        contexts=(ContextSpec(name="ci", description="Where CI runs.",  # no model: plain data
-                              example={"provider": "github"}, vendor="com.example",
-                              schema_root=schemas),),
+        events=(
+            EventSpec(
+                name="test_run",
+                model=TestRun,
+                description="A test suite ran.",
+                example={"suite_size": 12},
+                vendor="com.example",
+                schema_root=schemas,
+            ),
+        ),
+        contexts=(
+            ContextSpec(
+                name="ci",
+                description="Where CI runs.",  # no model: plain data
+                example={"provider": "github"},
+                vendor="com.example",
+                schema_root=schemas,
+            ),
+        ),
     )
     module = tmp_path / "mytool_catalog.py"
     module.write_text("CATALOG = None\n")
@@ -129,8 +168,9 @@ def test_a_profile_adds_its_own_event_and_context_and_they_are_sent(tracking_wor
     mytool_catalog.CATALOG = DEFAULT_CATALOG + own
     with Collector(schema_roots=[schemas]) as collector:
         world = tracking_world
-        profile = world.tracked_profile(endpoint=collector.url,
-                                        event_catalog="mytool_catalog:CATALOG")
+        profile = world.tracked_profile(
+            endpoint=collector.url, event_catalog="mytool_catalog:CATALOG"
+        )
         world.acknowledge()
         tracker = Tracker(profile)
         with tracker.invocation("test") as inv:
@@ -142,11 +182,18 @@ def test_a_profile_adds_its_own_event_and_context_and_they_are_sent(tracking_wor
             inv.track("test_run", {"suite_size": 1}, contexts=[("nope", {})])  # unknown context
         assert tracker.flush(DELIVER_S) is False  # one was dropped
 
-        assert collector.totals() == {"total": 4, "good": 4, "bad": 0, "duplicates": 0,
-                                      "evicted": 0}
+        assert collector.totals() == {
+            "total": 4,
+            "good": 4,
+            "bad": 0,
+            "duplicates": 0,
+            "evicted": 0,
+        }
         mine = collector.good(schema="iglu:com.example/test_run/jsonschema/1-0-0")
         assert [e["event"]["unstruct_event"]["data"]["data"] for e in mine[::-1]] == [
-            {"suite_size": 12}, {"suite_size": 7}]
+            {"suite_size": 12},
+            {"suite_size": 7},
+        ]
         assert "iglu:com.example/ci/jsonschema/1-0-0" in mine[-1]["contexts"]
         assert tracker.stats.invalid == 1  # the unknown context, refused on the host
         assert world.spool().waiting().dropped == {"invalid": 1}  # the bad one, by the uploader

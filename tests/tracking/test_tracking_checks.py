@@ -29,20 +29,25 @@ def test_every_shipped_schema_has_a_check_generated_from_its_current_text():
     for uri, path in SCHEMAS:
         assert _checks.SCHEMA_SHA256[uri] == hashlib.sha256(path.read_bytes()).hexdigest(), (
             f"{path} changed since tracking/_checks.py was generated: "
-            "run `python -m tracking._gen_checks`")
+            "run `python -m tracking._gen_checks`"
+        )
 
 
-@pytest.mark.skipif(fastjsonschema.VERSION != _checks.FASTJSONSCHEMA_VERSION,
-                    reason="another fastjsonschema generates other (equivalent) text")
+@pytest.mark.skipif(
+    fastjsonschema.VERSION != _checks.FASTJSONSCHEMA_VERSION,
+    reason="another fastjsonschema generates other (equivalent) text",
+)
 def test_regenerating_gives_the_committed_module_byte_for_byte():
     assert _gen_checks.generate() == _gen_checks.TARGET.read_text(encoding="utf-8")
 
 
 def test_the_host_uses_them_and_imports_nothing_for_them():
     assert all(host_check(spec) is _checks.CHECKS[spec.iglu_uri] for spec in DEFAULT_CATALOG)
-    code = ("import sys; from tracking._checks import CHECKS; "
-            "print(sorted(n for n in sys.modules if n.split('.')[0] in "
-            "('fastjsonschema', 'decimal', 'jsonschema', 'pydantic')))")
+    code = (
+        "import sys; from tracking._checks import CHECKS; "
+        "print(sorted(n for n in sys.modules if n.split('.')[0] in "
+        "('fastjsonschema', 'decimal', 'jsonschema', 'pydantic')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -55,8 +60,10 @@ def _schema(path):
 
     def strict(node):
         if isinstance(node, dict):
-            return {k: (v[:-1] + "\\Z" if k == "pattern" and v.endswith("$") else strict(v))
-                    for k, v in node.items()}
+            return {
+                k: (v[:-1] + "\\Z" if k == "pattern" and v.endswith("$") else strict(v))
+                for k, v in node.items()
+            }
         if isinstance(node, list):
             return [strict(v) for v in node]
         return node
@@ -69,28 +76,77 @@ def _schema(path):
 def _values() -> st.SearchStrategy:
     """JSON-like values, biased towards the shapes and edges our schemas talk about."""
     scalars = st.one_of(
-        st.none(), st.booleans(), st.integers(-5, 2**31), st.floats(allow_nan=False,
-                                                                    allow_infinity=False),
-        st.sampled_from(["run", "run\n", "docs generate", "RUN", "run --select x", "table",
-                         "success", "exploded", "core", "cloud", "Linux", "3.12.4", "",
-                         "0" * 64, "0" * 63, "0" * 64 + "\n", "a" * 65,
-                         "5f2b8a6e-6c1d-4f0a-9b7e-2d4c6a8e0f13"]),
-        st.text(max_size=70))
-    return st.recursive(scalars, lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(
-            st.sampled_from(["command", "success", "duration_s", "node_counts", "model",
-                             "model_key", "status", "execution_time_s", "materialization",
-                             "os", "python_version", "tool_version", "invocation_id",
-                             "anonymous_user_id", "project_id", "edition", "Bad Key", "x"]),
-            inner, max_size=6)), max_leaves=12)
+        st.none(),
+        st.booleans(),
+        st.integers(-5, 2**31),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.sampled_from(
+            [
+                "run",
+                "run\n",
+                "docs generate",
+                "RUN",
+                "run --select x",
+                "table",
+                "success",
+                "exploded",
+                "core",
+                "cloud",
+                "Linux",
+                "3.12.4",
+                "",
+                "0" * 64,
+                "0" * 63,
+                "0" * 64 + "\n",
+                "a" * 65,
+                "5f2b8a6e-6c1d-4f0a-9b7e-2d4c6a8e0f13",
+            ]
+        ),
+        st.text(max_size=70),
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3),
+            st.dictionaries(
+                st.sampled_from(
+                    [
+                        "command",
+                        "success",
+                        "duration_s",
+                        "node_counts",
+                        "model",
+                        "model_key",
+                        "status",
+                        "execution_time_s",
+                        "materialization",
+                        "os",
+                        "python_version",
+                        "tool_version",
+                        "invocation_id",
+                        "anonymous_user_id",
+                        "project_id",
+                        "edition",
+                        "Bad Key",
+                        "x",
+                    ]
+                ),
+                inner,
+                max_size=6,
+            ),
+        ),
+        max_leaves=12,
+    )
 
 
 def _examples(spec) -> st.SearchStrategy:
     example = spec.example
-    mutated = st.builds(lambda key, value: {**example, key: value},
-                        st.sampled_from(sorted(example)), _values())
-    dropped = st.builds(lambda key: {k: v for k, v in example.items() if k != key},
-                        st.sampled_from(sorted(example)))
+    mutated = st.builds(
+        lambda key, value: {**example, key: value}, st.sampled_from(sorted(example)), _values()
+    )
+    dropped = st.builds(
+        lambda key: {k: v for k, v in example.items() if k != key}, st.sampled_from(sorted(example))
+    )
     return st.one_of(st.just(example), mutated, dropped, _values())
 
 

@@ -24,23 +24,47 @@ from tracking.plan import delivery_mode
 pytestmark = pytest.mark.delivery
 
 
-@pytest.mark.parametrize("env,pid,platform,frozen,executable,expected", [
-    ({}, 4711, "posix", False, "python", ("detached", None)),
-    ({"CI": "true"}, 4711, "posix", False, "python", ("inline", "CI (CI)")),
-    ({"GITHUB_ACTIONS": "true"}, 4711, "posix", False, "python",
-     ("inline", "CI (GITHUB_ACTIONS)")),
-    ({"CI": "false", "GITHUB_ACTIONS": "true"}, 4711, "posix", False, "python",
-     ("detached", None)),
-    ({}, 1, "posix", False, "python", ("inline", "PID 1")),
-    ({}, 4711, "nt", False, "python", ("inline", "no detached processes on this platform")),
-    ({}, 4711, "posix", True, "python", ("inline", "a frozen executable")),
-    ({}, 4711, "posix", False, "", ("inline", "no Python executable to start (an embedded "
-                                               "interpreter)")),
-])
-def test_the_delivery_mode_follows_where_the_host_runs(env, pid, platform, frozen, executable,
-                                                      expected):
-    assert delivery_mode(env, pid=pid, platform=platform, frozen=frozen,
-                         executable=executable) == expected
+@pytest.mark.parametrize(
+    "env,pid,platform,frozen,executable,expected",
+    [
+        ({}, 4711, "posix", False, "python", ("detached", None)),
+        ({"CI": "true"}, 4711, "posix", False, "python", ("inline", "CI (CI)")),
+        (
+            {"GITHUB_ACTIONS": "true"},
+            4711,
+            "posix",
+            False,
+            "python",
+            ("inline", "CI (GITHUB_ACTIONS)"),
+        ),
+        (
+            {"CI": "false", "GITHUB_ACTIONS": "true"},
+            4711,
+            "posix",
+            False,
+            "python",
+            ("detached", None),
+        ),
+        ({}, 1, "posix", False, "python", ("inline", "PID 1")),
+        ({}, 4711, "nt", False, "python", ("inline", "no detached processes on this platform")),
+        ({}, 4711, "posix", True, "python", ("inline", "a frozen executable")),
+        (
+            {},
+            4711,
+            "posix",
+            False,
+            "",
+            ("inline", "no Python executable to start (an embedded interpreter)"),
+        ),
+    ],
+)
+def test_the_delivery_mode_follows_where_the_host_runs(
+    env, pid, platform, frozen, executable, expected
+):
+    assert (
+        delivery_mode(env, pid=pid, platform=platform, frozen=frozen, executable=executable)
+        == expected
+    )
 
 
 def test_a_host_run_with_captured_output_returns_while_its_uploader_still_works(tracking_world):
@@ -49,16 +73,23 @@ def test_a_host_run_with_captured_output_returns_while_its_uploader_still_works(
     world = tracking_world
     world.acknowledge()
     with FaultServer("blackhole") as server:
-        env = {**world.env, "HOST_COLLECTOR": server.url,
-               "TESTAPP_TELEMETRY_REQUEST_TIMEOUT": "20"}
+        env = {**world.env, "HOST_COLLECTOR": server.url, "TESTAPP_TELEMETRY_REQUEST_TIMEOUT": "20"}
         started = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", HOST_MODULE], env=env, cwd=world.project,
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", HOST_MODULE],
+            env=env,
+            cwd=world.project,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         took = time.monotonic() - started
         uploader = world.spool().holder()
         try:
-            print(f"\nhost with captured output returned after {took:.3f} s; "
-                  f"its uploader (pid {uploader}) still waits on the black hole")
+            print(
+                f"\nhost with captured output returned after {took:.3f} s; "
+                f"its uploader (pid {uploader}) still waits on the black hole"
+            )
             assert proc.returncode == 0 and proc.stderr == ""
             assert uploader and alive(uploader), "the test proves nothing without a live uploader"
             assert took < 10
@@ -80,16 +111,20 @@ def test_in_ci_the_host_delivers_before_it_exits(tracking_world, collector):
     assert world.spool().waiting().events == 0 and world.spool().holder() is None
 
 
-def test_in_ci_a_dead_collector_costs_the_deadline_and_a_last_step_delivers(tracking_world,
-                                                                           collector):
+def test_in_ci_a_dead_collector_costs_the_deadline_and_a_last_step_delivers(
+    tracking_world, collector
+):
     world = tracking_world
     world.acknowledge()
     with FaultServer("blackhole") as server:
         url, port = server.url, server.port
-        run = world.run_host(endpoint=url, env={"CI": "true",
-                                                "TESTAPP_TELEMETRY_REQUEST_TIMEOUT": "20"})
-    print(f"\nCI host against a black hole: exit delay {run.exit_delay_s:.3f} s "
-          "(the flush deadline is 1 s)")
+        run = world.run_host(
+            endpoint=url, env={"CI": "true", "TESTAPP_TELEMETRY_REQUEST_TIMEOUT": "20"}
+        )
+    print(
+        f"\nCI host against a black hole: exit delay {run.exit_delay_s:.3f} s "
+        "(the flush deadline is 1 s)"
+    )
     assert run.returncode == 0 and run.stderr == ""
     assert run.exit_delay_s < 5  # the 1 s deadline, generously
     assert world.spool().waiting().events == 52
@@ -98,16 +133,24 @@ def test_in_ci_a_dead_collector_costs_the_deadline_and_a_last_step_delivers(trac
     with Collector(port=port) as healthy:
         last_step = subprocess.run(
             [sys.executable, "-m", TESTAPP_CLI, url, "upload", "--wait", "20"],
-            env={**world.env, "CI": "true"}, cwd=world.project, capture_output=True, text=True,
-            timeout=60)
+            env={**world.env, "CI": "true"},
+            cwd=world.project,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert last_step.returncode == 0, last_step.stderr
         assert "Sent 52 of 52" in last_step.stdout
-        assert healthy.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0,
-                                    "evicted": 0}
+        assert healthy.totals() == {
+            "total": 52,
+            "good": 52,
+            "bad": 0,
+            "duplicates": 0,
+            "evicted": 0,
+        }
 
 
-def test_a_spool_that_cannot_be_written_is_delivered_from_memory_at_exit(tracking_world,
-                                                                        collector):
+def test_a_spool_that_cannot_be_written_is_delivered_from_memory_at_exit(tracking_world, collector):
     world = tracking_world
     world.acknowledge()
     (world.state_dir() / "spool").write_text("a file where the spool should be\n")
@@ -122,8 +165,12 @@ def _unshare() -> list[str]:
     tool = shutil.which("unshare")
     if tool is None:
         pytest.skip("unshare is not installed")
-    probe = subprocess.run([tool, "--pid", "--fork", "--mount-proc", "true"],
-                           capture_output=True, text=True, timeout=30)
+    probe = subprocess.run(
+        [tool, "--pid", "--fork", "--mount-proc", "true"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if probe.returncode != 0:
         pytest.skip(f"unshare --pid is not permitted here ({probe.stderr.strip()[:200]})")
     return [tool, "--pid", "--fork", "--mount-proc"]
@@ -133,17 +180,26 @@ def test_a_detached_child_dies_with_pid_1_which_is_why_pid_1_delivers_itself(tmp
     """The premise: a container's main process takes its detached children with it."""
     unshare = _unshare()
     marker = tmp_path / "child"
-    script = ("import subprocess, sys; p = subprocess.Popen(['sleep', '30'], "
-              "start_new_session=True); open(sys.argv[1], 'w').write(str(p.pid))")
-    proc = subprocess.run([*unshare, sys.executable, "-c", script, str(marker)],
-                          capture_output=True, text=True, timeout=60)
+    script = (
+        "import subprocess, sys; p = subprocess.Popen(['sleep', '30'], "
+        "start_new_session=True); open(sys.argv[1], 'w').write(str(p.pid))"
+    )
+    proc = subprocess.run(
+        [*unshare, sys.executable, "-c", script, str(marker)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     # The sleep lived in the namespace: it was killed when its PID 1 exited. Nothing of that
     # name and age may be left on this side.
     survivors = subprocess.run(["pgrep", "-f", "^sleep 30$"], capture_output=True, text=True)
     assert marker.exists()
-    assert not [pid for pid in survivors.stdout.split() if pid.isdigit()
-                and time.time() - os.stat(f"/proc/{pid}").st_ctime < 20]
+    assert not [
+        pid
+        for pid in survivors.stdout.split()
+        if pid.isdigit() and time.time() - os.stat(f"/proc/{pid}").st_ctime < 20
+    ]
 
 
 def test_a_host_that_is_pid_1_delivers_its_events_itself(tracking_world, collector):
@@ -151,8 +207,14 @@ def test_a_host_that_is_pid_1_delivers_its_events_itself(tracking_world, collect
     world = tracking_world
     world.acknowledge()
     env = {**world.env, "HOST_COLLECTOR": world.collector_url}
-    proc = subprocess.run([*unshare, sys.executable, "-m", HOST_MODULE], env=env, cwd=world.project,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [*unshare, sys.executable, "-m", HOST_MODULE],
+        env=env,
+        cwd=world.project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert '"delivery": "inline"' in proc.stdout
     assert collector.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0, "evicted": 0}

@@ -37,8 +37,12 @@ def _file(spec) -> dict:
 def test_the_schema_is_a_self_describing_iglu_schema_in_the_iglu_layout(spec):
     schema = _file(spec)  # exactly tracking/schemas/<vendor>/<name>/jsonschema/1-0-0
     assert schema["$schema"] == SELF_DESC_SCHEMA
-    assert schema["self"] == {"vendor": "dev.telemetry-consent", "name": spec.name,
-                              "format": "jsonschema", "version": "1-0-0"}
+    assert schema["self"] == {
+        "vendor": "dev.telemetry-consent",
+        "name": spec.name,
+        "format": "jsonschema",
+        "version": "1-0-0",
+    }
     assert spec.iglu_uri == f"iglu:dev.telemetry-consent/{spec.name}/jsonschema/1-0-0"
     assert schema["type"] == "object"
     assert schema["additionalProperties"] is False
@@ -70,8 +74,9 @@ def test_model_and_schema_name_the_same_fields_required_alike_described_alike(sp
 
 def _defaulted(spec) -> set[str]:
     """Fields the model fills in itself (always present in what it dumps, so required there)."""
-    return {name for name, field in spec.model_class.model_fields.items()
-            if not field.is_required()}
+    return {
+        name for name, field in spec.model_class.model_fields.items() if not field.is_required()
+    }
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
@@ -102,13 +107,15 @@ def _strategy(schema: dict, defs: dict | None = None) -> st.SearchStrategy:
     if kind == "integer":
         return st.integers(schema.get("minimum", -(2**31)), schema.get("maximum", 2**31))
     if kind == "number":
-        return st.floats(schema.get("minimum"), schema.get("maximum"),
-                         allow_nan=False, allow_infinity=False)
+        return st.floats(
+            schema.get("minimum"), schema.get("maximum"), allow_nan=False, allow_infinity=False
+        )
     if kind == "string":
         max_size = schema.get("maxLength", 100)
         if "pattern" in schema:
             return st.from_regex(schema["pattern"], fullmatch=True).filter(
-                lambda s: schema.get("minLength", 0) <= len(s) <= max_size)
+                lambda s: schema.get("minLength", 0) <= len(s) <= max_size
+            )
         return st.text(min_size=schema.get("minLength", 0), max_size=max_size)
     if kind == "object":
         if "properties" in schema:
@@ -120,8 +127,11 @@ def _strategy(schema: dict, defs: dict | None = None) -> st.SearchStrategy:
         else:  # pydantic: a dict with constrained keys
             pattern = schema["propertyNames"]["pattern"]
             values = schema["additionalProperties"]
-        return st.dictionaries(st.from_regex(pattern, fullmatch=True), _strategy(values, defs),
-                               max_size=schema.get("maxProperties", 5))
+        return st.dictionaries(
+            st.from_regex(pattern, fullmatch=True),
+            _strategy(values, defs),
+            max_size=schema.get("maxProperties", 5),
+        )
     raise AssertionError(f"no strategy for {schema}")
 
 
@@ -132,8 +142,11 @@ def _both_validators(spec):
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.filter_too_much])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 @given(data=st.data())
 def test_whatever_the_model_accepts_the_schema_file_accepts(spec, data):
     values = data.draw(_strategy(spec.model_class.model_json_schema()))
@@ -144,8 +157,11 @@ def test_whatever_the_model_accepts_the_schema_file_accepts(spec, data):
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.filter_too_much])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 @given(data=st.data())
 def test_whatever_the_schema_file_accepts_the_model_accepts(spec, data):
     values = data.draw(_strategy(_file(spec)))
@@ -159,18 +175,49 @@ def test_whatever_the_schema_file_accepts_the_model_accepts(spec, data):
             assert rebuilt[key] == value
 
 
-@pytest.mark.parametrize("bad", [
-    {"model_key": "0" * 63, "status": "success", "execution_time_s": 1, "materialization": "table"},
-    {"model_key": "A" * 64, "status": "success", "execution_time_s": 1, "materialization": "table"},
-    {"model_key": "0" * 64 + "\n", "status": "success", "execution_time_s": 1,
-     "materialization": "table"},
-    {"model_key": "0" * 64, "status": "ok", "execution_time_s": 1, "materialization": "table"},
-    {"model_key": "0" * 64, "status": "success", "execution_time_s": -1,
-     "materialization": "table"},
-    {"model_key": "0" * 64, "status": "success", "execution_time_s": 1, "materialization": "Table"},
-    {"model_key": "0" * 64, "status": "success", "execution_time_s": 1, "materialization": "table",
-     "name": "customers"},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {
+            "model_key": "0" * 63,
+            "status": "success",
+            "execution_time_s": 1,
+            "materialization": "table",
+        },
+        {
+            "model_key": "A" * 64,
+            "status": "success",
+            "execution_time_s": 1,
+            "materialization": "table",
+        },
+        {
+            "model_key": "0" * 64 + "\n",
+            "status": "success",
+            "execution_time_s": 1,
+            "materialization": "table",
+        },
+        {"model_key": "0" * 64, "status": "ok", "execution_time_s": 1, "materialization": "table"},
+        {
+            "model_key": "0" * 64,
+            "status": "success",
+            "execution_time_s": -1,
+            "materialization": "table",
+        },
+        {
+            "model_key": "0" * 64,
+            "status": "success",
+            "execution_time_s": 1,
+            "materialization": "Table",
+        },
+        {
+            "model_key": "0" * 64,
+            "status": "success",
+            "execution_time_s": 1,
+            "materialization": "table",
+            "name": "customers",
+        },
+    ],
+)
 def test_a_model_run_that_could_carry_a_name_or_text_is_refused_by_both(bad):
     spec = DEFAULT_CATALOG.get("model_run")
     with pytest.raises(ValidationError):
@@ -179,8 +226,10 @@ def test_a_model_run_that_could_carry_a_name_or_text_is_refused_by_both(bad):
         spec.validate(bad)
 
 
-@pytest.mark.parametrize("command", ["run --select customers", "run ./models/x.sql", "RUN", "",
-                                     "docs generate now", "-v"])
+@pytest.mark.parametrize(
+    "command",
+    ["run --select customers", "run ./models/x.sql", "RUN", "", "docs generate now", "-v"],
+)
 def test_a_command_with_arguments_is_refused(command):
     spec = DEFAULT_CATALOG.get("invocation_start")
     with pytest.raises(ValidationError):

@@ -20,7 +20,7 @@ from tracking.collector.faults import FaultServer
 
 pytestmark = pytest.mark.delivery
 
-HOST = '''
+HOST = """
 import sys, time
 from tracking import TrackedProfile, Tracker
 from tracking.state import acknowledge_notice
@@ -31,15 +31,16 @@ for _ in range(12):          # a long-running host that makes a tracker per comm
     with Tracker(profile).invocation("run") as inv:
         inv.count("model")
 print(time.time(), flush=True)
-'''
+"""
 
 
 def _run(world, tmp_path: Path, url: str, **env: str) -> tuple[subprocess.CompletedProcess, float]:
     script = tmp_path / "host.py"
     script.write_text(HOST)
     full = {**world.env, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), **env}
-    proc = subprocess.run([sys.executable, str(script), url], env=full, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(script), url], env=full, capture_output=True, text=True, timeout=60
+    )
     delay = time.time() - float(proc.stdout.strip().splitlines()[-1])
     return proc, delay
 
@@ -55,8 +56,9 @@ def test_many_unclosed_trackers_are_all_delivered_by_one_uploader(world, tmp_pat
 
 def test_in_ci_many_unclosed_trackers_share_one_exit_deadline(world, tmp_path):
     with FaultServer("blackhole") as black_hole:
-        proc, delay = _run(world, tmp_path, black_hole.url, CI="true",
-                           MULTI_TELEMETRY_REQUEST_TIMEOUT="30")
+        proc, delay = _run(
+            world, tmp_path, black_hole.url, CI="true", MULTI_TELEMETRY_REQUEST_TIMEOUT="30"
+        )
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     print(f"exit delay in CI with 12 open trackers and a black hole: {delay:.3f} s")
     # Generous bound (noisy machine): 12 trackers each waiting its own 1 s would take 12 s.

@@ -22,8 +22,8 @@ from tracking.collector.faults import FAULT_KINDS, FaultServer
 #: refused, accepts-but-never-answers, HTTP 500, slow (2 s) first; the others (half a response,
 #: garbage, plain TCP on https) come free with the fault server.
 KINDS = [k for k in ("refused", "blackhole", "status", "slow") if k in FAULT_KINDS] + [
-    k for k in FAULT_KINDS if k not in ("refused", "blackhole", "status", "slow", "notls")]
-
+    k for k in FAULT_KINDS if k not in ("refused", "blackhole", "status", "slow", "notls")
+]
 
 
 @pytest.mark.delivery
@@ -40,8 +40,10 @@ def test_a_broken_collector_never_holds_the_host_and_loses_nothing(tracking_worl
         connections = server.requests
 
     delay = run.exit_delay_s
-    print(f"\nfault={kind}: host wall {run.elapsed_s:.3f} s, exit delay after main "
-          f"{delay:.3f} s, connections {connections}")
+    print(
+        f"\nfault={kind}: host wall {run.elapsed_s:.3f} s, exit delay after main "
+        f"{delay:.3f} s, connections {connections}"
+    )
     assert run.returncode == 0
     assert "Traceback" not in run.stderr
     assert run.stderr == ""
@@ -59,9 +61,19 @@ def test_a_broken_collector_never_holds_the_host_and_loses_nothing(tracking_worl
     with Collector(port=port) as collector:
         upload = subprocess.run(
             [sys.executable, "-m", TESTAPP_CLI, url, "upload", "--wait", "20"],
-            env=world.env, cwd=world.project, capture_output=True, text=True, timeout=60)
+            env=world.env,
+            cwd=world.project,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert upload.returncode == 0, upload.stderr
         assert collector.wait_for(good=52, timeout=DELIVER_S), upload.stdout
-        assert collector.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0,
-                                      "evicted": 0}
+        assert collector.totals() == {
+            "total": 52,
+            "good": 52,
+            "bad": 0,
+            "duplicates": 0,
+            "evicted": 0,
+        }
     assert world.spool().waiting().events == 0

@@ -163,8 +163,10 @@ def test_an_https_collector_is_reached_through_the_environment_proxy(monkeypatch
         proxy.close()
     # CONNECT to the collector, never a name look-up of it here; the proxy's credentials sent.
     # (http.client says HTTP/1.0 up to Python 3.11, HTTP/1.1 from 3.12 on.)
-    assert proxy.lines[0] in (b"CONNECT collector.example.com:443 HTTP/1.0",
-                              b"CONNECT collector.example.com:443 HTTP/1.1")
+    assert proxy.lines[0] in (
+        b"CONNECT collector.example.com:443 HTTP/1.0",
+        b"CONNECT collector.example.com:443 HTTP/1.1",
+    )
     assert b"Proxy-Authorization: Basic dXNlcjpwQHNz" in proxy.lines  # user:p@ss
 
 

@@ -21,8 +21,10 @@ def test_a_keyed_hash_is_stable_hex_and_not_a_bare_hash():
     assert re.fullmatch(r"[0-9a-f]{64}", value)
     assert value == keyed_hash(SECRET, "project", b"jaffle_shop")
     # dbt-core sends md5(project name): a dictionary reverses that. Ours is not a bare hash.
-    assert value not in (hashlib.sha256(b"jaffle_shop").hexdigest(),
-                         hashlib.md5(b"jaffle_shop").hexdigest())
+    assert value not in (
+        hashlib.sha256(b"jaffle_shop").hexdigest(),
+        hashlib.md5(b"jaffle_shop").hexdigest(),
+    )
 
 
 def test_another_installation_or_another_kind_gives_an_unrelated_key():
@@ -34,9 +36,11 @@ def test_another_installation_or_another_kind_gives_an_unrelated_key():
 
 
 @settings(max_examples=300, deadline=None)
-@given(secret=st.binary(min_size=0, max_size=200), kind=st.sampled_from(["model", "project",
-                                                                        "project-dir", "k"]),
-       value=st.one_of(st.text(max_size=3000), st.binary(max_size=3000)))
+@given(
+    secret=st.binary(min_size=0, max_size=200),
+    kind=st.sampled_from(["model", "project", "project-dir", "k"]),
+    value=st.one_of(st.text(max_size=3000), st.binary(max_size=3000)),
+)
 def test_it_is_hmac_sha256_bit_for_bit(secret, kind, value):
     """Written out over the built-in SHA-256 (no OpenSSL on the host path): the same as hmac."""
     data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
@@ -45,8 +49,10 @@ def test_it_is_hmac_sha256_bit_for_bit(secret, kind, value):
 
 
 def test_hashing_loads_no_openssl():
-    code = ("import sys; from tracking.ids import keyed_hash; keyed_hash(b'k' * 32, 'model', 'x'); "
-            "print(sorted(m for m in ('_hashlib', 'hmac', 'hashlib') if m in sys.modules))")
+    code = (
+        "import sys; from tracking.ids import keyed_hash; keyed_hash(b'k' * 32, 'model', 'x'); "
+        "print(sorted(m for m in ('_hashlib', 'hmac', 'hashlib') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

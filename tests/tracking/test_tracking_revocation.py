@@ -23,8 +23,12 @@ from tracking.uploader import deliver
 def _record_run(tracker: Tracker, models: int = 5) -> None:
     with tracker.invocation("run") as inv:
         for index in range(models):
-            inv.model_run(contents=f"select {index}", status="success", execution_time_s=0.1,
-                          materialization="view")
+            inv.model_run(
+                contents=f"select {index}",
+                status="success",
+                execution_time_s=0.1,
+                materialization="view",
+            )
             inv.count("model")
 
 
@@ -42,8 +46,7 @@ def _spooled(world, models: int = 5) -> Spool:
 
 @pytest.mark.delivery
 @pytest.mark.parametrize("scope", ["user config", "project file"])
-def test_a_revocation_between_record_and_upload_drops_the_events(tracking_world, collector,
-                                                                  scope):
+def test_a_revocation_between_record_and_upload_drops_the_events(tracking_world, collector, scope):
     # The spool is not emptied here (as `telemetry disable` would): the uploader's own check
     # is what is tested, reading the files that decide again.
     world = tracking_world
@@ -133,8 +136,9 @@ def test_no_secret_file_is_created_after_consent_was_withdrawn(tracking_world, c
     assert tracker.plan.kind == "record"
     write_user_choice(profile, False)  # `telemetry disable` from another shell
     with tracker.invocation("run") as inv:
-        inv.model_run(contents="select 1", status="success", execution_time_s=0.1,
-                      materialization="table")
+        inv.model_run(
+            contents="select 1", status="success", execution_time_s=0.1, materialization="table"
+        )
     tracker.close()
     assert not (world.state_dir() / "secret").exists()
     assert collector.totals()["total"] == 0

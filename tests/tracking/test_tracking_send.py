@@ -28,8 +28,12 @@ def test_a_run_arrives_whole_valid_and_anonymous(tracking_world, collector):
     (project_dir / "testapp_project.yml").write_text("name: PROJMARKER_name\n")
     world.project = project_dir
     world.acknowledge()
-    env = {"HOST_MARKER": "SQLMARKER", "HOST_PROJECT": "PROJMARKER_name",
-           "USER": "USERMARKER", "LOGNAME": "USERMARKER"}
+    env = {
+        "HOST_MARKER": "SQLMARKER",
+        "HOST_PROJECT": "PROJMARKER_name",
+        "USER": "USERMARKER",
+        "LOGNAME": "USERMARKER",
+    }
 
     run = world.run_host(env=env)
 
@@ -40,8 +44,13 @@ def test_a_run_arrives_whole_valid_and_anonymous(tracking_world, collector):
     assert run.report["heavy_imported"] == []  # recording is standard library and our code
     assert collector.wait_for(total=52, timeout=DELIVER_S)
     assert world.wait_delivered()
-    assert collector.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0,
-                                  "evicted": 0}, collector.bad()[:1]
+    assert collector.totals() == {
+        "total": 52,
+        "good": 52,
+        "bad": 0,
+        "duplicates": 0,
+        "evicted": 0,
+    }, collector.bad()[:1]
 
     good = collector.good()[::-1]  # in the order sent
     names = [e["schema"] for e in good]
@@ -60,16 +69,35 @@ def test_a_run_arrives_whole_valid_and_anonymous(tracking_world, collector):
         # payload_data wants strings
         assert all(isinstance(v, str) for v in event["rawEvent"]["parameters"].values())
     # One invocation id for the whole run; a distinct key per distinct model.
-    assert len({c["data"]["invocation_id"] for e in good for c in e["event"]["contexts"]["data"]
-                if c["schema"] == EVENTS.format("invocation")}) == 1
-    keys = [e["event"]["unstruct_event"]["data"]["data"]["model_key"] for e in good
-            if e["schema"] == EVENTS.format("model_run")]
+    assert (
+        len(
+            {
+                c["data"]["invocation_id"]
+                for e in good
+                for c in e["event"]["contexts"]["data"]
+                if c["schema"] == EVENTS.format("invocation")
+            }
+        )
+        == 1
+    )
+    keys = [
+        e["event"]["unstruct_event"]["data"]["data"]["model_key"]
+        for e in good
+        if e["schema"] == EVENTS.format("model_run")
+    ]
     assert len(set(keys)) == 50
 
     sent = everything_sent(collector)
     log_text = (world.state_dir() / "events.log").read_text()
-    forbidden = ["SQLMARKER", "PROJMARKER", "PATHMARKER", "USERMARKER", "select *",
-                 str(world.home), str(world.root)]
+    forbidden = [
+        "SQLMARKER",
+        "PROJMARKER",
+        "PATHMARKER",
+        "USERMARKER",
+        "select *",
+        str(world.home),
+        str(world.root),
+    ]
     hostname = socket.gethostname()
     if len(hostname) >= 6:
         forbidden.append(hostname)
@@ -100,9 +128,16 @@ def test_the_local_log_holds_exactly_what_was_sent(tracking_world, collector):
     # Nothing else was written: the id, the secret, the notice mark, the log and the spool (now
     # holding only its lock and its state: no event waits).
     assert sorted(p.name for p in world.state_dir().iterdir()) == [
-        "anonymous_id", "events.log", "notice_acknowledged", "secret", "spool"]
+        "anonymous_id",
+        "events.log",
+        "notice_acknowledged",
+        "secret",
+        "spool",
+    ]
     assert sorted(p.name for p in (world.state_dir() / "spool").iterdir()) == [
-        "state.json", "upload.lock"]
+        "state.json",
+        "upload.lock",
+    ]
     for path in world.state_dir().rglob("*"):
         assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
     assert oct((world.state_dir() / "secret").stat().st_mode & 0o777) == "0o600"
@@ -111,8 +146,9 @@ def test_the_local_log_holds_exactly_what_was_sent(tracking_world, collector):
     assert secret not in json.dumps(logged)
 
 
-def test_the_host_failing_still_ends_the_invocation_and_keeps_its_exit_code(tracking_world,
-                                                                           collector):
+def test_the_host_failing_still_ends_the_invocation_and_keeps_its_exit_code(
+    tracking_world, collector
+):
     world = tracking_world
     world.acknowledge()
 

@@ -19,13 +19,16 @@ READERS = {"host": read_host_settings, "uploader": load_settings}
 @pytest.mark.parametrize("reader", READERS)
 def test_values_come_from_the_given_environment_with_the_profile_prefix(monkeypatch, reader):
     monkeypatch.setenv("TESTAPP_TELEMETRY_SPOOL_MAX_EVENTS", "9")  # os.environ is not the source
-    settings, problems = READERS[reader]("TESTAPP_", {
-        "TESTAPP_TELEMETRY_DEBUG": "1",
-        "TESTAPP_TELEMETRY_FLUSH_DEADLINE": "0.5",
-        "testapp_telemetry_spool_max_bytes": "2048",  # any case, as shells and CI write them
-        "TESTAPP_TELEMETRY_ENDPOINT": "  ",  # blank: unset
-        "OTHER_TELEMETRY_DEBUG": "0",
-    })
+    settings, problems = READERS[reader](
+        "TESTAPP_",
+        {
+            "TESTAPP_TELEMETRY_DEBUG": "1",
+            "TESTAPP_TELEMETRY_FLUSH_DEADLINE": "0.5",
+            "testapp_telemetry_spool_max_bytes": "2048",  # any case, as shells and CI write them
+            "TESTAPP_TELEMETRY_ENDPOINT": "  ",  # blank: unset
+            "OTHER_TELEMETRY_DEBUG": "0",
+        },
+    )
     assert problems == []
     assert settings.debug is True
     assert settings.flush_deadline == 0.5
@@ -36,13 +39,18 @@ def test_values_come_from_the_given_environment_with_the_profile_prefix(monkeypa
 
 
 def test_the_uploader_reads_every_setting_and_the_host_only_its_own():
-    env = {"TESTAPP_TELEMETRY_SPOOL_MAX_EVENTS": "100",
-           "testapp_telemetry_upload_time_limit": "12",
-           "TESTAPP_TELEMETRY_BATCH_SIZE": "9"}
+    env = {
+        "TESTAPP_TELEMETRY_SPOOL_MAX_EVENTS": "100",
+        "testapp_telemetry_upload_time_limit": "12",
+        "TESTAPP_TELEMETRY_BATCH_SIZE": "9",
+    }
     uploader, problems = load_settings("TESTAPP_", env)
     assert problems == []
     assert (uploader.spool_max_events, uploader.upload_time_limit, uploader.batch_size) == (
-        100, 12.0, 9)
+        100,
+        12.0,
+        9,
+    )
     host, problems = read_host_settings("TESTAPP_", env)
     assert problems == []
     assert host.spool_max_events == 100  # the host keeps the spool's bounds itself
@@ -71,17 +79,24 @@ WRONG = [
 ]
 
 
-@pytest.mark.parametrize("reader,variable,value,why", [
-    (reader, *case) for reader in READERS for case in WRONG
-    if reader == "uploader" or case[0].lower() in HOST_SETTINGS  # the host reads only its own
-])
-def test_a_wrong_value_is_ignored_with_one_line_naming_the_variable(reader, variable, value,
-                                                                     why):
+@pytest.mark.parametrize(
+    "reader,variable,value,why",
+    [
+        (reader, *case)
+        for reader in READERS
+        for case in WRONG
+        if reader == "uploader" or case[0].lower() in HOST_SETTINGS  # the host reads only its own
+    ],
+)
+def test_a_wrong_value_is_ignored_with_one_line_naming_the_variable(reader, variable, value, why):
     field = variable.lower()
-    settings, problems = READERS[reader]("TESTAPP_", {
-        f"TESTAPP_TELEMETRY_{variable}": value,
-        "TESTAPP_TELEMETRY_SPOOL_MAX_BYTES": "4096",
-    })
+    settings, problems = READERS[reader](
+        "TESTAPP_",
+        {
+            f"TESTAPP_TELEMETRY_{variable}": value,
+            "TESTAPP_TELEMETRY_SPOOL_MAX_BYTES": "4096",
+        },
+    )
     assert settings.spool_max_bytes == 4096  # the good ones still apply
     assert getattr(settings, field) == getattr(TrackerSettings(), field)
     (problem,) = problems
@@ -91,8 +106,7 @@ def test_a_wrong_value_is_ignored_with_one_line_naming_the_variable(reader, vari
 
 @pytest.mark.parametrize("reader", READERS)
 def test_a_huge_value_is_never_echoed_whole(reader):
-    _, (problem,) = READERS[reader]("TESTAPP_",
-                                    {"TESTAPP_TELEMETRY_SPOOL_MAX_EVENTS": "9" * 5000})
+    _, (problem,) = READERS[reader]("TESTAPP_", {"TESTAPP_TELEMETRY_SPOOL_MAX_EVENTS": "9" * 5000})
     assert len(problem) < 400
 
 
@@ -113,8 +127,11 @@ def test_the_uploaders_model_is_the_declaration():
         assert model_field.default == item.default, item.name
         assert model_field.description == item.setting.meaning and item.setting.meaning
         bounds = {type(m).__name__: m for m in model_field.metadata}
-        for name, bound in (("Ge", item.setting.ge), ("Gt", item.setting.gt),
-                            ("Le", item.setting.le)):
+        for name, bound in (
+            ("Ge", item.setting.ge),
+            ("Gt", item.setting.gt),
+            ("Le", item.setting.le),
+        ):
             if bound is None:
                 assert name not in bounds, (item.name, name)
             else:
@@ -122,8 +139,10 @@ def test_the_uploaders_model_is_the_declaration():
 
 
 def test_reading_the_host_settings_imports_nothing_heavy():
-    code = ("import sys; from tracking.settings import read_host_settings; "
-            "read_host_settings('X_', {'X_TELEMETRY_SPOOL_MAX_EVENTS': '3'}); "
-            "print(sorted(m for m in ('pydantic', 'pydantic_settings') if m in sys.modules))")
+    code = (
+        "import sys; from tracking.settings import read_host_settings; "
+        "read_host_settings('X_', {'X_TELEMETRY_SPOOL_MAX_EVENTS': '3'}); "
+        "print(sorted(m for m in ('pydantic', 'pydantic_settings') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

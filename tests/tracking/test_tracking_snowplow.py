@@ -23,8 +23,9 @@ IGLU = Path(__file__).resolve().parents[2] / "tracking" / "iglu" / "schemas"
 
 
 def _fresh(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_the_bare_library_does_touch_the_host_logging():
@@ -74,8 +75,11 @@ def test_a_host_that_configured_logging_keeps_its_configuration():
 
 def test_payloads_are_tracker_protocol_strings_that_payload_data_accepts():
     jsonschema = pytest.importorskip("jsonschema")
-    payload_schema = json.loads((IGLU / "com.snowplowanalytics.snowplow" / "payload_data"
-                                 / "jsonschema" / "1-0-4").read_text())
+    payload_schema = json.loads(
+        (
+            IGLU / "com.snowplowanalytics.snowplow" / "payload_data" / "jsonschema" / "1-0-4"
+        ).read_text()
+    )
     payload_schema = {k: v for k, v in payload_schema.items() if k not in ("$schema", "self")}
     spec = DEFAULT_CATALOG.get("model_run")
     platform = DEFAULT_CATALOG.get("platform")
@@ -90,10 +94,12 @@ def test_payloads_are_tracker_protocol_strings_that_payload_data_accepts():
     assert payload["e"] == "ue" and payload["dtm"] == "1700000000123" and "ttm" not in payload
     assert payload["tv"].startswith("py-") and payload["tna"] == "testapp"
     assert decode_b64(payload["ue_px"])["data"] == {"schema": spec.iglu_uri, "data": spec.example}
-    assert decode_b64(payload["cx"])["data"] == [{"schema": platform.iglu_uri,
-                                                   "data": platform.example}]
+    assert decode_b64(payload["cx"])["data"] == [
+        {"schema": platform.iglu_uri, "data": platform.example}
+    ]
     assert PAYLOAD_DATA_SCHEMA == (
-        "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4")
+        "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
+    )
 
 
 def test_payloads_are_exactly_what_the_library_s_own_tracker_builds():
@@ -114,26 +120,36 @@ def test_payloads_are_exactly_what_the_library_s_own_tracker_builds():
             pass
 
     spec = DEFAULT_CATALOG.get("model_run")
-    contexts = [(DEFAULT_CATALOG.get(name).iglu_uri, DEFAULT_CATALOG.get(name).example)
-                for name in ("platform", "invocation")]
+    contexts = [
+        (DEFAULT_CATALOG.get(name).iglu_uri, DEFAULT_CATALOG.get(name).example)
+        for name in ("platform", "invocation")
+    ]
     kept = Keep()
-    reference = sp.Tracker(namespace="testapp", emitters=kept, app_id="testapp",
-                           encode_base64=True)
-    reference.track(sp.SelfDescribing(
-        sp.SelfDescribingJson(spec.iglu_uri, spec.example),
-        context=[sp.SelfDescribingJson(uri, data) for uri, data in contexts]))
+    reference = sp.Tracker(namespace="testapp", emitters=kept, app_id="testapp", encode_base64=True)
+    reference.track(
+        sp.SelfDescribing(
+            sp.SelfDescribingJson(spec.iglu_uri, spec.example),
+            context=[sp.SelfDescribingJson(uri, data) for uri, data in contexts],
+        )
+    )
     expected = {key: str(value) for key, value in kept.payloads[0].items()}
 
     builder = PayloadBuilder(namespace="testapp", app_id="testapp")
     cx = builder.encode_contexts(contexts)
     built = builder.build(spec.iglu_uri, spec.example, dtm=1_700_000_000_123, cx=cx)
-    kept = builder.build(spec.iglu_uri, spec.example, dtm="1700000000999", cx=cx,
-                         eid="5f2b8a6e-6c1d-4f0a-9b7e-2d4c6a8e0f13")
+    kept = builder.build(
+        spec.iglu_uri,
+        spec.example,
+        dtm="1700000000999",
+        cx=cx,
+        eid="5f2b8a6e-6c1d-4f0a-9b7e-2d4c6a8e0f13",
+    )
 
     for payload in (built, kept):
         assert set(payload) == set(expected)
         assert {k: v for k, v in payload.items() if k not in ("eid", "dtm")} == {
-            k: v for k, v in expected.items() if k not in ("eid", "dtm")}
+            k: v for k, v in expected.items() if k not in ("eid", "dtm")
+        }
         assert all(isinstance(v, str) for v in payload.values())
     assert built["dtm"] == "1700000000123" and "ttm" not in built
     assert kept["dtm"] == "1700000000999" and built["eid"] != kept["eid"]

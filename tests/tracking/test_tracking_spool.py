@@ -30,17 +30,21 @@ pytestmark = pytest.mark.delivery
 
 def _start_host(world, **env: str) -> subprocess.Popen:
     full = {**world.env, "HOST_COLLECTOR": world.collector_url, **env}
-    return subprocess.Popen([sys.executable, "-m", HOST_MODULE], env=full, cwd=world.project,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", HOST_MODULE],
+        env=full,
+        cwd=world.project,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_a_host_killed_mid_run_loses_nothing_it_wrote(tracking_world, collector, tmp_path):
     world = tracking_world
     world.acknowledge()
     paused = tmp_path / "paused"
-    host = _start_host(world, HOST_MODELS="50", HOST_PAUSE_AFTER="25",
-                       HOST_PAUSE_FILE=str(paused))
+    host = _start_host(world, HOST_MODELS="50", HOST_PAUSE_AFTER="25", HOST_PAUSE_FILE=str(paused))
     deadline = time.monotonic() + 30
     while not paused.exists() and time.monotonic() < deadline and host.poll() is None:
         time.sleep(0.01)
@@ -66,8 +70,10 @@ def test_hosts_killed_at_random_moments_never_break_the_spool(tracking_world):
     world.acknowledge()
     rng = random.Random(12)
     kills = 8
-    unbounded = {"TESTAPP_TELEMETRY_SPOOL_MAX_EVENTS": str(10**7),
-                 "TESTAPP_TELEMETRY_SPOOL_MAX_BYTES": str(1 << 32)}
+    unbounded = {
+        "TESTAPP_TELEMETRY_SPOOL_MAX_EVENTS": str(10**7),
+        "TESTAPP_TELEMETRY_SPOOL_MAX_BYTES": str(1 << 32),
+    }
     # The collector refuses at first: the segments stay in the spool to be counted.
     with FaultServer("refused") as server:
         url, port = server.url, server.port
@@ -83,17 +89,25 @@ def test_hosts_killed_at_random_moments_never_break_the_spool(tracking_world):
         with open(segment.path, "rb") as fh:
             written += fh.read().count(b"\n") - 1
     with Collector(port=port) as collector:
-        report = deliver(world.spool(), TrackerSettings(spool_max_events=10**7,
-                                                       spool_max_bytes=1 << 32),
-                         timeout=DELIVER_S * 3)
+        report = deliver(
+            world.spool(),
+            TrackerSettings(spool_max_events=10**7, spool_max_bytes=1 << 32),
+            timeout=DELIVER_S * 3,
+        )
         dropped = world.spool().waiting().dropped
-        print(f"\n{kills} hosts killed: {written} complete lines spooled, {report.sent} "
-              f"delivered, dropped {dropped}")
+        print(
+            f"\n{kills} hosts killed: {written} complete lines spooled, {report.sent} "
+            f"delivered, dropped {dropped}"
+        )
         assert written > kills  # the kills did land mid-run
         assert report.sent == written
         totals = collector.totals()  # past 100,000 the collector evicts (and counts) the oldest
         assert {k: totals[k] for k in ("total", "good", "bad", "duplicates")} == {
-            "total": written, "good": written, "bad": 0, "duplicates": 0}
+            "total": written,
+            "good": written,
+            "bad": 0,
+            "duplicates": 0,
+        }
     assert set(dropped) <= {"invalid"} and dropped.get("invalid", 0) <= kills  # torn tails only
     assert world.spool().segments() == []
 
@@ -102,17 +116,25 @@ def test_twenty_hosts_appending_at_once_lose_nothing_and_share_one_id(tracking_w
     world = tracking_world
     world.acknowledge()
     start_at = time.time() + 2.0  # every process imported and waiting: then all go at once
-    hosts = [_start_host(world, HOST_START_AT=str(start_at), HOST_MODELS="50")
-             for _ in range(20)]
+    hosts = [_start_host(world, HOST_START_AT=str(start_at), HOST_MODELS="50") for _ in range(20)]
     for host in hosts:
         assert host.wait(60) == 0, host.stderr.read() if host.stderr else ""
     assert collector.wait_for(good=20 * 52, timeout=DELIVER_S * 2), collector.totals()
     assert world.wait_delivered()
-    assert collector.totals() == {"total": 1040, "good": 1040, "bad": 0, "duplicates": 0,
-                                  "evicted": 0}
+    assert collector.totals() == {
+        "total": 1040,
+        "good": 1040,
+        "bad": 0,
+        "duplicates": 0,
+        "evicted": 0,
+    }
     eids = [e["event"]["event_id"] for e in collector.good(limit=2000)]
-    users = {c["data"]["anonymous_user_id"] for e in collector.good(limit=2000)
-             for c in e["event"]["contexts"]["data"] if "anonymous_user_id" in c["data"]}
+    users = {
+        c["data"]["anonymous_user_id"]
+        for e in collector.good(limit=2000)
+        for c in e["event"]["contexts"]["data"]
+        if "anonymous_user_id" in c["data"]
+    }
     assert len(set(eids)) == 1040 and len(users) == 1
 
 
@@ -131,8 +153,9 @@ def test_the_bound_on_events_drops_whole_oldest_segments_counted(tracking_world,
         time.sleep(0.002)  # distinct creation times: an order
     newest = set()
     for segment in world.spool().segments()[-1:]:
-        newest |= {json.loads(line)["e"]
-                   for line in Path(segment.path).read_bytes().splitlines()[1:]}
+        newest |= {
+            json.loads(line)["e"] for line in Path(segment.path).read_bytes().splitlines()[1:]
+        }
     report = deliver(world.spool(), TrackerSettings(spool_max_events=100), timeout=DELIVER_S)
     # 260 waiting, 100 allowed: whole segments go, oldest first, until the rest fits: four
     # (208), which is 48 more than strictly needed (less than one segment, as documented).
@@ -145,16 +168,25 @@ def test_the_bound_on_bytes_and_the_maximum_age(tracking_world, collector):
     world = tracking_world
     spool = write_segment(world, 40)
     (old,) = spool.segments()
-    aged = Segment(old.directory, f"{int((time.time() - 3600) * 1000):013d}-{old.pid}-"
-                   f"{old.token}.{old.events}.seg", 0, 0, "", old.events, "seg")
+    aged = Segment(
+        old.directory,
+        f"{int((time.time() - 3600) * 1000):013d}-{old.pid}-{old.token}.{old.events}.seg",
+        0,
+        0,
+        "",
+        old.events,
+        "seg",
+    )
     os.rename(old.path, aged.path)
     write_segment(world, 40)
     time.sleep(0.002)
     write_segment(world, 40)
     size = world.spool().segments()[-1].size()
-    report = deliver(world.spool(), TrackerSettings(spool_max_age_s=60,
-                                                   spool_max_bytes=size + 10),
-                     timeout=DELIVER_S)
+    report = deliver(
+        world.spool(),
+        TrackerSettings(spool_max_age_s=60, spool_max_bytes=size + 10),
+        timeout=DELIVER_S,
+    )
     assert report.dropped_age == 40 and report.dropped_cap == 40 and report.sent == 40
     assert world.spool().waiting().dropped == {"age": 40, "cap": 40}
 
@@ -180,8 +212,9 @@ def test_a_segment_without_a_header_is_dropped_counted(tracking_world, collector
     assert report.sent == 1 and spool.waiting().dropped == {"invalid": 4}
 
 
-def test_a_long_run_is_sealed_in_pieces_and_the_first_ones_go_while_it_runs(tracking_world,
-                                                                            collector):
+def test_a_long_run_is_sealed_in_pieces_and_the_first_ones_go_while_it_runs(
+    tracking_world, collector
+):
     world = tracking_world
     world.acknowledge()
     from tracking import Tracker
@@ -189,8 +222,9 @@ def test_a_long_run_is_sealed_in_pieces_and_the_first_ones_go_while_it_runs(trac
     tracker = Tracker(world.tracked_profile())
     with tracker.invocation("run") as inv:
         for index in range(2 * SEGMENT_MAX_EVENTS + 10):
-            inv.model_run(contents=str(index), status="success", execution_time_s=0.1,
-                          materialization="table")
+            inv.model_run(
+                contents=str(index), status="success", execution_time_s=0.1, materialization="table"
+            )
         # Two segments are sealed already; an uploader was started for the first.
         assert tracker.stats.segments == 3 and tracker.stats.uploads_started >= 1
     tracker.close()

@@ -25,14 +25,17 @@ def _race_for_the_id(barrier, results) -> None:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
-                    reason="needs fork to start 16 processes quickly")
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(),
+    reason="needs fork to start 16 processes quickly",
+)
 def test_sixteen_processes_starting_at_once_share_one_anonymous_id(world):
     # A CI matrix starting at once must not mint sixteen ids (one user counted sixteen times).
     ctx = multiprocessing.get_context("fork")
     barrier, results = ctx.Barrier(PROCESSES), ctx.Queue()
-    workers = [ctx.Process(target=_race_for_the_id, args=(barrier, results))
-               for _ in range(PROCESSES)]
+    workers = [
+        ctx.Process(target=_race_for_the_id, args=(barrier, results)) for _ in range(PROCESSES)
+    ]
     for worker in workers:
         worker.start()
     ids = [results.get(timeout=30) for _ in workers]
@@ -46,8 +49,9 @@ def test_sixteen_processes_starting_at_once_share_one_anonymous_id(world):
     path = world.state_dir() / "anonymous_id"
     assert path.read_text().strip() == the_id
     assert state.read_anonymous_id(DEFAULT_PROFILE) == the_id
-    assert sorted(p.name for p in world.state_dir().iterdir()) == ["anonymous_id"], \
+    assert sorted(p.name for p in world.state_dir().iterdir()) == ["anonymous_id"], (
         "no temp files may be left behind"
+    )
 
 
 def test_the_id_is_stable_across_calls(world):
@@ -110,6 +114,7 @@ def test_the_secret_is_32_random_bytes_and_stable(world):
 
 # -- the local event log ------------------------------------------------------------------------
 
+
 def test_the_log_returns_the_newest_events_oldest_first(world):
     state.append_log(DEFAULT_PROFILE, [{"n": i} for i in range(5)])
     state.append_log(DEFAULT_PROFILE, [{"n": 5}])
@@ -125,8 +130,9 @@ def test_the_log_stays_about_log_max_bytes_and_keeps_the_newest(world):
     trims = 0
     previous = 0
     for start in range(0, 8000, batch):
-        state.append_log(DEFAULT_PROFILE, [{"n": n, "pad": padding}
-                                           for n in range(start, start + batch)])
+        state.append_log(
+            DEFAULT_PROFILE, [{"n": n, "pad": padding} for n in range(start, start + batch)]
+        )
         total += batch
         size = (world.state_dir() / "events.log").stat().st_size
         # It grows to at most twice the limit, then is cut back to the newest LOG_MAX_BYTES:
@@ -148,9 +154,13 @@ def test_the_log_stays_about_log_max_bytes_and_keeps_the_newest(world):
 
 
 def test_the_log_keeps_each_record_whole_and_creates_its_dir_when_missing(world):
-    record = {"sent_at": "2026-01-01T00:00:00.000+00:00", "event": "model_run",
-              "schema": "iglu:x/y/jsonschema/1-0-0", "data": {"é": 1, "n": None},
-              "contexts": [{"schema": "iglu:x/c/jsonschema/1-0-0", "data": {"a": [1, 2]}}]}
+    record = {
+        "sent_at": "2026-01-01T00:00:00.000+00:00",
+        "event": "model_run",
+        "schema": "iglu:x/y/jsonschema/1-0-0",
+        "data": {"é": 1, "n": None},
+        "contexts": [{"schema": "iglu:x/c/jsonschema/1-0-0", "data": {"a": [1, 2]}}],
+    }
     assert not world.state_dir().exists()
     state.append_log(DEFAULT_PROFILE, [record, record])
     state.append_log(DEFAULT_PROFILE, [])

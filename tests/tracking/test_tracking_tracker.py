@@ -27,8 +27,9 @@ def test_consent_off_makes_every_call_a_no_op(tracking_world, collector):
     tracker = Tracker(world.tracked_profile(), host_flag=False)  # the host's --no-send flag
 
     with tracker.invocation("run") as inv:
-        inv.model_run(contents="select 1", status="success", execution_time_s=1,
-                      materialization="table")
+        inv.model_run(
+            contents="select 1", status="success", execution_time_s=1, materialization="table"
+        )
         inv.count("model")
     assert tracker.flush(1) is True  # nothing was recorded, so nothing waits
     assert tracker.close() is True
@@ -42,7 +43,8 @@ def test_consent_off_makes_every_call_a_no_op(tracking_world, collector):
 
 
 def test_the_invocation_records_start_and_end_and_lets_the_host_exception_through(
-        tracking_world, collector):
+    tracking_world, collector
+):
     world = tracking_world
     world.acknowledge()
     tracker = Tracker(world.tracked_profile())
@@ -60,13 +62,19 @@ def test_the_invocation_records_start_and_end_and_lets_the_host_exception_throug
     assert collector.totals() == {"total": 6, "good": 6, "bad": 0, "duplicates": 0, "evicted": 0}
     ends = [_data(e) for e in collector.good(schema=EVENTS.format("invocation_end"))[::-1]]
     assert [(e["command"], e["success"]) for e in ends] == [
-        ("build", False), ("run", False), ("docs generate", True)]
+        ("build", False),
+        ("run", False),
+        ("docs generate", True),
+    ]
     assert ends[0]["node_counts"] == {"model": 2, "test": 1}
     assert all(e["duration_s"] >= 0 for e in ends)
     # Each invocation has its own id.
-    ids = {c["data"]["invocation_id"] for e in collector.good()
-           for c in e["event"]["contexts"]["data"]
-           if c["schema"] == EVENTS.format("invocation")}
+    ids = {
+        c["data"]["invocation_id"]
+        for e in collector.good()
+        for c in e["event"]["contexts"]["data"]
+        if c["schema"] == EVENTS.format("invocation")
+    }
     assert len(ids) == 3
     tracker.close()
 
@@ -79,14 +87,24 @@ def test_bad_input_from_the_host_is_counted_and_never_raised(tracking_world, col
     with tracker.invocation("run --select secret_model") as bad_command:  # arguments: refused
         pass
     with tracker.invocation("run") as inv:
-        inv.model_run(contents="select 1", status="exploded", execution_time_s=1,
-                      materialization="table")
-        inv.model_run(contents="select 1", status="success", execution_time_s=-5,
-                      materialization="table")
-        inv.model_run(contents="select 1", status="success", execution_time_s=1,
-                      materialization="My Custom Materialization")
-        inv.model_run(contents=None, status="success", execution_time_s=1,  # type: ignore[arg-type]
-                      materialization="table")
+        inv.model_run(
+            contents="select 1", status="exploded", execution_time_s=1, materialization="table"
+        )
+        inv.model_run(
+            contents="select 1", status="success", execution_time_s=-5, materialization="table"
+        )
+        inv.model_run(
+            contents="select 1",
+            status="success",
+            execution_time_s=1,
+            materialization="My Custom Materialization",
+        )
+        inv.model_run(
+            contents=None,
+            status="success",
+            execution_time_s=1,  # type: ignore[arg-type]
+            materialization="table",
+        )
         inv.count("Model Name With Spaces")
         inv.count("model", "many")  # type: ignore[arg-type]
         inv.track(None)  # type: ignore[arg-type]
@@ -94,14 +112,20 @@ def test_bad_input_from_the_host_is_counted_and_never_raised(tracking_world, col
         inv.track("no_such_event", {"x": 1})
         inv.track("platform", {"os": "Linux"})  # a context is not an event
         inv.track("model_run", "not a mapping")  # type: ignore[arg-type]
-        inv.model_run(contents="select 2", status="success", execution_time_s=1,
-                      materialization="table")
+        inv.model_run(
+            contents="select 2", status="success", execution_time_s=1, materialization="table"
+        )
         inv.count("model")
     assert tracker.flush(DELIVER_S)
 
     assert bad_command.invocation_id is not None
-    assert collector.totals() == {"total": 3, "good": 3, "bad": 0, "duplicates": 0,
-                                  "evicted": 0}  # run start, 1 model, run end
+    assert collector.totals() == {
+        "total": 3,
+        "good": 3,
+        "bad": 0,
+        "duplicates": 0,
+        "evicted": 0,
+    }  # run start, 1 model, run end
     assert _data(collector.good()[0])["node_counts"] == {"model": 1}
     assert tracker.stats.invalid >= 12
     tracker.close()
@@ -127,8 +151,9 @@ def test_model_keys_are_keyed_hashes_of_the_contents(tracking_world, collector):
     tracker = Tracker(world.tracked_profile())
     with tracker.invocation("run") as inv:
         for sql in ("select 1", "select 2", "select 1"):
-            inv.model_run(contents=sql, status="success", execution_time_s=0.5,
-                          materialization="view")
+            inv.model_run(
+                contents=sql, status="success", execution_time_s=0.5, materialization="view"
+            )
     assert tracker.flush(DELIVER_S)
 
     keys = [_data(e)["model_key"] for e in collector.good(schema=EVENTS.format("model_run"))[::-1]]
@@ -138,15 +163,20 @@ def test_model_keys_are_keyed_hashes_of_the_contents(tracking_world, collector):
     tracker.close()
 
 
-def test_debug_prints_each_event_and_records_and_writes_nothing(tracking_world, collector,
-                                                               monkeypatch, capfd):
+def test_debug_prints_each_event_and_records_and_writes_nothing(
+    tracking_world, collector, monkeypatch, capfd
+):
     world = tracking_world
     monkeypatch.setenv("TESTAPP_TELEMETRY_DEBUG", "1")
     threads = threading.active_count()
     tracker = Tracker(world.tracked_profile())
     with tracker.invocation("run") as inv:
-        inv.model_run(contents="select SECRET_SQL", status="success", execution_time_s=0.1,
-                      materialization="table")
+        inv.model_run(
+            contents="select SECRET_SQL",
+            status="success",
+            execution_time_s=0.1,
+            materialization="table",
+        )
     tracker.close()
 
     err = capfd.readouterr().err
@@ -160,8 +190,9 @@ def test_debug_prints_each_event_and_records_and_writes_nothing(tracking_world, 
     assert threading.active_count() == threads
 
 
-def test_an_endpoint_that_may_not_receive_is_one_line_and_nothing_else(tracking_world, collector,
-                                                                       monkeypatch, capfd):
+def test_an_endpoint_that_may_not_receive_is_one_line_and_nothing_else(
+    tracking_world, collector, monkeypatch, capfd
+):
     world = tracking_world
     monkeypatch.setenv("TESTAPP_TELEMETRY_ENDPOINT", "http://collector.example.com")
     tracker = Tracker(world.tracked_profile())
@@ -210,11 +241,13 @@ def test_a_broken_catalog_is_one_line_and_nothing_recorded(tracking_world, colle
 
 
 def test_the_cloud_edition_sends_despite_an_opt_out_and_says_so_in_the_context(
-        tracking_world, collector):
+    tracking_world, collector
+):
     world = tracking_world
     world.acknowledge()
-    tracker = Tracker(world.tracked_profile(), edition="cloud",
-                      env={**world.env, "DO_NOT_TRACK": "1"})
+    tracker = Tracker(
+        world.tracked_profile(), edition="cloud", env={**world.env, "DO_NOT_TRACK": "1"}
+    )
     assert tracker.decision.mandatory
     with tracker.invocation("run"):
         pass
@@ -263,12 +296,14 @@ def test_recording_costs_microseconds_on_the_host_thread(tracking_world, collect
     timings = []
     with tracker.invocation("run") as inv:
         for _ in range(200):  # warm-up: the secret, the segment
-            inv.model_run(contents=sql, status="success", execution_time_s=0.1,
-                          materialization="table")
+            inv.model_run(
+                contents=sql, status="success", execution_time_s=0.1, materialization="table"
+            )
         for _ in range(2000):
             started = time.perf_counter_ns()
-            inv.model_run(contents=sql, status="success", execution_time_s=0.1,
-                          materialization="table")
+            inv.model_run(
+                contents=sql, status="success", execution_time_s=0.1, materialization="table"
+            )
             timings.append(time.perf_counter_ns() - started)
     tracker.close()
     world.wait_delivered()
@@ -276,8 +311,10 @@ def test_recording_costs_microseconds_on_the_host_thread(tracking_world, collect
     timings.sort()
     median = statistics.median(timings) / 1000
     p99 = timings[int(len(timings) * 0.99)] / 1000
-    print(f"\nInvocation.model_run on the host thread: median {median:.1f} us, p99 {p99:.1f} us "
-          f"(2000 events, 550-byte contents, each one spooled)")
+    print(
+        f"\nInvocation.model_run on the host thread: median {median:.1f} us, p99 {p99:.1f} us "
+        f"(2000 events, 550-byte contents, each one spooled)"
+    )
     assert median < 2000
 
 
@@ -286,7 +323,8 @@ def _new_threads(before: set[threading.Thread]) -> list[threading.Thread]:
 
 
 def test_recording_starts_no_thread_and_writes_nothing_before_the_first_event(
-        tracking_world, collector):
+    tracking_world, collector
+):
     world = tracking_world
     world.acknowledge()
     before = set(threading.enumerate())
@@ -306,7 +344,8 @@ def test_recording_starts_no_thread_and_writes_nothing_before_the_first_event(
 
 @pytest.mark.parametrize("variable", ["TESTAPP_TELEMETRY_ENDPOINT", "testapp_telemetry_endpoint"])
 def test_an_endpoint_override_wins_over_the_profile_whatever_its_spelling(
-        tracking_world, collector, monkeypatch, variable):
+    tracking_world, collector, monkeypatch, variable
+):
     world = tracking_world
     world.acknowledge()
     monkeypatch.setenv(variable, collector.url)

@@ -31,8 +31,9 @@ def start(spool, url, *, force: bool = False, **settings) -> bool:
     """A detached uploader for ``spool``; its ``settings`` reach it as the environment it
     inherits (``TESTAPP_TELEMETRY_*``), as a host's do."""
     env = {f"TESTAPP_TELEMETRY_{name.upper()}": str(value) for name, value in settings.items()}
-    return start_uploader(spool, TrackerSettings(), url, env_prefix="TESTAPP_", env=env,
-                          force=force)
+    return start_uploader(
+        spool, TrackerSettings(), url, env_prefix="TESTAPP_", env=env, force=force
+    )
 
 
 def test_batches_go_over_one_kept_alive_connection_and_reach_the_log(tracking_world):
@@ -44,19 +45,23 @@ def test_batches_go_over_one_kept_alive_connection_and_reach_the_log(tracking_wo
     finally:
         server.close()
     assert report.sent == 450 and report.batches == 3
-    assert server.connections == 1 and [len(json.loads(b)["data"]) for _, _, b in
-                                        server.requests] == [200, 200, 50]
+    assert server.connections == 1 and [
+        len(json.loads(b)["data"]) for _, _, b in server.requests
+    ] == [200, 200, 50]
     assert spool.segments() == [] and spool.waiting().events == 0
     log = (world.state_dir() / "events.log").read_text().splitlines()
     assert len(log) == 450 and json.loads(log[0])["event"] == "invocation_start"
 
 
 def test_the_collector_gets_valid_events_that_keep_the_eid_they_were_recorded_with(
-        tracking_world, collector):
+    tracking_world, collector
+):
     world = tracking_world
     spool = write_segment(world, 3)
-    recorded = [json.loads(line)["e"] for line in
-                Path(spool.segments()[0].path).read_text(encoding="utf-8").splitlines()[1:]]
+    recorded = [
+        json.loads(line)["e"]
+        for line in Path(spool.segments()[0].path).read_text(encoding="utf-8").splitlines()[1:]
+    ]
     report = deliver(spool, TrackerSettings(), timeout=DELIVER_S)
     assert report.sent == 3
     assert collector.totals() == {"total": 3, "good": 3, "bad": 0, "duplicates": 0, "evicted": 0}
@@ -219,8 +224,9 @@ class _EidServer:
         return self._script.url
 
     def _action(self, connection: int, request: int) -> str:
-        body = next(b for c, r, b in reversed(self._script.requests)
-                    if (c, r) == (connection, request))
+        body = next(
+            b for c, r, b in reversed(self._script.requests) if (c, r) == (connection, request)
+        )
         self.eids.extend(p["eid"] for p in json.loads(body)["data"])
         if self.hold and len(self._script.requests) == 2:
             self.got_first.set()
@@ -232,14 +238,15 @@ class _EidServer:
         self._script.close()
 
 
-def test_an_uploader_killed_mid_batch_loses_nothing_and_its_batch_may_arrive_twice(
-        tracking_world):
+def test_an_uploader_killed_mid_batch_loses_nothing_and_its_batch_may_arrive_twice(tracking_world):
     world = tracking_world
     server = _EidServer(hold=True)
     try:
         spool = write_segment(world, 25, server.url)
-        recorded = [json.loads(line)["e"] for line in
-                    Path(spool.segments()[0].path).read_text(encoding="utf-8").splitlines()[1:]]
+        recorded = [
+            json.loads(line)["e"]
+            for line in Path(spool.segments()[0].path).read_text(encoding="utf-8").splitlines()[1:]
+        ]
         settings = {"batch_size": 10, "request_timeout": 30}
         assert start(spool, server.url, **settings) is True
         assert server.got_first.wait(DELIVER_S), "the second batch never arrived"
@@ -278,17 +285,29 @@ def test_hosts_appending_while_an_uploader_exits_lose_no_wake_up(tracking_world,
     assert collector.wait_for(good=expected, timeout=DELIVER_S), collector.totals()
     assert wait_idle(spool, DELIVER_S)
     assert spool.segments() == [], [s.name for s in spool.segments()]
-    assert collector.totals() == {"total": expected, "good": expected, "bad": 0, "duplicates": 0,
-                                  "evicted": 0}
+    assert collector.totals() == {
+        "total": expected,
+        "good": expected,
+        "bad": 0,
+        "duplicates": 0,
+        "evicted": 0,
+    }
 
 
-def test_an_event_that_breaks_its_schema_is_dropped_alone_and_counted(tracking_world,
-                                                                      collector):
+def test_an_event_that_breaks_its_schema_is_dropped_alone_and_counted(tracking_world, collector):
     world = tracking_world
-    bad = json.dumps({"e": "x", "t": 1, "s": "iglu:dev.telemetry-consent/invocation_start/"
-                      "jsonschema/1-0-0", "d": {"command": "run --select secret"}, "i": "i"})
-    unknown = json.dumps({"e": "y", "t": 1, "s": "iglu:com.example/nope/jsonschema/1-0-0",
-                          "d": {}, "i": "i"})
+    bad = json.dumps(
+        {
+            "e": "x",
+            "t": 1,
+            "s": "iglu:dev.telemetry-consent/invocation_start/jsonschema/1-0-0",
+            "d": {"command": "run --select secret"},
+            "i": "i",
+        }
+    )
+    unknown = json.dumps(
+        {"e": "y", "t": 1, "s": "iglu:com.example/nope/jsonschema/1-0-0", "d": {}, "i": "i"}
+    )
     spool = write_segment(world, 4, lines=[(bad + "\n").encode(), (unknown + "\n").encode()])
     report = deliver(spool, TrackerSettings(), timeout=DELIVER_S)
     assert report.sent == 4 and report.invalid == 2
@@ -331,7 +350,8 @@ def test_a_spool_that_cannot_exist_is_not_waited_for(tracking_world):
 
 
 def test_a_segment_is_in_the_local_log_before_its_receipt_says_it_was_delivered(
-        tracking_world, collector):
+    tracking_world, collector
+):
     """``Tracker.flush`` returns once a segment's receipt is written and the segment is gone;
     whoever then reads ``telemetry log`` must find its events there, not a moment later."""
     from tracking.uploader import Uploader

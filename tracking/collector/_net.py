@@ -28,24 +28,36 @@ def check_bind_host(host: str, allow_non_loopback: bool) -> None:
 def bind_problem(host: str, port: int, exc: OSError) -> str:
     """One line saying why *host*:*port* cannot be listened on, and the fix."""
     if isinstance(exc, socket.gaierror):
-        return (f"{host!r} is neither an IP address nor a name this machine can resolve "
-                f"({exc.strerror}). Fix: leave --host out to listen on {LOOPBACK_HOST}, or give "
-                "an address of this machine")
+        return (
+            f"{host!r} is neither an IP address nor a name this machine can resolve "
+            f"({exc.strerror}). Fix: leave --host out to listen on {LOOPBACK_HOST}, or give "
+            "an address of this machine"
+        )
     if exc.errno == errno.EADDRINUSE:
-        return (f"port {port} on {host} is already in use. Fix: pick another --port "
-                "(0 picks a free one), or stop what listens there")
+        return (
+            f"port {port} on {host} is already in use. Fix: pick another --port "
+            "(0 picks a free one), or stop what listens there"
+        )
     if exc.errno == errno.EADDRNOTAVAIL:
-        return (f"{host} is not an address of this machine, so nothing can listen on it here. "
-                f"Fix: leave --host out to listen on {LOOPBACK_HOST}, or give one of this "
-                "machine's own addresses (see `ip address`)")
+        return (
+            f"{host} is not an address of this machine, so nothing can listen on it here. "
+            f"Fix: leave --host out to listen on {LOOPBACK_HOST}, or give one of this "
+            "machine's own addresses (see `ip address`)"
+        )
     if exc.errno in (errno.EACCES, errno.EPERM) and 0 < port < 1024:
-        return (f"port {port} is below 1024 and needs administrator rights. Fix: pick "
-                "--port 9090, or 0 for a free one")
+        return (
+            f"port {port} is below 1024 and needs administrator rights. Fix: pick "
+            "--port 9090, or 0 for a free one"
+        )
     if exc.errno == errno.EAFNOSUPPORT:
-        return (f"{host} is an IPv6 address and this machine has no IPv6. Fix: leave --host "
-                f"out to listen on {LOOPBACK_HOST}")
-    return (f"cannot listen on {host}:{port}: {exc.strerror or exc}. Fix: check --host and "
-            "--port (--port 0 picks a free one)")
+        return (
+            f"{host} is an IPv6 address and this machine has no IPv6. Fix: leave --host "
+            f"out to listen on {LOOPBACK_HOST}"
+        )
+    return (
+        f"cannot listen on {host}:{port}: {exc.strerror or exc}. Fix: check --host and "
+        "--port (--port 0 picks a free one)"
+    )
 
 
 def family_for(host: str) -> socket.AddressFamily:

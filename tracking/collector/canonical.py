@@ -279,8 +279,10 @@ def parse_atomic(params: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     if type(tnuid) is str:
         fields["network_userid"] = tnuid
     if fields.get("event") == "ad_impression":
-        errors.append("e: 'ad' (ad_impression) has no event schema, so Snowplow's Enrich fails "
-                      "it; track a self-describing event instead (field event)")
+        errors.append(
+            "e: 'ad' (ad_impression) has no event schema, so Snowplow's Enrich fails "
+            "it; track a self-describing event instead (field event)"
+        )
     return fields, errors
 
 

@@ -45,8 +45,9 @@ def draft_04(schema: dict[str, Any]) -> dict[str, Any]:
     that names another json-schema.org draft keeps it."""
     plain = {k: v for k, v in schema.items() if k not in ("$schema", "self")}
     declared = str(schema.get("$schema", ""))
-    plain["$schema"] = _DRAFT04 if ("json-schema.org" not in declared
-                                    or "draft-04" in declared) else declared
+    plain["$schema"] = (
+        _DRAFT04 if ("json-schema.org" not in declared or "draft-04" in declared) else declared
+    )
     return plain
 
 

@@ -77,30 +77,41 @@ def handle(
             return json_reply(200, store.reset())
         if route == "/good" and method in ("GET", "POST"):
             filters = _filters(method, query, body, GOOD_FILTERS, route)
-            return json_reply(200, store.good(
-                schema=_text(filters, "schema"),
-                event_type=_text(filters, "event_type"),
-                contexts=_contexts(filters),
-                duplicates=_flag(filters, "duplicates"),
-                limit=_limit(filters),
-            ))
+            return json_reply(
+                200,
+                store.good(
+                    schema=_text(filters, "schema"),
+                    event_type=_text(filters, "event_type"),
+                    contexts=_contexts(filters),
+                    duplicates=_flag(filters, "duplicates"),
+                    limit=_limit(filters),
+                ),
+            )
         if route == "/bad" and method in ("GET", "POST"):
             filters = _filters(method, query, body, BAD_FILTERS, route)
-            return json_reply(200, store.bad(
-                vendor=_text(filters, "vendor"),
-                version=_text(filters, "version"),
-                limit=_limit(filters),
-            ))
+            return json_reply(
+                200,
+                store.bad(
+                    vendor=_text(filters, "vendor"),
+                    version=_text(filters, "version"),
+                    limit=_limit(filters),
+                ),
+            )
         if (route == "/iglu" or route.startswith("/iglu/")) and method == "GET":
             return _schema(route.removeprefix("/iglu").strip("/"), registry)
         if route == "/ui" and method == "GET":
-            return Reply(200, ui_page(), "text/html; charset=utf-8",
-                         {"Content-Security-Policy": _UI_POLICY, "Cache-Control": "no-store"})
+            return Reply(
+                200,
+                ui_page(),
+                "text/html; charset=utf-8",
+                {"Content-Security-Policy": _UI_POLICY, "Cache-Control": "no-store"},
+            )
     except _BadQuery as exc:
         return json_reply(400, {"error": str(exc)})
     known = " ".join(ROUTES)
-    return json_reply(404, {"error": f"no route for {method} {path}; Path for micro has to be "
-                                     f"one of: {known}"})
+    return json_reply(
+        404, {"error": f"no route for {method} {path}; Path for micro has to be one of: {known}"}
+    )
 
 
 @cache
@@ -126,8 +137,9 @@ def _filters(
         filters.update(posted)
     unknown = sorted(set(filters) - set(known))
     if unknown:
-        raise _BadQuery(f"unknown filter {unknown[0]!r} for /micro{route}; "
-                        f"the filters are: {', '.join(known)}")
+        raise _BadQuery(
+            f"unknown filter {unknown[0]!r} for /micro{route}; the filters are: {', '.join(known)}"
+        )
     return filters
 
 

@@ -208,7 +208,10 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _collect(
-        self, check: Callable[[], list[Outcome]], info: RequestInfo, body: bytes | None,
+        self,
+        check: Callable[[], list[Outcome]],
+        info: RequestInfo,
+        body: bytes | None,
         ticket: int,
     ) -> None:
         """Store the verdicts of an answered request (announced with ``store.expect()``); a
@@ -390,8 +393,13 @@ class Collector:
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """Good events, newest first, exactly as ``POST /micro/good`` with these filters."""
-        return self.store.good(schema=schema, event_type=event_type, contexts=contexts,
-                               duplicates=duplicates, limit=limit)
+        return self.store.good(
+            schema=schema,
+            event_type=event_type,
+            contexts=contexts,
+            duplicates=duplicates,
+            limit=limit,
+        )
 
     def bad(
         self, *, vendor: str | None = None, version: str | None = None, limit: int | None = None

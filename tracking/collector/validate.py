@@ -40,8 +40,11 @@ PAYLOAD_DATA_URI = f"iglu:{SNOWPLOW}/payload_data/jsonschema/1-0-4"
 RAW_LIMIT = 64 * 1024  # characters of an unusable body kept on its bad event
 _B64_ALPHABET = str.maketrans({"+": "-", "/": "_", " ": "-"})
 #: The content types Snowplow's Tp2 adapter accepts for a body (exactly these spellings).
-JSON_CONTENT_TYPES = ("application/json", "application/json; charset=utf-8",
-                      "application/json; charset=UTF-8")
+JSON_CONTENT_TYPES = (
+    "application/json",
+    "application/json; charset=utf-8",
+    "application/json; charset=UTF-8",
+)
 
 
 #: Validated contexts (``cx`` / ``co``) remembered by their raw text: a tracker sends the same
@@ -153,8 +156,9 @@ class EventChecker:
         if not batch_errors:
             # Parameters on the query string of a POST apply to every event, and win (Tp2).
             merged = items if query is None else [{**item, **query} for item in items]
-            return [self.check_event(item, info, body=text, checked_ms=checked_ms)
-                    for item in merged]
+            return [
+                self.check_event(item, info, body=text, checked_ms=checked_ms) for item in merged
+            ]
         if not isinstance(items, list) or not items:
             return whole("; ".join(batch_errors))
         outcomes: list[Outcome] = []
@@ -258,8 +262,9 @@ class EventChecker:
         key = self._contexts_key(params)
         return None if key is None else self._contexts_cache.get(key)
 
-    def _remember_contexts(self, params: Mapping[str, Any], doc: Any,
-                           entities: tuple[Any, ...]) -> None:
+    def _remember_contexts(
+        self, params: Mapping[str, Any], doc: Any, entities: tuple[Any, ...]
+    ) -> None:
         """Called only for contexts that decoded and validated without a single error."""
         key = self._contexts_key(params)
         if key is None:

@@ -16,6 +16,7 @@ def host_flag_layer(value, flag_name):
     profile = replace(DEFAULT_PROFILE, host_flag_name=flag_name)
     return HostFlag().read(ReadContext.now(profile, host_flag=value, env={}, cwd="/"))
 
+
 TRUE_SPELLINGS = ["1", "true", "yes", "y", "t", "on", "TRUE", "Yes", "Y", "T", "On", "oN", " 1 "]
 FALSE_SPELLINGS = ["", "0", "false", "no", "n", "f", "off", "FALSE", "No", "N", "F", "OFF", " "]
 GARBAGE = ["2", "maybe", "nope", "disable", "-1", "1.0", "true!", "ja", "\x1b[31mred"]
@@ -28,6 +29,7 @@ def single_line(warning: str) -> bool:
 
 
 # -- DO_NOT_TRACK -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("value", TRUE_SPELLINGS)
 def test_do_not_track_true_means_off(value):
@@ -65,8 +67,10 @@ def test_do_not_track_garbage_warns_and_counts_as_off(value):
 
 
 def test_do_not_track_false_does_not_turn_tracking_back_on():
-    layers = [do_not_track_layer({"DO_NOT_TRACK": "0"}),
-              env_var_layer({DBT: "false", "DO_NOT_TRACK": "0"}, DEFAULT_PROFILE.env_vars)]
+    layers = [
+        do_not_track_layer({"DO_NOT_TRACK": "0"}),
+        env_var_layer({DBT: "false", "DO_NOT_TRACK": "0"}, DEFAULT_PROFILE.env_vars),
+    ]
     decision = resolve("dbt", Edition(), layers)
     assert not decision.enabled
     assert decision.decided_by == "env_var"
@@ -74,9 +78,14 @@ def test_do_not_track_false_does_not_turn_tracking_back_on():
 
 # -- <PREFIX>SEND_ANONYMOUS_USAGE_STATS -------------------------------------------------------
 
-@pytest.mark.parametrize(("value", "opinion"), [*((v, "on") for v in TRUE_SPELLINGS if v.strip()),
-                                                *((v, "off") for v in FALSE_SPELLINGS
-                                                  if v.strip())])
+
+@pytest.mark.parametrize(
+    ("value", "opinion"),
+    [
+        *((v, "on") for v in TRUE_SPELLINGS if v.strip()),
+        *((v, "off") for v in FALSE_SPELLINGS if v.strip()),
+    ],
+)
 def test_send_anonymous_usage_stats_true_and_false(value, opinion):
     layer = env_var_layer({DBT: value}, DEFAULT_PROFILE.env_vars)
     assert layer.opinion == opinion
@@ -143,6 +152,7 @@ def test_a_profile_with_its_own_prefix_reads_its_own_variable():
 
 
 # -- the host flag ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(("value", "opinion"), [(True, "on"), (False, "off"), (None, None)])
 def test_host_flag(value, opinion):

@@ -29,7 +29,8 @@ def policy(world):
 
 def test_the_candidates_follow_xdg_config_dirs_in_order(world):
     assert DEFAULT_PROFILE.system_policy_paths() == [
-        str(world.policy_path(0)), str(world.policy_path(1))
+        str(world.policy_path(0)),
+        str(world.policy_path(1)),
     ]
 
 
@@ -125,11 +126,17 @@ def test_a_directory_in_place_of_the_policy_fails_closed(world):
     assert (lock.status, lock.opinion) == ("error", "off")
 
 
-@pytest.mark.parametrize("text, shown", [
-    ("telemetry = false\n", 'telemetry must be "on" or "off" (quoted), not false'),
-    ("telemetry = true\n", 'telemetry must be "on" or "off" (quoted), not true'),
-    ('locked = "yes"\ntelemetry = "off"\n', 'locked must be true or false (no quotes), not "yes"'),
-])
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("telemetry = false\n", 'telemetry must be "on" or "off" (quoted), not false'),
+        ("telemetry = true\n", 'telemetry must be "on" or "off" (quoted), not true'),
+        (
+            'locked = "yes"\ntelemetry = "off"\n',
+            'locked must be true or false (no quotes), not "yes"',
+        ),
+    ],
+)
 def test_a_wrong_value_is_quoted_back_as_toml_not_python(world, text, shown):
     world.write_policy(text)
 

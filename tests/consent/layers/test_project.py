@@ -22,8 +22,11 @@ def read(world, cwd: Path | None = None, env: dict | None = None):
 
 def read_with_watched(world, cwd: Path | None = None, env: dict | None = None):
     return project_file_layer(
-        str(cwd or world.project), PROFILE.project_files, PROFILE.flag_key_path,
-        PROFILE.legacy_flag_file, world.env if env is None else env,
+        str(cwd or world.project),
+        PROFILE.project_files,
+        PROFILE.flag_key_path,
+        PROFILE.legacy_flag_file,
+        world.env if env is None else env,
     )
 
 
@@ -32,6 +35,7 @@ def flag_file(value: str, before: str = "") -> str:
 
 
 # -- good values --------------------------------------------------------------------------------
+
 
 def test_flags_false_is_off_with_the_exact_line_as_origin(world):
     path = world.write_project(
@@ -60,8 +64,9 @@ def test_a_flow_mapping_is_read_with_its_line(world):
     assert (layer.opinion, layer.origin) == ("off", f"{path}:2")
 
 
-@pytest.mark.parametrize("word", ["false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF",
-                                  "fAlSe", "oFF"])
+@pytest.mark.parametrize(
+    "word", ["false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", "fAlSe", "oFF"]
+)
 def test_yaml_1_1_false_spellings_are_off(world, word):
     world.write_project(flag_file(word))
     layer = read(world)
@@ -69,8 +74,9 @@ def test_yaml_1_1_false_spellings_are_off(world, word):
     assert layer.status != "error"
 
 
-@pytest.mark.parametrize("word", ["true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON",
-                                  "tRuE"])
+@pytest.mark.parametrize(
+    "word", ["true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON", "tRuE"]
+)
 def test_yaml_1_1_true_spellings_are_on(world, word):
     world.write_project(flag_file(word))
     layer = read(world)
@@ -78,15 +84,18 @@ def test_yaml_1_1_true_spellings_are_on(world, word):
     assert layer.status != "error"
 
 
-@pytest.mark.parametrize("text", [
-    "name: jaffle_shop\n",  # no flags at all
-    "",  # an empty file
-    "# only a comment\n",
-    "flags:\n",  # flags: null
-    "flags:\n  partial_parse: true\n",  # flags without our key
-    f"flags:\n  {KEY}:\n",  # our key, null
-    f"flags:\n  {KEY}: ~\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name: jaffle_shop\n",  # no flags at all
+        "",  # an empty file
+        "# only a comment\n",
+        "flags:\n",  # flags: null
+        "flags:\n  partial_parse: true\n",  # flags without our key
+        f"flags:\n  {KEY}:\n",  # our key, null
+        f"flags:\n  {KEY}: ~\n",
+    ],
+)
 def test_a_project_without_the_flag_has_no_opinion(world, text):
     world.write_project(text)
     layer = read(world)
@@ -102,6 +111,7 @@ def test_outside_any_project_there_is_no_opinion(world):
 
 
 # -- the upward search ---------------------------------------------------------------------------
+
 
 def test_the_search_goes_upward_from_a_nested_subdirectory(world):
     path = world.write_project(flag_file("false"))
@@ -136,6 +146,7 @@ def test_the_files_read_are_reported_for_cheap_rechecks(world):
 
 
 # -- bad input: error, off, one warning line naming the file, the line, the key and the fix ------
+
 
 def _write(world, content):
     return world.write_project(content)
@@ -178,8 +189,11 @@ def _two_megabytes(world):
 BAD = {
     # id: (make the file, line or None, what the warning must also say)
     "malformed yaml": (lambda w: _write(w, "name: x\n\tflags:\n"), 2, "YAML"),
-    "malformed yaml in flags": (lambda w: _write(w, f"flags:\n  {KEY}: false\n  bad: [\n"), 4,
-                                "YAML"),
+    "malformed yaml in flags": (
+        lambda w: _write(w, f"flags:\n  {KEY}: false\n  bad: [\n"),
+        4,
+        "YAML",
+    ),
     "flags is a scalar": (lambda w: _write(w, "name: x\nflags: false\n"), 2, "mapping"),
     "flags is a list": (lambda w: _write(w, f"flags:\n  - {KEY}: false\n"), 2, "mapping"),
     "the document is a list": (lambda w: _write(w, "- flags\n"), 1, "mapping"),
@@ -189,12 +203,21 @@ BAD = {
     "single-quoted no": (lambda w: _write(w, flag_file("'no'")), 2, "quote"),
     "maybe": (lambda w: _write(w, flag_file("maybe")), 2, "maybe"),
     "a number": (lambda w: _write(w, flag_file("0")), 2, "not a boolean"),
-    "y is not a YAML 1.1 boolean for dbt": (lambda w: _write(w, flag_file("y")), 2,
-                                            "not a boolean"),
-    "binary": (lambda w: _write(w, b"\x7fELF\x02\x01\x01\x00\x00\x00" + bytes(range(256))), None,
-               "binary"),
-    "not utf-8": (lambda w: _write(w, f"name: caf\xe9\nflags:\n  {KEY}: false\n".encode("latin-1")),
-                  None, "UTF-8"),
+    "y is not a YAML 1.1 boolean for dbt": (
+        lambda w: _write(w, flag_file("y")),
+        2,
+        "not a boolean",
+    ),
+    "binary": (
+        lambda w: _write(w, b"\x7fELF\x02\x01\x01\x00\x00\x00" + bytes(range(256))),
+        None,
+        "binary",
+    ),
+    "not utf-8": (
+        lambda w: _write(w, f"name: caf\xe9\nflags:\n  {KEY}: false\n".encode("latin-1")),
+        None,
+        "UTF-8",
+    ),
     "a directory": (_directory, None, "directory"),
     "a fifo": (_fifo, None, "regular file"),
     "a symlink loop": (_symlink_loop, None, "cannot be read"),
@@ -202,10 +225,16 @@ BAD = {
     "two megabytes": (_two_megabytes, None, "over 1 MB, which is not read: make it smaller"),
     # A strict profile does not guess which of two values was meant (dbt takes the last one,
     # so an opt-out above an "on" would be lost): it fails closed.
-    "the flag set twice": (lambda w: _write(w, flag_file("false") + f"  {KEY}: true\n"), 3,
-                           "set 2 times (lines 2 and 3)"),
-    "flags: set twice": (lambda w: _write(w, flag_file("false") + "flags:\n  x: 1\n"), 3,
-                         "flags is set 2 times (lines 1 and 3)"),
+    "the flag set twice": (
+        lambda w: _write(w, flag_file("false") + f"  {KEY}: true\n"),
+        3,
+        "set 2 times (lines 2 and 3)",
+    ),
+    "flags: set twice": (
+        lambda w: _write(w, flag_file("false") + "flags:\n  x: 1\n"),
+        3,
+        "flags is set 2 times (lines 1 and 3)",
+    ),
 }
 
 
@@ -229,8 +258,10 @@ def test_bad_input_fails_closed_with_one_clear_line(world, case):
     assert mentions.lower() in warning.lower()
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
-                    reason="root reads a chmod 000 file anyway (FIFO and symlink loop cover it)")
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0,
+    reason="root reads a chmod 000 file anyway (FIFO and symlink loop cover it)",
+)
 def test_an_unreadable_project_file_fails_closed(world):
     path = world.write_project(flag_file("true"))
     path.chmod(0)
@@ -278,10 +309,13 @@ def test_a_billion_laughs_anywhere_fails_closed_with_a_warning(world, value):
 
 
 @pytest.mark.timeout(5)
-@pytest.mark.parametrize("text", [
-    "flags: " + "[" * 100_000,
-    "flags: " + "{a: " * 50_000 + "}" * 50_000,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "flags: " + "[" * 100_000,
+        "flags: " + "{a: " * 50_000 + "}" * 50_000,
+    ],
+)
 def test_absurd_nesting_is_bounded_and_fails_closed(world, text):
     world.write_project(text)
     layer = read(world)
@@ -331,19 +365,22 @@ def test_legacy_profiles_in_home_dot_dbt(world):
 
 
 def test_an_ordinary_profiles_yml_changes_nothing(world):
-    world.write(world.home / ".dbt" / "profiles.yml",
-                "config:\n  partial_parse: true\njaffle_shop:\n  target: dev\n")
+    world.write(
+        world.home / ".dbt" / "profiles.yml",
+        "config:\n  partial_parse: true\njaffle_shop:\n  target: dev\n",
+    )
     path = world.write_project(flag_file("false"))
     layer = read(world)
     assert (layer.opinion, layer.origin, layer.warnings) == ("off", f"{path}:2", ())
 
 
-@pytest.mark.parametrize(("project", "legacy"), [("false", "false"), ("true", "false"),
-                                                 ("false", "true"), ("true", "true")])
+@pytest.mark.parametrize(
+    ("project", "legacy"),
+    [("false", "false"), ("true", "false"), ("false", "true"), ("true", "true")],
+)
 def test_both_places_set_fails_closed_because_dbt_refuses_to_run(world, project, legacy):
     project_path = world.write_project(flag_file(project))
-    legacy_path = world.write(world.home / ".dbt" / "profiles.yml",
-                              LEGACY.replace("false", legacy))
+    legacy_path = world.write(world.home / ".dbt" / "profiles.yml", LEGACY.replace("false", legacy))
     layer = read(world)
     assert (layer.status, layer.opinion) == ("error", "off")
     assert len(layer.warnings) == 1
@@ -366,4 +403,3 @@ def test_a_broken_legacy_file_fails_closed(world):
     layer = read(world)
     assert (layer.status, layer.opinion) == ("error", "off")
     assert any(f"{path}:2" in w for w in layer.warnings)
-

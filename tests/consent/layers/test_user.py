@@ -15,12 +15,15 @@ def read(world):
     return user_config_layer(str(world.user_config_path()))
 
 
-@pytest.mark.parametrize(("text", "opinion", "line"), [
-    (f"{KEY} = false\n", "off", 1),
-    (f"{KEY} = true\n", "on", 1),
-    (f"# written by `telemetry disable`\n\n{KEY}=false\n", "off", 3),
-    (f'"{KEY}" = false\n', "off", 1),
-])
+@pytest.mark.parametrize(
+    ("text", "opinion", "line"),
+    [
+        (f"{KEY} = false\n", "off", 1),
+        (f"{KEY} = true\n", "on", 1),
+        (f"# written by `telemetry disable`\n\n{KEY}=false\n", "off", 3),
+        (f'"{KEY}" = false\n', "off", 1),
+    ],
+)
 def test_a_boolean_is_read_with_its_line(world, text, opinion, line):
     path = world.write_user(text, mode=0o600)
     layer = read(world)

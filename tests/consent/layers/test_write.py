@@ -54,58 +54,90 @@ def test_project_outside_any_project_says_so(world):
         write_project_choice(DEFAULT_PROFILE, False, cwd=str(world.root))
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("name: x\n", "name: x\nflags:\n  send_anonymous_usage_stats: false\n"),
-    ("name: x", "name: x\nflags:\n  send_anonymous_usage_stats: false\n"),
-    ("", "flags:\n  send_anonymous_usage_stats: false\n"),
-    ("# only a comment\n", "# only a comment\nflags:\n  send_anonymous_usage_stats: false\n"),
-    ("flags:\n    other: 1  # keep\n",
-     "flags:\n    send_anonymous_usage_stats: false\n    other: 1  # keep\n"),
-    ("flags:\n  send_anonymous_usage_stats: yes  # was on\n",
-     "flags:\n  send_anonymous_usage_stats: false  # was on\n"),
-    ("flags:\n  send_anonymous_usage_stats:\n", "flags:\n  send_anonymous_usage_stats: false\n"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("name: x\n", "name: x\nflags:\n  send_anonymous_usage_stats: false\n"),
+        ("name: x", "name: x\nflags:\n  send_anonymous_usage_stats: false\n"),
+        ("", "flags:\n  send_anonymous_usage_stats: false\n"),
+        ("# only a comment\n", "# only a comment\nflags:\n  send_anonymous_usage_stats: false\n"),
+        (
+            "flags:\n    other: 1  # keep\n",
+            "flags:\n    send_anonymous_usage_stats: false\n    other: 1  # keep\n",
+        ),
+        (
+            "flags:\n  send_anonymous_usage_stats: yes  # was on\n",
+            "flags:\n  send_anonymous_usage_stats: false  # was on\n",
+        ),
+        (
+            "flags:\n  send_anonymous_usage_stats:\n",
+            "flags:\n  send_anonymous_usage_stats: false\n",
+        ),
+    ],
+)
 def test_text_edits_change_only_the_flag(text, expected):
     assert set_flag(text, KEY, "false") == expected
 
 
 EDITS = {
     # case: (file, the same file with the flag set to false)
-    "CRLF line ends": ("name: x\r\nflags:\r\n  partial_parse: true\r\n",
-                       "name: x\r\nflags:\r\n  send_anonymous_usage_stats: false\r\n"
-                       "  partial_parse: true\r\n"),
-    "CRLF, no flags": ("name: x\r\n",
-                       "name: x\r\nflags:\r\n  send_anonymous_usage_stats: false\r\n"),
-    "document markers": ("---\nname: x\n...\n",
-                         "---\nname: x\nflags:\n  send_anonymous_usage_stats: false\n...\n"),
+    "CRLF line ends": (
+        "name: x\r\nflags:\r\n  partial_parse: true\r\n",
+        "name: x\r\nflags:\r\n  send_anonymous_usage_stats: false\r\n  partial_parse: true\r\n",
+    ),
+    "CRLF, no flags": (
+        "name: x\r\n",
+        "name: x\r\nflags:\r\n  send_anonymous_usage_stats: false\r\n",
+    ),
+    "document markers": (
+        "---\nname: x\n...\n",
+        "---\nname: x\nflags:\n  send_anonymous_usage_stats: false\n...\n",
+    ),
     "markers and a comment after the end": (
         "--- # shop\nname: x\n... # end\n",
-        "--- # shop\nname: x\nflags:\n  send_anonymous_usage_stats: false\n... # end\n"),
+        "--- # shop\nname: x\nflags:\n  send_anonymous_usage_stats: false\n... # end\n",
+    ),
     "anchors and aliases elsewhere": (
         "base: &base {a: 1}\nother: *base\nflags:\n  send_anonymous_usage_stats: true\n",
-        "base: &base {a: 1}\nother: *base\nflags:\n  send_anonymous_usage_stats: false\n"),
+        "base: &base {a: 1}\nother: *base\nflags:\n  send_anonymous_usage_stats: false\n",
+    ),
     "an anchored flags block used nowhere else": (
         "flags: &f\n  partial_parse: true\n",
-        "flags: &f\n  send_anonymous_usage_stats: false\n  partial_parse: true\n"),
-    "flow lists": ("paths: [a, b]   # keep\nname: x\n",
-                   "paths: [a, b]   # keep\nname: x\n"
-                   "flags:\n  send_anonymous_usage_stats: false\n"),
-    "a flow flags mapping": ("flags: {send_anonymous_usage_stats: true, other: 1}\n",
-                             "flags: {send_anonymous_usage_stats: false, other: 1}\n"),
+        "flags: &f\n  send_anonymous_usage_stats: false\n  partial_parse: true\n",
+    ),
+    "flow lists": (
+        "paths: [a, b]   # keep\nname: x\n",
+        "paths: [a, b]   # keep\nname: x\nflags:\n  send_anonymous_usage_stats: false\n",
+    ),
+    "a flow flags mapping": (
+        "flags: {send_anonymous_usage_stats: true, other: 1}\n",
+        "flags: {send_anonymous_usage_stats: false, other: 1}\n",
+    ),
     "a flow flags mapping without the key": (
-        "flags: {other: 1}\n", "flags: {send_anonymous_usage_stats: false, other: 1}\n"),
+        "flags: {other: 1}\n",
+        "flags: {send_anonymous_usage_stats: false, other: 1}\n",
+    ),
     "an empty flow flags mapping": ("flags: {}\n", "flags: {send_anonymous_usage_stats: false}\n"),
-    "a quoted value": ('flags:\n  send_anonymous_usage_stats: "true"  # q\n',
-                       "flags:\n  send_anonymous_usage_stats: false  # q\n"),
-    "flags: with no value": ("flags:\nname: x\n",
-                             "flags:\n  send_anonymous_usage_stats: false\nname: x\n"),
-    "flags: ~": ("flags: ~  # none yet\n",
-                 "flags: {send_anonymous_usage_stats: false}  # none yet\n"),
-    "four-space indentation": ("name: x\nmodels:\n    shop: {}\n",
-                               "name: x\nmodels:\n    shop: {}\nflags:\n    "
-                               "send_anonymous_usage_stats: false\n"),
-    "non-ASCII before the flag": ("# café ☕\nflags:\n  send_anonymous_usage_stats: yes\n",
-                                  "# café ☕\nflags:\n  send_anonymous_usage_stats: false\n"),
+    "a quoted value": (
+        'flags:\n  send_anonymous_usage_stats: "true"  # q\n',
+        "flags:\n  send_anonymous_usage_stats: false  # q\n",
+    ),
+    "flags: with no value": (
+        "flags:\nname: x\n",
+        "flags:\n  send_anonymous_usage_stats: false\nname: x\n",
+    ),
+    "flags: ~": (
+        "flags: ~  # none yet\n",
+        "flags: {send_anonymous_usage_stats: false}  # none yet\n",
+    ),
+    "four-space indentation": (
+        "name: x\nmodels:\n    shop: {}\n",
+        "name: x\nmodels:\n    shop: {}\nflags:\n    send_anonymous_usage_stats: false\n",
+    ),
+    "non-ASCII before the flag": (
+        "# café ☕\nflags:\n  send_anonymous_usage_stats: yes\n",
+        "# café ☕\nflags:\n  send_anonymous_usage_stats: false\n",
+    ),
 }
 
 
@@ -116,19 +148,26 @@ def test_edits_keep_every_other_byte(case):
     assert set_flag(text, KEY, "false") == expected
 
 
-@pytest.mark.parametrize("text, why", [
-    ("flags:\n  send_anonymous_usage_stats: true\n  send_anonymous_usage_stats: false\n",
-     "set 2 times (lines 2 and 3)"),
-    ("flags: &f\n  partial_parse: true\nother: *f\n", "shared through a YAML anchor"),
-    ("off: &off false\nflags:\n  send_anonymous_usage_stats: *off\n",
-     "shared through a YAML anchor"),
-    ("base: &b {send_anonymous_usage_stats: true}\nflags:\n  <<: *b\n", "merge key"),
-    ("flags:\n  send_anonymous_usage_stats: |\n    true\n", "block scalar"),
-    ("flags: [a]\n", "is not a mapping"),
-    ("- a list\n", "not a mapping"),
-    ("name: x\n\tflags:\n", "not valid YAML"),
-    ("vars: !secret x\nflags:\n  send_anonymous_usage_stats: true\n", "cannot be loaded"),
-])
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        (
+            "flags:\n  send_anonymous_usage_stats: true\n  send_anonymous_usage_stats: false\n",
+            "set 2 times (lines 2 and 3)",
+        ),
+        ("flags: &f\n  partial_parse: true\nother: *f\n", "shared through a YAML anchor"),
+        (
+            "off: &off false\nflags:\n  send_anonymous_usage_stats: *off\n",
+            "shared through a YAML anchor",
+        ),
+        ("base: &b {send_anonymous_usage_stats: true}\nflags:\n  <<: *b\n", "merge key"),
+        ("flags:\n  send_anonymous_usage_stats: |\n    true\n", "block scalar"),
+        ("flags: [a]\n", "is not a mapping"),
+        ("- a list\n", "not a mapping"),
+        ("name: x\n\tflags:\n", "not valid YAML"),
+        ("vars: !secret x\nflags:\n  send_anonymous_usage_stats: true\n", "cannot be loaded"),
+    ],
+)
 def test_what_no_minimal_edit_can_do_is_refused_with_the_reason(text, why):
     with pytest.raises(NoMinimalEdit, match=why.replace("(", r"\(").replace(")", r"\)")):
         same_apart_from(text, set_flag(text, KEY, "false"), KEY)
@@ -151,8 +190,9 @@ def test_a_byte_order_mark_is_kept(world):
 
     write_project_choice(DEFAULT_PROFILE, False)
 
-    assert path.read_bytes() == \
-        "\ufeffname: x\nflags:\n  send_anonymous_usage_stats: false\n".encode()
+    assert (
+        path.read_bytes() == "\ufeffname: x\nflags:\n  send_anonymous_usage_stats: false\n".encode()
+    )
 
 
 def _toggle_user(n: int, seed: int) -> None:
@@ -180,8 +220,13 @@ def test_several_processes_toggling_at_once_leave_a_valid_file(world, target):
     decision = world.decide()
     layer = decision.layer("project_file" if target is _toggle_project else "user_config")
     assert layer.status != "error" and layer.opinion in ("on", "off"), layer
-    leftovers = [p for p in os.listdir(world.user_config_path().parent if target is _toggle_user
-                                       else world.project) if p.endswith(".tmp")]
+    leftovers = [
+        p
+        for p in os.listdir(
+            world.user_config_path().parent if target is _toggle_user else world.project
+        )
+        if p.endswith(".tmp")
+    ]
     assert leftovers == []
     if target is _toggle_project:
         text = (world.project / "dbt_project.yml").read_text()

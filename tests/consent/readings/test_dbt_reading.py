@@ -31,7 +31,8 @@ def test_decides_what_dbt_core_decided(name):
 
     assert row.ours["outcome"] == row.case.dbt, (
         f"dbt-core {row.case.dbt}, ours {row.ours['outcome']} "
-        f"(decided by {row.ours['decided_by']}; warnings {row.ours['warnings']})")
+        f"(decided by {row.ours['decided_by']}; warnings {row.ours['warnings']})"
+    )
 
 
 def _warning(name: str) -> str:
@@ -45,8 +46,9 @@ def test_do_not_track_values_dbt_ignores_are_named_with_the_fix(value):
     warning = _warning(f"DO_NOT_TRACK={value!r}")
     typed = value if value == value.strip() else repr(value)  # spaces made visible
 
-    assert warning.startswith(f"dbt does not read DO_NOT_TRACK={typed} as an opt-out: use "
-                              "DO_NOT_TRACK=1")
+    assert warning.startswith(
+        f"dbt does not read DO_NOT_TRACK={typed} as an opt-out: use DO_NOT_TRACK=1"
+    )
 
 
 @pytest.mark.parametrize("value", ["0", "false", ""])
@@ -64,8 +66,7 @@ def test_an_invalid_variable_says_dbt_refuses_to_run_and_sends_nothing():
 def test_an_invalid_variable_in_the_headline_is_not_could_not_be_read():
     from consent.advice import explain_winner
 
-    decision = decide(DEFAULT_PROFILE, env={"DBT_SEND_ANONYMOUS_USAGE_STATS": "maybe"},
-                      cwd=os.sep)
+    decision = decide(DEFAULT_PROFILE, env={"DBT_SEND_ANONYMOUS_USAGE_STATS": "maybe"}, cwd=os.sep)
     text = explain_winner(decision)
 
     assert "could not be read" not in text
@@ -80,9 +81,14 @@ def test_an_opt_out_overwritten_by_a_duplicate_key_is_named():
     assert "it tracks although an opt-out is written above it" in warning
 
 
-@pytest.mark.parametrize("name, shown", [("project flag oFF", "the string 'oFF'"),
-                                         ('project flag "false"', "the string 'false'"),
-                                         ("project flag 0", "the number 0")])
+@pytest.mark.parametrize(
+    "name, shown",
+    [
+        ("project flag oFF", "the string 'oFF'"),
+        ('project flag "false"', "the string 'false'"),
+        ("project flag 0", "the number 0"),
+    ],
+)
 def test_a_flag_dbt_does_not_read_as_a_boolean_says_it_drops_every_flag(name, shown):
     warning = _warning(name)
 
@@ -106,11 +112,24 @@ def test_both_places_set_is_a_refusal_naming_both_files_and_the_fix():
 
 
 def test_a_refusal_beats_every_layer_below_the_admin_lock():
-    refusing = dbt.env_var_layer({"DBT_SEND_ANONYMOUS_USAGE_STATS": "maybe"},
-                                 DEFAULT_PROFILE.env_vars)
-    host_on = resolve("dbt", Edition(), [refusing, replace(refusing, name="host_flag",
-                                                            opinion="on", status="no_opinion",
-                                                            host_refuses=False, warnings=())])
+    refusing = dbt.env_var_layer(
+        {"DBT_SEND_ANONYMOUS_USAGE_STATS": "maybe"}, DEFAULT_PROFILE.env_vars
+    )
+    host_on = resolve(
+        "dbt",
+        Edition(),
+        [
+            refusing,
+            replace(
+                refusing,
+                name="host_flag",
+                opinion="on",
+                status="no_opinion",
+                host_refuses=False,
+                warnings=(),
+            ),
+        ],
+    )
     from consent import Layer
 
     locked = resolve("dbt", Edition(), [refusing, Layer("admin_lock", "on", "on", "policy")])

@@ -28,9 +28,18 @@ from pathlib import Path
 from typing import Any
 
 FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--mute-audio",
+    "--hide-scrollbars",
 )
 CALL_TIMEOUT = 30.0
 _ONTO_3_AND_4 = (
@@ -56,8 +65,9 @@ class BrowserError(RuntimeError):
 class Chromium:
     """One headless browser with one page (a target attached in flat mode)."""
 
-    def __init__(self, executable: str, profile_dir: Path, *, width: int = 1280,
-                 height: int = 800) -> None:
+    def __init__(
+        self, executable: str, profile_dir: Path, *, width: int = 1280, height: int = 800
+    ) -> None:
         commands_read, self._commands = os.pipe()
         self._answers, answers_write = os.pipe()
         # The child's ends go to fds 3 and 4 in a tiny Python trampoline that then execs
@@ -68,10 +78,22 @@ class Chromium:
         for fd in (commands_read, answers_write):
             os.close(fd)
         self._process = subprocess.Popen(
-            [sys.executable, "-c", _ONTO_3_AND_4, str(child_in), str(child_out),
-             executable, *FLAGS, f"--user-data-dir={profile_dir}", "--remote-debugging-pipe",
-             f"--window-size={width},{height}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-c",
+                _ONTO_3_AND_4,
+                str(child_in),
+                str(child_out),
+                executable,
+                *FLAGS,
+                f"--user-data-dir={profile_dir}",
+                "--remote-debugging-pipe",
+                f"--window-size={width},{height}",
+                "about:blank",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             pass_fds=(child_in, child_out),
         )
         os.close(child_in)
@@ -89,9 +111,16 @@ class Chromium:
         self._session = attached["sessionId"]
         for domain in ("Page", "Runtime", "Network"):
             self.call(f"{domain}.enable", session=True)
-        self.call("Emulation.setDeviceMetricsOverride", {
-            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False,
-        }, session=True)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {
+                "width": width,
+                "height": height,
+                "deviceScaleFactor": 1,
+                "mobile": False,
+            },
+            session=True,
+        )
 
     # -- the protocol -----------------------------------------------------------------------
 
@@ -123,8 +152,14 @@ class Chromium:
             if len(self._stderr) < 200:
                 self._stderr.append(line)
 
-    def call(self, method: str, params: dict[str, Any] | None = None, *,
-             session: bool = False, timeout: float = CALL_TIMEOUT) -> dict[str, Any]:
+    def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        session: bool = False,
+        timeout: float = CALL_TIMEOUT,
+    ) -> dict[str, Any]:
         with self._changed:
             self._next_id += 1
             call_id = self._next_id
@@ -137,8 +172,10 @@ class Chromium:
             while call_id not in self._replies:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self._process.poll() is not None:
-                    raise BrowserError(f"{method}: no answer within {timeout} s; "
-                                       f"chromium said: {self.stderr_tail()}")
+                    raise BrowserError(
+                        f"{method}: no answer within {timeout} s; "
+                        f"chromium said: {self.stderr_tail()}"
+                    )
                 self._changed.wait(remaining)
             reply = self._replies.pop(call_id)
         if "error" in reply:
@@ -154,8 +191,11 @@ class Chromium:
         """Navigate and wait for the load event."""
         loads_before = self._count("Page.loadEventFired")
         self.call("Page.navigate", {"url": url}, session=True)
-        self.wait_until(lambda: self._count("Page.loadEventFired") > loads_before,
-                        timeout=timeout, what=f"{url} to load")
+        self.wait_until(
+            lambda: self._count("Page.loadEventFired") > loads_before,
+            timeout=timeout,
+            what=f"{url} to load",
+        )
 
     def _count(self, method: str) -> int:
         with self._changed:
@@ -163,9 +203,15 @@ class Chromium:
 
     def evaluate(self, expression: str) -> Any:
         """The JSON value of a JavaScript expression in the page (promises are awaited)."""
-        result = self.call("Runtime.evaluate", {
-            "expression": expression, "returnByValue": True, "awaitPromise": True,
-        }, session=True)
+        result = self.call(
+            "Runtime.evaluate",
+            {
+                "expression": expression,
+                "returnByValue": True,
+                "awaitPromise": True,
+            },
+            session=True,
+        )
         if "exceptionDetails" in result:
             raise BrowserError(f"{expression[:80]}: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -191,8 +237,11 @@ class Chromium:
 
     def requested_urls(self) -> list[str]:
         with self._changed:
-            return [event["params"]["request"]["url"] for event in self.events
-                    if event.get("method") == "Network.requestWillBeSent"]
+            return [
+                event["params"]["request"]["url"]
+                for event in self.events
+                if event.get("method") == "Network.requestWillBeSent"
+            ]
 
     def screenshot(self, path: Path) -> Path:
         data = self.call("Page.captureScreenshot", {"format": "png"}, session=True)["data"]

@@ -39,19 +39,29 @@ def _maybe(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _record(properties: dict[str, Any]) -> dict[str, Any]:
     """An object with exactly these keys."""
-    return {"type": "object", "properties": properties, "required": list(properties),
-            "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
 
 
 _STRING = {"type": "string"}
 _INSTANT = {"type": "string", "pattern": _ISO}
 _SELF_DESCRIBING = _record({"schema": {"type": "string", "pattern": _IGLU}, "data": {}})
 #: The SDK's ``Contexts``: ``{}`` when empty, else the ``contexts`` wrapper.
-_CONTEXTS = {"anyOf": [
-    {"type": "object", "maxProperties": 0},
-    _record({"schema": {"const": CONTEXTS},
-             "data": {"type": "array", "items": _SELF_DESCRIBING, "minItems": 1}}),
-]}
+_CONTEXTS = {
+    "anyOf": [
+        {"type": "object", "maxProperties": 0},
+        _record(
+            {
+                "schema": {"const": CONTEXTS},
+                "data": {"type": "array", "items": _SELF_DESCRIBING, "minItems": 1},
+            }
+        ),
+    ]
+}
 _UNSTRUCT = _maybe(_record({"schema": {"const": UNSTRUCT}, "data": _SELF_DESCRIBING}))
 
 # Scala type -> JSON Schema, for the SDK's field table below.
@@ -117,58 +127,74 @@ event_format Option[String]; event_version Option[String]; event_fingerprint Opt
 true_tstamp Option[Instant]
 """
 SDK_FIELDS: list[tuple[str, str]] = [
-    tuple(item.split()) for item in SDK_EVENT_FIELDS.replace("\n", " ").split(";")  # type: ignore[misc]
+    tuple(item.split())
+    for item in SDK_EVENT_FIELDS.replace("\n", " ").split(";")  # type: ignore[misc]
 ]
 
 CANONICAL_EVENT = _record({name: _TYPES[scala] for name, scala in SDK_FIELDS})
 
 _API = _record({"vendor": _STRING, "version": _STRING})
 _SOURCE = _record({"name": _STRING, "encoding": {"const": "UTF-8"}, "hostname": _maybe(_STRING)})
-_CONTEXT = _record({
-    "timestamp": _INSTANT,
-    "ipAddress": _maybe(_STRING),
-    "useragent": _maybe(_STRING),
-    "refererUri": _maybe(_STRING),
-    "headers": {"type": "array", "items": {"type": "string", "pattern": r"^[^:]+: "}},
-    "userId": _maybe({"type": "string", "pattern": _UUID}),
-})
-RAW_EVENT = _record({
-    "api": _API,
-    "parameters": {"type": "object", "additionalProperties": _maybe(_STRING)},
-    "contentType": _maybe(_STRING),
-    "source": _SOURCE,
-    "context": _CONTEXT,
-})
-COLLECTOR_PAYLOAD = _record({
-    "api": _API,
-    "querystring": {"type": "array", "items": {"type": "string", "pattern": "="}},
-    "contentType": _maybe(_STRING),
-    "body": _maybe(_STRING),
-    "source": _SOURCE,
-    "context": _CONTEXT,
-})
-GOOD_EVENT = _record({
-    "rawEvent": RAW_EVENT,
-    "eventType": _maybe(_STRING),
-    "schema": _maybe({"type": "string", "pattern": _IGLU}),
-    "contexts": {"type": "array", "items": {"type": "string", "pattern": _IGLU}},
-    "event": CANONICAL_EVENT,
-    "incomplete": {"const": False},
-})
-BAD_EVENT = _record({
-    "collectorPayload": _maybe(COLLECTOR_PAYLOAD),
-    "rawEvent": _maybe(RAW_EVENT),
-    "errors": {"type": "array", "items": _STRING, "minItems": 1},
-})
-SUMMARY = _record({name: {"type": "integer", "minimum": 0}
-                   for name in ("total", "good", "bad", "duplicates", "evicted")})
+_CONTEXT = _record(
+    {
+        "timestamp": _INSTANT,
+        "ipAddress": _maybe(_STRING),
+        "useragent": _maybe(_STRING),
+        "refererUri": _maybe(_STRING),
+        "headers": {"type": "array", "items": {"type": "string", "pattern": r"^[^:]+: "}},
+        "userId": _maybe({"type": "string", "pattern": _UUID}),
+    }
+)
+RAW_EVENT = _record(
+    {
+        "api": _API,
+        "parameters": {"type": "object", "additionalProperties": _maybe(_STRING)},
+        "contentType": _maybe(_STRING),
+        "source": _SOURCE,
+        "context": _CONTEXT,
+    }
+)
+COLLECTOR_PAYLOAD = _record(
+    {
+        "api": _API,
+        "querystring": {"type": "array", "items": {"type": "string", "pattern": "="}},
+        "contentType": _maybe(_STRING),
+        "body": _maybe(_STRING),
+        "source": _SOURCE,
+        "context": _CONTEXT,
+    }
+)
+GOOD_EVENT = _record(
+    {
+        "rawEvent": RAW_EVENT,
+        "eventType": _maybe(_STRING),
+        "schema": _maybe({"type": "string", "pattern": _IGLU}),
+        "contexts": {"type": "array", "items": {"type": "string", "pattern": _IGLU}},
+        "event": CANONICAL_EVENT,
+        "incomplete": {"const": False},
+    }
+)
+BAD_EVENT = _record(
+    {
+        "collectorPayload": _maybe(COLLECTOR_PAYLOAD),
+        "rawEvent": _maybe(RAW_EVENT),
+        "errors": {"type": "array", "items": _STRING, "minItems": 1},
+    }
+)
+SUMMARY = _record(
+    {
+        name: {"type": "integer", "minimum": 0}
+        for name in ("total", "good", "bad", "duplicates", "evicted")
+    }
+)
 
 
 def check_shape(entry: Any, schema: dict[str, Any]) -> None:
     """Fail naming every field that does not match (not just the first)."""
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(entry), key=str)
     assert not errors, "\n".join(
-        f"{'/'.join(map(str, e.absolute_path)) or '(entry)'}: {e.message}" for e in errors[:20])
+        f"{'/'.join(map(str, e.absolute_path)) or '(entry)'}: {e.message}" for e in errors[:20]
+    )
 
 
 def check_good(entries: list[dict[str, Any]]) -> None:
@@ -184,13 +210,14 @@ def check_bad(entries: list[dict[str, Any]]) -> None:
 
 # -- schemas and trackers -----------------------------------------------------------------
 
+
 def write_schema(root: Path, uri: str, body: dict[str, Any]) -> None:
     vendor, name, fmt, version = uri.removeprefix("iglu:").split("/")
     path = root / vendor / name / fmt / version
     path.parent.mkdir(parents=True, exist_ok=True)
     schema = {
         "$schema": "http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/schema/"
-                   "jsonschema/1-0-0#",
+        "jsonschema/1-0-0#",
         "self": {"vendor": vendor, "name": name, "format": fmt, "version": version},
         **body,
     }
@@ -198,26 +225,39 @@ def write_schema(root: Path, uri: str, body: dict[str, Any]) -> None:
 
 
 def write_test_schemas(root: Path) -> Path:
-    write_schema(root, SIGNUP, {
-        "type": "object",
-        "properties": {
-            "plan": {"type": "string", "enum": ["free", "pro"]},
-            "seats": {"type": "integer", "minimum": 1},
-            "note": {"type": "string"},
+    write_schema(
+        root,
+        SIGNUP,
+        {
+            "type": "object",
+            "properties": {
+                "plan": {"type": "string", "enum": ["free", "pro"]},
+                "seats": {"type": "integer", "minimum": 1},
+                "note": {"type": "string"},
+            },
+            "required": ["plan"],
+            "additionalProperties": False,
         },
-        "required": ["plan"],
-        "additionalProperties": False,
-    })
-    write_schema(root, TEAM, {
-        "type": "object",
-        "properties": {"size": {"type": "integer"}},
-        "additionalProperties": False,
-    })
+    )
+    write_schema(
+        root,
+        TEAM,
+        {
+            "type": "object",
+            "properties": {"size": {"type": "integer"}},
+            "additionalProperties": False,
+        },
+    )
     return root
 
 
-def snowplow_tracker(collector: Collector, *, method: str = "post", encode_base64: bool = True,
-                     sent: list[dict[str, Any]] | None = None) -> Tracker:
+def snowplow_tracker(
+    collector: Collector,
+    *,
+    method: str = "post",
+    encode_base64: bool = True,
+    sent: list[dict[str, Any]] | None = None,
+) -> Tracker:
     """Snowplow's own Python tracker, one event per request; *sent* collects what it sent."""
     emitter = Emitter(
         collector.url.removeprefix("http://"),
@@ -230,8 +270,9 @@ def snowplow_tracker(collector: Collector, *, method: str = "post", encode_base6
     return Tracker("tests", emitter, app_id="collector-tests", encode_base64=encode_base64)
 
 
-def signup(data: dict[str, Any], contexts: list[SelfDescribingJson] | None = None
-           ) -> SelfDescribing:
+def signup(
+    data: dict[str, Any], contexts: list[SelfDescribingJson] | None = None
+) -> SelfDescribing:
     return SelfDescribing(SelfDescribingJson(SIGNUP, data), context=contexts)
 
 

@@ -45,8 +45,9 @@ def _post_tp2(collector: Collector, body: bytes | dict, **kwargs) -> requests.Re
     """A tp2 POST as a tracker sends it (JSON, ``application/json; charset=utf-8``)."""
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     headers = {"Content-Type": "application/json; charset=utf-8", **kwargs.pop("headers", {})}
-    return requests.post(collector.url + TP2_PATH, data=data, headers=headers, timeout=TIMEOUT,
-                         **kwargs)
+    return requests.post(
+        collector.url + TP2_PATH, data=data, headers=headers, timeout=TIMEOUT, **kwargs
+    )
 
 
 # -- good events ----------------------------------------------------------------
@@ -59,7 +60,11 @@ def test_a_tracked_self_describing_event_shows_in_micro_good_decoded(collector: 
     )
 
     assert _micro(collector, "all") == {
-        "total": 1, "good": 1, "bad": 0, "duplicates": 0, "evicted": 0
+        "total": 1,
+        "good": 1,
+        "bad": 0,
+        "duplicates": 0,
+        "evicted": 0,
     }
     [good] = _micro(collector, "good")
     check_good([good])
@@ -67,16 +72,15 @@ def test_a_tracked_self_describing_event_shows_in_micro_good_decoded(collector: 
     assert good["eventType"] == "unstruct"
     assert good["contexts"] == [TEAM]
     assert good["event"]["unstruct_event"]["data"] == {
-        "schema": SIGNUP, "data": {"plan": "pro", "seats": 3}
+        "schema": SIGNUP,
+        "data": {"plan": "pro", "seats": 3},
     }
     assert context_entities(good) == [{"schema": TEAM, "data": {"size": 7}}]
     assert good["event"]["event_id"] == event_id and good["event"]["app_id"] == "collector-tests"
     raw = good["rawEvent"]["parameters"]
     assert raw["e"] == "ue" and raw["eid"] == event_id and raw["aid"] == "collector-tests"
     assert "ue_px" in raw and "cx" in raw  # the tracker base64-encodes by default
-    assert good["rawEvent"]["api"] == {
-        "vendor": "com.snowplowanalytics.snowplow", "version": "tp2"
-    }
+    assert good["rawEvent"]["api"] == {"vendor": "com.snowplowanalytics.snowplow", "version": "tp2"}
     assert collector.good() == [good]
 
 
@@ -176,14 +180,19 @@ def test_a_non_json_body_is_bad_and_the_collector_keeps_working(collector: Colle
 
 def test_a_body_not_sent_as_json_is_bad_naming_the_content_type(collector: Collector) -> None:
     body = {"schema": PAYLOAD_DATA, "data": [{"e": "pv", "p": "pc", "tv": "t"}]}
-    requests.post(collector.url + TP2_PATH, data=json.dumps(body), timeout=TIMEOUT,
-                  headers={"Content-Type": "text/plain"})
+    requests.post(
+        collector.url + TP2_PATH,
+        data=json.dumps(body),
+        timeout=TIMEOUT,
+        headers={"Content-Type": "text/plain"},
+    )
     requests.post(collector.url + TP2_PATH, data=json.dumps(body), timeout=TIMEOUT)
 
     missing, text = collector.bad()
     check_bad([missing, text])
     assert text["errors"][0].startswith(
-        "contentType: 'text/plain', expected one of application/json")
+        "contentType: 'text/plain', expected one of application/json"
+    )
     assert missing["errors"][0].startswith("contentType: missing, expected one of")
     assert missing["collectorPayload"]["contentType"] is None
 
@@ -241,11 +250,15 @@ def test_a_batch_violating_payload_data_rejects_every_event_naming_the_culprit(
         ({"e": "xx", "p": "pc", "tv": "t"}, "e: 'xx' is not a valid event type"),
         ({"e": "ad", "p": "pc", "tv": "t"}, "e: 'ad' (ad_impression) has no event schema"),
         ({"e": "pv", "p": "desktop", "tv": "t"}, "p: 'desktop' is not a valid platform"),
-        ({"e": "pv", "p": "pc", "tv": "t", "eid": "invalidEventId"},
-         "eid: 'invalidEventId' is not a UUID (field event_id)"),
-        ({"e": "pv", "p": "pc", "tv": "t", "dtm": "yesterday"},
-         "dtm: 'yesterday' is not in the expected format: ms since epoch "
-         "(field dvce_created_tstamp)"),
+        (
+            {"e": "pv", "p": "pc", "tv": "t", "eid": "invalidEventId"},
+            "eid: 'invalidEventId' is not a UUID (field event_id)",
+        ),
+        (
+            {"e": "pv", "p": "pc", "tv": "t", "dtm": "yesterday"},
+            "dtm: 'yesterday' is not in the expected format: ms since epoch "
+            "(field dvce_created_tstamp)",
+        ),
         ({"e": "pv", "p": "pc", "tv": "t", "vid": "1.5"}, "vid: '1.5' is not an integer"),
         ({"e": "se", "p": "pc", "tv": "t", "se_va": "lots"}, "se_va: 'lots' is not a number"),
         ({"e": "pv", "p": "pc", "tv": "t", "res": "wide"}, "res: 'wide' is not WIDTHxHEIGHT"),

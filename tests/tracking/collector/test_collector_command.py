@@ -39,8 +39,15 @@ def _telemetry(*args: str) -> list[str]:
 
 def _start(argv: list[str]) -> tuple[subprocess.Popen[str], str]:
     """Start a collector command; its URL once it says it listens."""
-    process = subprocess.Popen(argv, env=_env(), cwd=REPO, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        argv,
+        env=_env(),
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert process.stderr is not None
     line = process.stderr.readline()
     assert "listening on " in line, line + process.communicate(timeout=HANG_BOUND_S)[1]
@@ -64,8 +71,9 @@ def _busy_clients(url: str, stop: threading.Event) -> list[socket.socket]:
     halfway = socket.create_connection((host, int(port)), timeout=5)
     halfway.sendall(b"POST /com.snowplowanalytics.snowplow/tp2 HTTP/1.1\r\nContent-Length: 999")
     silent = socket.create_connection((host, int(port)), timeout=5)
-    body = json.dumps({"schema": PAYLOAD_DATA,
-                       "data": [{"e": "pv", "p": "pc", "tv": "t"}] * 500}).encode()
+    body = json.dumps(
+        {"schema": PAYLOAD_DATA, "data": [{"e": "pv", "p": "pc", "tv": "t"}] * 500}
+    ).encode()
 
     def post_forever() -> None:
         for _ in range(10_000):  # bounded; ends when the collector goes away
@@ -73,8 +81,10 @@ def _busy_clients(url: str, stop: threading.Event) -> list[socket.socket]:
                 return
             try:
                 request = urllib.request.Request(
-                    url + "/com.snowplowanalytics.snowplow/tp2", data=body,
-                    headers={"Content-Type": "application/json; charset=utf-8"})
+                    url + "/com.snowplowanalytics.snowplow/tp2",
+                    data=body,
+                    headers={"Content-Type": "application/json; charset=utf-8"},
+                )
                 urllib.request.urlopen(request, timeout=2).close()
             except OSError:
                 return
@@ -115,8 +125,13 @@ def test_ctrl_c_stops_python_m_tracking_collector_promptly(tmp_path: Path) -> No
     ready = tmp_path / "ready"
     process = subprocess.Popen(
         [sys.executable, "-m", "tracking.collector", "--port", "0", "--ready-file", str(ready)],
-        env=_env(), cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        env=_env(),
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + HANG_BOUND_S
     while not ready.exists():
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
@@ -134,9 +149,15 @@ def test_ctrl_c_stops_python_m_tracking_collector_promptly(tmp_path: Path) -> No
 
 
 def test_an_address_of_another_machine_names_the_address_not_the_port() -> None:
-    done = subprocess.run(_telemetry("collector", "--host", NOT_OURS, "--port", "0"),
-                          env=_env(), cwd=REPO, capture_output=True, text=True,
-                          timeout=HANG_BOUND_S * 3, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        _telemetry("collector", "--host", NOT_OURS, "--port", "0"),
+        env=_env(),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=HANG_BOUND_S * 3,
+        stdin=subprocess.DEVNULL,
+    )
 
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
@@ -146,14 +167,21 @@ def test_an_address_of_another_machine_names_the_address_not_the_port() -> None:
 
 
 def test_a_host_name_that_does_not_resolve_says_so() -> None:
-    done = subprocess.run(_telemetry("collector", "--host", "no-such-host.invalid", "--port", "0"),
-                          env=_env(), cwd=REPO, capture_output=True, text=True,
-                          timeout=HANG_BOUND_S * 3, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        _telemetry("collector", "--host", "no-such-host.invalid", "--port", "0"),
+        env=_env(),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=HANG_BOUND_S * 3,
+        stdin=subprocess.DEVNULL,
+    )
 
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
-    assert ("'no-such-host.invalid' is neither an IP address nor a name this machine can "
-            "resolve") in line
+    assert (
+        "'no-such-host.invalid' is neither an IP address nor a name this machine can resolve"
+    ) in line
 
 
 def test_a_busy_port_still_says_pick_another_port() -> None:
@@ -161,9 +189,15 @@ def test_a_busy_port_still_says_pick_another_port() -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        done = subprocess.run(_telemetry("collector", "--port", str(port)), env=_env(), cwd=REPO,
-                              capture_output=True, text=True, timeout=HANG_BOUND_S * 3,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            _telemetry("collector", "--port", str(port)),
+            env=_env(),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=HANG_BOUND_S * 3,
+            stdin=subprocess.DEVNULL,
+        )
 
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
@@ -173,8 +207,13 @@ def test_a_busy_port_still_says_pick_another_port() -> None:
 def test_python_m_tracking_collector_names_the_address_too() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "tracking.collector", "--host", NOT_OURS, "--port", "0"],
-        env=_env(), cwd=REPO, capture_output=True, text=True, timeout=HANG_BOUND_S * 3,
-        stdin=subprocess.DEVNULL)
+        env=_env(),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=HANG_BOUND_S * 3,
+        stdin=subprocess.DEVNULL,
+    )
 
     assert done.returncode == 1
     assert done.stderr.startswith(f"collector: {NOT_OURS} is not an address of this machine")
@@ -184,8 +223,9 @@ def test_max_events_bounds_what_the_command_keeps() -> None:
     process, url = _start(_telemetry("collector", "--port", "0", "--max-events", "2"))
     try:
         for index in range(3):
-            urllib.request.urlopen(f"{url}/i?e=se&p=pc&tv=t&se_ca={index}&se_ac=a",
-                                   timeout=5).close()
+            urllib.request.urlopen(
+                f"{url}/i?e=se&p=pc&tv=t&se_ca={index}&se_ac=a", timeout=5
+            ).close()
         with urllib.request.urlopen(f"{url}/micro/all", timeout=5) as answer:
             counts = json.load(answer)
         with urllib.request.urlopen(f"{url}/micro/good", timeout=5) as answer:

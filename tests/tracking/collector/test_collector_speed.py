@@ -42,27 +42,42 @@ def _contexts(*entities) -> dict:
 PLATFORM = DEFAULT_CATALOG.get("platform")
 INVOCATION = DEFAULT_CATALOG.get("invocation")
 MODEL_RUN = DEFAULT_CATALOG.get("model_run")
-GOOD_CX = _b64(_contexts({"schema": PLATFORM.iglu_uri, "data": PLATFORM.example},
-                         {"schema": INVOCATION.iglu_uri, "data": INVOCATION.example}))
+GOOD_CX = _b64(
+    _contexts(
+        {"schema": PLATFORM.iglu_uri, "data": PLATFORM.example},
+        {"schema": INVOCATION.iglu_uri, "data": INVOCATION.example},
+    )
+)
 UE = _b64({"schema": UNSTRUCT, "data": {"schema": MODEL_RUN.iglu_uri, "data": MODEL_RUN.example}})
 BASE = {"e": "ue", "p": "pc", "tv": "py-1.1.0", "ue_px": UE}
 
 CASES = [
     {**BASE, "cx": GOOD_CX},
-    {**BASE, "cx": GOOD_CX,
-     "ue_px": _b64({"schema": UNSTRUCT, "data": {"schema": MODEL_RUN.iglu_uri, "data": {"x": 1}}})},
+    {
+        **BASE,
+        "cx": GOOD_CX,
+        "ue_px": _b64(
+            {"schema": UNSTRUCT, "data": {"schema": MODEL_RUN.iglu_uri, "data": {"x": 1}}}
+        ),
+    },
     {**BASE, "cx": GOOD_CX, "co": json.dumps(_contexts())},  # both set
     {**BASE, "co": json.dumps(_contexts({"schema": PLATFORM.iglu_uri, "data": PLATFORM.example}))},
     {**BASE, "cx": _b64(_contexts({"schema": PLATFORM.iglu_uri, "data": {"os": 7}}))},
-    {**BASE, "cx": _b64(_contexts({"schema": "iglu:acme.test/nothing/jsonschema/1-0-0",
-                                   "data": {}}))},
+    {
+        **BASE,
+        "cx": _b64(_contexts({"schema": "iglu:acme.test/nothing/jsonschema/1-0-0", "data": {}})),
+    },
     {**BASE, "cx": _b64({"schema": UNSTRUCT, "data": []})},  # wrong wrapper
     {**BASE, "cx": _b64(_contexts({"schema": PLATFORM.iglu_uri}))},  # entity without data
     {**BASE, "cx": "!!!not base64"},
     {**BASE, "cx": _b64("NaN")[:-2] + "=="},
     {**BASE, "cx": GOOD_CX.rstrip("=")},  # unpadded: the same contexts, another raw text
-    {**BASE, "cx": _b64(_contexts({"schema": PLATFORM.iglu_uri, "data": PLATFORM.example}),
-                        standard=True)},
+    {
+        **BASE,
+        "cx": _b64(
+            _contexts({"schema": PLATFORM.iglu_uri, "data": PLATFORM.example}), standard=True
+        ),
+    },
     {**BASE, "cx": 12345},  # not a string (only payload_data would refuse it)
     {"e": "pv", "p": "pc", "tv": "t", "cx": GOOD_CX},
     {"e": "ue", "p": "pc", "tv": "t", "cx": GOOD_CX},  # no ue_px
@@ -76,8 +91,9 @@ def _verdicts(checker: EventChecker, cases) -> list[dict]:
     for params in cases:
         verdict = checker.check_event(dict(params), INFO).to_json()
         if "event" in verdict:
-            verdict["event"] = {k: v for k, v in verdict["event"].items()
-                                if k not in ("etl_tstamp", "event_id")}
+            verdict["event"] = {
+                k: v for k, v in verdict["event"].items() if k not in ("etl_tstamp", "event_id")
+            }
         verdicts.append(verdict)
     return verdicts
 
@@ -101,9 +117,19 @@ def test_contexts_with_an_error_are_checked_again_each_time(tmp_path: Path):
     assert before["errors"] == [f"schema not found: {TEAM}"]
     path = tmp_path / "acme.test" / "team" / "jsonschema" / "1-0-0"
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"self": {"vendor": "acme.test", "name": "team",
-                                         "format": "jsonschema", "version": "1-0-0"},
-                                "type": "object"}))
+    path.write_text(
+        json.dumps(
+            {
+                "self": {
+                    "vendor": "acme.test",
+                    "name": "team",
+                    "format": "jsonschema",
+                    "version": "1-0-0",
+                },
+                "type": "object",
+            }
+        )
+    )
     after = checker.check_event({**BASE, "cx": cx}, INFO).to_json()
     assert "errors" not in after and after["contexts"] == [TEAM]
     assert after["event"]["contexts"]["data"] == [{"schema": TEAM, "data": {"size": 3}}]
@@ -122,8 +148,10 @@ def _body(count: int, marker: str) -> bytes:
     builder = PayloadBuilder(namespace=marker, app_id=marker)
     contexts = [(PLATFORM.iglu_uri, PLATFORM.example), (INVOCATION.iglu_uri, INVOCATION.example)]
     cx = builder.encode_contexts(contexts)
-    payloads = [builder.build(MODEL_RUN.iglu_uri, MODEL_RUN.example, dtm=index, cx=cx)
-                for index in range(count)]
+    payloads = [
+        builder.build(MODEL_RUN.iglu_uri, MODEL_RUN.example, dtm=index, cx=cx)
+        for index in range(count)
+    ]
     return json.dumps({"schema": PAYLOAD_DATA_SCHEMA, "data": payloads}).encode()
 
 
@@ -137,14 +165,23 @@ def test_answered_before_validated_yet_read_in_arrival_order_on_any_connection(r
             # answered: the tiny one is validated first, but stored second.
             for marker, count in ((f"big{round_}", 2000), (f"tiny{round_}", 1)):
                 conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-                conn.request("POST", TP2_PATH, body=_body(count, marker),
-                             headers={"Content-Type": "application/json"})
+                conn.request(
+                    "POST",
+                    TP2_PATH,
+                    body=_body(count, marker),
+                    headers={"Content-Type": "application/json"},
+                )
                 response = conn.getresponse()
                 assert response.status == 200 and response.read() == b"ok"
                 conn.close()
                 expected += [marker] * count
         # Read right away, on yet another connection: every answered request is there, in order.
         good = collector.good()
-        assert collector.totals() == {"total": len(expected), "good": len(expected), "bad": 0,
-                                      "duplicates": 0, "evicted": 0}
+        assert collector.totals() == {
+            "total": len(expected),
+            "good": len(expected),
+            "bad": 0,
+            "duplicates": 0,
+            "evicted": 0,
+        }
     assert [event["event"]["name_tracker"] for event in good] == expected[::-1]  # newest first

@@ -66,6 +66,7 @@ def mixed(collector: Collector) -> Collector:
 
 # -- /micro/all and /micro/reset -------------------------------------------------------------
 
+
 def test_all_counts_good_and_bad_and_answers_get_and_post(mixed: Collector) -> None:
     counts = _get(mixed, "all")
     check_shape(counts, SUMMARY)
@@ -87,6 +88,7 @@ def test_reset_by_get_or_post_forgets_everything_and_answers_the_zero_counts(
 
 # -- /micro/good ---------------------------------------------------------------------------
 
+
 def test_good_lists_every_good_event_newest_first(mixed: Collector) -> None:
     good = _get(mixed, "good")
     check_good(good)
@@ -95,14 +97,17 @@ def test_good_lists_every_good_event_newest_first(mixed: Collector) -> None:
     assert mixed.good() == good
 
 
-@pytest.mark.parametrize(("filters", "expected"), [
-    ({"schema": SIGNUP}, [{"plan": "free"}, {"plan": "pro"}]),
-    ({"event_type": "unstruct"}, [{"plan": "free"}, {"plan": "pro"}]),
-    ({"contexts": [TEAM]}, [{"plan": "pro"}]),
-    ({"schema": SIGNUP, "limit": 1}, [{"plan": "free"}]),  # limit keeps the newest
-    ({"schema": SIGNUP, "contexts": [TEAM, "iglu:acme.test/nope/jsonschema/1-0-0"]}, []),
-    ({"event_type": "page_ping"}, []),
-])
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"schema": SIGNUP}, [{"plan": "free"}, {"plan": "pro"}]),
+        ({"event_type": "unstruct"}, [{"plan": "free"}, {"plan": "pro"}]),
+        ({"contexts": [TEAM]}, [{"plan": "pro"}]),
+        ({"schema": SIGNUP, "limit": 1}, [{"plan": "free"}]),  # limit keeps the newest
+        ({"schema": SIGNUP, "contexts": [TEAM, "iglu:acme.test/nope/jsonschema/1-0-0"]}, []),
+        ({"event_type": "page_ping"}, []),
+    ],
+)
 def test_good_filters_as_micro_does_in_a_post_body(
     mixed: Collector, filters: dict[str, Any], expected: list[dict[str, Any]]
 ) -> None:
@@ -115,8 +120,9 @@ def test_good_filters_as_micro_does_in_a_post_body(
 def test_good_filters_built_in_events_by_type_and_by_their_schema(mixed: Collector) -> None:
     [struct] = _post(mixed, "good", {"event_type": "struct"}).json()
     assert struct["event"]["se_category"] == "cli" and struct["event"]["se_action"] == "run"
-    [page] = _post(mixed, "good", {
-        "schema": "iglu:com.snowplowanalytics.snowplow/page_view/jsonschema/1-0-0"}).json()
+    [page] = _post(
+        mixed, "good", {"schema": "iglu:com.snowplowanalytics.snowplow/page_view/jsonschema/1-0-0"}
+    ).json()
     assert page["event"]["page_url"] == "https://example.invalid/docs"
     # Micro matches the canonical type only; a tracker's code is not a type.
     assert _post(mixed, "good", {"event_type": "se"}).json() == []
@@ -124,7 +130,8 @@ def test_good_filters_built_in_events_by_type_and_by_their_schema(mixed: Collect
 
 def test_good_takes_the_same_filters_as_query_parameters_on_get(mixed: Collector) -> None:
     assert [unstruct_data(g) for g in _get(mixed, "good", schema=SIGNUP, limit=1)] == [
-        {"plan": "free"}]
+        {"plan": "free"}
+    ]
     assert len(_get(mixed, "good", contexts=TEAM)) == 1
 
 
@@ -133,17 +140,20 @@ def test_an_empty_post_body_means_no_filter(mixed: Collector) -> None:
     assert reply.status_code == 200 and len(reply.json()) == 4
 
 
-@pytest.mark.parametrize(("route", "body", "message"), [
-    ("good", {"event-type": "struct"}, "unknown filter 'event-type' for /micro/good"),
-    ("good", {"limit": "x"}, "limit must be an integer"),
-    ("good", {"limit": -1}, "limit must not be negative"),
-    ("good", {"contexts": TEAM + "x"}, None),  # one URI as a string is accepted
-    ("good", {"contexts": [1]}, "contexts must be a list of schema URIs"),
-    ("good", {"schema": 7}, "schema must be a string"),
-    ("good", {"duplicates": "maybe"}, "duplicates must be true or false"),
-    ("good", [1], "filter body must be a JSON object"),
-    ("bad", {"schema": SIGNUP}, "unknown filter 'schema' for /micro/bad"),
-])
+@pytest.mark.parametrize(
+    ("route", "body", "message"),
+    [
+        ("good", {"event-type": "struct"}, "unknown filter 'event-type' for /micro/good"),
+        ("good", {"limit": "x"}, "limit must be an integer"),
+        ("good", {"limit": -1}, "limit must not be negative"),
+        ("good", {"contexts": TEAM + "x"}, None),  # one URI as a string is accepted
+        ("good", {"contexts": [1]}, "contexts must be a list of schema URIs"),
+        ("good", {"schema": 7}, "schema must be a string"),
+        ("good", {"duplicates": "maybe"}, "duplicates must be true or false"),
+        ("good", [1], "filter body must be a JSON object"),
+        ("bad", {"schema": SIGNUP}, "unknown filter 'schema' for /micro/bad"),
+    ],
+)
 def test_a_filter_that_cannot_mean_anything_is_refused_naming_it(
     collector: Collector, route: str, body: Any, message: str | None
 ) -> None:
@@ -161,6 +171,7 @@ def test_a_filter_body_that_is_not_json_is_refused(collector: Collector) -> None
 
 
 # -- /micro/bad ----------------------------------------------------------------------------
+
 
 def test_bad_lists_bad_events_newest_first_and_filters_by_vendor_and_version(
     collector: Collector,
@@ -185,26 +196,36 @@ def test_bad_lists_bad_events_newest_first_and_filters_by_vendor_and_version(
 
 # -- /micro/iglu, /health, unknown routes ------------------------------------------------------
 
+
 def test_iglu_serves_the_schemas_the_collector_validates_against(collector: Collector) -> None:
-    ours = requests.get(f"{collector.url}/micro/iglu/acme.test/signup/jsonschema/1-0-0",
-                        timeout=TIMEOUT)
+    ours = requests.get(
+        f"{collector.url}/micro/iglu/acme.test/signup/jsonschema/1-0-0", timeout=TIMEOUT
+    )
     assert ours.status_code == 200 and ours.json()["self"]["name"] == "signup"
     snowplows = requests.get(
         f"{collector.url}/micro/iglu/com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",
-        timeout=TIMEOUT)
+        timeout=TIMEOUT,
+    )
     assert snowplows.status_code == 200 and snowplows.json()["self"]["version"] == "1-0-4"
     telemetry = requests.get(
         f"{collector.url}/micro/iglu/dev.telemetry-consent/platform/jsonschema/1-0-0",
-        timeout=TIMEOUT)
+        timeout=TIMEOUT,
+    )
     assert telemetry.status_code == 200
 
 
-@pytest.mark.parametrize(("path", "message"), [
-    ("acme.test/nope/jsonschema/1-0-0", "schema not found: iglu:acme.test/nope/jsonschema/1-0-0"),
-    ("acme.test/signup/avro/1-0-0", "Schema lookup should be in format"),
-    ("acme.test/signup/jsonschema/one", "Schema lookup should be in format"),
-    ("acme.test/signup", "Schema lookup should be in format"),
-])
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        (
+            "acme.test/nope/jsonschema/1-0-0",
+            "schema not found: iglu:acme.test/nope/jsonschema/1-0-0",
+        ),
+        ("acme.test/signup/avro/1-0-0", "Schema lookup should be in format"),
+        ("acme.test/signup/jsonschema/one", "Schema lookup should be in format"),
+        ("acme.test/signup", "Schema lookup should be in format"),
+    ],
+)
 def test_iglu_answers_404_for_what_it_does_not_have(
     collector: Collector, path: str, message: str
 ) -> None:
@@ -221,20 +242,34 @@ def test_an_unknown_micro_route_lists_the_routes(collector: Collector) -> None:
     reply = requests.get(f"{collector.url}/micro/nothing", timeout=TIMEOUT)
     assert reply.status_code == 404
     assert "/all /good /bad /reset /iglu /ui" in reply.json()["error"]
-    assert requests.post(f"{collector.url}/micro/iglu/a/b/jsonschema/1-0-0",
-                         timeout=TIMEOUT).status_code == 404
+    assert (
+        requests.post(
+            f"{collector.url}/micro/iglu/a/b/jsonschema/1-0-0", timeout=TIMEOUT
+        ).status_code
+        == 404
+    )
 
 
 # -- the bound ------------------------------------------------------------------------------
 
+
 def test_the_oldest_events_are_evicted_and_counted(schema_root: Path) -> None:
     with Collector(schema_roots=[schema_root], max_events=2) as small:
-        _tp2(small, [{"e": "se", "p": "pc", "tv": "t", "se_ca": str(i), "se_ac": "a"}
-                     for i in range(5)])
+        _tp2(
+            small,
+            [{"e": "se", "p": "pc", "tv": "t", "se_ca": str(i), "se_ac": "a"} for i in range(5)],
+        )
         for plan in ("x", "y", "z"):
-            requests.get(f"{small.url}/i?e=ue&p=pc&tv=t&ue_pr=" + json.dumps({
-                "schema": "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0",
-                "data": {"schema": SIGNUP, "data": {"plan": plan}}}), timeout=TIMEOUT)
+            requests.get(
+                f"{small.url}/i?e=ue&p=pc&tv=t&ue_pr="
+                + json.dumps(
+                    {
+                        "schema": "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0",
+                        "data": {"schema": SIGNUP, "data": {"plan": plan}},
+                    }
+                ),
+                timeout=TIMEOUT,
+            )
 
         assert small.totals() == {"total": 8, "good": 5, "bad": 3, "duplicates": 0, "evicted": 4}
         assert [g["event"]["se_category"] for g in small.good()] == ["4", "3"]
@@ -242,6 +277,7 @@ def test_the_oldest_events_are_evicted_and_counted(schema_root: Path) -> None:
 
 
 # -- duplicates (at-least-once delivery) --------------------------------------------------------
+
 
 def test_a_batch_sent_twice_counts_its_events_as_duplicates(collector: Collector) -> None:
     sent: list[dict[str, Any]] = []
@@ -262,7 +298,10 @@ def test_a_batch_sent_twice_counts_its_events_as_duplicates(collector: Collector
     assert len(_get(collector, "good")) == 5
     assert sorted(g["event"]["event_id"] for g in firsts) == sorted(e["eid"] for e in sent)
     assert [g["event"]["event_id"] for g in repeats] == [
-        sent[0]["eid"], sent[1]["eid"], sent[0]["eid"]]
+        sent[0]["eid"],
+        sent[1]["eid"],
+        sent[0]["eid"],
+    ]
     assert [g["eventType"] for g in collector.good(duplicates=True, limit=1)] == ["unstruct"]
 
 
@@ -283,7 +322,8 @@ def test_a_bad_event_sent_again_is_not_a_duplicate_good_one(collector: Collector
 
 
 def test_duplicates_are_counted_beyond_the_kept_events_and_the_window_is_bounded(
-    schema_root: Path, monkeypatch: pytest.MonkeyPatch,
+    schema_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from tracking.collector import store
 

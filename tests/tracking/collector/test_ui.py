@@ -37,7 +37,7 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="Chromium is not installed (Debian: apt-get install chromium; .ci/run installs it)",
 )
-HOSTILE = '<img src=x onerror="document.title=\'owned\'">'
+HOSTILE = "<img src=x onerror=\"document.title='owned'\">"
 ROWS = "[...document.querySelectorAll('#events tbody tr')]"
 
 
@@ -77,26 +77,39 @@ def test_the_page_shows_real_events_newest_first_decoded(
     sent: list[dict[str, Any]] = []
     tracker = snowplow_tracker(collector, sent=sent)
     first = tracker.track(
-        signup({"plan": "pro", "seats": 3}, [SelfDescribingJson(TEAM, {"size": 7})]))
+        signup({"plan": "pro", "seats": 3}, [SelfDescribingJson(TEAM, {"size": 7})])
+    )
     struct = tracker.track(StructuredEvent("cli", "run"))
     bad = tracker.track(signup({"plan": "enterprise"}))
     # At-least-once: the first batch arrives again.
-    requests.post(collector.url + TP2_PATH, json={"schema": PAYLOAD_DATA, "data": sent[:1]},
-                  timeout=TIMEOUT)
+    requests.post(
+        collector.url + TP2_PATH, json={"schema": PAYLOAD_DATA, "data": sent[:1]}, timeout=TIMEOUT
+    )
     newest = tracker.track(signup({"plan": "free", "note": HOSTILE}))
 
     browser.open(collector.url + "/micro/ui")
     browser.wait_for(f"{ROWS}.length === 5")
 
-    counts = {name: _text(browser, f"#count-{name}")
-              for name in ("total", "good", "bad", "duplicates", "evicted")}
+    counts = {
+        name: _text(browser, f"#count-{name}")
+        for name in ("total", "good", "bad", "duplicates", "evicted")
+    }
     assert counts == {"total": "5", "good": "4", "bad": "1", "duplicates": "1", "evicted": "0"}
     rows = _rows(browser)
     assert [(r["eventId"], r["kind"], r["duplicate"]) for r in rows] == [
-        (newest, "good", "false"), (first, "good", "true"), (bad, "bad", "false"),
-        (struct, "good", "false"), (first, "good", "false")]
-    assert [r["eventType"] for r in rows] == ["unstruct", "unstruct", "unstruct", "struct",
-                                              "unstruct"]
+        (newest, "good", "false"),
+        (first, "good", "true"),
+        (bad, "bad", "false"),
+        (struct, "good", "false"),
+        (first, "good", "false"),
+    ]
+    assert [r["eventType"] for r in rows] == [
+        "unstruct",
+        "unstruct",
+        "unstruct",
+        "struct",
+        "unstruct",
+    ]
     assert rows[3]["schema"] == "iglu:com.google.analytics/event/jsonschema/1-0-0"
 
     # The newest is selected: its self-describing event, decoded, shown as text.
@@ -107,19 +120,27 @@ def test_the_page_shows_real_events_newest_first_decoded(
     assert browser.evaluate("document.title") != "owned"
 
     _click_row(browser, first)
-    assert browser.wait_for("document.querySelector('#detail-contexts .context')"
-                            " && document.querySelector('#detail-contexts .context').dataset.schema"
-                            ) == TEAM
-    context = json.loads(browser.evaluate(
-        "document.querySelector('#detail-contexts .context pre').textContent"))
+    assert (
+        browser.wait_for(
+            "document.querySelector('#detail-contexts .context')"
+            " && document.querySelector('#detail-contexts .context').dataset.schema"
+        )
+        == TEAM
+    )
+    context = json.loads(
+        browser.evaluate("document.querySelector('#detail-contexts .context pre').textContent")
+    )
     assert context == {"size": 7}
 
     _click_row(browser, bad)
-    errors = browser.wait_for("document.querySelector('#detail-errors')"
-                              " && document.querySelector('#detail-errors').innerText")
+    errors = browser.wait_for(
+        "document.querySelector('#detail-errors')"
+        " && document.querySelector('#detail-errors').innerText"
+    )
     assert f"invalid against {SIGNUP}" in errors and "data.plan" in errors
-    assert json.loads(browser.evaluate(
-        "document.querySelector('#detail-event pre').textContent")) == {"plan": "enterprise"}
+    assert json.loads(
+        browser.evaluate("document.querySelector('#detail-event pre').textContent")
+    ) == {"plan": "enterprise"}
 
     _click_row(browser, newest)
     shot = browser.screenshot(artefacts / "micro-ui.png")
@@ -150,9 +171,11 @@ def test_the_filters_narrow_the_list_and_live_in_the_address(
     _select(browser, "filter-type", "struct")
     browser.wait_for(f"{ROWS}.length === 1 && {ROWS}[0].dataset.eventType === 'struct'")
     assert browser.evaluate("location.search") == "?event_type=struct"
-    assert json.loads(browser.evaluate("JSON.stringify([...document.getElementById("
-                                       "'filter-type').options].map(o => o.value))")) == [
-        "", "struct", "unstruct"]
+    assert json.loads(
+        browser.evaluate(
+            "JSON.stringify([...document.getElementById('filter-type').options].map(o => o.value))"
+        )
+    ) == ["", "struct", "unstruct"]
     browser.screenshot(artefacts / "micro-ui-filtered.png")
 
     _select(browser, "filter-kind", "bad")  # no bad struct event
@@ -178,7 +201,10 @@ def test_the_page_refreshes_by_itself_and_says_when_the_collector_is_gone(
         assert _text(browser, "#status").startswith("live")
     finally:
         collector.stop()
-    status = browser.wait_for("document.getElementById('status').className === 'down'"
-                              " && document.getElementById('status').innerText", timeout=20)
+    status = browser.wait_for(
+        "document.getElementById('status').className === 'down'"
+        " && document.getElementById('status').innerText",
+        timeout=20,
+    )
     assert status.startswith("collector not reachable")
     assert len(_rows(browser)) == 1  # what was shown stays
