@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from ..context import ReadContext
     from ..profile import AppProfile
 
+__all__ = ["AdminLock", "Policy", "SystemDefault", "read_policy"]
+
 _KEYS = ("edition", "telemetry", "locked")
 
 

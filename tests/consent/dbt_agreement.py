@@ -26,10 +26,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+from consent.ci import CI_VARIABLES
 
-from consent.ci import CI_VARIABLES  # noqa: E402  (the table the suite strips; every name)
+REPO = Path(__file__).resolve().parents[2]
 
 VENVS = REPO / ".dbt-venvs"
 PROBE = Path(__file__).with_name("dbt_probe.py")
@@ -602,7 +601,7 @@ def _dbt_args(case: Case, project_dir: str | None = None) -> list[str]:
     return [f"--{'' if case.flag else 'no-'}send-anonymous-usage-stats", *command]
 
 
-def _run_lines(argv: list[str], lines: list[str]) -> list[dict]:
+def _run_lines(argv: list[str], lines: list[str], cwd: Path | None = None) -> list[dict]:
     done = subprocess.run(
         argv,
         input="".join(f"{line}\n" for line in lines),
@@ -610,6 +609,7 @@ def _run_lines(argv: list[str], lines: list[str]) -> list[dict]:
         capture_output=True,
         timeout=600,
         check=False,
+        cwd=cwd,
     )
     out = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or len(out) < len(lines):
@@ -621,8 +621,10 @@ def _run_lines(argv: list[str], lines: list[str]) -> list[dict]:
 
 
 def _ours_main() -> None:
-    """``--ours``: read cases like dbt_probe.py does and print our decision for each."""
-    sys.path.insert(0, str(REPO))
+    """``--ours``: read cases like dbt_probe.py does and print our decision for each.
+
+    Run as ``python -m tests.consent.dbt_agreement --ours`` from the repository root, so that
+    ``consent`` is this checkout's."""
     from consent import DEFAULT_PROFILE, decide
 
     for line in sys.stdin:
@@ -738,13 +740,14 @@ def compare(pythons: dict[str, str], cases: Iterable[Case] = CASES) -> list[Row]
         worlds = [_world(root, case) for root, case in zip(roots, cases, strict=True)]
         dirs = [_project_dir(root, case) for root, case in zip(roots, cases, strict=True)]
         ours = _run_lines(
-            [sys.executable, __file__, "--ours"],
+            [sys.executable, "-m", "tests.consent.dbt_agreement", "--ours"],
             [
                 json.dumps(
                     {"cwd": str(cwd), "env": env, "flag": case.flag, "project_dir": project_dir}
                 )
                 for case, (cwd, env), project_dir in zip(cases, worlds, dirs, strict=True)
             ],
+            cwd=REPO,
         )
         theirs: dict[str, list[dict]] = {}
         for version, python in pythons.items():

@@ -1,4 +1,6 @@
-"""Worker processes for the concurrency and crash tests (run as ``python rel_workers.py MODE …``).
+"""Worker processes for the concurrency and crash tests.
+
+Run as ``python -m tests.reliability.rel_workers MODE …`` (``World.env`` carries the PYTHONPATH).
 
 Both write and read the user config of the strict test profile (``tests/cli/strict_cli.py``):
 the built-in dbt profile never reads that file.
@@ -22,16 +24,11 @@ import json
 import random
 import sys
 import time
-from pathlib import Path
-
-# The user config's writers and readers work for the strict test profile: dbt never reads it.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 
 
 def _cli(seed: int, seconds: float, max_loops: int) -> None:
-    from strict_cli import STRICT_PROFILE
-
     from telemetry_cli import run
+    from tests.support.world import STRICT_PROFILE
 
     rng = random.Random(seed)
     deadline = time.monotonic() + seconds
@@ -75,9 +72,8 @@ def _cli(seed: int, seconds: float, max_loops: int) -> None:
 
 
 def _writer() -> None:
-    from strict_cli import STRICT_PROFILE
-
     from consent.layers.user_config import write_user_choice
+    from tests.support.world import STRICT_PROFILE
 
     print("ready", flush=True)
     enabled = False

@@ -5,8 +5,7 @@ Shown again, with the same rule, when the profile's consent version is bumped.
 
 from __future__ import annotations
 
-from tracking_world import DELIVER_S
-
+from tests.support.tracking import DELIVER_S
 from tracking.state import acknowledged_version
 
 
@@ -25,7 +24,7 @@ def test_first_run_tells_and_sends_nothing_second_run_sends(tracking_world, coll
     assert collector.totals()["total"] == 0
     # Told is on record; nothing else exists yet (no id, no secret).
     assert sorted(p.name for p in world.state_dir().iterdir()) == ["notice_acknowledged"]
-    assert acknowledged_version(world.profile()) == 1
+    assert acknowledged_version(world.tracked_profile()) == 1
 
     second = world.run_host(env={"HOST_MODELS": "3"})
 
@@ -46,7 +45,7 @@ def test_a_new_consent_version_tells_again_before_sending(tracking_world, collec
     assert "has changed" in bumped.stderr and "telemetry disable" in bumped.stderr
     assert bumped.report["plan"] == "notice"
     assert collector.totals()["total"] == 0
-    assert acknowledged_version(world.profile(consent_version=2)) == 2
+    assert acknowledged_version(world.tracked_profile(consent_version=2)) == 2
 
     after = world.run_host(env={"HOST_MODELS": "1", "HOST_CONSENT_VERSION": "2"})
 
@@ -55,14 +54,14 @@ def test_a_new_consent_version_tells_again_before_sending(tracking_world, collec
 
 
 def test_a_second_tracker_in_the_notice_process_sends_nothing_either(tracking_world, collector):
-    """The whole process that showed the notice is the notice run (PRODUCT.md §4)."""
+    """The whole process that showed the notice is the notice run (docs/guarantees.md §4)."""
     import contextlib
     import io
 
     from tracking import Tracker
 
     world = tracking_world
-    profile = world.profile()
+    profile = world.tracked_profile()
     with contextlib.redirect_stderr(io.StringIO()) as err:
         first = Tracker(profile, env=world.env)
         second = Tracker(profile, env=world.env)

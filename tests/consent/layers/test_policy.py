@@ -1,8 +1,9 @@
-"""The administrator's policy (PRODUCT.md §2): ``telemetry-policy.toml`` at the platform's fixed
+"""The administrator's policy (docs/decision.md): ``telemetry-policy.toml`` at the platform's fixed
 system location and along XDG_CONFIG_DIRS, every file read, the most restrictive winning.
 
 The fixed location itself (``/etc/xdg/<app>/``) is only ever written inside a private mount
-namespace (tests/cli/test_cli_fixed_policy.py); here :func:`read_policy` is given a stand-in path for it."""
+namespace (tests/telemetry_cli/test_cli_fixed_policy.py); here :func:`read_policy` is given a
+stand-in path for it."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def test_the_cloud_edition_comes_only_from_the_fixed_location_with_its_origin(wo
 
 
 def test_a_cloud_edition_along_xdg_config_dirs_is_ignored_with_a_warning(world):
-    path = world.policy('# fleet policy\n\n\nedition = "cloud"\n')
+    path = world.write_policy('# fleet policy\n\n\nedition = "cloud"\n')
     found = read_policy(world.profile.system_policy_paths(), str(world.root / "no-fixed"))
     assert found.edition is None
     [warning] = found.warnings
@@ -77,7 +78,7 @@ def test_the_fixed_location_is_literal_per_platform():
 
 @pytest.mark.parametrize("value", ["on", "off"])
 def test_a_locked_policy_is_an_admin_lock(world, value):
-    path = world.policy(f'telemetry = "{value}"\nlocked = true\n')
+    path = world.write_policy(f'telemetry = "{value}"\nlocked = true\n')
     found = policy(world)
     lock = found.admin_lock()
     assert lock.opinion == value
@@ -89,7 +90,7 @@ def test_a_locked_policy_is_an_admin_lock(world, value):
 @pytest.mark.parametrize("value", ["on", "off"])
 @pytest.mark.parametrize("locked", ["", "locked = false\n"])
 def test_an_unlocked_policy_is_the_machine_default(world, value, locked):
-    path = world.policy(f'{locked}telemetry = "{value}"\n')
+    path = world.write_policy(f'{locked}telemetry = "{value}"\n')
     found = policy(world)
     assert found.admin_lock().opinion is None
     default = found.system_default()
@@ -104,7 +105,7 @@ def _merged(world, fixed_text: str | None, *xdg_texts: str | None):
         world.write(fixed, fixed_text)
     for index, text in enumerate(xdg_texts):
         if text is not None:
-            world.policy(text, index=index)
+            world.write_policy(text, index=index)
     return read_policy(world.profile.system_policy_paths(), str(fixed)), fixed
 
 
@@ -176,7 +177,7 @@ def test_a_broken_file_anywhere_locks_off_although_another_locks_on(world):
 
 
 def test_a_later_dir_is_read_when_the_first_has_no_file(world):
-    second = world.policy('telemetry = "off"\n', index=1)
+    second = world.write_policy('telemetry = "off"\n', index=1)
     found = policy(world)
     assert found.system_default().origin == f"{second}:1"
 
@@ -199,7 +200,7 @@ BAD = {
 @pytest.mark.parametrize("case", BAD)
 def test_a_bad_policy_fails_closed_as_locked_off(world, case):
     text, line, mentions = BAD[case]
-    path = world.policy(text)
+    path = world.write_policy(text)
     found = policy(world)
 
     lock = found.admin_lock()
@@ -233,7 +234,7 @@ def test_a_directory_in_place_of_the_policy_fails_closed(world):
     ],
 )
 def test_a_wrong_value_is_quoted_back_as_toml_not_python(world, text, shown):
-    world.policy(text)
+    world.write_policy(text)
 
     warning = read_policy(world.profile.system_policy_paths()).warnings[0]
 

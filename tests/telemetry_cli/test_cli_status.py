@@ -11,17 +11,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cli_world import (
-    TITLES,
-    World,
-    above_layers,
-    build,
-    flat,
-    hint_steps,
-    line_with,
-    table_rows,
-)
-from strict_cli import STRICT_APP
+
+from tests.support.cli import TITLES, above_layers, build, flat, hint_steps, line_with, table_rows
+from tests.support.world import STRICT_PROFILE, World
 
 WIDE = "400"
 #: The dbt profile only explains dbt's decision: dbt sends, this command never does.
@@ -124,7 +116,7 @@ def test_malformed_project_yaml_is_a_warning_naming_the_file_and_line(world: Wor
     assert r.code == 0, "a bad file is a warning, never a failure of status"
     assert "Anonymous usage statistics are OFF" in r.out, "a broken opt-out fails closed"
     warnings = r.out.split("Warnings:", 1)[1]
-    assert f"{world.project_file}:4" in warnings, "names the file and the offending line"
+    assert f"{world.project_file_path()}:4" in warnings, "names the file and the offending line"
     assert "invalid YAML" in warnings and "Fix:" in warnings
     assert _effects(r.out)["project file"].startswith("error")
 
@@ -211,10 +203,10 @@ DECIDERS = {
 
 def _fill(template: str, world: World) -> str:
     return template.format(
-        project_file=world.project_file,
-        user_config=world.user_config(),
-        policy=world.policy(),
-        app=world.app,
+        project_file=world.project_file_path(),
+        user_config=world.user_config_path(),
+        policy=world.policy_path(),
+        app=world.profile.name,
     )
 
 
@@ -264,7 +256,7 @@ def test_admin_lock_on_is_mandatory_and_only_an_administrator_can_change_it(
     )
     assert _effects(r.out)["DO_NOT_TRACK"].startswith("overridden")
     hint = line_with(r.out, "To turn it off:")
-    assert "only an administrator can" in hint and str(world.policy()) in hint
+    assert "only an administrator can" in hint and str(world.policy_path()) in hint
 
 
 # -- "To turn it on/off:" gives the step that really works --------------------------------------
@@ -455,9 +447,9 @@ def _elsewhere(world: World, flag: str | None) -> Path:
     return other
 
 
-@pytest.mark.parametrize("app", ["dbt", STRICT_APP])
+@pytest.mark.parametrize("app", ["dbt", "strictapp"])
 def test_project_dir_names_the_project_exactly(world: World, invoke, app):
-    world.app = app
+    world.profile = STRICT_PROFILE if app == STRICT_PROFILE.name else world.profile
     world.project_flag("true")
     other = _elsewhere(world, "false")
 
@@ -470,9 +462,9 @@ def test_project_dir_names_the_project_exactly(world: World, invoke, app):
     assert here["enabled"] is True, "without it, the project around the cwd"
 
 
-@pytest.mark.parametrize("app", ["dbt", STRICT_APP])
+@pytest.mark.parametrize("app", ["dbt", "strictapp"])
 def test_project_dir_without_a_project_file_searches_no_further(world: World, invoke, app):
-    world.app = app
+    world.profile = STRICT_PROFILE if app == STRICT_PROFILE.name else world.profile
     world.project_flag("false")  # the project above models/, where the command runs
 
     doc = invoke("status", "--json", "--project-dir", str(world.cwd)).json()

@@ -12,10 +12,10 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from cli_world import World, flat
-from strict_cli import STRICT_APP, STRICT_PROFILE
 
 from consent import DEFAULT_PROFILE, Edition, Layer, resolve
+from tests.support.cli import flat
+from tests.support.world import STRICT_PROFILE, World
 from tracking.collector import Collector
 from tracking.collector.faults import FaultServer
 from tracking.records import segment_header
@@ -31,12 +31,12 @@ pytestmark = pytest.mark.delivery
 
 
 def _spool(world: World) -> Spool:
-    return Spool.for_state_dir(str(world.state()))
+    return Spool.for_state_dir(str(world.state_dir()))
 
 
 def _waiting(world: World, count: int, endpoint: str = "http://127.0.0.1:9") -> Spool:
     """``count`` events left in the spool by a host run of the dbt profile, inside the project."""
-    profile = STRICT_PROFILE if world.app == STRICT_APP else DEFAULT_PROFILE
+    profile = STRICT_PROFILE if world.profile == STRICT_PROFILE else DEFAULT_PROFILE
     decision = resolve(profile.name, Edition(), [Layer("edition_default", "on")])
     header = segment_header(profile, decision, endpoint, str(world.cwd), None, CONTEXTS, {})
     spool = _spool(world)
@@ -111,7 +111,7 @@ def test_log_shows_waiting_events_after_the_sent_ones(world: World):
 @pytest.mark.parametrize("scope", [[], ["--project"]], ids=["global", "project"])
 def test_disable_deletes_what_waits(world: World, scope):
     if not scope:
-        world.app = STRICT_APP  # dbt refuses `disable` (--global): it never reads that file
+        world.profile = STRICT_PROFILE  # dbt refuses `disable` (--global): it never reads that file
     world.write_project()
     spool = _waiting(world, 5)
 
@@ -172,7 +172,7 @@ def test_upload_against_a_dead_collector_says_they_still_wait(world: World):
 def test_upload_with_nothing_waiting_says_so_and_writes_nothing(world: World):
     r = world.run("upload")
     assert r.code == 0 and "Nothing is waiting to be sent for dbt." in r.out
-    assert not world.state().exists()
+    assert not world.state_dir().exists()
 
 
 def test_upload_refuses_a_bad_wait(world: World):

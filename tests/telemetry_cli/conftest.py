@@ -1,32 +1,15 @@
-"""Fixtures of the CLI suite; the worlds themselves are built in ``cli_world.py``."""
+"""Fixtures of the CLI suite; the world itself is ``tests/support/world.py``'s."""
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))  # the helpers next to this file, in any import mode
-
-from cli_world import SCHEMA_PATH, Outcome, World, no_traceback  # noqa: E402,F401
-from strict_cli import STRICT_APP, STRICT_PROFILE  # noqa: E402
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> World:
-    return World(tmp_path)
-
-
-@pytest.fixture
-def strict_world(world: World) -> World:
-    """The same world, its commands run for the strict test profile (strict_cli.py), which reads
-    every layer; dbt never reads our user config or policy, so the built-in profile only shows
-    them."""
-    world.app = STRICT_APP
-    return world
+from tests.support.cli import SCHEMA_PATH
+from tests.support.world import STRICT_PROFILE, Outcome, World, no_traceback
 
 
 @pytest.fixture
@@ -41,15 +24,15 @@ def invoke(world: World, monkeypatch: pytest.MonkeyPatch):
     from telemetry_cli import telemetry_group
 
     def _invoke(*args: str, group=None, cwd: Path | None = None, **env: str | None) -> Outcome:
-        wanted = world.env(**env)
+        wanted = world.env_with(**env)
         for key in list(os.environ):
             monkeypatch.delenv(key)
         for key, value in wanted.items():
             monkeypatch.setenv(key, value)
         monkeypatch.chdir(cwd or world.cwd)
-        runner = CliRunner()
-        if group is None and world.app == STRICT_APP:
+        if group is None and world.profile == STRICT_PROFILE:
             group = telemetry_group(STRICT_PROFILE, edition="cloud" if world.cloud else None)
+        runner = CliRunner()
         result = runner.invoke(
             group or telemetry_group(), list(args), prog_name="telemetry", catch_exceptions=True
         )

@@ -18,11 +18,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_world import STRICT_CLI, World, flat, no_traceback, table_rows
-from strict_cli import STRICT_APP
+
+from consent import DEFAULT_PROFILE
+from tests.support import strict_cli
+from tests.support.cli import flat, table_rows
+from tests.support.tracking import HOST_MODULE
+from tests.support.world import STRICT_PROFILE, World, no_traceback
 
 FIXED_DIR = "/etc/xdg"
-HOST_APP = Path(__file__).resolve().parents[1] / "tracking" / "host_app.py"
 LOCK_OFF = 'telemetry = "off"\nlocked = true\n'
 LOCK_ON = 'telemetry = "on"\nlocked = true\n'
 
@@ -85,7 +88,7 @@ class Machine:
         return f"{FIXED_DIR}/{self.app}/telemetry-policy.toml"
 
     def run(self, argv: list[str], cwd: Path | None = None, **env: str | None):
-        full = self.world.env(**env)
+        full = self.world.env_with(**env)
         full.update(
             FIXED_DIR=FIXED_DIR,
             FIXED_POLICY_APP=self.app,
@@ -106,8 +109,8 @@ class Machine:
 
     def status(self, *args: str, cloud: bool = False, **env: str | None):
         """``telemetry status`` for the app (the strict test profile's host, or the dbt one)."""
-        if self.app == STRICT_APP:
-            argv = [sys.executable, str(STRICT_CLI), *(["--cloud"] if cloud else [])]
+        if self.app == STRICT_PROFILE.name:
+            argv = [sys.executable, "-m", strict_cli.MODULE, *(["--cloud"] if cloud else [])]
         else:
             argv = [sys.executable, "-m", "telemetry_cli"]
         return self.run([*argv, "status", *args], **env)
@@ -120,7 +123,7 @@ def _doc(proc) -> dict:
 
 @pytest.fixture
 def world(tmp_path: Path) -> World:
-    return World(tmp_path, app=STRICT_APP)
+    return World(tmp_path, STRICT_PROFILE)
 
 
 def _user_policy(world: World, text: str) -> Path:
@@ -129,7 +132,7 @@ def _user_policy(world: World, text: str) -> Path:
 
 
 def test_a_lock_off_at_the_fixed_location_holds_against_the_users_xdg_config_dirs(world):
-    machine = Machine(world, STRICT_APP, LOCK_OFF)
+    machine = Machine(world, STRICT_PROFILE.name, LOCK_OFF)
     user_lock_on = _user_policy(world, LOCK_ON)
 
     doc = _doc(machine.status("--json"))
@@ -148,7 +151,7 @@ def test_a_lock_off_at_the_fixed_location_holds_against_the_users_xdg_config_dir
     "xdg", ["elsewhere", "empty", "unset"], ids=["XDG_CONFIG_DIRS elsewhere", "empty", "unset"]
 )
 def test_pointing_xdg_config_dirs_away_does_not_bypass_the_lock(world, xdg):
-    machine = Machine(world, STRICT_APP, LOCK_OFF)
+    machine = Machine(world, STRICT_PROFILE.name, LOCK_OFF)
     env: dict[str, str | None] = {
         "elsewhere": {"XDG_CONFIG_DIRS": str(world.root / "nothing-here")},
         "empty": {"XDG_CONFIG_DIRS": ""},
@@ -163,7 +166,7 @@ def test_pointing_xdg_config_dirs_away_does_not_bypass_the_lock(world, xdg):
 
 
 def test_a_users_cloud_policy_cannot_turn_tracking_on_against_a_lock_off(world):
-    machine = Machine(world, STRICT_APP, LOCK_OFF)
+    machine = Machine(world, STRICT_PROFILE.name, LOCK_OFF)
     user_cloud = _user_policy(world, 'edition = "cloud"\n')
 
     doc = _doc(machine.status("--json"))
@@ -175,7 +178,7 @@ def test_a_users_cloud_policy_cannot_turn_tracking_on_against_a_lock_off(world):
 
 
 def test_a_users_cloud_policy_alone_is_ignored_with_a_warning(world):
-    machine = Machine(world, STRICT_APP, None)
+    machine = Machine(world, STRICT_PROFILE.name, None)
     user_cloud = _user_policy(world, 'edition = "cloud"\n')
 
     proc = machine.status(COLUMNS="300", DO_NOT_TRACK="1")
@@ -187,7 +190,7 @@ def test_a_users_cloud_policy_alone_is_ignored_with_a_warning(world):
 
 
 def test_the_cloud_edition_counts_from_the_fixed_location(world):
-    machine = Machine(world, STRICT_APP, 'edition = "cloud"\n')
+    machine = Machine(world, STRICT_PROFILE.name, 'edition = "cloud"\n')
 
     doc = _doc(machine.status("--json", DO_NOT_TRACK="1"))
 
@@ -196,7 +199,7 @@ def test_the_cloud_edition_counts_from_the_fixed_location(world):
 
 
 def test_an_unlocked_default_at_the_fixed_location_loses_to_a_lock_off_anywhere(world):
-    machine = Machine(world, STRICT_APP, 'telemetry = "on"\n')
+    machine = Machine(world, STRICT_PROFILE.name, 'telemetry = "on"\n')
     user_lock_off = _user_policy(world, LOCK_OFF)
 
     doc = _doc(machine.status("--json"))
@@ -207,7 +210,7 @@ def test_an_unlocked_default_at_the_fixed_location_loses_to_a_lock_off_anywhere(
 
 
 def test_status_lists_every_policy_file_it_read(world):
-    machine = Machine(world, STRICT_APP, 'telemetry = "on"\n')
+    machine = Machine(world, STRICT_PROFILE.name, 'telemetry = "on"\n')
     user_file = _user_policy(world, 'telemetry = "off"\n')
 
     proc = machine.status(COLUMNS="300")
@@ -220,7 +223,7 @@ def test_status_lists_every_policy_file_it_read(world):
 
 
 def test_dbt_never_reads_the_lock_and_status_says_so(world):
-    world.app = "dbt"
+    world.profile = DEFAULT_PROFILE
     machine = Machine(world, "dbt", LOCK_OFF)
 
     proc = machine.status(COLUMNS="300")
@@ -242,14 +245,15 @@ def test_a_host_under_a_fixed_lock_off_records_nothing_and_writes_nothing(world)
     world.write_policy(LOCK_ON, app="testapp")  # the user's attempt along XDG_CONFIG_DIRS
 
     with Collector() as collector:
-        # An audit hook ends the host at its first socket or child process (exit 97).
+        # Audit hooks end the host at its first socket (exit 97) or file write (98).
         proc = machine.run(
-            [sys.executable, str(HOST_APP)],
+            [sys.executable, "-m", HOST_MODULE],
             HOST_COLLECTOR=collector.url,
             HOST_MODELS="5",
             HOST_FORBID_NETWORK="1",
+            HOST_FORBID_WRITES="1",
         )
         assert proc.returncode == 0, proc.stderr
         assert collector.totals()["total"] == 0
-    assert not world.state("testapp").exists(), "no state, no spool, no id"
+    assert not world.state_dir("testapp").exists(), "no state, no spool, no id"
     assert proc.stderr == "", "no notice either: nothing would ever be sent"
