@@ -187,7 +187,9 @@ def layers_view(decision: Decision, width: int, plain: bool = False) -> Renderab
                 block.append(f"\n   from: {short_path(layer.origin)}")
             # Why a layer says nothing although a value is set (dbt drops a flag it cannot use).
             unused = layer.raw is not None and layer.opinion is None
-            if layer.detail and (layer.status in ("overridden", "error") or unused or layer.unread):
+            # A file the host never reads is named, with why it does not count (dbt: ours).
+            unread = layer.unread and layer.origin is not None
+            if layer.detail and (layer.status in ("overridden", "error") or unused or unread):
                 block.append(f"\n   {layer.detail}", style="dim")
             blocks.append(block)
         return Group(*blocks)

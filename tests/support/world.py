@@ -5,7 +5,9 @@ and (optionally) an admin policy:
 
 - ``home`` with its XDG config and state dirs (only HOME and the working directory exist at
   first: config and state dirs must be created by the product);
-- two system policy dirs on ``XDG_CONFIG_DIRS`` (the first found policy file wins);
+- two system policy dirs on ``XDG_CONFIG_DIRS`` (every policy file found is read; the most
+  restrictive wins; the fixed location, ``/etc/xdg/<app>/``, only ever inside a mount namespace:
+  ``tests/telemetry_cli/test_cli_fixed_policy.py``);
 - a project under HOME (``~/work/jaffle``), run from its ``models/`` subdirectory, as a dbt user
   would.
 
@@ -126,7 +128,7 @@ class World:
         self.home = root / "home"
         self.config_home = self.home / ".config"
         self.state_home = self.home / ".local" / "state"
-        #: ``XDG_CONFIG_DIRS`` entries, in order (the first found policy file wins).
+        #: ``XDG_CONFIG_DIRS`` entries, in order (every file found is read; most restrictive wins).
         self.policy_dirs = [root / "etc" / "xdg", root / "usr" / "share" / "xdg"]
         #: The project root (holds the project file when a test writes one).
         self.project = self.home / "work" / "jaffle"

@@ -68,7 +68,10 @@ def _namespaces_refused() -> str | None:
 
 
 _REFUSED = _namespaces_refused()
-pytestmark = pytest.mark.skipif(_REFUSED is not None, reason=_REFUSED or "")
+pytestmark = [
+    pytest.mark.skipif(_REFUSED is not None, reason=_REFUSED or ""),
+    pytest.mark.reliability,  # docs/guarantees.md: the admin lock at the fixed location holds
+]
 
 
 class Machine:
