@@ -8,7 +8,7 @@ The public API: an :class:`AppProfile` describes the host; :func:`decide` reads 
 sends) nor from ``telemetry_cli`` (the command line on top of both).
 """
 
-from ._model import Decision, Edition, Layer, file_origin
+from ._model import Decision, Edition, Layer, PolicyFile, file_origin
 from .context import ReadContext
 from .decide import decide, gather
 from .errors import (
@@ -37,6 +37,7 @@ __all__ = [
     "LayerSource",
     "LegacyFlagFile",
     "NoProjectFile",
+    "PolicyFile",
     "ProfileLoadError",
     "ReadContext",
     "RefusedByPolicy",

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_PROFILE",
     "ENTRY_POINT_GROUP",
+    "POLICY_FILE",
     "READINGS",
     "AppProfile",
     "LegacyFlagFile",

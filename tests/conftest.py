@@ -24,6 +24,26 @@ os.environ.setdefault(
 )
 
 
+#: The apps the tests decide for. Their policy at the platform's fixed location is read whatever
+#: the environment says (docs/decision.md), so a real one on this machine would decide for them.
+_TEST_APPS = ("dbt", STRICT_PROFILE.name, "testapp", "fakeapp", "mytool", "jaffle")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from consent.system_location import fixed_config_dir
+
+    for app in _TEST_APPS:
+        where = fixed_config_dir(app)
+        policy = os.path.join(where, "telemetry-policy.toml") if where else None
+        if policy and os.path.lexists(policy):
+            pytest.exit(
+                f"{policy} exists on this machine: an administrator's policy at the fixed "
+                "location decides for every run, tests included. Run the suite where it does "
+                "not exist (a container), or move it away while the tests run",
+                returncode=4,
+            )
+
+
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
     return make_world(tmp_path / "world", monkeypatch)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..context import ReadContext
     from ..profile import AppProfile
 
-__all__ = ["AdminLock", "Policy", "SystemDefault", "read_policy"]
+__all__ = ["AdminLock", "Policy", "SystemDefault", "merge", "policy_paths", "read_policy"]
 
 _KEYS = ("edition", "telemetry", "locked")
 

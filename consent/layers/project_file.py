@@ -35,9 +35,12 @@ if TYPE_CHECKING:
     from ..profile import AppProfile, LegacyFlagFile
 
 __all__ = [
+    "ProjectAt",
     "ProjectFile",
     "find_project_file",
     "layer_from",
+    "locate_project",
+    "named_dir_layer",
     "project_file_for",
     "project_file_layer",
     "read_strict",
