@@ -87,7 +87,9 @@ def merge(found: list[tuple[PolicyFile, Policy]]) -> Policy:
             warnings.append(_ignored_edition(file, policy, found))
     first_problem = next((p for p in policies if p.problem), None)
     if first_problem is not None:
-        return replace(first_problem, warnings=tuple(warnings), files=files, edition=None)
+        # Locked off (fail closed); the fixed location's edition still stands: a broken file the
+        # user planted along XDG_CONFIG_DIRS must not take the cloud edition away either.
+        return replace(first_problem, warnings=tuple(warnings), files=files, edition=edition)
     locks_off = [p for p in policies if p.locked and p.telemetry == "off"]
     locks_on = [p for p in policies if p.locked and p.telemetry == "on"]
     says_off = [p for p in policies if p.telemetry == "off"]

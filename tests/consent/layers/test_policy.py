@@ -170,6 +170,13 @@ def test_the_fixed_location_named_in_xdg_config_dirs_is_read_once(world):
     assert [f.fixed for f in found.files] == [True]
 
 
+def test_a_broken_user_file_does_not_take_the_fixed_locations_edition_away(world):
+    merged, fixed = _merged(world, 'edition = "cloud"\n', 'telemetry = "of"\n')
+    assert merged.problem is not None, "the broken file still fails closed"
+    assert merged.edition is not None
+    assert (merged.edition.name, merged.edition.origin) == ("cloud", f"{fixed}:1")
+
+
 def test_a_broken_file_anywhere_locks_off_although_another_locks_on(world):
     merged, _ = _merged(world, LOCK_ON, 'telemetry = "of"\n')
     assert merged.problem is not None
