@@ -2,7 +2,10 @@
 
 A profile declares how its values are read (``AppProfile(reading=...)``). The layers whose
 parsing differs between readings (``DO_NOT_TRACK``, the environment variable, the project file)
-ask the context's reading, so that no caller switches on the reading's name.
+ask the context's reading, so that no caller switches on the reading's name. A reading also
+declares which layers its host reads at all (:meth:`StrictReading.reads`): ``decide`` shows the
+others with what they hold and lets them decide nothing (the dbt reading: dbt-core never reads our
+user config or system policy).
 """
 
 from __future__ import annotations
