@@ -343,9 +343,9 @@ def project_file_for(
     if path is None and at.named_by is not None:
         state = "does not exist" if at.missing else f"holds no {' or '.join(profile.project_files)}"
         raise NoProjectFile(
-            f"{at.named_by}={at.raw} names {at.directory}, which {state}, so there is no project "
-            f"to write to (the host reads only that directory's file). Fix: point "
-            f"{at.named_by} at the project's directory, or use --global"
+            f"{at.named_by}={printable(at.raw)} names {printable(at.directory)}, which {state}, "
+            "so there is no project to write to (the host reads only that directory's file). "
+            f"Fix: point {at.named_by} at the project's directory, or unset it"
         )
     if path is None:
         raise NoProjectFile(
