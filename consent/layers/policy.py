@@ -65,13 +65,13 @@ def read_policy(candidates: list[str], fixed: str | None = None) -> Policy:
         read = read_text(path)
         if read is not None:
             found.append((PolicyFile(os.fspath(path), is_fixed), _parse(path, read)))
-    return merge(found)
+    return merge(found, fixed)
 
 
-def merge(found: list[tuple[PolicyFile, Policy]]) -> Policy:
+def merge(found: list[tuple[PolicyFile, Policy]], fixed: str | None = None) -> Policy:
     """One policy from several files: a problem anywhere, or any lock off, locks off; a lock on
     holds only when no file says off; an unlocked off beats an unlocked on; the edition only from
-    the fixed location."""
+    the fixed location (``fixed``, named in the warning about an edition found elsewhere)."""
     if not found:
         return Policy()
     files = tuple(file for file, _ in found)
@@ -84,7 +84,7 @@ def merge(found: list[tuple[PolicyFile, Policy]]) -> Policy:
             and policy.edition is not None
             and _name(policy.edition) != _name(edition)
         ):
-            warnings.append(_ignored_edition(file, policy, found))
+            warnings.append(_ignored_edition(file, policy, fixed))
     first_problem = next((p for p in policies if p.problem), None)
     if first_problem is not None:
         # Locked off (fail closed); the fixed location's edition still stands: a broken file the
@@ -128,11 +128,8 @@ def _name(edition: Edition | None) -> str | None:
     return None if edition is None else edition.name
 
 
-def _ignored_edition(
-    file: PolicyFile, policy: Policy, found: list[tuple[PolicyFile, Policy]]
-) -> str:
+def _ignored_edition(file: PolicyFile, policy: Policy, fixed: str | None) -> str:
     assert policy.edition is not None
-    fixed = next((f.path for f, _ in found if f.fixed), None)
     where = f"the fixed system location ({fixed})" if fixed else "the fixed system location"
     return (
         f'{policy.edition.origin}: edition = "{policy.edition.name}" is ignored: the edition is '

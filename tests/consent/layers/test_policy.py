@@ -64,7 +64,8 @@ def test_a_cloud_edition_along_xdg_config_dirs_is_ignored_with_a_warning(world):
     assert found.edition is None
     [warning] = found.warnings
     assert warning.startswith(f'{path}:4: edition = "cloud" is ignored')
-    assert "XDG_CONFIG_DIRS" in warning and "fixed system location" in warning
+    assert "XDG_CONFIG_DIRS" in warning
+    assert f"the fixed system location ({world.root / 'no-fixed'})" in warning, "names it"
     assert "Fix:" in warning and "\n" not in warning
 
 
