@@ -26,6 +26,12 @@ ENTRY_POINT_GROUP = "telemetry_consent.profiles"
 Reading = Literal["strict", "dbt"]
 READINGS: tuple[str, ...] = ("strict", "dbt")
 
+#: How a tool asks for consent (docs/decision.md, "Opt-in tools"). ``opt_out``: on by default,
+#: the user may turn it off. ``opt_in``: off until the user says yes (``telemetry enable``, or
+#: the question a host asks once on a terminal).
+ConsentModel = Literal["opt_out", "opt_in"]
+CONSENT_MODELS: tuple[str, ...] = ("opt_out", "opt_in")
+
 
 @dataclass(frozen=True)
 class LegacyFlagFile:
@@ -64,12 +70,28 @@ class AppProfile:
     telemetry_command: str = "telemetry"
     #: How values are read: "strict" (fail closed on garbage) or "dbt" (as dbt-core reads them).
     reading: Reading = "strict"
+    #: "opt_out" (on by default) or "opt_in" (off until the user says yes).
+    consent_model: ConsentModel = "opt_out"
+    #: Bumped whenever what the tool collects grows: users are told (or asked) again, and a
+    #: "yes" stored in the user config for another version no longer counts.
+    consent_version: int = 1
 
     def __post_init__(self) -> None:
         if self.reading not in READINGS:
             raise ValueError(
                 f"AppProfile(reading={self.reading!r}): the reading must be one of "
                 f"{', '.join(READINGS)}"
+            )
+        if self.consent_model not in CONSENT_MODELS:
+            raise ValueError(
+                f"AppProfile(consent_model={self.consent_model!r}): the consent model must be "
+                f"one of {', '.join(CONSENT_MODELS)}"
+            )
+        version = self.consent_version
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValueError(
+                f"AppProfile(consent_version={version!r}): the consent version must be an "
+                "integer ≥ 1"
             )
 
     # -- names derived from the profile ------------------------------------------------------

@@ -50,9 +50,12 @@ def test_disable_writes_a_private_user_config_and_prints_the_decision(world: Wor
     assert r.code == 0, r
     assert r.err == ""
     assert stat.S_IMODE(path.stat().st_mode) == 0o600, "only the user may read or change it"
-    assert tomllib.loads(path.read_text()) == {"send_anonymous_usage_stats": False}
+    assert tomllib.loads(path.read_text()) == {
+        "send_anonymous_usage_stats": False,
+        "consent_version": 1,
+    }
     line = _one_line_decision(r.out, "OFF")
-    assert f"the user config ({path}" in line
+    assert f"your user config ({path}" in line
     assert str(path) in r.out, "says where the choice was written"
 
 
@@ -62,7 +65,10 @@ def test_enable_after_disable_turns_it_back_on(world: World):
     r = world.run("enable")
 
     assert r.code == 0, r
-    assert tomllib.loads(world.user_config().read_text()) == {"send_anonymous_usage_stats": True}
+    assert tomllib.loads(world.user_config().read_text()) == {
+        "send_anonymous_usage_stats": True,
+        "consent_version": 1,
+    }
     _one_line_decision(r.out, "ON")
     assert world.run("status", "--expect", "on").code == 0
 
@@ -618,7 +624,7 @@ def test_a_symlinked_user_config_is_written_through_keeping_its_comments(world: 
 
     assert r.code == 0, r
     assert world.user_config().is_symlink(), "the dotfiles link stays a link"
-    assert dotfiles.read_text() == DOTFILE.replace("= true", "= false")
+    assert dotfiles.read_text() == DOTFILE.replace("= true", "= false") + "consent_version = 1\n"
     assert world.run("status", "--json").json()["decided_by"] == "user_config"
 
 
@@ -631,7 +637,9 @@ def test_enable_keeps_the_comments_of_an_existing_user_config_crlf_too(world: Wo
     assert r.code == 0, r
     assert (
         world.user_config().read_bytes()
-        == DOTFILE.replace("= true", "= false").replace("\n", "\r\n").encode()
+        == (DOTFILE.replace("= true", "= false") + "consent_version = 1\n")
+        .replace("\n", "\r\n")
+        .encode()
     )
 
 

@@ -146,14 +146,14 @@ DECIDERS = {
     ),
     "user config off": (
         dict(user="false"),
-        "OFF for dbt (core edition) — decided by the user config ({user_config}:1).",
+        "OFF for dbt (core edition) — decided by your user config ({user_config}:1).",
         "user config",
         "false → off",
         "~/.config/dbt/telemetry.toml:1",
     ),
     "user off beats project on": (
         dict(project="true", user="false"),
-        "OFF for dbt (core edition) — decided by the user config ({user_config}:1).",
+        "OFF for dbt (core edition) — decided by your user config ({user_config}:1).",
         "user config",
         "false → off",
         "~/.config/dbt/telemetry.toml:1",
