@@ -19,6 +19,7 @@ traceback: failures are counted in :attr:`Tracker.stats`, and the host's exit co
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import re
 import sys
@@ -133,6 +134,16 @@ def _stderr_line(text: str) -> None:
         pass
 
 
+def _unanswered_opt_in(profile: TrackedProfile, decision: Decision) -> bool:
+    """An opt-in tool nobody has said yes or no to (for this consent version): its own default
+    decides, off. Cheap: every host calls it, consent off included."""
+    return (
+        profile.consent_model == "opt_in"
+        and not decision.enabled
+        and decision.decided_by == "edition_default"
+    )
+
+
 class Tracker:
     """Records a host's usage events when, and only when, consent allows it.
 
@@ -166,6 +177,8 @@ class Tracker:
         self._next_check = 0.0
         self._pid = os.getpid()
         self._closed = False
+        #: Whether this run asked the opt-in question (whatever the answer).
+        self._asked = False
         try:
             self._start(host_flag, edition, cwd, env, project_name)
         except Exception:  # noqa: BLE001 - the host must never be hurt by telemetry
@@ -185,8 +198,15 @@ class Tracker:
         cwd = os.getcwd() if cwd is None else cwd
         decision = consent.decide(profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env)
         self.decision = decision
+        environ = os.environ if env is None else env
+        unanswered = _unanswered_opt_in(profile, decision)
         if not decision.enabled:
-            return  # consent off: nothing else, not even an import
+            if not unanswered:
+                return  # consent off: nothing else, not even an import
+            from .prompt import why_not_ask
+
+            if why_not_ask(environ, sys.stderr) is not None:
+                return  # an opt-in tool off a terminal (or in CI): off, and nothing is asked
 
         from .catalog import load_catalog
         from .endpoint import resolve_endpoint
@@ -195,7 +215,6 @@ class Tracker:
         from .plan import delivery_mode, plan
         from .settings import read_host_settings
 
-        environ = os.environ if env is None else env
         settings, problems = read_host_settings(profile.env_prefix, environ)
         self._settings = settings
         try:
@@ -209,6 +228,19 @@ class Tracker:
         notice = (
             url is not None and problem is None and not settings.debug and needs_notice(profile)
         )
+        if profile.consent_model == "opt_in" and (unanswered or notice):
+            # An opt-in tool asks instead of telling; "y" counts as saying yes in this run.
+            said_yes = None
+            if url is not None and problem is None and not settings.debug:
+                said_yes = self._ask_first(settings, host_flag, edition, cwd, env)
+            if said_yes is not None:
+                decision = self.decision = said_yes
+                notice = False
+            elif unanswered or self._asked:
+                self.plan = Plan("off", None, tuple(problems))
+                for line in self.plan.messages:
+                    _stderr_line(line)
+                return
         self.plan = plan(
             decision, settings, url, problem, notice, delivery_mode(environ), tuple(problems)
         )
@@ -232,6 +264,55 @@ class Tracker:
         assert self.plan.endpoint is not None
         self._sink = _SpoolSink(self, settings, self.plan, cwd, project_name, env)
         atexit.register(self._at_exit)
+
+    def _ask_first(
+        self,
+        settings: TrackerSettings,
+        host_flag: bool | None,
+        edition: str | None,
+        cwd: str,
+        env: Mapping[str, str] | None,
+    ) -> Decision | None:
+        """Ask the opt-in question when this process may (tracking.prompt); store a yes or a no
+        in the user config. The new decision when the user said yes, else None (No for this run;
+        with no answer nothing is stored, so the question comes again next time)."""
+        from consent import ConsentError
+        from consent.layers.user_config import write_user_choice
+
+        from .prompt import ask, question, why_not_ask
+        from .state import acknowledge_notice
+
+        profile = self.profile
+        if why_not_ask(os.environ if env is None else env, sys.stderr) is not None:
+            return None
+        self._asked = True
+        cli = profile.telemetry_command
+        timeout = (
+            settings.prompt_timeout
+            if settings.prompt_timeout is not None
+            else profile.prompt_timeout
+        )
+        answer = ask(question(profile.label, profile.collects, cli), timeout, sys.stderr)
+        if answer not in ("yes", "no"):
+            _stderr_line("No answer: nothing is sent, and you will be asked again next time.")
+            return None
+        try:
+            write_user_choice(profile, answer == "yes")
+        except (ConsentError, OSError) as exc:
+            _stderr_line(
+                f"telemetry: {exc}. Your answer is not saved: nothing is sent, and you will "
+                "be asked again next time."
+            )
+            return None
+        if answer == "no":
+            _stderr_line(f"Usage statistics stay off. To turn them on later: `{cli} enable`.")
+            return None
+        _stderr_line(f"Thank you. To turn usage statistics off: `{cli} disable`.")
+        # The question said what is collected, on a terminal: the user has been told too.
+        with contextlib.suppress(OSError):
+            acknowledge_notice(profile)
+        decision = consent.decide(profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env)
+        return decision if decision.enabled else None
 
     # -- recording (host thread, hot) ------------------------------------------------------
     @property
