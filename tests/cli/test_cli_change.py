@@ -16,6 +16,11 @@ from cli_world import World, flat, line_with
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from consent import DEFAULT_PROFILE
+
+#: What `telemetry enable/disable` records with the choice (the profile's consent version).
+VERSION = DEFAULT_PROFILE.consent_version
+
 DECISION = "Anonymous usage statistics are"
 
 
@@ -52,7 +57,7 @@ def test_disable_writes_a_private_user_config_and_prints_the_decision(world: Wor
     assert stat.S_IMODE(path.stat().st_mode) == 0o600, "only the user may read or change it"
     assert tomllib.loads(path.read_text()) == {
         "send_anonymous_usage_stats": False,
-        "consent_version": 1,
+        "consent_version": VERSION,
     }
     line = _one_line_decision(r.out, "OFF")
     assert f"your user config ({path}" in line
@@ -67,7 +72,7 @@ def test_enable_after_disable_turns_it_back_on(world: World):
     assert r.code == 0, r
     assert tomllib.loads(world.user_config().read_text()) == {
         "send_anonymous_usage_stats": True,
-        "consent_version": 1,
+        "consent_version": VERSION,
     }
     _one_line_decision(r.out, "ON")
     assert world.run("status", "--expect", "on").code == 0
@@ -624,7 +629,10 @@ def test_a_symlinked_user_config_is_written_through_keeping_its_comments(world: 
 
     assert r.code == 0, r
     assert world.user_config().is_symlink(), "the dotfiles link stays a link"
-    assert dotfiles.read_text() == DOTFILE.replace("= true", "= false") + "consent_version = 1\n"
+    assert (
+        dotfiles.read_text()
+        == DOTFILE.replace("= true", "= false") + f"consent_version = {VERSION}\n"
+    )
     assert world.run("status", "--json").json()["decided_by"] == "user_config"
 
 
@@ -637,7 +645,7 @@ def test_enable_keeps_the_comments_of_an_existing_user_config_crlf_too(world: Wo
     assert r.code == 0, r
     assert (
         world.user_config().read_bytes()
-        == (DOTFILE.replace("= true", "= false") + "consent_version = 1\n")
+        == (DOTFILE.replace("= true", "= false") + f"consent_version = {VERSION}\n")
         .replace("\n", "\r\n")
         .encode()
     )
