@@ -28,6 +28,7 @@ asks again, within the same deadline. Text followed by Ctrl-D (no Enter) counts 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from collections.abc import Mapping
@@ -43,6 +44,8 @@ _NO = frozenset({"", "n", "no"})
 MAX_LINES = 8
 #: Bytes read at most per line; canonical mode hands over at most one line per read.
 _READ = 1024
+#: The longest any question waits, whatever a profile or a setting asks for.
+MAX_WAIT_S = 600.0
 
 
 def why_not_ask(
@@ -88,12 +91,14 @@ def question(label: str, collects: str, command: str) -> str:
 
 def ask(text: str, timeout: float, stderr: TextIO, *, stdin_fd: int = 0) -> Answer:
     """Ask ``text`` on ``stderr`` and read the answer from the terminal at ``stdin_fd``, within
-    ``timeout`` seconds. Call only when :func:`why_not_ask` said None. Never raises for the
-    terminal's sake: a terminal that fails mid-question is no answer (``"eof"``)."""
+    ``timeout`` seconds (at most :data:`MAX_WAIT_S`). Call only when :func:`why_not_ask` said
+    None. Never raises for the terminal's sake: a terminal that fails mid-question is no answer
+    (``"eof"``)."""
     import select
     import termios
 
-    deadline = time.monotonic() + max(0.0, timeout)
+    wait = timeout if math.isfinite(timeout) else 0.0
+    deadline = time.monotonic() + min(max(0.0, wait), MAX_WAIT_S)
     try:
         termios.tcflush(stdin_fd, termios.TCIFLUSH)  # typeahead is not an answer
         _write(stderr, text)

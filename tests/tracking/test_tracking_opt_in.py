@@ -155,3 +155,13 @@ def test_never_asks_in_ci_even_on_a_terminal(tracking_world, collector, variable
     assert report["plan"] == "off"
     assert run.elapsed_s < HANG_S
     assert world.files() == []
+
+
+def test_an_opt_out_in_the_environment_is_never_questioned(tracking_world, collector):
+    world = tracking_world
+
+    run, report = _host_on_pty(world, DO_NOT_TRACK="1", **NO_ANSWER)
+
+    assert QUESTION not in run.screen
+    assert report["plan"] == "off"
+    assert world.files() == []
