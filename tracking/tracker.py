@@ -228,7 +228,7 @@ class Tracker:
         notice = (
             url is not None and problem is None and not settings.debug and needs_notice(profile)
         )
-        if profile.consent_model == "opt_in" and (unanswered or notice):
+        if profile.consent_model == "opt_in" and not decision.mandatory and (unanswered or notice):
             # An opt-in tool asks instead of telling; "y" counts as saying yes in this run.
             said_yes = None
             if url is not None and problem is None and not settings.debug:

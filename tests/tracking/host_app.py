@@ -6,7 +6,8 @@ were imported, how many threads ran, the tracker's counters).
 
 Environment: ``HOST_COLLECTOR`` (the profile's collector), ``HOST_MODELS`` (default 50),
 ``HOST_PROJECT`` (a project name; its marker must never be sent), ``HOST_CONSENT_VERSION``,
-``HOST_CONSENT_MODEL`` (``opt_in`` asks on a terminal),
+``HOST_CONSENT_MODEL`` (``opt_in`` asks on a terminal), ``HOST_EDITION`` (the edition the
+host's code passes),
 ``HOST_FORBID_NETWORK=1`` (an audit hook ends the host at its first socket or child process),
 ``HOST_FAIL=1`` (the tool's own work raises; the host must still exit with its own code),
 ``HOST_FLUSH=S`` (the host calls ``tracker.flush(S)`` at the end and reports what it returned),
@@ -70,7 +71,9 @@ def main() -> int:
         consent_model=os.environ.get("HOST_CONSENT_MODEL", "opt_out"),  # type: ignore[arg-type]
         tool_version="0.0.1",
     )
-    tracker = Tracker(profile, project_name=os.environ.get("HOST_PROJECT"))
+    tracker = Tracker(
+        profile, project_name=os.environ.get("HOST_PROJECT"), edition=os.environ.get("HOST_EDITION")
+    )
     models = int(os.environ.get("HOST_MODELS", "50"))
     status = 0
     try:

@@ -165,3 +165,16 @@ def test_an_opt_out_in_the_environment_is_never_questioned(tracking_world, colle
     assert QUESTION not in run.screen
     assert report["plan"] == "off"
     assert world.files() == []
+
+
+def test_the_cloud_edition_tells_instead_of_asking_a_question_it_could_not_honour(
+    tracking_world, collector
+):
+    """Telemetry is mandatory there: a "no" could not be honoured, so nothing is asked."""
+    world = tracking_world
+
+    run, _report = _host_on_pty(world, HOST_EDITION="cloud", **ANSWER_WITHIN)
+
+    assert QUESTION not in run.screen
+    assert "cannot be turned off" in run.screen
+    assert _stored(world) is None
