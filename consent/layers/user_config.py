@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from ..context import ReadContext
     from ..profile import AppProfile
 
+__all__ = ["USER_KEY", "UserConfig", "read_user_config", "write_user_choice"]
+
 USER_KEY = "send_anonymous_usage_stats"
 VERSION_KEY = "consent_version"
 #: The consent version of an answer that does not record one (written before they were).
@@ -154,7 +156,7 @@ def read_user_config(path: str, consent_version: int = 1) -> Layer:
     )
 
 
-# -- writing (``telemetry enable/disable``, ``--global``) -------------------------------------------
+# -- writing (``telemetry enable/disable``, ``--global``) ------------------------------------------
 _HEADER = """\
 # Your choice about {app}'s anonymous usage statistics, written by `telemetry {verb}`.
 # `telemetry status` shows every setting that applies and which one decides.
