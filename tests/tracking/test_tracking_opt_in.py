@@ -178,3 +178,17 @@ def test_the_cloud_edition_tells_instead_of_asking_a_question_it_could_not_honou
     assert QUESTION not in run.screen
     assert "cannot be turned off" in run.screen
     assert _stored(world) is None
+
+
+def test_a_yes_that_cannot_be_written_sends_nothing_and_is_asked_again(tracking_world, collector):
+    world = tracking_world
+    # A file where the config dir should be: no answer can be stored there (even as root).
+    blocker = world.base.write(world.user_config_path().parent, "not a directory\n")
+
+    run, report = _host_on_pty(world, b"y" + ENTER, **ANSWER_WITHIN)
+
+    assert QUESTION in run.screen
+    assert "Your answer is not saved" in run.screen and "Traceback" not in run.screen
+    assert report["plan"] == "off" and run.returncode == 0
+    assert blocker.read_text() == "not a directory\n"
+    assert collector.totals()["total"] == 0
