@@ -24,6 +24,7 @@ import pytest
 import reliability_kit as kit
 from cli_world import World as CliWorld
 
+from consent import DEFAULT_PROFILE
 from tracking.state import read_anonymous_id
 
 pytestmark = pytest.mark.reliability
@@ -34,6 +35,7 @@ TEXTS = {
         "# Your choice about dbt's anonymous usage statistics, written by `telemetry "
         f"{verb}`.\n# `telemetry status` shows every setting that applies and which one "
         f"decides.\nsend_anonymous_usage_stats = {str(verb == 'enable').lower()}\n"
+        f"consent_version = {DEFAULT_PROFILE.consent_version}\n"
     )
     for verb in ("enable", "disable")
 }

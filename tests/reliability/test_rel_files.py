@@ -19,6 +19,8 @@ import pytest
 import reliability_kit as kit
 from cli_world import no_traceback
 
+from consent import DEFAULT_PROFILE
+
 pytestmark = pytest.mark.reliability
 
 #: What `telemetry disable` / `enable` write (consent/store.py's header + the key).
@@ -26,6 +28,7 @@ DISABLED_TEXT = (
     "# Your choice about dbt's anonymous usage statistics, written by `telemetry "
     "disable`.\n# `telemetry status` shows every setting that applies and which one "
     "decides.\nsend_anonymous_usage_stats = false\n"
+    f"consent_version = {DEFAULT_PROFILE.consent_version}\n"
 )
 
 # A CLI run that reports its own peak memory (VmHWM) to a file: bounded-memory checks.
