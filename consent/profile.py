@@ -25,6 +25,11 @@ ENTRY_POINT_GROUP = "telemetry_consent.profiles"
 #: says what dbt decides, with a warning wherever that differs from what the user evidently meant.
 Reading = Literal["strict", "dbt"]
 READINGS: tuple[str, ...] = ("strict", "dbt")
+#: What CI means for a profile (the ``ci_default`` layer): ``off`` unless a layer above says on
+#: (the default for a tool's own profile), or ``as_upstream``: no opinion, as the host itself
+#: has no CI rule (the built-in dbt profile: dbt-core tracks in CI as anywhere else).
+CiPolicy = Literal["off", "as_upstream"]
+CI_POLICIES: tuple[str, ...] = ("off", "as_upstream")
 
 
 @dataclass(frozen=True)
@@ -64,12 +69,19 @@ class AppProfile:
     telemetry_command: str = "telemetry"
     #: How values are read: "strict" (fail closed on garbage) or "dbt" (as dbt-core reads them).
     reading: Reading = "strict"
+    #: What CI means: "off" (unless a layer above says on) or "as_upstream" (no opinion).
+    ci_policy: CiPolicy = "off"
 
     def __post_init__(self) -> None:
         if self.reading not in READINGS:
             raise ValueError(
                 f"AppProfile(reading={self.reading!r}): the reading must be one of "
                 f"{', '.join(READINGS)}"
+            )
+        if self.ci_policy not in CI_POLICIES:
+            raise ValueError(
+                f"AppProfile(ci_policy={self.ci_policy!r}): the CI policy must be one of "
+                f"{', '.join(CI_POLICIES)}"
             )
 
     # -- names derived from the profile ------------------------------------------------------
@@ -123,6 +135,8 @@ def _default_profile() -> AppProfile:
         ),
         # It exists to tell a dbt user what dbt decides, so it reads every input as dbt-core does.
         reading="dbt",
+        # dbt-core has no CI rule: it tracks in CI exactly as anywhere else.
+        ci_policy="as_upstream",
     )
 
 

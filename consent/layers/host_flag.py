@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 class HostFlag(LayerSource):
     name = "host_flag"
     title = "host flag"
+    users_yes = True
 
     def read(self, ctx: ReadContext) -> Layer:
         if ctx.host_flag is None:
