@@ -181,6 +181,8 @@ class Tracker:
         env: Mapping[str, str] | None,
         project_name: str | None,
     ) -> None:
+        """The host's start path, in one place: decide, apply the rule of when sending may
+        start (:mod:`tracking.may_send`), tell the user if that is due, build the one sink."""
         profile = self.profile
         cwd = os.getcwd() if cwd is None else cwd
         decision = consent.decide(profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env)
@@ -188,10 +190,13 @@ class Tracker:
         if not decision.enabled:
             return  # consent off: nothing else, not even an import
 
+        from consent.ci import detect_ci
+
         from .catalog import load_catalog
         from .endpoint import resolve_endpoint
         from .errors import CatalogError
-        from .notice import needs_notice, show_notice
+        from .may_send import may_send
+        from .notice import show_notice, told
         from .plan import delivery_mode, plan
         from .settings import read_host_settings
 
@@ -206,20 +211,19 @@ class Tracker:
                 _stderr_line(line)
             return
         url, problem = resolve_endpoint(profile, settings.endpoint)
-        notice = (
-            url is not None and problem is None and not settings.debug and needs_notice(profile)
-        )
+        ci = detect_ci(environ)
+        start = may_send(decision, told=told(profile), ci=ci is not None)
         self.plan = plan(
-            decision, settings, url, problem, notice, delivery_mode(environ), tuple(problems)
+            decision, settings, url, problem, start, delivery_mode(environ), tuple(problems)
         )
         for line in self.plan.messages:
             _stderr_line(line)
+        if self.plan.notice:
+            # Counted as told only when stderr is a terminal; in CI it is never printed.
+            show_notice(profile, decision, sys.stderr, sends=self.plan.kind == "record")
         kind = self.plan.kind
-        if kind == "notice":
-            show_notice(profile, decision, sys.stderr)
-            return  # the user has just been told: nothing is recorded in this run
         if kind not in ("debug", "record"):
-            return
+            return  # not told yet (or just now): nothing is recorded in this run
         self._catalog = catalog
         self._watch = _watch_for(decision, profile, host_flag, edition, cwd, env)
         self._next_check = time.monotonic() + RECORD_CHECK_INTERVAL
