@@ -34,8 +34,10 @@ class TrackedProfile(AppProfile):
     collector_endpoint: str | None = None
     #: Seconds the host may be held at exit when it delivers in-process (CI, PID 1).
     flush_deadline: float = 1.0
-    #: Bumped whenever the catalog collects something new: users are told again.
-    consent_version: int = 1
+    #: Bumped whenever the catalog collects something new: users are told again. 2: the
+    #: built-in catalog's ``ci`` context and per-vendor ids in CI (every user sees the notice
+    #: once more, by design).
+    consent_version: int = 2
     #: ``module:attribute`` of the event catalog, imported only when tracking is on.
     event_catalog: str | None = "tracking.catalog:DEFAULT_CATALOG"
     #: One line for ``status`` and the first-run notice: what is collected.

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from typing import Protocol
 
     from consent import AppProfile, Decision
+    from consent.ci import CiEnvironment
 
     from ._watch import ConsentWatch
     from .catalog import Catalog
@@ -231,10 +232,10 @@ class Tracker:
         if kind == "debug":
             from ._debug import DebugSink
 
-            self._sink = DebugSink(profile, decision, catalog, url, problem, project_name, cwd)
+            self._sink = DebugSink(profile, decision, catalog, url, problem, project_name, cwd, ci)
             return
         assert self.plan.endpoint is not None
-        self._sink = _SpoolSink(self, settings, self.plan, cwd, project_name, env)
+        self._sink = _SpoolSink(self, settings, self.plan, cwd, project_name, env, ci)
         atexit.register(self._at_exit)
 
     # -- recording (host thread, hot) ------------------------------------------------------
@@ -451,8 +452,8 @@ class _SpoolSink:
     """The ``record`` plan: each event one line in this run's segment of the spool.
 
     The segment is opened at the first event (the secret is read or made then, for the
-    project's keyed id); sealed when it is full, when the host flushes, and at the end, each
-    time handed over for delivery. When the spool cannot be written (a full or read-only state
+    project's keyed id; in CI there is none: see :meth:`_project_id`); sealed when it is full,
+    when the host flushes, and at the end, each time handed over for delivery. When the spool cannot be written (a full or read-only state
     dir), the events are kept in memory (bounded) and delivered by this process at the end,
     within the flush deadline: they are not lost while the collector can be reached.
     """
@@ -465,6 +466,7 @@ class _SpoolSink:
         cwd: str,
         project_name: str | None,
         env: Mapping[str, str] | None,
+        ci: CiEnvironment | None = None,
     ) -> None:
         import json
 
@@ -481,6 +483,7 @@ class _SpoolSink:
         self._profile = tracker.profile
         self._cwd = cwd
         self._project_name = project_name
+        self._ci = ci
         self.spool = Spool.for_state_dir(self._profile.state_dir())
         assert plan.endpoint is not None
         self._endpoint = plan.endpoint
@@ -514,7 +517,7 @@ class _SpoolSink:
             catalog = tracker._catalog
             contexts = {
                 name: spec.iglu_uri
-                for name in ("platform", "invocation")
+                for name in ("platform", "invocation", "ci")
                 if (spec := catalog.get(name)) is not None and spec.kind == "context"
             }
             from .catalog import host_check
@@ -528,10 +531,15 @@ class _SpoolSink:
                 self._project_id(),
                 contexts,
                 schemas,
+                ci=self._ci,
             )
         return self._header
 
     def _project_id(self) -> str | None:
+        if self._ci is not None:
+            # A fresh container has a fresh secret: no keyed id is stable in CI, and a bare
+            # hash of a project name could be reversed. CI events carry no project id.
+            return None
         if self._project_name:
             hasher = self.hasher()
             return hasher("project", self._project_name) if hasher else None

@@ -65,7 +65,7 @@ def main() -> int:
         env_prefix="TESTAPP_",
         project_files=("testapp_project.yml",),
         collector_endpoint=os.environ.get("HOST_COLLECTOR"),
-        consent_version=int(os.environ.get("HOST_CONSENT_VERSION", "1")),
+        consent_version=int(os.environ.get("HOST_CONSENT_VERSION", TrackedProfile.consent_version)),
         tool_version="0.0.1",
     )
     tracker = Tracker(profile, project_name=os.environ.get("HOST_PROJECT"))
