@@ -453,9 +453,10 @@ class _SpoolSink:
 
     The segment is opened at the first event (the secret is read or made then, for the
     project's keyed id; in CI there is none: see :meth:`_project_id`); sealed when it is full,
-    when the host flushes, and at the end, each time handed over for delivery. When the spool cannot be written (a full or read-only state
-    dir), the events are kept in memory (bounded) and delivered by this process at the end,
-    within the flush deadline: they are not lost while the collector can be reached.
+    when the host flushes, and at the end, each time handed over for delivery. When the spool
+    cannot be written (a full or read-only state dir), the events are kept in memory (bounded)
+    and delivered by this process at the end, within the flush deadline: they are not lost
+    while the collector can be reached.
     """
 
     def __init__(
