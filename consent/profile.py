@@ -37,6 +37,11 @@ ENTRY_POINT_GROUP = "telemetry_consent.profiles"
 #: evidently meant.
 Reading = Literal["strict", "dbt"]
 READINGS: tuple[str, ...] = ("strict", "dbt")
+#: What CI means for a profile (the ``ci_default`` layer): ``off`` unless a layer above says on
+#: (the default for a tool's own profile), or ``as_upstream``: no opinion, as the host itself
+#: has no CI rule (the built-in dbt profile: dbt-core tracks in CI as anywhere else).
+CiPolicy = Literal["off", "as_upstream"]
+CI_POLICIES: tuple[str, ...] = ("off", "as_upstream")
 
 #: How a tool asks for consent (docs/decision.md, "Opt-in tools"). ``opt_out``: on by default,
 #: the user may turn it off. ``opt_in``: off until the user says yes (``telemetry enable``, or
@@ -82,17 +87,26 @@ class AppProfile:
     telemetry_command: str = "telemetry"
     #: How values are read: "strict" (fail closed on garbage) or "dbt" (as dbt-core reads them).
     reading: Reading = "strict"
+    #: What CI means: "off" (unless a layer above says on) or "as_upstream" (no opinion).
+    ci_policy: CiPolicy = "off"
     #: "opt_out" (on by default) or "opt_in" (off until the user says yes).
     consent_model: ConsentModel = "opt_out"
     #: Bumped whenever what the tool collects grows: users are told (or asked) again, and a
-    #: "yes" stored in the user config for another version no longer counts.
-    consent_version: int = 1
+    #: "yes" stored in the user config for another version no longer counts. 2: the built-in
+    #: catalog's ``ci`` context and per-vendor ids in CI (every user sees the notice once more,
+    #: by design).
+    consent_version: int = 2
 
     def __post_init__(self) -> None:
         if self.reading not in READINGS:
             raise ValueError(
                 f"AppProfile(reading={self.reading!r}): the reading must be one of "
                 f"{', '.join(READINGS)}"
+            )
+        if self.ci_policy not in CI_POLICIES:
+            raise ValueError(
+                f"AppProfile(ci_policy={self.ci_policy!r}): the CI policy must be one of "
+                f"{', '.join(CI_POLICIES)}"
             )
         if self.consent_model not in CONSENT_MODELS:
             raise ValueError(
@@ -157,6 +171,8 @@ def _default_profile() -> AppProfile:
         ),
         # It exists to tell a dbt user what dbt decides, so it reads every input as dbt-core does.
         reading="dbt",
+        # dbt-core has no CI rule: it tracks in CI exactly as anywhere else.
+        ci_policy="as_upstream",
     )
 
 

@@ -391,7 +391,10 @@ PLATFORM = ContextSpec(
 INVOCATION = ContextSpec(
     name="invocation",
     model="tracking.events:InvocationContext",
-    description="Attached to every event: run id, anonymous installation id, keyed project id.",
+    # 1-0-1: in CI the anonymous id is a constant per CI vendor (an ADDITION: the pattern widens).
+    version="1-0-1",
+    description="Attached to every event: run id, anonymous installation id (in CI: one per CI "
+    "vendor), keyed project id (none in CI).",
     example={
         "invocation_id": _EXAMPLE_UUID,
         "anonymous_user_id": _EXAMPLE_UUID.replace("5f", "7a"),
@@ -400,8 +403,15 @@ INVOCATION = ContextSpec(
     },
 )
 
+CI = ContextSpec(
+    name="ci",
+    model="tracking.events:CiContext",
+    description="Attached to every event sent from CI: the CI system's name, nothing else.",
+    example={"vendor": "GitHub Actions"},
+)
+
 #: The built-in dbt-compatible profile's catalog (docs/guarantees.md, "Privacy").
 DEFAULT_CATALOG = Catalog(
     events=(INVOCATION_START, INVOCATION_END, MODEL_RUN),
-    contexts=(PLATFORM, INVOCATION),
+    contexts=(PLATFORM, INVOCATION, CI),
 )

@@ -19,7 +19,6 @@ traceback: failures are counted in :attr:`Tracker.stats`, and the host's exit co
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
 import re
 import sys
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from typing import Protocol
 
     from consent import AppProfile, Decision
+    from consent.ci import CiEnvironment
 
     from ._watch import ConsentWatch
     from .catalog import Catalog
@@ -194,6 +194,8 @@ class Tracker:
         env: Mapping[str, str] | None,
         project_name: str | None,
     ) -> None:
+        """The host's start path, in one place: decide, apply the rule of when sending may
+        start (:mod:`tracking.may_send`), tell the user if that is due, build the one sink."""
         profile = self.profile
         cwd = os.getcwd() if cwd is None else cwd
         decision = consent.decide(profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env)
@@ -208,10 +210,13 @@ class Tracker:
             if why_not_ask(environ, sys.stderr) is not None:
                 return  # an opt-in tool off a terminal (or in CI): off, and nothing is asked
 
+        from consent.ci import detect_ci
+
         from .catalog import load_catalog
         from .endpoint import resolve_endpoint
         from .errors import CatalogError
-        from .notice import needs_notice, show_notice
+        from .may_send import may_send
+        from .notice import show_notice, told
         from .plan import delivery_mode, plan
         from .settings import read_host_settings
 
@@ -225,33 +230,36 @@ class Tracker:
                 _stderr_line(line)
             return
         url, problem = resolve_endpoint(profile, settings.endpoint)
-        notice = (
-            url is not None and problem is None and not settings.debug and needs_notice(profile)
-        )
-        if profile.consent_model == "opt_in" and not decision.mandatory and (unanswered or notice):
-            # An opt-in tool asks instead of telling; "y" counts as saying yes in this run.
+        ci = detect_ci(environ)
+        start = may_send(decision, told=told(profile), ci=ci is not None)
+        if (
+            profile.consent_model == "opt_in"
+            and not decision.mandatory
+            and (unanswered or start.notice)
+        ):
+            # An opt-in tool asks where it would tell; "y" counts as saying yes in this run.
             said_yes = None
             if url is not None and problem is None and not settings.debug:
                 said_yes = self._ask_first(settings, host_flag, edition, cwd, env)
             if said_yes is not None:
                 decision = self.decision = said_yes
-                notice = False
+                start = may_send(decision, told=told(profile), ci=ci is not None)
             elif unanswered or self._asked:
                 self.plan = Plan("off", None, tuple(problems))
                 for line in self.plan.messages:
                     _stderr_line(line)
                 return
         self.plan = plan(
-            decision, settings, url, problem, notice, delivery_mode(environ), tuple(problems)
+            decision, settings, url, problem, start, delivery_mode(environ), tuple(problems)
         )
         for line in self.plan.messages:
             _stderr_line(line)
+        if self.plan.notice:
+            # Counted as told only when stderr is a terminal; in CI it is never printed.
+            show_notice(profile, decision, sys.stderr, sends=self.plan.kind == "record")
         kind = self.plan.kind
-        if kind == "notice":
-            show_notice(profile, decision, sys.stderr)
-            return  # the user has just been told: nothing is recorded in this run
         if kind not in ("debug", "record"):
-            return
+            return  # not told yet (or just now): nothing is recorded in this run
         self._catalog = catalog
         self._watch = _watch_for(decision, profile, host_flag, edition, cwd, env)
         self._next_check = time.monotonic() + RECORD_CHECK_INTERVAL
@@ -259,10 +267,10 @@ class Tracker:
         if kind == "debug":
             from ._debug import DebugSink
 
-            self._sink = DebugSink(profile, decision, catalog, url, problem, project_name, cwd)
+            self._sink = DebugSink(profile, decision, catalog, url, problem, project_name, cwd, ci)
             return
         assert self.plan.endpoint is not None
-        self._sink = _SpoolSink(self, settings, self.plan, cwd, project_name, env)
+        self._sink = _SpoolSink(self, settings, self.plan, cwd, project_name, env, ci)
         atexit.register(self._at_exit)
 
     def _ask_first(
@@ -280,7 +288,6 @@ class Tracker:
         from consent.layers.user_config import write_user_choice
 
         from .prompt import ask, question, why_not_ask
-        from .state import acknowledge_notice
 
         profile = self.profile
         if why_not_ask(os.environ if env is None else env, sys.stderr) is not None:
@@ -308,9 +315,6 @@ class Tracker:
             _stderr_line(f"Usage statistics stay off. To turn them on later: `{cli} enable`.")
             return None
         _stderr_line(f"Thank you. To turn usage statistics off: `{cli} disable`.")
-        # The question said what is collected, on a terminal: the user has been told too.
-        with contextlib.suppress(OSError):
-            acknowledge_notice(profile)
         decision = consent.decide(profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env)
         return decision if decision.enabled else None
 
@@ -528,10 +532,11 @@ class _SpoolSink:
     """The ``record`` plan: each event one line in this run's segment of the spool.
 
     The segment is opened at the first event (the secret is read or made then, for the
-    project's keyed id); sealed when it is full, when the host flushes, and at the end, each
-    time handed over for delivery. When the spool cannot be written (a full or read-only state
-    dir), the events are kept in memory (bounded) and delivered by this process at the end,
-    within the flush deadline: they are not lost while the collector can be reached.
+    project's keyed id; in CI there is none: see :meth:`_project_id`); sealed when it is full,
+    when the host flushes, and at the end, each time handed over for delivery. When the spool
+    cannot be written (a full or read-only state dir), the events are kept in memory (bounded)
+    and delivered by this process at the end, within the flush deadline: they are not lost
+    while the collector can be reached.
     """
 
     def __init__(
@@ -542,6 +547,7 @@ class _SpoolSink:
         cwd: str,
         project_name: str | None,
         env: Mapping[str, str] | None,
+        ci: CiEnvironment | None = None,
     ) -> None:
         import json
 
@@ -558,6 +564,7 @@ class _SpoolSink:
         self._profile = tracker.profile
         self._cwd = cwd
         self._project_name = project_name
+        self._ci = ci
         self.spool = Spool.for_state_dir(self._profile.state_dir())
         assert plan.endpoint is not None
         self._endpoint = plan.endpoint
@@ -591,7 +598,7 @@ class _SpoolSink:
             catalog = tracker._catalog
             contexts = {
                 name: spec.iglu_uri
-                for name in ("platform", "invocation")
+                for name in ("platform", "invocation", "ci")
                 if (spec := catalog.get(name)) is not None and spec.kind == "context"
             }
             from .catalog import host_check
@@ -605,10 +612,15 @@ class _SpoolSink:
                 self._project_id(),
                 contexts,
                 schemas,
+                ci=self._ci,
             )
         return self._header
 
     def _project_id(self) -> str | None:
+        if self._ci is not None:
+            # A fresh container has a fresh secret: no keyed id is stable in CI, and a bare
+            # hash of a project name could be reversed. CI events carry no project id.
+            return None
         if self._project_name:
             hasher = self.hasher()
             return hasher("project", self._project_name) if hasher else None

@@ -49,6 +49,7 @@ class UserConfig(LayerSource):
     below_user = True
     lasting = True
     scope = "global"
+    users_yes = True
 
     def read(self, ctx: ReadContext) -> Layer:
         return read_user_config(ctx.profile.user_config_path(), ctx.profile.consent_version)

@@ -15,6 +15,8 @@ import pytest
 from consent import DEFAULT_PROFILE, LAYER_ORDER, Decision, decide
 
 KEY = "send_anonymous_usage_stats"
+#: A yes counts for the consent version it was given for (docs/decision.md, "Opt-in tools").
+VERSION = DEFAULT_PROFILE.consent_version
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "contracts" / "status.schema.json").read_text()
 )
@@ -228,7 +230,7 @@ def test_an_admin_lock_on_beats_do_not_track(world):
 def test_an_unlocked_policy_default_yields_to_the_user(world):
     world.policy('telemetry = "off"\n')
     assert not world.decide().enabled
-    world.user_config(f"{KEY} = true\n", mode=0o600)
+    world.user_config(f"{KEY} = true\nconsent_version = {VERSION}\n", mode=0o600)
     decision = world.decide()
     assert decision.enabled
     assert decision.decided_by == "user_config"

@@ -67,7 +67,7 @@ def main() -> int:
         env_prefix="TESTAPP_",
         project_files=("testapp_project.yml",),
         collector_endpoint=os.environ.get("HOST_COLLECTOR"),
-        consent_version=int(os.environ.get("HOST_CONSENT_VERSION", "1")),
+        consent_version=int(os.environ.get("HOST_CONSENT_VERSION", TrackedProfile.consent_version)),
         consent_model=os.environ.get("HOST_CONSENT_MODEL", "opt_out"),  # type: ignore[arg-type]
         tool_version="0.0.1",
     )

@@ -111,29 +111,74 @@ class TrackingWorld:
         env: dict[str, str] | None = None,
         endpoint: str | None = ...,
         timeout: float = 60.0,
+        terminal: bool = False,
     ) -> HostRun:
+        """Run host_app.py; ``terminal``: its stderr is a real pty (a user at a terminal),
+        else a pipe (a log, a CI job)."""
         run_env = dict(self.env)
         url = self.collector_url if endpoint is ... else endpoint
         if url is not None:
             run_env["HOST_COLLECTOR"] = url
         run_env.update(env or {})
+        argv = [sys.executable, str(HOST_APP), *args]
         started = time.time()
-        proc = subprocess.run(
-            [sys.executable, str(HOST_APP), *args],
-            env=run_env,
-            cwd=self.project,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        if terminal:
+            returncode, stdout, stderr = run_on_terminal(argv, run_env, self.project, timeout)
+        else:
+            proc = subprocess.run(
+                argv, env=run_env, cwd=self.project, capture_output=True, text=True, timeout=timeout
+            )
+            returncode, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
         ended = time.time()
         report: dict = {}
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+        lines = [line for line in stdout.splitlines() if line.startswith("{")]
         if lines:
             report = json.loads(lines[-1])
-        run = HostRun(proc.returncode, proc.stdout, proc.stderr, ended - started, report)
+        run = HostRun(returncode, stdout, stderr, ended - started, report)
         run._ended = ended
         return run
+
+
+def run_on_terminal(
+    argv: list[str], env: dict[str, str], cwd: Path, timeout: float
+) -> tuple[int, str, str]:
+    """Run ``argv`` with its stderr on a real pty (stdout a pipe, stdin /dev/null), reading the
+    pty until the child is gone; ``(returncode, stdout, what the terminal showed)``. Bounded by
+    ``timeout``: the child is killed after it."""
+    import os
+    import select
+
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave
+        )
+    finally:
+        os.close(slave)
+    shown = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: every writer of the pty is gone (Linux)
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            elif proc.poll() is not None:
+                break
+        stdout = proc.communicate(timeout=max(0.1, deadline - time.monotonic()))[0]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout = proc.communicate()[0]
+    finally:
+        os.close(master)
+    # The pty turns each "\n" into "\r\n" (ONLCR); give the text back as the program wrote it.
+    text = shown.decode("utf-8", "replace").replace("\r\n", "\n")
+    return proc.returncode, stdout.decode("utf-8", "replace"), text
 
 
 def settle(spool: Spool, timeout: float = 20.0) -> bool:
