@@ -192,3 +192,50 @@ def test_a_yes_that_cannot_be_written_sends_nothing_and_is_asked_again(tracking_
     assert report["plan"] == "off" and run.returncode == 0
     assert blocker.read_text() == "not a directory\n"
     assert collector.totals()["total"] == 0
+
+
+# -- with the rule of when sending may start ---------------------------------------------------
+
+
+def test_a_stored_yes_is_not_asked_again_and_sends_from_this_run(tracking_world, collector):
+    from consent.layers.user_config import write_user_choice
+
+    world = tracking_world
+    write_user_choice(_profile(world), True)  # `telemetry enable`
+
+    run, report = _host_on_pty(world, **NO_ANSWER)
+
+    assert QUESTION not in run.screen and "collects anonymous usage statistics" not in run.screen
+    assert report["plan"] == "record"
+    assert collector.wait_for(good=4, timeout=DELIVER_S)
+
+
+def test_a_project_files_on_is_not_the_users_yes_so_the_user_is_asked(tracking_world, collector):
+    world = tracking_world
+    world.base.write(
+        world.project / "testapp_project.yml", "flags:\n  send_anonymous_usage_stats: true\n"
+    )
+
+    run, report = _host_on_pty(world, b"n" + ENTER, **ANSWER_WITHIN)
+
+    assert QUESTION in run.screen
+    assert report["plan"] == "off"
+    decision = decide(_profile(world), env=world.env, cwd=str(world.project))
+    assert not decision.enabled and decision.decided_by == "user_config", "the no sticks"
+
+
+def test_a_project_files_on_off_a_terminal_is_told_not_asked_and_sends_nothing(
+    tracking_world, collector
+):
+    world = tracking_world
+    world.base.write(
+        world.project / "testapp_project.yml", "flags:\n  send_anonymous_usage_stats: true\n"
+    )
+
+    run = world.run_host(env={**OPT_IN, "TESTAPP_TELEMETRY_PROMPT_TIMEOUT": "600"})
+
+    assert QUESTION not in run.stderr
+    assert "not shown on a terminal" in run.stderr
+    assert run.report["plan"] == "notice" and run.elapsed_s < HANG_S
+    assert _stored(world) is None
+    assert collector.totals()["total"] == 0
