@@ -49,7 +49,7 @@ class Layer:
 
     @property
     def title(self) -> str:
-        """The words ``status`` shows for this layer (its :class:`~consent.layers.LayerSource`'s)."""
+        """The words ``status`` shows for this layer, from its layer class."""
         from .layers import source_of
 
         try:
@@ -76,7 +76,7 @@ class Layer:
 
 @dataclass(frozen=True, slots=True)
 class Edition:
-    """Which edition applies and where that came from: ``host``, a policy file path, or ``default``."""
+    """Which edition applies and where from: ``host``, a policy file path, or ``default``."""
 
     name: EditionName = "core"
     origin: str = "default"

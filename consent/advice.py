@@ -24,7 +24,16 @@ def _with(decision: Decision, name: str, opinion: Opinion) -> Decision:
     layers = []
     for layer in decision.layers:
         if layer.name == name:
-            layer = Layer(name, opinion, opinion, layer.origin)
+            layer = replace(
+                layer,
+                opinion=opinion,
+                raw=opinion,
+                status="no_opinion",
+                detail=None,
+                warnings=(),
+                host_refuses=False,
+                legacy=False,
+            )
         layers.append(replace(layer, status="error") if layer.is_error else layer)
     return resolve(decision.app, decision.edition, layers)
 

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from .profile import AppProfile
     from .readings import StrictReading
 
+__all__ = ["ReadContext"]
+
 _T = TypeVar("_T")
 
 

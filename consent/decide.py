@@ -11,6 +11,8 @@ from .layers import LAYERS, AdminLock
 from .profile import DEFAULT_PROFILE, AppProfile
 from .resolver import resolve
 
+__all__ = ["decide", "gather"]
+
 
 def gather(
     profile: AppProfile = DEFAULT_PROFILE,

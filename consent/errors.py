@@ -8,12 +8,22 @@ learn why it did not happen.
 
 from __future__ import annotations
 
+__all__ = [
+    "ConsentError",
+    "EditRefused",
+    "NoProjectFile",
+    "ProfileLoadError",
+    "RefusedByPolicy",
+    "UnknownAppError",
+    "WriteError",
+]
+
 
 class ConsentError(Exception):
     """Base of every error this package raises on purpose."""
 
     #: The CLI's exit code for this kind of error: 2 usage, 3 refused or not in effect, 4 a write
-    #: failed (README "Exit codes").
+    #: failed (docs/cli.md, "Exit codes").
     exit_code = 2
 
 

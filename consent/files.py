@@ -15,6 +15,7 @@ event log) and the collector its ready file with the same functions.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
@@ -123,10 +124,8 @@ def atomic_write(
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     sweep_stale_temps(path)
 
@@ -176,15 +175,11 @@ def create_once(path: str, data: bytes, *, mode: int = 0o600, dir_mode: int = 0o
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-        try:
+        with contextlib.suppress(FileExistsError):
             os.link(tmp, path)
-        except FileExistsError:
-            pass
     finally:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
     sweep_stale_temps(path)
     with open(path, "rb") as fh:
         return fh.read()

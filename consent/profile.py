@@ -18,11 +18,25 @@ from .errors import ProfileLoadError, UnknownAppError
 if TYPE_CHECKING:
     from platformdirs import PlatformDirs
 
+__all__ = [
+    "CI_POLICIES",
+    "DEFAULT_PROFILE",
+    "ENTRY_POINT_GROUP",
+    "READINGS",
+    "AppProfile",
+    "CiPolicy",
+    "LegacyFlagFile",
+    "Reading",
+    "get_profile",
+    "known_profiles",
+]
+
 ENTRY_POINT_GROUP = "telemetry_consent.profiles"
 
-#: How a profile reads values (docs: README "Two readings"). ``strict``: garbage fails closed, for
-#: tools whose own tracker sends. ``dbt``: exactly as dbt-core reads each input, so that ``status``
-#: says what dbt decides, with a warning wherever that differs from what the user evidently meant.
+#: How a profile reads values (docs/decision.md, "Two readings"). ``strict``: garbage fails
+#: closed, for tools whose own tracker sends. ``dbt``: exactly as dbt-core reads each input, so
+#: that ``status`` says what dbt decides, with a warning wherever that differs from what the user
+#: evidently meant.
 Reading = Literal["strict", "dbt"]
 READINGS: tuple[str, ...] = ("strict", "dbt")
 #: What CI means for a profile (the ``ci_default`` layer): ``off`` unless a layer above says on
@@ -167,7 +181,7 @@ def get_profile(name: str | None = None) -> AppProfile:
         f"{name} = {where}); set TELEMETRY_CONSENT_TRACEBACK=1 to see where it fails"
     )
     try:
-        loaded = entry.load()  # type: ignore[attr-defined]
+        loaded = entry.load()  # type: ignore[attr-defined]  # an importlib.metadata EntryPoint
         profile = loaded() if callable(loaded) and not isinstance(loaded, AppProfile) else loaded
     except Exception as exc:  # a broken plugin must not break the CLI with a traceback
         raise ProfileLoadError(

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 from ._model import Decision, Edition, Layer, Opinion
 from .layers import LAYERS, EditionMandate
 
+__all__ = ["resolve"]
+
 
 def _effective(layer: Layer) -> Opinion:
     if layer.is_error:

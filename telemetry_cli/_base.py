@@ -151,7 +151,7 @@ def one_line_errors(func: _F) -> _F:
             report(ctx.find_root().info_name or "telemetry", exc)
             ctx.exit(exit_code_of(exc))
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # functools.wraps keeps the signature
 
 
 def require_cwd() -> None:

@@ -9,6 +9,7 @@ parser (it returns the exit code, never raises, never prints a traceback); :func
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -132,10 +133,9 @@ def _degrade_on_legacy_terminals() -> None:
     for stream in (sys.stdout, sys.stderr):
         encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
         if not encoding.startswith("utf") and hasattr(stream, "reconfigure"):
-            try:
+            # a closed or odd stream keeps its errors setting
+            with contextlib.suppress(ValueError, OSError):
                 stream.reconfigure(errors="replace")
-            except (ValueError, OSError):  # pragma: no cover - a closed or odd stream
-                pass
 
 
 def main() -> None:

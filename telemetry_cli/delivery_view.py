@@ -14,6 +14,8 @@ from typing import Any
 
 from tracking import TrackedProfile
 
+__all__ = ["clear_waiting", "upload_now", "waiting_lines", "waiting_records", "waiting_summary"]
+
 _REASONS = {
     "cap": "over the spool's bound",
     "age": "too old",

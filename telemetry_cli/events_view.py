@@ -12,6 +12,8 @@ from rich.text import Text
 
 from tracking import TrackedProfile
 
+__all__ = ["ENVELOPE", "catalog_document", "render_catalog"]
+
 ENVELOPE = (
     "Each event also carries the Snowplow tracker-protocol fields: a random event id, the "
     "device and sent timestamps, the tracker's version, the app id and platform. No IP-derived "

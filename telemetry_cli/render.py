@@ -24,6 +24,21 @@ from consent.advice import explain_winner, steps_to
 from consent.values import printable
 from tracking import TrackedProfile
 
+__all__ = [
+    "NARROW",
+    "UNWRAPPED",
+    "change_hint",
+    "for_terminal",
+    "headline",
+    "is_plain",
+    "layers_view",
+    "make_console",
+    "one_line",
+    "short_path",
+    "short_path_in",
+    "status_view",
+]
+
 _EFFECT = {
     "winner": ("decides", "bold green"),
     "overridden": ("overridden", "yellow"),
@@ -48,8 +63,13 @@ def _arrow() -> str:
 def for_terminal(decision: Decision) -> Decision:
     """The decision with every string made safe to print (paths may hold escape sequences)."""
     layers = tuple(
-        replace(l, raw=printable(l.raw), origin=printable(l.origin), detail=printable(l.detail))
-        for l in decision.layers
+        replace(
+            layer,
+            raw=printable(layer.raw),
+            origin=printable(layer.origin),
+            detail=printable(layer.detail),
+        )
+        for layer in decision.layers
     )
     return replace(
         decision, layers=layers, warnings=tuple(printable(w) or "" for w in decision.warnings)
@@ -173,7 +193,7 @@ def layers_view(decision: Decision, width: int, plain: bool = False) -> Renderab
     table.add_column("value")
     table.add_column("origin", no_wrap=True)
     table.add_column("effect", overflow="fold")
-    for i, layer in enumerate(decision.layers, 1):
+    for layer in decision.layers:
         effect, style = _EFFECT[layer.status]
         table.add_row(
             layer.title,
@@ -250,10 +270,8 @@ def status_view(
                 f"{profile.telemetry_command} command never sends anything)"
             )
     elif decision.enabled:
-        facts.append(
-            collector
-            or f"nowhere ({collector_problem or f'no collector is configured; set {profile.endpoint_env_var} to send'})"
-        )
+        unset = f"no collector is configured; set {profile.endpoint_env_var} to send"
+        facts.append(collector or f"nowhere ({collector_problem or unset})")
     else:
         facts.append("nowhere: nothing is sent while this is off")
         if collector:

@@ -42,6 +42,7 @@ says why there was no usable answer.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import os
 import select
@@ -180,10 +181,8 @@ class Transport:
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing must never raise into the host
                 conn.close()
-            except Exception:  # noqa: BLE001
-                pass
 
     # -- internals ----------------------------------------------------------------------------
     def _connection(self) -> http.client.HTTPConnection:
@@ -248,11 +247,9 @@ class _NoDelay:
     Nagle's algorithm with the peer's delayed ACK would hold the body back for up to 40 ms."""
 
     def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
-        try:
+        super().connect()  # type: ignore[misc]  # the mixin's base is the concrete connection
+        with contextlib.suppress(OSError, AttributeError):  # not TCP (a proxy's socket): as is
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[attr-defined]
-        except (OSError, AttributeError):
-            pass
 
 
 class _HTTPConnection(_NoDelay, http.client.HTTPConnection):

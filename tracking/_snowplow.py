@@ -1,4 +1,4 @@
-"""snowplow-tracker, used for what it is good at (the tracker protocol) and kept off everything else.
+"""snowplow-tracker, used for what it is good at (the tracker protocol), kept off everything else.
 
 We use the library to build tracker-protocol payloads (``eid``, ``dtm``, ``ttm``, ``tv``,
 ``ue_px`` and ``cx`` encoding) and nothing else: its emitters are unsafe for a host (measured on

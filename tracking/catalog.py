@@ -31,6 +31,24 @@ from .errors import CatalogError, EventInvalid
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
+__all__ = [
+    "CI",
+    "DEFAULT_CATALOG",
+    "INVOCATION",
+    "INVOCATION_END",
+    "INVOCATION_START",
+    "MODEL_RUN",
+    "PLATFORM",
+    "SELF_DESC_SCHEMA",
+    "VENDOR",
+    "Catalog",
+    "ContextSpec",
+    "EventSpec",
+    "host_check",
+    "load_catalog",
+    "package_schemas",
+]
+
 #: The Iglu vendor of the default profile's schemas.
 VENDOR = "dev.telemetry-consent"
 #: The meta-schema every self-describing JSON schema declares.
@@ -407,7 +425,7 @@ CI = ContextSpec(
     example={"vendor": "GitHub Actions"},
 )
 
-#: The built-in dbt-compatible profile's catalog (PRODUCT.md §4).
+#: The built-in dbt-compatible profile's catalog (docs/guarantees.md, "Privacy").
 DEFAULT_CATALOG = Catalog(
     events=(INVOCATION_START, INVOCATION_END, MODEL_RUN),
     contexts=(PLATFORM, INVOCATION, CI),

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from .settings import TrackerSettings
     from .uploader import Report
 
+__all__ = ["Handover", "InlineWorker", "MemoryRuns", "start_uploader"]
+
 #: Where ``tracking`` lives: put first on the uploader's PYTHONPATH, so that it runs this code.
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: How often, at most, ``flush`` starts another uploader while it waits.

@@ -23,6 +23,8 @@ from consent.values import shown
 if TYPE_CHECKING:
     from .profile import TrackedProfile
 
+__all__ = ["TP2_PATH", "check_endpoint", "endpoint_for", "is_loopback", "resolve_endpoint"]
+
 #: Snowplow's tracker-protocol POST path, appended to the collector's base URL.
 TP2_PATH = "/com.snowplowanalytics.snowplow/tp2"
 _HOSTNAME = re.compile(
@@ -104,7 +106,7 @@ def check_endpoint(raw: str, source: str) -> tuple[str | None, str | None]:
 def endpoint_for(
     profile: TrackedProfile, env: Mapping[str, str] | None = None
 ) -> tuple[str | None, str | None]:
-    """Where ``profile``'s events would go now: ``(url, None)``, ``(None, why)`` or ``(None, None)``.
+    """Where ``profile``'s events would go now: ``(url, None)``, ``(None, why)``, ``(None, None)``.
 
     ``<PREFIX>TELEMETRY_ENDPOINT`` (when set and not blank) overrides the profile's collector.
     ``(None, None)`` means the profile sends nowhere, which is not a problem to report.
@@ -116,7 +118,7 @@ def endpoint_for(
 def resolve_endpoint(
     profile: TrackedProfile, override: str | None
 ) -> tuple[str | None, str | None]:
-    """:func:`endpoint_for` with the override already read (the tracker reads it with its settings)."""
+    """:func:`endpoint_for` with the override already read by the tracker, with its settings."""
     if override is not None and override.strip():
         return check_endpoint(override, profile.endpoint_env_var)
     if not profile.collector_endpoint:

@@ -1,10 +1,11 @@
-"""The default profile's events and contexts, as typed models (PRODUCT.md §4, after dbt's seed).
+"""The default profile's events and contexts, as typed models, after dbt's seed (what they may
+carry: docs/guarantees.md, "Privacy").
 
 Each model mirrors one self-describing JSON schema shipped in ``tracking/schemas/`` (the schema
 file is the contract a collector validates; the model is how Python code builds a valid instance;
-``tests/tracking/test_events.py`` proves the two agree). Nothing here can carry a name, a path or
-contents: free text is limited to short, pattern-checked tokens, and identifiers are keyed hashes
-(see :mod:`tracking.ids`).
+``tests/tracking/test_tracking_events.py`` proves the two agree). Nothing here can carry a name,
+a path or contents: free text is limited to short, pattern-checked tokens, and identifiers are
+keyed hashes (see :mod:`tracking.ids`).
 
 Only pydantic is imported, so ``telemetry events`` can render the catalog without the sending
 machinery.
@@ -15,6 +16,28 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+__all__ = [
+    "CI_VENDOR_PATTERN",
+    "COMMAND_PATTERN",
+    "HASH_PATTERN",
+    "TOKEN_PATTERN",
+    "USER_ID_PATTERN",
+    "UUID_PATTERN",
+    "CiContext",
+    "Command",
+    "InvocationContext",
+    "InvocationEnd",
+    "InvocationStart",
+    "KeyedHash",
+    "ModelRun",
+    "PlatformContext",
+    "RunStatus",
+    "TelemetryModel",
+    "Token",
+    "UserId",
+    "Uuid",
+]
 
 #: A keyed hash (HMAC-SHA-256, hex): see :func:`tracking.ids.keyed_hash`.
 HASH_PATTERN = r"^[0-9a-f]{64}$"
@@ -70,7 +93,7 @@ class InvocationEnd(TelemetryModel):
 
 
 class ModelRun(TelemetryModel):
-    """One model finished running. Its name and contents never leave the machine: only a keyed hash."""
+    """A model finished. Its name and contents never leave the machine, only a keyed hash."""
 
     model_key: KeyedHash = Field(
         description="Keyed hash (HMAC-SHA-256 with this installation's secret) of the model's "

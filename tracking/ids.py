@@ -20,6 +20,8 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
+__all__ = ["KeyedHasher", "ci_anonymous_id", "event_ids", "keyed_hash"]
+
 
 def _builtin_sha256() -> Callable[..., Any]:
     """The interpreter's own SHA-256 (no OpenSSL): ``_sha2`` on 3.12+, ``_sha256`` before;
@@ -62,7 +64,7 @@ class KeyedHasher:
         inner.update(data)
         outer = self._outer.copy()
         outer.update(inner.digest())
-        return outer.hexdigest()  # type: ignore[no-any-return]
+        return str(outer.hexdigest())
 
 
 def keyed_hash(secret: bytes, kind: str, value: str | bytes) -> str:

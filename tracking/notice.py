@@ -22,6 +22,8 @@ from .state import acknowledge_notice, acknowledged_version
 #: Tracker in it (a programmatic runner, a test harness) must not send either.
 _SHOWN_IN_THIS_PROCESS: set[tuple[str, str, int]] = set()
 
+__all__ = ["notice_text", "show_notice", "told"]
+
 
 def _key(profile: TrackedProfile) -> tuple[str, str, int]:
     # The state dir too: the mark it guards lives there (another HOME is another user).

@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # imported by every host at start-up, consent off included: k
     from .may_send import Start
     from .settings import TrackerSettings
 
+__all__ = ["DeliveryMode", "Plan", "PlanKind", "delivery_mode", "plan"]
+
 PlanKind = Literal["off", "debug", "notice", "untold", "record"]
 #: ``detached``: a background uploader process delivers; ``inline``: this process delivers at
 #: exit within a short deadline (CI, PID 1, platforms without detached processes).

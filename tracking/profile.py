@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from consent import DEFAULT_PROFILE, AppProfile
 
@@ -62,7 +63,7 @@ class TrackedProfile(AppProfile):
         return self._dirs.user_state_dir
 
 
-def _consent_fields(profile: AppProfile) -> dict[str, object]:
+def _consent_fields(profile: AppProfile) -> dict[str, Any]:
     return {field.name: getattr(profile, field.name) for field in dataclasses.fields(AppProfile)}
 
 
@@ -70,7 +71,7 @@ def _consent_fields(profile: AppProfile) -> dict[str, object]:
 #: its own events to dbt Labs, and ours must never go there by accident;
 #: ``DBT_TELEMETRY_ENDPOINT`` sets one explicitly).
 DBT_PROFILE = TrackedProfile(
-    **_consent_fields(DEFAULT_PROFILE),  # type: ignore[arg-type]
+    **_consent_fields(DEFAULT_PROFILE),
     host_sends_to="dbt Labs",
 )
 
@@ -82,4 +83,4 @@ def tracked(profile: AppProfile) -> TrackedProfile:
         return profile
     if profile == DEFAULT_PROFILE:
         return DBT_PROFILE
-    return TrackedProfile(**_consent_fields(profile))  # type: ignore[arg-type]
+    return TrackedProfile(**_consent_fields(profile))

@@ -2,9 +2,9 @@
 
 A segment's first line is its **header**: what delivery needs and only the recording run knows.
 
-- ``profile``: the host's :class:`~tracking.TrackedProfile` as plain values. Not a ``module:attribute``
-  reference: an unregistered profile (the example's, defined next to its script) is often not
-  importable from a fresh interpreter, while its values always are.
+- ``profile``: the host's :class:`~tracking.TrackedProfile` as plain values. Not a
+  ``module:attribute`` reference: an unregistered profile (the example's, defined next to its
+  script) is often not importable from a fresh interpreter, while its values always are.
 - ``endpoint``: the checked collector URL of this run (a ``<PREFIX>TELEMETRY_ENDPOINT`` included).
 - ``edition``, ``mandatory``, ``decided_by`` and ``layers``: the decision at record time. The
   uploader re-reads only the *lasting* layers (those read from files a later command can
@@ -37,6 +37,8 @@ from consent.ci import CiEnvironment
 
 from .profile import TrackedProfile
 from .spool import SPOOL_VERSION
+
+__all__ = ["LASTING_LAYERS", "profile_data", "profile_from_data", "redecide", "segment_header"]
 
 #: Layers a later command can change for good; the others were this run's own.
 LASTING_LAYERS = frozenset(source.name for source in LAYERS if source.lasting)

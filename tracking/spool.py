@@ -48,7 +48,7 @@ from consent.files import atomic_write, sweep_stale_temps
 try:  # POSIX; elsewhere the spool is written but delivery is in-process (tracking.delivery)
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # checked before every use
 
 __all__ = [
     "SEGMENT_MAX_BYTES",
@@ -455,18 +455,11 @@ class Spool:
     def advance(self, segment: Segment, done: int) -> None:
         """Record that the first ``done`` event lines of ``segment`` were accepted.
 
-        A temp file renamed over the cursor (readers see the old count or the new one), under a
-        fixed name: only the lock holder writes cursors, and this runs after every batch.
+        :func:`consent.files.atomic_write` (readers see the old count or the new one), not
+        fsynced: it runs after every batch, and a cursor lost to a power cut only means that
+        events are sent again (delivery is at least once).
         """
-        tmp = segment.cursor_path + ".tmp"
-        fd = os.open(
-            tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), _FILE_MODE
-        )
-        try:
-            _write_all(fd, f"{done}\n".encode())
-        finally:
-            os.close(fd)
-        os.replace(tmp, segment.cursor_path)
+        atomic_write(segment.cursor_path, f"{done}\n".encode(), mode=_FILE_MODE, durable=False)
 
     def remove(self, segment: Segment) -> bool:
         """Delete ``segment`` and its cursor; True if this call removed it."""
@@ -477,9 +470,8 @@ class Spool:
             removed = False
         except OSError:
             return False
-        for leftover in (segment.cursor_path, segment.cursor_path + ".tmp"):
-            with contextlib.suppress(OSError):
-                os.unlink(leftover)
+        with contextlib.suppress(OSError):
+            os.unlink(segment.cursor_path)
         return removed
 
     def enforce_bounds(
@@ -548,7 +540,9 @@ class Spool:
                 removed += count
         with contextlib.suppress(OSError):
             for name in os.listdir(self.directory):
-                if name.endswith((".sent", ".sent.tmp")):
+                if name.endswith(".sent") or (
+                    name.startswith(".") and ".sent." in name and name.endswith(".tmp")
+                ):
                     with contextlib.suppress(OSError):
                         os.unlink(os.path.join(self.directory, name))
         return removed

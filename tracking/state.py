@@ -19,6 +19,20 @@ from consent.files import atomic_write, create_once
 from .errors import StateError
 from .profile import TrackedProfile
 
+__all__ = [
+    "LOG_MAX_BYTES",
+    "StatePaths",
+    "acknowledge_notice",
+    "acknowledged_version",
+    "append_log",
+    "ensure_anonymous_id",
+    "ensure_secret",
+    "forget_anonymous_id",
+    "paths",
+    "read_anonymous_id",
+    "read_log",
+]
+
 #: The local event log keeps about this much of the newest events: it is trimmed back to this size
 #: whenever it grows past twice as much.
 LOG_MAX_BYTES = 256 * 1024
@@ -95,7 +109,7 @@ def ensure_secret(profile: TrackedProfile) -> bytes:
 
 
 def forget_anonymous_id(profile: TrackedProfile) -> bool:
-    """``telemetry reset``: forget the id and the secret; True when there was something to forget."""
+    """``telemetry reset``: forget the id and the secret; True if there was something to forget."""
     removed = False
     for path in (paths(profile).anonymous_id, paths(profile).secret):
         try:

@@ -4,7 +4,8 @@
 by a host (:mod:`tracking.delivery`), detached, with its stdio on ``/dev/null``; it reads its
 settings, ``<P>TELEMETRY_*``, from the environment it inherits
 (:func:`tracking.uploader_settings.load_settings`). ``telemetry upload`` and a host that
-delivers in-process (CI, PID 1, :meth:`tracking.Tracker.flush`) run :func:`deliver` instead. Either way, one :class:`Uploader` holds the spool's lock and:
+delivers in-process (CI, PID 1, :meth:`tracking.Tracker.flush`) run :func:`deliver` instead.
+Either way, one :class:`Uploader` holds the spool's lock and:
 
 1. adopts the segments of hosts that died, and drops what is over the spool's bounds, oldest
    first (counted);

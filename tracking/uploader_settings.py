@@ -59,7 +59,7 @@ def _field(item: Any) -> tuple[Any, Any]:
 
 
 #: The model of every setting, from the declaration.
-Model: type[BaseSettings] = create_model(  # type: ignore[call-overload]
+Model: type[BaseSettings] = create_model(  # type: ignore[call-overload]  # fields built at import
     "UploaderSettings", __base__=_Base, **{item.name: _field(item) for item in declared()}
 )
 

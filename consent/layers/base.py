@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from ..context import ReadContext
     from ..profile import AppProfile
 
+__all__ = ["EnvironmentLayer", "LayerSource", "Scope", "Step", "Want", "Written", "command"]
+
 #: Where ``telemetry enable/disable`` writes: ``--global`` (the user config) or ``--project``.
 Scope = Literal["global", "project"]
 Want = Literal["on", "off"]

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from ..context import ReadContext
     from ..profile import AppProfile
 
+__all__ = ["CiDefault"]
+
 
 class CiDefault(LayerSource):
     """Off in CI (policy ``off``), or no opinion (``as_upstream``); no opinion outside CI."""

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from ..context import ReadContext
     from ..profile import AppProfile
 
+__all__ = ["NOT_A_BOOLEAN", "DoNotTrack", "read_do_not_track"]
+
 #: Why a value that is neither true nor false counts as off (shared with the env var).
 NOT_A_BOOLEAN = "it is not a true/false value"
 

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from ..context import ReadContext
     from ..profile import AppProfile
 
+__all__ = ["EDITIONS", "EditionDefault", "EditionMandate", "choose_edition"]
+
 EDITIONS = ("core", "cloud")
 
 

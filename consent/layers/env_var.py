@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from ..context import ReadContext
     from ..profile import AppProfile
 
+__all__ = ["EnvVar", "read_env_var", "unset_layer"]
+
 
 class EnvVar(EnvironmentLayer):
     """True or false in the spellings of the profile's reading; the first variable of the

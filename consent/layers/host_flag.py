@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from ..context import ReadContext
     from ..profile import AppProfile
 
+__all__ = ["HostFlag"]
+
 
 class HostFlag(LayerSource):
     name = "host_flag"

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from ..context import ReadContext
     from ..profile import AppProfile
 
+__all__ = ["AdminLock", "Policy", "SystemDefault", "read_policy"]
+
 _KEYS = ("edition", "telemetry", "locked")
 
 

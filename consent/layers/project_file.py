@@ -34,6 +34,16 @@ if TYPE_CHECKING:
     from ..context import ReadContext
     from ..profile import AppProfile, LegacyFlagFile
 
+__all__ = [
+    "ProjectFile",
+    "find_project_file",
+    "layer_from",
+    "project_file_for",
+    "project_file_layer",
+    "read_strict",
+    "write_project_choice",
+]
+
 _MAX_DEPTH_SEARCH = 64
 #: The project layer when the working directory was deleted under the process.
 _NO_CWD = (
@@ -186,20 +196,15 @@ def project_file_layer(
             f"{layer.origin} and {old_layer.origin} both set the flag, which dbt refuses; treated "
             f"as off. Fix: remove {dotted} from {legacy.file_name}"
         )
-        return Layer(
-            "project_file",
-            "off",
-            layer.raw,
-            layer.origin,
+        return replace(
+            layer,
+            opinion="off",
             status="error",
             detail=f"the flag is also set in {old_layer.origin}",
             warnings=(*layer.warnings, both),
         ), watched
-    return Layer(
-        "project_file",
-        old_layer.opinion,
-        old_layer.raw,
-        old_layer.origin,
+    return replace(
+        old_layer,
         detail=f"deprecated location ({legacy.file_name})",
         warnings=(deprecation,),
         legacy=True,

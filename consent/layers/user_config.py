@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from ..context import ReadContext
     from ..profile import AppProfile
 
+__all__ = ["USER_KEY", "UserConfig", "read_user_config", "write_user_choice"]
+
 USER_KEY = "send_anonymous_usage_stats"
 
 
@@ -120,7 +122,7 @@ def read_user_config(path: str) -> Layer:
     )
 
 
-# -- writing (``telemetry enable/disable``, ``--global``) -------------------------------------------
+# -- writing (``telemetry enable/disable``, ``--global``) ------------------------------------------
 _HEADER = """\
 # Your choice about {app}'s anonymous usage statistics, written by `telemetry {verb}`.
 # `telemetry status` shows every setting that applies and which one decides.

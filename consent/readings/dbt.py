@@ -1,4 +1,5 @@
-"""dbt-core's own reading of its inputs, for the built-in dbt profile (README "Two readings").
+"""dbt-core's own reading of its inputs, for the built-in dbt profile (docs/decision.md,
+"Two readings").
 
 The dbt profile exists to tell a dbt user what dbt decides, so every input is read exactly as
 dbt-core 1.12 reads it, surprises included, and a warning names each surprise:
@@ -31,6 +32,17 @@ from ..layers.env_var import unset_layer
 from ..layers.project_file import find_project_file, layer_from
 from ..profile import AppProfile, LegacyFlagFile
 from ..values import FALSE_WORDS, TRUE_WORDS, opinion_of, printable, shown
+
+__all__ = [
+    "DBT_DO_NOT_TRACK",
+    "KEY",
+    "REFUSES",
+    "do_not_track_layer",
+    "env_var_layer",
+    "origin_of_key",
+    "profiles_dir",
+    "project_layer",
+]
 
 #: dbt/cli/flags.py: ``os.getenv("DO_NOT_TRACK", "").lower() in ("1", "t", "true", "y", "yes")``.
 DBT_DO_NOT_TRACK = ("1", "t", "true", "y", "yes")
@@ -414,9 +426,10 @@ def project_layer(cwd: str, profile: AppProfile, env: Mapping[str, str]) -> tupl
             legacy=True,
             warnings=(
                 *layer.warnings,
-                f"{origin_of_key(profiles, config_pair)}: {'.'.join(legacy.key_path)} is deprecated "
-                f"(it applies to all your dbt projects). Fix: move it to {profile.project_files[0]} "
-                f"as {dotted} and remove it from {legacy.file_name}",
+                f"{origin_of_key(profiles, config_pair)}: {'.'.join(legacy.key_path)} "
+                "is deprecated (it applies to all your dbt projects). "
+                f"Fix: move it to {profile.project_files[0]} as {dotted} "
+                f"and remove it from {legacy.file_name}",
             ),
         )
         if layer.opinion is not None:

@@ -24,6 +24,20 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+__all__ = [
+    "CONTEXTS_URI",
+    "EVENT_TYPES",
+    "FIELDS",
+    "SNOWPLOW",
+    "UNSTRUCT_EVENT_URI",
+    "UUID_PATTERN",
+    "canonical_event",
+    "event_schema",
+    "iso",
+    "new_event_id",
+    "parse_atomic",
+]
+
 SNOWPLOW = "com.snowplowanalytics.snowplow"
 CONTEXTS_URI = f"iglu:{SNOWPLOW}/contexts/jsonschema/1-0-0"
 UNSTRUCT_EVENT_URI = f"iglu:{SNOWPLOW}/unstruct_event/jsonschema/1-0-0"

@@ -38,6 +38,8 @@ from typing import Self
 from ._net import LOOPBACK_HOST, check_bind_host, family_for, url_for
 from ._runtime import wait_until_stopped, write_ready_file
 
+__all__ = ["FAULT_KINDS", "FaultServer", "main"]
+
 FAULT_KINDS = ("refused", "blackhole", "status", "slow", "close", "garbage", "notls")
 _IO_TIMEOUT = 5.0  # per recv/send on an accepted connection
 _HEAD_LIMIT = 64 * 1024

@@ -24,6 +24,18 @@ from typing import Any
 
 import fastjsonschema
 
+__all__ = [
+    "InvalidSchemaUri",
+    "SchemaError",
+    "SchemaKey",
+    "SchemaNotFound",
+    "SchemaRegistry",
+    "Validator",
+    "compile_check",
+    "default_schema_roots",
+    "draft_04",
+]
+
 _IGLU_URI = re.compile(
     r"^iglu:([a-zA-Z0-9\-_.]+)/([a-zA-Z0-9\-_]+)/([a-zA-Z0-9\-_]+)/([0-9]+-[0-9]+-[0-9]+)$"
 )

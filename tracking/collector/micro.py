@@ -30,6 +30,8 @@ from urllib.parse import parse_qs
 from .iglu import InvalidSchemaUri, SchemaError, SchemaNotFound, SchemaRegistry
 from .store import EventStore
 
+__all__ = ["BAD_FILTERS", "GOOD_FILTERS", "ROUTES", "Reply", "handle", "json_reply", "ui_page"]
+
 ROUTES = ("/all", "/good", "/bad", "/reset", "/iglu", "/ui")
 GOOD_FILTERS = ("event_type", "schema", "contexts", "limit", "duplicates")
 BAD_FILTERS = ("vendor", "version", "limit")

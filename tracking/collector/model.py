@@ -20,6 +20,16 @@ from urllib.parse import parse_qsl
 
 from .canonical import canonical_event, event_schema, iso
 
+__all__ = [
+    "PIXEL_PATHS",
+    "SNOWPLOW",
+    "BadEvent",
+    "GoodEvent",
+    "Outcome",
+    "RequestInfo",
+    "source_name",
+]
+
 SNOWPLOW = "com.snowplowanalytics.snowplow"
 #: Legacy pixel paths that Snowplow's collector files under the ``tp1`` API.
 PIXEL_PATHS = ("/i", "/ice.png")

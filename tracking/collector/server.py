@@ -41,6 +41,15 @@ from .model import PIXEL_PATHS, BadEvent, Outcome, RequestInfo
 from .store import DEFAULT_MAX_EVENTS, EventStore
 from .validate import EventChecker
 
+__all__ = [
+    "DEFAULT_PORT",
+    "MAX_BODY_BYTES",
+    "PIXEL_GIF",
+    "PIXEL_PATH",
+    "Collector",
+    "serve_forever",
+]
+
 PIXEL_PATH = PIXEL_PATHS[0]
 DEFAULT_PORT = 9090  # Snowplow Micro's
 MAX_BODY_BYTES = 10 * 1024 * 1024

@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 
 from .model import BadEvent, GoodEvent, Outcome
 
+__all__ = ["DEFAULT_MAX_EVENTS", "DUPLICATE_WINDOW", "EventStore"]
+
 DEFAULT_MAX_EVENTS = 100_000
 #: Distinct event ids remembered for duplicate counting (at least; ``max_events`` if larger).
 DUPLICATE_WINDOW = 100_000

@@ -35,6 +35,15 @@ from .canonical import new_event_id, parse_atomic
 from .iglu import SchemaError, SchemaKey, SchemaRegistry
 from .model import BadEvent, GoodEvent, Outcome, RequestInfo
 
+__all__ = [
+    "JSON_CONTENT_TYPES",
+    "PAYLOAD_DATA_URI",
+    "RAW_LIMIT",
+    "SNOWPLOW",
+    "EventChecker",
+    "decode_base64url",
+]
+
 SNOWPLOW = "com.snowplowanalytics.snowplow"
 PAYLOAD_DATA_URI = f"iglu:{SNOWPLOW}/payload_data/jsonschema/1-0-4"
 RAW_LIMIT = 64 * 1024  # characters of an unusable body kept on its bad event

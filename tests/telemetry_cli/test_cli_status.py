@@ -10,16 +10,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from cli_world import (
-    TITLES,
-    World,
-    above_layers,
-    build,
-    flat,
-    hint_steps,
-    line_with,
-    table_rows,
-)
+
+from tests.support.cli import TITLES, above_layers, build, flat, hint_steps, line_with, table_rows
+from tests.support.world import World
 
 WIDE = "400"
 #: The dbt profile only explains dbt's decision: dbt sends, this command never does.
@@ -113,7 +106,7 @@ def test_malformed_project_yaml_is_a_warning_naming_the_file_and_line(world: Wor
     assert r.code == 0, "a bad file is a warning, never a failure of status"
     assert "Anonymous usage statistics are OFF" in r.out, "a broken opt-out fails closed"
     warnings = r.out.split("Warnings:", 1)[1]
-    assert f"{world.project_file}:4" in warnings, "names the file and the offending line"
+    assert f"{world.project_file_path()}:4" in warnings, "names the file and the offending line"
     assert "invalid YAML" in warnings and "Fix:" in warnings
     assert _effects(r.out)["project file"].startswith("error")
 
@@ -200,7 +193,9 @@ DECIDERS = {
 
 def _fill(template: str, world: World) -> str:
     return template.format(
-        project_file=world.project_file, user_config=world.user_config(), policy=world.policy()
+        project_file=world.project_file_path(),
+        user_config=world.user_config_path(),
+        policy=world.policy_path(),
     )
 
 
@@ -245,7 +240,7 @@ def test_admin_lock_on_is_mandatory_and_only_an_administrator_can_change_it(worl
     assert "are ON for dbt (core edition) — decided by the administrator's lock" in flat(r.out)
     assert _effects(r.out)["DO_NOT_TRACK"].startswith("overridden")
     hint = line_with(r.out, "To turn it off:")
-    assert "only an administrator can" in hint and str(world.policy()) in hint
+    assert "only an administrator can" in hint and str(world.policy_path()) in hint
 
 
 # -- "To turn it on/off:" gives the step that really works --------------------------------------
