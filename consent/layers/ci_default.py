@@ -66,7 +66,10 @@ class CiDefault(LayerSource):
         )
 
     def describe(self, layer: Layer) -> str:
-        return f"the CI default (CI detected: {layer.origin}={layer.raw})"
+        return (
+            f"the CI default: CI detected ({layer.origin}={layer.raw}), off unless something "
+            "above says on"
+        )
 
     def change(self, layer: Layer, want: Want, profile: AppProfile | None) -> Step:
         # A user config written in a CI job is gone with its container: name the variable.
