@@ -4,6 +4,7 @@ the uploaders our hosts leave behind, so that no timed run shares the CPU with o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -144,10 +145,8 @@ def run_process(argv: list[str], world: World, timeout: float) -> Run:
 
         def kill() -> None:
             killed.set()
-            try:
+            with contextlib.suppress(OSError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
 
         timer = threading.Timer(timeout, kill)
         timer.start()

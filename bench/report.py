@@ -42,12 +42,8 @@ class Cell:
         if self.median is None:
             return "—"
         out = _num(self.median, digits)
-        if (
-            self.runs > 1
-            and self.low is not None
-            and self.high is not None
-            and self.low != self.high
-        ):
+        spread = self.low is not None and self.high is not None and self.low != self.high
+        if self.runs > 1 and spread:
             out += f" ({_num(self.low, digits)}–{_num(self.high, digits)})"
         return out
 

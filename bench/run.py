@@ -18,11 +18,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
+# Run as a script (``python bench/run.py``): its directory is first on sys.path, so the bench's
+# own modules import by name.
+from report import build_rows, markdown
+from scenarios import HOSTS, Bench, Config, Side
 
-from report import build_rows, markdown  # noqa: E402
-from scenarios import HOSTS, Bench, Config, Side  # noqa: E402
+BENCH = Path(__file__).resolve().parent
 
 SCENARIOS = ("baseline", "healthy", "faults", "recovery", "throughput", "decide")
 
@@ -158,8 +159,9 @@ def _header(args: argparse.Namespace, config: Config, elapsed: float) -> str:
             f"{platform.python_version()} · {os.cpu_count()} CPUs · {platform.system()} · "
             f"total {elapsed:.0f} s",
             f"Scenario host: 1 start + {config.events} model runs + 1 end, whole process, fresh "
-            f"isolated HOME/XDG per run. Comparisons of two runs: {config.pairs} interleaved pairs, "
-            "median of the paired differences (p25–p75); before each of our timed runs, the previous "
+            "isolated HOME/XDG per run. Comparisons of two runs: "
+            f"{config.pairs} interleaved pairs, median of the paired differences (p25–p75); "
+            "before each of our timed runs, the previous "
             f"run's uploader has ended. Other cells: median (min–max) over {config.runs} runs "
             f"(dbt's black hole and slow: {config.dbt_long_runs}); throughput "
             f"{config.throughput_events:,} events, ours {config.throughput_runs} runs.",

@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from platformdirs import PlatformDirs
 
 __all__ = [
+    "CI_POLICIES",
     "DEFAULT_PROFILE",
     "ENTRY_POINT_GROUP",
     "READINGS",
     "AppProfile",
+    "CiPolicy",
     "LegacyFlagFile",
     "Reading",
     "get_profile",

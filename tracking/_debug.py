@@ -63,8 +63,8 @@ class DebugSink:
 
     def _contexts(self, invocation_id: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        spec = self._catalog.get("platform")
-        if spec is not None and spec.kind == "context":
+        spec = self._catalog.standard_context("platform")
+        if spec is not None:
             version = self._profile.tool_version
             out.append(
                 {
@@ -76,8 +76,8 @@ class DebugSink:
                     },
                 }
             )
-        spec = self._catalog.get("invocation")
-        if spec is not None and spec.kind == "context":
+        spec = self._catalog.standard_context("invocation")
+        if spec is not None:
             out.append(
                 {
                     "schema": spec.iglu_uri,
@@ -89,8 +89,8 @@ class DebugSink:
                     },
                 }
             )
-        spec = self._catalog.get("ci")
-        if spec is not None and spec.kind == "context" and self._ci is not None:
+        spec = self._catalog.standard_context("ci")
+        if spec is not None and self._ci is not None:
             out.append({"schema": spec.iglu_uri, "data": {"vendor": self._ci.vendor[:64]}})
         return out
 

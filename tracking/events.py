@@ -3,9 +3,9 @@ carry: docs/guarantees.md, "Privacy").
 
 Each model mirrors one self-describing JSON schema shipped in ``tracking/schemas/`` (the schema
 file is the contract a collector validates; the model is how Python code builds a valid instance;
-``tests/tracking/test_events.py`` proves the two agree). Nothing here can carry a name, a path or
-contents: free text is limited to short, pattern-checked tokens, and identifiers are keyed hashes
-(see :mod:`tracking.ids`).
+``tests/tracking/test_tracking_events.py`` proves the two agree). Nothing here can carry a name,
+a path or contents: free text is limited to short, pattern-checked tokens, and identifiers are
+keyed hashes (see :mod:`tracking.ids`).
 
 Only pydantic is imported, so ``telemetry events`` can render the catalog without the sending
 machinery.
@@ -18,10 +18,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
+    "CI_VENDOR_PATTERN",
     "COMMAND_PATTERN",
     "HASH_PATTERN",
     "TOKEN_PATTERN",
+    "USER_ID_PATTERN",
     "UUID_PATTERN",
+    "CiContext",
     "Command",
     "InvocationContext",
     "InvocationEnd",
@@ -32,6 +35,7 @@ __all__ = [
     "RunStatus",
     "TelemetryModel",
     "Token",
+    "UserId",
     "Uuid",
 ]
 

@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["KeyedHasher", "event_ids", "keyed_hash"]
+__all__ = ["KeyedHasher", "ci_anonymous_id", "event_ids", "keyed_hash"]
 
 
 def _builtin_sha256() -> Callable[..., Any]:

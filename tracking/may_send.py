@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 if TYPE_CHECKING:  # imported by every tracked host at start-up: keep it bare
     from consent import Decision
 
+__all__ = ["Start", "Why", "may_send", "said_yes"]
+
 #: Why a run may or may not send, in the words ``Start.why`` uses.
 Why = Literal["off", "mandatory", "said yes", "told", "not told", "not told in CI"]
 

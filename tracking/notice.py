@@ -22,7 +22,7 @@ from .state import acknowledge_notice, acknowledged_version
 #: Tracker in it (a programmatic runner, a test harness) must not send either.
 _SHOWN_IN_THIS_PROCESS: set[tuple[str, str, int]] = set()
 
-__all__ = ["needs_notice", "notice_text", "show_notice"]
+__all__ = ["notice_text", "show_notice", "told"]
 
 
 def _key(profile: TrackedProfile) -> tuple[str, str, int]:

@@ -599,7 +599,7 @@ class _SpoolSink:
             contexts = {
                 name: spec.iglu_uri
                 for name in ("platform", "invocation", "ci")
-                if (spec := catalog.get(name)) is not None and spec.kind == "context"
+                if (spec := catalog.standard_context(name)) is not None
             }
             from .catalog import host_check
 

@@ -1,4 +1,4 @@
-"""A host tool embedding our tracker the way a real one does (tests/tracking/host_app.py, timed).
+"""A host tool embedding our tracker the way a real one does (tests/support/host.py, timed).
 
 ``python ours_host.py run N URL``: one invocation (start, N model runs, end), then exit; the
 hand-over to the uploader is left to the tracker's atexit handler, as a real tool leaves it.

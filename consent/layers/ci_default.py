@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from ..context import ReadContext
     from ..profile import AppProfile
 
+__all__ = ["CiDefault"]
+
 
 class CiDefault(LayerSource):
     """Off in CI (policy ``off``), or no opinion (``as_upstream``); no opinion outside CI."""
@@ -64,7 +66,10 @@ class CiDefault(LayerSource):
         )
 
     def describe(self, layer: Layer) -> str:
-        return f"the CI default (CI detected: {layer.origin}={layer.raw})"
+        return (
+            f"the CI default: CI detected ({layer.origin}={layer.raw}), off unless something "
+            "above says on"
+        )
 
     def change(self, layer: Layer, want: Want, profile: AppProfile | None) -> Step:
         # A user config written in a CI job is gone with its container: name the variable.

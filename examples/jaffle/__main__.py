@@ -12,14 +12,14 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# Run as ``python examples/jaffle``: Python puts this directory first on sys.path, so the tool's
+# own modules (jaffle_profile, runner) import by name.
+import click
+from jaffle_profile import PROFILE  # telemetry
+from runner import PROJECT_FILE, find_project, load_models, run_models
 
-import click  # noqa: E402
-from jaffle_profile import PROFILE  # noqa: E402  # telemetry
-from runner import PROJECT_FILE, find_project, load_models, run_models  # noqa: E402
-
-from telemetry_cli import telemetry_group  # noqa: E402  # telemetry
-from tracking import Tracker  # noqa: E402  # telemetry
+from telemetry_cli import telemetry_group  # telemetry
+from tracking import Tracker  # telemetry
 
 DEMO = Path(__file__).resolve().parent / "demo"
 
@@ -71,9 +71,8 @@ def run(project_dir: Path | None, send_anonymous_usage_stats: bool | None) -> No
             )  # telemetry
             invocation.count("model")  # telemetry
             failed += result.status != "success"
-    click.echo(
-        f"Done: {len(models) - failed} of {len(models)} models built in {project / 'target'}."
-    )
+    built = len(models) - failed
+    click.echo(f"Done: {built} of {len(models)} models built in {project / 'target'}.")
     if failed:
         sys.exit(1)
 

@@ -22,7 +22,7 @@ def _command_here() -> str:
 
 PROFILE = TrackedProfile(
     name="jaffle",
-    env_prefix="JAFFLE_",  # JAFFLE_SEND_ANONYMOUS_USAGE_STATS, JAFFLE_TELEMETRY_*
+    env_prefix="JAFFLE_",  # JAFFLE_SEND_ANONYMOUS_USAGE_STATS, ..._TELEMETRY_*
     project_files=("jaffle_project.yml",),  # flags: send_anonymous_usage_stats: false
     host_flag_name="--send-anonymous-usage-stats",
     telemetry_command=_command_here(),  # how users reach `telemetry status` from here

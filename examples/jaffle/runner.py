@@ -58,7 +58,9 @@ def run_models(project: Path, models: list[Model]):
     try:
         for model in models:
             started = time.perf_counter()
-            body = "\n".join(l for l in model.sql.splitlines() if not l.strip().startswith("--"))
+            body = "\n".join(
+                line for line in model.sql.splitlines() if not line.strip().startswith("--")
+            )
             kind = "VIEW" if model.materialization == "view" else "TABLE"
             try:
                 existing = db.execute(

@@ -379,7 +379,7 @@ def _dbt_args(case: Case) -> list[str]:
     return [f"--{'' if case.flag else 'no-'}send-anonymous-usage-stats", "parse"]
 
 
-def _run_lines(argv: list[str], lines: list[str]) -> list[dict]:
+def _run_lines(argv: list[str], lines: list[str], cwd: Path | None = None) -> list[dict]:
     done = subprocess.run(
         argv,
         input="".join(f"{line}\n" for line in lines),
@@ -387,6 +387,7 @@ def _run_lines(argv: list[str], lines: list[str]) -> list[dict]:
         capture_output=True,
         timeout=600,
         check=False,
+        cwd=cwd,
     )
     out = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or len(out) < len(lines):
@@ -398,8 +399,10 @@ def _run_lines(argv: list[str], lines: list[str]) -> list[dict]:
 
 
 def _ours_main() -> None:
-    """``--ours``: read cases like dbt_probe.py does and print our decision for each."""
-    sys.path.insert(0, str(REPO))
+    """``--ours``: read cases like dbt_probe.py does and print our decision for each.
+
+    Run as ``python -m tests.consent.dbt_agreement --ours`` from the repository root, so that
+    ``consent`` is this checkout's."""
     from consent import DEFAULT_PROFILE, decide
 
     for line in sys.stdin:
@@ -511,11 +514,12 @@ def compare(pythons: dict[str, str], cases: Iterable[Case] = CASES) -> list[Row]
     with tempfile.TemporaryDirectory(prefix="dbt-agreement-") as tmp:
         worlds = [_world(Path(tmp) / str(i), case) for i, case in enumerate(cases)]
         ours = _run_lines(
-            [sys.executable, __file__, "--ours"],
+            [sys.executable, "-m", "tests.consent.dbt_agreement", "--ours"],
             [
                 json.dumps({"cwd": str(cwd), "env": env, "flag": case.flag})
                 for case, (cwd, env) in zip(cases, worlds, strict=True)
             ],
+            cwd=REPO,
         )
         theirs: dict[str, list[dict]] = {}
         for version, python in pythons.items():

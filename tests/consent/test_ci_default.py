@@ -140,7 +140,7 @@ DBT_WORLDS = [
 @pytest.mark.parametrize("extra,project,flag", DBT_WORLDS)
 def test_the_dbt_profile_decides_in_ci_exactly_as_outside(world, ci_env, extra, project, flag):
     if project is not None:
-        world.project_file(project)
+        world.write_project(project)
     outside = decide(DEFAULT_PROFILE, env={**world.env, **extra}, host_flag=flag)
     inside = decide(DEFAULT_PROFILE, env={**world.env, **extra, **ci_env}, host_flag=flag)
 

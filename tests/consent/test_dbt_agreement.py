@@ -7,14 +7,9 @@ has created under ``.dbt-venvs/``, and skips, saying how to create one, when the
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-import dbt_agreement  # noqa: E402
+from tests.consent import dbt_agreement
 
 
 @pytest.mark.timeout(600)

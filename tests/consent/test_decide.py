@@ -28,7 +28,7 @@ def project_flag(value: str) -> str:
 
 def check_contract(decision: Decision) -> None:
     jsonschema.validate(decision.to_json(), SCHEMA)
-    assert [l.name for l in decision.layers] == list(LAYER_ORDER)
+    assert [layer.name for layer in decision.layers] == list(LAYER_ORDER)
 
 
 def test_a_fresh_machine_in_core_is_on_by_default(world):
@@ -42,24 +42,24 @@ def test_a_fresh_machine_in_core_is_on_by_default(world):
 
 
 def test_the_files_that_could_change_the_decision_are_watched(world):
-    project = world.project_file(project_flag("true"))
+    project = world.write_project(project_flag("true"))
     decision = world.decide()
     watched = set(decision.watched_paths)
     assert str(project) in watched
-    assert str(world.user_config_path) in watched
+    assert str(world.user_config_path()) in watched
     assert str(world.policy_path(0)) in watched
 
 
 def test_each_place_a_user_opts_out_is_honoured(world):
-    world.user_config(f"{KEY} = false\n", mode=0o600)
+    world.write_user(f"{KEY} = false\n", mode=0o600)
     decision = world.decide()
     assert not decision.enabled
     assert decision.decided_by == "user_config"
-    assert decision.winner.origin == f"{world.user_config_path}:1"
+    assert decision.winner.origin == f"{world.user_config_path()}:1"
 
 
 def test_the_project_opt_out_is_found_from_a_subdirectory(world, monkeypatch):
-    path = world.project_file(project_flag("false"))
+    path = world.write_project(project_flag("false"))
     models = world.project / "models" / "marts"
     models.mkdir(parents=True)
     monkeypatch.chdir(models)
@@ -76,8 +76,8 @@ def test_cwd_can_be_passed_instead_of_changing_directory(world, tmp_path):
 
 
 def test_a_user_opt_out_sticks_inside_a_project_that_is_on(world):
-    world.project_file(project_flag("true"))
-    world.user_config(f"{KEY} = false\n", mode=0o600)
+    world.write_project(project_flag("true"))
+    world.write_user(f"{KEY} = false\n", mode=0o600)
     decision = world.decide()
     assert not decision.enabled
     assert decision.decided_by == "user_config"
@@ -85,11 +85,11 @@ def test_a_user_opt_out_sticks_inside_a_project_that_is_on(world):
 
 
 def test_a_project_cannot_turn_it_back_on_for_a_user_who_opted_out(world):
-    world.project_file(project_flag("true"))
-    world.user_config(f"{KEY} = false\n", mode=0o600)
+    world.write_project(project_flag("true"))
+    world.write_user(f"{KEY} = false\n", mode=0o600)
     assert not world.decide().enabled
-    world.project_file(project_flag("false"))
-    world.user_config(f"{KEY} = true\n", mode=0o600)
+    world.write_project(project_flag("false"))
+    world.write_user(f"{KEY} = true\n", mode=0o600)
     decision = world.decide()
     assert not decision.enabled
     assert decision.decided_by == "project_file"
@@ -99,8 +99,8 @@ def test_a_project_cannot_turn_it_back_on_for_a_user_who_opted_out(world):
 
 
 def test_do_not_track_beats_the_host_flag_and_everything_below(world):
-    world.project_file(project_flag("true"))
-    world.user_config(f"{KEY} = true\n", mode=0o600)
+    world.write_project(project_flag("true"))
+    world.write_user(f"{KEY} = true\n", mode=0o600)
     env = {**world.env, "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "true"}
     decision = world.decide(env=env, host_flag=True)
     assert not decision.enabled
@@ -111,8 +111,8 @@ def test_do_not_track_beats_the_host_flag_and_everything_below(world):
 @pytest.mark.parametrize("flag", [True, False])
 def test_the_host_flag_beats_the_env_var_and_the_files(world, flag):
     opposite = "false" if flag else "true"
-    world.project_file(project_flag(opposite))
-    world.user_config(f"{KEY} = {opposite}\n", mode=0o600)
+    world.write_project(project_flag(opposite))
+    world.write_user(f"{KEY} = {opposite}\n", mode=0o600)
     env = {**world.env, "DBT_SEND_ANONYMOUS_USAGE_STATS": opposite}
     decision = world.decide(env=env, host_flag=flag)
     assert decision.enabled is flag
@@ -121,7 +121,7 @@ def test_the_host_flag_beats_the_env_var_and_the_files(world, flag):
 
 
 def test_without_a_host_flag_the_env_var_beats_the_files(world):
-    world.project_file(project_flag("false"))
+    world.write_project(project_flag("false"))
     env = {**world.env, "DBT_ENGINE_SEND_ANONYMOUS_USAGE_STATS": "true"}
     decision = world.decide(env=env)
     assert decision.enabled
@@ -138,7 +138,7 @@ def test_the_process_environment_is_not_read_when_env_is_given(world, monkeypatc
 
 
 def test_the_edition_never_comes_from_the_project_file(world):
-    world.project_file("name: jaffle_shop\nedition: cloud\nflags:\n  edition: cloud\n")
+    world.write_project("name: jaffle_shop\nedition: cloud\nflags:\n  edition: cloud\n")
     decision = world.decide()
     assert decision.edition.name == "core"
     assert not decision.mandatory
@@ -146,13 +146,13 @@ def test_the_edition_never_comes_from_the_project_file(world):
 
 
 def test_the_edition_never_comes_from_the_user_config(world):
-    world.user_config('edition = "cloud"\n', mode=0o600)
+    world.write_user('edition = "cloud"\n', mode=0o600)
     decision = world.decide()
     assert decision.edition.name == "core"
     assert not decision.mandatory
     # An unknown key is bad input: the user's file fails closed and says why.
     assert decision.layer("user_config").status == "error"
-    assert any("edition" in w and str(world.user_config_path) in w for w in decision.warnings)
+    assert any("edition" in w and str(world.user_config_path()) in w for w in decision.warnings)
 
 
 def test_the_cloud_edition_from_the_host(world):
@@ -164,23 +164,23 @@ def test_the_cloud_edition_from_the_host(world):
 
 
 def test_the_cloud_edition_from_the_policy(world):
-    path = world.policy('edition = "cloud"\n')
+    path = world.write_policy('edition = "cloud"\n')
     decision = world.decide()
     assert (decision.edition.name, decision.edition.origin) == ("cloud", f"{path}:1")
     assert decision.enabled and decision.mandatory
 
 
 def test_the_host_edition_beats_the_policy(world):
-    world.policy('edition = "cloud"\n')
+    world.write_policy('edition = "cloud"\n')
     decision = world.decide(edition="core")
     assert (decision.edition.name, decision.edition.origin) == ("core", "host")
     assert not decision.mandatory
 
 
 def test_cloud_lists_every_opt_out_it_overrides(world):
-    project = world.project_file(project_flag("false"))
-    world.user_config(f"{KEY} = false\n", mode=0o600)
-    world.policy('telemetry = "off"\n')
+    project = world.write_project(project_flag("false"))
+    world.write_user(f"{KEY} = false\n", mode=0o600)
+    world.write_policy('telemetry = "off"\n')
     env = {**world.env, "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     decision = world.decide(env=env, host_flag=False, edition="cloud")
 
@@ -194,13 +194,13 @@ def test_cloud_lists_every_opt_out_it_overrides(world):
         "user_config",
         "system_default",
     }
-    assert {l.name for l in decision.overridden_opt_outs} == opted_out
+    assert {layer.name for layer in decision.overridden_opt_outs} == opted_out
     origins = {
         "do_not_track": "DO_NOT_TRACK",
         "host_flag": "--send-anonymous-usage-stats",
         "env_var": "DBT_SEND_ANONYMOUS_USAGE_STATS",
         "project_file": f"{project}:3",
-        "user_config": f"{world.user_config_path}:1",
+        "user_config": f"{world.user_config_path()}:1",
         "system_default": f"{world.policy_path(0)}:1",
     }
     for name, origin in origins.items():
@@ -213,14 +213,14 @@ def test_cloud_lists_every_opt_out_it_overrides(world):
 
 
 def test_an_admin_lock_off_beats_the_host_flag(world):
-    world.policy('telemetry = "off"\nlocked = true\n')
+    world.write_policy('telemetry = "off"\nlocked = true\n')
     decision = world.decide(host_flag=True)
     assert not decision.enabled
     assert decision.decided_by == "admin_lock"
 
 
 def test_an_admin_lock_on_beats_do_not_track(world):
-    world.policy('telemetry = "on"\nlocked = true\n')
+    world.write_policy('telemetry = "on"\nlocked = true\n')
     decision = world.decide(env={**world.env, "DO_NOT_TRACK": "1"})
     assert decision.enabled
     assert decision.decided_by == "admin_lock"
@@ -228,16 +228,16 @@ def test_an_admin_lock_on_beats_do_not_track(world):
 
 
 def test_an_unlocked_policy_default_yields_to_the_user(world):
-    world.policy('telemetry = "off"\n')
+    world.write_policy('telemetry = "off"\n')
     assert not world.decide().enabled
-    world.user_config(f"{KEY} = true\nconsent_version = {VERSION}\n", mode=0o600)
+    world.write_user(f"{KEY} = true\nconsent_version = {VERSION}\n", mode=0o600)
     decision = world.decide()
     assert decision.enabled
     assert decision.decided_by == "user_config"
 
 
 def test_a_broken_policy_locks_everything_off_and_says_where(world):
-    path = world.policy('telemetry = "of"\n')
+    path = world.write_policy('telemetry = "of"\n')
     decision = world.decide(host_flag=True)
     assert not decision.enabled
     assert decision.decided_by == "admin_lock"
@@ -290,8 +290,8 @@ def test_a_failure_to_read_anything_is_not_shown_as_an_admin_lock(world):
     ],
 )
 def test_bad_input_everywhere_still_returns_a_decision(world, reading, errors):
-    world.project_file(b"\x00\xff")
-    world.user_config("send_anonymous_usage_stats = [[[\n", mode=0o600)
+    world.write_project(b"\x00\xff")
+    world.write_user("send_anonymous_usage_stats = [[[\n", mode=0o600)
     env = {
         **world.env,
         "DO_NOT_TRACK": "perhaps",
@@ -317,16 +317,17 @@ def _snapshot(root: Path) -> dict[str, int]:
 
 
 def test_deciding_writes_nothing(world):
-    # PRODUCT.md §4: no anonymous id, no state, no file when merely deciding (above all when off).
-    world.project_file(project_flag("false"))
-    world.user_config(f"{KEY} = true\n", mode=0o600)
-    world.policy('telemetry = "on"\n')
+    # docs/guarantees.md §5: no anonymous id, no state, no file when merely deciding (above all
+    # when off).
+    world.write_project(project_flag("false"))
+    world.write_user(f"{KEY} = true\n", mode=0o600)
+    world.write_policy('telemetry = "on"\n')
     before = _snapshot(world.root)
     for env in (world.env, {**world.env, "DO_NOT_TRACK": "1"}):
         world.decide(env=env)
         world.decide(env=env, edition="cloud")
     assert _snapshot(world.root) == before
-    assert not world.state_dir.exists()
+    assert not world.state_dir().exists()
 
 
 HEAVY = ("snowplow_tracker", "requests", "rich", "click", "ruamel", "tracking", "pydantic")
@@ -336,7 +337,7 @@ HEAVY = ("snowplow_tracker", "requests", "rich", "click", "ruamel", "tracking", 
 def test_deciding_imports_nothing_heavy(world, in_project):
     # Every host start-up pays for deciding; sending machinery must not load to say "off".
     if in_project:
-        world.project_file(project_flag("false"))
+        world.write_project(project_flag("false"))
     script = (
         "import sys, consent\n"
         "d = consent.decide(env={'DO_NOT_TRACK': '1'})\n"

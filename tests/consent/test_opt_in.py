@@ -40,7 +40,7 @@ def test_an_opt_in_tool_is_off_until_the_user_says_yes(opt_in):
 
 
 def test_a_yes_for_this_version_turns_it_on_decided_by_your_user_config(opt_in):
-    path = opt_in.user_config(f"{KEY} = true\nconsent_version = 2\n", mode=0o600)
+    path = opt_in.write_user(f"{KEY} = true\nconsent_version = 2\n", mode=0o600)
 
     decision = opt_in.decide()
 
@@ -49,7 +49,7 @@ def test_a_yes_for_this_version_turns_it_on_decided_by_your_user_config(opt_in):
 
 
 def test_a_stale_yes_no_longer_counts_and_status_says_why(opt_in):
-    opt_in.user_config(f"{KEY} = true\nconsent_version = 1\n", mode=0o600)
+    opt_in.write_user(f"{KEY} = true\nconsent_version = 1\n", mode=0o600)
 
     decision = opt_in.decide()
 
@@ -60,7 +60,7 @@ def test_a_stale_yes_no_longer_counts_and_status_says_why(opt_in):
 
 
 def test_a_stale_no_still_counts(opt_in):
-    opt_in.user_config(f"{KEY} = false\nconsent_version = 1\n", mode=0o600)
+    opt_in.write_user(f"{KEY} = false\nconsent_version = 1\n", mode=0o600)
 
     decision = opt_in.decide()
 
@@ -69,7 +69,7 @@ def test_a_stale_no_still_counts(opt_in):
 
 def test_an_opt_out_tools_stale_yes_falls_to_the_default_so_the_user_is_told_again(world):
     world.profile = _profile(model="opt_out")
-    world.user_config(f"{KEY} = true\nconsent_version = 1\n", mode=0o600)
+    world.write_user(f"{KEY} = true\nconsent_version = 1\n", mode=0o600)
 
     decision = world.decide()
 
@@ -78,7 +78,7 @@ def test_an_opt_out_tools_stale_yes_falls_to_the_default_so_the_user_is_told_aga
 
 
 def test_every_opt_out_above_the_default_still_decides(opt_in):
-    opt_in.user_config(f"{KEY} = true\nconsent_version = 2\n", mode=0o600)
+    opt_in.write_user(f"{KEY} = true\nconsent_version = 2\n", mode=0o600)
 
     decision = opt_in.decide(env={**opt_in.env, "DO_NOT_TRACK": "1"})
 

@@ -1,4 +1,4 @@
-"""The pure resolver (PRODUCT.md §2): layers in, a decision out, no I/O.
+"""The pure resolver (docs/decision.md): layers in, a decision out, no I/O.
 
 Every rule of the decision is encoded here as a table: the full precedence matrix, the opt-out
 that sticks between the project file and the user config, errors failing closed, the cloud
@@ -53,21 +53,21 @@ def broken(name: str, opinion: str | None = "off") -> Layer:
 
 def with_default(*layers: Layer) -> list[Layer]:
     """``layers`` plus the core edition default (on), as decide() always supplies it."""
-    names = {l.name for l in layers}
+    names = {layer.name for layer in layers}
     extra = [] if "edition_default" in names else [layer("edition_default", "on")]
     return [*layers, *extra]
 
 
 def statuses(decision: Decision) -> dict[str, str]:
-    return {l.name: l.status for l in decision.layers}
+    return {layer.name: layer.status for layer in decision.layers}
 
 
 def assert_well_formed(decision: Decision) -> None:
-    assert [l.name for l in decision.layers] == list(LAYER_ORDER)
+    assert [layer.name for layer in decision.layers] == list(LAYER_ORDER)
     assert decision.decided_by in LAYER_ORDER
-    assert all(l.status in STATUSES for l in decision.layers)
+    assert all(layer.status in STATUSES for layer in decision.layers)
     assert decision.layer(decision.decided_by).status in ("winner", "error")
-    assert sum(l.status == "winner" for l in decision.layers) <= 1
+    assert sum(layer.status == "winner" for layer in decision.layers) <= 1
     jsonschema.validate(decision.to_json(), SCHEMA)
 
 
@@ -92,12 +92,11 @@ MATRIX = [
 @pytest.mark.parametrize(
     ("high", "low", "high_opinion", "low_opinion"),
     MATRIX,
-    ids=[f"{h}={ho}>{l}={lo}" for h, l, ho, lo in MATRIX],
+    ids=[f"{h}={ho}>{low}={lo}" for h, low, ho, lo in MATRIX],
 )
 def test_a_higher_layer_beats_a_lower_one(high, low, high_opinion, low_opinion):
-    decision = resolve(
-        "dbt", CORE, with_default(layer(high, high_opinion), layer(low, low_opinion))
-    )
+    layers = with_default(layer(high, high_opinion), layer(low, low_opinion))
+    decision = resolve("dbt", CORE, layers)
 
     assert decision.decided_by == high
     assert decision.enabled is (high_opinion == "on")
@@ -108,7 +107,7 @@ def test_a_higher_layer_beats_a_lower_one(high, low, high_opinion, low_opinion):
 
 
 def test_the_matrix_covers_every_pair_of_layers():
-    pairs = {(h, l) for h, l, _, _ in MATRIX}
+    pairs = {(h, low) for h, low, _, _ in MATRIX}
     assert len(pairs) == len(OPINION_LAYERS) * (len(OPINION_LAYERS) - 1) // 2
 
 
@@ -225,7 +224,7 @@ def test_an_error_counts_as_off_at_its_own_level(name, opinion):
     assert decision.decided_by == name
     assert decision.layer(name).status == "error"
     assert f"<{name} origin>: cannot read it; treated as off. Fix: repair it" in decision.warnings
-    assert all(decision.layer(l.name).status == "overridden" for l in below)
+    assert all(decision.layer(layer.name).status == "overridden" for layer in below)
     assert_well_formed(decision)
 
 
@@ -280,7 +279,8 @@ def test_cloud_lists_every_opt_out_as_overridden_with_a_warning_naming_it():
     )
 
     assert decision.enabled and decision.mandatory
-    assert {l.name for l in decision.overridden_opt_outs} == {l.name for l in off_layers}
+    overridden = {layer.name for layer in decision.overridden_opt_outs}
+    assert overridden == {layer.name for layer in off_layers}
     # Running in CI is nobody's opt-out: overridden, but not listed or warned about as one.
     assert decision.layer("ci_default").status == "overridden"
     assert not [w for w in decision.warnings if "CI default" in w]
@@ -336,7 +336,7 @@ def test_admin_lock_off_beats_every_opt_in():
     assert not decision.enabled
     assert decision.decided_by == "admin_lock"
     assert not decision.mandatory
-    assert all(decision.layer(l.name).status == "overridden" for l in ons)
+    assert all(decision.layer(layer.name).status == "overridden" for layer in ons)
 
 
 def test_admin_lock_on_beats_every_opt_out_and_no_user_setting_can_change_it():
@@ -345,8 +345,8 @@ def test_admin_lock_on_beats_every_opt_out_and_no_user_setting_can_change_it():
     assert decision.enabled
     assert decision.decided_by == "admin_lock"
     assert decision.mandatory  # schema: "true when no user setting can turn it off"
-    opt_outs = {l.name for l in offs} - {"ci_default"}  # CI is where it runs, not an opt-out
-    assert {l.name for l in decision.overridden_opt_outs} == opt_outs
+    opt_outs = {layer.name for layer in offs} - {"ci_default"}  # where it runs: not an opt-out
+    assert {layer.name for layer in decision.overridden_opt_outs} == opt_outs
 
 
 # -- provenance -----------------------------------------------------------------------------------
@@ -396,8 +396,8 @@ def test_the_json_document_follows_the_status_contract(case):
     document = decision.to_json(anonymous_id=None, collector="https://collector.example")
     jsonschema.validate(document, SCHEMA)
     assert json.loads(json.dumps(document)) == document
-    assert [l["name"] for l in document["layers"]] == list(LAYER_ORDER)
-    assert document["decided_by"] in [l["name"] for l in document["layers"]]
+    assert [layer["name"] for layer in document["layers"]] == list(LAYER_ORDER)
+    assert document["decided_by"] in [layer["name"] for layer in document["layers"]]
     assert document["enabled"] is decision.enabled
 
 
@@ -405,7 +405,7 @@ def test_the_json_document_follows_the_status_contract(case):
 
 
 def _expected(edition: str, stack: dict[str, str | None]) -> tuple[bool, str]:
-    """PRODUCT.md §2 restated as plainly as possible (a second, independent reading)."""
+    """docs/decision.md restated as plainly as possible (a second, independent reading)."""
     if edition == "cloud":
         return True, "edition_mandate"
 

@@ -1,4 +1,5 @@
-"""The example host tool, run the way its README tells a newcomer to: real processes, real collector."""
+"""The example host tool, run the way its README tells a newcomer to: real processes, real
+collector."""
 
 from __future__ import annotations
 
@@ -11,13 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.tracking import run_on_terminal, settle
+from tests.support.world import REPO
 from tracking.collector import Collector
 from tracking.spool import Spool
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "tracking"))  # the tracker's test helpers
-
-from tracking_world import run_on_terminal, settle  # noqa: E402
 
 JAFFLE = REPO / "examples" / "jaffle"
 EXPECTED_EVENTS = 1 + 4 + 1  # invocation start, one per demo model, invocation end

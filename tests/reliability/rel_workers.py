@@ -1,4 +1,6 @@
-"""Worker processes for the concurrency and crash tests (run as ``python rel_workers.py MODE …``).
+"""Worker processes for the concurrency and crash tests.
+
+Run as ``python -m tests.reliability.rel_workers MODE …`` (``World.env`` carries the PYTHONPATH).
 
 ``cli SEED SECONDS MAX_LOOPS``
     Runs ``telemetry enable`` / ``disable`` / ``status --json`` in a loop (the real CLI entry

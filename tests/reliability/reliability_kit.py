@@ -1,8 +1,8 @@
-"""Shared tools of the reliability suite: running the host, recording figures, hostile mounts.
+"""Tools of the reliability suite: its bounds, recording figures, hostile mounts.
 
-The worlds themselves come from the other suites (imported, not copied): ``tests/conftest.py``'s
-``World`` (temp HOME and XDG dirs), ``tests/tracking/tracking_world.py`` (the ``testapp``
-profile, a collector, what was sent) and ``tests/cli/cli_world.py`` (the CLI as a user runs it).
+The world and the host program are every suite's (``tests/support``): ``World`` (temp HOME and
+XDG dirs, the CLI as a user runs it), ``World.run_host`` / ``start_host`` and
+``tests.support.tracking`` (the ``testapp`` profile, what reached the collector).
 """
 
 from __future__ import annotations
@@ -12,18 +12,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-HOST = HERE / "rel_host.py"
 #: Generous "does not hang" bound for one host run on a shared, noisy machine. The measured
 #: figures are recorded (and printed at the end of the session), never asserted tightly.
 HOST_BOUND_S = 5.0
@@ -65,97 +61,7 @@ def figures_json() -> str:
     return json.dumps([f.__dict__ for f in FIGURES], indent=1)
 
 
-# -- running the host -------------------------------------------------------------------------------
-@dataclass
-class HostResult:
-    returncode: int
-    stdout: str
-    stderr: str
-    #: Parent-side wall time of the whole process.
-    elapsed_s: float
-    #: The parent's clock when the process was gone (pipes closed, exit status collected).
-    ended_wall: float
-    main_report: dict = field(default_factory=dict)
-    exit_report: dict = field(default_factory=dict)
-
-    @property
-    def stderr_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.strip()]
-
-    @property
-    def added_exit_s(self) -> float | None:
-        """From the tool's ``main()`` returning to the process being gone: what telemetry adds."""
-        done = self.main_report.get("main_done_wall")
-        return None if done is None else self.ended_wall - done
-
-    @property
-    def flush_s(self) -> float | None:
-        """From ``main()`` returning to the end of the tracker's atexit flush (inside the host)."""
-        done, flushed = self.main_report.get("main_done_wall"), self.exit_report.get("exit_wall")
-        return None if done is None or flushed is None else flushed - done
-
-    @property
-    def peak_rss_mb(self) -> float | None:
-        kb = self.exit_report.get("vmhwm_kb")
-        return None if kb is None else kb / 1024
-
-
-def host_env(base: dict[str, str], endpoint: str | None, extra: dict[str, str] | None) -> dict:
-    env = {k: v for k, v in base.items() if not k.startswith(("HOST_", "TESTAPP_"))}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), base.get("PYTHONPATH")) if p)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    if endpoint is not None:
-        env["HOST_COLLECTOR"] = endpoint
-    env.update(extra or {})
-    return env
-
-
-def start_host(
-    base_env: dict[str, str],
-    cwd: Path,
-    *,
-    endpoint: str | None = None,
-    env: dict[str, str] | None = None,
-) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(HOST)],
-        env=host_env(base_env, endpoint, env),
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def finish_host(proc: subprocess.Popen, started: float, timeout: float = 60.0) -> HostResult:
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        raise AssertionError(f"the host hung for more than {timeout} s\n{out}\n{err}") from None
-    ended = time.time()
-    reports = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    main_report = next((r for r in reports if "main_done_wall" in r), {})
-    exit_report = next((r for r in reports if "exit_wall" in r), {})
-    return HostResult(proc.returncode, out, err, ended - started, ended, main_report, exit_report)
-
-
-def run_host(
-    base_env: dict[str, str],
-    cwd: Path,
-    *,
-    endpoint: str | None = None,
-    env: dict[str, str] | None = None,
-    timeout: float = 60.0,
-) -> HostResult:
-    started = time.time()
-    proc = start_host(base_env, cwd, endpoint=endpoint, env=env)
-    return finish_host(proc, started, timeout)
-
-
-# -- read-only and full file systems ----------------------------------------------------------------
+# -- read-only and full file systems ---------------------------------------------------------------
 def _mount(*args: str) -> None:
     proc = subprocess.run(["mount", *args], capture_output=True, text=True)
     if proc.returncode != 0:

@@ -16,10 +16,11 @@ import subprocess
 import sys
 
 import pytest
-import reliability_kit as kit
-from cli_world import no_traceback
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.reliability import reliability_kit as kit
+from tests.support.world import no_traceback
 
 pytestmark = pytest.mark.reliability
 
@@ -78,16 +79,16 @@ FINE = [
 
 
 @pytest.fixture
-def run_cli(cli_world, monkeypatch):
+def run_cli(world, monkeypatch):
     """``telemetry_cli.run(ARGV)`` in-process (what the console script runs), isolated world."""
     from telemetry_cli import run
 
     def _run(argv, **env):
         for key in list(os.environ):
             monkeypatch.delenv(key)
-        for key, value in cli_world.env(**env).items():
+        for key, value in world.env_with(**env).items():
             monkeypatch.setenv(key, value)
-        monkeypatch.chdir(cli_world.cwd)
+        monkeypatch.chdir(world.cwd)
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = run(list(argv))
@@ -134,11 +135,11 @@ SUBPROCESS_CASES = [
 @pytest.mark.parametrize(
     "argv,env,code", SUBPROCESS_CASES, ids=[repr(a) for a, _, _ in SUBPROCESS_CASES]
 )
-def test_usage_errors_as_a_real_process(cli_world, argv, env, code):
+def test_usage_errors_as_a_real_process(world, argv, env, code):
     proc = subprocess.run(
         [sys.executable, "-m", "telemetry_cli", *argv],
-        cwd=cli_world.cwd,
-        env=cli_world.env(**env),
+        cwd=world.cwd,
+        env=world.env_with(**env),
         capture_output=True,
         timeout=30,
     )
@@ -148,9 +149,9 @@ def test_usage_errors_as_a_real_process(cli_world, argv, env, code):
     assert 1 <= len(_lines(err)) <= 2, err
 
 
-# -- the environment ---------------------------------------------------------------------------------
+# -- the environment -------------------------------------------------------------------------------
 def _bytes_env(world, **extra: bytes) -> dict[bytes, bytes]:
-    env = {k.encode(): v.encode() for k, v in world.env().items()}
+    env = {k.encode(): v.encode() for k, v in world.env_with().items()}
     env.update({k.encode(): v for k, v in extra.items()})
     return env
 
@@ -171,13 +172,13 @@ NON_UTF8 = {
 
 
 @pytest.mark.parametrize("name", list(NON_UTF8))
-def test_non_utf8_environment_values_are_reported_not_crashed_on(cli_world, name):
+def test_non_utf8_environment_values_are_reported_not_crashed_on(world, name):
     value, stays_on = NON_UTF8[name]
-    env = _bytes_env(cli_world, **{name: value})
+    env = _bytes_env(world, **{name: value})
     for args in (["status"], ["status", "--json"]):
         proc = subprocess.run(
             [sys.executable, "-m", "telemetry_cli", *args],
-            cwd=cli_world.cwd,
+            cwd=world.cwd,
             env=env,
             capture_output=True,
             timeout=30,
@@ -193,13 +194,13 @@ def test_non_utf8_environment_values_are_reported_not_crashed_on(cli_world, name
         assert all("\udcff" not in w for w in doc["warnings"]), "and shown printable"
 
 
-def test_a_non_utf8_config_home_works(cli_world):
-    home = os.fsencode(cli_world.home) + b"/conf-\xff\xfe"
-    env = _bytes_env(cli_world, XDG_CONFIG_HOME=home)
+def test_a_non_utf8_config_home_works(world):
+    home = os.fsencode(world.home) + b"/conf-\xff\xfe"
+    env = _bytes_env(world, XDG_CONFIG_HOME=home)
     for args, code in ((["disable"], 0), (["status", "--json"], 0), (["enable"], 0)):
         proc = subprocess.run(
             [sys.executable, "-m", "telemetry_cli", *args],
-            cwd=cli_world.cwd,
+            cwd=world.cwd,
             env=env,
             capture_output=True,
             timeout=30,
@@ -225,7 +226,7 @@ EXEC_MAX = 128 * 1024 - 64
         "DBT_PROFILES_DIR",
     ],
 )
-def test_huge_environment_values_are_bounded(cli_world, run_cli, name):
+def test_huge_environment_values_are_bounded(world, run_cli, name):
     huge = "y" * 1_000_000
     code, out, err = run_cli(["status"], **{name: huge})
     no_traceback(out, err)
@@ -236,8 +237,8 @@ def test_huge_environment_values_are_bounded(cli_world, run_cli, name):
     json.loads(out)
     proc = subprocess.run(
         [sys.executable, "-m", "telemetry_cli", "status"],
-        cwd=cli_world.cwd,
-        env=cli_world.env(**{name: "y" * EXEC_MAX}),
+        cwd=world.cwd,
+        env=world.env_with(**{name: "y" * EXEC_MAX}),
         capture_output=True,
         text=True,
         timeout=30,
@@ -251,40 +252,39 @@ def test_huge_environment_values_are_bounded(cli_world, run_cli, name):
     [{"PYTHONIOENCODING": "ascii"}, {"PYTHONIOENCODING": "latin-1"}],
     ids=["ascii", "latin-1"],
 )
-def test_status_on_a_non_utf8_terminal_still_works(cli_world, env):
-    status = cli_world.run("status", **env)
+def test_status_on_a_non_utf8_terminal_still_works(world, env):
+    status = world.run("status", **env)
     assert status.code == 0 and "internal error" not in status.err, status
 
 
 _ESC_DIR = "evil\x1b]0;pwned\x07\x1b[2Jdir"
 
 
-def test_terminal_escapes_in_a_path_never_reach_the_terminal(cli_world):
-    project = cli_world.home / "work" / _ESC_DIR
+def test_terminal_escapes_in_a_path_never_reach_the_terminal(world):
+    project = world.home / "work" / _ESC_DIR
     project.mkdir(parents=True)
     (project / "dbt_project.yml").write_text("flags:\n  send_anonymous_usage_stats: false\n")
-    status = cli_world.run("status", cwd=project, COLUMNS="200")
-    narrow = cli_world.run("status", cwd=project, COLUMNS="40")
-    enable = cli_world.run("enable", "--project", cwd=project)
+    status = world.run("status", cwd=project, COLUMNS="200")
+    narrow = world.run("status", cwd=project, COLUMNS="40")
+    enable = world.run("enable", "--project", cwd=project)
     for outcome in (status, narrow, enable):
         assert "\x1b" not in outcome.out + outcome.err and "\x07" not in outcome.out, outcome
 
 
-def test_terminal_escapes_in_values_never_reach_the_terminal(cli_world):
+def test_terminal_escapes_in_values_never_reach_the_terminal(world):
     nasty = "\x1b]52;c;cHduZWQ=\x07\x1b[2J"  # OSC 52 writes the clipboard on some terminals
-    cli_world.write_project(
-        f'flags:\n  send_anonymous_usage_stats: "{nasty.encode("unicode_escape").decode()}"\n'
-    )
+    escaped = nasty.encode("unicode_escape").decode()
+    world.write_project(f'flags:\n  send_anonymous_usage_stats: "{escaped}"\n')
     outcomes = [
-        cli_world.run("status", DO_NOT_TRACK=nasty, COLUMNS="200"),
-        cli_world.run("status", DBT_SEND_ANONYMOUS_USAGE_STATS=nasty, COLUMNS="40"),
+        world.run("status", DO_NOT_TRACK=nasty, COLUMNS="200"),
+        world.run("status", DBT_SEND_ANONYMOUS_USAGE_STATS=nasty, COLUMNS="40"),
     ]
     for outcome in outcomes:
         assert outcome.code == 0
         assert "\x1b" not in outcome.out + outcome.err and "\x07" not in outcome.out, outcome
 
 
-# -- the fuzz ------------------------------------------------------------------------------------------
+# -- the fuzz --------------------------------------------------------------------------------------
 COMMANDS = ["status", "enable", "disable", "reset", "events", "log", "completion"]
 TOKENS = [
     "--json",
@@ -349,7 +349,7 @@ FUZZED = {"cases": 0}
     env=st.dictionaries(st.sampled_from(ENV_NAMES), env_text, max_size=4),
 )
 def test_fuzzed_argv_and_environment_never_break_the_cli(
-    cli_world, run_cli, monkeypatch, command, rest, env
+    world, run_cli, monkeypatch, command, rest, env
 ):
     from click.testing import CliRunner
 

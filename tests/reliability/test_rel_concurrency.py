@@ -21,15 +21,17 @@ import tomllib
 import uuid
 
 import pytest
-import reliability_kit as kit
-from cli_world import World as CliWorld
 
 from consent import DEFAULT_PROFILE
+from tests.reliability import reliability_kit as kit
+from tests.support.tracking import finish_host
+from tests.support.world import World
 from tracking.state import read_anonymous_id
 
 pytestmark = pytest.mark.reliability
 
-WORKERS = kit.HERE / "rel_workers.py"
+#: The worker processes, run as ``python -m WORKERS`` (``World.env`` carries the PYTHONPATH).
+WORKERS = "tests.reliability.rel_workers"
 TEXTS = {
     verb: (
         "# Your choice about dbt's anonymous usage statistics, written by `telemetry "
@@ -46,9 +48,9 @@ MAX_LOOPS = 300
 
 def _spawn(world, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, str(WORKERS), *args],
+        [sys.executable, "-m", WORKERS, *args],
         cwd=world.cwd,
-        env=world.env(PYTHONPATH=str(kit.REPO)),
+        env=world.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -59,7 +61,7 @@ def _spawn(world, *args: str) -> subprocess.Popen:
 @pytest.fixture(scope="module")
 def crowd(tmp_path_factory):
     """20 processes running enable/disable/status for a few seconds against one user config."""
-    world = CliWorld(tmp_path_factory.mktemp("crowd"))
+    world = World(tmp_path_factory.mktemp("crowd"))
     assert world.run("enable").code == 0
     started = time.monotonic()
     procs = [
@@ -99,13 +101,13 @@ def test_twenty_processes_changing_and_reading_at_once_always_see_a_valid_choice
     assert problems == [], "\n".join(problems[:10])
     assert reads > PROCESSES and len(writes) > PROCESSES  # it really was a crowd
 
-    final = world.user_config().read_text()
+    final = world.user_config_path().read_text()
     # Exactly what one writer wrote, byte for byte: never a mix, a truncation or a foreign file.
     # (Which writer was last cannot be told from outside: 20 processes on a few cores.)
     assert final in TEXTS.values(), f"a torn or foreign file:\n{final!r}"
     assert tomllib.loads(final)["send_anonymous_usage_stats"] == (final == TEXTS["enable"])
     assert {verb for verb, _ in writes} == {"enable", "disable"}
-    assert sorted(p.name for p in world.user_config().parent.iterdir()) == ["telemetry.toml"]
+    assert sorted(p.name for p in world.user_config_path().parent.iterdir()) == ["telemetry.toml"]
 
 
 def test_a_writer_racing_another_writer_is_never_told_nonsense(crowd):
@@ -116,7 +118,7 @@ def test_a_writer_racing_another_writer_is_never_told_nonsense(crowd):
 def test_many_hosts_starting_at_once_share_one_anonymous_id(tracking_world, collector):
     world = tracking_world
     world.acknowledge()
-    assert read_anonymous_id(world.profile()) is None
+    assert read_anonymous_id(world.tracked_profile()) is None
     start_at = time.time() + 3.0  # every process imported and waiting: then all go at once
     env = {
         "HOST_START_AT": str(start_at),
@@ -125,11 +127,8 @@ def test_many_hosts_starting_at_once_share_one_anonymous_id(tracking_world, coll
         "TESTAPP_TELEMETRY_FLUSH_DEADLINE": "10",
     }
     started = time.time()
-    procs = [
-        kit.start_host(world.env, world.project, endpoint=world.collector_url, env=env)
-        for _ in range(PROCESSES)
-    ]
-    runs = [kit.finish_host(proc, started) for proc in procs]
+    procs = [world.start_host(endpoint=world.collector_url, env=env) for _ in range(PROCESSES)]
+    runs = [finish_host(proc, started) for proc in procs]
     for run in runs:
         assert run.returncode == 0 and run.stderr_lines == [], run.stderr
     expected = PROCESSES * 4
@@ -158,7 +157,7 @@ def test_many_hosts_starting_at_once_share_one_anonymous_id(tracking_world, coll
         "duplicates": 0,
         "evicted": 0,
     }
-    assert user_ids == {read_anonymous_id(world.profile())}
+    assert user_ids == {read_anonymous_id(world.tracked_profile())}
     # The hashing secret was created once too: the same project hashes the same everywhere.
     assert len(project_ids) == 1
 
@@ -182,14 +181,14 @@ def _kill_loop(world, mode: str, check) -> tuple[int, list[str]]:
     return KILLS, stray
 
 
-def test_a_writer_killed_mid_write_leaves_the_old_or_the_new_file(cli_world):
-    world = cli_world
+def test_a_writer_killed_mid_write_leaves_the_old_or_the_new_file(world):
+    world = world
     assert world.run("enable").code == 0
-    config_dir = world.user_config().parent
+    config_dir = world.user_config_path().parent
     seen: dict[str, int] = {}
 
     def check(attempt: int) -> None:
-        text = world.user_config().read_text()
+        text = world.user_config_path().read_text()
         assert text in TEXTS.values(), f"kill #{attempt + 1} left a broken file:\n{text!r}"
         tomllib.loads(text)
         seen[text] = seen.get(text, 0) + 1
@@ -214,12 +213,12 @@ def test_a_writer_killed_mid_write_leaves_the_old_or_the_new_file(cli_world):
     status = world.run("status", "--json")
     assert status.code == 0 and status.json()["warnings"] == []
     assert world.run("disable").code == 0
-    assert world.user_config().read_text() == TEXTS["disable"]
+    assert world.user_config_path().read_text() == TEXTS["disable"]
 
 
-def test_an_id_maker_killed_mid_write_never_leaves_a_broken_id(cli_world):
-    world = cli_world
-    state = world.state("dbt")
+def test_an_id_maker_killed_mid_write_never_leaves_a_broken_id(world):
+    world = world
+    state = world.state_dir("dbt")
 
     def check(attempt: int) -> None:
         path = state / "anonymous_id"
@@ -240,14 +239,14 @@ def test_an_id_maker_killed_mid_write_never_leaves_a_broken_id(cli_world):
     assert os.path.isdir(state)
 
 
-def test_temp_files_stranded_by_crashes_do_not_pile_up(cli_world):
-    world = cli_world
+def test_temp_files_stranded_by_crashes_do_not_pile_up(world):
+    world = world
     assert world.run("enable").code == 0
     _kill_loop(world, "writer", lambda attempt: None)
-    stranded = list(world.user_config().parent.glob(".telemetry.toml.*.tmp"))
+    stranded = list(world.user_config_path().parent.glob(".telemetry.toml.*.tmp"))
     assert stranded, "no kill landed mid-write: nothing to check"
     old = time.time() - 3600
     for path in stranded:
         os.utime(path, (old, old))  # crashes of an hour ago: no live writer owns them
     assert world.run("disable").code == 0
-    assert list(world.user_config().parent.glob(".telemetry.toml.*.tmp")) == []
+    assert list(world.user_config_path().parent.glob(".telemetry.toml.*.tmp")) == []

@@ -21,23 +21,24 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-import reliability_kit as kit
-from tracking_world import make_profile, wait_idle
 
 from consent.layers.user_config import write_user_choice
+from tests.reliability import reliability_kit as kit
+from tests.support.testapp_cli import MODULE as TESTAPP_CLI
+from tests.support.tracking import finish_host, make_profile, wait_idle
+from tests.support.world import REPO
 from tracking.state import acknowledge_notice
 
 pytestmark = pytest.mark.reliability
 
-JAFFLE = kit.REPO / "examples" / "jaffle"
+JAFFLE = REPO / "examples" / "jaffle"
 
 
 def _testapp_paths(world):
-    base = world.base
     return {
-        "user_config": base.config_home / "testapp" / "telemetry.toml",
-        "policy": base.policy_dirs[0] / "testapp" / "telemetry-policy.toml",
-        "project_file": base.project / "testapp_project.yml",
+        "user_config": world.user_config_path("testapp"),
+        "policy": world.policy_path(app="testapp"),
+        "project_file": world.project / "testapp_project.yml",
     }
 
 
@@ -46,14 +47,16 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-# -- consent off: nothing at all ----------------------------------------------------------------------
+# -- consent off: nothing at all -------------------------------------------------------------------
 OFF_REASONS = {
     "DO_NOT_TRACK=1": lambda w, p: {"DO_NOT_TRACK": "1"},
     "env var false": lambda w, p: {"TESTAPP_SEND_ANONYMOUS_USAGE_STATS": "false"},
     "project file false": lambda w, p: _write(
         p["project_file"], "name: shop\nflags:\n  send_anonymous_usage_stats: false\n"
     ),
-    "user config false (telemetry disable)": lambda w, p: write_user_choice(w.profile(), False),
+    "user config false (telemetry disable)": lambda w, p: write_user_choice(
+        w.tracked_profile(), False
+    ),
     "admin lock off": lambda w, p: _write(p["policy"], 'telemetry = "off"\nlocked = true\n'),
     "garbage DO_NOT_TRACK (fail closed)": lambda w, p: {"DO_NOT_TRACK": "maybe"},
     "broken user config (fail closed)": lambda w, p: _write(p["user_config"], "send = [\n"),
@@ -68,9 +71,7 @@ def test_consent_off_opens_no_socket_and_writes_no_file(tracking_world, collecto
     env = made if isinstance(made, dict) else {}
     before = kit.tree(world.root)
 
-    run = kit.run_host(
-        world.env,
-        world.project,
+    run = world.run_host(
         endpoint=world.collector_url,
         env={**env, "HOST_FORBID_NETWORK": "1", "HOST_FORBID_WRITES": "1"},
     )
@@ -80,10 +81,10 @@ def test_consent_off_opens_no_socket_and_writes_no_file(tracking_world, collecto
     assert "FILE WRITTEN" not in run.stderr, run.stderr
     assert run.returncode == 0, run.stderr
     assert run.stderr_lines == []
-    assert run.main_report["plan"] == "off"
-    assert run.main_report["threads_at_main_end"] == 1
-    assert run.main_report["snowplow_imported"] is False
-    assert run.main_report["requests_imported"] is False
+    assert run.report["plan"] == "off"
+    assert run.report["threads_at_main_end"] == 1
+    assert run.report["snowplow_imported"] is False
+    assert run.report["requests_imported"] is False
     assert kit.tree(world.root) == before, "consent off, yet the file tree changed"
     assert collector.totals()["total"] == 0
 
@@ -91,9 +92,7 @@ def test_consent_off_opens_no_socket_and_writes_no_file(tracking_world, collecto
 def test_the_first_run_tells_the_user_and_opens_no_socket(tracking_world, collector):
     """Consent on but the user not told yet: the notice, and nothing sent in this run."""
     world = tracking_world
-    run = kit.run_host(
-        world.env, world.project, endpoint=world.collector_url, env={"HOST_FORBID_NETWORK": "1"}
-    )
+    run = world.run_host(endpoint=world.collector_url, env={"HOST_FORBID_NETWORK": "1"})
     assert run.returncode == 0
     assert "NETWORK USED" not in run.stderr
     assert "anonymous usage statistics" in run.stderr and "disable" in run.stderr
@@ -106,11 +105,11 @@ def test_the_guards_do_catch_a_tracking_host(tracking_world, guard, code):
     spool) or at the uploader it starts at exit (the network guard also forbids processes)."""
     world = tracking_world
     world.acknowledge()
-    run = kit.run_host(world.env, world.project, endpoint=world.collector_url, env={guard: "1"})
+    run = world.run_host(endpoint=world.collector_url, env={guard: "1"})
     assert run.returncode == code, (run.returncode, run.stderr)
 
 
-# -- the example tool under strace ---------------------------------------------------------------------
+# -- the example tool under strace -----------------------------------------------------------------
 def _jaffle(tmp: Path, env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess, str]:
     demo = tmp / "demo"
     if not demo.exists():
@@ -169,7 +168,7 @@ def jaffle_env(tracking_world):
 def test_the_example_tool_makes_no_connect_call_when_off(tracking_world, jaffle_env, tmp_path, off):
     world = tracking_world
     acknowledge_notice(replace(make_profile(None), name="jaffle"))  # told long ago
-    before = kit.tree(world.base.home)
+    before = kit.tree(world.home)
     env, args = (dict(jaffle_env), ())
     if isinstance(off, dict):
         env.update(off)
@@ -182,7 +181,7 @@ def test_the_example_tool_makes_no_connect_call_when_off(tracking_world, jaffle_
     connects = [line for line in trace.splitlines() if "connect(" in line]
     assert connects == [], "connect() with consent off:\n" + "\n".join(connects)
     assert proc.stderr == ""
-    assert kit.tree(world.base.home) == before
+    assert kit.tree(world.home) == before
 
 
 def test_strace_does_see_the_example_tool_connect_when_on(
@@ -201,19 +200,13 @@ def test_strace_does_see_the_example_tool_connect_when_on(
     assert collector.wait_for(good=6, timeout=10)
 
 
-# -- revocation ----------------------------------------------------------------------------------------
+# -- revocation ------------------------------------------------------------------------------------
 def _cli_in_another_process(world, *args: str) -> subprocess.CompletedProcess:
     """``mytool telemetry ARGS`` for the testapp profile, as a separate process (a host's mount)."""
-    code = (
-        "import sys; sys.path.insert(0, %r)\n"
-        "from telemetry_cli import run\nfrom tracking_world import make_profile\n"
-        "sys.exit(run(sys.argv[1:], profile=make_profile(%r)))"
-        % (str(kit.REPO / "tests" / "tracking"), world.collector_url)
-    )
     return subprocess.run(
-        [sys.executable, "-c", code, *args],
+        [sys.executable, "-m", TESTAPP_CLI, world.collector_url, *args],
         cwd=world.project,
-        env=kit.host_env(world.env, None, None),
+        env=world.env,
         capture_output=True,
         text=True,
         timeout=30,
@@ -229,11 +222,8 @@ def test_events_recorded_before_disable_are_never_sent(tracking_world, collector
     _write(_testapp_paths(world)["project_file"], "name: shop\n")
     ack, go = tmp_path / "recorded", tmp_path / "go"
     started = time.time()
-    host = kit.start_host(
-        world.env,
-        world.project,
-        endpoint=world.collector_url,
-        env={"HOST_ACK_FILE": str(ack), "HOST_WAIT_FILE": str(go)},
+    host = world.start_host(
+        endpoint=world.collector_url, env={"HOST_ACK_FILE": str(ack), "HOST_WAIT_FILE": str(go)}
     )
     deadline = time.monotonic() + 30
     while not ack.exists() and time.monotonic() < deadline and host.poll() is None:
@@ -243,13 +233,13 @@ def test_events_recorded_before_disable_are_never_sent(tracking_world, collector
 
     cli = _cli_in_another_process(world, "disable", scope)
     go.touch()
-    run = kit.finish_host(host, started)
+    run = finish_host(host, started)
     assert wait_idle(world.spool(), 20)
 
     assert cli.returncode == 0, cli.stderr
     assert "Deleted 52 events that were waiting to be sent." in cli.stdout
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr
-    assert run.main_report["stats"]["recorded"] == 52
+    assert run.report["stats"]["recorded"] == 52
     assert collector.totals()["total"] == 0
     assert world.spool().waiting().events == 0
     assert not (world.state_dir() / "events.log").exists()
@@ -282,14 +272,14 @@ def test_a_retry_after_disable_is_never_sent(tracking_world):
     world = tracking_world
     world.acknowledge()
     _DisableThen503.requests = []
-    _DisableThen503.disable = staticmethod(lambda: write_user_choice(world.profile(), False))
+    _DisableThen503.disable = staticmethod(
+        lambda: write_user_choice(world.tracked_profile(), False)
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DisableThen503)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        run = kit.run_host(
-            world.env, world.project, endpoint=f"http://127.0.0.1:{server.server_port}"
-        )
+        run = world.run_host(endpoint=f"http://127.0.0.1:{server.server_port}")
         assert wait_idle(world.spool(), 20)
         time.sleep(1.5)  # a retry (one second after the failure) would be here by now
     finally:
@@ -302,9 +292,9 @@ def test_a_retry_after_disable_is_never_sent(tracking_world):
     assert waiting.events == 0 and waiting.dropped == {"revoked": 52}
 
 
-# -- the cloud edition -----------------------------------------------------------------------------------
-def test_cloud_edition_is_mandatory_and_says_so_honestly(cli_world):
-    world = cli_world
+# -- the cloud edition -----------------------------------------------------------------------------
+def test_cloud_edition_is_mandatory_and_says_so_honestly(world):
+    world = world
     world.write_policy('edition = "cloud"\n')
     world.project_flag("false")
     world.user_flag("false")
@@ -316,14 +306,14 @@ def test_cloud_edition_is_mandatory_and_says_so_honestly(cli_world):
     disable_project = world.run("disable", "--project", **env)
 
     assert (doc["enabled"], doc["mandatory"], doc["edition"]["name"]) == (True, True, "cloud")
-    overridden = {l["name"] for l in doc["layers"] if l["status"] == "overridden"}
+    overridden = {layer["name"] for layer in doc["layers"] if layer["status"] == "overridden"}
     assert {"do_not_track", "env_var", "project_file", "user_config"} <= overridden
     assert "cannot be turned off" in text.out
     for opt_out in ("DO_NOT_TRACK=1", "DBT_SEND_ANONYMOUS_USAGE_STATS=false"):
         assert opt_out in text.out
     assert disable.code == 3 and disable_project.code == 3
-    assert world.user_config().read_text() == "send_anonymous_usage_stats = false\n"
-    assert "send_anonymous_usage_stats: false" in world.project_file.read_text()
+    assert world.user_config_path().read_text() == "send_anonymous_usage_stats = false\n"
+    assert "send_anonymous_usage_stats: false" in world.project_file_path().read_text()
 
 
 FAKE_CLOUD = {
@@ -335,14 +325,14 @@ FAKE_CLOUD = {
 
 
 @pytest.mark.parametrize("case", list(FAKE_CLOUD))
-def test_no_project_or_user_file_can_turn_on_the_cloud_edition(cli_world, case):
+def test_no_project_or_user_file_can_turn_on_the_cloud_edition(world, case):
     where, text = FAKE_CLOUD[case]
-    (cli_world.write_project if where == "project" else cli_world.write_user)(text)
-    doc = cli_world.run("status", "--json", DBT_EDITION="cloud", TELEMETRY_EDITION="cloud").json()
+    (world.write_project if where == "project" else world.write_user)(text)
+    doc = world.run("status", "--json", DBT_EDITION="cloud", TELEMETRY_EDITION="cloud").json()
     assert doc["edition"]["name"] == "core"
     assert doc["mandatory"] is False
     # ...so an opt-out still works there:
-    off = cli_world.run("status", "--json", DO_NOT_TRACK="1").json()
+    off = world.run("status", "--json", DO_NOT_TRACK="1").json()
     assert off["enabled"] is False
 
 
@@ -354,14 +344,14 @@ def test_no_project_or_user_file_can_turn_on_the_cloud_edition(cli_world, case):
         ("project", "name: jaffle\nflags:\n  edition: core\n"),
     ],
 )
-def test_no_project_or_user_file_can_leave_the_cloud_edition(cli_world, where, text):
-    cli_world.write_policy('edition = "cloud"\n')
-    (cli_world.write_project if where == "project" else cli_world.write_user)(text)
-    doc = cli_world.run("status", "--json", DBT_EDITION="core").json()
+def test_no_project_or_user_file_can_leave_the_cloud_edition(world, where, text):
+    world.write_policy('edition = "cloud"\n')
+    (world.write_project if where == "project" else world.write_user)(text)
+    doc = world.run("status", "--json", DBT_EDITION="core").json()
     assert (doc["edition"]["name"], doc["enabled"], doc["mandatory"]) == ("cloud", True, True)
 
 
-# -- where events may go ---------------------------------------------------------------------------------
+# -- where events may go ---------------------------------------------------------------------------
 #: Plain http is for loopback only. Each of these tries to smuggle events to another machine.
 NOT_LOOPBACK = [
     "http://192.0.2.1:80",
@@ -393,12 +383,16 @@ def test_plain_http_never_leaves_the_machine(tracking_world, tmp_path, endpoint)
     world = tracking_world
     world.acknowledge()
     audit = tmp_path / "audit.jsonl"
-    # CI=true: the host delivers in-process, so its audit hook would see any connect at all.
-    run = kit.run_host(
-        world.env,
-        world.project,
+    # CI=true: the host delivers in-process, so its audit hook would see any connect at all;
+    # in CI a tool's own profile tracks only with an explicit opt-in.
+    run = world.run_host(
         endpoint=world.collector_url,
-        env={"TESTAPP_TELEMETRY_ENDPOINT": endpoint, "HOST_AUDIT_FILE": str(audit), "CI": "true"},
+        env={
+            "TESTAPP_TELEMETRY_ENDPOINT": endpoint,
+            "HOST_AUDIT_FILE": str(audit),
+            "CI": "true",
+            "TESTAPP_SEND_ANONYMOUS_USAGE_STATS": "true",
+        },
     )
     assert run.returncode == 0 and "Traceback" not in run.stderr
     assert len(run.stderr_lines) == 1, run.stderr  # one line saying why nothing is sent
@@ -420,15 +414,15 @@ def test_loopback_endpoints_connect_to_loopback_only(tracking_world, tmp_path, c
     world = tracking_world
     world.acknowledge()
     audit = tmp_path / "audit.jsonl"
-    # CI=true: the host delivers in-process, where its audit hook sees every look-up and connect.
-    run = kit.run_host(
-        world.env,
-        world.project,
+    # CI=true: the host delivers in-process, where its audit hook sees every look-up and connect;
+    # in CI a tool's own profile tracks only with an explicit opt-in.
+    run = world.run_host(
         endpoint=world.collector_url,
         env={
             "TESTAPP_TELEMETRY_ENDPOINT": template.format(port=collector.port),
             "HOST_AUDIT_FILE": str(audit),
             "CI": "true",
+            "TESTAPP_SEND_ANONYMOUS_USAGE_STATS": "true",
         },
     )
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr

@@ -17,9 +17,10 @@ import subprocess
 import sys
 
 import pytest
-import reliability_kit as kit
-from tracking_world import DELIVER_S, wait_idle
 
+from tests.reliability import reliability_kit as kit
+from tests.support.testapp_cli import MODULE as TESTAPP_CLI
+from tests.support.tracking import DELIVER_S, wait_idle
 from tracking.collector import Collector
 from tracking.collector.faults import FaultServer
 from tracking.spool import SEGMENT_MAX_EVENTS
@@ -40,11 +41,6 @@ FAULTS = [
 ]
 #: The uploader's wait for a silent collector is its own business, not this test's: shortened.
 UPLOADER = {"TESTAPP_TELEMETRY_REQUEST_TIMEOUT": "2"}
-UPLOAD = (
-    "import sys; sys.path.insert(0, sys.argv[1]); from telemetry_cli import run; "
-    "from tracking_world import make_profile; "
-    "sys.exit(run(sys.argv[3:], profile=make_profile(sys.argv[2])))"
-)
 
 
 @pytest.mark.parametrize("host_exit", [0, 3], ids=["host-exits-0", "host-exits-3"])
@@ -59,21 +55,19 @@ def test_a_broken_collector_never_changes_the_exit_code_nor_prints_nor_holds_nor
         url, port = server.url, server.port
         if kind == "notls":
             assert url.startswith("https://127.0.0.1:")
-        run = kit.run_host(
-            world.env, world.project, endpoint=url, env={"HOST_EXIT": str(host_exit), **UPLOADER}
-        )
+        run = world.run_host(endpoint=url, env={"HOST_EXIT": str(host_exit), **UPLOADER})
         assert wait_idle(spool, DELIVER_S), "the uploader never ended"
         connections = server.requests
 
-    added = run.added_exit_s
+    added = run.exit_delay_s
     kit.record(
         "collector faults", f"{case} (host exit {host_exit})", "added wall time at exit", added, "s"
     )
     assert run.returncode == host_exit, run.stderr
     assert "Traceback" not in run.stderr + run.stdout
     assert run.stderr_lines == [], f"the host printed {len(run.stderr_lines)} lines:\n{run.stderr}"
-    assert run.main_report["plan"] == "record", run.main_report
-    assert run.main_report["stats"]["recorded"] == 52
+    assert run.report["plan"] == "record", run.report
+    assert run.report["stats"]["recorded"] == 52
     assert added is not None and added < kit.HOST_BOUND_S, added
     assert run.elapsed_s < kit.HOST_BOUND_S + 5
     # A failing collector costs a handful of connections, never a loop.
@@ -91,16 +85,7 @@ def test_a_broken_collector_never_changes_the_exit_code_nor_prints_nor_holds_nor
     # The same address answers again: everything that waited arrives.
     with Collector(port=port) as collector:
         upload = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                UPLOAD,
-                str(kit.REPO / "tests" / "tracking"),
-                url,
-                "upload",
-                "--wait",
-                "20",
-            ],
+            [sys.executable, "-m", TESTAPP_CLI, url, "upload", "--wait", "20"],
             env=world.env,
             cwd=world.project,
             capture_output=True,
@@ -128,12 +113,12 @@ def test_a_healthy_collector_is_the_baseline(tracking_world, collector):
     """The same host against a working collector: what exit costs when all is well."""
     world = tracking_world
     world.acknowledge()
-    run = kit.run_host(world.env, world.project, endpoint=world.collector_url)
+    run = world.run_host(endpoint=world.collector_url)
     kit.record(
         "collector faults",
         "healthy collector (baseline)",
         "added wall time at exit",
-        run.added_exit_s,
+        run.exit_delay_s,
         "s",
     )
     assert run.returncode == 0 and run.stderr_lines == []
@@ -143,11 +128,9 @@ def test_a_healthy_collector_is_the_baseline(tracking_world, collector):
 def test_consent_off_is_the_floor(tracking_world):
     """With consent off the tracker does nothing: this is interpreter teardown alone."""
     world = tracking_world
-    run = kit.run_host(
-        world.env, world.project, endpoint=world.collector_url, env={"DO_NOT_TRACK": "1"}
-    )
+    run = world.run_host(endpoint=world.collector_url, env={"DO_NOT_TRACK": "1"})
     kit.record(
-        "collector faults", "consent off (floor)", "added wall time at exit", run.added_exit_s, "s"
+        "collector faults", "consent off (floor)", "added wall time at exit", run.exit_delay_s, "s"
     )
     assert run.returncode == 0 and run.stderr_lines == []
 
@@ -163,17 +146,11 @@ def test_memory_and_disk_stay_bounded_with_100k_events_against_a_dead_collector(
     world.acknowledge()
     spool = world.spool()
     with FaultServer(kind) as dead:
-        run = kit.run_host(
-            world.env,
-            world.project,
-            endpoint=dead.url,
-            env={"HOST_MODELS": str(EVENTS), **UPLOADER},
-            timeout=110,
+        run = world.run_host(
+            endpoint=dead.url, env={"HOST_MODELS": str(EVENTS), **UPLOADER}, timeout=110
         )
         assert wait_idle(spool, DELIVER_S)
-        baseline = kit.run_host(
-            world.env, world.project, endpoint=dead.url, env={"HOST_MODELS": "0", **UPLOADER}
-        )
+        baseline = world.run_host(endpoint=dead.url, env={"HOST_MODELS": "0", **UPLOADER})
         assert wait_idle(spool, DELIVER_S)
 
     peak, floor = run.peak_rss_mb, baseline.peak_rss_mb
@@ -182,17 +159,17 @@ def test_memory_and_disk_stay_bounded_with_100k_events_against_a_dead_collector(
     case = f"{EVENTS:,} events, collector {kind}"
     kit.record("memory", case, "peak RSS (VmHWM)", peak, "MB")
     kit.record("memory", f"0 events, collector {kind}", "peak RSS (VmHWM)", floor, "MB")
-    kit.record("memory", case, "recording time (host thread)", run.main_report["record_s"], "s")
-    kit.record("memory", case, "added wall time at exit", run.added_exit_s, "s")
+    kit.record("memory", case, "recording time (host thread)", run.report["record_s"], "s")
+    kit.record("memory", case, "added wall time at exit", run.exit_delay_s, "s")
     kit.record("memory", case, "events kept in the spool", waiting.events)
     kit.record("memory", case, "spool size on disk", round(waiting.bytes / 1024 / 1024, 2), "MB")
     kit.record("memory", case, "events dropped, oldest first (counted)", dropped)
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr
-    assert run.main_report["stats"]["recorded"] == EVENTS + 2
+    assert run.report["stats"]["recorded"] == EVENTS + 2
     assert peak is not None and peak < 300, f"peak RSS {peak:.1f} MB"
     # Recording keeps nothing in memory: the host is as big with 100,000 events as with none.
     assert peak - floor < 50, f"{peak:.1f} MB vs {floor:.1f} MB with no events"
     # The spool's bound (10,000 events) held, give or take the segment being written.
     assert waiting.events <= 10_000 + SEGMENT_MAX_EVENTS
     assert waiting.events + dropped == EVENTS + 2 + 2, "every event is waiting or counted"
-    assert run.added_exit_s < kit.HOST_BOUND_S
+    assert run.exit_delay_s < kit.HOST_BOUND_S

@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
-import reliability_kit as kit
-from cli_world import no_traceback
+
+from tests.reliability import reliability_kit as kit
+from tests.support.world import no_traceback
 
 from consent import DEFAULT_PROFILE
 
@@ -52,7 +53,7 @@ def measured(world, tmp_path: Path, *args: str, **env):
     proc = subprocess.run(
         [sys.executable, "-c", _MEASURED_CLI, *args],
         cwd=world.cwd,
-        env=world.env(REL_HWM_FILE=str(hwm), **env),
+        env=world.env_with(REL_HWM_FILE=str(hwm), **env),
         capture_output=True,
         text=True,
         timeout=60,
@@ -73,47 +74,47 @@ def one_clear_line(outcome, code: int, *needles: str) -> None:
         assert needle in outcome.err, outcome
 
 
-# -- read-only home and config dirs -------------------------------------------------------------------
+# -- read-only home and config dirs ----------------------------------------------------------------
 @pytest.mark.parametrize("what", ["config dir", "whole home"])
-def test_read_only_dirs_refuse_changes_in_one_line_and_status_still_works(cli_world, what):
-    world = cli_world
+def test_read_only_dirs_refuse_changes_in_one_line_and_status_still_works(world, what):
+    world = world
     world.user_flag("true")
-    before = world.user_config().read_bytes()
-    target = world.user_config().parent if what == "config dir" else world.home
+    before = world.user_config_path().read_bytes()
+    target = world.user_config_path().parent if what == "config dir" else world.home
     with kit.read_only(target):
         disable = world.run("disable")
         enable = world.run("enable")
         status = world.run("status", "--json")
         log = world.run("log")
-    one_clear_line(disable, 4, str(world.user_config()), "nothing was changed")
-    one_clear_line(enable, 4, str(world.user_config()))
+    one_clear_line(disable, 4, str(world.user_config_path()), "nothing was changed")
+    one_clear_line(enable, 4, str(world.user_config_path()))
     assert status.code == 0 and status.json()["enabled"] is True
     assert log.code == 0
-    assert world.user_config().read_bytes() == before
+    assert world.user_config_path().read_bytes() == before
 
 
-def test_reset_on_a_read_only_state_dir_is_one_clear_line(cli_world, invoke_group):
-    world = cli_world
+def test_reset_on_a_read_only_state_dir_is_one_clear_line(world, invoke_group):
+    world = world
     world.write_anonymous_id()
-    with kit.read_only(world.state("dbt")):
+    with kit.read_only(world.state_dir("dbt")):
         reset = world.run("reset")
         mounted = invoke_group(world, "reset")
-    one_clear_line(reset, 4, str(world.state("dbt") / "anonymous_id"))
+    one_clear_line(reset, 4, str(world.state_dir("dbt") / "anonymous_id"))
     assert mounted.exception is None, f"{mounted.exception!r} escaped into the host's CLI"
 
 
 @pytest.fixture
 def invoke_group(monkeypatch):
     """``telemetry ARGS`` through CliRunner on ``telemetry_group()``: how a host mounts it."""
-    from cli_world import Outcome
     from click.testing import CliRunner
 
     from telemetry_cli import telemetry_group
+    from tests.support.world import Outcome
 
     def _invoke(world, *args: str, **env):
         for key in list(os.environ):
             monkeypatch.delenv(key)
-        for key, value in world.env(**env).items():
+        for key, value in world.env_with(**env).items():
             monkeypatch.setenv(key, value)
         monkeypatch.chdir(world.cwd)
         result = CliRunner().invoke(telemetry_group(), list(args), prog_name="telemetry")
@@ -129,15 +130,13 @@ def test_a_host_on_a_read_only_home_is_never_hurt(tracking_world, collector, ack
     world = tracking_world
     if acknowledged:
         world.acknowledge()
-    with kit.read_only(world.base.home):
-        run = kit.run_host(
-            world.env, world.project, endpoint=world.collector_url, env={"HOST_EXIT": "3"}
-        )
+    with kit.read_only(world.home):
+        run = world.run_host(endpoint=world.collector_url, env={"HOST_EXIT": "3"})
     kit.record(
         "files",
         f"read-only HOME ({'told' if acknowledged else 'first run'})",
         "added wall time at exit",
-        run.added_exit_s,
+        run.exit_delay_s,
         "s",
     )
     assert run.returncode == 3
@@ -147,24 +146,24 @@ def test_a_host_on_a_read_only_home_is_never_hurt(tracking_world, collector, ack
     else:
         # The notice, which cannot be put on record: shown again next time, nothing sent.
         assert "anonymous usage statistics" in run.stderr
-    assert run.added_exit_s < kit.HOST_BOUND_S
+    assert run.exit_delay_s < kit.HOST_BOUND_S
     # No anonymous id could be stored, so nothing may be sent without one.
     assert collector.totals()["total"] == 0
 
 
-# -- a full disk ----------------------------------------------------------------------------------------
-def test_a_full_disk_refuses_the_change_and_keeps_the_old_choice(cli_world):
-    world = cli_world
-    config_dir = world.user_config().parent
+# -- a full disk -----------------------------------------------------------------------------------
+def test_a_full_disk_refuses_the_change_and_keeps_the_old_choice(world):
+    world = world
+    config_dir = world.user_config_path().parent
     with kit.tiny_fs(config_dir):
         world.user_flag("true")
-        before = world.user_config().read_bytes()
+        before = world.user_config_path().read_bytes()
         kit.fill(config_dir)
         disable = world.run("disable")
         status = world.run("status", "--json")
         leftovers = sorted(p.name for p in config_dir.glob(".telemetry.toml.*.tmp"))
-        after = world.user_config().read_bytes()
-    one_clear_line(disable, 4, str(world.user_config()), "No space left on device")
+        after = world.user_config_path().read_bytes()
+    one_clear_line(disable, 4, str(world.user_config_path()), "No space left on device")
     assert after == before
     assert status.json()["enabled"] is True
     assert leftovers == []
@@ -178,14 +177,11 @@ def test_a_host_with_a_full_state_disk_still_sends_and_exits_cleanly(tracking_wo
         # The id and secret exist already (an earlier run); then the disk fills up.
         from tracking.state import ensure_anonymous_id, ensure_secret
 
-        ensure_anonymous_id(world.profile())
-        ensure_secret(world.profile())
+        ensure_anonymous_id(world.tracked_profile())
+        ensure_secret(world.tracked_profile())
         kit.fill(state)
-        run = kit.run_host(
-            world.env,
-            world.project,
-            endpoint=world.collector_url,
-            env={"TESTAPP_TELEMETRY_FLUSH_DEADLINE": "10"},
+        run = world.run_host(
+            endpoint=world.collector_url, env={"TESTAPP_TELEMETRY_FLUSH_DEADLINE": "10"}
         )
         log = state / "events.log"
         log_lines = log.read_text().splitlines() if log.exists() else []
@@ -196,22 +192,22 @@ def test_a_host_with_a_full_state_disk_still_sends_and_exits_cleanly(tracking_wo
         json.loads(line)
 
 
-# -- things in the way ----------------------------------------------------------------------------------
-def test_a_directory_where_the_config_file_should_be(cli_world):
-    world = cli_world
-    world.user_config().mkdir(parents=True)
+# -- things in the way -----------------------------------------------------------------------------
+def test_a_directory_where_the_config_file_should_be(world):
+    world = world
+    world.user_config_path().mkdir(parents=True)
     status = world.run("status", "--json")
     disable = world.run("disable")
     doc = status.json()
-    user = next(l for l in doc["layers"] if l["name"] == "user_config")
+    user = next(layer for layer in doc["layers"] if layer["name"] == "user_config")
     assert user["status"] == "error" and doc["enabled"] is False  # fail closed
     assert any("directory" in w for w in doc["warnings"])
-    one_clear_line(disable, 4, str(world.user_config()))
-    assert world.user_config().is_dir()
+    one_clear_line(disable, 4, str(world.user_config_path()))
+    assert world.user_config_path().is_dir()
 
 
-def test_a_file_where_the_config_dir_should_be(cli_world):
-    world = cli_world
+def test_a_file_where_the_config_dir_should_be(world):
+    world = world
     world.config_home.mkdir(parents=True)
     (world.config_home / "dbt").write_text("not a directory\n")
     status = world.run("status", "--json")
@@ -222,16 +218,16 @@ def test_a_file_where_the_config_dir_should_be(cli_world):
 
 
 @pytest.mark.parametrize("command", ["disable", "enable"])
-def test_a_symlink_at_the_config_path_is_replaced_never_written_through(cli_world, command):
-    world = cli_world
+def test_a_symlink_at_the_config_path_is_replaced_never_written_through(world, command):
+    world = world
     victim = world.home / ".bashrc"
     victim.write_text("export PATH=$HOME/bin:$PATH\n")
-    world.user_config().parent.mkdir(parents=True)
-    world.user_config().symlink_to(victim)
+    world.user_config_path().parent.mkdir(parents=True)
+    world.user_config_path().symlink_to(victim)
     outcome = world.run(command)
     assert outcome.code == 0, outcome
-    assert not world.user_config().is_symlink()
-    assert "send_anonymous_usage_stats" in world.user_config().read_text()
+    assert not world.user_config_path().is_symlink()
+    assert "send_anonymous_usage_stats" in world.user_config_path().read_text()
     assert victim.read_text() == "export PATH=$HOME/bin:$PATH\n"
 
 
@@ -248,26 +244,28 @@ def test_a_symlink_planted_in_the_state_dir_is_never_written_through(
 ):
     world = tracking_world
     world.acknowledge()
-    victim = world.base.home / ".profile"
+    victim = world.home / ".profile"
     victim.write_text("# my shell profile\n")
     link = world.state_dir() / name
     if link.exists():
         link.unlink()
     link.symlink_to(victim)
-    run = kit.run_host(
-        world.env,
-        world.project,
-        endpoint=world.collector_url,
-        env={"TESTAPP_TELEMETRY_FLUSH_DEADLINE": "10"},
-    )
-    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
     if name == "notice_acknowledged":
         # The mark reads as garbage through the link: the notice again, nothing sent, and the
-        # mark re-made in place of the link.
+        # mark re-made in place of the link (the notice is on record only when shown on a
+        # terminal, so this run's stderr is a real pty).
+        told = world.run_host(env={"TESTAPP_TELEMETRY_FLUSH_DEADLINE": "10"}, terminal=True)
+        assert told.returncode == 0 and "Traceback" not in told.stderr, told.stderr
+        assert told.report["plan"] == "notice"
         assert collector.totals()["total"] == 0
         assert not link.is_symlink()
-    else:
-        assert run.stderr_lines == [], run.stderr
+        assert victim.read_text() == "# my shell profile\n"
+        return
+    run = world.run_host(
+        endpoint=world.collector_url, env={"TESTAPP_TELEMETRY_FLUSH_DEADLINE": "10"}
+    )
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr_lines == [], run.stderr
     assert victim.read_text() == "# my shell profile\n"
 
 
@@ -276,20 +274,20 @@ def test_a_symlink_planted_at_the_spool_is_never_written_through(tracking_world,
     delivered by the host itself at exit (within its deadline), and the target stays as it was."""
     world = tracking_world
     world.acknowledge()
-    victim = world.base.home / "Documents"
+    victim = world.home / "Documents"
     victim.mkdir()
     (victim / "thesis.txt").write_text("chapter 1\n")
     (world.state_dir() / "spool").symlink_to(victim, target_is_directory=True)
-    run = kit.run_host(world.env, world.project, endpoint=world.collector_url)
+    run = world.run_host(endpoint=world.collector_url)
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr
     assert sorted(p.name for p in victim.iterdir()) == ["thesis.txt"]
-    assert run.main_report["stats"]["in_memory"] == 52
+    assert run.report["stats"]["in_memory"] == 52
     assert collector.totals() == {"total": 52, "good": 52, "bad": 0, "duplicates": 0, "evicted": 0}
 
 
 @pytest.mark.parametrize("problem", ["world-writable", "owned by someone else"])
-def test_a_config_file_others_can_change_is_warned_about(cli_world, problem):
-    world = cli_world
+def test_a_config_file_others_can_change_is_warned_about(world, problem):
+    world = world
     path = world.user_flag("false")
     if problem == "world-writable":
         path.chmod(0o666)
@@ -306,11 +304,12 @@ def test_a_config_file_others_can_change_is_warned_about(cli_world, problem):
     assert needle in text.out
 
 
-# -- huge, binary and explosive project files ------------------------------------------------------------
+# -- huge, binary and explosive project files ------------------------------------------------------
 BOMB = "".join(
     f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9 if prev else ["lol"] * 9) + "]\n"
-    for prev, name in zip([None, *"abcdefghi"], "abcdefghij")
-)  # 9**10 strings if expanded
+    # 9**10 strings if expanded
+    for prev, name in zip([None, *"abcdefghi"], "abcdefghij", strict=True)
+)
 
 PROJECTS = {
     "10 MB": (
@@ -325,31 +324,31 @@ PROJECTS = {
 
 
 @pytest.mark.parametrize("case", list(PROJECTS))
-def test_a_hostile_project_file_is_bounded_warned_about_and_fails_closed(cli_world, tmp_path, case):
-    world = cli_world
+def test_a_hostile_project_file_is_bounded_warned_about_and_fails_closed(world, tmp_path, case):
+    world = world
     content = PROJECTS[case]
-    world.project_file.parent.mkdir(parents=True, exist_ok=True)
+    world.project_file_path().parent.mkdir(parents=True, exist_ok=True)
     if isinstance(content, bytes):
-        world.project_file.write_bytes(content)
+        world.project_file_path().write_bytes(content)
     else:
-        world.project_file.write_text(content)
+        world.project_file_path().write_text(content)
     proc, seconds, peak = measured(world, tmp_path, "status", "--json")
     kit.record("project files", case, "`status` time", seconds, "s")
     kit.record("project files", case, "`status` peak RSS", peak, "MB")
     doc = json.loads(proc.stdout)
-    project = next(l for l in doc["layers"] if l["name"] == "project_file")
+    project = next(layer for layer in doc["layers"] if layer["name"] == "project_file")
     assert proc.returncode == 0
     assert seconds < kit.HOST_BOUND_S and peak < 300
     assert doc["enabled"] is False and project["status"] == "error"
-    assert any(str(world.project_file) in w for w in doc["warnings"]), doc["warnings"]
+    assert any(str(world.project_file_path()) in w for w in doc["warnings"]), doc["warnings"]
     assert len(proc.stdout) < 20_000  # the file is not echoed back
 
 
 @pytest.mark.parametrize(
     "flag", ["", "flags:\n  send_anonymous_usage_stats: true\n"], ids=["no-flag", "flag-true"]
 )
-def test_a_billion_laughs_anywhere_in_the_project_file_fails_closed(cli_world, tmp_path, flag):
-    world = cli_world
+def test_a_billion_laughs_anywhere_in_the_project_file_fails_closed(world, tmp_path, flag):
+    world = world
     world.write_project("name: jaffle\n" + BOMB + flag)
     proc, seconds, peak = measured(world, tmp_path, "status", "--json")
     kit.record(
@@ -361,15 +360,15 @@ def test_a_billion_laughs_anywhere_in_the_project_file_fails_closed(cli_world, t
     )
     assert seconds < kit.HOST_BOUND_S and peak < 300
     doc = json.loads(proc.stdout)
-    assert any(str(world.project_file) in w for w in doc["warnings"]), doc["warnings"]
+    assert any(str(world.project_file_path()) in w for w in doc["warnings"]), doc["warnings"]
     assert doc["enabled"] is False
 
 
 @pytest.mark.parametrize(
     "case", ["billion laughs as the flag", "billion laughs as the flags block"]
 )
-def test_disable_project_on_a_bomb_is_bounded_and_clear(cli_world, tmp_path, case):
-    world = cli_world
+def test_disable_project_on_a_bomb_is_bounded_and_clear(world, tmp_path, case):
+    world = world
     world.write_project(PROJECTS[case])
     proc, seconds, peak = measured(world, tmp_path, "disable", "--project")
     kit.record("project files", case, "`disable --project` time", seconds, "s")
@@ -377,7 +376,7 @@ def test_disable_project_on_a_bomb_is_bounded_and_clear(cli_world, tmp_path, cas
     assert seconds < kit.HOST_BOUND_S and peak < 300
     assert proc.returncode in (0, 2, 3), proc
     if proc.returncode in (2, 3):
-        assert len([l for l in proc.stderr.splitlines() if l.strip()]) <= 2, proc.stderr
+        assert len([line for line in proc.stderr.splitlines() if line.strip()]) <= 2, proc.stderr
     after = world.run("status", "--json").json()
     assert after["enabled"] is False
 
@@ -387,10 +386,10 @@ def test_a_host_in_a_hostile_project_is_bounded_and_sends_nothing(tracking_world
     world = tracking_world
     world.acknowledge()
     (world.project / "testapp_project.yml").write_text(PROJECTS[case])
-    run = kit.run_host(world.env, world.project, endpoint=world.collector_url)
-    kit.record("project files", case, "host added wall time at exit", run.added_exit_s, "s")
+    run = world.run_host(endpoint=world.collector_url)
+    kit.record("project files", case, "host added wall time at exit", run.exit_delay_s, "s")
     kit.record("project files", case, "host peak RSS", run.peak_rss_mb, "MB")
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr
-    assert run.main_report["plan"] == "off"  # fail closed
+    assert run.report["plan"] == "off"  # fail closed
     assert run.elapsed_s < kit.HOST_BOUND_S + 5 and run.peak_rss_mb < 300
     assert collector.totals()["total"] == 0

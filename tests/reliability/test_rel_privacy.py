@@ -21,12 +21,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import reliability_kit as kit
 import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from tracking_world import everything_sent, make_profile
 
+from tests.reliability import reliability_kit as kit
+from tests.support.tracking import everything_sent, make_profile
 from tracking import Tracker
 from tracking.state import acknowledge_notice
 
@@ -59,7 +59,7 @@ def environ(values: dict[str, str], cwd: Path):
         os.environ.update(saved_env)
 
 
-# -- what a hostile world holds ---------------------------------------------------------------------
+# -- what a hostile world holds --------------------------------------------------------------------
 _NAME_CHARS = st.characters(
     blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters="/\\\x00"
 )
@@ -168,7 +168,7 @@ def assert_absent(found_in: dict[str, str], wanted: dict[str, str], baseline: st
     assert not leaks, "private data left the machine:\n" + "\n".join(leaks)
 
 
-# -- one world per example ---------------------------------------------------------------------------
+# -- one world per example -------------------------------------------------------------------------
 _BASELINE: dict[str, str] = {}
 
 
@@ -391,7 +391,7 @@ def test_the_real_host_process_sends_nothing_private(tracking_world, collector, 
         "HOST_MARKER": case["marker"],
         "TESTAPP_TELEMETRY_FLUSH_DEADLINE": "10",
     }
-    run = kit.run_host(world.env, project, endpoint=world.collector_url, env=env)
+    run = world.run_host(cwd=project, endpoint=world.collector_url, env=env)
 
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr
     assert collector.wait_for(good=52, timeout=10), collector.totals()

@@ -1,4 +1,5 @@
-"""The catalog: what ``telemetry events`` shows, cheap to import, and open to a profile's own events."""
+"""The catalog: what ``telemetry events`` shows, cheap to import, and open to a profile's own
+events."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import textwrap
 
 import pytest
 from pydantic import Field
-from tracking_world import DELIVER_S
 
+from tests.support.tracking import DELIVER_S
 from tracking import Tracker
 from tracking.catalog import (
     DEFAULT_CATALOG,
@@ -57,7 +58,7 @@ def test_import_tracking_alone_does_not_even_load_pydantic():
 def test_the_default_catalog_describes_every_event_and_context():
     doc = DEFAULT_CATALOG.describe()
     assert [e["name"] for e in doc["events"]] == ["invocation_start", "invocation_end", "model_run"]
-    assert [c["name"] for c in doc["contexts"]] == ["platform", "invocation"]
+    assert [c["name"] for c in doc["contexts"]] == ["platform", "invocation", "ci"]
     for entry in doc["events"] + doc["contexts"]:
         assert entry["schema"].startswith("iglu:dev.telemetry-consent/")
         assert entry["description"] and entry["example"]
@@ -167,7 +168,9 @@ def test_a_profile_adds_its_own_event_and_context_and_they_are_sent(
     mytool_catalog.CATALOG = DEFAULT_CATALOG + own
     with Collector(schema_roots=[schemas]) as collector:
         world = tracking_world
-        profile = world.profile(endpoint=collector.url, event_catalog="mytool_catalog:CATALOG")
+        profile = world.tracked_profile(
+            endpoint=collector.url, event_catalog="mytool_catalog:CATALOG"
+        )
         world.acknowledge()
         tracker = Tracker(profile)
         with tracker.invocation("test") as inv:

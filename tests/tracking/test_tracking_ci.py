@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tracking_world import DELIVER_S
+
+from tests.support.tracking import DELIVER_S
 
 CI_CONTEXT = "iglu:dev.telemetry-consent/ci/jsonschema/1-0-0"
 INVOCATION = "iglu:dev.telemetry-consent/invocation/jsonschema/1-0-1"
@@ -111,9 +112,7 @@ def test_in_ci_a_project_file_saying_on_prints_no_notice_and_sends_nothing(
     tracking_world, collector
 ):
     world = tracking_world
-    world.base.write(
-        world.project / "testapp_project.yml", "flags:\n  send_anonymous_usage_stats: true\n"
-    )
+    world.write_project("flags:\n  send_anonymous_usage_stats: true\n")
 
     run = world.run_host(env={"CI": "true", "HOST_MODELS": "1"}, terminal=True)
 
@@ -143,9 +142,7 @@ def test_outside_ci_ci_false_or_0_is_not_ci(tracking_world, collector):
 
 def test_the_cloud_edition_sends_from_ci_at_once_without_a_notice(tracking_world, collector):
     world = tracking_world
-    world.base.write(
-        world.base.policy_dirs[0] / "testapp" / "telemetry-policy.toml", 'edition = "cloud"\n'
-    )
+    world.write_policy('edition = "cloud"\n')
 
     run = world.run_host(
         env={"GITHUB_ACTIONS": "true", "DO_NOT_TRACK": "1", "HOST_MODELS": "1", **PATIENT}

@@ -8,9 +8,9 @@ dirs must stay exactly as they were.
 from __future__ import annotations
 
 import pytest
-from tracking_world import HOST_BOUND_S
 
 from consent.layers.user_config import write_user_choice
+from tests.support.tracking import HOST_BOUND_S
 
 
 def _assert_nothing_happened(run, world, before):
@@ -43,7 +43,7 @@ def test_do_not_track_leaves_no_trace(tracking_world, collector, value):
 
 def test_a_user_who_opted_out_is_never_told_nor_tracked(tracking_world, collector):
     world = tracking_world
-    write_user_choice(world.profile(), False)  # what `telemetry disable` writes
+    write_user_choice(world.tracked_profile(), False)  # what `telemetry disable` writes
     before = world.files()
 
     run = world.run_host(env={"HOST_FORBID_NETWORK": "1"})

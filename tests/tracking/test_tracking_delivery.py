@@ -1,7 +1,7 @@
 """How a host hands its events over: detached by default, in-process where a detached uploader
 would not survive (CI, PID 1) or where the spool cannot be written.
 
-Real host processes (tests/tracking/host_app.py), the real collector, fault servers, and for PID 1
+Real host processes (tests/support/host.py), the real collector, fault servers, and for PID 1
 a real PID namespace (``unshare --pid --fork --mount-proc``, skipped where it is not allowed).
 """
 
@@ -15,8 +15,9 @@ import sys
 import time
 
 import pytest
-from tracking_world import DELIVER_S, HOST_APP, alive, wait_idle
 
+from tests.support.testapp_cli import MODULE as TESTAPP_CLI
+from tests.support.tracking import DELIVER_S, HOST_MODULE, alive, wait_idle
 from tracking.collector.faults import FaultServer
 from tracking.plan import delivery_mode
 
@@ -75,7 +76,7 @@ def test_a_host_run_with_captured_output_returns_while_its_uploader_still_works(
         env = {**world.env, "HOST_COLLECTOR": server.url, "TESTAPP_TELEMETRY_REQUEST_TIMEOUT": "20"}
         started = time.monotonic()
         proc = subprocess.run(
-            [sys.executable, str(HOST_APP)],
+            [sys.executable, "-m", HOST_MODULE],
             env=env,
             cwd=world.project,
             capture_output=True,
@@ -100,8 +101,8 @@ def test_a_host_run_with_captured_output_returns_while_its_uploader_still_works(
 
 def test_in_ci_the_host_delivers_before_it_exits(tracking_world, collector):
     world = tracking_world
-    world.acknowledge()
-    run = world.run_host(env={"CI": "true"})
+    # In CI a tool's own profile sends only with an explicit opt-in (the ci_default layer).
+    run = world.run_host(env={"CI": "true", "TESTAPP_SEND_ANONYMOUS_USAGE_STATS": "true"})
     assert run.returncode == 0 and run.stderr == ""
     assert run.report["delivery"] == "inline"
     # Delivered by the host itself: there when it has exited, without waiting for anyone.
@@ -114,11 +115,15 @@ def test_in_ci_a_dead_collector_costs_the_deadline_and_a_last_step_delivers(
     tracking_world, collector
 ):
     world = tracking_world
-    world.acknowledge()
     with FaultServer("blackhole") as server:
         url, port = server.url, server.port
         run = world.run_host(
-            endpoint=url, env={"CI": "true", "TESTAPP_TELEMETRY_REQUEST_TIMEOUT": "20"}
+            endpoint=url,
+            env={
+                "CI": "true",
+                "TESTAPP_SEND_ANONYMOUS_USAGE_STATS": "true",  # the job's explicit opt-in
+                "TESTAPP_TELEMETRY_REQUEST_TIMEOUT": "20",
+            },
         )
     print(
         f"\nCI host against a black hole: exit delay {run.exit_delay_s:.3f} s "
@@ -131,18 +136,7 @@ def test_in_ci_a_dead_collector_costs_the_deadline_and_a_last_step_delivers(
 
     with Collector(port=port) as healthy:
         last_step = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import sys; from telemetry_cli import run; "
-                "sys.path.insert(0, sys.argv[1]); from tracking_world import make_profile; "
-                "sys.exit(run(sys.argv[3:], profile=make_profile(sys.argv[2])))",
-                str(HOST_APP.parent),
-                url,
-                "upload",
-                "--wait",
-                "20",
-            ],
+            [sys.executable, "-m", TESTAPP_CLI, url, "upload", "--wait", "20"],
             env={**world.env, "CI": "true"},
             cwd=world.project,
             capture_output=True,
@@ -218,7 +212,7 @@ def test_a_host_that_is_pid_1_delivers_its_events_itself(tracking_world, collect
     world.acknowledge()
     env = {**world.env, "HOST_COLLECTOR": world.collector_url}
     proc = subprocess.run(
-        [*unshare, sys.executable, str(HOST_APP)],
+        [*unshare, sys.executable, "-m", HOST_MODULE],
         env=env,
         cwd=world.project,
         capture_output=True,

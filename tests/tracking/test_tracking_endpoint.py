@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from tracking_world import make_profile
 
+from tests.support.tracking import make_profile
 from tracking.endpoint import check_endpoint, endpoint_for
 
 

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from tracking_world import DELIVER_S
 
+from tests.support.tracking import DELIVER_S
 from tracking.collector.faults import FaultServer
 
 pytestmark = pytest.mark.delivery

@@ -1,6 +1,6 @@
 """A broken collector never hurts the host, and loses nothing: each fault a real socket.
 
-The host (host_app.py: 1 start, 50 model runs, 1 end) only records; a detached uploader
+The host (tests/support/host.py: 1 start, 50 model runs, 1 end) only records; a detached uploader
 delivers. Against every fault the host must exit with its own code, print nothing and finish
 within a generous bound; the exit delay it suffers is printed for the record (``-s``). Then the
 same address turns into a healthy collector and ``telemetry upload`` delivers all 52 events:
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from tracking_world import DELIVER_S, HOST_BOUND_S, wait_idle
 
+from tests.support.testapp_cli import MODULE as TESTAPP_CLI
+from tests.support.tracking import DELIVER_S, HOST_BOUND_S, wait_idle
 from tracking.collector import Collector
 from tracking.collector.faults import FAULT_KINDS, FaultServer
 
@@ -24,14 +24,6 @@ from tracking.collector.faults import FAULT_KINDS, FaultServer
 KINDS = [k for k in ("refused", "blackhole", "status", "slow") if k in FAULT_KINDS] + [
     k for k in FAULT_KINDS if k not in ("refused", "blackhole", "status", "slow", "notls")
 ]
-
-HERE = Path(__file__).resolve().parent
-#: ``mytool telemetry ARGS`` for the testapp profile pointed at argv[2], as its own process.
-UPLOAD = (
-    "import sys; sys.path.insert(0, sys.argv[1]); from telemetry_cli import run; "
-    "from tracking_world import make_profile; "
-    "sys.exit(run(sys.argv[3:], profile=make_profile(sys.argv[2])))"
-)
 
 
 @pytest.mark.delivery
@@ -68,7 +60,7 @@ def test_a_broken_collector_never_holds_the_host_and_loses_nothing(tracking_worl
     # The same address comes back healthy: everything that waited arrives.
     with Collector(port=port) as collector:
         upload = subprocess.run(
-            [sys.executable, "-c", UPLOAD, str(HERE), url, "upload", "--wait", "20"],
+            [sys.executable, "-m", TESTAPP_CLI, url, "upload", "--wait", "20"],
             env=world.env,
             cwd=world.project,
             capture_output=True,

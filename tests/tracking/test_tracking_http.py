@@ -12,8 +12,8 @@ import threading
 import time
 
 import pytest
-from tracking_world import Scripted
 
+from tests.support.tracking import Scripted
 from tracking._http import Answer, Transport
 from tracking.errors import AnswerBroken, ConnectFailed, TimedOut
 

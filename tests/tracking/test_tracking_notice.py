@@ -10,9 +10,9 @@ again, with the same rule, when the profile's consent version is bumped.
 from __future__ import annotations
 
 import pytest
-from tracking_world import DELIVER_S
 
 from consent.layers.user_config import write_user_choice
+from tests.support.tracking import DELIVER_S
 from tracking.state import acknowledged_version
 
 
@@ -33,7 +33,7 @@ def test_first_run_on_a_terminal_tells_and_sends_nothing_second_run_sends(
     assert collector.totals()["total"] == 0
     # Told is on record; nothing else exists yet (no id, no secret).
     assert sorted(p.name for p in world.state_dir().iterdir()) == ["notice_acknowledged"]
-    assert acknowledged_version(world.profile()) == world.profile().consent_version
+    assert acknowledged_version(world.tracked_profile()) == world.tracked_profile().consent_version
 
     second = world.run_host(env={"HOST_MODELS": "3"})
 
@@ -71,7 +71,7 @@ def test_a_new_consent_version_tells_again_before_sending(tracking_world, collec
     assert "has changed" in bumped.stderr and "telemetry disable" in bumped.stderr
     assert bumped.report["plan"] == "notice"
     assert collector.totals()["total"] == 0
-    assert acknowledged_version(world.profile(consent_version=2)) == 2
+    assert acknowledged_version(world.tracked_profile(consent_version=2)) == 2
 
     after = world.run_host(env={"HOST_MODELS": "1", "HOST_CONSENT_VERSION": "2"})
 
@@ -88,7 +88,7 @@ def test_an_explicit_opt_in_sends_from_the_first_run_without_a_notice(
     if how == "environment variable":
         env["TESTAPP_SEND_ANONYMOUS_USAGE_STATS"] = "true"
     else:  # `telemetry enable`
-        write_user_choice(world.profile(), True)
+        write_user_choice(world.tracked_profile(), True)
 
     run = world.run_host(env=env)  # never told, on a pipe
 
@@ -97,16 +97,14 @@ def test_an_explicit_opt_in_sends_from_the_first_run_without_a_notice(
     assert run.report["plan"] == "record"
     assert collector.wait_for(good=3, timeout=DELIVER_S)
     assert world.wait_delivered()
-    assert acknowledged_version(world.profile()) is None  # said yes is not "told"
+    assert acknowledged_version(world.tracked_profile()) is None  # said yes is not "told"
 
 
 def test_a_project_file_saying_on_does_not_start_sending_before_the_user_was_told(
     tracking_world, collector
 ):
     world = tracking_world
-    world.base.write(
-        world.project / "testapp_project.yml", "flags:\n  send_anonymous_usage_stats: true\n"
-    )
+    world.write_project("flags:\n  send_anonymous_usage_stats: true\n")
 
     untold = world.run_host(env={"HOST_MODELS": "1"})
 
@@ -123,14 +121,14 @@ def test_a_project_file_saying_on_does_not_start_sending_before_the_user_was_tol
 
 
 def test_a_second_tracker_in_the_notice_process_sends_nothing_either(tracking_world, collector):
-    """The whole process that showed the notice is the notice run (PRODUCT.md §4)."""
+    """The whole process that showed the notice is the notice run (docs/guarantees.md §4)."""
     import contextlib
     import io
 
     from tracking import Tracker
 
     world = tracking_world
-    profile = world.profile()
+    profile = world.tracked_profile()
     with contextlib.redirect_stderr(io.StringIO()) as err:
         first = Tracker(profile, env=world.env)
         second = Tracker(profile, env=world.env)

@@ -1,7 +1,8 @@
 """An opt-in tool on a real terminal: the host asks once instead of telling, and only there.
 
-``host_app.py`` (the ``testapp`` profile, opt-in here) runs on a REAL pty that is its
-controlling terminal, against the real collector; the answer is typed into the pty.
+The host program (``tests/support/host.py``: the ``testapp`` profile, opt-in here) runs on a
+REAL pty that is its controlling terminal, against the real collector; the answer is typed into
+the pty.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import sys
 import tomllib
 
 import pytest
-from pty_kit import CTRL_C, CTRL_D, ENTER, HANG_S, PtyRun, run_on_pty
-from tracking_world import DELIVER_S, HOST_APP
 
 from consent import decide
 from consent.advice import explain_winner
+from tests.support.terminal import CTRL_C, CTRL_D, ENTER, HANG_S, PtyRun, run_on_pty
+from tests.support.tracking import DELIVER_S, HOST_MODULE
 
 OPT_IN = {"HOST_CONSENT_MODEL": "opt_in", "HOST_MODELS": "2", "HOST_CONSENT_VERSION": "2"}
 QUESTION = "Share anonymous usage statistics with testapp?"
@@ -27,13 +28,14 @@ NO_ANSWER = {"TESTAPP_TELEMETRY_PROMPT_TIMEOUT": "0.5"}
 
 def _host_on_pty(world, keys: bytes | None = None, **extra: str) -> tuple[PtyRun, dict]:
     env = {**world.env, "HOST_COLLECTOR": world.collector_url, **OPT_IN, **extra}
-    run = run_on_pty([sys.executable, str(HOST_APP)], env, keys=keys)
+    run = run_on_pty([sys.executable, "-m", HOST_MODULE], env, keys=keys, cwd=world.project)
     lines = [line for line in run.screen.replace("\r", "").splitlines() if line.startswith("{")]
-    return run, json.loads(lines[-1]) if lines else {}
+    reports = [json.loads(line) for line in lines]
+    return run, next((r for r in reports if "main_done_wall" in r), {})
 
 
 def _profile(world):
-    return world.profile(consent_model="opt_in", consent_version=2)
+    return world.tracked_profile(consent_model="opt_in", consent_version=2)
 
 
 def _stored(world) -> dict | None:
@@ -105,7 +107,7 @@ def test_no_answer_stores_nothing_sends_nothing_and_asks_again(
 
 def test_a_yes_for_an_older_consent_version_is_asked_again(tracking_world, collector):
     world = tracking_world
-    world.base.write(
+    world.write(
         world.user_config_path(), "send_anonymous_usage_stats = true\nconsent_version = 1\n"
     )
 
@@ -118,7 +120,7 @@ def test_a_yes_for_an_older_consent_version_is_asked_again(tracking_world, colle
 
 def test_a_no_for_an_older_consent_version_still_holds(tracking_world, collector):
     world = tracking_world
-    world.base.write(
+    world.write(
         world.user_config_path(), "send_anonymous_usage_stats = false\nconsent_version = 1\n"
     )
 
@@ -183,7 +185,7 @@ def test_the_cloud_edition_tells_instead_of_asking_a_question_it_could_not_honou
 def test_a_yes_that_cannot_be_written_sends_nothing_and_is_asked_again(tracking_world, collector):
     world = tracking_world
     # A file where the config dir should be: no answer can be stored there (even as root).
-    blocker = world.base.write(world.user_config_path().parent, "not a directory\n")
+    blocker = world.write(world.user_config_path().parent, "not a directory\n")
 
     run, report = _host_on_pty(world, b"y" + ENTER, **ANSWER_WITHIN)
 
@@ -212,7 +214,7 @@ def test_a_stored_yes_is_not_asked_again_and_sends_from_this_run(tracking_world,
 
 def test_a_project_files_on_is_not_the_users_yes_so_the_user_is_asked(tracking_world, collector):
     world = tracking_world
-    world.base.write(
+    world.write(
         world.project / "testapp_project.yml", "flags:\n  send_anonymous_usage_stats: true\n"
     )
 
@@ -228,7 +230,7 @@ def test_a_project_files_on_off_a_terminal_is_told_not_asked_and_sends_nothing(
     tracking_world, collector
 ):
     world = tracking_world
-    world.base.write(
+    world.write(
         world.project / "testapp_project.yml", "flags:\n  send_anonymous_usage_stats: true\n"
     )
 

@@ -10,12 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from pty_kit import CTRL_C, CTRL_D, ENTER, HANG_S, run_on_pty
 
 from consent.ci import CI_VARIABLES
+from tests.support.terminal import CTRL_C, CTRL_D, ENTER, HANG_S, run_on_pty
+from tests.support.world import REPO
 from tracking.prompt import question
 
-CHILD = str(Path(__file__).resolve().parent / "prompt_child.py")
+#: The child: ``python -m tests.support.prompt_child`` (PYTHONPATH: this checkout).
+CHILD = ["-m", "tests.support.prompt_child"]
 #: Short, so that a test of "no answer" is quick; the default (15 s) is the profile's.
 TIMEOUT_S = "0.5"
 #: For tests that answer: long enough that a loaded machine never times out before the keys.
@@ -26,6 +28,7 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX terminals only
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in CI_VARIABLES}
+    env["PYTHONPATH"] = str(REPO)
     env.update(extra)
     return env
 
@@ -53,7 +56,7 @@ def test_an_answer_typed_on_the_terminal(tmp_path, case):
     keys, answer = ANSWERS[case]
     result = tmp_path / "result.json"
 
-    run = run_on_pty([sys.executable, CHILD, str(result), ANSWER_WITHIN_S], _env(), keys=keys)
+    run = run_on_pty([sys.executable, *CHILD, str(result), ANSWER_WITHIN_S], _env(), keys=keys)
 
     assert run.typed, run.screen
     assert _result(result) == {"why_not": None, "answer": answer}, run.screen
@@ -70,7 +73,7 @@ def test_an_answer_typed_on_the_terminal(tmp_path, case):
 def test_no_answer_times_out_and_the_host_goes_on(tmp_path):
     result = tmp_path / "result.json"
 
-    run = run_on_pty([sys.executable, CHILD, str(result), TIMEOUT_S], _env())
+    run = run_on_pty([sys.executable, *CHILD, str(result), TIMEOUT_S], _env())
 
     assert _result(result) == {"why_not": None, "answer": "timeout"}
     assert "[y/N]" in run.screen and "host goes on" in run.screen
@@ -81,7 +84,7 @@ def test_no_answer_times_out_and_the_host_goes_on(tmp_path):
 def test_a_half_typed_answer_is_no_answer(tmp_path):
     result = tmp_path / "result.json"
 
-    run = run_on_pty([sys.executable, CHILD, str(result), TIMEOUT_S], _env(), keys=b"y")
+    run = run_on_pty([sys.executable, *CHILD, str(result), TIMEOUT_S], _env(), keys=b"y")
 
     assert run.typed
     assert _result(result)["answer"] == "timeout", "a y without Enter is not consent"
@@ -91,7 +94,7 @@ def test_typeahead_before_the_question_is_not_an_answer(tmp_path):
     result, go = tmp_path / "result.json", tmp_path / "go"
 
     run = run_on_pty(
-        [sys.executable, CHILD, str(result), TIMEOUT_S, str(go)],
+        [sys.executable, *CHILD, str(result), TIMEOUT_S, str(go)],
         _env(),
         keys=b"y" + ENTER,
         before=go,
@@ -109,7 +112,9 @@ def test_never_asks_a_background_process_group_and_is_never_stopped(tmp_path):
     stop the host with SIGTTIN (and writing may stop it with SIGTTOU)."""
     result = tmp_path / "result.json"
 
-    run = run_on_pty([sys.executable, CHILD, str(result), ANSWER_WITHIN_S], _env(), background=True)
+    run = run_on_pty(
+        [sys.executable, *CHILD, str(result), ANSWER_WITHIN_S], _env(), background=True
+    )
 
     assert _result(result) == {"why_not": "in the background", "answer": None}
     assert "[y/N]" not in run.screen
@@ -121,30 +126,18 @@ def test_never_asks_in_ci_even_on_a_terminal(tmp_path, variable):
     result = tmp_path / "result.json"
 
     run = run_on_pty(
-        [sys.executable, CHILD, str(result), ANSWER_WITHIN_S], _env(**{variable: "true"})
+        [sys.executable, *CHILD, str(result), ANSWER_WITHIN_S], _env(**{variable: "true"})
     )
 
     assert _result(result) == {"why_not": f"CI ({variable})", "answer": None}
     assert "[y/N]" not in run.screen
 
 
-def _run_piped(tmp_path: Path, **streams) -> tuple[dict, subprocess.CompletedProcess]:
-    result = tmp_path / "result.json"
-    done = subprocess.run(
-        [sys.executable, CHILD, str(result), ANSWER_WITHIN_S],
-        env=_env(),
-        timeout=HANG_S,
-        capture_output="stdin" not in streams or "stderr" not in streams,
-        **streams,
-    )
-    return _result(result), done
-
-
 def test_never_asks_when_stdin_is_a_pipe_and_never_reads_it(tmp_path):
     # The pipe stays open and empty: a read would wait until the bound above fails the test.
     result = tmp_path / "result.json"
     proc = subprocess.Popen(
-        [sys.executable, CHILD, str(result), ANSWER_WITHIN_S],
+        [sys.executable, *CHILD, str(result), ANSWER_WITHIN_S],
         env=_env(),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -163,7 +156,7 @@ def test_never_asks_when_stderr_goes_to_a_file_even_with_a_terminal_for_stdin(tm
     script = (
         "import os, subprocess, sys; "
         f"err = open({str(log)!r}, 'w'); "
-        f"sys.exit(subprocess.call([sys.executable, {CHILD!r}, {str(result)!r}, "
+        f"sys.exit(subprocess.call([sys.executable, *{CHILD!r}, {str(result)!r}, "
         f"{ANSWER_WITHIN_S!r}], stderr=err))"
     )
 

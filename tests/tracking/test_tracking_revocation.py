@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from tracking_world import DELIVER_S
 
 from consent.layers.project_file import write_project_choice
 from consent.layers.user_config import write_user_choice
+from tests.support.tracking import DELIVER_S
 from tracking import Tracker
 from tracking.spool import Spool
 from tracking.tracker import RECORD_CHECK_INTERVAL
@@ -34,7 +34,7 @@ def _record_run(tracker: Tracker, models: int = 5) -> None:
 
 def _spooled(world, models: int = 5) -> Spool:
     """A run recorded and sealed in the spool, no uploader started (its segment waits)."""
-    tracker = Tracker(world.profile())
+    tracker = Tracker(world.tracked_profile())
     assert tracker.plan.kind == "record"
     _record_run(tracker, models)
     tracker._sink._seal()  # what close() does, without starting an uploader
@@ -54,9 +54,9 @@ def test_a_revocation_between_record_and_upload_drops_the_events(tracking_world,
     (world.project / "testapp_project.yml").write_text("name: shop\n")
     spool = _spooled(world)
     if scope == "user config":
-        write_user_choice(world.profile(), False)
+        write_user_choice(world.tracked_profile(), False)
     else:
-        write_project_choice(world.profile(), False, cwd=str(world.project))
+        write_project_choice(world.tracked_profile(), False, cwd=str(world.project))
 
     from tracking.settings import TrackerSettings
 
@@ -74,8 +74,8 @@ def test_the_run_s_own_opt_in_still_counts_at_upload(tracking_world, collector):
     config that already said no; the uploader, which cannot see the flag, keeps that answer."""
     world = tracking_world
     world.acknowledge()
-    write_user_choice(world.profile(), False)
-    tracker = Tracker(world.profile(), host_flag=True)
+    write_user_choice(world.tracked_profile(), False)
+    tracker = Tracker(world.tracked_profile(), host_flag=True)
     assert tracker.plan.kind == "record"
     _record_run(tracker, 1)
     assert tracker.flush(DELIVER_S)
@@ -86,8 +86,8 @@ def test_the_run_s_own_opt_in_still_counts_at_upload(tracking_world, collector):
 def test_recording_after_disable_is_refused_at_record_time(tracking_world, collector):
     world = tracking_world
     world.acknowledge()
-    tracker = Tracker(world.profile())
-    write_user_choice(world.profile(), False)
+    tracker = Tracker(world.tracked_profile())
+    write_user_choice(world.tracked_profile(), False)
     time.sleep(RECORD_CHECK_INTERVAL + 0.05)
 
     _record_run(tracker, models=3)
@@ -103,10 +103,10 @@ def test_recording_after_disable_is_refused_at_record_time(tracking_world, colle
 def test_a_disable_during_the_run_drops_what_the_run_recorded(tracking_world, collector):
     world = tracking_world
     world.acknowledge()
-    tracker = Tracker(world.profile())
+    tracker = Tracker(world.tracked_profile())
     _record_run(tracker, models=3)
     assert world.spool().waiting().events == 5
-    write_user_choice(world.profile(), False)
+    write_user_choice(world.tracked_profile(), False)
     time.sleep(RECORD_CHECK_INTERVAL + 0.05)
     tracker.track("invocation_start", {"command": "run"})  # noticed here
     tracker.close()
@@ -119,7 +119,7 @@ def test_an_unrelated_change_does_not_stop_sending(tracking_world, collector):
     world = tracking_world
     world.acknowledge()
     spool = _spooled(world, models=2)
-    write_user_choice(world.profile(), True)  # `telemetry enable`: still on
+    write_user_choice(world.tracked_profile(), True)  # `telemetry enable`: still on
 
     from tracking.settings import TrackerSettings
 
@@ -131,7 +131,7 @@ def test_an_unrelated_change_does_not_stop_sending(tracking_world, collector):
 def test_no_secret_file_is_created_after_consent_was_withdrawn(tracking_world, collector):
     world = tracking_world
     world.acknowledge()
-    profile = world.profile()
+    profile = world.tracked_profile()
     tracker = Tracker(profile, env=world.env)
     assert tracker.plan.kind == "record"
     write_user_choice(profile, False)  # `telemetry disable` from another shell

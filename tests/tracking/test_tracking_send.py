@@ -13,21 +13,22 @@ import json
 import re
 import socket
 
-from tracking_world import DELIVER_S, HOST_BOUND_S, everything_sent
-
+from tests.support.tracking import DELIVER_S, HOST_BOUND_S, everything_sent
 from tracking.state import read_anonymous_id, read_log
 
 EVENTS = "iglu:dev.telemetry-consent/{}/jsonschema/1-0-0"
+#: The invocation context: 1-0-1 since its anonymous id may be a CI vendor's constant.
+INVOCATION = "iglu:dev.telemetry-consent/invocation/jsonschema/1-0-1"
 
 
 def test_a_run_arrives_whole_valid_and_anonymous(tracking_world, collector):
     world = tracking_world
-    # Markers a leak would carry: in the SQL and model names (host_app puts MARKER there), the
+    # Markers a leak would carry: in the SQL and model names (the host puts MARKER there), the
     # project name, the project's path, the user's name and home.
     project_dir = world.root / "PATHMARKER_dir" / "proj"
     project_dir.mkdir(parents=True)
     (project_dir / "testapp_project.yml").write_text("name: PROJMARKER_name\n")
-    world.base.project = project_dir
+    world.project = project_dir
     world.acknowledge()
     env = {
         "HOST_MARKER": "SQLMARKER",
@@ -63,9 +64,9 @@ def test_a_run_arrives_whole_valid_and_anonymous(tracking_world, collector):
     assert end["node_counts"] == {"model": 50}
     for event in good:
         contexts = {c["schema"]: c["data"] for c in event["event"]["contexts"]["data"]}
-        assert set(contexts) == {EVENTS.format("platform"), EVENTS.format("invocation")}
-        invocation = contexts[EVENTS.format("invocation")]
-        assert invocation["anonymous_user_id"] == read_anonymous_id(world.profile())
+        assert set(contexts) == {EVENTS.format("platform"), INVOCATION}
+        invocation = contexts[INVOCATION]
+        assert invocation["anonymous_user_id"] == read_anonymous_id(world.tracked_profile())
         assert re.fullmatch(r"[0-9a-f]{64}", invocation["project_id"])
         # payload_data wants strings
         assert all(isinstance(v, str) for v in event["rawEvent"]["parameters"].values())
@@ -76,7 +77,7 @@ def test_a_run_arrives_whole_valid_and_anonymous(tracking_world, collector):
                 c["data"]["invocation_id"]
                 for e in good
                 for c in e["event"]["contexts"]["data"]
-                if c["schema"] == EVENTS.format("invocation")
+                if c["schema"] == INVOCATION
             }
         )
         == 1
@@ -96,7 +97,7 @@ def test_a_run_arrives_whole_valid_and_anonymous(tracking_world, collector):
         "PATHMARKER",
         "USERMARKER",
         "select *",
-        str(world.base.home),
+        str(world.home),
         str(world.root),
     ]
     hostname = socket.gethostname()
@@ -118,7 +119,7 @@ def test_the_local_log_holds_exactly_what_was_sent(tracking_world, collector):
     assert run.returncode == 0 and run.stderr == ""
     assert collector.wait_for(good=5, timeout=DELIVER_S)
     assert world.wait_delivered()
-    logged = read_log(world.profile(), last=100)
+    logged = read_log(world.tracked_profile(), last=100)
     assert len(logged) == 5
     good = collector.good()[::-1]  # in the order sent
     for record, event in zip(logged, good, strict=True):

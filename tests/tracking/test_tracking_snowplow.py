@@ -14,8 +14,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from tracking_world import decode_b64
 
+from tests.support.tracking import decode_b64
 from tracking._snowplow import PAYLOAD_DATA_SCHEMA, PayloadBuilder
 from tracking.catalog import DEFAULT_CATALOG
 
@@ -97,8 +97,8 @@ def test_payloads_are_tracker_protocol_strings_that_payload_data_accepts():
     assert decode_b64(payload["cx"])["data"] == [
         {"schema": platform.iglu_uri, "data": platform.example}
     ]
-    assert (
-        PAYLOAD_DATA_SCHEMA == "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
+    assert PAYLOAD_DATA_SCHEMA == (
+        "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
     )
 
 

@@ -1,6 +1,6 @@
 """The spool: crash-safe, shared by many hosts at once, bounded, and forgiving of bad lines.
 
-Hosts are real processes (tests/tracking/host_app.py), killed with SIGKILL where that is the
+Hosts are real processes (tests/support/host.py), killed with SIGKILL where that is the
 point; delivery is the in-process :func:`tracking.uploader.deliver` against the real collector.
 """
 
@@ -14,10 +14,11 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
-from tracking_world import DELIVER_S, HOST_APP, wait_idle, write_segment
 
+from tests.support.tracking import DELIVER_S, HOST_MODULE, wait_idle, write_segment
 from tracking.collector import Collector
 from tracking.collector.faults import FaultServer
 from tracking.settings import TrackerSettings
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.delivery
 def _start_host(world, **env: str) -> subprocess.Popen:
     full = {**world.env, "HOST_COLLECTOR": world.collector_url, **env}
     return subprocess.Popen(
-        [sys.executable, str(HOST_APP)],
+        [sys.executable, "-m", HOST_MODULE],
         env=full,
         cwd=world.project,
         stdin=subprocess.DEVNULL,
@@ -153,7 +154,7 @@ def test_the_bound_on_events_drops_whole_oldest_segments_counted(tracking_world,
     newest = set()
     for segment in world.spool().segments()[-1:]:
         newest |= {
-            json.loads(line)["e"] for line in open(segment.path, "rb").read().splitlines()[1:]
+            json.loads(line)["e"] for line in Path(segment.path).read_bytes().splitlines()[1:]
         }
     report = deliver(world.spool(), TrackerSettings(spool_max_events=100), timeout=DELIVER_S)
     # 260 waiting, 100 allowed: whole segments go, oldest first, until the rest fits: four
@@ -203,7 +204,7 @@ def test_a_segment_without_a_header_is_dropped_counted(tracking_world, collector
     world = tracking_world
     spool = write_segment(world, 4)
     (segment,) = spool.segments()
-    lines = open(segment.path, "rb").read().splitlines(keepends=True)
+    lines = Path(segment.path).read_bytes().splitlines(keepends=True)
     with open(segment.path, "wb") as fh:
         fh.write(b'{"spool": 999}\n' + b"".join(lines[1:]))
     write_segment(world, 1)
@@ -218,7 +219,7 @@ def test_a_long_run_is_sealed_in_pieces_and_the_first_ones_go_while_it_runs(
     world.acknowledge()
     from tracking import Tracker
 
-    tracker = Tracker(world.profile())
+    tracker = Tracker(world.tracked_profile())
     with tracker.invocation("run") as inv:
         for index in range(2 * SEGMENT_MAX_EVENTS + 10):
             inv.model_run(

@@ -7,14 +7,15 @@ import threading
 import time
 
 import pytest
-from tracking_world import DELIVER_S
 
+from tests.support.tracking import DELIVER_S
 from tracking import Tracker
 from tracking.collector.faults import FaultServer
 from tracking.ids import keyed_hash
 from tracking.state import ensure_secret
 
 EVENTS = "iglu:dev.telemetry-consent/{}/jsonschema/1-0-0"
+INVOCATION = "iglu:dev.telemetry-consent/invocation/jsonschema/1-0-1"
 
 
 def _data(event):
@@ -24,7 +25,7 @@ def _data(event):
 def test_consent_off_makes_every_call_a_no_op(tracking_world, collector):
     world = tracking_world
     threads = threading.active_count()
-    tracker = Tracker(world.profile(), host_flag=False)  # the host's --no-send flag
+    tracker = Tracker(world.tracked_profile(), host_flag=False)  # the host's --no-send flag
 
     with tracker.invocation("run") as inv:
         inv.model_run(
@@ -47,7 +48,7 @@ def test_the_invocation_records_start_and_end_and_lets_the_host_exception_throug
 ):
     world = tracking_world
     world.acknowledge()
-    tracker = Tracker(world.profile())
+    tracker = Tracker(world.tracked_profile())
 
     with pytest.raises(KeyError), tracker.invocation("build") as inv:
         inv.count("model", 2)
@@ -73,7 +74,7 @@ def test_the_invocation_records_start_and_end_and_lets_the_host_exception_throug
         c["data"]["invocation_id"]
         for e in collector.good()
         for c in e["event"]["contexts"]["data"]
-        if c["schema"] == EVENTS.format("invocation")
+        if c["schema"] == INVOCATION
     }
     assert len(ids) == 3
     tracker.close()
@@ -82,7 +83,7 @@ def test_the_invocation_records_start_and_end_and_lets_the_host_exception_throug
 def test_bad_input_from_the_host_is_counted_and_never_raised(tracking_world, collector):
     world = tracking_world
     world.acknowledge()
-    tracker = Tracker(world.profile())
+    tracker = Tracker(world.tracked_profile())
 
     with tracker.invocation("run --select secret_model") as bad_command:  # arguments: refused
         pass
@@ -136,7 +137,7 @@ def test_events_are_plain_data_and_typed_models_are_accepted_too(tracking_world,
 
     world = tracking_world
     world.acknowledge()
-    tracker = Tracker(world.profile())
+    tracker = Tracker(world.tracked_profile())
     tracker.track("invocation_start", {"command": "seed"})
     tracker.track(EVENTS.format("invocation_start"), {"command": "test"})
     tracker.track(InvocationStart(command="compile"))
@@ -148,7 +149,7 @@ def test_events_are_plain_data_and_typed_models_are_accepted_too(tracking_world,
 def test_model_keys_are_keyed_hashes_of_the_contents(tracking_world, collector):
     world = tracking_world
     world.acknowledge()
-    tracker = Tracker(world.profile())
+    tracker = Tracker(world.tracked_profile())
     with tracker.invocation("run") as inv:
         for sql in ("select 1", "select 2", "select 1"):
             inv.model_run(
@@ -157,10 +158,9 @@ def test_model_keys_are_keyed_hashes_of_the_contents(tracking_world, collector):
     assert tracker.flush(DELIVER_S)
 
     keys = [_data(e)["model_key"] for e in collector.good(schema=EVENTS.format("model_run"))[::-1]]
-    secret = ensure_secret(world.profile())
-    assert keys == [
-        keyed_hash(secret, "model", sql) for sql in ("select 1", "select 2", "select 1")
-    ]
+    secret = ensure_secret(world.tracked_profile())
+    expected = [keyed_hash(secret, "model", sql) for sql in ("select 1", "select 2", "select 1")]
+    assert keys == expected
     tracker.close()
 
 
@@ -170,7 +170,7 @@ def test_debug_prints_each_event_and_records_and_writes_nothing(
     world = tracking_world
     monkeypatch.setenv("TESTAPP_TELEMETRY_DEBUG", "1")
     threads = threading.active_count()
-    tracker = Tracker(world.profile())
+    tracker = Tracker(world.tracked_profile())
     with tracker.invocation("run") as inv:
         inv.model_run(
             contents="select SECRET_SQL",
@@ -196,7 +196,7 @@ def test_an_endpoint_that_may_not_receive_is_one_line_and_nothing_else(
 ):
     world = tracking_world
     monkeypatch.setenv("TESTAPP_TELEMETRY_ENDPOINT", "http://collector.example.com")
-    tracker = Tracker(world.profile())
+    tracker = Tracker(world.tracked_profile())
     with tracker.invocation("run"):
         pass
 
@@ -210,7 +210,7 @@ def test_the_endpoint_variable_points_the_tracker_elsewhere(tracking_world, coll
     world = tracking_world
     world.acknowledge()
     monkeypatch.setenv("TESTAPP_TELEMETRY_ENDPOINT", collector.url)
-    tracker = Tracker(world.profile(endpoint="https://collector.example.invalid"))
+    tracker = Tracker(world.tracked_profile(endpoint="https://collector.example.invalid"))
     with tracker.invocation("run"):
         pass
     assert tracker.flush(DELIVER_S)
@@ -220,7 +220,7 @@ def test_the_endpoint_variable_points_the_tracker_elsewhere(tracking_world, coll
 
 def test_a_profile_without_a_collector_is_silently_off(tracking_world, capfd):
     world = tracking_world
-    tracker = Tracker(world.profile(endpoint=None))
+    tracker = Tracker(world.tracked_profile(endpoint=None))
     assert tracker.plan.kind == "off" and tracker.decision.enabled
     assert capfd.readouterr().err == ""
     assert world.files() == []
@@ -230,7 +230,7 @@ def test_a_broken_catalog_is_one_line_and_nothing_recorded(tracking_world, colle
     world = tracking_world
     world.acknowledge()
     before = threading.active_count()
-    tracker = Tracker(world.profile(event_catalog="no_such_module:CATALOG"))
+    tracker = Tracker(world.tracked_profile(event_catalog="no_such_module:CATALOG"))
     with tracker.invocation("run"):
         pass
     err = capfd.readouterr().err
@@ -246,14 +246,16 @@ def test_the_cloud_edition_sends_despite_an_opt_out_and_says_so_in_the_context(
 ):
     world = tracking_world
     world.acknowledge()
-    tracker = Tracker(world.profile(), edition="cloud", env={**world.env, "DO_NOT_TRACK": "1"})
+    tracker = Tracker(
+        world.tracked_profile(), edition="cloud", env={**world.env, "DO_NOT_TRACK": "1"}
+    )
     assert tracker.decision.mandatory
     with tracker.invocation("run"):
         pass
     assert tracker.flush(DELIVER_S)
     assert collector.totals()["good"] == 2
     contexts = {c["schema"]: c["data"] for c in collector.good()[0]["event"]["contexts"]["data"]}
-    assert contexts[EVENTS.format("invocation")]["edition"] == "cloud"
+    assert contexts[INVOCATION]["edition"] == "cloud"
     tracker.close()
 
 
@@ -263,7 +265,7 @@ def test_flush_gives_up_at_its_timeout_and_the_events_keep_waiting(tracking_worl
     world.acknowledge()
     monkeypatch.setenv("TESTAPP_TELEMETRY_REQUEST_TIMEOUT", "30")
     with FaultServer("blackhole") as server:
-        tracker = Tracker(world.profile(endpoint=server.url))
+        tracker = Tracker(world.tracked_profile(endpoint=server.url))
         with tracker.invocation("run"):
             pass
         started = time.monotonic()
@@ -279,7 +281,7 @@ def test_flush_gives_up_at_its_timeout_and_the_events_keep_waiting(tracking_worl
 def test_the_tracker_is_a_context_manager_that_hands_its_events_over(tracking_world, collector):
     world = tracking_world
     world.acknowledge()
-    with Tracker(world.profile()) as tracker, tracker.invocation("run"):
+    with Tracker(world.tracked_profile()) as tracker, tracker.invocation("run"):
         pass
     assert collector.wait_for(good=2, timeout=DELIVER_S)
     assert world.wait_delivered()
@@ -290,7 +292,7 @@ def test_recording_costs_microseconds_on_the_host_thread(tracking_world, collect
     """The figure for the report; the bound is generous (shared, noisy machines)."""
     world = tracking_world
     world.acknowledge()
-    tracker = Tracker(world.profile())
+    tracker = Tracker(world.tracked_profile())
     sql = "select * from orders where status = 'shipped' -- " + "x" * 500
     timings = []
     with tracker.invocation("run") as inv:
@@ -327,7 +329,7 @@ def test_recording_starts_no_thread_and_writes_nothing_before_the_first_event(
     world = tracking_world
     world.acknowledge()
     before = set(threading.enumerate())
-    tracker = Tracker(world.profile())
+    tracker = Tracker(world.tracked_profile())
     assert tracker.plan.kind == "record" and tracker.plan.delivery == "detached"
     assert _new_threads(before) == []
     names = {path.rsplit("/", 1)[-1] for path in world.files()}
@@ -349,7 +351,7 @@ def test_an_endpoint_override_wins_over_the_profile_whatever_its_spelling(
     world.acknowledge()
     monkeypatch.setenv(variable, collector.url)
     with FaultServer("refused") as elsewhere:
-        tracker = Tracker(world.profile(endpoint=elsewhere.url))
+        tracker = Tracker(world.tracked_profile(endpoint=elsewhere.url))
         with tracker.invocation("run"):
             pass
         assert tracker.flush(DELIVER_S)
@@ -361,7 +363,7 @@ def test_an_endpoint_override_wins_over_the_profile_whatever_its_spelling(
 def test_recording_goes_on_after_a_flush(tracking_world, collector):
     world = tracking_world
     world.acknowledge()
-    tracker = Tracker(world.profile())
+    tracker = Tracker(world.tracked_profile())
     tracker.track("invocation_start", {"command": "run"})
     assert tracker.flush(DELIVER_S)
     tracker.track("invocation_start", {"command": "test"})

@@ -13,10 +13,11 @@ import signal
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
-from tracking_world import DELIVER_S, Scripted, alive, wait_idle, write_segment
 
+from tests.support.tracking import DELIVER_S, Scripted, alive, wait_idle, write_segment
 from tracking.collector import Collector
 from tracking.collector.faults import FaultServer
 from tracking.delivery import start_uploader
@@ -59,7 +60,7 @@ def test_the_collector_gets_valid_events_that_keep_the_eid_they_were_recorded_wi
     spool = write_segment(world, 3)
     recorded = [
         json.loads(line)["e"]
-        for line in open(spool.segments()[0].path, encoding="utf-8").read().splitlines()[1:]
+        for line in Path(spool.segments()[0].path).read_text(encoding="utf-8").splitlines()[1:]
     ]
     report = deliver(spool, TrackerSettings(), timeout=DELIVER_S)
     assert report.sent == 3
@@ -244,7 +245,7 @@ def test_an_uploader_killed_mid_batch_loses_nothing_and_its_batch_may_arrive_twi
         spool = write_segment(world, 25, server.url)
         recorded = [
             json.loads(line)["e"]
-            for line in open(spool.segments()[0].path, encoding="utf-8").read().splitlines()[1:]
+            for line in Path(spool.segments()[0].path).read_text(encoding="utf-8").splitlines()[1:]
         ]
         settings = {"batch_size": 10, "request_timeout": 30}
         assert start(spool, server.url, **settings) is True
@@ -275,14 +276,12 @@ def test_hosts_appending_while_an_uploader_exits_lose_no_wake_up(tracking_world,
     world = tracking_world
     spool = world.spool()
     expected = 0
-    rounds = 0
     for round_ in range(15):
         write_segment(world, 3)
         expected += 3
         start(spool, world.collector_url)
         # The next segment lands at a moment that moves across the uploader's life.
         time.sleep(0.02 * (round_ % 8))
-        rounds += 1
     assert collector.wait_for(good=expected, timeout=DELIVER_S), collector.totals()
     assert wait_idle(spool, DELIVER_S)
     assert spool.segments() == [], [s.name for s in spool.segments()]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 
-from tracking_world import make_profile
-
 from consent import decide
 from consent.layers.user_config import write_user_choice
+from tests.support.tracking import make_profile
 from tracking._watch import ConsentWatch, fingerprint
 
 

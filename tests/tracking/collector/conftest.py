@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))  # micro_kit.py and cdp.py, in any import mode
-
-from micro_kit import write_test_schemas  # noqa: E402
-
-from tracking.collector import Collector  # noqa: E402
+from tests.tracking.collector.micro_kit import write_test_schemas
+from tracking.collector import Collector
 
 
 @pytest.fixture(autouse=True)

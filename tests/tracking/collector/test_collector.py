@@ -14,7 +14,10 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
-from micro_kit import (
+from snowplow_tracker import AsyncEmitter, Emitter, SelfDescribingJson, Tracker
+from snowplow_tracker.events import PageView, SelfDescribing, StructuredEvent
+
+from tests.tracking.collector.micro_kit import (
     PAYLOAD_DATA,
     SIGNUP,
     TEAM,
@@ -26,9 +29,6 @@ from micro_kit import (
     snowplow_tracker,
     unstruct_data,
 )
-from snowplow_tracker import AsyncEmitter, Emitter, SelfDescribingJson, Tracker
-from snowplow_tracker.events import PageView, SelfDescribing, StructuredEvent
-
 from tracking.collector import TP2_PATH, Collector, SchemaRegistry
 from tracking.collector.validate import decode_base64url
 

@@ -13,7 +13,10 @@ from typing import Any
 
 import pytest
 import requests
-from micro_kit import (
+from snowplow_tracker import SelfDescribingJson
+from snowplow_tracker.events import PageView, StructuredEvent
+
+from tests.tracking.collector.micro_kit import (
     PAYLOAD_DATA,
     SIGNUP,
     SUMMARY,
@@ -26,13 +29,11 @@ from micro_kit import (
     snowplow_tracker,
     unstruct_data,
 )
-from snowplow_tracker import SelfDescribingJson
-from snowplow_tracker.events import PageView, StructuredEvent
-
 from tracking.collector import TP2_PATH, Collector
 
 ZERO = {"total": 0, "good": 0, "bad": 0, "duplicates": 0, "evicted": 0}
 JSON = {"Content-Type": "application/json; charset=utf-8"}
+UNSTRUCT_EVENT = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
 
 
 def _get(collector: Collector, route: str, **params: Any) -> Any:
@@ -264,7 +265,7 @@ def test_the_oldest_events_are_evicted_and_counted(schema_root: Path) -> None:
                 f"{small.url}/i?e=ue&p=pc&tv=t&ue_pr="
                 + json.dumps(
                     {
-                        "schema": "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0",
+                        "schema": UNSTRUCT_EVENT,
                         "data": {"schema": SIGNUP, "data": {"plan": plan}},
                     }
                 ),

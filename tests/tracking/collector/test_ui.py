@@ -18,11 +18,18 @@ from typing import Any
 
 import pytest
 import requests
-from cdp import Chromium, find_chromium
-from micro_kit import PAYLOAD_DATA, SIGNUP, TEAM, TIMEOUT, signup, snowplow_tracker
 from snowplow_tracker import SelfDescribingJson
 from snowplow_tracker.events import StructuredEvent
 
+from tests.tracking.collector.cdp import Chromium, find_chromium
+from tests.tracking.collector.micro_kit import (
+    PAYLOAD_DATA,
+    SIGNUP,
+    TEAM,
+    TIMEOUT,
+    signup,
+    snowplow_tracker,
+)
 from tracking.collector import TP2_PATH, Collector
 
 CHROMIUM = find_chromium()

@@ -1,4 +1,4 @@
-"""The administrator's policy (PRODUCT.md §2): ``telemetry-policy.toml`` along XDG_CONFIG_DIRS."""
+"""The administrator's policy (docs/decision.md): ``telemetry-policy.toml`` on XDG_CONFIG_DIRS."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_no_policy_file_means_no_lock_no_default_no_edition(world):
 
 
 def test_the_cloud_edition_comes_from_the_policy_with_its_origin(world):
-    path = world.policy('# fleet policy\n\n\nedition = "cloud"\n')
+    path = world.write_policy('# fleet policy\n\n\nedition = "cloud"\n')
     found = policy(world)
     assert found.edition is not None
     assert (found.edition.name, found.edition.origin) == ("cloud", f"{path}:4")
@@ -51,7 +51,7 @@ def test_the_cloud_edition_comes_from_the_policy_with_its_origin(world):
 
 @pytest.mark.parametrize("value", ["on", "off"])
 def test_a_locked_policy_is_an_admin_lock(world, value):
-    path = world.policy(f'telemetry = "{value}"\nlocked = true\n')
+    path = world.write_policy(f'telemetry = "{value}"\nlocked = true\n')
     found = policy(world)
     lock = found.admin_lock()
     assert lock.opinion == value
@@ -63,7 +63,7 @@ def test_a_locked_policy_is_an_admin_lock(world, value):
 @pytest.mark.parametrize("value", ["on", "off"])
 @pytest.mark.parametrize("locked", ["", "locked = false\n"])
 def test_an_unlocked_policy_is_the_machine_default(world, value, locked):
-    path = world.policy(f'{locked}telemetry = "{value}"\n')
+    path = world.write_policy(f'{locked}telemetry = "{value}"\n')
     found = policy(world)
     assert found.admin_lock().opinion is None
     default = found.system_default()
@@ -72,8 +72,8 @@ def test_an_unlocked_policy_is_the_machine_default(world, value, locked):
 
 
 def test_the_first_policy_found_along_xdg_config_dirs_wins(world):
-    first = world.policy('telemetry = "off"\nlocked = true\n', index=0)
-    world.policy('edition = "cloud"\ntelemetry = "on"\nlocked = true\n', index=1)
+    first = world.write_policy('telemetry = "off"\nlocked = true\n', index=0)
+    world.write_policy('edition = "cloud"\ntelemetry = "on"\nlocked = true\n', index=1)
     found = policy(world)
     assert found.edition is None
     assert found.admin_lock().opinion == "off"
@@ -81,7 +81,7 @@ def test_the_first_policy_found_along_xdg_config_dirs_wins(world):
 
 
 def test_a_later_dir_is_used_when_the_first_has_no_file(world):
-    second = world.policy('telemetry = "off"\n', index=1)
+    second = world.write_policy('telemetry = "off"\n', index=1)
     found = policy(world)
     assert found.system_default().origin == f"{second}:1"
 
@@ -104,7 +104,7 @@ BAD = {
 @pytest.mark.parametrize("case", BAD)
 def test_a_bad_policy_fails_closed_as_locked_off(world, case):
     text, line, mentions = BAD[case]
-    path = world.policy(text)
+    path = world.write_policy(text)
     found = policy(world)
 
     lock = found.admin_lock()
@@ -138,7 +138,7 @@ def test_a_directory_in_place_of_the_policy_fails_closed(world):
     ],
 )
 def test_a_wrong_value_is_quoted_back_as_toml_not_python(world, text, shown):
-    world.policy(text)
+    world.write_policy(text)
 
     warning = read_policy(world.profile.system_policy_paths()).warnings[0]
 

@@ -1,5 +1,6 @@
-"""Exit codes (PRODUCT.md §3: 0 ok, 1 expectation not met, 2 usage error, 3 refused by policy),
-short usage errors, help, and shell completion — through the installed ``telemetry`` script.
+"""Exit codes (docs/cli.md, "Exit codes": 0 ok, 1 expectation not met, 2 usage error, 3 refused
+by policy), short usage errors, help, and shell completion — through the installed
+``telemetry`` script.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_world import World, flat
+
+from tests.support.cli import flat
+from tests.support.world import World
 
 SCRIPT = Path(sys.executable).with_name("telemetry")
 
@@ -89,7 +92,7 @@ def test_exit_codes_follow_the_product_spec(world: World, telemetry):
     assert telemetry("status", "--expect", "off").code == 1
     assert telemetry("status", "--expect", "sideways").code == 2
     assert telemetry("disable").code == 3
-    assert not world.user_config().exists()
+    assert not world.user_config_path().exists()
 
 
 @pytest.mark.parametrize(
@@ -167,7 +170,7 @@ def test_a_deleted_working_directory_is_one_line_not_a_phantom_lock(world: World
     assert len(lines) == 1, r.err
     assert "the working directory no longer exists" in lines[0] and "Fix: cd" in lines[0]
     assert "administrator" not in r.err and "internal error" not in r.err
-    assert not world.user_config().exists()
+    assert not world.user_config_path().exists()
 
 
 def test_a_host_in_a_deleted_directory_gets_a_decision_without_a_phantom_lock(world: World):

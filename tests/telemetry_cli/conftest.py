@@ -1,22 +1,15 @@
-"""Fixtures of the CLI suite; the worlds themselves are built in ``cli_world.py``."""
+"""Fixtures of the CLI suite; the world itself is ``tests/support/world.py``'s."""
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))  # the helpers next to this file, in any import mode
-
-from cli_world import SCHEMA_PATH, Outcome, World, no_traceback  # noqa: E402,F401
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> World:
-    return World(tmp_path)
+from tests.support.cli import SCHEMA_PATH
+from tests.support.world import Outcome, World, no_traceback
 
 
 @pytest.fixture
@@ -31,7 +24,7 @@ def invoke(world: World, monkeypatch: pytest.MonkeyPatch):
     from telemetry_cli import telemetry_group
 
     def _invoke(*args: str, group=None, cwd: Path | None = None, **env: str | None) -> Outcome:
-        wanted = world.env(**env)
+        wanted = world.env_with(**env)
         for key in list(os.environ):
             monkeypatch.delenv(key)
         for key, value in wanted.items():

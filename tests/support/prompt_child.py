@@ -1,4 +1,5 @@
-"""A host stand-in that asks the opt-in question, run on a real pty by test_tracking_prompt.py.
+"""A host stand-in that asks the opt-in question, run on a real pty by
+tests/tracking/test_tracking_prompt.py (``python -m tests.support.prompt_child``).
 
 argv: RESULT_FILE TIMEOUT_S [WAIT_FILE]. With WAIT_FILE it waits (bounded) until the file exists
 before asking, so a test can type ahead first. It writes ``{"why_not", "answer"}`` as JSON to

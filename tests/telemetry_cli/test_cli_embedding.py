@@ -11,7 +11,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from cli_world import REPO, World, flat
+
+from tests.support.cli import flat
+from tests.support.world import REPO, World
 
 HOST = textwrap.dedent('''\
     """mytool: a host CLI that mounts telemetry-consent under its own profile."""
@@ -87,7 +89,7 @@ def test_mounted_disable_writes_the_host_config_and_the_host_keeps_working(world
     r = mytool("telemetry", "disable")
 
     assert r.code == 0, r
-    assert world.user_config("mytool").exists() and not world.user_config("dbt").exists()
+    assert world.user_config_path("mytool").exists() and not world.user_config_path("dbt").exists()
     assert "are OFF for mytool" in r.out
     assert mytool("build").out == "built\n"
 
@@ -140,7 +142,7 @@ def test_mounted_errors_are_one_line_with_the_spec_exit_code(world: World, host_
     proc = subprocess.run(
         [*host_script, *args],
         cwd=world.cwd,
-        env=world.env(),
+        env=world.env_with(),
         capture_output=True,
         text=True,
         timeout=30,
@@ -173,7 +175,7 @@ def test_run_api_refusal_exits_3_with_one_line(world: World, invoke, capsys, mon
     captured = capsys.readouterr()
     assert code == 3
     assert len(captured.err.strip().splitlines()) == 1 and "cloud edition" in captured.err
-    assert not world.user_config().exists()
+    assert not world.user_config_path().exists()
 
 
 @pytest.mark.parametrize(

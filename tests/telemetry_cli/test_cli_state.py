@@ -8,18 +8,20 @@ from __future__ import annotations
 import json
 
 import pytest
-from cli_world import World, flat
+
+from tests.support.cli import flat
+from tests.support.world import World
 
 
 def test_reset_forgets_the_anonymous_id_and_says_a_new_one_comes_later(world: World):
     anonymous_id = world.write_anonymous_id()
-    (world.state() / "secret").write_text("ab" * 32 + "\n")
+    (world.state_dir() / "secret").write_text("ab" * 32 + "\n")
 
     r = world.run("reset")
 
     assert r.code == 0, r
-    assert not (world.state() / "anonymous_id").exists()
-    assert not (world.state() / "secret").exists(), "the hashing key goes with the id"
+    assert not (world.state_dir() / "anonymous_id").exists()
+    assert not (world.state_dir() / "secret").exists(), "the hashing key goes with the id"
     assert anonymous_id in r.out, "says which id was forgotten"
     text = flat(r.out).lower()
     assert "new one" in text and "next" in text
@@ -35,7 +37,7 @@ def test_reset_clears_the_log_of_events_sent_with_the_old_id(world: World):
     assert r.code == 0, r
     assert "and the local log of the events sent with it" in flat(r.out)
     assert anonymous_id not in world.run("log", "--json").out, "the forgotten id stays forgotten"
-    assert not (world.state() / "events.log").exists()
+    assert not (world.state_dir() / "events.log").exists()
 
 
 def test_reset_without_an_id_says_there_was_nothing_to_forget(world: World):
@@ -43,14 +45,14 @@ def test_reset_without_an_id_says_there_was_nothing_to_forget(world: World):
 
     assert r.code == 0, r
     assert "no anonymous id" in r.out.lower()
-    assert not world.state().exists(), "reset creates no state"
+    assert not world.state_dir().exists(), "reset creates no state"
 
 
 def test_reset_never_creates_an_id(world: World, invoke):
     assert invoke("reset").code == 0
     assert invoke("reset").code == 0
 
-    assert not (world.state() / "anonymous_id").exists()
+    assert not (world.state_dir() / "anonymous_id").exists()
 
 
 def test_log_with_no_events_explains_why(world: World):
@@ -59,7 +61,7 @@ def test_log_with_no_events_explains_why(world: World):
     assert r.code == 0, r
     text = flat(r.out)
     assert "No events have been sent" in text
-    assert str(world.state() / "events.log") in text, "says where they would be logged"
+    assert str(world.state_dir() / "events.log") in text, "says where they would be logged"
     assert world.run("log", "--json").json() == []
 
 
@@ -123,8 +125,8 @@ def test_log_skips_garbage_lines_in_the_middle(world: World, invoke):
 
 
 def test_looking_never_writes(world: World, invoke):
-    """status, log, reset and help leave no trace on the machine (PRODUCT.md §4: no file written
-    while nothing is sent)."""
+    """status, log, reset and help leave no trace on the machine (docs/guarantees.md §5: no file
+    written while nothing is sent)."""
     world.project_flag("true")
     before = sorted(p.relative_to(world.root) for p in world.root.rglob("*"))
 

@@ -1,5 +1,8 @@
 """Run a child on a REAL pseudo-terminal, as its controlling terminal, and type into it.
 
+(``tests.support.tracking.run_on_terminal`` gives a child only a terminal for stderr; this one
+is the whole terminal a user's tool gets: stdin, stdout and stderr, and the controlling tty.)
+
 The child gets a new session (``setsid``) and the pty's slave as its controlling terminal
 (``TIOCSCTTY``), with stdin, stdout and stderr on it: exactly what a user's terminal gives a
 tool. So Ctrl-C (``\\x03``) really raises SIGINT in the child, Ctrl-D really ends a line, the
@@ -54,6 +57,7 @@ def run_on_pty(
     when: bytes = b"[y/N]",
     before: Path | None = None,
     background: bool = False,
+    cwd: Path | None = None,
     limit_s: float = HANG_S,
 ) -> PtyRun:
     """Run ``argv`` on a fresh pty; type ``keys`` once ``when`` appears (or, with ``before``,
@@ -76,6 +80,7 @@ def run_on_pty(
         stdout=slave,
         stderr=slave,
         env=env,
+        cwd=cwd,
         preexec_fn=_controlling_terminal,
         close_fds=True,
     )

@@ -13,8 +13,10 @@ import subprocess
 import sys
 
 import pytest
-from cli_world import PRECEDENCE, TITLES, World, build, flat, line_with, strip_ansi, table_rows
 from rich.cells import cell_len
+
+from tests.support.cli import PRECEDENCE, TITLES, build, flat, line_with, strip_ansi, table_rows
+from tests.support.world import World
 
 ESC = "\x1b"
 #: SGR colour parameters (foreground/background, 8/16/256/truecolour); bold and dim are not colour.
@@ -141,7 +143,7 @@ def test_no_color_on_a_real_terminal_drops_colour(world: World):
         proc = subprocess.Popen(
             [sys.executable, "-m", "telemetry_cli", "status"],
             cwd=world.cwd,
-            env=world.env(TERM="xterm-256color", DO_NOT_TRACK="1", **env),
+            env=world.env_with(TERM="xterm-256color", DO_NOT_TRACK="1", **env),
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -244,7 +246,7 @@ def test_json_validates_and_is_consistent(world: World, invoke, status_schema, c
             assert layer["opinion"] is None, layer
     for layer in doc["layers"][: names.index(doc["decided_by"])]:
         if (layer["name"], doc["decided_by"]) == ("project_file", "user_config"):
-            continue  # one level, where an opt-out sticks (PRODUCT.md §2)
+            continue  # one level, where an opt-out sticks (docs/decision.md)
         assert layer["status"] == "no_opinion", f"{layer['name']} is above the winner"
     assert doc["mandatory"] is (
         doc["edition"]["name"] == "cloud" or (doc["decided_by"] == "admin_lock" and doc["enabled"])
@@ -267,8 +269,8 @@ def test_json_cloud_edition_names_its_origin_and_keeps_opt_outs(
 
     status_schema.validate(doc)
     assert doc["enabled"] is True and doc["mandatory"] is True
-    assert doc["edition"] == {"name": "cloud", "origin": f"{world.policy()}:1"}
-    statuses = {l["name"]: (l["opinion"], l["status"]) for l in doc["layers"]}
+    assert doc["edition"] == {"name": "cloud", "origin": f"{world.policy_path()}:1"}
+    statuses = {layer["name"]: (layer["opinion"], layer["status"]) for layer in doc["layers"]}
     assert statuses["do_not_track"] == ("off", "overridden")
     assert statuses["user_config"] == ("off", "overridden")
     assert any("user config" in w for w in doc["warnings"])
@@ -279,9 +281,9 @@ def test_json_layer_origins_name_the_variable_or_file_and_line(world: World, inv
 
     doc = invoke("status", "--json", DBT_SEND_ANONYMOUS_USAGE_STATS="false").json()
 
-    by_name = {l["name"]: l for l in doc["layers"]}
+    by_name = {layer["name"]: layer for layer in doc["layers"]}
     assert by_name["env_var"]["origin"] == "DBT_SEND_ANONYMOUS_USAGE_STATS"
     assert by_name["env_var"]["raw"] == "false"
-    assert by_name["project_file"]["origin"] == f"{world.project_file}:4"
-    fourth = world.project_file.read_text().splitlines()[3]
+    assert by_name["project_file"]["origin"] == f"{world.project_file_path()}:4"
+    fourth = world.project_file_path().read_text().splitlines()[3]
     assert line_with(fourth, "send_anonymous_usage_stats"), "the line really holds the flag"

@@ -21,10 +21,10 @@ KEY = ("flags", "send_anonymous_usage_stats")
 def test_user_choice_is_private_and_reads_back(world):
     path = write_user_choice(DEFAULT_PROFILE, False)
 
-    assert path == str(world.user_config_path)
+    assert path == str(world.user_config_path())
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
-    assert tomllib.loads(open(path).read()) == {
+    assert tomllib.loads(Path(path).read_text()) == {
         "send_anonymous_usage_stats": False,
         "consent_version": DEFAULT_PROFILE.consent_version,
     }
@@ -34,22 +34,22 @@ def test_user_choice_is_private_and_reads_back(world):
 def test_a_planted_symlink_is_replaced_not_followed(world, tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
-    world.user_config_path.parent.mkdir(parents=True, exist_ok=True)
-    world.user_config_path.symlink_to(victim)
+    world.user_config_path().parent.mkdir(parents=True, exist_ok=True)
+    world.user_config_path().symlink_to(victim)
 
     write_user_choice(DEFAULT_PROFILE, False)
 
     assert victim.read_text() == "precious\n"
-    assert not world.user_config_path.is_symlink()
+    assert not world.user_config_path().is_symlink()
 
 
 def test_a_directory_in_the_way_is_a_write_error_naming_the_path_and_fix(world):
-    world.user_config_path.mkdir(parents=True)
+    world.user_config_path().mkdir(parents=True)
 
     with pytest.raises(WriteError) as err:
         write_user_choice(DEFAULT_PROFILE, False)
 
-    assert str(world.user_config_path) in str(err.value) and "Fix:" in str(err.value)
+    assert str(world.user_config_path()) in str(err.value) and "Fix:" in str(err.value)
 
 
 def test_project_outside_any_project_says_so(world):
@@ -178,7 +178,7 @@ def test_what_no_minimal_edit_can_do_is_refused_with_the_reason(text, why):
 
 def test_a_file_that_cannot_be_edited_minimally_is_left_alone(world):
     text = "flags: &f\n  partial_parse: true\nother: *f\n"
-    path = world.project_file(text)
+    path = world.write_project(text)
 
     with pytest.raises(EditRefused) as err:
         write_project_choice(DEFAULT_PROFILE, False)
@@ -189,7 +189,7 @@ def test_a_file_that_cannot_be_edited_minimally_is_left_alone(world):
 
 def test_a_byte_order_mark_is_kept(world):
     text = "\ufeffname: x\nflags:\n  send_anonymous_usage_stats: true\n"
-    path = world.project_file(text.encode())
+    path = world.write_project(text.encode())
 
     write_project_choice(DEFAULT_PROFILE, False)
 
@@ -211,7 +211,7 @@ def _toggle_project(n: int, seed: int) -> None:
 @pytest.mark.parametrize("target", [_toggle_user, _toggle_project])
 def test_several_processes_toggling_at_once_leave_a_valid_file(world, target):
     if target is _toggle_project:
-        world.project_file("# shop\nname: shop\nmodels:\n  +materialized: table\n")
+        world.write_project("# shop\nname: shop\nmodels:\n  +materialized: table\n")
     ctx = multiprocessing.get_context("fork")
     workers = [ctx.Process(target=target, args=(25, seed)) for seed in range(6)]
     for w in workers:
@@ -226,7 +226,7 @@ def test_several_processes_toggling_at_once_leave_a_valid_file(world, target):
     leftovers = [
         p
         for p in os.listdir(
-            world.user_config_path.parent if target is _toggle_user else world.project
+            world.user_config_path().parent if target is _toggle_user else world.project
         )
         if p.endswith(".tmp")
     ]
@@ -260,7 +260,7 @@ def test_a_new_choice_updates_the_version_of_a_users_own_file_keeping_its_commen
         "consent_version = 1  # the version I agreed to\n"
         "send_anonymous_usage_stats = false\n"
     )
-    world.user_config(own, mode=0o600)
+    world.write_user(own, mode=0o600)
 
     path = write_user_choice(_profile_at(2), True)
 
@@ -269,7 +269,7 @@ def test_a_new_choice_updates_the_version_of_a_users_own_file_keeping_its_commen
 
 def test_a_version_is_added_to_a_users_own_file_that_has_none(world):
     own = "send_anonymous_usage_stats = true # for now\n"
-    world.user_config(own, mode=0o600)
+    world.write_user(own, mode=0o600)
 
     path = write_user_choice(_profile_at(2), False)
 
@@ -282,7 +282,7 @@ def test_a_file_written_by_an_older_version_of_the_command_is_written_anew(world
         "# `telemetry status` shows every setting that applies and which one decides.\n"
         "send_anonymous_usage_stats = true\n"
     )
-    world.user_config(old, mode=0o600)
+    world.write_user(old, mode=0o600)
 
     path = write_user_choice(_profile_at(2), False)
 

@@ -1,4 +1,5 @@
-"""``--app NAME``: the built-in dbt profile, profiles registered by installed tools, unknown names."""
+"""``--app NAME``: the built-in dbt profile, profiles registered by installed tools, unknown
+names."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from cli_world import World
+
+from tests.support.world import World
 
 COMMANDS = [["status"], ["status", "--json"], ["disable"], ["enable"], ["reset"], ["log"]]
 
@@ -36,7 +38,8 @@ def test_unknown_app_is_exit_2_listing_the_known_ones(world: World, args, where)
     lines = r.err.strip().splitlines()
     assert len(lines) == 1, r.err
     assert "nosuchtool" in lines[0] and "dbt" in lines[0]
-    assert not world.user_config().exists() and not world.user_config("nosuchtool").exists()
+    assert not world.user_config_path().exists()
+    assert not world.user_config_path("nosuchtool").exists()
 
 
 @pytest.fixture
@@ -80,7 +83,7 @@ def test_registered_profile_is_found_and_reads_its_own_variable(
     status_schema.validate(doc)
     assert doc["app"] == "fakeapp"
     assert doc["enabled"] is False and doc["decided_by"] == "env_var"
-    env_layer = next(l for l in doc["layers"] if l["name"] == "env_var")
+    env_layer = next(layer for layer in doc["layers"] if layer["name"] == "env_var")
     assert env_layer["origin"] == "FAKEAPP_SEND_ANONYMOUS_USAGE_STATS", "not dbt's variable"
 
 
@@ -95,7 +98,7 @@ def test_registered_profile_has_its_own_files_and_text(world: World, fakeapp_sit
     assert "are OFF for fakeapp (core edition) — decided by the project file" in status.out
     assert "fakeapp.yml:2" in status.out
     assert disabled.code == 0, disabled
-    assert world.user_config("fakeapp").exists() and not world.user_config("dbt").exists()
+    assert world.user_config_path("fakeapp").exists() and not world.user_config_path("dbt").exists()
 
 
 def test_unknown_app_lists_registered_ones_too(world: World, fakeapp_site):
@@ -125,7 +128,7 @@ def test_the_traceback_variable_shows_where_a_plugin_fails(world: World, fakeapp
         capture_output=True,
         text=True,
         timeout=30,
-        env=world.env(PYTHONPATH=str(fakeapp_site), TELEMETRY_CONSENT_TRACEBACK="1"),
+        env=world.env_with(PYTHONPATH=str(fakeapp_site), TELEMETRY_CONSENT_TRACEBACK="1"),
     )
 
     assert proc.returncode == 2

@@ -9,7 +9,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from cli_world import World, flat
+
+from tests.support.cli import flat
+from tests.support.world import World
 
 HOST = textwrap.dedent('''\
     """asker: a host CLI of the opt-in model."""
@@ -69,7 +71,7 @@ def test_enable_records_the_yes_with_the_consent_version_decided_by_your_user_co
     r = asker("enable", COLUMNS="400")
 
     assert r.code == 0, r
-    path = world.user_config("asker")
+    path = world.user_config_path("asker")
     assert tomllib.loads(path.read_text()) == {
         "send_anonymous_usage_stats": True,
         "consent_version": 3,
@@ -79,7 +81,7 @@ def test_enable_records_the_yes_with_the_consent_version_decided_by_your_user_co
 
 
 def test_a_yes_for_another_version_is_shown_and_no_longer_counts(world: World, asker):
-    path = world.user_config("asker")
+    path = world.user_config_path("asker")
     path.parent.mkdir(parents=True)
     path.write_text("send_anonymous_usage_stats = true\nconsent_version = 2\n")
 

@@ -1,10 +1,10 @@
-"""Worlds for the tracker: the shared isolated ``world`` plus a test app, a collector, a host.
+"""The tracker's test tools: the ``testapp`` profile, the host program's runs, a spool's state,
+what reached a collector, and a scripted HTTP server.
 
-A :class:`TrackingWorld` (fixture ``tracking_world`` in conftest.py) builds on
-``tests/conftest.py``'s ``world`` (temp HOME and XDG dirs, user variables scrubbed, cwd in a
-project dir) and adds the ``testapp`` profile pointed at a real local collector, and a way to
-run ``host_app.py`` — a tiny tool that embeds the tracker the way a real one does — as a real
-subprocess.
+The world itself is :class:`tests.support.world.World` (fixture ``tracking_world``: the ``world``
+with the ``testapp`` profile and a live collector on 127.0.0.1). The host program is
+``tests/support/host.py``, run as ``python -m tests.support.host`` by ``World.run_host`` /
+``World.start_host`` — a tiny tool that embeds the tracker the way a real one does.
 """
 
 from __future__ import annotations
@@ -13,18 +13,21 @@ import base64
 import json
 import socket
 import subprocess
-import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracking import TrackedProfile
 from tracking.spool import Spool
-from tracking.state import acknowledge_notice
 
-HOST_APP = Path(__file__).resolve().parent / "host_app.py"
+if TYPE_CHECKING:
+    from tests.support.world import World
+
+#: The host program, run as ``python -m HOST_MODULE`` (``World.env`` carries the PYTHONPATH).
+HOST_MODULE = "tests.support.host"
 #: Generous on purpose: a shared, noisy machine. Figures are printed, not asserted tightly.
 HOST_BOUND_S = 10.0
 #: For tests about what arrives (not about timing): how long to wait for the uploader, a bound a
@@ -45,106 +48,70 @@ def make_profile(endpoint: str | None, **changes: Any) -> TrackedProfile:
 
 @dataclass
 class HostRun:
+    """One run of the host program, seen from outside and from its two JSON reports."""
+
     returncode: int
     stdout: str
     stderr: str
+    #: Parent-side wall time of the whole process.
     elapsed_s: float
-    #: What host_app.py printed as its last stdout line (JSON), if anything.
-    report: dict = field(default_factory=dict)
+    #: The parent's clock when the process was gone (pipes closed, exit status collected).
+    ended_wall: float
+    #: What the host printed when its ``main()`` was done (what the tool did).
+    report: dict[str, Any] = field(default_factory=dict)
+    #: What it printed from an atexit handler run after the tracker's own flush.
+    exit_report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stderr_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.strip()]
 
     @property
     def exit_delay_s(self) -> float | None:
-        """From the host's ``main()`` returning to the process being gone (the atexit flush)."""
+        """From the tool's ``main()`` returning to the process being gone: what telemetry adds."""
         done = self.report.get("main_done_wall")
-        return None if done is None else self._ended - done
-
-    _ended: float = 0.0
-
-
-@dataclass
-class TrackingWorld:
-    base: Any  # tests/conftest.py World
-    collector_url: str | None
+        return None if done is None else self.ended_wall - done
 
     @property
-    def root(self) -> Path:
-        return self.base.root
+    def flush_s(self) -> float | None:
+        """From ``main()`` returning to the end of the tracker's atexit flush (inside the host)."""
+        done, flushed = self.report.get("main_done_wall"), self.exit_report.get("exit_wall")
+        return None if done is None or flushed is None else flushed - done
 
     @property
-    def env(self) -> dict[str, str]:
-        return self.base.env
+    def peak_rss_mb(self) -> float | None:
+        kb = self.exit_report.get("vmhwm_kb")
+        return None if kb is None else kb / 1024
 
-    @property
-    def project(self) -> Path:
-        return self.base.project
 
-    def profile(self, endpoint: str | None = ..., **changes: Any) -> TrackedProfile:
-        return make_profile(self.collector_url if endpoint is ... else endpoint, **changes)
+def finish_host(proc: subprocess.Popen[str], started: float, timeout: float = 60.0) -> HostRun:
+    """Wait for a host started by ``World.start_host`` (at wall time ``started``)."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"the host hung for more than {timeout} s\n{out}\n{err}") from None
+    ended = time.time()
+    reports = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    report = next((r for r in reports if "main_done_wall" in r), {})
+    exit_report = next((r for r in reports if "exit_wall" in r), {})
+    return HostRun(proc.returncode, out, err, ended - started, ended, report, exit_report)
 
-    def state_dir(self) -> Path:
-        return self.base.state_home / "testapp"
 
-    def user_config_path(self) -> Path:
-        return self.base.config_home / "testapp" / "telemetry.toml"
-
-    def acknowledge(self, **changes: Any) -> None:
-        """The user has seen the notice already (so this run may send)."""
-        acknowledge_notice(self.profile(**changes))
-
-    def spool(self, **changes: Any) -> Spool:
-        """The ``testapp`` profile's spool (in this world's state dir)."""
-        return Spool.for_state_dir(str(self.state_dir()))
-
-    def wait_delivered(self, timeout: float = 20.0) -> bool:
-        """Wait until nothing waits in the spool and no uploader holds its lock (bounded)."""
-        return settle(self.spool(), timeout)
-
-    def files(self) -> list[str]:
-        """Every file under HOME (state, config, anything a tracker may have written)."""
-        return sorted(
-            str(p.relative_to(self.base.home)) for p in self.base.home.rglob("*") if p.is_file()
-        )
-
-    def run_host(
-        self,
-        *args: str,
-        env: dict[str, str] | None = None,
-        endpoint: str | None = ...,
-        timeout: float = 60.0,
-        terminal: bool = False,
-    ) -> HostRun:
-        """Run host_app.py; ``terminal``: its stderr is a real pty (a user at a terminal),
-        else a pipe (a log, a CI job)."""
-        run_env = dict(self.env)
-        url = self.collector_url if endpoint is ... else endpoint
-        if url is not None:
-            run_env["HOST_COLLECTOR"] = url
-        run_env.update(env or {})
-        argv = [sys.executable, str(HOST_APP), *args]
-        started = time.time()
-        if terminal:
-            returncode, stdout, stderr = run_on_terminal(argv, run_env, self.project, timeout)
-        else:
-            proc = subprocess.run(
-                argv, env=run_env, cwd=self.project, capture_output=True, text=True, timeout=timeout
-            )
-            returncode, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
-        ended = time.time()
-        report: dict = {}
-        lines = [line for line in stdout.splitlines() if line.startswith("{")]
-        if lines:
-            report = json.loads(lines[-1])
-        run = HostRun(returncode, stdout, stderr, ended - started, report)
-        run._ended = ended
-        return run
+def _host_run(code: int, out: str, err: str, started: float, ended: float) -> HostRun:
+    reports = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    report = next((r for r in reports if "main_done_wall" in r), {})
+    exit_report = next((r for r in reports if "exit_wall" in r), {})
+    return HostRun(code, out, err, ended - started, ended, report, exit_report)
 
 
 def run_on_terminal(
-    argv: list[str], env: dict[str, str], cwd: Path, timeout: float
+    argv: list[str], env: dict[str, str], cwd: Path, timeout: float = 60.0
 ) -> tuple[int, str, str]:
-    """Run ``argv`` with its stderr on a real pty (stdout a pipe, stdin /dev/null), reading the
-    pty until the child is gone; ``(returncode, stdout, what the terminal showed)``. Bounded by
-    ``timeout``: the child is killed after it."""
+    """Run ``argv`` with its stderr on a real pty (stdout a pipe, stdin /dev/null): a user at a
+    terminal. Reads the pty until every writer is gone; ``(returncode, stdout, what the terminal
+    showed)``. Bounded by ``timeout``: the child is killed after it."""
     import os
     import select
 
@@ -174,11 +141,21 @@ def run_on_terminal(
     except subprocess.TimeoutExpired:
         proc.kill()
         stdout = proc.communicate()[0]
+        raise AssertionError(f"{argv} hung for more than {timeout} s") from None
     finally:
         os.close(master)
     # The pty turns each "\n" into "\r\n" (ONLCR); give the text back as the program wrote it.
     text = shown.decode("utf-8", "replace").replace("\r\n", "\n")
     return proc.returncode, stdout.decode("utf-8", "replace"), text
+
+
+def run_host_on_terminal(
+    argv: list[str], env: dict[str, str], cwd: Path, timeout: float = 60.0
+) -> HostRun:
+    """The host program run by :func:`run_on_terminal`, as a ``HostRun``."""
+    started = time.time()
+    code, out, err = run_on_terminal(argv, env, cwd, timeout)
+    return _host_run(code, out, err, started, time.time())
 
 
 def settle(spool: Spool, timeout: float = 20.0) -> bool:
@@ -218,21 +195,15 @@ CONTEXTS = {
 
 
 def write_segment(
-    world: TrackingWorld,
-    events: int,
-    endpoint: str | None = None,
-    *,
-    lines: list[bytes] | None = None,
+    world: World, events: int, endpoint: str | None = None, *, lines: list[bytes] | None = None
 ) -> Spool:
     """A sealed run of ``events`` invocation_start events in ``world``'s spool, written with the
     spool's own writer as a host writes it, then ``lines`` (raw, as they are)."""
-    import uuid
-
     from consent import decide
     from tracking.records import segment_header
     from tracking.spool import encode_line
 
-    profile = world.profile(endpoint if endpoint is not None else world.collector_url)
+    profile = world.tracked_profile(endpoint if endpoint is not None else world.collector_url)
     decision = decide(profile, env=world.env, cwd=str(world.project))
     header = segment_header(
         profile, decision, profile.collector_endpoint or "", str(world.project), None, CONTEXTS, {}
@@ -348,31 +319,3 @@ class Scripted:
         self._stop.set()
         self._thread.join(1)
         self._sock.close()
-
-
-# -- fixtures, shared by tests/tracking and tests/reliability (their conftests import them) ------
-import os as _os
-
-import pytest as _pytest
-
-
-@_pytest.fixture
-def collector():
-    """A real collector on 127.0.0.1, validating against the Iglu schemas."""
-    from tracking.collector import Collector
-
-    with Collector() as running:
-        yield running
-
-
-@_pytest.fixture
-def tracking_world(world, monkeypatch, collector) -> TrackingWorld:
-    """tests/conftest.py's isolated world, with the ``testapp`` profile and a live collector."""
-    for name in list(_os.environ):
-        if name.startswith(("TESTAPP_", "HOST_")):
-            monkeypatch.delenv(name)
-    world.env = {k: v for k, v in world.env.items() if not k.startswith(("TESTAPP_", "HOST_"))}
-    # The host subprocess must import this checkout, whatever the venv's install says.
-    repo = str(Path(__file__).resolve().parents[2])
-    world.env["PYTHONPATH"] = _os.pathsep.join(p for p in (repo, world.env.get("PYTHONPATH")) if p)
-    return TrackingWorld(world, collector.url)

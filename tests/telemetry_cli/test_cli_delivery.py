@@ -12,9 +12,10 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from cli_world import World, flat
 
 from consent import DEFAULT_PROFILE, Edition, Layer, resolve
+from tests.support.cli import flat
+from tests.support.world import World
 from tracking.collector import Collector
 from tracking.collector.faults import FaultServer
 from tracking.records import segment_header
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.delivery
 
 
 def _spool(world: World) -> Spool:
-    return Spool.for_state_dir(str(world.state()))
+    return Spool.for_state_dir(str(world.state_dir()))
 
 
 def _waiting(world: World, count: int, endpoint: str = "http://127.0.0.1:9") -> Spool:
@@ -167,7 +168,7 @@ def test_upload_against_a_dead_collector_says_they_still_wait(world: World):
 def test_upload_with_nothing_waiting_says_so_and_writes_nothing(world: World):
     r = world.run("upload")
     assert r.code == 0 and "Nothing is waiting to be sent for dbt." in r.out
-    assert not world.state().exists()
+    assert not world.state_dir().exists()
 
 
 def test_upload_refuses_a_bad_wait(world: World):

@@ -1,4 +1,4 @@
-"""The user layer (PRODUCT.md §2, item 5): ``telemetry.toml`` in the user config dir."""
+"""The user layer (docs/decision.md, "The layers"): ``telemetry.toml`` in the user config dir."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ KEY = "send_anonymous_usage_stats"
 
 
 def read(world):
-    return user_config_layer(str(world.user_config_path))
+    return user_config_layer(str(world.user_config_path()))
 
 
 @pytest.mark.parametrize(
@@ -25,7 +25,7 @@ def read(world):
     ],
 )
 def test_a_boolean_is_read_with_its_line(world, text, opinion, line):
-    path = world.user_config(text, mode=0o600)
+    path = world.write_user(text, mode=0o600)
     layer = read(world)
     assert layer.opinion == opinion
     assert layer.status == "no_opinion"
@@ -40,7 +40,7 @@ def test_no_file_is_no_opinion(world):
 
 
 def test_an_empty_file_is_no_opinion(world):
-    world.user_config("# nothing chosen yet\n", mode=0o600)
+    world.write_user("# nothing chosen yet\n", mode=0o600)
     layer = read(world)
     assert layer.opinion is None and layer.status == "no_opinion"
 
@@ -66,7 +66,7 @@ BAD = {
 @pytest.mark.parametrize("case", BAD)
 def test_bad_input_fails_closed_with_one_clear_line(world, case):
     text, line, mentions = BAD[case]
-    path = world.user_config(text, mode=0o600)
+    path = world.write_user(text, mode=0o600)
     layer = read(world)
 
     assert layer.status == "error"
@@ -82,21 +82,21 @@ def test_bad_input_fails_closed_with_one_clear_line(world, case):
 
 
 def test_a_directory_in_place_of_the_file_fails_closed(world):
-    world.user_config_path.mkdir(parents=True)
+    world.user_config_path().mkdir(parents=True)
     layer = read(world)
     assert (layer.status, layer.opinion) == ("error", "off")
-    assert str(world.user_config_path) in layer.warnings[0]
+    assert str(world.user_config_path()) in layer.warnings[0]
 
 
 def test_a_dangling_symlink_fails_closed(world):
-    world.user_config_path.parent.mkdir(parents=True)
-    os.symlink(world.root / "dotfiles" / "telemetry.toml", world.user_config_path)
+    world.user_config_path().parent.mkdir(parents=True)
+    os.symlink(world.root / "dotfiles" / "telemetry.toml", world.user_config_path())
     layer = read(world)
     assert (layer.status, layer.opinion) == ("error", "off")
 
 
 def test_a_world_writable_file_is_still_read_but_warned_about(world):
-    path = world.user_config(f"{KEY} = false\n", mode=0o666)
+    path = world.write_user(f"{KEY} = false\n", mode=0o666)
     layer = read(world)
     assert layer.opinion == "off"
     assert layer.status == "no_opinion"
@@ -106,7 +106,7 @@ def test_a_world_writable_file_is_still_read_but_warned_about(world):
 
 
 def test_a_private_file_gets_no_warning(world):
-    world.user_config(f"{KEY} = true\n", mode=0o600)
+    world.write_user(f"{KEY} = true\n", mode=0o600)
     assert read(world).warnings == ()
 
 
@@ -132,7 +132,7 @@ VERSIONED = {
 @pytest.mark.parametrize("case", VERSIONED)
 def test_a_yes_counts_only_for_the_consent_version_it_was_given_for(world, case):
     text, version, opinion = VERSIONED[case]
-    path = world.user_config(text, mode=0o600)
+    path = world.write_user(text, mode=0o600)
 
     layer = user_config_layer(str(path), version)
 
@@ -148,7 +148,7 @@ def test_a_yes_counts_only_for_the_consent_version_it_was_given_for(world, case)
 @pytest.mark.parametrize("value", ['"2"', "0", "-1", "true", "1.5", "[2]"])
 @pytest.mark.parametrize("choice", ["false", "true"])
 def test_a_bad_consent_version_fails_closed_and_keeps_an_opt_out(world, value, choice):
-    path = world.user_config(f"{KEY} = {choice}\nconsent_version = {value}\n", mode=0o600)
+    path = world.write_user(f"{KEY} = {choice}\nconsent_version = {value}\n", mode=0o600)
 
     layer = user_config_layer(str(path), 2)
 

@@ -48,7 +48,7 @@ def test_events_for_an_unknown_app_exits_2(world):
 def test_collector_command_listens_on_loopback_collects_and_stops_on_sigterm(world):
     proc = subprocess.Popen(
         [sys.executable, "-m", "telemetry_cli", "collector", "--port", "0"],
-        env=world.env(),
+        env=world.env_with(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -1,5 +1,5 @@
-"""The project layer (PRODUCT.md §2, item 5): the nearest ``dbt_project.yml`` and the legacy
-``profiles.yml``, read from real files in a temp world."""
+"""The project layer (docs/decision.md, "The layers"): the nearest ``dbt_project.yml`` and the
+legacy ``profiles.yml``, read from real files in a temp world."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def flag_file(value: str, before: str = "") -> str:
 
 
 def test_flags_false_is_off_with_the_exact_line_as_origin(world):
-    path = world.project_file(
+    path = world.write_project(
         "# Jaffle shop\n"
         "name: jaffle_shop\n"
         "version: '1.0'\n"
@@ -59,7 +59,7 @@ def test_flags_false_is_off_with_the_exact_line_as_origin(world):
 
 
 def test_a_flow_mapping_is_read_with_its_line(world):
-    path = world.project_file(f"name: x\nflags: {{{KEY}: no}}\n")
+    path = world.write_project(f"name: x\nflags: {{{KEY}: no}}\n")
     layer = read(world)
     assert (layer.opinion, layer.origin) == ("off", f"{path}:2")
 
@@ -68,7 +68,7 @@ def test_a_flow_mapping_is_read_with_its_line(world):
     "word", ["false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", "fAlSe", "oFF"]
 )
 def test_yaml_1_1_false_spellings_are_off(world, word):
-    world.project_file(flag_file(word))
+    world.write_project(flag_file(word))
     layer = read(world)
     assert layer.opinion == "off", word
     assert layer.status != "error"
@@ -78,7 +78,7 @@ def test_yaml_1_1_false_spellings_are_off(world, word):
     "word", ["true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON", "tRuE"]
 )
 def test_yaml_1_1_true_spellings_are_on(world, word):
-    world.project_file(flag_file(word))
+    world.write_project(flag_file(word))
     layer = read(world)
     assert layer.opinion == "on", word
     assert layer.status != "error"
@@ -97,7 +97,7 @@ def test_yaml_1_1_true_spellings_are_on(world, word):
     ],
 )
 def test_a_project_without_the_flag_has_no_opinion(world, text):
-    world.project_file(text)
+    world.write_project(text)
     layer = read(world)
     assert layer.opinion is None
     assert layer.status == "no_opinion"
@@ -114,7 +114,7 @@ def test_outside_any_project_there_is_no_opinion(world):
 
 
 def test_the_search_goes_upward_from_a_nested_subdirectory(world):
-    path = world.project_file(flag_file("false"))
+    path = world.write_project(flag_file("false"))
     deep = world.project / "models" / "staging" / "orders"
     deep.mkdir(parents=True)
     layer = read(world, cwd=deep)
@@ -122,8 +122,8 @@ def test_the_search_goes_upward_from_a_nested_subdirectory(world):
 
 
 def test_a_nearer_project_file_shadows_a_farther_one(world):
-    world.project_file(flag_file("false"))
-    nearer = world.project_file(flag_file("true"), subdir="packages/inner")
+    world.write_project(flag_file("false"))
+    nearer = world.write_project(flag_file("true"), subdir="packages/inner")
     cwd = nearer.parent / "models"
     cwd.mkdir()
     layer = read(world, cwd=cwd)
@@ -132,14 +132,14 @@ def test_a_nearer_project_file_shadows_a_farther_one(world):
 
 def test_a_nearer_project_file_without_the_flag_still_shadows(world):
     # dbt uses the nearest project only; its parent's settings do not apply inside it.
-    world.project_file(flag_file("false"))
-    world.project_file("name: inner\n", subdir="inner")
+    world.write_project(flag_file("false"))
+    world.write_project("name: inner\n", subdir="inner")
     layer = read(world, cwd=world.project / "inner")
     assert layer.opinion is None
 
 
 def test_the_files_read_are_reported_for_cheap_rechecks(world):
-    path = world.project_file(flag_file("false"))
+    path = world.write_project(flag_file("false"))
     _layer, watched = read_with_watched(world)
     assert str(path) in watched
     assert str(world.home / ".dbt" / "profiles.yml") in watched
@@ -149,7 +149,7 @@ def test_the_files_read_are_reported_for_cheap_rechecks(world):
 
 
 def _write(world, content):
-    return world.project_file(content)
+    return world.write_project(content)
 
 
 def _directory(world):
@@ -183,7 +183,7 @@ def _dangling_symlink(world):
 
 def _two_megabytes(world):
     padding = "# " + "x" * 98 + "\n"
-    return world.project_file(flag_file("false") + padding * 21_000)
+    return world.write_project(flag_file("false") + padding * 21_000)
 
 
 BAD = {
@@ -263,7 +263,7 @@ def test_bad_input_fails_closed_with_one_clear_line(world, case):
     reason="root reads a chmod 000 file anyway (FIFO and symlink loop cover it)",
 )
 def test_an_unreadable_project_file_fails_closed(world):
-    path = world.project_file(flag_file("true"))
+    path = world.write_project(flag_file("true"))
     path.chmod(0)
     try:
         layer = read(world)
@@ -291,7 +291,7 @@ BOMB = (
 @pytest.mark.parametrize("flags", ["*j", "{send_anonymous_usage_stats: *j}"])
 def test_a_billion_laughs_as_the_flag_is_bounded_and_fails_closed(world, flags):
     # 9**10 strings if expanded: it must return (quickly, without the memory) and fail closed.
-    world.project_file(BOMB + f"flags: {flags}\n")
+    world.write_project(BOMB + f"flags: {flags}\n")
     layer = read(world)
     assert (layer.status, layer.opinion) == ("error", "off")
     assert len(layer.warnings) == 1
@@ -301,7 +301,7 @@ def test_a_billion_laughs_as_the_flag_is_bounded_and_fails_closed(world, flags):
 @pytest.mark.parametrize("value", ["false", "true"])
 def test_a_billion_laughs_anywhere_fails_closed_with_a_warning(world, value):
     # dbt's own parser would try to expand it; an "on" next to a bomb is not trusted either.
-    path = world.project_file(BOMB + flag_file(value))
+    path = world.write_project(BOMB + flag_file(value))
     layer = read(world)
     assert (layer.status, layer.opinion) == ("error", "off")
     assert layer.origin.startswith(f"{path}:")
@@ -317,12 +317,12 @@ def test_a_billion_laughs_anywhere_fails_closed_with_a_warning(world, value):
     ],
 )
 def test_absurd_nesting_is_bounded_and_fails_closed(world, text):
-    world.project_file(text)
+    world.write_project(text)
     layer = read(world)
     assert (layer.status, layer.opinion) == ("error", "off")
 
 
-# -- the legacy profiles.yml `config:` block --------------------------------------------------------
+# -- the legacy profiles.yml `config:` block -------------------------------------------------------
 
 LEGACY = (
     "config:\n"
@@ -369,7 +369,7 @@ def test_an_ordinary_profiles_yml_changes_nothing(world):
         world.home / ".dbt" / "profiles.yml",
         "config:\n  partial_parse: true\njaffle_shop:\n  target: dev\n",
     )
-    path = world.project_file(flag_file("false"))
+    path = world.write_project(flag_file("false"))
     layer = read(world)
     assert (layer.opinion, layer.origin, layer.warnings) == ("off", f"{path}:2", ())
 
@@ -379,7 +379,7 @@ def test_an_ordinary_profiles_yml_changes_nothing(world):
     [("false", "false"), ("true", "false"), ("false", "true"), ("true", "true")],
 )
 def test_both_places_set_fails_closed_because_dbt_refuses_to_run(world, project, legacy):
-    project_path = world.project_file(flag_file(project))
+    project_path = world.write_project(flag_file(project))
     legacy_path = world.write(world.home / ".dbt" / "profiles.yml", LEGACY.replace("false", legacy))
     layer = read(world)
     assert (layer.status, layer.opinion) == ("error", "off")
@@ -390,7 +390,7 @@ def test_both_places_set_fails_closed_because_dbt_refuses_to_run(world, project,
 
 
 def test_a_broken_project_file_is_not_reported_as_also_setting_the_flag(world):
-    world.project_file(flag_file("maybe"))
+    world.write_project(flag_file("maybe"))
     world.write(world.home / ".dbt" / "profiles.yml", LEGACY)
     layer = read(world)
     assert (layer.status, layer.opinion) == ("error", "off")

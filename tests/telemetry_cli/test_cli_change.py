@@ -12,11 +12,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from cli_world import World, flat, line_with
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consent import DEFAULT_PROFILE
+from tests.support.cli import flat, line_with
+from tests.support.world import World
 
 #: What `telemetry enable/disable` records with the choice (the profile's consent version).
 VERSION = DEFAULT_PROFILE.consent_version
@@ -47,7 +48,7 @@ def _changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
 
 @pytest.mark.parametrize("scope", [[], ["--global"]], ids=["default", "--global"])
 def test_disable_writes_a_private_user_config_and_prints_the_decision(world: World, scope):
-    path = world.user_config()
+    path = world.user_config_path()
     assert not path.parent.exists(), "the product must create the config dir"
 
     r = world.run("disable", *scope)
@@ -70,10 +71,8 @@ def test_enable_after_disable_turns_it_back_on(world: World):
     r = world.run("enable")
 
     assert r.code == 0, r
-    assert tomllib.loads(world.user_config().read_text()) == {
-        "send_anonymous_usage_stats": True,
-        "consent_version": VERSION,
-    }
+    chosen = tomllib.loads(world.user_config_path().read_text())
+    assert chosen == {"send_anonymous_usage_stats": True, "consent_version": VERSION}
     _one_line_decision(r.out, "ON")
     assert world.run("status", "--expect", "on").code == 0
 
@@ -89,13 +88,13 @@ def test_disable_creates_missing_parent_dirs_of_xdg_config_home(world: World):
 
 
 def test_a_directory_in_the_way_is_a_one_line_error_exit_4(world: World):
-    world.user_config().mkdir(parents=True)
+    world.user_config_path().mkdir(parents=True)
 
     r = world.run("disable")
 
     assert r.code == 4, r
     assert len(r.err.strip().splitlines()) == 1, r.err
-    assert str(world.user_config()) in r.err and "Fix:" in r.err
+    assert str(world.user_config_path()) in r.err and "Fix:" in r.err
 
 
 def test_enable_globally_inside_a_project_that_opted_out_is_moot_and_says_so(world: World):
@@ -104,7 +103,7 @@ def test_enable_globally_inside_a_project_that_opted_out_is_moot_and_says_so(wor
     r = world.run("enable")
 
     assert r.code == 3, r
-    assert tomllib.loads(world.user_config().read_text())["send_anonymous_usage_stats"] is True
+    assert tomllib.loads(world.user_config_path().read_text())["send_anonymous_usage_stats"] is True
     _one_line_decision(r.out, "OFF")
     assert "does not apply" in r.err and "project file" in r.err
     assert "telemetry enable --project" in r.err, "and says what would work"
@@ -114,7 +113,8 @@ def test_env_var_override_writes_the_choice_but_exits_3_with_a_warning(world: Wo
     r = world.run("enable", DO_NOT_TRACK="1")
 
     assert r.code == 3, r
-    assert tomllib.loads(world.user_config().read_text())["send_anonymous_usage_stats"] is True, (
+    chosen = tomllib.loads(world.user_config_path().read_text())
+    assert chosen["send_anonymous_usage_stats"] is True, (
         "the choice is kept for when the variable is gone"
     )
     _one_line_decision(r.out, "OFF")
@@ -128,7 +128,8 @@ def test_disable_while_an_env_var_forces_on_is_written_but_exits_3(world: World,
     r = world.run("disable", DBT_SEND_ANONYMOUS_USAGE_STATS="true")
 
     assert r.code == 3, r
-    assert tomllib.loads(world.user_config().read_text())["send_anonymous_usage_stats"] is False
+    chosen = tomllib.loads(world.user_config_path().read_text())
+    assert chosen["send_anonymous_usage_stats"] is False
     assert "DBT_SEND_ANONYMOUS_USAGE_STATS=true" in flat(r.err)
     assert invoke("status", "--expect", "off").code == 0, "applies once the variable is gone"
 
@@ -145,7 +146,7 @@ def test_cloud_edition_refuses_disable_and_writes_nothing(world: World):
     assert r.out == ""
     assert "cloud edition" in r.err and "nothing was written" in r.err
     assert len(r.err.strip().splitlines()) == 1
-    assert not world.user_config().exists()
+    assert not world.user_config_path().exists()
 
 
 def test_cloud_edition_refuses_disable_project_and_leaves_the_file_alone(world: World):
@@ -156,7 +157,7 @@ def test_cloud_edition_refuses_disable_project_and_leaves_the_file_alone(world: 
 
     assert r.code == 3, r
     assert "cloud edition" in r.err
-    assert world.project_file.read_bytes() == before
+    assert world.project_file_path().read_bytes() == before
 
 
 def test_admin_lock_refuses_enable_and_writes_nothing(world: World):
@@ -168,7 +169,7 @@ def test_admin_lock_refuses_enable_and_writes_nothing(world: World):
     assert r.code == 3, r
     assert "administrator" in r.err and str(policy) in r.err
     assert "nothing was written" in r.err
-    assert world.user_config().read_bytes() == before
+    assert world.user_config_path().read_bytes() == before
 
 
 def test_admin_lock_on_refuses_disable_and_writes_nothing(world: World):
@@ -178,7 +179,7 @@ def test_admin_lock_on_refuses_disable_and_writes_nothing(world: World):
 
     assert r.code == 3, r
     assert "cannot be turned off" in r.err
-    assert not world.user_config().exists()
+    assert not world.user_config_path().exists()
 
 
 def test_admin_lock_refuses_enable_project(world: World):
@@ -188,7 +189,7 @@ def test_admin_lock_refuses_enable_project(world: World):
     r = world.run("enable", "--project")
 
     assert r.code == 3, r
-    assert world.project_file.read_bytes() == before
+    assert world.project_file_path().read_bytes() == before
 
 
 # -- the project file (--project) ---------------------------------------------------------------
@@ -205,7 +206,7 @@ def test_disable_project_outside_any_project_is_a_one_line_usage_error(world: Wo
     lines = r.err.strip().splitlines()
     assert len(lines) == 1, r.err
     assert "dbt_project.yml" in lines[0] and "--global" in lines[0]
-    assert not world.user_config().exists()
+    assert not world.user_config_path().exists()
 
 
 def test_disable_project_edits_the_nearest_file_upward_in_place(world: World):
@@ -274,7 +275,7 @@ def test_disable_project_changes_only_the_flag_line(world: World, invoke, case):
     r = invoke("disable", "--project")
 
     assert r.code == 0 and r.exception is None, r
-    after = world.project_file.read_text()
+    after = world.project_file_path().read_text()
     got_removed, got_added = _changed_lines(text, after)
     assert [line.rstrip() for line in got_added] == added, after
     assert [line.rstrip() for line in got_removed] == removed, after
@@ -289,7 +290,7 @@ def test_enable_project_round_trip_keeps_the_file_byte_for_byte_otherwise(world:
     assert invoke("disable", "--project").code == 0
     assert invoke("enable", "--project").code == 0
 
-    after = world.project_file.read_text()
+    after = world.project_file_path().read_text()
     removed, added = _changed_lines(text, after)
     assert removed == [] and [a.strip() for a in added] == ["send_anonymous_usage_stats: true"]
     assert invoke("status", "--expect", "on").code == 0
@@ -300,7 +301,7 @@ def test_enable_project_keeps_the_file_mode(world: World, invoke):
 
     assert invoke("enable", "--project").code == 0
 
-    assert stat.S_IMODE(world.project_file.stat().st_mode) == 0o640
+    assert stat.S_IMODE(world.project_file_path().stat().st_mode) == 0o640
 
 
 def test_invalid_yaml_project_is_not_edited_and_says_so(world: World):
@@ -312,9 +313,9 @@ def test_invalid_yaml_project_is_not_edited_and_says_so(world: World):
     assert r.code == 3, r
     assert r.out == "", "nothing was written, so nothing says it was"
     assert len(r.err.strip().splitlines()) == 1, r.err
-    assert str(world.project_file) in r.err and "YAML" in r.err and "line 4" in r.err
+    assert str(world.project_file_path()) in r.err and "YAML" in r.err and "line 4" in r.err
     assert "nothing was written" in r.err
-    assert world.project_file.read_text() == broken
+    assert world.project_file_path().read_text() == broken
 
 
 DBT_INIT = """\
@@ -352,7 +353,7 @@ def test_disable_project_on_the_dbt_init_starter_file_changes_only_the_flag(worl
 
     assert invoke("disable", "--project").code == 0
 
-    removed, added = _changed_lines(DBT_INIT, world.project_file.read_text())
+    removed, added = _changed_lines(DBT_INIT, world.project_file_path().read_text())
     assert removed == [], f"lines changed that are not the flag: {removed}"
     assert added == ["flags:", "  send_anonymous_usage_stats: false"]
 
@@ -363,7 +364,7 @@ def test_disable_project_keeps_a_four_space_flags_block(world: World, invoke):
 
     assert invoke("disable", "--project").code == 0
 
-    removed, added = _changed_lines(text, world.project_file.read_text())
+    removed, added = _changed_lines(text, world.project_file_path().read_text())
     assert removed == [], f"lines changed that are not the flag: {removed}"
     assert added == ["    send_anonymous_usage_stats: false"]
 
@@ -419,7 +420,7 @@ def test_only_the_flag_lines_change_in_any_ordinary_project_file(
     r = invoke("enable" if enabled else "disable", "--project")
 
     assert r.code == 0 and r.exception is None, r
-    removed, added = _changed_lines(text, world.project_file.read_text())
+    removed, added = _changed_lines(text, world.project_file_path().read_text())
     value = "true" if enabled else "false"
     assert removed == [], f"lines changed that are not the flag: {removed}"
     if "\nflags:" in "\n" + text:
@@ -475,7 +476,7 @@ def test_enable_project_over_a_legacy_opt_out_is_refused_and_writes_nothing(
     assert f"{legacy}:2" in r.err and "line 2" in r.err, "names the file and the line to change"
     assert "all your projects" in r.err and "Nothing was written" in r.err
     assert "another process" not in r.err
-    assert world.project_file.read_bytes() == project
+    assert world.project_file_path().read_bytes() == project
     assert legacy.read_bytes() == legacy_bytes
     status = world.run("status", "--json", **env).json()
     assert status["enabled"] is False and not any("refuse" in w for w in status["warnings"])
@@ -489,7 +490,7 @@ def test_disable_project_over_a_legacy_opt_out_is_refused_and_writes_nothing(wor
 
     assert r.code == 3, r
     assert "already turns telemetry off" in r.err and f"{legacy}:2" in r.err
-    assert world.project_file.read_bytes() == project
+    assert world.project_file_path().read_bytes() == project
 
 
 def test_disable_project_over_a_legacy_true_moves_the_setting_keeping_every_other_byte(
@@ -507,7 +508,7 @@ def test_disable_project_over_a_legacy_true_moves_the_setting_keeping_every_othe
     assert legacy.read_text() == expected, "only the legacy key's line is gone"
     assert stat.S_IMODE(legacy.stat().st_mode) == 0o600, "it holds credentials: mode kept"
     assert "Removed send_anonymous_usage_stats: true from" in r.out and "default" in r.out
-    assert world.project_file.read_text() == (
+    assert world.project_file_path().read_text() == (
         "name: jaffle\nflags:\n  send_anonymous_usage_stats: false\n"
     )
     doc = world.run("status", "--json").json()
@@ -525,7 +526,7 @@ def test_a_legacy_config_block_with_other_settings_is_never_joined_by_flags(worl
 
     assert r.code == 3, r
     assert "config: block (partial_parse)" in r.err and "Fix: move what is under config:" in r.err
-    assert world.project_file.read_bytes() == project
+    assert world.project_file_path().read_bytes() == project
 
 
 # -- a project file the command cannot (or must not) edit: refused, not "enabled" --------------
@@ -553,9 +554,9 @@ def test_a_project_file_that_is_an_error_is_refused_with_the_real_reason(world: 
 
     assert r.code == 3, r
     assert r.out == "" and "another process" not in r.err
-    assert reason in r.err and str(world.project_file) in r.err and "Fix:" in r.err
+    assert reason in r.err and str(world.project_file_path()) in r.err and "Fix:" in r.err
     assert "make it a readable UTF-8 YAML file" not in r.err
-    assert world.project_file.read_text() == text
+    assert world.project_file_path().read_text() == text
 
 
 def test_disable_project_on_a_5_mb_project_file_is_refused_at_once(world: World):
@@ -563,13 +564,13 @@ def test_disable_project_on_a_5_mb_project_file_is_refused_at_once(world: World)
         f"  model_{i:06d}:\n    +materialized: view\n" for i in range(130_000)
     )
     world.write_project(text)
-    assert world.project_file.stat().st_size > 5_000_000
+    assert world.project_file_path().stat().st_size > 5_000_000
 
     r = world.run("disable", "--project", timeout=30)  # not a speed test: it must not hang
 
     assert r.code == 3, r
     assert "over the 1 MB limit" in r.err and "Fix: make it smaller" in r.err
-    assert world.project_file.read_text() == text
+    assert world.project_file_path().read_text() == text
 
 
 def test_a_read_only_project_file_is_left_alone_exit_4(world: World):
@@ -599,14 +600,14 @@ def test_minimal_edits_keep_crlf_markers_anchors_and_flow_lists(world: World):
         "--- # shop\r\nname: jaffle\r\nvars: &v {start: '2020'}\r\nother: *v\r\n"
         "paths: [models, seeds]   # flow list\r\n... # end\r\n"
     )
-    world.project_file.parent.mkdir(parents=True, exist_ok=True)
-    world.project_file.write_bytes(text.encode())
+    world.project_file_path().parent.mkdir(parents=True, exist_ok=True)
+    world.project_file_path().write_bytes(text.encode())
 
     r = world.run("disable", "--project")
 
     assert r.code == 0, r
     assert (
-        world.project_file.read_bytes()
+        world.project_file_path().read_bytes()
         == text.replace(
             "... # end", "flags:\r\n  send_anonymous_usage_stats: false\r\n... # end"
         ).encode()
@@ -622,13 +623,13 @@ def test_a_symlinked_user_config_is_written_through_keeping_its_comments(world: 
     dotfiles = world.home / "dotfiles" / "telemetry.toml"
     dotfiles.parent.mkdir(parents=True)
     dotfiles.write_text(DOTFILE)
-    world.user_config().parent.mkdir(parents=True)
-    world.user_config().symlink_to(dotfiles)
+    world.user_config_path().parent.mkdir(parents=True)
+    world.user_config_path().symlink_to(dotfiles)
 
     r = world.run("disable")
 
     assert r.code == 0, r
-    assert world.user_config().is_symlink(), "the dotfiles link stays a link"
+    assert world.user_config_path().is_symlink(), "the dotfiles link stays a link"
     assert (
         dotfiles.read_text()
         == DOTFILE.replace("= true", "= false") + f"consent_version = {VERSION}\n"
@@ -637,14 +638,14 @@ def test_a_symlinked_user_config_is_written_through_keeping_its_comments(world: 
 
 
 def test_enable_keeps_the_comments_of_an_existing_user_config_crlf_too(world: World):
-    world.user_config().parent.mkdir(parents=True)
-    world.user_config().write_bytes(DOTFILE.replace("\n", "\r\n").encode())
+    world.user_config_path().parent.mkdir(parents=True)
+    world.user_config_path().write_bytes(DOTFILE.replace("\n", "\r\n").encode())
 
     r = world.run("disable")
 
     assert r.code == 0, r
     assert (
-        world.user_config().read_bytes()
+        world.user_config_path().read_bytes()
         == (DOTFILE.replace("= true", "= false") + f"consent_version = {VERSION}\n")
         .replace("\n", "\r\n")
         .encode()
@@ -661,7 +662,7 @@ def test_a_read_only_profiles_yml_without_config_does_not_block_the_project(worl
     r = world.run("disable", "--project")
 
     assert r.code == 0, r
-    assert "send_anonymous_usage_stats: false" in world.project_file.read_text()
+    assert "send_anonymous_usage_stats: false" in world.project_file_path().read_text()
 
 
 def test_a_read_only_profiles_yml_that_must_change_is_a_failed_write(world: World):
@@ -673,4 +674,4 @@ def test_a_read_only_profiles_yml_that_must_change_is_a_failed_write(world: Worl
 
     assert r.code == 4, r
     assert "read-only" in r.err and str(legacy) in r.err
-    assert world.project_file.read_bytes() == project, "nothing half-done"
+    assert world.project_file_path().read_bytes() == project, "nothing half-done"

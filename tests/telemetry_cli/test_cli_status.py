@@ -10,16 +10,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from cli_world import (
-    TITLES,
-    World,
-    above_layers,
-    build,
-    flat,
-    hint_steps,
-    line_with,
-    table_rows,
-)
+
+from tests.support.cli import TITLES, above_layers, build, flat, hint_steps, line_with, table_rows
+from tests.support.world import World
 
 WIDE = "400"
 #: The dbt profile only explains dbt's decision: dbt sends, this command never does.
@@ -113,7 +106,7 @@ def test_malformed_project_yaml_is_a_warning_naming_the_file_and_line(world: Wor
     assert r.code == 0, "a bad file is a warning, never a failure of status"
     assert "Anonymous usage statistics are OFF" in r.out, "a broken opt-out fails closed"
     warnings = r.out.split("Warnings:", 1)[1]
-    assert f"{world.project_file}:4" in warnings, "names the file and the offending line"
+    assert f"{world.project_file_path()}:4" in warnings, "names the file and the offending line"
     assert "invalid YAML" in warnings and "Fix:" in warnings
     assert _effects(r.out)["project file"].startswith("error")
 
@@ -200,7 +193,9 @@ DECIDERS = {
 
 def _fill(template: str, world: World) -> str:
     return template.format(
-        project_file=world.project_file, user_config=world.user_config(), policy=world.policy()
+        project_file=world.project_file_path(),
+        user_config=world.user_config_path(),
+        policy=world.policy_path(),
     )
 
 
@@ -245,7 +240,7 @@ def test_admin_lock_on_is_mandatory_and_only_an_administrator_can_change_it(worl
     assert "are ON for dbt (core edition) — decided by the administrator's lock" in flat(r.out)
     assert _effects(r.out)["DO_NOT_TRACK"].startswith("overridden")
     hint = line_with(r.out, "To turn it off:")
-    assert "only an administrator can" in hint and str(world.policy()) in hint
+    assert "only an administrator can" in hint and str(world.policy_path()) in hint
 
 
 # -- "To turn it on/off:" gives the step that really works --------------------------------------
@@ -414,3 +409,42 @@ def test_a_non_boolean_do_not_track_was_read_and_is_called_not_a_boolean(world: 
         "decided by DO_NOT_TRACK=banana in your environment, which counts as off: it is not "
         "a true/false value"
     ) in headline
+
+
+# -- in CI ----------------------------------------------------------------------------------------
+
+
+def test_in_ci_status_names_the_variable_that_revealed_it_the_job_variable_and_the_ci_id(
+    world: World, status_schema
+):
+    import sys
+
+    testapp = [sys.executable, "-m", "tests.support.testapp_cli", "http://127.0.0.1:9"]
+    stored = world.write_anonymous_id(app="testapp")
+    ci = {"GITHUB_ACTIONS": "true", "COLUMNS": WIDE}
+
+    off = world.run("status", script=testapp, **ci)
+    assert off.code == 0, off
+    assert (
+        "decided by the CI default: CI detected (GITHUB_ACTIONS=true), off unless something "
+        "above says on" in off.out
+    )
+    assert "Anonymous id: none yet" in off.out or stored in off.out  # nothing is sent: no CI id
+    assert "set TESTAPP_SEND_ANONYMOUS_USAGE_STATS=true in the CI job's environment" in off.out
+
+    opted_in = world.run(
+        "status", "--json", script=testapp, TESTAPP_SEND_ANONYMOUS_USAGE_STATS="true", **ci
+    )
+    doc = opted_in.json()
+    status_schema.validate(doc)
+    assert doc["enabled"] and doc["decided_by"] == "env_var"
+    # What this job's events carry: the vendor's id, not the id stored on this machine.
+    assert doc["anonymous_id"] == "ci-github-actions"
+    text = world.run("status", script=testapp, TESTAPP_SEND_ANONYMOUS_USAGE_STATS="true", **ci)
+    assert "Anonymous id: ci-github-actions (in CI: one id per CI vendor" in text.out
+
+    outside = world.run("status", "--json", script=testapp, COLUMNS=WIDE).json()
+    assert outside["anonymous_id"] == stored
+    # The dbt profile sends nothing itself: no CI id to show for it.
+    dbt = world.run("status", "--json", GITHUB_ACTIONS="true").json()
+    assert dbt["anonymous_id"] is None and dbt["enabled"]

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from dataclasses import replace
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-
-import dbt_agreement as agreement  # noqa: E402
-
-from consent import DEFAULT_PROFILE, Edition, decide, resolve  # noqa: E402
-from consent.readings import dbt  # noqa: E402
+from consent import DEFAULT_PROFILE, Edition, decide, resolve
+from consent.readings import dbt
+from tests.consent import dbt_agreement as agreement
 
 
 @functools.cache

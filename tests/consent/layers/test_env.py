@@ -1,4 +1,4 @@
-"""Layers read from the environment (PRODUCT.md §2, items 2–4), with real env mappings."""
+"""Layers read from the environment (docs/decision.md, "The layers"), with real env mappings."""
 
 from __future__ import annotations
 
