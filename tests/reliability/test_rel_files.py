@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from consent import DEFAULT_PROFILE
 from tests.reliability import reliability_kit as kit
 from tests.support.world import no_traceback
-
-from consent import DEFAULT_PROFILE
 
 pytestmark = pytest.mark.reliability
 
