@@ -17,6 +17,7 @@ Environment (all optional):
 ``HOST_PROJECT``        a project name (passed to the tracker; must never be sent)
 ``HOST_MARKER``         text planted in every model's name and SQL (must never be sent)
 ``HOST_CONSENT_VERSION``  the profile's consent version (default: TrackedProfile's)
+``HOST_CI_POLICY``      the profile's CI policy (``off``, the default, or ``as_upstream``)
 ``HOST_FORBID_NETWORK=1``  an audit hook ends the process (97) at the first socket use or the
                         first process it starts
 ``HOST_FORBID_WRITES=1``   an audit hook ends the process (98) at the first file write/mkdir
@@ -118,10 +119,9 @@ def main() -> int:
         env_prefix="TESTAPP_",
         project_files=("testapp_project.yml",),
         collector_endpoint=os.environ.get("HOST_COLLECTOR"),
-        consent_version=int(
-            os.environ.get("HOST_CONSENT_VERSION", TrackedProfile.consent_version)
-        ),
+        consent_version=int(os.environ.get("HOST_CONSENT_VERSION", TrackedProfile.consent_version)),
         tool_version="0.0.1",
+        ci_policy=os.environ.get("HOST_CI_POLICY", "off"),  # type: ignore[arg-type]
     )
     tracker_box: list = []
 
