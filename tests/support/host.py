@@ -19,6 +19,7 @@ Environment (all optional):
 ``HOST_CONSENT_VERSION``  the profile's consent version (default: TrackedProfile's)
 ``HOST_CONSENT_MODEL``  ``opt_in``: the profile asks on a terminal (default ``opt_out``)
 ``HOST_EDITION``        the edition the host's code passes (a cloud build: ``cloud``)
+``HOST_CI_POLICY``      the profile's CI policy (``off``, the default, or ``as_upstream``)
 ``HOST_FORBID_NETWORK=1``  an audit hook ends the process (97) at the first socket use or the
                         first process it starts
 ``HOST_FORBID_WRITES=1``   an audit hook ends the process (98) at the first file write/mkdir
@@ -123,6 +124,7 @@ def main() -> int:
         consent_version=int(os.environ.get("HOST_CONSENT_VERSION", TrackedProfile.consent_version)),
         consent_model=os.environ.get("HOST_CONSENT_MODEL", "opt_out"),  # type: ignore[arg-type]
         tool_version="0.0.1",
+        ci_policy=os.environ.get("HOST_CI_POLICY", "off"),  # type: ignore[arg-type]
     )
     tracker_box: list = []
 

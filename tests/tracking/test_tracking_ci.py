@@ -155,3 +155,25 @@ def test_the_cloud_edition_sends_from_ci_at_once_without_a_notice(tracking_world
     for event in collector.good():
         assert contexts_of(event)[INVOCATION]["anonymous_user_id"] == "ci-github-actions"
         assert contexts_of(event)[CI_CONTEXT] == {"vendor": "GitHub Actions"}
+
+
+@pytest.mark.parametrize("ci_env", [{"CI": "true"}, {"GITHUB_ACTIONS": "true"}])
+def test_as_upstream_in_ci_is_on_yet_prints_no_notice_and_sends_nothing_until_a_yes(
+    tracking_world, collector, ci_env
+):
+    """A profile that mirrors a host without a CI rule is on in CI as elsewhere; still no notice
+    is printed there, so nothing is sent until the job says yes."""
+    world = tracking_world
+    policy = {"HOST_CI_POLICY": "as_upstream", "HOST_MODELS": "1", **ci_env}
+
+    untold = world.run_host(env=policy, terminal=True)
+
+    assert untold.returncode == 0
+    assert untold.stderr == ""
+    assert untold.report["plan"] == "untold"
+    assert not world.state_dir().exists()
+
+    said_yes = world.run_host(env={**policy, **OPT_IN, **PATIENT})
+
+    assert said_yes.report["plan"] == "record" and said_yes.stderr == ""
+    assert collector.wait_for(good=3, timeout=DELIVER_S)
