@@ -125,11 +125,21 @@ class Decision:
 
     @property
     def overridden_opt_outs(self) -> tuple[Layer, ...]:
-        """Opt-outs that exist but do not apply (cloud edition, admin lock, a higher layer)."""
+        """Opt-outs that exist but do not apply (cloud edition, admin lock, a higher layer).
+
+        An "off" that is nobody's choice (the CI default) is not an opt-out."""
+        from .layers import source_of
+
+        def choice(name: str) -> bool:
+            try:
+                return source_of(name).choice
+            except KeyError:
+                return True
+
         return tuple(
             layer
             for layer in self.layers
-            if layer.opinion == "off" and layer.status == "overridden"
+            if layer.opinion == "off" and layer.status == "overridden" and choice(layer.name)
         )
 
     def to_json(

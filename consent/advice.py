@@ -138,6 +138,8 @@ def steps_to(decision: Decision, enabled: bool, profile: AppProfile | None = Non
             return steps
         layer = current.winner
         step = source_of(layer.name).step(layer, want, profile)
+        for other in current.layers:  # a layer may say how its world changes the move (CI)
+            step = source_of(other.name).rewrite(other, step, want, profile)
         steps.append(step.text)
         if step.layer is None:
             return steps

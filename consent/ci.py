@@ -9,14 +9,17 @@ Rules:
 - A vendor matches when every variable it names is set to a non-empty value (Jenkins needs both
   ``BUILD_ID`` and ``BUILD_URL``: ``BUILD_ID`` alone is too common a name), or, for vendors that
   share a variable (``CI_NAME``), when it holds that vendor's value (any case).
-- ``CI=false``, ``CI=0`` or ``CI=no`` (any case) says "not CI" explicitly, whatever else is set,
-  as ``ci-info`` reads it: a user who runs a CI-like shell on purpose can say so.
+- ``CI`` set to a false word (``false``, ``0``, ``no``, ``off``, ``n``, ``f``, any case) says
+  "not CI" explicitly, whatever else is set: a user who runs a CI-like shell on purpose can say
+  so. Only ``CI=false`` (exactly) is ``ci-info``'s reading; ours is broader on purpose, the
+  false words every other switch of this library accepts.
 - Any other non-empty ``CI`` is CI (vendor ``unknown``, revealed by ``CI``). An empty ``CI`` is
   nothing.
 
-Why it matters today: a CI runner reaps the processes a step leaves behind, so a host in CI
+Why it matters: a CI runner reaps the processes a step leaves behind, so a host in CI
 delivers its events in-process within a short deadline instead of handing them to a detached
-uploader (see docs/delivery.md). A later layer of the decision reads the same table.
+uploader (see docs/delivery.md); and the ``ci_default`` layer of the decision
+(:mod:`consent.layers.ci_default`) says what CI means for the profile.
 """
 
 from __future__ import annotations

@@ -19,11 +19,13 @@ if TYPE_CHECKING:
     from platformdirs import PlatformDirs
 
 __all__ = [
+    "CI_POLICIES",
     "DEFAULT_PROFILE",
     "ENTRY_POINT_GROUP",
     "POLICY_FILE",
     "READINGS",
     "AppProfile",
+    "CiPolicy",
     "LegacyFlagFile",
     "Reading",
     "get_profile",
@@ -40,6 +42,17 @@ POLICY_FILE = "telemetry-policy.toml"
 #: evidently meant.
 Reading = Literal["strict", "dbt"]
 READINGS: tuple[str, ...] = ("strict", "dbt")
+#: What CI means for a profile (the ``ci_default`` layer): ``off`` unless a layer above says on
+#: (the default for a tool's own profile), or ``as_upstream``: no opinion, as the host itself
+#: has no CI rule (the built-in dbt profile: dbt-core tracks in CI as anywhere else).
+CiPolicy = Literal["off", "as_upstream"]
+CI_POLICIES: tuple[str, ...] = ("off", "as_upstream")
+
+#: How a tool asks for consent (docs/decision.md, "Opt-in tools"). ``opt_out``: on by default,
+#: the user may turn it off. ``opt_in``: off until the user says yes (``telemetry enable``, or
+#: the question a host asks once on a terminal).
+ConsentModel = Literal["opt_out", "opt_in"]
+CONSENT_MODELS: tuple[str, ...] = ("opt_out", "opt_in")
 
 
 @dataclass(frozen=True)
@@ -91,12 +104,37 @@ class AppProfile:
     #: then DBT_PROJECT_DIR). The first non-empty one names the exact directory whose project
     #: file is read: no upward search, and no fallback to the working directory's project.
     project_dir_envs: tuple[str, ...] = ()
+    #: What CI means: "off" (unless a layer above says on) or "as_upstream" (no opinion).
+    ci_policy: CiPolicy = "off"
+    #: "opt_out" (on by default) or "opt_in" (off until the user says yes).
+    consent_model: ConsentModel = "opt_out"
+    #: Bumped whenever what the tool collects grows: users are told (or asked) again, and a
+    #: "yes" stored in the user config for another version no longer counts. 2: the built-in
+    #: catalog's ``ci`` context and per-vendor ids in CI (every user sees the notice once more,
+    #: by design).
+    consent_version: int = 2
 
     def __post_init__(self) -> None:
         if self.reading not in READINGS:
             raise ValueError(
                 f"AppProfile(reading={self.reading!r}): the reading must be one of "
                 f"{', '.join(READINGS)}"
+            )
+        if self.ci_policy not in CI_POLICIES:
+            raise ValueError(
+                f"AppProfile(ci_policy={self.ci_policy!r}): the CI policy must be one of "
+                f"{', '.join(CI_POLICIES)}"
+            )
+        if self.consent_model not in CONSENT_MODELS:
+            raise ValueError(
+                f"AppProfile(consent_model={self.consent_model!r}): the consent model must be "
+                f"one of {', '.join(CONSENT_MODELS)}"
+            )
+        version = self.consent_version
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValueError(
+                f"AppProfile(consent_version={version!r}): the consent version must be an "
+                "integer ≥ 1"
             )
 
     # -- names derived from the profile ------------------------------------------------------
@@ -159,6 +197,8 @@ def _default_profile() -> AppProfile:
         project_dir_envs=("DBT_ENGINE_PROJECT_DIR", "DBT_PROJECT_DIR"),
         # It exists to tell a dbt user what dbt decides, so it reads every input as dbt-core does.
         reading="dbt",
+        # dbt-core has no CI rule: it tracks in CI exactly as anywhere else.
+        ci_policy="as_upstream",
     )
 
 

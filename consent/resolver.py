@@ -78,7 +78,7 @@ def resolve(app: str, edition: Edition, layers: Iterable[Layer]) -> Decision:
         elif _effective(layer) is None:
             final.append(layer.with_status("no_opinion"))
         elif cloud:
-            if _effective(layer) == "off":
+            if _effective(layer) == "off" and source.choice:
                 warnings.append(
                     f"your opt-out {source.opt_out_reference(layer)} is noted but does not "
                     "apply: the cloud edition makes telemetry mandatory"

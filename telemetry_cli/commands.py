@@ -83,8 +83,8 @@ def status(
     profile = profile_of(ctx, app)
     require_cwd()
     decision = binding_of(ctx).decide(profile, project_dir)
-    anonymous_id = read_anonymous_id(profile)
     collector, problem = endpoint_for(profile, os.environ)
+    anonymous_id = (decision.enabled and _ci_anonymous_id(collector)) or read_anonymous_id(profile)
     waiting = waiting_summary(profile)
     if as_json:
         doc = decision.to_json(anonymous_id=anonymous_id, collector=collector)
@@ -116,6 +116,18 @@ def status(
 
 
 # -- enable / disable -----------------------------------------------------------------------------
+def _ci_anonymous_id(collector: str | None) -> str | None:
+    """In CI, the id this run's events carry when they are sent to ``collector``: the CI
+    vendor's constant (docs/delivery.md, "Events sent from CI"), never a per-container id."""
+    if collector is None:
+        return None
+    from consent.ci import detect_ci
+    from tracking.ids import ci_anonymous_id
+
+    ci = detect_ci(os.environ)
+    return None if ci is None else ci_anonymous_id(ci.vendor)
+
+
 def _scope_options(func: _F) -> _F:
     func = click.option(
         "--project",

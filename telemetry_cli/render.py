@@ -290,6 +290,8 @@ def status_view(
     facts.append(policy_files_line(decision, profile))
     facts.append("\nAnonymous id: ", style="bold")
     facts.append(anonymous_id or "none yet (one is made the first time an event is sent)")
+    if anonymous_id and anonymous_id.startswith("ci-"):
+        facts.append(" (in CI: one id per CI vendor, the same from every job; no project id)")
     facts.append("\nEvents go to: ", style="bold")
     if profile.host_sends_to and not collector:
         # This profile only explains the host's decision: the host sends, this command never.

@@ -12,7 +12,9 @@ import re
 FASTJSONSCHEMA_VERSION = '2.22.3'
 #: SHA-256 of each schema file this module was generated from (the up-to-date test reads it).
 SCHEMA_SHA256 = {
+    'iglu:dev.telemetry-consent/ci/jsonschema/1-0-0': 'c770669164245986ff741921fd57c68687ba21be91e9b8a2b8351f1ad16da3c7',
     'iglu:dev.telemetry-consent/invocation/jsonschema/1-0-0': '2e9c8db227071f755768a4abfec949b0946be1f06efb9067d6c8b626cc61b131',
+    'iglu:dev.telemetry-consent/invocation/jsonschema/1-0-1': 'e7b142f582e41c3f1c40720c7455c8f368e9d53cdf1e949e1f151516e7fa444d',
     'iglu:dev.telemetry-consent/invocation_end/jsonschema/1-0-0': 'c493243a50db4bc4c0cd05be85a973cc8a86956972a9fd20796e6ec6bcd8b4d4',
     'iglu:dev.telemetry-consent/invocation_start/jsonschema/1-0-0': '7d4cfe18207582559f407460c9ce6c83e66d2906d2005423003c96b93c18f639',
     'iglu:dev.telemetry-consent/model_run/jsonschema/1-0-0': '86a15fb9e6dc839772220b89a41c8ad0f56d494d9647cb9db9c9157576eeff71',
@@ -25,6 +27,37 @@ NoneType = type(None)
 
 class JsonSchemaValueException(ValueError):
     """An instance that does not match its schema."""
+
+
+_PATTERNS_ci_jsonschema_1_0_0 = {
+    '^[A-Za-z0-9][A-Za-z0-9 .-]{0,63}$': re.compile('^[A-Za-z0-9][A-Za-z0-9 .-]{0,63}\\Z')
+}
+
+def _check_ci_jsonschema_1_0_0(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['vendor']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "vendor" in data_keys:
+            data_keys.remove("vendor")
+            data__vendor = data["vendor"]
+            if not isinstance(data__vendor, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vendor must be string")
+            if isinstance(data__vendor, str):
+                data__vendor_len = len(data__vendor)
+                if data__vendor_len < 1:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".vendor must be longer than or equal to 1 characters")
+                if data__vendor_len > 64:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".vendor must be shorter than or equal to 64 characters")
+                if not _PATTERNS_ci_jsonschema_1_0_0['^[A-Za-z0-9][A-Za-z0-9 .-]{0,63}$'].search(data__vendor):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".vendor must match pattern ^[A-Za-z0-9][A-Za-z0-9 .-]{0,63}$")
+        if data_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
+    return data
 
 
 _PATTERNS_invocation_jsonschema_1_0_0 = {
@@ -73,6 +106,70 @@ def _check_invocation_jsonschema_1_0_0(data, custom_formats={}, name_prefix=None
                 if data__projectid_len > 64:
                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".project_id must be shorter than or equal to 64 characters")
                 if not _PATTERNS_invocation_jsonschema_1_0_0['^[0-9a-f]{64}$'].search(data__projectid):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".project_id must match pattern ^[0-9a-f]{64}$")
+        if "edition" in data_keys:
+            data_keys.remove("edition")
+            data__edition = data["edition"]
+            if not isinstance(data__edition, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".edition must be string")
+            if not (isinstance(data__edition, str) and data__edition == 'core' or isinstance(data__edition, str) and data__edition == 'cloud'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".edition must be one of ['core', 'cloud']")
+            if isinstance(data__edition, str):
+                data__edition_len = len(data__edition)
+                if data__edition_len > 8:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".edition must be shorter than or equal to 8 characters")
+        if data_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
+    return data
+
+
+_PATTERNS_invocation_jsonschema_1_0_1 = {
+    '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$': re.compile('^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\Z'),
+    '^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|ci-[a-z0-9-]{1,33})$': re.compile('^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|ci-[a-z0-9-]{1,33})\\Z'),
+    '^[0-9a-f]{64}$': re.compile('^[0-9a-f]{64}\\Z')
+}
+
+def _check_invocation_jsonschema_1_0_1(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['invocation_id', 'anonymous_user_id', 'project_id', 'edition']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "invocation_id" in data_keys:
+            data_keys.remove("invocation_id")
+            data__invocationid = data["invocation_id"]
+            if not isinstance(data__invocationid, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".invocation_id must be string")
+            if isinstance(data__invocationid, str):
+                data__invocationid_len = len(data__invocationid)
+                if data__invocationid_len > 36:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".invocation_id must be shorter than or equal to 36 characters")
+                if not _PATTERNS_invocation_jsonschema_1_0_1['^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'].search(data__invocationid):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".invocation_id must match pattern ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+        if "anonymous_user_id" in data_keys:
+            data_keys.remove("anonymous_user_id")
+            data__anonymoususerid = data["anonymous_user_id"]
+            if not isinstance(data__anonymoususerid, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".anonymous_user_id must be string")
+            if isinstance(data__anonymoususerid, str):
+                data__anonymoususerid_len = len(data__anonymoususerid)
+                if data__anonymoususerid_len > 36:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".anonymous_user_id must be shorter than or equal to 36 characters")
+                if not _PATTERNS_invocation_jsonschema_1_0_1['^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|ci-[a-z0-9-]{1,33})$'].search(data__anonymoususerid):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".anonymous_user_id must match pattern ^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|ci-[a-z0-9-]{1,33})$")
+        if "project_id" in data_keys:
+            data_keys.remove("project_id")
+            data__projectid = data["project_id"]
+            if not isinstance(data__projectid, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".project_id must be string or null")
+            if isinstance(data__projectid, str):
+                data__projectid_len = len(data__projectid)
+                if data__projectid_len > 64:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".project_id must be shorter than or equal to 64 characters")
+                if not _PATTERNS_invocation_jsonschema_1_0_1['^[0-9a-f]{64}$'].search(data__projectid):
                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".project_id must match pattern ^[0-9a-f]{64}$")
         if "edition" in data_keys:
             data_keys.remove("edition")
@@ -298,7 +395,9 @@ def _check_platform_jsonschema_1_0_0(data, custom_formats={}, name_prefix=None):
 
 
 CHECKS = {
+    'iglu:dev.telemetry-consent/ci/jsonschema/1-0-0': _check_ci_jsonschema_1_0_0,
     'iglu:dev.telemetry-consent/invocation/jsonschema/1-0-0': _check_invocation_jsonschema_1_0_0,
+    'iglu:dev.telemetry-consent/invocation/jsonschema/1-0-1': _check_invocation_jsonschema_1_0_1,
     'iglu:dev.telemetry-consent/invocation_end/jsonschema/1-0-0': _check_invocation_end_jsonschema_1_0_0,
     'iglu:dev.telemetry-consent/invocation_start/jsonschema/1-0-0': _check_invocation_start_jsonschema_1_0_0,
     'iglu:dev.telemetry-consent/model_run/jsonschema/1-0-0': _check_model_run_jsonschema_1_0_0,

@@ -9,13 +9,16 @@ from __future__ import annotations
 import os
 import platform
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consent import Decision
 
 from .catalog import Catalog
-from .ids import KeyedHasher
+from .ids import KeyedHasher, ci_anonymous_id
 from .profile import TrackedProfile
+
+if TYPE_CHECKING:
+    from consent.ci import CiEnvironment
 
 
 class DebugSink:
@@ -30,6 +33,7 @@ class DebugSink:
         problem: str | None,
         project_name: str | None,
         cwd: str,
+        ci: CiEnvironment | None = None,
     ) -> None:
         from rich.console import Console
 
@@ -38,8 +42,12 @@ class DebugSink:
         self._edition = decision.edition.name
         self._catalog = catalog
         self._hasher = KeyedHasher(os.urandom(32))  # a stand-in: nothing is written
-        self._anonymous_id = str(uuid.uuid4())
-        self._project_id = self._hasher("project", project_name) if project_name else None
+        self._ci = ci
+        # In CI, as when sent: the vendor's constant id and no project id (tracking.records).
+        self._anonymous_id = ci_anonymous_id(ci.vendor) if ci else str(uuid.uuid4())
+        self._project_id = (
+            self._hasher("project", project_name) if project_name and ci is None else None
+        )
         where = url or "nowhere (no collector endpoint)"
         if problem:
             where = f"nowhere: {problem}"
@@ -55,8 +63,8 @@ class DebugSink:
 
     def _contexts(self, invocation_id: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        spec = self._catalog.get("platform")
-        if spec is not None and spec.kind == "context":
+        spec = self._catalog.standard_context("platform")
+        if spec is not None:
             version = self._profile.tool_version
             out.append(
                 {
@@ -68,8 +76,8 @@ class DebugSink:
                     },
                 }
             )
-        spec = self._catalog.get("invocation")
-        if spec is not None and spec.kind == "context":
+        spec = self._catalog.standard_context("invocation")
+        if spec is not None:
             out.append(
                 {
                     "schema": spec.iglu_uri,
@@ -81,6 +89,9 @@ class DebugSink:
                     },
                 }
             )
+        spec = self._catalog.standard_context("ci")
+        if spec is not None and self._ci is not None:
+            out.append({"schema": spec.iglu_uri, "data": {"vendor": self._ci.vendor[:64]}})
         return out
 
     def record(

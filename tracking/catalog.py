@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
 __all__ = [
+    "CI",
     "DEFAULT_CATALOG",
     "INVOCATION",
     "INVOCATION_END",
@@ -262,7 +263,12 @@ class Catalog:
         specs = (*self.events, *self.contexts)
         by_key: dict[str, _Spec] = {s.iglu_uri: s for s in specs}
         for spec in specs:
-            by_key.setdefault(spec.name, spec)  # a bare name means the first spec called so
+            # A bare name means the first spec called so, except that a profile's own spec
+            # (another vendor) takes the name from a built-in one: a tool whose own context
+            # was called `ci` before the built-in `ci` context existed still gets its own.
+            known = by_key.get(spec.name)
+            if known is None or (known.vendor == VENDOR and spec.vendor != VENDOR):
+                by_key[spec.name] = spec
         self._by_key = by_key
         self._by_model: dict[Any, _Spec] | None = None
 
@@ -301,8 +307,17 @@ class Catalog:
         return by_model.get(cls)
 
     def get(self, name: str) -> _Spec | None:
-        """The spec with this Iglu URI, or the first one with this name."""
+        """The spec with this Iglu URI, or the one with this name (see ``__init__``)."""
         return self._by_key.get(name)
+
+    def standard_context(self, name: str) -> _Spec | None:
+        """The built-in context called ``name`` (``platform``, ``invocation``, ``ci``) when the
+        catalog has it: the contexts delivery fills in itself, found by vendor, never confused
+        with a profile's own context of the same name."""
+        for spec in self.contexts:
+            if spec.name == name and spec.vendor == VENDOR:
+                return spec
+        return None
 
     def describe(self) -> dict[str, Any]:
         """The whole catalog as one JSON document (``telemetry events --json``)."""
@@ -391,7 +406,10 @@ PLATFORM = ContextSpec(
 INVOCATION = ContextSpec(
     name="invocation",
     model="tracking.events:InvocationContext",
-    description="Attached to every event: run id, anonymous installation id, keyed project id.",
+    # 1-0-1: in CI the anonymous id is a constant per CI vendor (an ADDITION: the pattern widens).
+    version="1-0-1",
+    description="Attached to every event: run id, anonymous installation id (in CI: one per CI "
+    "vendor), keyed project id (none in CI).",
     example={
         "invocation_id": _EXAMPLE_UUID,
         "anonymous_user_id": _EXAMPLE_UUID.replace("5f", "7a"),
@@ -400,8 +418,15 @@ INVOCATION = ContextSpec(
     },
 )
 
+CI = ContextSpec(
+    name="ci",
+    model="tracking.events:CiContext",
+    description="Attached to every event sent from CI: the CI system's name, nothing else.",
+    example={"vendor": "GitHub Actions"},
+)
+
 #: The built-in dbt-compatible profile's catalog (docs/guarantees.md, "Privacy").
 DEFAULT_CATALOG = Catalog(
     events=(INVOCATION_START, INVOCATION_END, MODEL_RUN),
-    contexts=(PLATFORM, INVOCATION),
+    contexts=(PLATFORM, INVOCATION, CI),
 )

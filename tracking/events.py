@@ -18,10 +18,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
+    "CI_VENDOR_PATTERN",
     "COMMAND_PATTERN",
     "HASH_PATTERN",
     "TOKEN_PATTERN",
+    "USER_ID_PATTERN",
     "UUID_PATTERN",
+    "CiContext",
     "Command",
     "InvocationContext",
     "InvocationEnd",
@@ -32,12 +35,19 @@ __all__ = [
     "RunStatus",
     "TelemetryModel",
     "Token",
+    "UserId",
     "Uuid",
 ]
 
 #: A keyed hash (HMAC-SHA-256, hex): see :func:`tracking.ids.keyed_hash`.
 HASH_PATTERN = r"^[0-9a-f]{64}$"
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+#: An installation's random id, or in CI a constant per CI vendor (``ci-github-actions``).
+USER_ID_PATTERN = (
+    r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|ci-[a-z0-9-]{1,33})$"
+)
+#: A CI system's name from consent/ci.py's table (``GitHub Actions``), or ``unknown``.
+CI_VENDOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 .-]{0,63}$"
 #: A command such as ``run`` or ``docs generate``: one or two lower-case words the host chose,
 #: so that arguments (a model selector, a path) do not fit.
 COMMAND_PATTERN = r"^[a-z][a-z0-9_-]{0,31}(?: [a-z][a-z0-9_-]{0,31})?$"
@@ -46,6 +56,7 @@ TOKEN_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 
 KeyedHash = Annotated[str, StringConstraints(pattern=HASH_PATTERN, max_length=64)]
 Uuid = Annotated[str, StringConstraints(pattern=UUID_PATTERN, max_length=36)]
+UserId = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN, max_length=36)]
 Command = Annotated[str, StringConstraints(pattern=COMMAND_PATTERN, max_length=64)]
 Token = Annotated[str, StringConstraints(pattern=TOKEN_PATTERN, max_length=32)]
 _COMMAND_DOC = (
@@ -112,10 +123,23 @@ class InvocationContext(TelemetryModel):
     """Which run, which (anonymous) user, which (anonymised) project: attached to every event."""
 
     invocation_id: Uuid = Field(description="Random id of this command run.")
-    anonymous_user_id: Uuid = Field(
-        description="Random id of this installation (`telemetry reset` forgets it)."
+    anonymous_user_id: UserId = Field(
+        description="Random id of this installation (`telemetry reset` forgets it), or, in CI, "
+        "a constant per CI vendor (`ci-github-actions`)."
     )
     project_id: KeyedHash | None = Field(
-        description="Keyed hash of the project (its name or directory), or null outside a project."
+        description="Keyed hash of the project (its name or directory), or null outside a "
+        "project and in CI."
     )
     edition: Literal["core", "cloud"] = Field(description="The edition the decision was made for.")
+
+
+class CiContext(TelemetryModel):
+    """Attached to every event sent from CI: which CI system ran the tool, nothing else."""
+
+    vendor: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=CI_VENDOR_PATTERN,
+        description="The CI system, e.g. `GitHub Actions`, or `unknown` when only `CI` said so.",
+    )

@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["KeyedHasher", "event_ids", "keyed_hash"]
+__all__ = ["KeyedHasher", "ci_anonymous_id", "event_ids", "keyed_hash"]
 
 
 def _builtin_sha256() -> Callable[..., Any]:
@@ -86,3 +86,16 @@ def event_ids() -> Iterator[str]:
         for start in range(0, len(pool), 32):
             h = pool[start : start + 32]
             yield f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+def ci_anonymous_id(vendor: str) -> str:
+    """The anonymous user id of every event sent from CI: a constant per CI vendor
+    (``ci-github-actions``; ``ci-unknown`` for a bare ``CI=true``).
+
+    Every CI job starts in a fresh container with a fresh state dir: a random id per run would
+    count each job as a new user (other tools' "unique users" grew 100-200x that way), and no
+    keyed id can be stable without a stable secret. Astro does the same (``CI.<vendor>``).
+    """
+    slug = "".join(c if c.isascii() and c.isalnum() else "-" for c in vendor.lower())
+    slug = "-".join(part for part in slug.split("-") if part)[:33]
+    return f"ci-{slug.strip('-') or 'unknown'}"

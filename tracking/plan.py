@@ -1,8 +1,9 @@
 """What one run of a host does with its events: a value computed once, never a state machine.
 
 :func:`plan` is pure: from the consent decision, the runtime settings, where events would go and
-whether the user has been told, it says ``off``, ``debug``, ``notice`` or ``record``, and for
-``record`` how the recorded events get delivered (:func:`delivery_mode`). The tracker builds one
+what the rule of :mod:`tracking.may_send` allows (told, said yes), it says ``off``, ``debug``,
+``notice`` (tell, send nothing), ``untold`` (in CI: send nothing, say nothing) or ``record``, and
+for ``record`` how the recorded events get delivered (:func:`delivery_mode`). The tracker builds one
 sink for that plan and never changes its mind, except to stop recording when consent is
 withdrawn during the run.
 """
@@ -17,11 +18,12 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 if TYPE_CHECKING:  # imported by every host at start-up, consent off included: keep it bare
     from consent import Decision
 
+    from .may_send import Start
     from .settings import TrackerSettings
 
 __all__ = ["DeliveryMode", "Plan", "PlanKind", "delivery_mode", "plan"]
 
-PlanKind = Literal["off", "debug", "notice", "record"]
+PlanKind = Literal["off", "debug", "notice", "untold", "record"]
 #: ``detached``: a background uploader process delivers; ``inline``: this process delivers at
 #: exit within a short deadline (CI, PID 1, platforms without detached processes).
 DeliveryMode = Literal["detached", "inline"]
@@ -36,6 +38,9 @@ class Plan(NamedTuple):
     delivery: DeliveryMode = "detached"
     #: Why delivery is inline, in words (``"CI (GITHUB_ACTIONS)"``, ``"PID 1"``), else None.
     inline_because: str | None = None
+    #: Print the first-run notice in this run (with ``notice``; with ``record`` in the cloud
+    #: edition, whose notice is informational).
+    notice: bool = False
 
 
 def plan(
@@ -43,7 +48,7 @@ def plan(
     settings: TrackerSettings,
     endpoint: str | None,
     endpoint_problem: str | None,
-    needs_notice: bool,
+    start: Start,
     delivery: tuple[DeliveryMode, str | None] = ("detached", None),
     problems: tuple[str, ...] = (),
 ) -> Plan:
@@ -57,10 +62,12 @@ def plan(
         return Plan("off", None, (*problems, f"telemetry: {endpoint_problem}"))
     if endpoint is None:
         return Plan("off", None, problems)  # the profile sends nowhere: nothing to say
-    if needs_notice:
-        return Plan("notice", endpoint, problems)
+    if not start.send:
+        if start.notice:
+            return Plan("notice", endpoint, problems, notice=True)
+        return Plan("untold", endpoint, problems)
     mode, because = delivery
-    return Plan("record", endpoint, problems, mode, because)
+    return Plan("record", endpoint, problems, mode, because, notice=start.notice)
 
 
 def delivery_mode(

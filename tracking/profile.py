@@ -1,10 +1,11 @@
 """A host that sends declares one profile: its consent profile, plus where its events go.
 
 :class:`TrackedProfile` is a :class:`consent.AppProfile` (everything that decides and writes
-choices) with the fields only sending needs: the collector, the catalog, the notice's consent
-version, the exit deadline. A subclass rather than a second object: a host still declares one
-profile, registers one entry point, and ``consent.decide`` takes it as it is, while ``consent``
-itself never learns about collectors or catalogs.
+choices) with the fields only sending needs: the collector, the catalog, the exit deadline, how
+long the opt-in question waits (the consent version and model belong to the consent profile: a
+stored answer is checked against them). A subclass rather than a second object: a host still
+declares one profile, registers one entry point, and ``consent.decide`` takes it as it is, while
+``consent`` itself never learns about collectors or catalogs.
 
 A plain :class:`consent.AppProfile` (a registered profile that only explains a decision) is
 given the defaults by :func:`tracked`: no collector, so nothing is ever sent for it.
@@ -35,8 +36,9 @@ class TrackedProfile(AppProfile):
     collector_endpoint: str | None = None
     #: Seconds the host may be held at exit when it delivers in-process (CI, PID 1).
     flush_deadline: float = 1.0
-    #: Bumped whenever the catalog collects something new: users are told again.
-    consent_version: int = 1
+    #: Seconds an opt-in profile's question waits for an answer on a terminal, unless
+    #: ``<PREFIX>TELEMETRY_PROMPT_TIMEOUT`` says otherwise (docs/delivery.md).
+    prompt_timeout: float = 15.0
     #: ``module:attribute`` of the event catalog, imported only when tracking is on.
     event_catalog: str | None = "tracking.catalog:DEFAULT_CATALOG"
     #: One line for ``status`` and the first-run notice: what is collected.

@@ -15,6 +15,9 @@ A segment's first line is its **header**: what delivery needs and only the recor
 - ``project_id``: the keyed hash of the project (computed on the host, which has the secret).
 - ``contexts`` / ``schemas``: which standard contexts the profile's catalog attaches, and the
   schemas of the catalog's own events (they are checked by the uploader, not by the host).
+- ``ci``: ``{"vendor": …}`` when the run was in CI (else null): its events carry the ``ci``
+  context and the vendor's constant anonymous id instead of this machine's
+  (:func:`tracking.ids.ci_anonymous_id`), and no project id.
 
 Each following line is one event: ``e`` (its ``eid``, kept across retries so duplicates can be
 counted), ``t`` (when it was recorded, ms), ``s`` (its schema URI), ``d`` (its data), ``i``
@@ -30,6 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from consent import LAYERS, Decision, Edition, Layer, LegacyFlagFile, resolve
+from consent.ci import CiEnvironment
 
 from .profile import TrackedProfile
 from .spool import SPOOL_VERSION
@@ -72,6 +76,8 @@ def segment_header(
     project_id: str | None,
     contexts: Mapping[str, str],
     schemas: Mapping[str, Any],
+    *,
+    ci: CiEnvironment | None = None,
 ) -> dict[str, Any]:
     """The first line of a segment (see the module docstring)."""
     return {
@@ -87,6 +93,7 @@ def segment_header(
         "project_id": project_id,
         "contexts": dict(contexts),
         "schemas": dict(schemas),
+        "ci": None if ci is None else {"vendor": ci.vendor},
     }
 
 

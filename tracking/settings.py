@@ -63,6 +63,15 @@ class TrackerSettings(NamedTuple):
             le=30,
         ),
     ] = None
+    prompt_timeout: Annotated[
+        float | None,
+        Setting(
+            "Seconds an opt-in profile's question waits for an answer on a terminal; "
+            "default: the profile's (15 s).",
+            gt=0,
+            le=600,
+        ),
+    ] = None
     spool_max_events: Annotated[
         int, Setting("Events kept waiting before the oldest are dropped.", ge=1, le=10_000_000)
     ] = 10_000
@@ -94,6 +103,7 @@ HOST_SETTINGS = (
     "endpoint",
     "debug",
     "flush_deadline",
+    "prompt_timeout",
     "spool_max_events",
     "spool_max_bytes",
     "spool_max_age_s",

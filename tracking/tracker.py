@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from typing import Protocol
 
     from consent import AppProfile, Decision
+    from consent.ci import CiEnvironment
 
     from ._watch import ConsentWatch
     from .catalog import Catalog
@@ -133,6 +134,16 @@ def _stderr_line(text: str) -> None:
         pass
 
 
+def _unanswered_opt_in(profile: TrackedProfile, decision: Decision) -> bool:
+    """An opt-in tool nobody has said yes or no to (for this consent version): its own default
+    decides, off. Cheap: every host calls it, consent off included."""
+    return (
+        profile.consent_model == "opt_in"
+        and not decision.enabled
+        and decision.decided_by == "edition_default"
+    )
+
+
 class Tracker:
     """Records a host's usage events when, and only when, consent allows it.
 
@@ -166,6 +177,8 @@ class Tracker:
         self._next_check = 0.0
         self._pid = os.getpid()
         self._closed = False
+        #: Whether this run asked the opt-in question (whatever the answer).
+        self._asked = False
         try:
             self._start(host_flag, edition, cwd, env, project_name)
         except Exception:  # noqa: BLE001 - the host must never be hurt by telemetry
@@ -181,21 +194,32 @@ class Tracker:
         env: Mapping[str, str] | None,
         project_name: str | None,
     ) -> None:
+        """The host's start path, in one place: decide, apply the rule of when sending may
+        start (:mod:`tracking.may_send`), tell the user if that is due, build the one sink."""
         profile = self.profile
         cwd = os.getcwd() if cwd is None else cwd
         decision = consent.decide(profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env)
         self.decision = decision
+        environ = os.environ if env is None else env
+        unanswered = _unanswered_opt_in(profile, decision)
         if not decision.enabled:
-            return  # consent off: nothing else, not even an import
+            if not unanswered:
+                return  # consent off: nothing else, not even an import
+            from .prompt import why_not_ask
+
+            if why_not_ask(environ, sys.stderr) is not None:
+                return  # an opt-in tool off a terminal (or in CI): off, and nothing is asked
+
+        from consent.ci import detect_ci
 
         from .catalog import load_catalog
         from .endpoint import resolve_endpoint
         from .errors import CatalogError
-        from .notice import needs_notice, show_notice
+        from .may_send import may_send
+        from .notice import show_notice, told
         from .plan import delivery_mode, plan
         from .settings import read_host_settings
 
-        environ = os.environ if env is None else env
         settings, problems = read_host_settings(profile.env_prefix, environ)
         self._settings = settings
         try:
@@ -206,20 +230,36 @@ class Tracker:
                 _stderr_line(line)
             return
         url, problem = resolve_endpoint(profile, settings.endpoint)
-        notice = (
-            url is not None and problem is None and not settings.debug and needs_notice(profile)
-        )
+        ci = detect_ci(environ)
+        start = may_send(decision, told=told(profile), ci=ci is not None)
+        if (
+            profile.consent_model == "opt_in"
+            and not decision.mandatory
+            and (unanswered or start.notice)
+        ):
+            # An opt-in tool asks where it would tell; "y" counts as saying yes in this run.
+            said_yes = None
+            if url is not None and problem is None and not settings.debug:
+                said_yes = self._ask_first(settings, host_flag, edition, cwd, env)
+            if said_yes is not None:
+                decision = self.decision = said_yes
+                start = may_send(decision, told=told(profile), ci=ci is not None)
+            elif unanswered or self._asked:
+                self.plan = Plan("off", None, tuple(problems))
+                for line in self.plan.messages:
+                    _stderr_line(line)
+                return
         self.plan = plan(
-            decision, settings, url, problem, notice, delivery_mode(environ), tuple(problems)
+            decision, settings, url, problem, start, delivery_mode(environ), tuple(problems)
         )
         for line in self.plan.messages:
             _stderr_line(line)
+        if self.plan.notice:
+            # Counted as told only when stderr is a terminal; in CI it is never printed.
+            show_notice(profile, decision, sys.stderr, sends=self.plan.kind == "record")
         kind = self.plan.kind
-        if kind == "notice":
-            show_notice(profile, decision, sys.stderr)
-            return  # the user has just been told: nothing is recorded in this run
         if kind not in ("debug", "record"):
-            return
+            return  # not told yet (or just now): nothing is recorded in this run
         self._catalog = catalog
         self._watch = _watch_for(decision, profile, host_flag, edition, cwd, env)
         self._next_check = time.monotonic() + RECORD_CHECK_INTERVAL
@@ -227,11 +267,56 @@ class Tracker:
         if kind == "debug":
             from ._debug import DebugSink
 
-            self._sink = DebugSink(profile, decision, catalog, url, problem, project_name, cwd)
+            self._sink = DebugSink(profile, decision, catalog, url, problem, project_name, cwd, ci)
             return
         assert self.plan.endpoint is not None
-        self._sink = _SpoolSink(self, settings, self.plan, cwd, project_name, env)
+        self._sink = _SpoolSink(self, settings, self.plan, cwd, project_name, env, ci)
         atexit.register(self._at_exit)
+
+    def _ask_first(
+        self,
+        settings: TrackerSettings,
+        host_flag: bool | None,
+        edition: str | None,
+        cwd: str,
+        env: Mapping[str, str] | None,
+    ) -> Decision | None:
+        """Ask the opt-in question when this process may (tracking.prompt); store a yes or a no
+        in the user config. The new decision when the user said yes, else None (No for this run;
+        with no answer nothing is stored, so the question comes again next time)."""
+        from consent import ConsentError
+        from consent.layers.user_config import write_user_choice
+
+        from .prompt import ask, question, why_not_ask
+
+        profile = self.profile
+        if why_not_ask(os.environ if env is None else env, sys.stderr) is not None:
+            return None
+        self._asked = True
+        cli = profile.telemetry_command
+        timeout = (
+            settings.prompt_timeout
+            if settings.prompt_timeout is not None
+            else profile.prompt_timeout
+        )
+        answer = ask(question(profile.label, profile.collects, cli), timeout, sys.stderr)
+        if answer not in ("yes", "no"):
+            _stderr_line("No answer: nothing is sent, and you will be asked again next time.")
+            return None
+        try:
+            write_user_choice(profile, answer == "yes")
+        except (ConsentError, OSError) as exc:
+            _stderr_line(
+                f"telemetry: {exc}. Your answer is not saved: nothing is sent, and you will "
+                "be asked again next time."
+            )
+            return None
+        if answer == "no":
+            _stderr_line(f"Usage statistics stay off. To turn them on later: `{cli} enable`.")
+            return None
+        _stderr_line(f"Thank you. To turn usage statistics off: `{cli} disable`.")
+        decision = consent.decide(profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env)
+        return decision if decision.enabled else None
 
     # -- recording (host thread, hot) ------------------------------------------------------
     @property
@@ -447,10 +532,11 @@ class _SpoolSink:
     """The ``record`` plan: each event one line in this run's segment of the spool.
 
     The segment is opened at the first event (the secret is read or made then, for the
-    project's keyed id); sealed when it is full, when the host flushes, and at the end, each
-    time handed over for delivery. When the spool cannot be written (a full or read-only state
-    dir), the events are kept in memory (bounded) and delivered by this process at the end,
-    within the flush deadline: they are not lost while the collector can be reached.
+    project's keyed id; in CI there is none: see :meth:`_project_id`); sealed when it is full,
+    when the host flushes, and at the end, each time handed over for delivery. When the spool
+    cannot be written (a full or read-only state dir), the events are kept in memory (bounded)
+    and delivered by this process at the end, within the flush deadline: they are not lost
+    while the collector can be reached.
     """
 
     def __init__(
@@ -461,6 +547,7 @@ class _SpoolSink:
         cwd: str,
         project_name: str | None,
         env: Mapping[str, str] | None,
+        ci: CiEnvironment | None = None,
     ) -> None:
         import json
 
@@ -477,6 +564,7 @@ class _SpoolSink:
         self._profile = tracker.profile
         self._cwd = cwd
         self._project_name = project_name
+        self._ci = ci
         self.spool = Spool.for_state_dir(self._profile.state_dir())
         assert plan.endpoint is not None
         self._endpoint = plan.endpoint
@@ -510,8 +598,8 @@ class _SpoolSink:
             catalog = tracker._catalog
             contexts = {
                 name: spec.iglu_uri
-                for name in ("platform", "invocation")
-                if (spec := catalog.get(name)) is not None and spec.kind == "context"
+                for name in ("platform", "invocation", "ci")
+                if (spec := catalog.standard_context(name)) is not None
             }
             from .catalog import host_check
 
@@ -524,10 +612,15 @@ class _SpoolSink:
                 self._project_id(),
                 contexts,
                 schemas,
+                ci=self._ci,
             )
         return self._header
 
     def _project_id(self) -> str | None:
+        if self._ci is not None:
+            # A fresh container has a fresh secret: no keyed id is stable in CI, and a bare
+            # hash of a project name could be reversed. CI events carry no project id.
+            return None
         if self._project_name:
             hasher = self.hasher()
             return hasher("project", self._project_name) if hasher else None

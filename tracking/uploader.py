@@ -44,6 +44,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import TransportError
+from .ids import ci_anonymous_id
 from .settings import TrackerSettings
 from .spool import Segment, Spool
 
@@ -382,7 +383,7 @@ class Uploader:
             return "cleared"
         if not run.allowed():
             return "revoked"
-        if run.contexts.get("invocation"):
+        if run.contexts.get("invocation") and not _ci_vendor(run.header):
             try:
                 self._anonymous_id(run.profile)  # created now: an event is about to be sent
             except OSError as exc:
@@ -530,6 +531,7 @@ class Uploader:
                     },
                 )
             )
+        vendor = _ci_vendor(header)
         invocation_uri = run.contexts.get("invocation")
         if invocation_uri:
             edition = (header.get("edition") or {}).get("name", "core")
@@ -538,12 +540,19 @@ class Uploader:
                     invocation_uri,
                     {
                         "invocation_id": invocation_id,
-                        "anonymous_user_id": self._anonymous_id(profile),
-                        "project_id": header.get("project_id"),
+                        # In CI: the vendor's constant, never this (fresh) machine's id, and no
+                        # project id (records.py, "ci").
+                        "anonymous_user_id": ci_anonymous_id(vendor)
+                        if vendor
+                        else self._anonymous_id(profile),
+                        "project_id": None if vendor else header.get("project_id"),
                         "edition": edition,
                     },
                 )
             )
+        ci_uri = run.contexts.get("ci")
+        if ci_uri and vendor:
+            out.append((ci_uri, {"vendor": vendor[:64]}))
         return out
 
     def _build(
@@ -778,6 +787,13 @@ def _watchdog(seconds: float) -> None:
         import signal
 
         signal.alarm(max(1, math.ceil(seconds)))
+
+
+def _ci_vendor(header: Mapping[str, Any]) -> str | None:
+    """The CI vendor a run was recorded in (its header's ``ci``), or None outside CI."""
+    ci = header.get("ci")
+    vendor = ci.get("vendor") if isinstance(ci, Mapping) else None
+    return vendor if isinstance(vendor, str) and vendor else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,5 +16,5 @@ def make_profile(collector: str | None) -> TrackedProfile:
         project_files=("benchapp_project.yml",),
         collector_endpoint=collector,
         tool_version="1.0.0",
-        # flush_deadline and consent_version: the defaults (1 s, 1), as a real host ships them.
+        # flush_deadline and consent_version: the defaults (1 s, 2), as a real host ships them.
     )

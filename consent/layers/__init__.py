@@ -9,6 +9,7 @@ contract's list of names, ``contracts/status.schema.json``, and the docs that li
 from __future__ import annotations
 
 from .base import EnvironmentLayer, LayerSource, Scope, Step, Written
+from .ci_default import CiDefault
 from .do_not_track import DoNotTrack
 from .edition import EditionDefault, EditionMandate
 from .env_var import EnvVar
@@ -21,6 +22,7 @@ __all__ = [
     "LAYERS",
     "LAYER_ORDER",
     "AdminLock",
+    "CiDefault",
     "DoNotTrack",
     "EditionDefault",
     "EditionMandate",
@@ -50,6 +52,7 @@ LAYERS: tuple[LayerSource, ...] = (
     ProjectFile(),
     UserConfig(),
     SystemDefault(),
+    CiDefault(),
     EditionDefault(),
 )
 

@@ -66,6 +66,13 @@ class LayerSource:
     lasting: ClassVar[bool] = False
     #: ``--global`` / ``--project``: the scope ``telemetry enable/disable`` writes this layer in.
     scope: ClassVar[Scope | None] = None
+    #: The user's own word: "on" here is an explicit yes, so sending may start in that very run
+    #: (docs/delivery.md, "When sending may start"). A project file or a default written by
+    #: someone else is not.
+    users_yes: ClassVar[bool] = False
+    #: "off" here is somebody's choice, which the cloud edition lists as noted but overridden;
+    #: a default that only reflects where the process runs (CI) is not an opt-out.
+    choice: ClassVar[bool] = True
 
     def read(self, ctx: ReadContext) -> Layer:
         """What this layer says now, with its origin. Never raises: a problem is an ``error``
@@ -107,6 +114,12 @@ class LayerSource:
         if want == "off" and self.below_user:
             return opt_out_step(profile)
         return self.change(layer, want, profile)
+
+    def rewrite(self, layer: Layer, step: Step, want: Want, profile: AppProfile | None) -> Step:
+        """``step`` (another layer's move) as this layer, saying ``layer`` now, would have it
+        shown; unchanged by default. The CI default names a variable instead of a user config
+        that a CI job's container would lose."""
+        return step
 
     def repair(self, layer: Layer, want: Want, profile: AppProfile | None) -> Step:
         """A file or value that cannot be read counts as off: the fix is to repair it (its

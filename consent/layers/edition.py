@@ -3,7 +3,8 @@
 The edition comes from the host's code (a cloud build passes it), else the administrator's
 system policy, else the profile's default; never from a project file or the user config, which
 the user controls. The cloud edition makes telemetry mandatory; the core edition's default is on,
-and every layer above may opt out.
+and every layer above may opt out, or, for a profile of the opt-in model, off until the user says
+yes.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ class EditionMandate(LayerSource):
 
 
 class EditionDefault(LayerSource):
-    """The edition's default, the lowest layer: core is on, and the user may opt out."""
+    """The edition's default, the lowest layer: core is on and the user may opt out, unless the
+    profile declares the opt-in model: then core is off until the user says yes."""
 
     name = "edition_default"
     title = "edition default"
@@ -85,6 +87,14 @@ class EditionDefault(LayerSource):
 
     def read(self, ctx: ReadContext) -> Layer:
         edition = ctx.edition.name
+        if edition == "core" and ctx.profile.consent_model == "opt_in":
+            return Layer(
+                self.name,
+                "off",
+                "opt-in",
+                None,
+                detail=f"{ctx.profile.label} asks first: off until you say yes",
+            )
         return Layer(
             self.name,
             "on",
@@ -95,4 +105,7 @@ class EditionDefault(LayerSource):
         )
 
     def describe(self, layer: Layer) -> str:
+        if layer.opinion == "off":
+            # The opt-in model: nobody has said yes (or a yes was for an older consent version).
+            return "the opt-in default: off until you say yes"
         return f"the {layer.raw} edition's default"

@@ -24,6 +24,7 @@ class EnvVar(EnvironmentLayer):
 
     name = "env_var"
     title = "environment variable"
+    users_yes = True
 
     def read(self, ctx: ReadContext) -> Layer:
         return ctx.reading.env_var(ctx.env, ctx.profile.env_vars)

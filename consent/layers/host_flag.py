@@ -19,6 +19,7 @@ __all__ = ["HostFlag"]
 class HostFlag(LayerSource):
     name = "host_flag"
     title = "host flag"
+    users_yes = True
 
     def read(self, ctx: ReadContext) -> Layer:
         if ctx.host_flag is None:

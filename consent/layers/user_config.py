@@ -4,6 +4,11 @@
 an existing valid file only the value's bytes change (comments and layout kept). A symlink to a
 valid telemetry.toml (a dotfiles repository) is written through; a symlink to anything else is
 replaced, never followed.
+
+A choice is recorded with the profile's consent version (``consent_version``): a "yes" given
+for another version no longer counts (what the tool collects has changed since, so the user is
+told or asked again), while a "no" always counts. A file without the key was written before
+versions were recorded, when every profile was at version 1.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ if TYPE_CHECKING:
 __all__ = ["USER_KEY", "UserConfig", "read_user_config", "write_user_choice"]
 
 USER_KEY = "send_anonymous_usage_stats"
+VERSION_KEY = "consent_version"
+#: The consent version of an answer that does not record one (written before they were).
+UNVERSIONED = 1
 
 
 class UserConfig(LayerSource):
@@ -41,9 +49,10 @@ class UserConfig(LayerSource):
     below_user = True
     lasting = True
     scope = "global"
+    users_yes = True
 
     def read(self, ctx: ReadContext) -> Layer:
-        return read_user_config(ctx.profile.user_config_path())
+        return read_user_config(ctx.profile.user_config_path(), ctx.profile.consent_version)
 
     def watched(self, ctx: ReadContext) -> tuple[str, ...]:
         return (ctx.profile.user_config_path(),)
@@ -55,6 +64,9 @@ class UserConfig(LayerSource):
     def change(self, layer: Layer, want: Want, profile: AppProfile | None) -> Step:
         verb = "enable" if want == "on" else "disable"
         return Step(f"{command(profile)} {verb}", self.name, want)
+
+    def describe(self, layer: Layer) -> str:
+        return "your user config" + (f" ({layer.origin})" if layer.origin else "")
 
     def write(self, ctx: ReadContext, enabled: bool) -> Written:
         """``telemetry enable/disable --global``: see :func:`write_user_choice`."""
@@ -75,8 +87,8 @@ def _error(path: str, line: int | None, problem: str, fix: str) -> Layer:
     )
 
 
-def read_user_config(path: str) -> Layer:
-    """The user config layer as ``path`` holds it now."""
+def read_user_config(path: str, consent_version: int = 1) -> Layer:
+    """The user config layer as ``path`` holds it now, for a profile at ``consent_version``."""
     fix_all = f"run `telemetry disable` or `telemetry enable` to rewrite {path}, or delete it"
     read = read_text(path, check_owner=True)
     if read is None:
@@ -88,7 +100,7 @@ def read_user_config(path: str) -> Layer:
     except TomlProblem as exc:
         return _error(path, exc.line, f"{exc}, so {USER_KEY} cannot be read", fix_all)
     warnings = list(read.concerns)
-    unknown = sorted(k for k in data if k != USER_KEY)
+    unknown = sorted(k for k in data if k not in (USER_KEY, VERSION_KEY))
     if unknown:
         # docs/decision.md: an unknown key is bad input and fails closed, because the likeliest
         # unknown key is a misspelt opt-out (`send_anonymous_usage_stat = false`).
@@ -97,8 +109,19 @@ def read_user_config(path: str) -> Layer:
         layer = _error(
             path,
             line,
-            f"unknown key {shown(key)!r} (the only key is {USER_KEY})",
+            f"unknown key {shown(key)!r} (the keys are {USER_KEY} and {VERSION_KEY})",
             f"write {USER_KEY} = false (or true) instead, or run `telemetry disable`",
+        )
+        return replace(layer, warnings=(*layer.warnings, *warnings))
+    given_for = data.get(VERSION_KEY, UNVERSIONED)
+    if isinstance(given_for, bool) or not isinstance(given_for, int) or given_for < 1:
+        line = key_line(read.text or "", VERSION_KEY)
+        layer = _error(
+            path,
+            line,
+            f"{VERSION_KEY} must be a whole number ≥ 1 (no quotes), not "
+            f"{shown(toml_text(given_for))}, so the choice beside it cannot be trusted",
+            fix_all,
         )
         return replace(layer, warnings=(*layer.warnings, *warnings))
     if USER_KEY not in data:
@@ -116,6 +139,19 @@ def read_user_config(path: str) -> Layer:
             f"write {USER_KEY} = false (no quotes), or run `telemetry disable`",
         )
         return replace(layer, raw=shown(toml_text(value)), warnings=(*layer.warnings, *warnings))
+    if value and given_for != consent_version:
+        # What the tool collects changed since this yes: it no longer counts (told or asked
+        # again), while a no always does.
+        return Layer(
+            "user_config",
+            None,
+            "true",
+            origin,
+            detail=f"this yes was given for consent version {given_for}; what is collected "
+            f"has changed since (version {consent_version}), so it no longer counts: say yes "
+            "again with `telemetry enable`",
+            warnings=tuple(warnings),
+        )
     return Layer(
         "user_config", opinion_of(value), str(value).lower(), origin, warnings=tuple(warnings)
     )
@@ -129,6 +165,9 @@ _HEADER = """\
 _USER_VALUE = re.compile(
     rf"^([ \t]*[\"']?{USER_KEY}[\"']?[ \t]*=[ \t]*)(true|false)(?=[ \t]*(?:#|\r?$))", re.MULTILINE
 )
+_VERSION_VALUE = re.compile(
+    rf"^([ \t]*[\"']?{VERSION_KEY}[\"']?[ \t]*=[ \t]*)([0-9]+)(?=[ \t]*(?:#|\r?$))", re.MULTILINE
+)
 
 
 def _own_config(path: str) -> str | None:
@@ -140,31 +179,61 @@ def _own_config(path: str) -> str | None:
         parsed = parse(text)
     except (OSError, UnicodeDecodeError, TomlProblem):
         return None
-    if len(data) > MAX_BYTES or set(parsed) - {USER_KEY}:
+    if len(data) > MAX_BYTES or set(parsed) - {USER_KEY, VERSION_KEY}:
         return None
     return text
 
 
-def _written_by_us(profile: AppProfile, enabled: bool) -> str:
+def _header(profile: AppProfile, enabled: bool) -> str:
     verb = "enable" if enabled else "disable"
     return _HEADER.format(app=profile.label, verb=verb) + f"{USER_KEY} = {str(enabled).lower()}\n"
 
 
-def _user_text(existing: str | None, profile: AppProfile, enabled: bool) -> str:
-    """The new telemetry.toml: the old one with only the value changed, when it can be (a file
-    this command wrote itself is written anew, so its header names the command that wrote it)."""
-    word = str(enabled).lower()
-    ours = {_written_by_us(profile, flag) for flag in (True, False)}
-    if existing is not None and existing not in ours:
-        nl = newline_of(existing)
-        if len(_USER_VALUE.findall(existing)) == 1:
-            edited = _USER_VALUE.sub(lambda m: m.group(1) + word, existing)
-        elif USER_KEY not in parse(existing):
-            sep = "" if not existing or existing.endswith("\n") else nl
-            edited = existing + sep + f"{USER_KEY} = {word}{nl}"
+def _written_by_us(profile: AppProfile, enabled: bool) -> str:
+    return _header(profile, enabled) + f"{VERSION_KEY} = {profile.consent_version}\n"
+
+
+def _was_written_by_us(existing: str, profile: AppProfile) -> bool:
+    """Whether ``existing`` is exactly what this command writes (for any version, or none)."""
+    for flag in (True, False):
+        head = _header(profile, flag)
+        if existing == head or (
+            existing.startswith(head)
+            and re.fullmatch(rf"{VERSION_KEY} = [0-9]+\n", existing[len(head) :])
+        ):
+            return True
+    return False
+
+
+def _edited(existing: str, profile: AppProfile, enabled: bool) -> str | None:
+    """``existing`` with only the values changed (a missing key added), or None when no such
+    edit gives exactly the choice and its version."""
+    nl = newline_of(existing)
+    edited = existing
+    for key, pattern, value in (
+        (USER_KEY, _USER_VALUE, str(enabled).lower()),
+        (VERSION_KEY, _VERSION_VALUE, str(profile.consent_version)),
+    ):
+        if len(pattern.findall(edited)) == 1:
+            edited = pattern.sub(rf"\g<1>{value}", edited)
+        elif key not in parse(edited):
+            sep = "" if not edited or edited.endswith("\n") else nl
+            edited = edited + sep + f"{key} = {value}{nl}"
         else:
-            edited = None  # a form the line edit does not know (an inline comment table…)
-        if edited is not None and parse(edited) == {USER_KEY: enabled}:
+            return None  # a form the line edit does not know (an inline comment table…)
+    wanted = {USER_KEY: enabled, VERSION_KEY: profile.consent_version}
+    return edited if parse(edited) == wanted else None
+
+
+def _user_text(existing: str | None, profile: AppProfile, enabled: bool) -> str:
+    """The new telemetry.toml: the old one with only the values changed, when it can be (a file
+    this command wrote itself is written anew, so its header names the command that wrote it)."""
+    if existing is not None and not _was_written_by_us(existing, profile):
+        try:
+            edited = _edited(existing, profile, enabled)
+        except TomlProblem:
+            edited = None
+        if edited is not None:
             return edited
     return _written_by_us(profile, enabled)
 

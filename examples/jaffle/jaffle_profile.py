@@ -30,6 +30,9 @@ PROFILE = TrackedProfile(
     # Snowplow collector here. JAFFLE_TELEMETRY_ENDPOINT overrides it.
     collector_endpoint="http://127.0.0.1:9090",
     tool_version="0.1.0",
+    # In CI: off unless the job opts in (JAFFLE_SEND_ANONYMOUS_USAGE_STATS=true); the default,
+    # spelled out. "as_upstream" is for a profile that mirrors a host without a CI rule.
+    ci_policy="off",
 )
 
 __all__ = ["PROFILE"]

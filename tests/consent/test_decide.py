@@ -15,6 +15,8 @@ import pytest
 from consent import DEFAULT_PROFILE, LAYER_ORDER, Decision, decide
 
 KEY = "send_anonymous_usage_stats"
+#: A yes counts for the consent version it was given for (docs/decision.md, "Opt-in tools").
+VERSION = DEFAULT_PROFILE.consent_version
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "contracts" / "status.schema.json").read_text()
 )
@@ -235,7 +237,7 @@ def test_an_admin_lock_on_beats_do_not_track(strict_world):
 def test_an_unlocked_policy_default_yields_to_the_user(strict_world):
     strict_world.write_policy('telemetry = "off"\n')
     assert not strict_world.decide().enabled
-    strict_world.write_user(f"{KEY} = true\n", mode=0o600)
+    strict_world.write_user(f"{KEY} = true\nconsent_version = {VERSION}\n", mode=0o600)
     decision = strict_world.decide()
     assert decision.enabled
     assert decision.decided_by == "user_config"

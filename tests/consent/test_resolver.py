@@ -268,14 +268,22 @@ def test_cloud_is_on_and_mandatory_whatever_one_layer_says(name, opinion):
 
 
 def test_cloud_lists_every_opt_out_as_overridden_with_a_warning_naming_it():
-    off_layers = [layer(n, "off") for n in OPINION_LAYERS if n != "edition_default"]
+    off_layers = [
+        layer(n, "off") for n in OPINION_LAYERS if n not in ("edition_default", "ci_default")
+    ]
+    ci = layer("ci_default", "off")
     decision = resolve(
-        "dbt", Edition("cloud", "/etc/xdg/dbt/telemetry-policy.toml:1"), with_default(*off_layers)
+        "dbt",
+        Edition("cloud", "/etc/xdg/dbt/telemetry-policy.toml:1"),
+        with_default(*off_layers, ci),
     )
 
     assert decision.enabled and decision.mandatory
     overridden = {layer.name for layer in decision.overridden_opt_outs}
     assert overridden == {layer.name for layer in off_layers}
+    # Running in CI is nobody's opt-out: overridden, but not listed or warned about as one.
+    assert decision.layer("ci_default").status == "overridden"
+    assert not [w for w in decision.warnings if "CI default" in w]
     for off in off_layers:
         got = decision.layer(off.name)
         assert got.status == "overridden"
@@ -337,7 +345,8 @@ def test_admin_lock_on_beats_every_opt_out_and_no_user_setting_can_change_it():
     assert decision.enabled
     assert decision.decided_by == "admin_lock"
     assert decision.mandatory  # schema: "true when no user setting can turn it off"
-    assert {layer.name for layer in decision.overridden_opt_outs} == {layer.name for layer in offs}
+    opt_outs = {layer.name for layer in offs} - {"ci_default"}  # where it runs: not an opt-out
+    assert {layer.name for layer in decision.overridden_opt_outs} == opt_outs
 
 
 # -- provenance -----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.tracking import settle
+from tests.support.tracking import run_on_terminal, settle
 from tests.support.world import REPO
 from tracking.collector import Collector
 from tracking.spool import Spool
@@ -29,8 +29,15 @@ def shop(world, tmp_path: Path) -> Path:
     return project
 
 
-def jaffle(world, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+def jaffle(
+    world, cwd: Path, *args: str, terminal: bool = False, **env: str
+) -> subprocess.CompletedProcess:
+    """Run the example; ``terminal``: with its stderr on a real pty, as a user at a terminal."""
     full = {**world.env, "PYTHONPATH": str(REPO), **env}
+    if terminal:
+        argv = [sys.executable, str(JAFFLE), *args]
+        code, out, err = run_on_terminal(argv, full, cwd, 60)
+        return subprocess.CompletedProcess(argv, code, out, err)
     return subprocess.run(
         [sys.executable, str(JAFFLE), *args],
         cwd=cwd,
@@ -45,7 +52,7 @@ def test_first_run_tells_the_user_and_sends_nothing_then_events_arrive_and_are_v
     with Collector() as collector:
         endpoint = {"JAFFLE_TELEMETRY_ENDPOINT": collector.url}
 
-        first = jaffle(world, shop, "run", **endpoint)
+        first = jaffle(world, shop, "run", terminal=True, **endpoint)  # told on a terminal
         assert first.returncode == 0, first.stderr
         assert "anonymous usage statistics" in first.stderr and "Nothing was sent" in first.stderr
         assert f"python {JAFFLE} telemetry disable" in first.stderr, "a command that works here"

@@ -22,6 +22,7 @@ import uuid
 
 import pytest
 
+from consent import DEFAULT_PROFILE
 from tests.reliability import reliability_kit as kit
 from tests.support.tracking import finish_host
 from tests.support.world import STRICT_PROFILE, World
@@ -36,6 +37,7 @@ TEXTS = {
         "# Your choice about strictapp's anonymous usage statistics, written by `telemetry "
         f"{verb}`.\n# `telemetry status` shows every setting that applies and which one "
         f"decides.\nsend_anonymous_usage_stats = {str(verb == 'enable').lower()}\n"
+        f"consent_version = {DEFAULT_PROFILE.consent_version}\n"
     )
     for verb in ("enable", "disable")
 }

@@ -384,10 +384,16 @@ def test_plain_http_never_leaves_the_machine(tracking_world, tmp_path, endpoint)
     world = tracking_world
     world.acknowledge()
     audit = tmp_path / "audit.jsonl"
-    # CI=true: the host delivers in-process, so its audit hook would see any connect at all.
+    # CI=true: the host delivers in-process, so its audit hook would see any connect at all;
+    # in CI a tool's own profile tracks only with an explicit opt-in.
     run = world.run_host(
         endpoint=world.collector_url,
-        env={"TESTAPP_TELEMETRY_ENDPOINT": endpoint, "HOST_AUDIT_FILE": str(audit), "CI": "true"},
+        env={
+            "TESTAPP_TELEMETRY_ENDPOINT": endpoint,
+            "HOST_AUDIT_FILE": str(audit),
+            "CI": "true",
+            "TESTAPP_SEND_ANONYMOUS_USAGE_STATS": "true",
+        },
     )
     assert run.returncode == 0 and "Traceback" not in run.stderr
     assert len(run.stderr_lines) == 1, run.stderr  # one line saying why nothing is sent
@@ -409,13 +415,15 @@ def test_loopback_endpoints_connect_to_loopback_only(tracking_world, tmp_path, c
     world = tracking_world
     world.acknowledge()
     audit = tmp_path / "audit.jsonl"
-    # CI=true: the host delivers in-process, where its audit hook sees every look-up and connect.
+    # CI=true: the host delivers in-process, where its audit hook sees every look-up and connect;
+    # in CI a tool's own profile tracks only with an explicit opt-in.
     run = world.run_host(
         endpoint=world.collector_url,
         env={
             "TESTAPP_TELEMETRY_ENDPOINT": template.format(port=collector.port),
             "HOST_AUDIT_FILE": str(audit),
             "CI": "true",
+            "TESTAPP_SEND_ANONYMOUS_USAGE_STATS": "true",
         },
     )
     assert run.returncode == 0 and run.stderr_lines == [], run.stderr

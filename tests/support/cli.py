@@ -25,6 +25,7 @@ PRECEDENCE = (
     "project_file",
     "user_config",
     "system_default",
+    "ci_default",
     "edition_default",
 )
 #: The words ``status`` shows for each layer, in the same order.
@@ -37,6 +38,7 @@ TITLES = (
     "project file",
     "user config",
     "system policy default",
+    "CI default",
     "edition default",
 )
 

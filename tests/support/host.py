@@ -16,7 +16,10 @@ Environment (all optional):
 ``HOST_FLUSH=S``        the host calls ``tracker.flush(S)`` at the end and reports what it returned
 ``HOST_PROJECT``        a project name (passed to the tracker; must never be sent)
 ``HOST_MARKER``         text planted in every model's name and SQL (must never be sent)
-``HOST_CONSENT_VERSION``  the profile's consent version (default 1)
+``HOST_CONSENT_VERSION``  the profile's consent version (default: TrackedProfile's)
+``HOST_CONSENT_MODEL``  ``opt_in``: the profile asks on a terminal (default ``opt_out``)
+``HOST_EDITION``        the edition the host's code passes (a cloud build: ``cloud``)
+``HOST_CI_POLICY``      the profile's CI policy (``off``, the default, or ``as_upstream``)
 ``HOST_FORBID_NETWORK=1``  an audit hook ends the process (97) at the first socket use or the
                         first process it starts
 ``HOST_FORBID_WRITES=1``   an audit hook ends the process (98) at the first file write/mkdir
@@ -118,8 +121,10 @@ def main() -> int:
         env_prefix="TESTAPP_",
         project_files=("testapp_project.yml",),
         collector_endpoint=os.environ.get("HOST_COLLECTOR"),
-        consent_version=int(os.environ.get("HOST_CONSENT_VERSION", "1")),
+        consent_version=int(os.environ.get("HOST_CONSENT_VERSION", TrackedProfile.consent_version)),
+        consent_model=os.environ.get("HOST_CONSENT_MODEL", "opt_out"),  # type: ignore[arg-type]
         tool_version="0.0.1",
+        ci_policy=os.environ.get("HOST_CI_POLICY", "off"),  # type: ignore[arg-type]
     )
     tracker_box: list = []
 
@@ -138,7 +143,9 @@ def main() -> int:
         )
 
     atexit.register(_after_flush)
-    tracker = Tracker(profile, project_name=os.environ.get("HOST_PROJECT"))
+    tracker = Tracker(
+        profile, project_name=os.environ.get("HOST_PROJECT"), edition=os.environ.get("HOST_EDITION")
+    )
     tracker_box.append(tracker)
     marker = os.environ.get("HOST_MARKER", "MARKER")
     models = int(os.environ.get("HOST_MODELS", "50"))

@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracking import TrackedProfile
@@ -96,6 +97,65 @@ def finish_host(proc: subprocess.Popen[str], started: float, timeout: float = 60
     report = next((r for r in reports if "main_done_wall" in r), {})
     exit_report = next((r for r in reports if "exit_wall" in r), {})
     return HostRun(proc.returncode, out, err, ended - started, ended, report, exit_report)
+
+
+def _host_run(code: int, out: str, err: str, started: float, ended: float) -> HostRun:
+    reports = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    report = next((r for r in reports if "main_done_wall" in r), {})
+    exit_report = next((r for r in reports if "exit_wall" in r), {})
+    return HostRun(code, out, err, ended - started, ended, report, exit_report)
+
+
+def run_on_terminal(
+    argv: list[str], env: dict[str, str], cwd: Path, timeout: float = 60.0
+) -> tuple[int, str, str]:
+    """Run ``argv`` with its stderr on a real pty (stdout a pipe, stdin /dev/null): a user at a
+    terminal. Reads the pty until every writer is gone; ``(returncode, stdout, what the terminal
+    showed)``. Bounded by ``timeout``: the child is killed after it."""
+    import os
+    import select
+
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave
+        )
+    finally:
+        os.close(slave)
+    shown = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: every writer of the pty is gone (Linux)
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            elif proc.poll() is not None:
+                break
+        stdout = proc.communicate(timeout=max(0.1, deadline - time.monotonic()))[0]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout = proc.communicate()[0]
+        raise AssertionError(f"{argv} hung for more than {timeout} s") from None
+    finally:
+        os.close(master)
+    # The pty turns each "\n" into "\r\n" (ONLCR); give the text back as the program wrote it.
+    text = shown.decode("utf-8", "replace").replace("\r\n", "\n")
+    return proc.returncode, stdout.decode("utf-8", "replace"), text
+
+
+def run_host_on_terminal(
+    argv: list[str], env: dict[str, str], cwd: Path, timeout: float = 60.0
+) -> HostRun:
+    """The host program run by :func:`run_on_terminal`, as a ``HostRun``."""
+    started = time.time()
+    code, out, err = run_on_terminal(argv, env, cwd, timeout)
+    return _host_run(code, out, err, started, time.time())
 
 
 def settle(spool: Spool, timeout: float = 20.0) -> bool:

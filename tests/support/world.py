@@ -295,20 +295,23 @@ class World:
 
         return settle(self.spool(), timeout)
 
+    def _host_env(self, env: dict[str, str] | None, endpoint: str | None) -> dict[str, str]:
+        run_env = dict(self.env)
+        url = self.collector_url if endpoint is ... else endpoint
+        if url is not None:
+            run_env["HOST_COLLECTOR"] = url
+        run_env.update(env or {})
+        return run_env
+
     def start_host(
         self, env: dict[str, str] | None = None, endpoint: str | None = ..., cwd: Path | None = None
     ) -> subprocess.Popen[str]:
         """The host program (``tests/support/host.py``) started in ``cwd`` (the project)."""
         from tests.support.tracking import HOST_MODULE
 
-        run_env = dict(self.env)
-        url = self.collector_url if endpoint is ... else endpoint
-        if url is not None:
-            run_env["HOST_COLLECTOR"] = url
-        run_env.update(env or {})
         return subprocess.Popen(
             [sys.executable, "-m", HOST_MODULE],
-            env=run_env,
+            env=self._host_env(env, endpoint),
             cwd=cwd or self.project,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -322,10 +325,19 @@ class World:
         endpoint: str | None = ...,
         cwd: Path | None = None,
         timeout: float = 60.0,
+        terminal: bool = False,
     ):
-        """Run the host program to its end; its reports and timings as a ``HostRun``."""
-        from tests.support.tracking import finish_host
+        """Run the host program to its end; its reports and timings as a ``HostRun``.
 
+        ``terminal``: its stderr is a real pty, as for a user at a terminal (where the first-run
+        notice counts as told); else a pipe, as in a log or a CI job."""
+        from tests.support.tracking import HOST_MODULE, finish_host, run_host_on_terminal
+
+        if terminal:
+            argv = [sys.executable, "-m", HOST_MODULE]
+            return run_host_on_terminal(
+                argv, self._host_env(env, endpoint), cwd or self.project, timeout
+            )
         started = time.time()
         return finish_host(self.start_host(env, endpoint, cwd), started, timeout)
 

@@ -15,8 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from consent import DEFAULT_PROFILE
 from tests.support.cli import flat, line_with
 from tests.support.world import World
+
+#: What `telemetry enable/disable` records with the choice (the profile's consent version).
+VERSION = DEFAULT_PROFILE.consent_version
 
 DECISION = "Anonymous usage statistics are"
 
@@ -53,9 +57,12 @@ def test_disable_writes_a_private_user_config_and_prints_the_decision(strict_wor
     assert r.code == 0, r
     assert r.err == ""
     assert stat.S_IMODE(path.stat().st_mode) == 0o600, "only the user may read or change it"
-    assert tomllib.loads(path.read_text()) == {"send_anonymous_usage_stats": False}
+    assert tomllib.loads(path.read_text()) == {
+        "send_anonymous_usage_stats": False,
+        "consent_version": VERSION,
+    }
     line = _one_line_decision(r.out, "OFF")
-    assert f"the user config ({path}" in line
+    assert f"your user config ({path}" in line
     assert str(path) in r.out, "says where the choice was written"
 
 
@@ -67,7 +74,7 @@ def test_enable_after_disable_turns_it_back_on(strict_world: World):
 
     assert r.code == 0, r
     chosen = tomllib.loads(world.user_config_path().read_text())
-    assert chosen == {"send_anonymous_usage_stats": True}
+    assert chosen == {"send_anonymous_usage_stats": True, "consent_version": VERSION}
     _one_line_decision(r.out, "ON")
     assert world.run("status", "--expect", "on").code == 0
 
@@ -668,7 +675,10 @@ def test_a_symlinked_user_config_is_written_through_keeping_its_comments(strict_
 
     assert r.code == 0, r
     assert world.user_config_path().is_symlink(), "the dotfiles link stays a link"
-    assert dotfiles.read_text() == DOTFILE.replace("= true", "= false")
+    assert (
+        dotfiles.read_text()
+        == DOTFILE.replace("= true", "= false") + f"consent_version = {VERSION}\n"
+    )
     assert world.run("status", "--json").json()["decided_by"] == "user_config"
 
 
@@ -682,7 +692,9 @@ def test_enable_keeps_the_comments_of_an_existing_user_config_crlf_too(strict_wo
     assert r.code == 0, r
     assert (
         world.user_config_path().read_bytes()
-        == DOTFILE.replace("= true", "= false").replace("\n", "\r\n").encode()
+        == (DOTFILE.replace("= true", "= false") + f"consent_version = {VERSION}\n")
+        .replace("\n", "\r\n")
+        .encode()
     )
 
 

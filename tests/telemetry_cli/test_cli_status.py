@@ -149,14 +149,14 @@ DECIDERS = {
     ),
     "user config off": (
         dict(user="false"),
-        "OFF for {app} (core edition) — decided by the user config ({user_config}:1).",
+        "OFF for {app} (core edition) — decided by your user config ({user_config}:1).",
         "user config",
         "false → off",
         "~/.config/{app}/telemetry.toml:1",
     ),
     "user off beats project on": (
         dict(project="true", user="false"),
-        "OFF for {app} (core edition) — decided by the user config ({user_config}:1).",
+        "OFF for {app} (core edition) — decided by your user config ({user_config}:1).",
         "user config",
         "false → off",
         "~/.config/{app}/telemetry.toml:1",
@@ -522,3 +522,42 @@ def test_a_strict_profile_fails_closed_on_a_project_dir_that_does_not_exist(
     assert (layer["status"], layer["origin"]) == ("error", "DBT_PROJECT_DIR")
     [warning] = [w for w in doc["warnings"] if "DBT_PROJECT_DIR" in w]
     assert f"{missing}, which does not exist; treated as off. Fix: point" in warning
+
+
+# -- in CI ----------------------------------------------------------------------------------------
+
+
+def test_in_ci_status_names_the_variable_that_revealed_it_the_job_variable_and_the_ci_id(
+    world: World, status_schema
+):
+    import sys
+
+    testapp = [sys.executable, "-m", "tests.support.testapp_cli", "http://127.0.0.1:9"]
+    stored = world.write_anonymous_id(app="testapp")
+    ci = {"GITHUB_ACTIONS": "true", "COLUMNS": WIDE}
+
+    off = world.run("status", script=testapp, **ci)
+    assert off.code == 0, off
+    assert (
+        "decided by the CI default: CI detected (GITHUB_ACTIONS=true), off unless something "
+        "above says on" in off.out
+    )
+    assert "Anonymous id: none yet" in off.out or stored in off.out  # nothing is sent: no CI id
+    assert "set TESTAPP_SEND_ANONYMOUS_USAGE_STATS=true in the CI job's environment" in off.out
+
+    opted_in = world.run(
+        "status", "--json", script=testapp, TESTAPP_SEND_ANONYMOUS_USAGE_STATS="true", **ci
+    )
+    doc = opted_in.json()
+    status_schema.validate(doc)
+    assert doc["enabled"] and doc["decided_by"] == "env_var"
+    # What this job's events carry: the vendor's id, not the id stored on this machine.
+    assert doc["anonymous_id"] == "ci-github-actions"
+    text = world.run("status", script=testapp, TESTAPP_SEND_ANONYMOUS_USAGE_STATS="true", **ci)
+    assert "Anonymous id: ci-github-actions (in CI: one id per CI vendor" in text.out
+
+    outside = world.run("status", "--json", script=testapp, COLUMNS=WIDE).json()
+    assert outside["anonymous_id"] == stored
+    # The dbt profile sends nothing itself: no CI id to show for it.
+    dbt = world.run("status", "--json", GITHUB_ACTIONS="true").json()
+    assert dbt["anonymous_id"] is None and dbt["enabled"]

@@ -58,7 +58,7 @@ def test_import_tracking_alone_does_not_even_load_pydantic():
 def test_the_default_catalog_describes_every_event_and_context():
     doc = DEFAULT_CATALOG.describe()
     assert [e["name"] for e in doc["events"]] == ["invocation_start", "invocation_end", "model_run"]
-    assert [c["name"] for c in doc["contexts"]] == ["platform", "invocation"]
+    assert [c["name"] for c in doc["contexts"]] == ["platform", "invocation", "ci"]
     for entry in doc["events"] + doc["contexts"]:
         assert entry["schema"].startswith("iglu:dev.telemetry-consent/")
         assert entry["description"] and entry["example"]

@@ -154,7 +154,8 @@ def _examples(spec) -> st.SearchStrategy:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_the_generated_check_agrees_with_the_schema_file(uri, path, data):
-    spec = DEFAULT_CATALOG.get(uri)
+    # An older version (invocation 1-0-0) is drawn from its successor's examples.
+    spec = DEFAULT_CATALOG.get(uri) or DEFAULT_CATALOG.get(uri.split("/")[1])
     value = data.draw(_examples(spec))
     independent = jsonschema.Draft4Validator(_schema(path))
     expected = independent.is_valid(value)

@@ -101,8 +101,8 @@ def test_a_host_run_with_captured_output_returns_while_its_uploader_still_works(
 
 def test_in_ci_the_host_delivers_before_it_exits(tracking_world, collector):
     world = tracking_world
-    world.acknowledge()
-    run = world.run_host(env={"CI": "true"})
+    # In CI a tool's own profile sends only with an explicit opt-in (the ci_default layer).
+    run = world.run_host(env={"CI": "true", "TESTAPP_SEND_ANONYMOUS_USAGE_STATS": "true"})
     assert run.returncode == 0 and run.stderr == ""
     assert run.report["delivery"] == "inline"
     # Delivered by the host itself: there when it has exited, without waiting for anyone.
@@ -115,11 +115,15 @@ def test_in_ci_a_dead_collector_costs_the_deadline_and_a_last_step_delivers(
     tracking_world, collector
 ):
     world = tracking_world
-    world.acknowledge()
     with FaultServer("blackhole") as server:
         url, port = server.url, server.port
         run = world.run_host(
-            endpoint=url, env={"CI": "true", "TESTAPP_TELEMETRY_REQUEST_TIMEOUT": "20"}
+            endpoint=url,
+            env={
+                "CI": "true",
+                "TESTAPP_SEND_ANONYMOUS_USAGE_STATS": "true",  # the job's explicit opt-in
+                "TESTAPP_TELEMETRY_REQUEST_TIMEOUT": "20",
+            },
         )
     print(
         f"\nCI host against a black hole: exit delay {run.exit_delay_s:.3f} s "

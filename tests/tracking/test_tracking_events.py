@@ -30,21 +30,23 @@ IDS = [spec.name for spec in SPECS]
 
 
 def _file(spec) -> dict:
-    path = SCHEMAS / VENDOR / spec.name / "jsonschema" / "1-0-0"
+    path = SCHEMAS / VENDOR / spec.name / "jsonschema" / spec.version
     return json.loads(path.read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
 def test_the_schema_is_a_self_describing_iglu_schema_in_the_iglu_layout(spec):
-    schema = _file(spec)  # exactly tracking/schemas/<vendor>/<name>/jsonschema/1-0-0
+    schema = _file(spec)  # exactly tracking/schemas/<vendor>/<name>/jsonschema/<version>
     assert schema["$schema"] == SELF_DESC_SCHEMA
+    # 1-0-0 for each, but the invocation context: 1-0-1 (an ADDITION, the id pattern widened).
+    assert spec.version == ("1-0-1" if spec.name == "invocation" else "1-0-0")
     assert schema["self"] == {
         "vendor": "dev.telemetry-consent",
         "name": spec.name,
         "format": "jsonschema",
-        "version": "1-0-0",
+        "version": spec.version,
     }
-    assert spec.iglu_uri == f"iglu:dev.telemetry-consent/{spec.name}/jsonschema/1-0-0"
+    assert spec.iglu_uri == f"iglu:dev.telemetry-consent/{spec.name}/jsonschema/{spec.version}"
     assert schema["type"] == "object"
     assert schema["additionalProperties"] is False
     assert spec.schema() == schema

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from consent import Edition, Layer, resolve
+from tracking.may_send import Start
 from tracking.plan import Plan, plan
 from tracking.settings import TrackerSettings
 
@@ -17,6 +18,9 @@ URL = "https://collector.example.com"
 DEBUG = TrackerSettings(debug=True)
 PLAIN = TrackerSettings()
 REFUSED = "TESTAPP_TELEMETRY_ENDPOINT='http://x' uses plain http:// to another machine"
+#: What tracking.may_send says for a user not told yet, and for one told (or who said yes).
+NOT_TOLD = Start(False, True, "not told")
+TOLD = Start(True, False, "told")
 
 
 @pytest.mark.parametrize(
@@ -37,12 +41,13 @@ REFUSED = "TESTAPP_TELEMETRY_ENDPOINT='http://x' uses plain http:// to another m
             Plan("off", None, (f"telemetry: {REFUSED}",)),
         ),
         ("no collector: silently off", ON, PLAIN, None, None, False, Plan("off")),
-        ("first run: the notice", ON, PLAIN, URL, None, True, Plan("notice", URL)),
+        ("first run: the notice", ON, PLAIN, URL, None, True, Plan("notice", URL, notice=True)),
         ("told: record", ON, PLAIN, URL, None, False, Plan("record", URL)),
     ],
 )
 def test_every_way_a_run_can_go(case, decision, settings, url, problem, notice, expected):
-    assert plan(decision, settings, url, problem, notice) == expected, case
+    start = NOT_TOLD if notice else TOLD
+    assert plan(decision, settings, url, problem, start) == expected, case
 
 
 def test_a_record_plan_carries_how_it_is_delivered_and_settings_problems_are_said():
@@ -51,7 +56,7 @@ def test_a_record_plan_carries_how_it_is_delivered_and_settings_problems_are_sai
         PLAIN,
         URL,
         None,
-        False,
+        TOLD,
         ("inline", "CI (GITHUB_ACTIONS)"),
         ("telemetry: TESTAPP_TELEMETRY_BATCH_SIZE='x' is ignored",),
     )

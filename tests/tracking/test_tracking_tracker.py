@@ -15,6 +15,7 @@ from tracking.ids import keyed_hash
 from tracking.state import ensure_secret
 
 EVENTS = "iglu:dev.telemetry-consent/{}/jsonschema/1-0-0"
+INVOCATION = "iglu:dev.telemetry-consent/invocation/jsonschema/1-0-1"
 
 
 def _data(event):
@@ -73,7 +74,7 @@ def test_the_invocation_records_start_and_end_and_lets_the_host_exception_throug
         c["data"]["invocation_id"]
         for e in collector.good()
         for c in e["event"]["contexts"]["data"]
-        if c["schema"] == EVENTS.format("invocation")
+        if c["schema"] == INVOCATION
     }
     assert len(ids) == 3
     tracker.close()
@@ -254,7 +255,7 @@ def test_the_cloud_edition_sends_despite_an_opt_out_and_says_so_in_the_context(
     assert tracker.flush(DELIVER_S)
     assert collector.totals()["good"] == 2
     contexts = {c["schema"]: c["data"] for c in collector.good()[0]["event"]["contexts"]["data"]}
-    assert contexts[EVENTS.format("invocation")]["edition"] == "cloud"
+    assert contexts[INVOCATION]["edition"] == "cloud"
     tracker.close()
 
 

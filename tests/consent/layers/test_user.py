@@ -108,3 +108,51 @@ def test_a_world_writable_file_is_still_read_but_warned_about(world):
 def test_a_private_file_gets_no_warning(world):
     world.write_user(f"{KEY} = true\n", mode=0o600)
     assert read(world).warnings == ()
+
+
+# -- an answer is recorded with the consent version it was given for ----------------------------
+
+VERSIONED = {
+    # id: (file content, the profile's consent version, opinion)
+    "a yes for this version": (f"{KEY} = true\nconsent_version = 2\n", 2, "on"),
+    "a yes from before versions were recorded, at version 1": (f"{KEY} = true\n", 1, "on"),
+    "a yes from before versions were recorded, now at 2": (f"{KEY} = true\n", 2, None),
+    "a yes for an older version": (f"{KEY} = true\nconsent_version = 1\n", 2, None),
+    "a yes for a newer version (the tool went back)": (
+        f"consent_version = 3\n{KEY} = true\n",
+        2,
+        None,
+    ),
+    "a no for an older version still counts": (f"{KEY} = false\nconsent_version = 1\n", 2, "off"),
+    "a no from before versions were recorded": (f"{KEY} = false\n", 5, "off"),
+    "a version alone is no choice": ("consent_version = 2\n", 2, None),
+}
+
+
+@pytest.mark.parametrize("case", VERSIONED)
+def test_a_yes_counts_only_for_the_consent_version_it_was_given_for(world, case):
+    text, version, opinion = VERSIONED[case]
+    path = world.write_user(text, mode=0o600)
+
+    layer = user_config_layer(str(path), version)
+
+    assert layer.opinion == opinion
+    assert layer.status == "no_opinion" and layer.warnings == ()
+    if opinion is None and KEY in text:
+        # status shows the value and why it no longer counts
+        assert layer.raw == "true"
+        assert "no longer counts" in layer.detail and "telemetry enable" in layer.detail
+        assert f"version {version})" in layer.detail
+
+
+@pytest.mark.parametrize("value", ['"2"', "0", "-1", "true", "1.5", "[2]"])
+@pytest.mark.parametrize("choice", ["false", "true"])
+def test_a_bad_consent_version_fails_closed_and_keeps_an_opt_out(world, value, choice):
+    path = world.write_user(f"{KEY} = {choice}\nconsent_version = {value}\n", mode=0o600)
+
+    layer = user_config_layer(str(path), 2)
+
+    assert (layer.status, layer.opinion) == ("error", "off")
+    [warning] = layer.warnings
+    assert warning.startswith(f"{path}:2: ") and "consent_version" in warning
+    assert "Fix:" in warning and "\n" not in warning

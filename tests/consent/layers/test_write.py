@@ -13,7 +13,7 @@ import pytest
 from consent import DEFAULT_PROFILE, AppProfile, EditRefused, NoProjectFile, WriteError
 from consent._yaml_edit import NoMinimalEdit, same_apart_from, set_flag
 from consent.layers.project_file import write_project_choice
-from consent.layers.user_config import write_user_choice
+from consent.layers.user_config import read_user_config, write_user_choice
 
 KEY = ("flags", "send_anonymous_usage_stats")
 
@@ -25,7 +25,10 @@ def test_user_choice_is_private_and_reads_back(strict_world):
     assert path == str(world.user_config_path())
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
-    assert tomllib.loads(Path(path).read_text()) == {"send_anonymous_usage_stats": False}
+    assert tomllib.loads(Path(path).read_text()) == {
+        "send_anonymous_usage_stats": False,
+        "consent_version": DEFAULT_PROFILE.consent_version,
+    }
     assert world.decide().decided_by == "user_config" and not world.decide().enabled
 
 
@@ -234,3 +237,57 @@ def test_several_processes_toggling_at_once_leave_a_valid_file(strict_world, tar
         text = (world.project / "dbt_project.yml").read_text()
         assert text.startswith("# shop\nname: shop\nmodels:\n  +materialized: table\n")
         assert text.count("send_anonymous_usage_stats") == 1
+
+
+def _profile_at(version: int) -> AppProfile:
+    return AppProfile(
+        name="dbt", env_prefix="DBT_", project_files=("dbt_project.yml",), consent_version=version
+    )
+
+
+def test_a_choice_is_written_with_the_profiles_consent_version_and_counts(world):
+    path = write_user_choice(_profile_at(3), True)
+
+    assert tomllib.loads(Path(path).read_text()) == {
+        "send_anonymous_usage_stats": True,
+        "consent_version": 3,
+    }
+    assert read_user_config(path, 3).opinion == "on"
+    assert read_user_config(path, 4).opinion is None, "a later version asks again"
+
+
+def test_a_new_choice_updates_the_version_of_a_users_own_file_keeping_its_comments(world):
+    own = (
+        "# mine, from my dotfiles\n"
+        "consent_version = 1  # the version I agreed to\n"
+        "send_anonymous_usage_stats = false\n"
+    )
+    world.write_user(own, mode=0o600)
+
+    path = write_user_choice(_profile_at(2), True)
+
+    assert Path(path).read_text() == own.replace("= 1 ", "= 2 ").replace("= false", "= true")
+
+
+def test_a_version_is_added_to_a_users_own_file_that_has_none(world):
+    own = "send_anonymous_usage_stats = true # for now\n"
+    world.write_user(own, mode=0o600)
+
+    path = write_user_choice(_profile_at(2), False)
+
+    assert Path(path).read_text() == own.replace("true", "false") + "consent_version = 2\n"
+
+
+def test_a_file_written_by_an_older_version_of_the_command_is_written_anew(world):
+    old = (
+        "# Your choice about dbt's anonymous usage statistics, written by `telemetry enable`.\n"
+        "# `telemetry status` shows every setting that applies and which one decides.\n"
+        "send_anonymous_usage_stats = true\n"
+    )
+    world.write_user(old, mode=0o600)
+
+    path = write_user_choice(_profile_at(2), False)
+
+    text = Path(path).read_text()
+    assert "written by `telemetry disable`" in text, "the header names the command that wrote it"
+    assert tomllib.loads(text) == {"send_anonymous_usage_stats": False, "consent_version": 2}

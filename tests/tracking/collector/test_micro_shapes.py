@@ -333,13 +333,11 @@ def test_our_own_trackers_events_are_micro_good_events(tracking_world, collector
         for name in ("invocation_start", "model_run", "model_run", "invocation_end")
     ]
     assert all(g["eventType"] == "unstruct" for g in good)
-    assert all(g["contexts"] == [ours.format("platform"), ours.format("invocation")] for g in good)
+    invocation = "iglu:dev.telemetry-consent/invocation/jsonschema/1-0-1"
+    assert all(g["contexts"] == [ours.format("platform"), invocation] for g in good)
     assert all(g["event"]["app_id"] == "testapp" and g["event"]["platform"] == "pc" for g in good)
     assert unstruct_data(good[-1])["node_counts"] == {"model": 2}
-    assert {c["schema"] for c in context_entities(good[0])} == {
-        ours.format("platform"),
-        ours.format("invocation"),
-    }
+    assert {c["schema"] for c in context_entities(good[0])} == {ours.format("platform"), invocation}
     assert len({g["event"]["event_id"] for g in good}) == 4
 
 
