@@ -208,6 +208,11 @@ class Uploader:
                 Spool.mark_holder(fd)
                 try:
                     self.round()
+                except Exception as exc:
+                    # Into the report before it is saved below: state.json must tell that this
+                    # run failed, and why (it was saved with ``error: null`` before).
+                    self.report.error = f"{type(exc).__name__}: {exc}"
+                    raise
                 finally:
                     self._write_log()
                     self._save_state()

@@ -369,3 +369,21 @@ def test_a_segment_is_in_the_local_log_before_its_receipt_says_it_was_delivered(
     assert (spool.state().get("receipts") or {}).get(segment.base) == [3, 0]
     log = (world.state_dir() / "events.log").read_text().splitlines()
     assert len(log) == 3 and json.loads(log[0])["event"] == "invocation_start"
+
+
+def test_an_uploader_that_fails_mid_round_says_so_in_its_saved_state(tracking_world):
+    """A fault inside a round (injected: no real input reaches this path today) must reach the
+    saved report that ``telemetry status`` reads, not only the in-memory one."""
+    from tracking.uploader import Uploader
+
+    class Failing(Uploader):
+        def round(self) -> None:
+            raise RuntimeError("injected fault")
+
+    spool = write_segment(tracking_world, 2)
+    report = Failing(spool, TrackerSettings(), deadline=time.monotonic() + DELIVER_S).run()
+
+    assert report.error == "RuntimeError: injected fault"
+    saved = spool.state()["last_upload"]
+    assert saved["error"] == "RuntimeError: injected fault"
+    assert len(spool.segments()) == 1, "the events stay for the next run"
