@@ -5,6 +5,7 @@ the uploaders our hosts leave behind, so that no timed run shares the CPU with o
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import signal
 import statistics
 import subprocess
 import tempfile
+import termios
 import threading
 import time
 from dataclasses import dataclass, field
@@ -126,8 +128,12 @@ class Run:
         return len([line for line in self.stderr.splitlines() if line.strip()])
 
 
-def run_process(argv: list[str], world: World, timeout: float) -> Run:
-    """Run ``argv`` in ``world``; killed (and flagged) after ``timeout`` seconds."""
+def run_process(argv: list[str], world: World, timeout: float, *, stdin: str = "null") -> Run:
+    """Run ``argv`` in ``world``; killed (and flagged) after ``timeout`` seconds.
+
+    ``stdin="pipe"``: stdin is a pipe whose write end the harness keeps open, unwritten, until
+    the process is reaped, as under ``tool | …`` fed by a silent producer: a host that read it
+    would wait until the cap (and be reported killed)."""
     out_path, err_path = world.root / "stdout.txt", world.root / "stderr.txt"
     before = snapshot(world.watched())
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
@@ -138,7 +144,7 @@ def run_process(argv: list[str], world: World, timeout: float) -> Run:
             cwd=world.cwd,
             stdout=out,
             stderr=err,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin == "pipe" else subprocess.DEVNULL,
             start_new_session=True,
         )
         killed = threading.Event()
@@ -157,6 +163,8 @@ def run_process(argv: list[str], world: World, timeout: float) -> Run:
         end_wall = time.time()
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.stdin is not None:
+            proc.stdin.close()
     # Files are the host's own only: stdout/stderr capture files are ours.
     after = snapshot(world.watched())
     files = [p for p in written(before, after) if p not in (str(out_path), str(err_path))]
@@ -172,12 +180,98 @@ def run_process(argv: list[str], world: World, timeout: float) -> Run:
         killed=killed.is_set(),
         cpu_s=usage.ru_utime + usage.ru_stime,
     )
+    _read_protocol(run, stdout)
+    return run
+
+
+def _read_protocol(run: Run, stdout: str) -> None:
     for line in stdout.splitlines():
+        line = line.rstrip("\r")
         if line.startswith("BENCH_MARK "):
             _, name, value = line.split(" ", 2)
             run.marks[name] = float(value)
         elif line.startswith("BENCH_REPORT "):
             run.report = json.loads(line[len("BENCH_REPORT ") :])
+
+
+def _controlling_terminal() -> None:  # in the child, once stdin is the pty's slave
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def run_on_pty(argv: list[str], world: World, timeout: float) -> Run:
+    """Run ``argv`` in ``world`` on a fresh pseudo-terminal that is its controlling terminal
+    (new session; stdin, stdout and stderr on the pty's slave; the terminal's foreground
+    process group, line mode): what a user's terminal gives a tool. Nobody types. Timed like
+    :func:`run_process` (spawn → reaped); killed (and flagged) after ``timeout`` seconds.
+
+    The terminal is one stream: ``stdout`` is all of it, ``stderr`` its lines that are not the
+    host's ``BENCH_*`` protocol (what the user would have seen)."""
+    master, slave = os.openpty()
+    before = snapshot(world.watched())
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # keeps the pty's small buffer from ever blocking the host's writes
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: every process holding the slave is gone
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    try:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            argv,
+            env=world.env,
+            cwd=world.cwd,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            preexec_fn=_controlling_terminal,
+            close_fds=True,
+        )
+        os.close(slave)
+        slave = -1
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
+        killed = threading.Event()
+
+        def kill() -> None:
+            killed.set()
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _pid, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        end_wall = time.time()
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        reader.join(5.0)
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    screen = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    shown = [line for line in screen.splitlines() if not line.startswith("BENCH_")]
+    run = Run(
+        wall_s=wall,
+        rc=proc.returncode,
+        maxrss_mb=usage.ru_maxrss / 1024.0,
+        end_wall=end_wall,
+        stdout=screen,
+        stderr="\n".join(shown),
+        files=written(before, snapshot(world.watched())),
+        killed=killed.is_set(),
+        cpu_s=usage.ru_utime + usage.ru_stime,
+    )
+    _read_protocol(run, screen)
     return run
 
 

@@ -222,6 +222,9 @@ def build_rows(all_results: dict, has_dbt: bool) -> list[Row]:
     decide = all_results.get("decide")
     if decide is not None:
         _decide_rows(rows, decide, cell)
+    opt_in = all_results.get("opt_in")
+    if opt_in:
+        _opt_in_rows(rows, opt_in, cell)
     return rows
 
 
@@ -610,6 +613,105 @@ def _decide_rows(rows, decide, cell) -> None:
             digits=0,
         )
     )
+
+
+def _opt_in_rows(rows, opt_in, cell) -> None:
+    """Per case: the opt-in host's wall time over the same host with consent off (paired), and
+    whether it asked, went on and recorded nothing. dbt-core has no opt-in model."""
+    no_opt_in = Cell(text="n/a (no opt-in)")
+    for label, results in opt_in.items():
+        timeout = results.get("prompt_timeout_s")
+        pairs = len(_runs(results, "ours"))
+        added = _paired(results, "ours_off", "ours")
+        name = f"wall added over consent off (median of {pairs} paired differences, p25–p75) (s)"
+        if timeout is None:
+            rows.append(
+                Row(
+                    label,
+                    name,
+                    added,
+                    no_opt_in,
+                    target=f"≤ {ADDED_TARGET_S:.3f} (never waits)",
+                    verdict=verdict_at_most(added, ADDED_TARGET_S),
+                )
+            )
+        else:
+            rows.append(
+                Row(
+                    label,
+                    name,
+                    added,
+                    no_opt_in,
+                    target=f"waits the timeout ({timeout:g} s), then goes on",
+                )
+            )
+            a, b = _runs(results, "ours_off"), _runs(results, "ours")
+            beyond = Cell.paired(
+                [y.wall_s - x.wall_s - timeout for x, y in zip(a, b, strict=False)]
+            )
+            rows.append(
+                Row(
+                    label,
+                    f"added beyond the {timeout:g} s timeout (s)",
+                    beyond,
+                    no_opt_in,
+                    target=f"≤ {ADDED_TARGET_S:.3f}",
+                    verdict=verdict_at_most(beyond, ADDED_TARGET_S),
+                )
+            )
+        rows.append(Row(label, "wall (s)", cell(results, "ours", _wall), no_opt_in))
+        asked = cell(results, "ours", lambda r: 1.0 if r.extra["asked"] else 0.0)
+        want = 0.0 if timeout is None else 1.0
+        ok = None if asked.low is None else asked.low == want and asked.high == want
+        rows.append(
+            Row(
+                label,
+                "asked the question (fraction of runs)",
+                asked,
+                no_opt_in,
+                target="0 (cannot ask)" if timeout is None else "1.000",
+                verdict=verdict(ok),
+            )
+        )
+        went_on = cell(
+            results,
+            "ours",
+            lambda r: 1.0 if r.rc == 0 and not r.killed and "work_end" in r.marks else 0.0,
+        )
+        rows.append(
+            Row(
+                label,
+                "went on: work done, exit 0 (fraction of runs)",
+                went_on,
+                no_opt_in,
+                target="1.000",
+                verdict=verdict(None if went_on.low is None else went_on.low >= 1.0),
+            )
+        )
+        recorded = cell(results, "ours", _recorded)
+        rows.append(
+            Row(
+                label,
+                "events recorded",
+                recorded,
+                no_opt_in,
+                digits=0,
+                target="0",
+                verdict=verdict(None if recorded.high is None else recorded.high == 0),
+            )
+        )
+        stderr = cell(results, "ours", lambda r: r.stderr_lines)
+        rows.append(
+            Row(
+                label,
+                "host stderr lines" + ("" if timeout is None else " (the question, no answer)"),
+                stderr,
+                no_opt_in,
+                digits=0,
+                target="0" if timeout is None else "",
+                verdict="" if timeout is not None else verdict_at_most(stderr, 0),
+            )
+        )
 
 
 def _median(results: dict, side: str, get) -> float | None:

@@ -25,7 +25,7 @@ from scenarios import HOSTS, Bench, Config, Side
 
 BENCH = Path(__file__).resolve().parent
 
-SCENARIOS = ("baseline", "healthy", "faults", "recovery", "throughput", "decide")
+SCENARIOS = ("baseline", "healthy", "faults", "recovery", "throughput", "decide", "opt_in")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

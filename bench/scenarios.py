@@ -27,6 +27,7 @@ from measure import (
     World,
     bench_uploaders,
     make_world,
+    run_on_pty,
     run_process,
     spool_idle,
     spool_state,
@@ -47,6 +48,22 @@ FAULTS = (
     ("slow (answers after 5 s)", "slow", {"delay": 5.0}),
     ("closes mid-answer", "close", {}),
 )
+#: How long the opt-in question waits on a terminal where nobody answers (the profile's default
+#: is 15 s; a user may set ``<PREFIX>TELEMETRY_PROMPT_TIMEOUT``, as here).
+PROMPT_TIMEOUT_S = 0.5
+#: The opt-in tool where it must not ask, then where it asks and nobody answers, as (row label,
+#: how stdin is given: "pipe" or a real "pty", extra env for both runs of a pair).
+OPT_IN_CASES = (
+    ("opt-in, stdin a pipe", "pipe", {}),
+    ("opt-in, CI=true on a terminal", "pty", {"CI": "true"}),
+    (
+        "opt-in, terminal, nobody answers",
+        "pty",
+        {"BENCHAPP_TELEMETRY_PROMPT_TIMEOUT": str(PROMPT_TIMEOUT_S)},
+    ),
+)
+#: The cap on one opt-in run: a host that waited on its stdin would be killed here, not hang.
+OPT_IN_CAP_S = 60.0
 #: The spool's bounds raised for the throughput scenario (the default keeps 10,000 events).
 UNBOUNDED = {
     "BENCHAPP_TELEMETRY_SPOOL_MAX_EVENTS": "10000000",
@@ -394,6 +411,43 @@ class Bench:
             if collector is not None:
                 collector.stop()
             world.remove()
+
+    def opt_in(self) -> dict[str, dict[str, object]]:
+        """The opt-in profile (``consent_model="opt_in"``, nobody has answered) in interleaved
+        pairs with the same host under the opt-out profile and consent off (DO_NOT_TRACK=1),
+        per case of :data:`OPT_IN_CASES`: where it must not ask (stdin a pipe nobody writes
+        to; CI=true on a real terminal) it must cost what consent off costs; on a terminal
+        where nobody answers it waits the timeout, then goes on."""
+        ours = self._side("ours")
+        if ours is None:
+            return {}
+        out: dict[str, dict[str, object]] = {}
+        for label, how, env in OPT_IN_CASES:
+            self.log(f"  {label} ...")
+            offs, opts = [], []
+            for _ in range(self.config.pairs):
+                offs.append(self._opt_in_run(ours, "run", how, {**env, "DO_NOT_TRACK": "1"}))
+                opts.append(self._opt_in_run(ours, "opt_in", how, env))
+            timeout = PROMPT_TIMEOUT_S if "BENCHAPP_TELEMETRY_PROMPT_TIMEOUT" in env else None
+            out[label] = {"ours_off": offs, "ours": opts, "prompt_timeout_s": timeout}
+        return out
+
+    def _opt_in_run(self, side: Side, mode: str, how: str, env: dict[str, str]) -> Run:
+        world = self.world(side, env)
+        try:
+            wait_no_uploader()
+            argv = [side.python, str(side.script), mode, str(self.config.events), NOWHERE]
+            if how == "pty":
+                run = run_on_pty(argv, world, OPT_IN_CAP_S)
+            else:
+                run = run_process(argv, world, OPT_IN_CAP_S, stdin="pipe")
+            if run.rc != 0 or not run.report:
+                what = "killed at the cap" if run.killed else f"exit {run.rc}"
+                self.log(f"    ! {side.name} {mode} ({how}): {what}; {run.stderr[-400:]!r}")
+            run.extra["asked"] = "[y/N]" in run.stderr
+        finally:
+            world.remove()
+        return run
 
     def decide(self) -> dict[str, list[Run]]:
         """``telemetry status --json`` (whole process) and N in-process ``consent.decide()``."""

@@ -2,6 +2,8 @@
 
 ``python ours_host.py run N URL``: one invocation (start, N model runs, end), then exit; the
 hand-over to the uploader is left to the tracker's atexit handler, as a real tool leaves it.
+``python ours_host.py opt_in N URL``: the same with the opt-in profile (nobody has answered its
+question in the fresh world).
 ``python ours_host.py throughput N URL``: the same, for a large N (the spool's bounds are raised
 by the harness for that scenario).
 URL ``-`` means no collector. Consent comes from the environment (DO_NOT_TRACK=1 in "off").
@@ -21,8 +23,11 @@ from tracking import Tracker  # noqa: E402
 
 
 def main() -> int:
-    _mode, events, url = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    tracker = Tracker(make_profile(None if url == "-" else url), project_name="bench_project")
+    mode, events, url = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    model = "opt_in" if mode == "opt_in" else "opt_out"
+    tracker = Tracker(
+        make_profile(None if url == "-" else url, model), project_name="bench_project"
+    )
     setup_s = time.perf_counter() - _t0  # import + consent decision (+ settings when on)
     sqls = [f"select * from source_{i} -- model_{i}" for i in range(events)]
     samples: list[int] = []
@@ -45,6 +50,7 @@ def main() -> int:
         modules=len(sys.modules),
         side="ours",
         tracking_mode=tracker.plan.kind,
+        decided_by=tracker.decision.decided_by if tracker.decision else None,
         setup_s=setup_s,
         latency=latency_summary(samples),
         snowplow_imported="snowplow_tracker" in sys.modules,

@@ -22,6 +22,13 @@ FAULT_LABELS = (
     "slow (answers after 5 s)",
     "closes mid-answer",
 )
+#: The opt-in cases (bench/scenarios.py OPT_IN_CASES): two where it cannot ask, one where nobody
+#: answers on a real pty (each of its runs waits a 0.5 s question: cheap at --pairs 1).
+OPT_IN_LABELS = (
+    "opt-in, stdin a pipe",
+    "opt-in, CI=true on a terminal",
+    "opt-in, terminal, nobody answers",
+)
 EXPECTED = [
     ("baseline", "`python -c pass` wall"),
     ("off", "wall"),
@@ -68,6 +75,19 @@ EXPECTED = [
     ("decide", "`telemetry status --json` wall"),
     ("decide", "in-process `consent.decide()` median"),
     ("decide", "in-process `consent.decide()` p99"),
+    *[
+        (label, figure)
+        for label in OPT_IN_LABELS
+        for figure in (
+            "wall added over consent off",
+            "wall",
+            "asked the question",
+            "went on",
+            "events recorded",
+            "host stderr lines",
+        )
+    ],
+    ("opt-in, terminal, nobody answers", "added beyond the"),
 ]
 
 
