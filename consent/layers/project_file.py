@@ -348,9 +348,18 @@ def project_file_for(
             f"Fix: point {at.named_by} at the project's directory, or unset it"
         )
     if path is None:
+        from ..readings import reading_of
+
+        # --global is no way out for a host that never reads our user config (dbt).
+        elsewhere = (
+            ", or use --global"
+            if reading_of(profile).reads("user_config")
+            else " (dbt reads no user-wide setting of ours: DO_NOT_TRACK=1 in your shell profile "
+            "opts out everywhere)"
+        )
         raise NoProjectFile(
             f"no {' or '.join(profile.project_files)} found from {cwd} upward, so there is no "
-            "project to write to. Fix: run this inside the project, or use --global"
+            f"project to write to. Fix: run this inside the project{elsewhere}"
         )
     return path
 

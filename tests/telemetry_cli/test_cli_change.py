@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from consent import DEFAULT_PROFILE
 from tests.support.cli import flat, line_with
-from tests.support.world import World
+from tests.support.world import STRICT_PROFILE, World
 
 #: What `telemetry enable/disable` records with the choice (the profile's consent version).
 VERSION = DEFAULT_PROFILE.consent_version
@@ -239,18 +239,26 @@ def test_admin_lock_refuses_enable_project(strict_world: World):
 # -- the project file (--project) ---------------------------------------------------------------
 
 
-def test_disable_project_outside_any_project_is_a_one_line_usage_error(world: World):
-    elsewhere = world.root / "elsewhere"
+@pytest.mark.parametrize("dbt", [True, False], ids=["dbt", "strict"])
+def test_disable_project_outside_any_project_is_a_one_line_usage_error(world: World, dbt: bool):
+    w = world
+    if not dbt:
+        w.profile = STRICT_PROFILE
+    elsewhere = w.root / "elsewhere"
     elsewhere.mkdir()
 
-    r = world.run("disable", "--project", cwd=elsewhere)
+    r = w.run("disable", "--project", cwd=elsewhere)
 
     assert r.code == 2, r
     assert r.out == ""
     lines = r.err.strip().splitlines()
     assert len(lines) == 1, r.err
-    assert "dbt_project.yml" in lines[0] and "--global" in lines[0]
-    assert not world.user_config_path().exists()
+    assert "dbt_project.yml" in lines[0]
+    if dbt:  # dbt refuses --global (it never reads our user config): the fix must work for dbt
+        assert "--global" not in lines[0] and "DO_NOT_TRACK=1" in lines[0]
+    else:
+        assert "--global" in lines[0]
+    assert not w.user_config_path().exists()
 
 
 def test_disable_project_edits_the_nearest_file_upward_in_place(world: World):
