@@ -12,6 +12,9 @@ A segment's first line is its **header**: what delivery needs and only the recor
   (``DO_NOT_TRACK``, the host's flag, the environment variable), which belong to the run; see
   :func:`redecide`.
 - ``cwd``: where the decision was made, so that the same project file is read again.
+- ``project_dir``: the project directory the host named (its ``--project-dir``: the
+  ``project_dir`` of :class:`~tracking.Tracker`, made absolute), read exactly, with no upward
+  search; null or absent (headers written before it existed) when none was named.
 - ``project_id``: the keyed hash of the project (computed on the host, which has the secret).
 - ``contexts`` / ``schemas``: which standard contexts the profile's catalog attaches, and the
   schemas of the catalog's own events (they are checked by the uploader, not by the host).
@@ -23,7 +26,8 @@ Each following line is one event: ``e`` (its ``eid``, kept across retries so dup
 counted), ``t`` (when it was recorded, ms), ``s`` (its schema URI), ``d`` (its data), ``i``
 (its invocation id) and, if any, ``x`` (extra contexts as ``[uri, data]`` pairs).
 
-The project directory is kept in the spool (0600, never sent) only for that re-check.
+The project directory (and the one named) is kept in the spool (0600, never sent) only for that
+re-check.
 """
 
 from __future__ import annotations
@@ -78,6 +82,7 @@ def segment_header(
     schemas: Mapping[str, Any],
     *,
     ci: CiEnvironment | None = None,
+    project_dir: str | None = None,
 ) -> dict[str, Any]:
     """The first line of a segment (see the module docstring)."""
     return {
@@ -90,6 +95,7 @@ def segment_header(
         "decided_by": decision.decided_by,
         "layers": [[layer.name, layer.opinion, layer.is_error] for layer in decision.layers],
         "cwd": cwd,
+        "project_dir": project_dir,
         "project_id": project_id,
         "contexts": dict(contexts),
         "schemas": dict(schemas),
@@ -112,8 +118,13 @@ def redecide(
     recorded_edition = header.get("edition") or {}
     from_host = recorded_edition.get("origin") == "host"
     edition_name = recorded_edition.get("name") if from_host else None
+    project_dir = header.get("project_dir")
     chosen, fresh, watched = consent.gather(
-        profile, edition=edition_name, cwd=str(header.get("cwd") or "/"), env=env
+        profile,
+        edition=edition_name,
+        cwd=str(header.get("cwd") or "/"),
+        env=env,
+        project_dir=project_dir if isinstance(project_dir, str) else None,
     )
     if from_host:
         chosen = Edition("cloud" if edition_name == "cloud" else "core", "host")

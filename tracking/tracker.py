@@ -149,6 +149,12 @@ class Tracker:
 
     ``plan`` says what this run does (:class:`~tracking.plan.Plan`); ``decision`` is consent's
     answer (None if it failed); ``enabled`` whether events are being recorded right now.
+
+    ``project_dir``: the project directory the host was told to use (its own ``--project-dir``),
+    as :func:`consent.decide` takes it: that directory's project file exactly, no upward search
+    (relative: against ``cwd``). It decides, names the project id, and is what the uploader
+    reads again before sending. None: the profile's variables, else the search upward from
+    ``cwd``.
     """
 
     def __init__(
@@ -160,6 +166,7 @@ class Tracker:
         *,
         env: Mapping[str, str] | None = None,
         project_name: str | None = None,
+        project_dir: str | None = None,
     ) -> None:
         from .profile import tracked
 
@@ -180,7 +187,7 @@ class Tracker:
         #: Whether this run asked the opt-in question (whatever the answer).
         self._asked = False
         try:
-            self._start(host_flag, edition, cwd, env, project_name)
+            self._start(host_flag, edition, cwd, env, project_name, project_dir)
         except Exception:  # noqa: BLE001 - the host must never be hurt by telemetry
             self.stats.errors += 1
             self._sink = None
@@ -193,12 +200,19 @@ class Tracker:
         cwd: str | None,
         env: Mapping[str, str] | None,
         project_name: str | None,
+        project_dir: str | None,
     ) -> None:
         """The host's start path, in one place: decide, apply the rule of when sending may
         start (:mod:`tracking.may_send`), tell the user if that is due, build the one sink."""
         profile = self.profile
         cwd = os.getcwd() if cwd is None else cwd
-        decision = consent.decide(profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env)
+        if project_dir is not None:
+            # Relative to the host's working directory now, as its own --project-dir is: the
+            # uploader re-decides later, elsewhere, from the same directory.
+            project_dir = os.path.join(cwd, os.fspath(project_dir))
+        decision = consent.decide(
+            profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env, project_dir=project_dir
+        )
         self.decision = decision
         environ = os.environ if env is None else env
         unanswered = _unanswered_opt_in(profile, decision)
@@ -240,7 +254,7 @@ class Tracker:
             # An opt-in tool asks where it would tell; "y" counts as saying yes in this run.
             said_yes = None
             if url is not None and problem is None and not settings.debug:
-                said_yes = self._ask_first(settings, host_flag, edition, cwd, env)
+                said_yes = self._ask_first(settings, host_flag, edition, cwd, env, project_dir)
             if said_yes is not None:
                 decision = self.decision = said_yes
                 start = may_send(decision, told=told(profile), ci=ci is not None)
@@ -261,7 +275,7 @@ class Tracker:
         if kind not in ("debug", "record"):
             return  # not told yet (or just now): nothing is recorded in this run
         self._catalog = catalog
-        self._watch = _watch_for(decision, profile, host_flag, edition, cwd, env)
+        self._watch = _watch_for(decision, profile, host_flag, edition, cwd, env, project_dir)
         self._next_check = time.monotonic() + RECORD_CHECK_INTERVAL
         self.invocation_id = str(uuid.uuid4())
         if kind == "debug":
@@ -270,7 +284,7 @@ class Tracker:
             self._sink = DebugSink(profile, decision, catalog, url, problem, project_name, cwd, ci)
             return
         assert self.plan.endpoint is not None
-        self._sink = _SpoolSink(self, settings, self.plan, cwd, project_name, env, ci)
+        self._sink = _SpoolSink(self, settings, self.plan, cwd, project_name, env, ci, project_dir)
         atexit.register(self._at_exit)
 
     def _ask_first(
@@ -280,6 +294,7 @@ class Tracker:
         edition: str | None,
         cwd: str,
         env: Mapping[str, str] | None,
+        project_dir: str | None,
     ) -> Decision | None:
         """Ask the opt-in question when this process may (tracking.prompt); store a yes or a no
         in the user config. The new decision when the user said yes, else None (No for this run;
@@ -315,7 +330,9 @@ class Tracker:
             _stderr_line(f"Usage statistics stay off. To turn them on later: `{cli} enable`.")
             return None
         _stderr_line(f"Thank you. To turn usage statistics off: `{cli} disable`.")
-        decision = consent.decide(profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env)
+        decision = consent.decide(
+            profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env, project_dir=project_dir
+        )
         return decision if decision.enabled else None
 
     # -- recording (host thread, hot) ------------------------------------------------------
@@ -548,6 +565,7 @@ class _SpoolSink:
         project_name: str | None,
         env: Mapping[str, str] | None,
         ci: CiEnvironment | None = None,
+        project_dir: str | None = None,
     ) -> None:
         import json
 
@@ -563,6 +581,8 @@ class _SpoolSink:
         self.settings = settings
         self._profile = tracker.profile
         self._cwd = cwd
+        self._project_dir = project_dir
+        self._env = os.environ if env is None else env
         self._project_name = project_name
         self._ci = ci
         self.spool = Spool.for_state_dir(self._profile.state_dir())
@@ -613,6 +633,7 @@ class _SpoolSink:
                 contexts,
                 schemas,
                 ci=self._ci,
+                project_dir=self._project_dir,
             )
         return self._header
 
@@ -624,9 +645,10 @@ class _SpoolSink:
         if self._project_name:
             hasher = self.hasher()
             return hasher("project", self._project_name) if hasher else None
-        from consent import find_project_file
+        from consent.layers.project_file import locate_project
 
-        found = find_project_file(self._cwd, self._profile.project_files)
+        # The project the decision read: the named directory exactly, else the search upward.
+        found = locate_project(self._profile, self._env, self._cwd, self._project_dir).path
         if not found:
             return None
         hasher = self.hasher()
@@ -862,10 +884,13 @@ def _watch_for(
     edition: str | None,
     cwd: str,
     env: Mapping[str, str] | None,
+    project_dir: str | None = None,
 ) -> ConsentWatch:
     from ._watch import ConsentWatch
 
     return ConsentWatch(
         decision,
-        lambda: consent.decide(profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env),
+        lambda: consent.decide(
+            profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env, project_dir=project_dir
+        ),
     )

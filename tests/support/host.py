@@ -15,6 +15,7 @@ Environment (all optional):
 ``HOST_FAIL=1``         the tool's own work raises; the host must still exit with its own code (3)
 ``HOST_FLUSH=S``        the host calls ``tracker.flush(S)`` at the end and reports what it returned
 ``HOST_PROJECT``        a project name (passed to the tracker; must never be sent)
+``HOST_PROJECT_DIR``    the project directory the host was told to use (its ``--project-dir``)
 ``HOST_MARKER``         text planted in every model's name and SQL (must never be sent)
 ``HOST_CONSENT_VERSION``  the profile's consent version (default: TrackedProfile's)
 ``HOST_CONSENT_MODEL``  ``opt_in``: the profile asks on a terminal (default ``opt_out``)
@@ -144,7 +145,10 @@ def main() -> int:
 
     atexit.register(_after_flush)
     tracker = Tracker(
-        profile, project_name=os.environ.get("HOST_PROJECT"), edition=os.environ.get("HOST_EDITION")
+        profile,
+        project_name=os.environ.get("HOST_PROJECT"),
+        edition=os.environ.get("HOST_EDITION"),
+        project_dir=os.environ.get("HOST_PROJECT_DIR"),
     )
     tracker_box.append(tracker)
     marker = os.environ.get("HOST_MARKER", "MARKER")

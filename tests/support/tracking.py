@@ -195,19 +195,39 @@ CONTEXTS = {
 
 
 def write_segment(
-    world: World, events: int, endpoint: str | None = None, *, lines: list[bytes] | None = None
+    world: World,
+    events: int,
+    endpoint: str | None = None,
+    *,
+    lines: list[bytes] | None = None,
+    cwd: str | None = None,
+    project_dir: str | None = None,
+    without: tuple[str, ...] = (),
 ) -> Spool:
     """A sealed run of ``events`` invocation_start events in ``world``'s spool, written with the
-    spool's own writer as a host writes it, then ``lines`` (raw, as they are)."""
+    spool's own writer as a host writes it, then ``lines`` (raw, as they are).
+
+    ``cwd`` (default: the project) and ``project_dir``: where that run was and the project it
+    named; ``without``: header keys left out, as a host of an older version wrote it."""
     from consent import decide
     from tracking.records import segment_header
     from tracking.spool import encode_line
 
     profile = world.tracked_profile(endpoint if endpoint is not None else world.collector_url)
-    decision = decide(profile, env=world.env, cwd=str(world.project))
+    cwd = str(world.project) if cwd is None else cwd
+    decision = decide(profile, env=world.env, cwd=cwd, project_dir=project_dir)
     header = segment_header(
-        profile, decision, profile.collector_endpoint or "", str(world.project), None, CONTEXTS, {}
+        profile,
+        decision,
+        profile.collector_endpoint or "",
+        cwd,
+        None,
+        CONTEXTS,
+        {},
+        project_dir=project_dir,
     )
+    for key in without:
+        del header[key]
     spool = world.spool()
     writer = spool.open_segment(header)
     invocation = str(uuid.uuid4())
