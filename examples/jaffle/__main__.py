@@ -52,7 +52,7 @@ def run(project_dir: Path | None, send_anonymous_usage_stats: bool | None) -> No
     tracker = Tracker(
         PROFILE,
         host_flag=send_anonymous_usage_stats,
-        cwd=str(project),  # telemetry
+        project_dir=str(project),  # telemetry: the project this run uses, as --project-dir
         project_name=project.name,
     )  # telemetry
     failed = 0
