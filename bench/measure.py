@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -128,6 +129,27 @@ class Run:
         return len([line for line in self.stderr.splitlines() if line.strip()])
 
 
+def _reap(
+    proc: subprocess.Popen[bytes], timeout: float
+) -> tuple[int, resource.struct_rusage, bool]:
+    """Wait for ``proc`` (its wait status and rusage), killing its process group after
+    ``timeout`` seconds; the flag says whether it had to be killed."""
+    killed = threading.Event()
+
+    def kill() -> None:
+        killed.set()
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    try:
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    return status, usage, killed.is_set()
+
+
 def run_process(argv: list[str], world: World, timeout: float, *, stdin: str = "null") -> Run:
     """Run ``argv`` in ``world``; killed (and flagged) after ``timeout`` seconds.
 
@@ -147,19 +169,7 @@ def run_process(argv: list[str], world: World, timeout: float, *, stdin: str = "
             stdin=subprocess.PIPE if stdin == "pipe" else subprocess.DEVNULL,
             start_new_session=True,
         )
-        killed = threading.Event()
-
-        def kill() -> None:
-            killed.set()
-            with contextlib.suppress(OSError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
-        timer = threading.Timer(timeout, kill)
-        timer.start()
-        try:
-            _pid, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
+        status, usage, killed = _reap(proc, timeout)
         end_wall = time.time()
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -177,7 +187,7 @@ def run_process(argv: list[str], world: World, timeout: float, *, stdin: str = "
         stdout=stdout,
         stderr=err_path.read_text(errors="replace"),
         files=files,
-        killed=killed.is_set(),
+        killed=killed,
         cpu_s=usage.ru_utime + usage.ru_stime,
     )
     _read_protocol(run, stdout)
@@ -237,19 +247,7 @@ def run_on_pty(argv: list[str], world: World, timeout: float) -> Run:
         slave = -1
         reader = threading.Thread(target=drain, daemon=True)
         reader.start()
-        killed = threading.Event()
-
-        def kill() -> None:
-            killed.set()
-            with contextlib.suppress(OSError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
-        timer = threading.Timer(timeout, kill)
-        timer.start()
-        try:
-            _pid, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
+        status, usage, killed = _reap(proc, timeout)
         end_wall = time.time()
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -268,7 +266,7 @@ def run_on_pty(argv: list[str], world: World, timeout: float) -> Run:
         stdout=screen,
         stderr="\n".join(shown),
         files=written(before, snapshot(world.watched())),
-        killed=killed.is_set(),
+        killed=killed,
         cpu_s=usage.ru_utime + usage.ru_stime,
     )
     _read_protocol(run, screen)
