@@ -7,15 +7,15 @@ JSON. Nothing is recorded and no file is written, so ids and keyed hashes are pe
 from __future__ import annotations
 
 import os
-import platform
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from consent import Decision
 
 from .catalog import Catalog
-from .ids import KeyedHasher, ci_anonymous_id
+from .ids import KeyedHasher
 from .profile import TrackedProfile
+from .records import standard_context_uris, standard_contexts
 
 if TYPE_CHECKING:
     from consent.ci import CiEnvironment
@@ -40,14 +40,13 @@ class DebugSink:
         self._console = Console(stderr=True, soft_wrap=True)
         self._profile = profile
         self._edition = decision.edition.name
-        self._catalog = catalog
         self._hasher = KeyedHasher(os.urandom(32))  # a stand-in: nothing is written
         self._ci = ci
-        # In CI, as when sent: the vendor's constant id and no project id (tracking.records).
-        self._anonymous_id = ci_anonymous_id(ci.vendor) if ci else str(uuid.uuid4())
-        self._project_id = (
-            self._hasher("project", project_name) if project_name and ci is None else None
-        )
+        # Per-run stand-ins; in CI, as when sent, the vendor's constant id and no project id
+        # (tracking.records.standard_contexts).
+        self._anonymous_id = str(uuid.uuid4())
+        self._project_id = self._hasher("project", project_name) if project_name else None
+        self._uris = standard_context_uris(catalog)
         where = url or "nowhere (no collector endpoint)"
         if problem:
             where = f"nowhere: {problem}"
@@ -62,37 +61,16 @@ class DebugSink:
         return self._hasher
 
     def _contexts(self, invocation_id: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        spec = self._catalog.standard_context("platform")
-        if spec is not None:
-            version = self._profile.tool_version
-            out.append(
-                {
-                    "schema": spec.iglu_uri,
-                    "data": {
-                        "os": (platform.system() or "unknown")[:32],
-                        "python_version": platform.python_version()[:32],
-                        "tool_version": version[:64] if version else None,
-                    },
-                }
-            )
-        spec = self._catalog.standard_context("invocation")
-        if spec is not None:
-            out.append(
-                {
-                    "schema": spec.iglu_uri,
-                    "data": {
-                        "invocation_id": invocation_id,
-                        "anonymous_user_id": self._anonymous_id,
-                        "project_id": self._project_id,
-                        "edition": self._edition,
-                    },
-                }
-            )
-        spec = self._catalog.standard_context("ci")
-        if spec is not None and self._ci is not None:
-            out.append({"schema": spec.iglu_uri, "data": {"vendor": self._ci.vendor[:64]}})
-        return out
+        contexts = standard_contexts(
+            self._uris,
+            tool_version=self._profile.tool_version,
+            invocation_id=invocation_id,
+            anonymous_id=self._anonymous_id,
+            project_id=self._project_id,
+            edition=self._edition,
+            ci_vendor=self._ci.vendor if self._ci is not None else None,
+        )
+        return [{"schema": uri, "data": data} for uri, data in contexts]
 
     def record(
         self,

@@ -34,13 +34,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consent import LAYERS, Decision, Edition, Layer, LegacyFlagFile, resolve
 from consent.ci import CiEnvironment
 
 from .profile import TrackedProfile
 from .spool import SPOOL_VERSION
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
 
 __all__ = ["LASTING_LAYERS", "profile_data", "profile_from_data", "redecide", "segment_header"]
 
@@ -101,6 +104,65 @@ def segment_header(
         "schemas": dict(schemas),
         "ci": None if ci is None else {"vendor": ci.vendor},
     }
+
+
+def standard_context_uris(catalog: Catalog) -> dict[str, str]:
+    """Which built-in contexts ``catalog`` attaches, by name -> schema URI (the header's
+    ``contexts``; what :func:`standard_contexts` fills in)."""
+    return {
+        name: spec.iglu_uri
+        for name in ("platform", "invocation", "ci")
+        if (spec := catalog.standard_context(name)) is not None
+    }
+
+
+def standard_contexts(
+    uris: Mapping[str, str],
+    *,
+    tool_version: str | None,
+    invocation_id: str,
+    anonymous_id: str | None,
+    project_id: str | None,
+    edition: str,
+    ci_vendor: str | None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """The built-in contexts an event carries, as ``(schema URI, data)``: ``platform``,
+    ``invocation`` and, in CI, ``ci`` — each only where ``uris`` (name -> URI, from the
+    profile's catalog) has it. In CI the anonymous id is the vendor's constant and there is no
+    project id (a fresh container has a fresh secret; see the module docstring), so a caller
+    passes no ``anonymous_id`` there and makes none. One builder for what the uploader sends and
+    what the ``debug`` plan prints."""
+    import platform
+
+    from .ids import ci_anonymous_id
+
+    out: list[tuple[str, dict[str, Any]]] = []
+    if uri := uris.get("platform"):
+        out.append(
+            (
+                uri,
+                {
+                    "os": (platform.system() or "unknown")[:32],
+                    "python_version": platform.python_version()[:32],
+                    "tool_version": tool_version[:64] if tool_version else None,
+                },
+            )
+        )
+    if uri := uris.get("invocation"):
+        out.append(
+            (
+                uri,
+                {
+                    "invocation_id": invocation_id,
+                    "anonymous_user_id": ci_anonymous_id(ci_vendor) if ci_vendor else anonymous_id,
+                    "project_id": None if ci_vendor else project_id,
+                    "edition": edition,
+                },
+            )
+        )
+    if ci_vendor and (uri := uris.get("ci")):
+        out.append((uri, {"vendor": ci_vendor[:64]}))
+    return out
 
 
 def redecide(

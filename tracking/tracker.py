@@ -611,16 +611,12 @@ class _SpoolSink:
 
     def _make_header(self) -> dict[str, Any]:
         if self._header is None:
-            from .records import segment_header
+            from .records import segment_header, standard_context_uris
 
             tracker = self._tracker
             assert tracker.decision is not None and tracker._catalog is not None
             catalog = tracker._catalog
-            contexts = {
-                name: spec.iglu_uri
-                for name in ("platform", "invocation", "ci")
-                if (spec := catalog.standard_context(name)) is not None
-            }
+            contexts = standard_context_uris(catalog)
             from .catalog import host_check
 
             schemas = {spec.iglu_uri: spec.schema() for spec in catalog if host_check(spec) is None}

@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import TransportError
-from .ids import ci_anonymous_id
+from .records import standard_contexts
 from .settings import TrackerSettings
 from .spool import Segment, Spool
 
@@ -519,46 +519,18 @@ class Uploader:
         return True
 
     def _contexts_for(self, run: _Run, invocation_id: str) -> list[tuple[str, dict[str, Any]]]:
-        import platform
-
-        out: list[tuple[str, dict[str, Any]]] = []
         profile, header = run.profile, run.header
-        platform_uri = run.contexts.get("platform")
-        if platform_uri:
-            tool_version = profile.tool_version
-            out.append(
-                (
-                    platform_uri,
-                    {
-                        "os": (platform.system() or "unknown")[:32],
-                        "python_version": platform.python_version()[:32],
-                        "tool_version": tool_version[:64] if tool_version else None,
-                    },
-                )
-            )
         vendor = _ci_vendor(header)
-        invocation_uri = run.contexts.get("invocation")
-        if invocation_uri:
-            edition = (header.get("edition") or {}).get("name", "core")
-            out.append(
-                (
-                    invocation_uri,
-                    {
-                        "invocation_id": invocation_id,
-                        # In CI: the vendor's constant, never this (fresh) machine's id, and no
-                        # project id (records.py, "ci").
-                        "anonymous_user_id": ci_anonymous_id(vendor)
-                        if vendor
-                        else self._anonymous_id(profile),
-                        "project_id": None if vendor else header.get("project_id"),
-                        "edition": edition,
-                    },
-                )
-            )
-        ci_uri = run.contexts.get("ci")
-        if ci_uri and vendor:
-            out.append((ci_uri, {"vendor": vendor[:64]}))
-        return out
+        return standard_contexts(
+            run.contexts,
+            tool_version=profile.tool_version,
+            invocation_id=invocation_id,
+            # In CI this (fresh) machine's id is never made nor sent (records.py, "ci").
+            anonymous_id=None if vendor else self._anonymous_id(profile),
+            project_id=header.get("project_id"),
+            edition=(header.get("edition") or {}).get("name", "core"),
+            ci_vendor=vendor,
+        )
 
     def _build(
         self, run: _Run, events: Sequence[dict[str, Any]]
