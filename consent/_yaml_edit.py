@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ._yaml import UnsafeYaml, compose, pairs_named
+from ._yaml import NULL_TAG, UnsafeYaml, compose, pairs_named
 
-_NULL_TAG = "tag:yaml.org,2002:null"
 _DOCUMENT_END = re.compile(r"^\.\.\.[ \t]*(?:#.*)?$", re.MULTILINE)
 
 
@@ -147,7 +146,7 @@ def set_flag(text: str, key_path: tuple[str, ...], word: str) -> str:
         key_node, value = named[0]
         if depth == len(key_path) - 1:
             return _replace_value(text, value, word, shared, _where(key_path, depth))
-        if isinstance(value, yaml.ScalarNode) and value.tag == _NULL_TAG:
+        if isinstance(value, yaml.ScalarNode) and value.tag == NULL_TAG:
             remaining = key_path[depth + 1 :]
             if value.start_mark.index == value.end_mark.index:  # `flags:` with nothing after
                 at = _line_end(text, key_node.start_mark.index)

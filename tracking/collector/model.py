@@ -18,7 +18,7 @@ from importlib import metadata
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .canonical import canonical_event, event_schema, iso
+from .canonical import SNOWPLOW, canonical_event, event_schema, iso
 
 __all__ = [
     "PIXEL_PATHS",
@@ -30,7 +30,6 @@ __all__ = [
     "source_name",
 ]
 
-SNOWPLOW = "com.snowplowanalytics.snowplow"
 #: Legacy pixel paths that Snowplow's collector files under the ``tp1`` API.
 PIXEL_PATHS = ("/i", "/ice.png")
 

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .canonical import new_event_id, parse_atomic
+from .canonical import SNOWPLOW, new_event_id, parse_atomic
 from .iglu import SchemaError, SchemaKey, SchemaRegistry
 from .model import BadEvent, GoodEvent, Outcome, RequestInfo
 
@@ -44,7 +44,6 @@ __all__ = [
     "decode_base64url",
 ]
 
-SNOWPLOW = "com.snowplowanalytics.snowplow"
 PAYLOAD_DATA_URI = f"iglu:{SNOWPLOW}/payload_data/jsonschema/1-0-4"
 RAW_LIMIT = 64 * 1024  # characters of an unusable body kept on its bad event
 _B64_ALPHABET = str.maketrans({"+": "-", "/": "_", " ": "-"})
