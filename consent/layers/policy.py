@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..context import ReadContext
     from ..profile import AppProfile
 
-__all__ = ["AdminLock", "Policy", "SystemDefault", "merge", "policy_paths", "read_policy"]
+__all__ = ["AdminLock", "Policy", "SystemDefault", "merge", "read_policy"]
 
 _KEYS = ("edition", "telemetry", "locked")
 
@@ -49,12 +49,16 @@ class Policy:
     warnings: tuple[str, ...] = ()
     #: Every policy file read, in the order read (the fixed location first).
     files: tuple[PolicyFile, ...] = ()
+    #: Every place looked at, found or not (the fixed location first, each once): what the
+    #: layers that read the policy watch.
+    places: tuple[str, ...] = ()
 
 
 def read_policy(candidates: list[str], fixed: str | None = None) -> Policy:
     """Every policy file found, at ``fixed`` (the platform's fixed system location) and along
     ``candidates`` (``XDG_CONFIG_DIRS``), merged: the most restrictive wins (``Policy()``: none)."""
     seen: set[str] = set()
+    looked: list[str] = []
     found: list[tuple[PolicyFile, Policy]] = []
     places = ([(fixed, True)] if fixed else []) + [(path, False) for path in candidates]
     for path, is_fixed in places:
@@ -62,10 +66,11 @@ def read_policy(candidates: list[str], fixed: str | None = None) -> Policy:
         if key in seen:  # XDG_CONFIG_DIRS naming /etc/xdg: one file, read once
             continue
         seen.add(key)
+        looked.append(os.fspath(path))
         read = read_text(path)
         if read is not None:
             found.append((PolicyFile(os.fspath(path), is_fixed), _parse(path, read)))
-    return merge(found, fixed)
+    return replace(merge(found, fixed), places=tuple(looked))
 
 
 def merge(found: list[tuple[PolicyFile, Policy]], fixed: str | None = None) -> Policy:
@@ -116,12 +121,6 @@ def merge(found: list[tuple[PolicyFile, Policy]], fixed: str | None = None) -> P
         warnings=tuple(warnings),
         files=files,
     )
-
-
-def policy_paths(profile: AppProfile) -> tuple[str, ...]:
-    """Every place a policy file is read from: the fixed location, then XDG_CONFIG_DIRS."""
-    fixed = profile.fixed_policy_path()
-    return (*((fixed,) if fixed else ()), *profile.system_policy_paths())
 
 
 def _name(edition: Edition | None) -> str | None:
@@ -251,7 +250,7 @@ class AdminLock(LayerSource):
         )
 
     def watched(self, ctx: ReadContext) -> tuple[str, ...]:
-        return policy_paths(ctx.profile)
+        return ctx.policy.places
 
     def describe(self, layer: Layer) -> str:
         if layer.origin is None:  # decide()'s last resort: nothing could be read at all
@@ -287,4 +286,4 @@ class SystemDefault(LayerSource):
         return Layer(self.name, policy.telemetry, policy.telemetry, policy.telemetry_origin)
 
     def watched(self, ctx: ReadContext) -> tuple[str, ...]:
-        return policy_paths(ctx.profile)
+        return ctx.policy.places
