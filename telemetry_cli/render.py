@@ -120,12 +120,8 @@ def headline(decision: Decision, profile: TrackedProfile) -> Text:
 
 
 def one_line(decision: Decision, profile: TrackedProfile) -> str:
-    decision = for_terminal(decision)
-    state = "ON" if decision.enabled else "OFF"
-    return (
-        f"Anonymous usage statistics are {state} for {profile.label} "
-        f"({decision.edition.name} edition) {_dash()} decided by {explain_winner(decision)}."
-    )
+    """:func:`headline` as plain text (what enable/disable print after a change)."""
+    return headline(decision, profile).plain
 
 
 def short_path_in(text: str) -> str:
