@@ -43,6 +43,8 @@ SEND = "DBT_SEND_ANONYMOUS_USAGE_STATS"
 
 
 TRACKS, OFF, REFUSES = "tracks", "off", "refuses"
+#: ``Case.user_settings``: a directory where the file would be.
+DIRECTORY = "<a directory>"
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,18 @@ class Case:
     cwd: str = "shop"
     #: ``--project-dir`` on the command line (``{root}`` is the world's root).
     project_dir: str | None = None
+    #: ``~/.dbt/user_settings.yml``, written as bytes exactly (dbt 1.12 reads it; 1.10 does not);
+    #: ``DIRECTORY``: a directory of that name instead.
+    user_settings: str | bytes | None = None
 
 
 def _flags(value: str, before: str = "name: shop\n") -> str:
     return f"{before}flags:\n  send_anonymous_usage_stats: {value}\n"
+
+
+def _user(value: str) -> str:
+    """``~/.dbt/user_settings.yml`` setting the flag to ``value`` (YAML as written)."""
+    return f"flags:\n  send_anonymous_usage_stats: {value}\n"
 
 
 def _config(value: str) -> str:
@@ -519,6 +529,150 @@ CASES: tuple[Case, ...] = (
         project="name: shop\n",
         since="1.12",
     ),
+    # ~/.dbt/user_settings.yml (dbt 1.12 reads it "as lowest precedence"; 1.10 never does): for
+    # send_anonymous_usage_stats the project step has always claimed the flag before it runs
+    # (ProjectFlags defaults it to true), so no value there ever takes effect.
+    *(
+        Case(f"user_settings.yml flag {v}", dbt, user_settings=_user(v))
+        for v, dbt in (
+            ("false", TRACKS),
+            ("true", TRACKS),
+            ("no", TRACKS),
+            ("off", TRACKS),
+            ('"false"', TRACKS),
+            ("'no'", TRACKS),
+            ("null", TRACKS),
+            ("", TRACKS),
+            ("0", TRACKS),
+            ("maybe", TRACKS),
+        )
+    ),
+    Case(
+        "user_settings.yml flag false in a flow mapping",
+        TRACKS,
+        user_settings="flags: {send_anonymous_usage_stats: false}\n",
+    ),
+    Case(
+        "user_settings.yml flag false with CRLF line ends",
+        TRACKS,
+        user_settings="flags:\r\n  send_anonymous_usage_stats: false\r\n",
+    ),
+    Case(
+        "user_settings.yml flag false beside use_colors: false",
+        TRACKS,
+        user_settings=_user("false") + "  use_colors: false\n",
+    ),
+    Case(
+        "user_settings.yml flag false beside partial_parse: maybe",
+        TRACKS,
+        user_settings=_user("false") + "  partial_parse: maybe\n",
+    ),
+    Case(
+        "user_settings.yml flag false beside an unknown flag",
+        TRACKS,
+        user_settings=_user("false") + "  no_such_flag: 1\n",
+    ),
+    Case(
+        "user_settings.yml flag set twice, true then false",
+        TRACKS,
+        user_settings=_user("true") + "  send_anonymous_usage_stats: false\n",
+    ),
+    Case("user_settings.yml invalid YAML", TRACKS, user_settings=_user("false") + "  - oops\n"),
+    Case("user_settings.yml flags: false (not a mapping)", TRACKS, user_settings="flags: false\n"),
+    Case(
+        "user_settings.yml flags: a list",
+        TRACKS,
+        user_settings="flags:\n  - send_anonymous_usage_stats: false\n",
+    ),
+    Case("user_settings.yml flags: empty", TRACKS, user_settings="flags:\n"),
+    Case("user_settings.yml empty", TRACKS, user_settings=""),
+    Case("user_settings.yml is a list", TRACKS, user_settings="- flags\n"),
+    Case("user_settings.yml is a string", TRACKS, user_settings="send_anonymous_usage_stats\n"),
+    Case(
+        "user_settings.yml flag false at the top level, no flags:",
+        TRACKS,
+        user_settings="send_anonymous_usage_stats: false\n",
+    ),
+    Case(
+        "user_settings.yml with an unknown top-level key",
+        TRACKS,
+        user_settings="other: 1\n" + _user("false"),
+    ),
+    Case("user_settings.yml is not UTF-8", TRACKS, user_settings=b"flags: {x: \xff}\n"),
+    Case("user_settings.yml is a directory", TRACKS, user_settings=DIRECTORY),
+    Case(
+        "user_settings.yml false, project without flags",
+        TRACKS,
+        user_settings=_user("false"),
+        project="name: shop\n",
+    ),
+    Case(
+        "user_settings.yml false, no project around the cwd",
+        TRACKS,
+        user_settings=_user("false"),
+        cwd="nowhere",
+    ),
+    Case(
+        "user_settings.yml false, project flags: {}",
+        TRACKS,
+        user_settings=_user("false"),
+        project="name: shop\nflags: {}\n",
+    ),
+    Case(
+        "user_settings.yml false, project flag of the wrong type",
+        TRACKS,
+        user_settings=_user("false"),
+        project=_flags("maybe"),
+    ),
+    Case(
+        "user_settings.yml true, project flag false",
+        OFF,
+        user_settings=_user("true"),
+        project=_flags("false"),
+    ),
+    Case(
+        "user_settings.yml false, profiles.yml config true",
+        TRACKS,
+        user_settings=_user("false"),
+        profiles=_config("true"),
+    ),
+    Case(
+        "user_settings.yml false, profiles.yml invalid",
+        TRACKS,
+        user_settings=_user("false"),
+        profiles="shop: [\n",
+        project="name: shop\n",
+    ),
+    Case(
+        "user_settings.yml false, DBT_PROFILES_DIR elsewhere",
+        TRACKS,
+        user_settings=_user("false"),
+        profiles="shop: {target: dev}\n",
+        profiles_in="dir",
+    ),
+    Case(
+        "user_settings.yml true, the variable false",
+        OFF,
+        env={SEND: "false"},
+        user_settings=_user("true"),
+    ),
+    Case(
+        "user_settings.yml false, DO_NOT_TRACK=1",
+        OFF,
+        env={"DO_NOT_TRACK": "1"},
+        user_settings=_user("false"),
+    ),
+    Case(
+        "user_settings.yml false, the host flag on",
+        TRACKS,
+        user_settings=_user("false"),
+        flag=True,
+    ),
+    Case(
+        "user_settings.yml printer_width: wide",
+        TRACKS,
+        user_settings=_user("false") + "  printer_width: wide\n",
+    ),
     # dbt-core has no CI rule: it tracks in CI exactly as elsewhere (the dbt profile's CI layer
     # has no opinion, so status still says what dbt decides).
     Case("CI=true on GitHub Actions", TRACKS, env={"CI": "true", "GITHUB_ACTIONS": "true"}),
@@ -562,6 +716,12 @@ def _world(root: Path, case: Case) -> tuple[Path, dict[str, str]]:
     }
     if case.project is not None:
         (project / "dbt_project.yml").write_bytes(case.project.encode())
+    settings = home / ".dbt" / "user_settings.yml"
+    if case.user_settings == DIRECTORY:
+        settings.mkdir()
+    elif case.user_settings is not None:
+        raw = case.user_settings
+        settings.write_bytes(raw if isinstance(raw, bytes) else raw.encode())
     cwd = {"shop": project / case.subdir, "other": root / "other", "nowhere": root / "nowhere"}[
         case.cwd
     ]
@@ -778,6 +938,8 @@ def _inputs(case: Case) -> str:
         parts.append(f"dbt_project.yml {case.project!r}")
     if case.profiles is not None:
         parts.append(f"profiles.yml ({case.profiles_in}) {case.profiles!r}")
+    if case.user_settings is not None:
+        parts.append(f"~/.dbt/user_settings.yml {case.user_settings!r}")
     return "; ".join(parts).replace("|", "\\|") or "—"
 
 
