@@ -4,13 +4,14 @@ Standard library only (it runs in the host). Two ways, chosen once by the plan
 (:func:`tracking.plan.delivery_mode`):
 
 - **detached** (the default): after sealing a segment, the host tries the spool's lock; only if
-  it gets it, and the collector is not in backoff, it starts ``python -m tracking.uploader`` with
-  ``subprocess.Popen(start_new_session=True, close_fds=True)``, stdin/stdout/stderr on
-  ``/dev/null``, handing it the locked descriptor (``pass_fds``: the lock moves to the child, no
-  window in which another host could start a second one). That is a fork and an exec: a few
-  milliseconds, nothing else. (``preexec_fn`` and ``os.fork()`` raise in atexit handlers on
-  Python 3.12; ``Popen`` itself does not.) A host run under ``subprocess.run(capture_output=
-  True)`` returns as soon as the host exits: the uploader holds none of its pipes.
+  it gets it, and the collector is not in backoff, it starts the uploader isolated (``python
+  -I``, ``cwd="/"``: see ``_BOOTSTRAP``) with ``subprocess.Popen(start_new_session=True,
+  close_fds=True)``, stdin/stdout/stderr on ``/dev/null``, handing it the locked descriptor
+  (``pass_fds``: the lock moves to the child, no window in which another host could start a
+  second one). That is a fork and an exec: a few milliseconds, nothing else. (``preexec_fn`` and
+  ``os.fork()`` raise in atexit handlers on Python 3.12; ``Popen`` itself does not.) A host run
+  under ``subprocess.run(capture_output=True)`` returns as soon as the host exits: the uploader
+  holds none of its pipes.
 - **inline** (CI, PID 1, no detached processes here): a daemon thread, started with the tracker
   so that its imports overlap the host's work (and because Python 3.12 cannot start threads in
   atexit handlers), delivers at exit; the host waits for it at most the flush deadline (1 s).
@@ -39,8 +40,19 @@ if TYPE_CHECKING:
 
 __all__ = ["Handover", "InlineWorker", "MemoryRuns", "start_uploader"]
 
-#: Where ``tracking`` lives: put first on the uploader's PYTHONPATH, so that it runs this code.
+#: Where ``tracking`` lives: put first on the uploader's ``sys.path``, so that it runs this code.
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+#: How the uploader starts: ``python -I`` (no working directory, script directory, PYTHONPATH
+#: or user site-packages on ``sys.path``), with ``cwd="/"``, so that no file planted in a
+#: directory someone else can write (the spool dir's parents, the host's cwd, a PYTHONPATH
+#: entry) can shadow our modules and run as the user. ``python -m`` would put the working
+#: directory first on the path. The only entry added is the directory this very ``tracking``
+#: package was imported from (the host trusted it already), ahead of everything else.
+_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); import runpy; "
+    "runpy.run_module('tracking.uploader', run_name='__main__', alter_sys=True)"
+)
 #: How often, at most, ``flush`` starts another uploader while it waits.
 _RESPAWN_S = 0.5
 
@@ -76,8 +88,10 @@ def start_uploader(
                 return False
             argv = [
                 sys.executable,
-                "-m",
-                "tracking.uploader",
+                "-I",
+                "-c",
+                _BOOTSTRAP,
+                _PACKAGE_ROOT,
                 "--spool",
                 spool.directory,
                 "--lock-fd",
@@ -97,7 +111,7 @@ def start_uploader(
                 close_fds=True,
                 pass_fds=(fd,),
                 start_new_session=True,
-                cwd=spool.directory,
+                cwd="/",
                 env=_uploader_environment(env_prefix, env),
             )
             Spool.mark_holder(fd, child.pid)  # who holds the lock now, from the first moment
@@ -111,13 +125,12 @@ def start_uploader(
 
 def _uploader_environment(env_prefix: str, env: Mapping[str, str] | None) -> dict[str, str]:
     """This process's environment, with the settings of ``env`` (when a host decided with its
-    own mapping) in place of its own, and ``tracking`` first on the path."""
+    own mapping) in place of its own."""
     out = dict(os.environ)
     if env is not None:
         prefix = f"{env_prefix}TELEMETRY_".upper()
         out = {k: v for k, v in out.items() if not k.upper().startswith(prefix)}
         out.update((k, v) for k, v in env.items() if k.upper().startswith(prefix))
-    out["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, out.get("PYTHONPATH")) if p)
     return out
 
 

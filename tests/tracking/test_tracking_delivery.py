@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -235,3 +236,34 @@ def test_a_host_in_python_s_development_mode_prints_nothing(tracking_world, coll
     assert run.stderr == ""
     assert collector.wait_for(good=52, timeout=DELIVER_S)
     assert world.wait_delivered()
+
+
+def _plant(directory: Path, marker: Path) -> None:
+    """Packages in ``directory`` that leave ``marker`` if they ever run: ``tracking`` (ours) and
+    ``snowplow_tracker`` (which only the uploader imports)."""
+    code = f"open({str(marker)!r}, 'a').write('ran\\n')\n"
+    for package in ("tracking", "snowplow_tracker"):
+        (directory / package).mkdir(parents=True, exist_ok=True)
+        for name in ("__init__.py", "uploader.py", "__main__.py"):
+            (directory / package / name).write_text(code)
+
+
+def test_no_planted_module_runs_in_the_uploader(tracking_world, collector, tmp_path):
+    """The uploader starts isolated (``python -I``, ``cwd="/"``): packages planted in the spool
+    dir (its working directory before, first on ``sys.path`` under ``-m``) or in a PYTHONPATH
+    entry of the host never run as the user, and the events still arrive."""
+    world = tracking_world
+    world.acknowledge()
+    marker = tmp_path / "planted-code-ran"
+    spool_dir = Path(world.spool().directory)
+    spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    on_path = tmp_path / "on-pythonpath"
+    for where in (spool_dir, on_path):
+        _plant(where, marker)
+    # the host imports the checkout first; the planted entry comes after it, as a user's own
+    pythonpath = os.pathsep.join([world.env["PYTHONPATH"], str(on_path)])
+    run = world.run_host(env={"PYTHONPATH": pythonpath})
+    assert run.returncode == 0, run.stderr
+    assert collector.wait_for(good=52, timeout=DELIVER_S)
+    assert world.wait_delivered()
+    assert not marker.exists(), "a planted package ran in the uploader"
