@@ -96,7 +96,13 @@ def merge(found: list[tuple[PolicyFile, Policy]], fixed: str | None = None) -> P
         # user planted along XDG_CONFIG_DIRS must not take the cloud edition away either.
         return replace(first_problem, warnings=tuple(warnings), files=files, edition=edition)
     locks_off = [p for p in policies if p.locked and p.telemetry == "off"]
-    locks_on = [p for p in policies if p.locked and p.telemetry == "on"]
+    # Only the fixed location can impose "on": a file along XDG_CONFIG_DIRS is wherever the
+    # environment points (a repository's .envrc can set it), so its lock on is at most the
+    # machine's default, below every opt-out. A lock off anywhere still locks (restrictive wins).
+    locks_on = [p for f, p in found if f.fixed and p.locked and p.telemetry == "on"]
+    for file, policy in found:
+        if not file.fixed and policy.locked and policy.telemetry == "on":
+            warnings.append(_ignored_lock_on(file, policy, fixed))
     says_off = [p for p in policies if p.telemetry == "off"]
     first = policies[0]
     if locks_off:
@@ -125,6 +131,17 @@ def merge(found: list[tuple[PolicyFile, Policy]], fixed: str | None = None) -> P
 
 def _name(edition: Edition | None) -> str | None:
     return None if edition is None else edition.name
+
+
+def _ignored_lock_on(file: PolicyFile, policy: Policy, fixed: str | None) -> str:
+    where = f"the fixed system location ({fixed})" if fixed else "the fixed system location"
+    return (
+        f'{policy.telemetry_origin}: locked = true with telemetry = "on" is read as an unlocked '
+        "default: only a file in "
+        f"{where} can lock telemetry on, because a file along XDG_CONFIG_DIRS is wherever the "
+        "environment points, so every opt-out still beats it. Fix: remove locked from "
+        f"{printable(file.path)}, or (for an administrator) lock it in the fixed location"
+    )
 
 
 def _ignored_edition(file: PolicyFile, policy: Policy, fixed: str | None) -> str:

@@ -226,12 +226,25 @@ def test_an_admin_lock_off_beats_the_host_flag(strict_world):
     assert decision.decided_by == "admin_lock"
 
 
-def test_an_admin_lock_on_beats_do_not_track(strict_world):
+@pytest.mark.parametrize("opt_out", ["DO_NOT_TRACK", "host_flag", "user_config", "project"])
+def test_a_lock_on_along_xdg_config_dirs_beats_no_opt_out(strict_world, opt_out):
+    """A repository's .envrc or Makefile can set XDG_CONFIG_DIRS: a lock on found there is only
+    the machine's default, so every opt-out still wins (a lock off there still locks)."""
     strict_world.write_policy('telemetry = "on"\nlocked = true\n')
-    decision = strict_world.decide(env={**strict_world.env, "DO_NOT_TRACK": "1"})
-    assert decision.enabled
-    assert decision.decided_by == "admin_lock"
-    assert decision.layer("do_not_track").status == "overridden"
+    env = dict(strict_world.env)
+    host_flag = None
+    if opt_out == "DO_NOT_TRACK":
+        env["DO_NOT_TRACK"] = "1"
+    elif opt_out == "host_flag":
+        host_flag = False
+    elif opt_out == "user_config":
+        strict_world.write_user(f"{KEY} = false\nconsent_version = {VERSION}\n", mode=0o600)
+    else:
+        strict_world.project_flag("false")
+    decision = strict_world.decide(env=env, host_flag=host_flag)
+    assert not decision.enabled
+    assert decision.layer("admin_lock").opinion is None
+    assert decision.layer("system_default").status == "overridden"
 
 
 def test_an_unlocked_policy_default_yields_to_the_user(strict_world):

@@ -214,15 +214,16 @@ def test_admin_lock_refuses_enable_and_writes_nothing(strict_world: World):
     assert world.user_config_path().read_bytes() == before
 
 
-def test_admin_lock_on_refuses_disable_and_writes_nothing(strict_world: World):
+def test_a_lock_on_along_xdg_config_dirs_does_not_refuse_disable(strict_world: World):
+    """Only the fixed location locks on (its refusal: test_cli_fixed_policy.py)."""
     world = strict_world  # dbt never reads our user config or policy
     world.write_policy('locked = true\ntelemetry = "on"\n')
 
     r = world.run("disable")
 
-    assert r.code == 3, r
-    assert "cannot be turned off" in r.err
-    assert not world.user_config_path().exists()
+    assert r.code == 0, r
+    assert world.user_config_path().exists()
+    assert not world.run("status", "--json").json()["enabled"]
 
 
 def test_admin_lock_refuses_enable_project(strict_world: World):

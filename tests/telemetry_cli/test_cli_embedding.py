@@ -124,8 +124,8 @@ def test_mounted_app_option_on_the_group_switches_profile(world: World, mytool):
 
 MOUNTED_ERRORS = {
     "admin lock refusal": (
-        lambda w: w.write_policy('locked = true\ntelemetry = "on"\n', app="mytool"),
-        ["telemetry", "disable"],
+        lambda w: w.write_policy('locked = true\ntelemetry = "off"\n', app="mytool"),
+        ["telemetry", "enable"],
         3,
     ),
     "no project": (lambda w: None, ["telemetry", "enable", "--project"], 2),

@@ -260,3 +260,25 @@ def test_a_host_under_a_fixed_lock_off_records_nothing_and_writes_nothing(world)
         assert collector.totals()["total"] == 0
     assert not world.state_dir("testapp").exists(), "no state, no spool, no id"
     assert proc.stderr == "", "no notice either: nothing would ever be sent"
+
+
+def test_a_lock_on_at_the_fixed_location_is_the_administrators_and_beats_do_not_track(world):
+    """The one place that may impose "on": the lock there holds against every opt-out, and
+    ``disable`` is refused with nothing written."""
+    machine = Machine(world, STRICT_PROFILE.name, LOCK_ON)
+    doc = _doc(machine.status("--json", DO_NOT_TRACK="1"))
+    assert (doc["enabled"], doc["decided_by"]) == (True, "admin_lock")
+    disable = machine.run([sys.executable, "-m", strict_cli.MODULE, "disable"])
+    assert disable.returncode == 3, disable.stderr
+    assert "cannot be turned off" in disable.stderr
+    assert not world.user_config_path().exists()
+
+
+def test_a_lock_on_along_xdg_config_dirs_is_only_a_default(world):
+    """Finding: a ``locked = true`` + ``on`` file along XDG_CONFIG_DIRS (a repository's .envrc
+    can point there) beat DO_NOT_TRACK=1. It is the machine's default now, below every opt-out."""
+    machine = Machine(world, STRICT_PROFILE.name, None)
+    _user_policy(world, LOCK_ON)
+    doc = _doc(machine.status("--json", DO_NOT_TRACK="1"))
+    assert (doc["enabled"], doc["decided_by"]) == (False, "do_not_track")
+    assert any("is read as an unlocked default" in str(w) for w in doc["warnings"])

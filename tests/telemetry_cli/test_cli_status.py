@@ -243,20 +243,15 @@ def test_anonymous_id_is_shown_when_there_is_one(world: World, invoke):
     assert f"Anonymous id: {anonymous_id}" in r.out
 
 
-def test_admin_lock_on_is_mandatory_and_only_an_administrator_can_change_it(
-    strict_world: World, invoke
-):
+def test_a_lock_on_along_xdg_config_dirs_is_no_administrators_lock(strict_world: World, invoke):
     world = strict_world  # dbt never reads the system policy
     world.write_policy('locked = true\ntelemetry = "on"\n')
 
     r = invoke("status", COLUMNS=WIDE, DO_NOT_TRACK="1")
 
-    assert "are ON for strictapp (core edition) — decided by the administrator's lock" in flat(
-        r.out
-    )
-    assert _effects(r.out)["DO_NOT_TRACK"].startswith("overridden")
-    hint = line_with(r.out, "To turn it off:")
-    assert "only an administrator can" in hint and str(world.policy_path()) in hint
+    assert "are OFF for strictapp" in flat(r.out)
+    assert "administrator's lock" not in flat(r.out)
+    assert 'locked = true with telemetry = "on" is read as an unlocked default' in flat(r.out)
 
 
 # -- "To turn it on/off:" gives the step that really works --------------------------------------

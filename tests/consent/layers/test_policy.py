@@ -77,7 +77,21 @@ def test_the_fixed_location_is_literal_per_platform():
     assert DEFAULT_PROFILE.fixed_policy_path() == "/etc/xdg/dbt/telemetry-policy.toml"
 
 
-@pytest.mark.parametrize("value", ["on", "off"])
+def test_a_lock_on_along_xdg_config_dirs_is_only_the_machine_default(world):
+    """Only the fixed location can impose "on" (tests/telemetry_cli/test_cli_fixed_policy.py):
+    a file along XDG_CONFIG_DIRS is wherever the environment points."""
+    path = world.write_policy('telemetry = "on"\nlocked = true\n')
+    found = policy(world)
+    assert found.admin_lock().opinion is None
+    default = found.system_default()
+    assert default.opinion == "on"
+    assert default.origin == f"{path}:1"
+    read = read_policy(world.profile.system_policy_paths(), str(world.root / "no-fixed"))
+    [warning] = read.warnings
+    assert warning.startswith(f'{path}:1: locked = true with telemetry = "on" is read as an')
+
+
+@pytest.mark.parametrize("value", ["off"])
 def test_a_locked_policy_is_an_admin_lock(world, value):
     path = world.write_policy(f'telemetry = "{value}"\nlocked = true\n')
     found = policy(world)
