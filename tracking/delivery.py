@@ -78,7 +78,11 @@ def start_uploader(
     uploader will come to keep them.
     """
     try:
-        in_backoff = not force and endpoint is not None and spool.not_before(endpoint) > time.time()
+        in_backoff = (
+            not force
+            and endpoint is not None
+            and spool.not_before(endpoint, settings.backoff_max_s) > time.time()
+        )
         fd = spool.try_lock()
         if fd is None:
             return False  # an uploader runs; it looks again after it lets go of the lock

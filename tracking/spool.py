@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import time
@@ -51,12 +52,14 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]  # checked before every use
 
 __all__ = [
+    "MAX_BACKOFF_S",
     "SEGMENT_MAX_BYTES",
     "SEGMENT_MAX_EVENTS",
     "Segment",
     "SegmentWriter",
     "Spool",
     "Waiting",
+    "backoff_entries",
 ]
 
 #: A host seals its segment and starts a new one after this many events or bytes, so that a long
@@ -71,6 +74,37 @@ _NAME = re.compile(r"^(\d{13})-(\d+)-([0-9a-f]{8})(?:\.(\d+))?\.(open|seg|sendin
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
+
+
+#: The longest a persisted backoff may hold delivery off, whatever ``state.json`` says: the
+#: uploader's own ceiling is at most this (``backoff_max_s`` <= 3600). A clock that was ahead, or
+#: a planted state, must not stall delivery for weeks until the age bound drops the events.
+MAX_BACKOFF_S = 3600.0
+
+
+def backoff_entries(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``state.json``'s backoff entries that have the right shape (any other is ignored, so a
+    malformed file never stops delivery; the uploader's next write replaces it)."""
+    backoff = state.get("backoff")
+    if not isinstance(backoff, dict):
+        return {}
+    return {str(k): v for k, v in backoff.items() if isinstance(v, dict)}
+
+
+def _not_before(entry: dict[str, Any] | None, now: float, ceiling: float = MAX_BACKOFF_S) -> float:
+    """An entry's ``not_before`` (0: none). The uploader never writes one more than ``ceiling``
+    seconds ahead, so a later one was written by a clock that was ahead, or planted: it is not
+    honoured (clamping it to ``now + ceiling`` would hold delivery off for ever, as the ceiling
+    moves with the clock)."""
+    if not entry:
+        return 0.0
+    value = entry.get("not_before")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    when = float(value)
+    if not math.isfinite(when):
+        return 0.0  # NaN, or 1e400 read as infinity
+    return when if when <= now + ceiling else 0.0
 
 
 class Segment(NamedTuple):
@@ -261,13 +295,11 @@ class Spool:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def not_before(self, endpoint: str) -> float:
-        """Epoch seconds before which no uploader should start for ``endpoint`` (0: now)."""
-        entry = self.state().get("backoff", {}).get(endpoint)
-        try:
-            return float(entry["not_before"]) if entry else 0.0
-        except (KeyError, TypeError, ValueError):
-            return 0.0
+    def not_before(self, endpoint: str, ceiling: float = MAX_BACKOFF_S) -> float:
+        """Epoch seconds before which no uploader should start for ``endpoint`` (0: now), never
+        more than ``ceiling`` seconds from now (the uploader's longest backoff)."""
+        entry = backoff_entries(self.state()).get(endpoint)
+        return _not_before(entry, time.time(), min(ceiling, MAX_BACKOFF_S))
 
     def waiting(self) -> Waiting:
         """How many events wait, since when, and what was dropped (for ``telemetry status``)."""
@@ -288,14 +320,12 @@ class Spool:
         now = time.time()
         not_before: dict[str, float] = {}
         last_error = None
-        for endpoint, entry in (state.get("backoff") or {}).items():
-            try:
-                when = float(entry.get("not_before", 0))
-            except (AttributeError, TypeError, ValueError):
-                continue
+        for endpoint, entry in backoff_entries(state).items():
+            when = _not_before(entry, now)
             if when > now:
-                not_before[str(endpoint)] = when
-            last_error = entry.get("error") or last_error
+                not_before[endpoint] = when
+            error = entry.get("error")
+            last_error = (error if isinstance(error, str) else None) or last_error
         dropped = {
             str(k): int(v)
             for k, v in (state.get("dropped") or {}).items()

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import TransportError
 from .records import standard_contexts
 from .settings import TrackerSettings
-from .spool import Segment, Spool
+from .spool import Segment, Spool, backoff_entries
 
 if TYPE_CHECKING:  # the sending machinery is imported when the first batch is built
     from ._http import Answer, Transport
@@ -650,8 +650,10 @@ class Uploader:
         ceiling = self.settings.backoff_max_s
 
         def change(state: dict[str, Any]) -> None:
-            entry = state.setdefault("backoff", {}).get(url) or {}
-            failures = int(entry.get("failures", 0)) + 1
+            entries = backoff_entries(state)  # a malformed shape is replaced, never a crash
+            state["backoff"] = entries
+            known = entries.get(url, {}).get("failures", 0)
+            failures = min(64, known if isinstance(known, int) and known > 0 else 0) + 1
             delay = min(ceiling, 2.0 ** (failures - 1))
             state["backoff"][url] = {
                 "not_before": time.time() + delay,
@@ -663,11 +665,13 @@ class Uploader:
             self.spool.update_state(change)
 
     def _forget_backoff(self, url: str) -> None:
-        if self.spool is None or url not in (self.spool.state().get("backoff") or {}):
+        if self.spool is None or url not in backoff_entries(self.spool.state()):
             return
 
         def change(state: dict[str, Any]) -> None:
-            state.get("backoff", {}).pop(url, None)
+            entries = backoff_entries(state)
+            entries.pop(url, None)
+            state["backoff"] = entries
 
         with contextlib.suppress(OSError):
             self.spool.update_state(change)
