@@ -7,6 +7,7 @@ the log, the spool, the collector), and hands the result to a view (:mod:`~telem
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
@@ -382,11 +383,41 @@ def _show_waiting(
 
 
 # -- upload ---------------------------------------------------------------------------------------
+class _Seconds(click.FloatRange):
+    """A bounded number of seconds. click's FloatRange lets ``nan`` through (every comparison
+    with it is false): here it, ``inf`` and anything out of range are one short usage error."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if not (math.isfinite(number) and self.min <= number <= self.max):  # type: ignore[operator]
+            self.fail(
+                f"{str(value)[:20]!r} is not a number of seconds from {self.min} to {self.max}."
+            )
+        return number
+
+
+class _Count(click.IntRange):
+    """A bounded count: a huge one is one short usage error, not an internal one further on."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or not self.min <= number <= self.max:  # type: ignore[operator]
+            shown = str(value) if len(str(value)) <= 10 else str(value)[:9] + "…"
+            self.fail(f"{shown!r} is not from {self.min} to {self.max}.")
+        return number
+
+
 @click.command()
 @app_option
 @click.option(
     "--wait",
-    type=click.FloatRange(0, 600),
+    type=_Seconds(0, 600),
     default=10.0,
     show_default=True,
     metavar="SECONDS",
@@ -420,7 +451,7 @@ def upload(ctx: click.Context, app: str | None, wait: float) -> None:
 )
 @click.option(
     "--max-events",
-    type=click.IntRange(min=1),
+    type=_Count(1, 10_000_000),
     default=100_000,
     show_default=True,
     help="Good and bad events kept, each; older ones are evicted and counted.",

@@ -38,6 +38,12 @@ USAGE_ERRORS = {
     "bad --last": ["log", "-n", "0"],
     "bad completion shell": ["completion", "tcsh"],
     "missing completion shell": ["completion"],
+    # click's FloatRange let nan through (every comparison with it is false)
+    "upload --wait nan": ["upload", "--wait", "nan"],
+    "upload --wait inf": ["upload", "--wait", "inf"],
+    "upload --wait 1e999": ["upload", "--wait", "1e999"],
+    # an unbounded int reached the store as an internal error (OverflowError)
+    "collector --max-events 10**23": ["collector", "--max-events", str(10**23)],
     "unknown option on group": ["--frobnicate", "status"],
     "extra argument": ["status", "extra"],
 }
