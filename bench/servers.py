@@ -119,7 +119,14 @@ class CollectorProcess:
         return self._get("/micro/all")
 
     def reset(self) -> None:
-        self._get("/micro/reset")
+        request = urllib.request.Request(
+            self.url + "/micro/reset",
+            data=b"{}",
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
 
     def settle(self, quiet: float = 0.15, limit: float = 10.0) -> dict:
         """Totals once they stop moving (requests already in flight when a host exits)."""

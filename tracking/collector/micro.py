@@ -6,7 +6,8 @@ Kept apart from the HTTP plumbing so the routes can be read (and tested) as plai
 
 * ``GET|POST /micro/all`` -> ``{"total", "good", "bad"}``, and *ext* ``"duplicates"`` (good
   events whose ``eid`` was already seen) and ``"evicted"`` (events pushed out by the bound)
-* ``GET|POST /micro/reset`` -> clears everything, answers the (zero) counts
+* ``POST /micro/reset`` (``Content-Type: application/json``) -> clears everything, answers the
+  (zero) counts; GET (an ``<img>`` on any page) and form posts are refused by the server
 * ``GET /micro/good`` -> every good event, newest first; ``POST`` with a JSON body
   ``{"event_type", "schema", "contexts": [...], "limit"}`` filters (all listed contexts must be
   attached); *ext* ``"duplicates": true|false``, and the same filters as query parameters on GET

@@ -51,6 +51,29 @@ __all__ = [
 ]
 
 PIXEL_PATH = PIXEL_PATHS[0]
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "127.0.0.1", "::1", "[::1]"})
+
+
+def _is_ip(name: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _plain_origin(origin: str) -> bool:
+    """A serialized origin (``scheme://host[:port]``) is one run of visible ASCII."""
+    return 0 < len(origin) <= 2048 and all("!" <= ch <= "~" for ch in origin)
+
+
+def printable_header(value: str) -> str:
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in value[:200])
+
+
 DEFAULT_PORT = 9090  # Snowplow Micro's
 MAX_BODY_BYTES = 10 * 1024 * 1024
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -150,6 +173,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_OPTIONS(self) -> None:
         self._read_body()
+        if not self._tracker_path():
+            # /micro/* is for the collector's own page (same origin) and local scripts: no
+            # foreign web page may be approved to call it
+            self._send(403, b"", "text/plain", {})
+            return
         requested = self.headers.get("Access-Control-Request-Headers")
         self._send(
             200,
@@ -162,9 +190,41 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
+    def _tracker_path(self) -> bool:
+        """The tracker endpoints, which browser trackers call from any site (Snowplow's CORS)."""
+        path = urlsplit(self.path).path
+        return path == TP2_PATH or path in PIXEL_PATHS
+
+    def _host_refused(self) -> str | None:
+        """Why the ``Host`` header is not this server (a DNS-rebinding page names its own)."""
+        host = self.headers.get("Host")
+        if host is None:
+            return None  # HTTP/1.0 without Host: no page in a browser sends that
+        try:
+            name = urlsplit(f"//{host}").hostname
+        except ValueError:
+            name = None
+        bound = str(self.server.server_address[0])
+        if name is not None and (name in _LOOPBACK_NAMES or name == bound.lower()):
+            return None
+        if name is not None and name.startswith("127.") and name.replace(".", "").isdigit():
+            return None
+        if bound in ("0.0.0.0", "::") and name is not None and _is_ip(name):
+            return None
+        return (
+            f"Host {printable_header(host)!r} is not this collector: it answers only to "
+            f"localhost, a loopback address or {bound}"
+        )
+
     def _dispatch(self, method: str) -> None:
         app = self.server.app
         url = urlsplit(self.path)
+        refused = self._host_refused()
+        if refused is not None:
+            self.close_connection = True
+            self._read_body_quietly()
+            self._reply(json_reply(421, {"error": refused}))
+            return
         info = self._request_info(method, url.path, url.query)
         try:
             body = self._read_body()
@@ -193,9 +253,25 @@ class _Handler(BaseHTTPRequestHandler):
                 self._collect(lambda: app.checker.check_query(url.query, info), info, None, ticket)
         elif url.path == "/health" and method == "GET":
             self._send(200, b"OK", "text/plain; charset=utf-8")
+        elif url.path.rstrip("/") == "/micro/reset" and not self._json_post(method):
+            # state-changing: neither <img src=…/micro/reset> nor a cross-site form may wipe it
+            self._reply(
+                json_reply(
+                    405 if method != "POST" else 415,
+                    {"error": "/micro/reset takes POST with Content-Type: application/json"},
+                )
+            )
         else:
             reply = micro.handle(method, url.path, url.query, body, app.store, app.registry)
             self._reply(reply or json_reply(404, {"error": f"no route for {method} {url.path}"}))
+
+    def _json_post(self, method: str) -> bool:
+        kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        return method == "POST" and kind == "application/json"
+
+    def _read_body_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            self._read_body()
 
     def _request_info(self, method: str, path: str, query: str) -> RequestInfo:
         headers = self.headers
@@ -284,11 +360,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        origin = self.headers.get("Origin")
-        self.send_header("Access-Control-Allow-Origin", origin or "*")
-        if origin:
-            self.send_header("Access-Control-Allow-Credentials", "true")
-            self.send_header("Vary", "Origin")
+        if self._tracker_path():
+            # Snowplow's collector answers browser trackers from any site, cookies included;
+            # an Origin that is not one plain token (obs-fold, spaces, controls) is not echoed
+            origin = self.headers.get("Origin")
+            if origin is not None and not _plain_origin(origin):
+                origin = None
+            self.send_header("Access-Control-Allow-Origin", origin or "*")
+            if origin:
+                self.send_header("Access-Control-Allow-Credentials", "true")
+                self.send_header("Vary", "Origin")
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         if self.close_connection:
