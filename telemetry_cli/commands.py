@@ -383,6 +383,12 @@ def _show_waiting(
 
 
 # -- upload ---------------------------------------------------------------------------------------
+def _shown(value: Any) -> str:
+    """A refused value, quoted and short enough that the usage error stays one line."""
+    text = str(value)
+    return repr(text if len(text) <= 10 else text[:9] + "…")
+
+
 class _Seconds(click.FloatRange):
     """A bounded number of seconds. click's FloatRange lets ``nan`` through (every comparison
     with it is false): here it, ``inf`` and anything out of range are one short usage error."""
@@ -393,9 +399,7 @@ class _Seconds(click.FloatRange):
         except (TypeError, ValueError):
             number = math.nan
         if not (math.isfinite(number) and self.min <= number <= self.max):  # type: ignore[operator]
-            self.fail(
-                f"{str(value)[:20]!r} is not a number of seconds from {self.min} to {self.max}."
-            )
+            self.fail(f"{_shown(value)} is not from {self.min} to {self.max} seconds.")
         return number
 
 
@@ -408,8 +412,7 @@ class _Count(click.IntRange):
         except (TypeError, ValueError):
             number = None
         if number is None or not self.min <= number <= self.max:  # type: ignore[operator]
-            shown = str(value) if len(str(value)) <= 10 else str(value)[:9] + "…"
-            self.fail(f"{shown!r} is not from {self.min} to {self.max}.")
+            self.fail(f"{_shown(value)} is not from {self.min} to {self.max}.")
         return number
 
 

@@ -42,6 +42,7 @@ USAGE_ERRORS = {
     "upload --wait nan": ["upload", "--wait", "nan"],
     "upload --wait inf": ["upload", "--wait", "inf"],
     "upload --wait 1e999": ["upload", "--wait", "1e999"],
+    "upload --wait, a long value": ["upload", "--wait", "1" * 40],
     # an unbounded int reached the store as an internal error (OverflowError)
     "collector --max-events 10**23": ["collector", "--max-events", str(10**23)],
     "unknown option on group": ["--frobnicate", "status"],

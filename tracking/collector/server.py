@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ipaddress
 import socket
 import socketserver
 import sys
@@ -29,6 +30,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
+
+from consent.values import printable
 
 from ..endpoint import TP2_PATH
 from . import micro
@@ -52,26 +55,32 @@ __all__ = [
 
 PIXEL_PATH = PIXEL_PATHS[0]
 
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "127.0.0.1", "::1", "[::1]"})
 
-
-def _is_ip(name: str) -> bool:
-    import ipaddress
-
+def _host_name(host: str | None) -> str | None:
+    """The name in a ``Host`` header, without its port (None: absent or unparsable)."""
     try:
-        ipaddress.ip_address(name)
+        return urlsplit(f"//{host}").hostname if host else None
+    except ValueError:
+        return None
+
+
+def _serves_host(name: str | None, bound: str) -> bool:
+    """Whether ``Host`` names this server: localhost, a loopback address, the bound address, or
+    (bound to a wildcard) any address; never another name, as a DNS-rebinding page's is."""
+    if name is None:
+        return False
+    if name in ("localhost", "localhost.") or name == bound.lower():
+        return True
+    try:
+        address = ipaddress.ip_address(name)
     except ValueError:
         return False
-    return True
+    return address.is_loopback or bound in ("0.0.0.0", "::")
 
 
 def _plain_origin(origin: str) -> bool:
     """A serialized origin (``scheme://host[:port]``) is one run of visible ASCII."""
     return 0 < len(origin) <= 2048 and all("!" <= ch <= "~" for ch in origin)
-
-
-def printable_header(value: str) -> str:
-    return "".join(ch if " " <= ch <= "~" else "?" for ch in value[:200])
 
 
 DEFAULT_PORT = 9090  # Snowplow Micro's
@@ -200,20 +209,12 @@ class _Handler(BaseHTTPRequestHandler):
         host = self.headers.get("Host")
         if host is None:
             return None  # HTTP/1.0 without Host: no page in a browser sends that
-        try:
-            name = urlsplit(f"//{host}").hostname
-        except ValueError:
-            name = None
         bound = str(self.server.server_address[0])
-        if name is not None and (name in _LOOPBACK_NAMES or name == bound.lower()):
-            return None
-        if name is not None and name.startswith("127.") and name.replace(".", "").isdigit():
-            return None
-        if bound in ("0.0.0.0", "::") and name is not None and _is_ip(name):
+        if _serves_host(_host_name(host), bound):
             return None
         return (
-            f"Host {printable_header(host)!r} is not this collector: it answers only to "
-            f"localhost, a loopback address or {bound}"
+            f"Host {printable(host, 200, newlines=False)!r} is not this collector: it answers "
+            f"only to localhost, a loopback address or {bound}"
         )
 
     def _dispatch(self, method: str) -> None:
@@ -275,11 +276,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _request_info(self, method: str, path: str, query: str) -> RequestInfo:
         headers = self.headers
-        host = headers.get("Host")
-        try:
-            hostname = urlsplit(f"//{host}").hostname if host else None
-        except ValueError:
-            hostname = None
+        hostname = _host_name(headers.get("Host"))
         return RequestInfo(
             method=method,
             path=path,
