@@ -115,8 +115,9 @@ def _not_read(decision: Decision, enabled: bool, profile: AppProfile) -> str:
         works = f"{steps}" if steps else f"nothing to do: {host} tracks now"
     else:
         works = (
-            "DO_NOT_TRACK=1 in your shell profile (or the environment it runs in), or "
-            f"`{cmd} disable --project` for everyone in this project"
+            f"`{cmd} disable --shell` for every new shell of yours, or "
+            f"`{cmd} disable --project` for everyone in this project (in CI: DO_NOT_TRACK=1 "
+            "in the job)"
         )
     return (
         f"refused: {host} does not read your user config (telemetry.toml), so `{cmd} {verb}` "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import click
@@ -40,15 +40,22 @@ class Binding:
         self.host_flag = host_flag
         self.edition = edition
 
-    def decide(self, profile: TrackedProfile, project_dir: str | None = None) -> Decision:
+    def decide(
+        self,
+        profile: TrackedProfile,
+        project_dir: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Decision:
         """The decision for ``profile``, with the host's flag and edition when it is the
-        host's own; ``project_dir``: the project directory named on the command line."""
+        host's own; ``project_dir``: the project directory named on the command line; ``env``:
+        another environment than this process's (a new shell's, after ``--shell``)."""
         bound = profile is self.profile
         return decide(
             profile,
             host_flag=self.host_flag if bound else None,
             edition=self.edition if bound else None,
             project_dir=project_dir,
+            env=env,
         )
 
 

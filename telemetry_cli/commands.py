@@ -23,6 +23,7 @@ from tracking import StateError, TrackedProfile, TrackingError
 from ._base import (
     EXIT_EXPECTATION,
     EXIT_REFUSED,
+    Binding,
     app_option,
     binding_of,
     emit_json,
@@ -76,6 +77,7 @@ def status(
     project_dir: str | None,
 ) -> None:
     """Whether tracking is on, which setting decides, and how to change it."""
+    from consent.shell_startup import shell_status
     from tracking.endpoint import endpoint_for
     from tracking.state import read_anonymous_id
 
@@ -87,9 +89,11 @@ def status(
     collector, problem = endpoint_for(profile, os.environ)
     anonymous_id = (decision.enabled and _ci_anonymous_id(collector)) or read_anonymous_id(profile)
     waiting = waiting_summary(profile)
+    shell = shell_status(profile, os.environ)
     if as_json:
         doc = decision.to_json(anonymous_id=anonymous_id, collector=collector)
         doc["waiting"] = waiting
+        doc["shell_startup"] = shell.to_json()
         emit_json(doc)
     else:
         from .render import UNWRAPPED, is_plain, make_console, status_view
@@ -104,6 +108,7 @@ def status(
                 collector_problem=problem,
                 width=console.width if console.is_terminal else UNWRAPPED,
                 plain=is_plain(console),
+                shell=shell,
             )
         )
         for line in waiting_lines(waiting):
@@ -131,6 +136,13 @@ def _ci_anonymous_id(collector: str | None) -> str | None:
 
 def _scope_options(func: _F) -> _F:
     func = click.option(
+        "--shell",
+        "shell",
+        is_flag=True,
+        help="Write the tool's variable in your shell startup files, for every new shell "
+        "(the way for a tool that reads no user config of ours, such as dbt).",
+    )(func)
+    func = click.option(
         "--project",
         "project",
         is_flag=True,
@@ -140,15 +152,25 @@ def _scope_options(func: _F) -> _F:
         "--global",
         "global_",
         is_flag=True,
-        help="Write to your user config, for you everywhere (default).",
+        help="Write to your user config, for you everywhere (default where the tool reads it).",
     )(func)
     return decorated
 
 
-def _scope(project: bool, global_: bool) -> Scope:
-    if project and global_:
-        raise click.UsageError("--project and --global cannot be used together; pick one")
-    return "project" if project else "global"
+def _scope(project: bool, global_: bool, shell: bool) -> Scope | None:
+    """The scope asked for on the command line; None when none was."""
+    chosen = [
+        name
+        for name, on in (("--project", project), ("--global", global_), ("--shell", shell))
+        if on
+    ]
+    if len(chosen) > 1:
+        raise click.UsageError(f"{' and '.join(chosen)} cannot be used together; pick one")
+    if project:
+        return "project"
+    if shell:
+        return "shell"
+    return "global" if global_ else None
 
 
 @click.command()
@@ -156,9 +178,9 @@ def _scope(project: bool, global_: bool) -> Scope:
 @_scope_options
 @click.pass_context
 @one_line_errors
-def disable(ctx: click.Context, app: str | None, project: bool, global_: bool) -> None:
+def disable(ctx: click.Context, app: str | None, project: bool, global_: bool, shell: bool) -> None:
     """Opt out of anonymous usage statistics."""
-    _change(ctx, app, False, _scope(project, global_))
+    _change(ctx, app, False, _scope(project, global_, shell))
 
 
 @click.command()
@@ -166,13 +188,14 @@ def disable(ctx: click.Context, app: str | None, project: bool, global_: bool) -
 @_scope_options
 @click.pass_context
 @one_line_errors
-def enable(ctx: click.Context, app: str | None, project: bool, global_: bool) -> None:
+def enable(ctx: click.Context, app: str | None, project: bool, global_: bool, shell: bool) -> None:
     """Opt back in to anonymous usage statistics."""
-    _change(ctx, app, True, _scope(project, global_))
+    _change(ctx, app, True, _scope(project, global_, shell))
 
 
-def _change(ctx: click.Context, app: str | None, enabled: bool, scope: Scope) -> None:
+def _change(ctx: click.Context, app: str | None, enabled: bool, scope: Scope | None) -> None:
     from consent.layers.project_file import project_file_for
+    from consent.readings import reading_of
 
     from .render import one_line
 
@@ -180,11 +203,17 @@ def _change(ctx: click.Context, app: str | None, enabled: bool, scope: Scope) ->
     profile = profile_of(ctx, app)
     require_cwd()
     decision = binding.decide(profile)
+    if scope is None:
+        reads_user = reading_of(profile).reads("user_config")
+        scope = "global" if reads_user else _ask_scope(ctx, decision, enabled, profile)
     if scope == "project":
         project_file_for(profile)  # fails early and clearly outside a project
     outcome = plan_change(decision, enabled, scope, profile)
     if outcome.refused:
         raise RefusedByPolicy(outcome.reason or "refused by policy")
+    if scope == "shell":
+        _change_shell(ctx, binding, profile, enabled)
+        return
     path, notes = writable_in(scope).write(ReadContext.now(profile), enabled)
     after = binding.decide(profile)
     verb = "enabled" if enabled else "disabled"
@@ -207,6 +236,129 @@ def _change(ctx: click.Context, app: str | None, enabled: bool, scope: Scope) ->
             )
             return
         click.echo(f"telemetry: warning: {printable(reason)}", err=True)
+        ctx.exit(EXIT_REFUSED)
+
+
+def _ask_scope(
+    ctx: click.Context, decision: Decision, enabled: bool, profile: TrackedProfile
+) -> Scope:
+    """No scope given, for a tool that reads no user config of ours (dbt): on a terminal, ask
+    once which file to write (cancel by default); elsewhere refuse, naming both commands. A
+    file the user did not choose is never written."""
+    import sys
+
+    from consent import NoProjectFile
+    from consent.layers.project_file import project_file_for
+    from tracking.prompt import why_not_ask
+
+    from .render import short_path
+
+    refusal = plan_change(decision, enabled, "global", profile).reason or "refused"
+    if why_not_ask(os.environ, sys.stderr) is not None or not sys.stdout.isatty():
+        raise RefusedByPolicy(refusal)
+    cmd, verb = profile.telemetry_command, "enable" if enabled else "disable"
+    try:
+        project: str | None = project_file_for(profile)
+    except NoProjectFile:
+        project = None
+    where = "off" if not enabled else "back on"
+    choices: list[tuple[str, Scope | None]] = []
+    if project is not None:
+        choices.append(
+            (
+                f"this project, for everyone in it ({short_path(project)}; "
+                f"`{cmd} {verb} --project`)",
+                "project",
+            )
+        )
+    choices.append((f"all my shells: every new shell of yours (`{cmd} {verb} --shell`)", "shell"))
+    choices.append(("cancel: change nothing", None))
+    lines = [f"{profile.label} reads no user config of ours. Turn telemetry {where} for:"]
+    lines += [f"  {i}. {text}" for i, (text, _) in enumerate(choices, 1)]
+    click.echo("\n".join(lines), err=True)
+    keys = [str(i) for i in range(1, len(choices) + 1)]
+    try:
+        picked = click.prompt(
+            "Choose",
+            type=click.Choice(keys),
+            default=keys[-1],
+            show_choices=True,
+            err=True,
+        )
+    except click.Abort:
+        picked = keys[-1]
+        click.echo("", err=True)
+    scope = choices[int(picked) - 1][1]
+    if scope is None:
+        click.echo("Cancelled; nothing was written.", err=True)
+        ctx.exit(EXIT_REFUSED)
+    return scope
+
+
+def _change_shell(
+    ctx: click.Context, binding: Binding, profile: TrackedProfile, enabled: bool
+) -> None:
+    """``--shell``: the block in the startup files, then what a new shell decides."""
+    from consent.advice import explain_winner, steps_to
+    from consent.shell_startup import apply_edits, plan_shell_change, source_hint
+    from consent.values import env_bool
+
+    from .render import one_line, short_path
+
+    var = profile.env_var
+    edits, unchanged = plan_shell_change(profile, enabled, os.environ)
+    apply_edits(edits)
+    changed = ", ".join(printable(e.path) or "" for e in edits)
+    kept = ", ".join(printable(p) or "" for p in unchanged)
+    if enabled:
+        if edits:
+            click.echo(f"Telemetry opt-out removed from your shell startup files: {changed}.")
+        else:
+            click.echo(
+                f"No shell startup file holds the opt-out of `{profile.telemetry_command} "
+                "disable --shell`; nothing was changed."
+            )
+    elif edits:
+        also = f" (already in {kept})" if kept else ""
+        click.echo(
+            f"Telemetry disabled for {profile.label} in every new shell: {var}=false written "
+            f"to {changed}{also}."
+        )
+    else:
+        click.echo(
+            f"Telemetry was already disabled for {profile.label} in new shells ({kept}); "
+            "nothing was changed."
+        )
+    new_env = {k: v for k, v in os.environ.items() if k != var}
+    if not enabled:
+        new_env[var] = "false"
+    here = os.environ.get(var)
+    hint = short_path(source_hint(profile, os.environ))
+    if not enabled and (here is None or env_bool(here) is not False):
+        click.echo(
+            f"This shell is not changed: open a new one, or run `source {hint}` "
+            f"(or `export {var}=false`)."
+        )
+    elif enabled and here is not None:
+        click.echo(
+            f"This shell still has {var}={printable(here)}: open a new one, or `unset {var}`."
+        )
+    if not enabled:
+        click.echo(
+            "Startup files do not reach cron jobs, services, or editors and IDEs started "
+            "outside a shell; in CI, set DO_NOT_TRACK=1 in the job."
+        )
+    after = binding.decide(profile, env=new_env)
+    click.echo(f"In a new shell: {one_line(after, profile)}")
+    if not after.enabled:
+        _drop_waiting(profile)
+    if after.enabled != enabled:
+        steps = ", then ".join(steps_to(after, enabled, profile)) or "see the status command"
+        click.echo(
+            f"telemetry: warning: {'removed' if enabled else 'written'}, but it does not "
+            f"decide in a new shell: {printable(explain_winner(after))}; {printable(steps)}",
+            err=True,
+        )
         ctx.exit(EXIT_REFUSED)
 
 

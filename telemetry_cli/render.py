@@ -21,7 +21,8 @@ from rich.text import Text
 
 from consent import Decision, Layer, source_of
 from consent.advice import explain_winner, steps_to
-from consent.values import printable
+from consent.shell_startup import ShellStatus
+from consent.values import env_bool, printable
 from tracking import TrackedProfile
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "layers_view",
     "make_console",
     "one_line",
+    "shell_view",
     "short_path",
     "short_path_in",
     "status_view",
@@ -212,10 +214,67 @@ def layers_view(decision: Decision, width: int, plain: bool = False) -> Renderab
     return table
 
 
-def change_hint(decision: Decision, profile: TrackedProfile, width: int) -> Text:
+def _shell_steps(steps: list[str], shell: ShellStatus | None, profile: TrackedProfile) -> list[str]:
+    """The steps, knowing the startup files: a variable our block exports is removed by
+    ``enable --shell`` (an ``unset`` lasts one shell), an opt-out already written waits only for
+    a new shell."""
+    if shell is None or shell.state == "none":
+        return steps
+    cmd, var, source = profile.telemetry_command, shell.variable, short_path(shell.source)
+    out = []
+    for step in steps:
+        if step == f"unset {var}" and shell.state == "applied":
+            step = f"{cmd} enable --shell, then open a new shell (or `unset {var}` in this one)"
+        elif step == f"{cmd} disable --shell" and shell.state == "pending":
+            step = (
+                f"open a new shell, or run `source {source}` (your startup files already opt out)"
+            )
+        out.append(step)
+    return out
+
+
+def shell_view(shell: ShellStatus, decision: Decision, profile: TrackedProfile) -> Text | None:
+    """What the shell startup files give new shells, against this one (None: no block)."""
+    if shell.state == "none":
+        return None
+    var = shell.variable
+    where = ", ".join(f"{short_path(printable(b.path))}:{b.line}" for b in shell.blocks)
+    value = shell.blocks[-1].value
+    new = "OFF" if env_bool(value) is False else f"{var}={printable(value)}"
+    text = Text()
+    text.append("Shells: ", style="bold")
+    if shell.state == "pending":
+        state = "ON" if decision.enabled else "OFF"
+        text.append(
+            f"new shells: {new} ({where}); this shell: {state} until you open a new one or "
+            f"`source {short_path(printable(shell.source))}`"
+        )
+    elif shell.state == "applied":
+        text.append(
+            f"{var}={printable(shell.here)} here most likely comes from your shell startup "
+            f"files ({where}); `{profile.telemetry_command} enable --shell` removes it"
+        )
+    else:
+        text.append(
+            f"your shell startup files set {var}={printable(value)} ({where}), but this shell "
+            f"has {var}={printable(shell.here)} (set after them, or by hand); a new shell gets "
+            f"{printable(value)}"
+        )
+    text.append(
+        "\nStartup files do not reach cron jobs, services, or editors and IDEs started "
+        "outside a shell; in CI, set DO_NOT_TRACK=1 in the job."
+    )
+    return text
+
+
+def change_hint(
+    decision: Decision, profile: TrackedProfile, width: int, shell: ShellStatus | None = None
+) -> Text:
     """The steps that would flip the decision; each command kept whole on one line."""
     goal = not decision.enabled
-    steps = [short_path_in(step) for step in steps_to(decision, goal, profile)]
+    steps = _shell_steps(
+        [short_path_in(step) for step in steps_to(decision, goal, profile)], shell, profile
+    )
     lead = f"To turn it {'on' if goal else 'off'}:"
     text = Text()
     text.append(lead, style="bold")
@@ -265,6 +324,7 @@ def status_view(
     collector_problem: str | None,
     width: int,
     plain: bool = False,
+    shell: ShellStatus | None = None,
 ) -> RenderableType:
     decision = for_terminal(decision)
     parts: list[RenderableType] = [headline(decision, profile), Text("")]
@@ -311,7 +371,10 @@ def status_view(
     facts.append("\nCollected: ", style="bold")
     facts.append(f"{profile.collects}. Every field: {profile.telemetry_command} events")
     parts.append(facts)
-    parts.append(change_hint(decision, profile, width))
+    shells = shell_view(shell, decision, profile) if shell is not None else None
+    if shells is not None:
+        parts.append(shells)
+    parts.append(change_hint(decision, profile, width, shell))
     if decision.warnings:
         parts.append(Text("\nWarnings:", style="bold yellow"))
         if plain:

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = ["EnvironmentLayer", "LayerSource", "Scope", "Step", "Want", "Written", "command"]
 
-#: Where ``telemetry enable/disable`` writes: ``--global`` (the user config) or ``--project``.
-Scope = Literal["global", "project"]
+#: Where ``telemetry enable/disable`` writes: ``--global`` (the user config), ``--project``, or
+#: ``--shell`` (the startup files of the user's shells, :mod:`consent.shell_startup`).
+Scope = Literal["global", "project", "shell"]
 Want = Literal["on", "off"]
 
 
@@ -64,7 +65,8 @@ class LayerSource:
     #: Read from a file that a later command can change for good (the uploader reads it again
     #: before sending what an earlier run recorded); the others belong to the run that read them.
     lasting: ClassVar[bool] = False
-    #: ``--global`` / ``--project``: the scope ``telemetry enable/disable`` writes this layer in.
+    #: ``--global`` / ``--project`` / ``--shell``: the scope in which ``telemetry enable/disable``
+    #: writes this layer.
     scope: ClassVar[Scope | None] = None
     #: The user's own word: "on" here is an explicit yes, so sending may start in that very run
     #: (docs/delivery.md, "When sending may start"). A project file or a default written by
@@ -147,11 +149,12 @@ class EnvironmentLayer(LayerSource):
 
 def opt_out_step(profile: AppProfile | None) -> Step:
     """The user's own opt-out, for them everywhere: ``telemetry disable``; for a host that does
-    not read our user config (dbt), ``DO_NOT_TRACK=1``, which it does read."""
+    not read our user config (dbt), ``telemetry disable --shell``: the variable it does read,
+    exported by every new shell."""
     from ..readings import reading_of
 
     if profile is not None and not reading_of(profile).reads("user_config"):
-        return Step("export DO_NOT_TRACK=1 (in your shell profile)", "do_not_track", "off")
+        return Step(f"{command(profile)} disable --shell", "env_var", "off")
     return Step(f"{command(profile)} disable", "user_config", "off")
 
 

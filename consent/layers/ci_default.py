@@ -80,9 +80,11 @@ class CiDefault(LayerSource):
 
     def rewrite(self, layer: Layer, step: Step, want: Want, profile: AppProfile | None) -> Step:
         """In CI, a step that writes the user config (``telemetry enable/disable``) would be
-        lost with the job's container, and an opt-out "in your shell profile" is not where a
-        job's variables live: name the variable to set in the job instead."""
-        in_the_job = step.layer == "user_config" or (step.layer == "do_not_track" and want == "off")
+        lost with the job's container, and an opt-out in shell startup files (``disable
+        --shell``) is not where a job's variables live: name the variable to set in the job."""
+        in_the_job = step.layer == "user_config" or (
+            want == "off" and step.layer in ("do_not_track", "env_var")
+        )
         if layer.origin is None or not in_the_job:
             return step
         return self.change(layer, want, profile)

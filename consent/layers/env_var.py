@@ -25,6 +25,9 @@ class EnvVar(EnvironmentLayer):
     name = "env_var"
     title = "environment variable"
     users_yes = True
+    #: ``telemetry enable/disable --shell`` writes it in the user's shell startup files (the CLI
+    #: calls :mod:`consent.shell_startup`: a write there is for new shells, not this process).
+    scope = "shell"
 
     def read(self, ctx: ReadContext) -> Layer:
         return ctx.reading.env_var(ctx.env, ctx.profile.env_vars)

@@ -354,8 +354,8 @@ def project_file_for(
         elsewhere = (
             ", or use --global"
             if reading_of(profile).reads("user_config")
-            else " (dbt reads no user-wide setting of ours: DO_NOT_TRACK=1 in your shell profile "
-            "opts out everywhere)"
+            else f" (dbt reads no user-wide setting of ours: `{command(profile)} disable --shell` "
+            "opts you out in every new shell)"
         )
         raise NoProjectFile(
             f"no {' or '.join(profile.project_files)} found from {cwd} upward, so there is no "

@@ -52,9 +52,9 @@ class StrictReading:
         if layer.opinion == "off" and layer.origin and not layer.is_error:
             warnings = (
                 f"{layer.origin}: {host} does not read this file, so its opt-out has no effect "
-                f"on {host}. What works for {host}: DO_NOT_TRACK=1 in your shell profile (or "
-                f"the environment {host} runs in), or `{command(ctx.profile)} disable --project` "
-                "for everyone in a project",
+                f"on {host}. What works for {host}: `{command(ctx.profile)} disable --shell` for "
+                f"every new shell of yours, or `{command(ctx.profile)} disable --project` for "
+                "everyone in a project",
             )
         return replace(
             layer,

@@ -1,7 +1,8 @@
 """Runs inside a venv that has dbt-core (never the project's): dbt's own tracking decision.
 
 For each case read from stdin (one JSON object a line: ``cwd``, ``env``, ``args``) it forks, puts
-the child in that environment and working directory, and runs ``dbt <args>`` through dbt's real
+the child in that environment (``env`` null: the one the probe inherited, as from a shell) and
+working directory, and runs ``dbt <args>`` through dbt's real
 click entry point. dbt parses its flags, env vars, ``dbt_project.yml`` and ``profiles.yml`` its
 own way and then calls ``dbt.tracking.initialize_from_flags(send_anonymous_usage_stats, ...)``:
 that call is the seam. It is replaced by one that records the value and stops the run, so no
@@ -54,8 +55,9 @@ requires.initialize_from_flags = _initialize_from_flags
 
 def _child(case: dict) -> dict:
     os.chdir(case["cwd"])
-    os.environ.clear()
-    os.environ.update(case["env"])
+    if case.get("env") is not None:  # None: the environment this probe was started with
+        os.environ.clear()
+        os.environ.update(case["env"])
     args = list(case.get("args", ["parse"]))
     sys.argv = ["dbt", *args]
     devnull = os.open(os.devnull, os.O_WRONLY)

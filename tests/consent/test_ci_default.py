@@ -92,9 +92,9 @@ def test_not_ci_has_no_opinion_under_both_policies(world, profile, env):
     if env.get("CI"):
         assert ci.detail == f"not CI: CI={env['CI']} says so"
     # Outside CI the user's own opt-out: `telemetry disable`, or for dbt (which never reads our
-    # user config) DO_NOT_TRACK=1 in the shell profile.
+    # user config) its variable in the shell startup files.
     own = (
-        "export DO_NOT_TRACK=1 (in your shell profile)"
+        "telemetry disable --shell"
         if profile is DEFAULT_PROFILE
         else f"{profile.telemetry_command} disable"
     )

@@ -410,7 +410,7 @@ def test_dbt_never_reads_our_user_config_or_policy_so_they_never_decide(world, l
     assert shown.detail == "dbt does not read this file: it has no effect on dbt"
     [warning] = [w for w in decision.warnings if str(path) in w]
     assert "dbt does not read this file, so its opt-out has no effect on dbt" in warning
-    assert "DO_NOT_TRACK=1" in warning and "telemetry disable --project" in warning
+    assert "telemetry disable --shell" in warning and "telemetry disable --project" in warning
     check_contract(decision)
 
 

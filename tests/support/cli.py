@@ -10,6 +10,7 @@ outright when a traceback appears in any output: a telemetry command must never 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from tests.support.world import REPO, STRICT_PROFILE, World
 
@@ -123,6 +124,26 @@ def hint_steps(text: str) -> tuple[str, list[str]]:
     # "telemetry disable (everywhere for you), or DO_NOT_TRACK=1 …": the first way is the step.
     rest = rest.split(" (", 1)[0]
     return goal, [step.strip() for step in rest.split(", then ")]
+
+
+def new_shell(env: Mapping[str, str | None], *names: str) -> dict[str, str | None]:
+    """What a new login shell (``sh -l``, started with ``env``) gives ``names``: each value its
+    startup files leave (None: unset), as a user gets after ``telemetry disable --shell`` and
+    opening a new terminal."""
+    import subprocess
+
+    script = "".join(f'printf "%s\\0" "${{{n}-<unset>}}"; ' for n in names)
+    done = subprocess.run(
+        ["sh", "-lc", script],
+        env={k: v for k, v in env.items() if v is not None},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    values = done.stdout.split("\0")[: len(names)]
+    return {n: None if v == "<unset>" else v for n, v in zip(names, values, strict=True)}
 
 
 def build(

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consent import DEFAULT_PROFILE
-from tests.support.cli import flat, line_with
+from tests.support.cli import flat, line_with, new_shell
 from tests.support.world import STRICT_PROFILE, World
 
 #: What `telemetry enable/disable` records with the choice (the profile's consent version).
@@ -161,7 +161,7 @@ def test_dbt_refuses_the_user_config_it_never_reads_and_says_what_works(
     assert len(r.err.strip().splitlines()) == 1, r.err
     assert "dbt does not read your user config" in err and "nothing was written" in err
     if command == "disable":
-        assert "DO_NOT_TRACK=1 in your shell profile" in err
+        assert "telemetry disable --shell" in err
         assert "telemetry disable --project" in err
     assert world.run("status", "--expect", "on").code == 0, "and dbt still tracks"
 
@@ -169,9 +169,13 @@ def test_dbt_refuses_the_user_config_it_never_reads_and_says_what_works(
 def test_what_dbt_is_told_to_do_instead_really_turns_it_off(world: World):
     world.write_project()
     refusal = flat(world.run("disable").err)
-    assert "DO_NOT_TRACK=1" in refusal and "telemetry disable --project" in refusal
+    assert "telemetry disable --shell" in refusal and "telemetry disable --project" in refusal
 
-    assert world.run("status", "--expect", "off", DO_NOT_TRACK="1").code == 0
+    assert world.run("disable", "--shell", SHELL="/bin/sh").code == 0
+    new = new_shell(world.env, "DBT_SEND_ANONYMOUS_USAGE_STATS")
+    assert world.run("status", "--expect", "off", **new).code == 0, "in a new shell"
+    assert world.run("enable", "--shell").code == 0
+    assert world.run("status", "--expect", "on").code == 0
     assert world.run("disable", "--project").code == 0
     assert world.run("status", "--expect", "off").code == 0
 
@@ -256,7 +260,7 @@ def test_disable_project_outside_any_project_is_a_one_line_usage_error(world: Wo
     assert len(lines) == 1, r.err
     assert "dbt_project.yml" in lines[0]
     if dbt:  # dbt refuses --global (it never reads our user config): the fix must work for dbt
-        assert "--global" not in lines[0] and "DO_NOT_TRACK=1" in lines[0]
+        assert "--global" not in lines[0] and "telemetry disable --shell" in lines[0]
     else:
         assert "--global" in lines[0]
     assert not w.user_config_path().exists()

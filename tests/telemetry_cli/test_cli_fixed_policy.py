@@ -238,7 +238,7 @@ def test_dbt_never_reads_the_lock_and_status_says_so(world):
     assert rows["admin lock"]["effect"] == "not read by dbt"
     text = flat(proc.stdout)
     assert f"{machine.fixed_path}:1: dbt does not read this file" in text
-    assert "DO_NOT_TRACK=1" in text
+    assert "telemetry disable --shell" in text
 
 
 def test_a_host_under_a_fixed_lock_off_records_nothing_and_writes_nothing(world):

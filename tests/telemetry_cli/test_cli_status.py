@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import TITLES, above_layers, build, flat, hint_steps, line_with, table_rows
+from tests.support.cli import (
+    TITLES,
+    above_layers,
+    build,
+    flat,
+    hint_steps,
+    line_with,
+    new_shell,
+    table_rows,
+)
 from tests.support.world import STRICT_PROFILE, World
 
 WIDE = "400"
@@ -50,8 +59,8 @@ def test_default_world_says_on_why_and_how_to_turn_it_off(world: World):
     assert "Collected: platform" in text and "never credentials" in text
     assert "Every field: telemetry events" in text
     assert line_with(r.out, "To turn it off:").startswith(
-        "To turn it off: export DO_NOT_TRACK=1"
-    ), "dbt reads DO_NOT_TRACK, never `telemetry disable`"
+        "To turn it off: telemetry disable --shell"
+    ), "dbt reads its variable from the environment, never `telemetry disable`'s file"
     assert "System policy: none (looked for /etc/xdg/dbt/telemetry-policy.toml" in text
 
 
@@ -262,16 +271,19 @@ HINTS = {
     # dbt does not read DO_NOT_TRACK=maybe as an opt-out (a warning says so): it is on.
     "DO_NOT_TRACK unrecognised": (
         dict(DO_NOT_TRACK="maybe"),
-        "To turn it off: export DO_NOT_TRACK=1",
+        "To turn it off: telemetry disable --shell",
     ),
-    "DO_NOT_TRACK dbt ignores": (dict(DO_NOT_TRACK="on"), "To turn it off: export DO_NOT_TRACK=1"),
+    "DO_NOT_TRACK dbt ignores": (
+        dict(DO_NOT_TRACK="on"),
+        "To turn it off: telemetry disable --shell",
+    ),
     "env var dbt refuses": (
         dict(DBT_SEND_ANONYMOUS_USAGE_STATS="maybe"),
         "To turn it on: unset DBT_SEND_ANONYMOUS_USAGE_STATS",
     ),
     "project file off": (dict(project="false"), "To turn it on: telemetry enable --project"),
     # dbt reads a quoted "false" as a string and drops every flag: it is on.
-    "project flag quoted": (dict(project='"false"'), "To turn it off: export DO_NOT_TRACK=1"),
+    "project flag quoted": (dict(project='"false"'), "To turn it off: telemetry disable --shell"),
     "user off inside project on": (
         dict(project="true", user="false"),
         "To turn it on: telemetry enable",
@@ -297,13 +309,13 @@ HINTS = {
         "To turn it on: telemetry enable",
     ),
     # dbt never reads `telemetry disable`'s file: its hint is the variable dbt does read.
-    "default": ({}, "To turn it off: export DO_NOT_TRACK=1"),
+    "default": ({}, "To turn it off: telemetry disable --shell"),
     "default, a tool that reads every layer": (
         dict(strict=True),
         "To turn it off: telemetry disable",
     ),
-    "project on": (dict(project="true"), "To turn it off: export DO_NOT_TRACK=1"),
-    "DO_NOT_TRACK=0": (dict(DO_NOT_TRACK="0"), "To turn it off: export DO_NOT_TRACK=1"),
+    "project on": (dict(project="true"), "To turn it off: telemetry disable --shell"),
+    "DO_NOT_TRACK=0": (dict(DO_NOT_TRACK="0"), "To turn it off: telemetry disable --shell"),
     "env var on": (
         dict(DBT_SEND_ANONYMOUS_USAGE_STATS="true"),
         "To turn it off: export DBT_SEND_ANONYMOUS_USAGE_STATS=false",
@@ -330,6 +342,8 @@ def test_following_the_hint_flips_the_decision(world: World, invoke, case):
             assert words[0] == "telemetry", f"not a step a user can take: {step!r}"
             done = invoke(*words[1:], **env)
             assert done.code == 0 and done.exception is None, (step, done)
+            if "--shell" in words:  # takes effect in a new shell: open one
+                env.update(new_shell(world.env_with(**env), "DBT_SEND_ANONYMOUS_USAGE_STATS"))
 
     after = invoke("status", "--json", **env).json()
     assert after["enabled"] is (goal == "on"), f"following {steps} did not turn it {goal}"
