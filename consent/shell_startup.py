@@ -384,7 +384,11 @@ def _check_writable(edit: ShellEdit) -> None:
     where = os.path.dirname(edit.target)
     while not os.path.exists(where):  # a directory we would create: its parent decides
         where = os.path.dirname(where)
-    if edit.before is not None and not os.access(edit.target, os.W_OK):
+    # The write bit, not only access(): root may write anything, but a startup file made
+    # read-only says "do not edit me", whoever runs the command.
+    if edit.before is not None and (
+        not edit.mode & stat.S_IWUSR or not os.access(edit.target, os.W_OK)
+    ):
         raise WriteError(
             f"{edit.path} is read-only, so the opt-out was not written to it or to any other "
             "startup file. Fix: make it writable (chmod u+w), or add the line yourself"
