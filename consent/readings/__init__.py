@@ -104,10 +104,14 @@ class DbtReading(StrictReading):
         return env_var_layer(env, names)
 
     def project(self, ctx: ReadContext) -> tuple[Layer, list[str]]:
-        from .dbt import project_layer
+        from .dbt import project_layer, user_settings_note
 
         assert ctx.cwd is not None
-        return project_layer(ctx.cwd, ctx.profile, ctx.env, ctx.project_dir)
+        layer, watched = project_layer(ctx.cwd, ctx.profile, ctx.env, ctx.project_dir)
+        note, path = user_settings_note(ctx.profile.legacy_flag_file)
+        if note is not None:
+            layer = replace(layer, warnings=(*layer.warnings, note))
+        return layer, [*watched, path]
 
 
 _READINGS: dict[str, StrictReading] = {"strict": StrictReading(), "dbt": DbtReading()}

@@ -14,6 +14,10 @@ dbt-core 1.12 reads it, surprises included, and a warning names each surprise:
   ``dbt.config.project.read_project_flags`` combines them: PyYAML's YAML 1.1 booleans only (``oFF``
   and ``n`` are strings), the last of duplicate keys, both blocks set is an error that stops dbt,
   and a value of the wrong type anywhere in the block makes dbt drop the whole block silently.
+- ``~/.dbt/user_settings.yml`` (dbt 1.12; 1.10 does not read it): its ``flags:`` are applied "as
+  lowest precedence", after the project step, which always claims this flag (``ProjectFlags``
+  defaults it to true). So no value there ever takes effect, and a warning says so: a user who
+  wrote ``send_anonymous_usage_stats: false`` there believes they opted out.
 
 ``tests/consent/dbt_agreement.py`` runs real dbt-core over these inputs and compares.
 """
@@ -42,12 +46,14 @@ __all__ = [
     "origin_of_key",
     "profiles_dir",
     "project_layer",
+    "user_settings_note",
 ]
 
 #: dbt/cli/flags.py: ``os.getenv("DO_NOT_TRACK", "").lower() in ("1", "t", "true", "y", "yes")``.
 DBT_DO_NOT_TRACK = ("1", "t", "true", "y", "yes")
 KEY = "send_anonymous_usage_stats"
 REFUSES = "dbt refuses to run with it (it stops before running), so nothing is sent"
+USER_SETTINGS = "user_settings.yml"
 #: PyYAML's YAML 1.1 false words: these exact spellings, no other case mixes.
 _YAML_FALSE = ("false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF")
 
@@ -583,3 +589,25 @@ def _flags_layer(
         detail=f"dbt ignores every setting under {block_name}: (a value of the wrong type)",
         warnings=tuple(notes),
     )
+
+
+def user_settings_note(legacy: LegacyFlagFile | None) -> tuple[str | None, str]:
+    """A warning when ``~/.dbt/user_settings.yml`` sets the flag (dbt never applies it), and the
+    file's path (watched: writing it changes what status says)."""
+    home_dir = os.path.join(os.path.expanduser("~"), (legacy.home_subdir if legacy else "") or "")
+    path = os.path.join(home_dir, USER_SETTINGS)
+    if not os.path.isfile(path):
+        return None, path
+    doc = _load(path, f"flags.{KEY}")
+    if doc is None or doc.problem is not None or doc.yaml_error or not doc.is_mapping:
+        return None, path
+    flags, flags_pair = _block(doc, "flags", [])
+    if not (isinstance(flags, dict) and KEY in flags):
+        return None, path
+    return (
+        f"{origin_of_key(doc, flags_pair)}: dbt never applies {KEY} from {USER_SETTINGS} "
+        "(dbt 1.12 reads the file after the project's default has already set this flag; "
+        "dbt 1.10 does not read the file), so this line changes nothing. To opt out of all "
+        "your dbt projects: telemetry disable --shell (or DO_NOT_TRACK=1); of one project: "
+        "telemetry disable --project"
+    ), path

@@ -153,3 +153,37 @@ def test_other_profiles_keep_the_strict_reading():
 def test_a_profile_with_an_unknown_reading_is_refused_at_once():
     with pytest.raises(ValueError, match="reading"):
         replace(DEFAULT_PROFILE, reading="lenient")
+
+
+@pytest.mark.parametrize(
+    "name, line",
+    [
+        ("user_settings.yml flag false", 2),
+        ("user_settings.yml flag null", 2),
+        ("user_settings.yml flag false in a flow mapping", 1),
+        ("user_settings.yml flag false with CRLF line ends", 2),
+        ("user_settings.yml flag set twice, true then false", 3),
+        ("user_settings.yml with an unknown top-level key", 3),
+    ],
+)
+def test_user_settings_setting_the_flag_is_named_as_never_applied(name, line):
+    warnings = [w for w in rows()[name].ours["warnings"] if "user_settings.yml" in w]
+
+    assert len(warnings) == 1, rows()[name].ours["warnings"]
+    expected = f".dbt/user_settings.yml:{line}: dbt never applies send_anonymous_usage_stats"
+    assert expected in warnings[0]
+    assert "telemetry disable --shell" in warnings[0] and "changes nothing" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "user_settings.yml invalid YAML",
+        "user_settings.yml flags: false (not a mapping)",
+        "user_settings.yml flag false at the top level, no flags:",
+        "user_settings.yml is a directory",
+        "user_settings.yml empty",
+    ],
+)
+def test_user_settings_without_the_flag_under_flags_says_nothing(name):
+    assert not [w for w in rows()[name].ours["warnings"] if "user_settings.yml" in w]
