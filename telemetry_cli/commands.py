@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Literal, TypeVar
 
 import click
@@ -81,12 +82,15 @@ def status(
     from tracking.endpoint import endpoint_for
     from tracking.state import read_anonymous_id
 
-    from .delivery_view import waiting_lines, waiting_summary
+    from .delivery_view import spool_warning, waiting_lines, waiting_summary
 
     profile = profile_of(ctx, app)
     require_cwd()
     decision = binding_of(ctx).decide(profile, project_dir)
     collector, problem = endpoint_for(profile, os.environ)
+    unsafe = spool_warning(profile) if collector is not None else None
+    if unsafe is not None:
+        decision = replace(decision, warnings=(*decision.warnings, unsafe))
     anonymous_id = (decision.enabled and _ci_anonymous_id(collector)) or read_anonymous_id(profile)
     waiting = waiting_summary(profile)
     shell = shell_status(profile, os.environ)

@@ -53,6 +53,22 @@ def waiting_summary(profile: TrackedProfile) -> dict[str, Any]:
     }
 
 
+def spool_warning(profile: TrackedProfile) -> str | None:
+    """The warning ``status`` gives when the state dir is not ours alone (nothing is spooled
+    there; each run then sends its own events before it exits)."""
+    try:
+        problem = _spool(profile).problem()
+    except Exception:  # noqa: BLE001 - status must show the decision whatever the disk says
+        return None
+    if problem is None:
+        return None
+    return (
+        f"{problem}: events are not kept there; each run sends its own as it exits (within "
+        "its flush deadline), and what a run cannot send is lost. Fix: remove the directory, "
+        "or make it yours with mode 700"
+    )
+
+
 def waiting_lines(summary: dict[str, Any]) -> list[str]:
     """Lines for ``status`` (none when nothing waits and nothing was dropped)."""
     lines = []

@@ -40,6 +40,7 @@ import json
 import math
 import os
 import re
+import stat
 import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -53,6 +54,7 @@ except ImportError:  # pragma: no cover - Windows
 
 __all__ = [
     "MAX_BACKOFF_S",
+    "private_dir_problem",
     "SEGMENT_MAX_BYTES",
     "SEGMENT_MAX_EVENTS",
     "Segment",
@@ -241,15 +243,60 @@ class SegmentWriter:
             os.close(fd)
 
 
+def private_dir_problem(path: str, *, repair: bool = False) -> str | None:
+    """Why ``path`` must not hold our files (None: it is ours and only ours, or absent).
+
+    Another user who can write the spool can plant segments, links or a lock file there, and
+    one who owns it can change its mode: so the state and spool dirs must be directories owned
+    by this user, with no group or other bits. Where we own it, ``repair`` makes it 0700
+    (an old umask, a copied home); a link, a non-directory or another owner is refused.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"{path} cannot be inspected ({exc.strerror or exc})"
+    if stat.S_ISLNK(st.st_mode):
+        return f"{path} is a symbolic link"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{path} is not a directory"
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:  # pragma: no cover - Windows: ACLs, not modes
+        return None
+    if st.st_uid != getuid():
+        return f"{path} belongs to another user (uid {st.st_uid})"
+    if st.st_mode & 0o077:
+        if repair:
+            try:
+                os.chmod(path, _DIR_MODE)
+                return None
+            except OSError:
+                pass
+        return f"{path} is open to other users (mode {stat.S_IMODE(st.st_mode):04o})"
+    return None
+
+
 class Spool:
     """The spool directory of one user and app (see the module docstring)."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, *, state_dir: str | None = None) -> None:
         self.directory = directory
+        #: The dir above it that holds the id and the secret: checked as the spool is.
+        self.state_dir = state_dir
 
     @classmethod
     def for_state_dir(cls, state_dir: str) -> Spool:
-        return cls(os.path.join(state_dir, "spool"))
+        return cls(os.path.join(state_dir, "spool"), state_dir=state_dir)
+
+    def problem(self, *, repair: bool = False) -> str | None:
+        """Why events must not be kept here (see :func:`private_dir_problem`), else None."""
+        for path in (self.state_dir, self.directory):
+            if path is not None:
+                found = private_dir_problem(path, repair=repair)
+                if found is not None:
+                    return found
+        return None
 
     @property
     def lock_path(self) -> str:
@@ -260,11 +307,15 @@ class Spool:
         return os.path.join(self.directory, "state.json")
 
     def ensure_dir(self) -> None:
-        """Create the spool dir (0700) if needed; refuse one that is a symlink (OSError):
-        events are never written into a directory someone pointed it at."""
+        """Create the spool dir (0700) if needed, and refuse (OSError) one that is not ours
+        alone: events are never written into a directory someone else can write or pointed
+        us at. The run then delivers in-process, as on a read-only state dir."""
         if os.path.islink(self.directory):
             raise OSError(f"{self.directory} is a symbolic link; it is not used")
         os.makedirs(self.directory, mode=_DIR_MODE, exist_ok=True)
+        found = self.problem(repair=True)
+        if found is not None:
+            raise OSError(f"{found}; events are not kept there")
 
     # -- writing (a host, its own segment) -------------------------------------------------
     def open_segment(self, header: Mapping[str, Any]) -> SegmentWriter:

@@ -803,7 +803,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.suppress(OSError, AttributeError):
         os.nice(10)  # background work: the user's own commands come first
     uploader = Uploader(
-        Spool(args.spool),
+        Spool(args.spool, state_dir=os.path.dirname(args.spool)),
         settings,
         deadline=time.monotonic() + limit - 0.5,
         force=args.force,
