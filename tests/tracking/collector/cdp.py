@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +64,17 @@ class BrowserError(RuntimeError):
 
 
 class Chromium:
-    """One headless browser with one page (a target attached in flat mode)."""
+    """One headless browser with one page (a target attached in flat mode); *flags* are passed
+    to Chromium after the ones above (e.g. ``--host-resolver-rules`` to map a name)."""
 
     def __init__(
-        self, executable: str, profile_dir: Path, *, width: int = 1280, height: int = 800
+        self,
+        executable: str,
+        profile_dir: Path,
+        *,
+        width: int = 1280,
+        height: int = 800,
+        flags: Sequence[str] = (),
     ) -> None:
         commands_read, self._commands = os.pipe()
         self._answers, answers_write = os.pipe()
@@ -86,6 +94,7 @@ class Chromium:
                 str(child_out),
                 executable,
                 *FLAGS,
+                *flags,
                 f"--user-data-dir={profile_dir}",
                 "--remote-debugging-pipe",
                 f"--window-size={width},{height}",
