@@ -519,10 +519,26 @@ def _recovery_rows(rows, recovery) -> None:
     rows.append(
         Row(
             "outage, then recovery",
-            "waited for the persisted backoff (s)",
-            Cell(recovery["backoff_waited_s"], runs=1),
+            "backoff left when the collector came back (s)",
+            Cell(recovery.get("backoff_left_s"), runs=1),
             Cell(text="n/a"),
             digits=1,
+        )
+    )
+    recovered = recovery.get("recovered_s")
+    rows.append(
+        Row(
+            "outage, then recovery",
+            "from the healthy run's start to everything delivered, nobody else running (s)",
+            Cell(recovered, runs=1) if recovered is not None else Cell(text="—"),
+            Cell(text="n/a"),
+            digits=1,
+            target="≤ the backoff left + 2",
+            verdict=verdict(
+                None
+                if recovered is None
+                else recovered <= (recovery.get("backoff_left_s") or 0.0) + 2.0
+            ),
         )
     )
 

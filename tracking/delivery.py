@@ -4,7 +4,8 @@ Standard library only (it runs in the host). Two ways, chosen once by the plan
 (:func:`tracking.plan.delivery_mode`):
 
 - **detached** (the default): after sealing a segment, the host tries the spool's lock; only if
-  it gets it, and the collector is not in backoff, it starts the uploader isolated (``python
+  it gets it, and the collector is not in a backoff that lasts beyond ``WAIT_OUT_S`` (the
+  uploader waits out a shorter one), it starts the uploader isolated (``python
   -I``, ``cwd="/"``: see ``_BOOTSTRAP``) with ``subprocess.Popen(start_new_session=True,
   close_fds=True)``, stdin/stdout/stderr on ``/dev/null``, handing it the locked descriptor
   (``pass_fds``: the lock moves to the child, no window in which another host could start a
@@ -29,7 +30,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .spool import Spool
+from .spool import WAIT_OUT_S, Spool
 
 if TYPE_CHECKING:
     import subprocess
@@ -78,10 +79,12 @@ def start_uploader(
     uploader will come to keep them.
     """
     try:
+        # A backoff that ends within WAIT_OUT_S is the uploader's to wait out (it holds the
+        # lock meanwhile): the first run after an outage delivers, with nobody running another.
         in_backoff = (
             not force
             and endpoint is not None
-            and spool.not_before(endpoint, settings.backoff_max_s) > time.time()
+            and spool.not_before(endpoint, settings.backoff_max_s) > time.time() + WAIT_OUT_S
         )
         fd = spool.try_lock()
         if fd is None:

@@ -57,6 +57,7 @@ __all__ = [
     "private_dir_problem",
     "SEGMENT_MAX_BYTES",
     "SEGMENT_MAX_EVENTS",
+    "WAIT_OUT_S",
     "Segment",
     "SegmentWriter",
     "Spool",
@@ -77,6 +78,11 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 
+
+#: The longest backoff an uploader waits out rather than leaving it to a later run: short ones
+#: (the first tries after a failure: 1, 2, 4, 8 s) are how a collector that is back gets what
+#: waits without anyone running a command; longer ones (an offline laptop) cost no process.
+WAIT_OUT_S = 10.0
 
 #: The longest a persisted backoff may hold delivery off, whatever ``state.json`` says: the
 #: uploader's own ceiling is at most this (``backoff_max_s`` <= 3600). A clock that was ahead, or

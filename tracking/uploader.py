@@ -19,7 +19,9 @@ Either way, one :class:`Uploader` holds the spool's lock and:
    4xx drops the batch (counted: the collector will not change its mind); on a 5xx tries once
    more a second later; on no answer (refused, timeout, reset, garbage) or a second 5xx gives up
    on that collector for this run and persists a backoff for it (1, 2, 4 … up to
-   ``backoff_max_s`` = 60 s): no host starts an uploader for it before then;
+   ``backoff_max_s`` = 60 s): no host starts an uploader for it before then, except that a
+   backoff ending within ``WAIT_OUT_S`` is waited out (:func:`main`; docs/delivery.md, "After
+   an outage");
 4. releases the lock, then looks again: a host that sealed a segment while the lock was held did
    not start an uploader, so whoever releases the lock must check (no lost wake-up).
 
@@ -46,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import TransportError
 from .records import standard_contexts
 from .settings import TrackerSettings
-from .spool import Segment, Spool, backoff_entries
+from .spool import WAIT_OUT_S, Segment, Spool, backoff_entries
 
 if TYPE_CHECKING:  # the sending machinery is imported when the first batch is built
     from ._http import Answer, Transport
@@ -63,6 +65,8 @@ _LOG_KEPT = 500
 #: Per-segment outcomes kept in state.json (``flush()`` reads its own there).
 _RECEIPTS_KEPT = 512
 _ROUNDS = 20
+#: Tries of one uploader process (each after waiting out a short backoff), at most.
+_ATTEMPTS = 6
 
 
 @dataclass
@@ -484,7 +488,8 @@ class Uploader:
         if anonymous is None:
             from .state import ensure_anonymous_id
 
-            # Created here, the first time an event is actually about to be sent.
+            # Made here, the first time an event is actually about to be sent (from the
+            # room the host kept for it: state.reserve_anonymous_id).
             anonymous = ensure_anonymous_id(profile)
             self._anonymous[profile.name] = anonymous
         return anonymous
@@ -802,16 +807,80 @@ def main(argv: Sequence[str] | None = None) -> int:
     _watchdog(limit)
     with contextlib.suppress(OSError, AttributeError):
         os.nice(10)  # background work: the user's own commands come first
-    uploader = Uploader(
-        Spool(args.spool, state_dir=os.path.dirname(args.spool)),
-        settings,
-        deadline=time.monotonic() + limit - 0.5,
-        force=args.force,
-        mode="detached",
-    )
-    uploader.report.problems = problems
-    uploader.run(args.lock_fd)
+    spool = Spool(args.spool, state_dir=os.path.dirname(args.spool))
+    deadline = time.monotonic() + limit - 0.5
+    fd: int | None = args.lock_fd
+    # Since when we hold the lock: the host wrote its hand-over into the lock file.
+    since = time.time()
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            since = os.fstat(fd).st_mtime
+    newer, waited = False, 0.0
+    # Delivery recovers by itself (docs/delivery.md, "After an outage"): a backoff that ends
+    # soon is waited out, holding the lock; after a failure, so are the next ones (1, 2, 4 s),
+    # but only once a run recorded events meanwhile (it could not start an uploader: we held
+    # the lock), and never more than WAIT_OUT_S in all. Otherwise the process ends, and a later
+    # run tries again.
+    for attempt in range(_ATTEMPTS):
+        wait = 0.0 if args.force else wait_out(spool, settings, deadline, WAIT_OUT_S - waited)
+        if wait is None:
+            if attempt:
+                break
+            wait = 0.0  # a round still adopts orphans, keeps the bounds and saves the state
+        time.sleep(wait)
+        waited += wait
+        uploader = Uploader(spool, settings, deadline=deadline, force=args.force)
+        uploader.report.problems = problems
+        uploader.run(fd)
+        fd = None
+        if not uploader.report.failed or args.force:
+            break
+        # Runs that recorded while we held the lock: waited for until the backoff grows long.
+        newer = newer or _recorded_since(spool, since)
+        if not newer:
+            break
+        with contextlib.suppress(OSError):
+            fd = spool.try_lock()
+        if fd is None:
+            break  # someone else delivers now
+    if fd is not None:
+        os.close(fd)
     return 0
+
+
+def _recorded_since(spool: Spool, since: float) -> bool:
+    """Whether a run sealed events after ``since`` (epoch s): it found the lock held, so it
+    started no uploader, and waits for us."""
+    for segment in spool.segments():
+        if segment.state == "seg":
+            with contextlib.suppress(OSError):
+                if os.stat(segment.path).st_mtime > since:
+                    return True
+    return False
+
+
+def wait_out(
+    spool: Spool, settings: TrackerSettings, deadline: float, longest: float = WAIT_OUT_S
+) -> float | None:
+    """How long to wait before the next try (0: now), or None when there is nothing to try
+    within this process's time: nothing waits, or every collector that something waits for
+    is in a backoff longer than ``longest`` or past ``deadline`` (monotonic)."""
+    now = time.time()
+    soonest: float | None = None
+    for segment in spool.segments():
+        if segment.state not in ("seg", "sending"):
+            continue
+        endpoint = _peek_endpoint(segment)
+        if endpoint is None:
+            return 0.0  # no endpoint to back off from: the round drops it
+        until = spool.not_before(endpoint, settings.backoff_max_s)
+        soonest = until if soonest is None else min(soonest, until)
+    if soonest is None:
+        return None
+    wait = max(0.0, soonest - now)
+    # A try must fit after the wait: a connect and a read of up to the request timeout each.
+    room = deadline - time.monotonic() - 2 * settings.request_timeout - 1.0
+    return wait if wait <= min(longest, room) else None
 
 
 if __name__ == "__main__":

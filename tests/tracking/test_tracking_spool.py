@@ -94,13 +94,17 @@ def test_hosts_killed_at_random_moments_never_break_the_spool(tracking_world):
             TrackerSettings(spool_max_events=10**7, spool_max_bytes=1 << 32),
             timeout=DELIVER_S * 3,
         )
+        # An uploader of the killed hosts' may still be waiting out its backoff, and deliver
+        # part of it (docs/delivery.md, "After an outage"): what counts is what arrived.
+        assert collector.wait_for(good=written, timeout=DELIVER_S * 3), collector.totals()
+        assert world.wait_delivered(DELIVER_S)
         dropped = world.spool().waiting().dropped
         print(
             f"\n{kills} hosts killed: {written} complete lines spooled, {report.sent} "
-            f"delivered, dropped {dropped}"
+            f"delivered by this call, {collector.totals()['good']} in all, dropped {dropped}"
         )
         assert written > kills  # the kills did land mid-run
-        assert report.sent == written
+        assert report.sent <= written
         totals = collector.totals()  # past 100,000 the collector evicts (and counts) the oldest
         assert {k: totals[k] for k in ("total", "good", "bad", "duplicates")} == {
             "total": written,

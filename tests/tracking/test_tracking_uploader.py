@@ -22,6 +22,7 @@ from tracking.collector import Collector
 from tracking.collector.faults import FaultServer
 from tracking.delivery import start_uploader
 from tracking.settings import TrackerSettings
+from tracking.spool import WAIT_OUT_S
 from tracking.uploader import deliver
 
 pytestmark = pytest.mark.delivery
@@ -118,14 +119,23 @@ def test_the_backoff_doubles_up_to_its_ceiling_and_a_success_ends_it(tracking_wo
 
 
 def test_hosts_do_not_start_an_uploader_while_the_backoff_lasts(tracking_world):
-    """Offline laptops do not pay a process per command: the backoff is on disk."""
+    """Offline laptops do not pay a process per command: the backoff is on disk. A short one
+    is waited out by one uploader (holding the lock, so the others start none); a long one by
+    none (docs/delivery.md, "After an outage")."""
     world = tracking_world
     with FaultServer("refused") as server:
         spool = write_segment(world, 5, server.url)
         settings = {"backoff_max_s": 60}
         assert start(spool, server.url, **settings) is True
         assert wait_idle(spool, DELIVER_S)
-        assert spool.not_before(server.url) > time.time()
+        assert 0 < spool.not_before(server.url) - time.time() <= WAIT_OUT_S
+        started = [start(spool, server.url, **settings) for _ in range(5)]
+        assert started == [True] + [False] * 4  # one waits the 1 s out; the lock stops the rest
+        assert wait_idle(spool, DELIVER_S)
+        # Failed again, and again (2 s, 4 s ...): once the backoff is longer than an uploader
+        # waits, a command starts no process at all.
+        entry = {"not_before": time.time() + 60, "failures": 7, "error": "refused"}
+        spool.update_state(lambda state: state.update(backoff={server.url: entry}))
         started = [start(spool, server.url, **settings) for _ in range(5)]
         assert started == [False] * 5 and spool.holder() is None
         # Someone who waits for the events (flush, `telemetry upload`) goes anyway.
