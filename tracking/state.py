@@ -7,6 +7,7 @@ Reading is cheap and side-effect free so that ``telemetry status`` can show it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -31,6 +32,7 @@ __all__ = [
     "paths",
     "read_anonymous_id",
     "read_log",
+    "reserve_anonymous_id",
 ]
 
 #: The local event log keeps about this much of the newest events: it is trimmed back to this size
@@ -45,6 +47,11 @@ class StatePaths:
     @property
     def anonymous_id(self) -> str:
         return os.path.join(self.dir, "anonymous_id")
+
+    @property
+    def reserved_id(self) -> str:
+        """An id not in use yet: the room kept for :attr:`anonymous_id` (never sent)."""
+        return os.path.join(self.dir, ".anonymous_id.reserved")
 
     @property
     def secret(self) -> str:
@@ -80,12 +87,30 @@ def read_anonymous_id(profile: TrackedProfile) -> str | None:
         return None
 
 
+def reserve_anonymous_id(profile: TrackedProfile) -> None:
+    """Keep room for the anonymous id before events are recorded (raises OSError when even
+    that cannot be written). The id is made the first time an event is sent; by then the state
+    disk may be full, and waiting events must still be able to go: making it from the reserve
+    is a hard link, which needs no data block."""
+    at = paths(profile)
+    if not os.path.exists(at.anonymous_id):
+        create_once(at.reserved_id, f"{uuid.uuid4()}\n".encode())
+
+
 def ensure_anonymous_id(profile: TrackedProfile) -> str:
     """The anonymous id, created exactly once even when many processes start at once."""
     existing = read_anonymous_id(profile)
     if existing:
         return existing
-    data = create_once(paths(profile).anonymous_id, f"{uuid.uuid4()}\n".encode())
+    at = paths(profile)
+    with contextlib.suppress(OSError):
+        os.link(at.reserved_id, at.anonymous_id)  # the room the host kept; fails if one won
+    with contextlib.suppress(OSError):
+        os.unlink(at.reserved_id)
+    existing = read_anonymous_id(profile)
+    if existing:
+        return existing
+    data = create_once(at.anonymous_id, f"{uuid.uuid4()}\n".encode())
     try:
         return str(uuid.UUID(data.decode().strip()))
     except ValueError:
@@ -111,6 +136,8 @@ def ensure_secret(profile: TrackedProfile) -> bytes:
 def forget_anonymous_id(profile: TrackedProfile) -> bool:
     """``telemetry reset``: forget the id and the secret; True if there was something to forget."""
     removed = False
+    with contextlib.suppress(OSError):
+        os.unlink(paths(profile).reserved_id)  # never sent: nothing to tell about it
     for path in (paths(profile).anonymous_id, paths(profile).secret):
         try:
             os.unlink(path)

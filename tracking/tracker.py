@@ -613,6 +613,15 @@ class _SpoolSink:
         if self._header is None:
             from .records import segment_header, standard_context_uris
 
+            if self._ci is None:
+                from .state import reserve_anonymous_id
+
+                # Room for the id, kept before any event is recorded (CI events carry the
+                # vendor's id): the id itself is made when the first event is sent, and a full
+                # state disk by then cannot keep waiting events from ever going. Where even
+                # this cannot be written, nothing is recorded, and the events are counted.
+                reserve_anonymous_id(self._profile)
+
             tracker = self._tracker
             assert tracker.decision is not None and tracker._catalog is not None
             catalog = tracker._catalog

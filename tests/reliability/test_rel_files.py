@@ -191,6 +191,49 @@ def test_a_host_with_a_full_state_disk_still_sends_and_exits_cleanly(tracking_wo
         json.loads(line)
 
 
+def test_events_that_wait_still_go_when_the_state_disk_fills_before_the_first_send(
+    tracking_world,
+):
+    """The id is made when the first event is sent; by then the disk may be full. It used to
+    be written then, or never: the waiting events never went. The host keeps its room."""
+    from tests.support.testapp_cli import MODULE as TESTAPP_CLI
+    from tracking.collector import Collector
+    from tracking.collector.faults import FaultServer
+
+    world = tracking_world
+    state = world.state_dir()
+    with kit.tiny_fs(state, size="256k"):
+        world.acknowledge()
+        with FaultServer("refused") as down:
+            port, url = down.port, down.url
+        # The collector failed often before: a long backoff, so this run starts no uploader.
+        spool = world.spool()
+        spool.ensure_dir()
+        entry = {"not_before": time.time() + 60, "failures": 7, "error": "refused"}
+        spool.update_state(lambda doc: doc.update(backoff={url: entry}))
+        run = world.run_host(endpoint=url)
+        assert run.returncode == 0 and run.stderr_lines == [], run.stderr
+        assert world.spool().waiting().events == 52
+        assert not (state / "anonymous_id").exists()  # nothing was sent: no id yet
+        kit.fill(state)
+        with Collector(port=port) as collector:
+            upload = subprocess.run(
+                [sys.executable, "-m", TESTAPP_CLI, url, "upload", "--wait", "20"],
+                env=world.env,
+                cwd=world.project,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert collector.wait_for(good=52, timeout=20), (upload.stdout, upload.stderr)
+            sent = json.dumps(collector.good())
+        the_id = (state / "anonymous_id").read_text().strip()
+    assert upload.returncode == 0, upload.stderr
+    # Made from the room kept, on a full disk, and the one the events carry.
+    assert the_id and sent.count(the_id) >= 2, the_id
+
+
 # -- things in the way -----------------------------------------------------------------------------
 def test_a_directory_where_the_config_file_should_be(strict_world):
     world = strict_world  # the user config: dbt never reads it
