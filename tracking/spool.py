@@ -56,6 +56,7 @@ __all__ = [
     "MAX_BACKOFF_S",
     "private_dir_problem",
     "SEGMENT_MAX_BYTES",
+    "SEGMENT_LIMIT_BYTES",
     "SEGMENT_MAX_EVENTS",
     "WAIT_OUT_S",
     "Segment",
@@ -71,6 +72,12 @@ SEGMENT_MAX_EVENTS = 1_000
 SEGMENT_MAX_BYTES = 1024 * 1024
 #: Lines longer than this are not events (a corrupted file): skipped unread.
 MAX_LINE_BYTES = 256 * 1024
+#: No host writes a segment this big (it seals at SEGMENT_MAX_BYTES): a bigger one was planted
+#: or is garbage, and is dropped (counted as invalid) without being read.
+SEGMENT_LIMIT_BYTES = 4 * SEGMENT_MAX_BYTES
+#: A segment named more than this far in the future was not made by a host on this clock (a
+#: planted one would otherwise count as the newest, never dropped, and evict real ones).
+_FUTURE_S = 24 * 3600.0
 SPOOL_VERSION = 1
 
 _NAME = re.compile(r"^(\d{13})-(\d+)-([0-9a-f]{8})(?:\.(\d+))?\.(open|seg|sending)$")
@@ -415,10 +422,8 @@ class Spool:
         ``events`` are the event lines in order, each with ``"_line"``: its index among the
         event lines (for the ``.sent`` cursor). The header is None when the first line is not one.
         """
-        try:
-            with open(segment.path, "rb") as fh:
-                data = fh.read()
-        except OSError:
+        data = _read_bounded(segment.path)
+        if data is None:
             return None, [], 0
         lines = data.split(b"\n")
         if data.endswith(b"\n"):
@@ -567,10 +572,12 @@ class Spool:
         """Drop what is too old, then whole oldest segments until the rest fits; counted.
 
         ``.open`` segments are not touched (their writers are alive); the newest sealed segment
-        is never dropped to make room. Returns ``{"age": n, "cap": m}`` events dropped.
+        is never dropped to make room; one no host could have written (over
+        :data:`SEGMENT_LIMIT_BYTES`, or dated in the future) is dropped first, unread. Returns
+        ``{"age": n, "cap": m, "invalid": k}`` events dropped.
         """
         now = time.time() if now is None else now
-        dropped = {"age": 0, "cap": 0}
+        dropped = {"age": 0, "cap": 0, "invalid": 0}
         sealed: list[tuple[Segment, int, int]] = []
         for segment in self.segments():
             if segment.state == "open":
@@ -578,11 +585,16 @@ class Spool:
             count = segment.events or 0
             if segment.state == "sending":
                 count = max(0, count - _read_cursor(segment.cursor_path))
+            size = segment.size()
+            if size > SEGMENT_LIMIT_BYTES or segment.created_ms / 1000.0 > now + _FUTURE_S:
+                if self.remove(segment):
+                    dropped["invalid"] += count
+                continue
             if now - segment.created_ms / 1000.0 > max_age_s:
                 if self.remove(segment):
                     dropped["age"] += count
                 continue
-            sealed.append((segment, count, segment.size()))
+            sealed.append((segment, count, size))
         total_events = sum(c for _, c, _ in sealed)
         total_bytes = sum(b for _, _, b in sealed)
         while len(sealed) > 1 and (total_events > max_events or total_bytes > max_bytes):
@@ -674,14 +686,30 @@ def _load(line: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _read_bounded(path: str) -> bytes | None:
+    """A segment's bytes; None when it cannot be read, is not a regular file or is bigger
+    than any host writes (a planted 336 MB file was read whole: 2 GB of memory)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > SEGMENT_LIMIT_BYTES:
+            return None
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read(SEGMENT_LIMIT_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _count_lines(path: str) -> int:
     """Complete event lines in a segment file (its header excluded)."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return 0
-    return max(0, data.count(b"\n") - 1)
+    data = _read_bounded(path)
+    return 0 if data is None else max(0, data.count(b"\n") - 1)
 
 
 def _read_cursor(path: str) -> int:

@@ -271,6 +271,7 @@ class Uploader:
         dropped = spool.enforce_bounds(s.spool_max_events, s.spool_max_bytes, s.spool_max_age_s)
         self.report.dropped_cap += dropped["cap"]
         self.report.dropped_age += dropped["age"]
+        self.report.invalid += dropped["invalid"]
         spool.count_dropped(dropped)
         now = time.time()
         for segment in spool.segments():

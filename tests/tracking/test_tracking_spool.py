@@ -237,3 +237,49 @@ def test_a_long_run_is_sealed_in_pieces_and_the_first_ones_go_while_it_runs(
     assert world.wait_delivered()
     assert collector.totals()["good"] == total
     assert world.spool().waiting().dropped == {}
+
+
+def _planted(spool, name: str, size: int) -> str:
+    """A file someone planted in the spool under a segment's name, ``size`` bytes of lines."""
+    path = os.path.join(spool.directory, name)
+    line = b'{"e":"x","t":1,"s":"iglu:x/y/jsonschema/1-0-0","d":{},"i":"z"}\n'
+    with open(path, "wb") as fh:
+        fh.write(b'{"spool":1}\n')
+        fh.truncate(size)  # sparse: the size is what matters, not the disk
+        fh.seek(size - len(line))
+        fh.write(line)
+    return path
+
+
+def test_a_planted_huge_segment_is_dropped_unread(tracking_world, collector):
+    """A 336 MB file under a segment's name was read whole (2 GB of memory) by the uploader and
+    by ``status``; no host writes one over SEGMENT_LIMIT_BYTES, so it is dropped, unread."""
+    import resource
+
+    world = tracking_world
+    spool = write_segment(world, 5)
+    huge = _planted(spool, "1700000000000-1-0badf00d.1000.seg", 336 * 1024 * 1024)
+    orphan = _planted(spool, "1700000000001-1-0badf00e.open", 336 * 1024 * 1024)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    waiting = spool.waiting()  # what status reads: the orphan counts 0, unread
+    report = deliver(spool, TrackerSettings(), timeout=DELIVER_S)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert report.sent == 5 and collector.totals()["good"] == 5
+    assert not os.path.exists(huge) and not os.path.exists(orphan)
+    assert spool.waiting().dropped.get("invalid") == 1000  # the count its name claimed
+    assert waiting.events == 5 + 1000
+    assert grown_mb < 100, f"memory grew by {grown_mb:.0f} MB"
+
+
+def test_a_future_dated_segment_evicts_no_real_one(tracking_world, collector):
+    """Named a year ahead, a planted segment counted as the newest (never dropped to make
+    room) and the bounds dropped the real ones instead."""
+    world = tracking_world
+    spool = write_segment(world, 5)
+    future = int((time.time() + 365 * 86400) * 1000)
+    planted = _planted(spool, f"{future:013d}-1-0badf00d.50000.seg", 4096)
+    report = deliver(spool, TrackerSettings(spool_max_events=100), timeout=DELIVER_S)
+    assert report.sent == 5 and collector.totals()["good"] == 5
+    assert not os.path.exists(planted)
+    dropped = spool.waiting().dropped
+    assert dropped.get("cap", 0) == 0 and dropped.get("invalid") == 50000
