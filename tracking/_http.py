@@ -1,4 +1,4 @@
-"""The sender thread's HTTP: one keep-alive connection to the collector, standard library only.
+"""The uploader's HTTP: one keep-alive connection to the collector, standard library only.
 
 Why not ``requests``: with ``stream=True`` + ``close()`` (needed so that a broken collector's
 body is never read) urllib3 discarded the connection after every request: one TCP connect — one
@@ -8,7 +8,7 @@ which we do not use; that import is paid while the host sets up, see :mod:`track
 Here :class:`Transport` keeps ONE ``http.client`` connection and reuses it:
 
 - **Timeouts** on the connect and on every read (``request_timeout``); a collector that never
-  answers holds the sender thread for at most that long, and the host not at all (the host only
+  answers holds the uploader for at most that long, and the host not at all (the host only
   waits for the flush deadline).
 - **Two halves**, :meth:`Transport.send` and :meth:`Transport.receive`, so that the sender can
   build the next batch while the collector works on this one (one request in flight, never more:
@@ -20,7 +20,7 @@ Here :class:`Transport` keeps ONE ``http.client`` connection and reuses it:
 - **Stale connections**: a kept-alive connection that the collector (or a load balancer) closed
   while idle is noticed before it is used, or, if it closes just as the request leaves, the
   request is sent once more on a fresh connection. This replay happens only on a connection that
-  sat open before the request (opened ahead of the first batch, or kept alive after an answer),
+  sat open before the request (kept alive after an answer),
   and only when not one byte of an answer came back, so it never turns a failing collector into
   a retry loop.
 - **HTTPS** verifies the certificate and host name with ``ssl.create_default_context()`` (the
@@ -136,18 +136,6 @@ class Transport:
             raise
         self._body = body
 
-    def answered(self) -> bool:
-        """Whether the answer to the request in flight has (begun to) come back: reading it
-        would not wait. (False when nothing is in flight.)"""
-        conn = self._conn
-        if self._body is None or conn is None or conn.sock is None:
-            return False
-        try:
-            readable, _, _ = select.select([conn.sock], [], [], 0)
-        except (OSError, ValueError):
-            return True  # reading will fail at once
-        return bool(readable)
-
     def receive(self) -> Answer:
         """The answer to the request :meth:`send` sent: its status, or why there is none
         (timeout, reset, not HTTP, not TLS, cut short...)."""
@@ -166,17 +154,6 @@ class Transport:
         except Exception as exc:  # noqa: BLE001 - every way there is no usable answer, typed
             self.close()
             return Answer(None, failure_of(exc, sent=True))
-
-    def connect(self) -> bool:
-        """Open the connection ahead of the first batch (best effort; False if it failed)."""
-        try:
-            if self._conn is None:
-                self._connection().connect()
-                self._idle = True
-            return True
-        except Exception:  # noqa: BLE001 - the first send will try (and count) again
-            self.close()
-            return False
 
     def close(self) -> None:
         conn, self._conn = self._conn, None

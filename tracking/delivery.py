@@ -278,10 +278,6 @@ class Handover:
             self._worker = InlineWorker(self.spool, self.env_prefix, self._env)
         return self._worker
 
-    @property
-    def has_worker(self) -> bool:
-        return self._worker is not None
-
     def sealed(self) -> None:
         """A segment was sealed in the middle of a run: start delivering it if we may."""
         if self.mode == "detached" and self._start():

@@ -54,10 +54,6 @@ class TrackedProfile(AppProfile):
     def endpoint_env_var(self) -> str:
         return f"{self.env_prefix}TELEMETRY_ENDPOINT"
 
-    @property
-    def debug_env_var(self) -> str:
-        return f"{self.env_prefix}TELEMETRY_DEBUG"
-
     def state_dir(self) -> str:
         """Where the anonymous id, the secret, the notice mark, the log and the spool live."""
         return self._dirs.user_state_dir

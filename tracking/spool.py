@@ -662,11 +662,6 @@ class Spool:
         sweep_stale_temps(self.state_path)
 
 
-def encode_line(record: Mapping[str, Any]) -> bytes:
-    """One spool line for ``record`` (compact JSON and a newline)."""
-    return (_ENCODE(dict(record)) + "\n").encode("utf-8")
-
-
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:

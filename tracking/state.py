@@ -168,7 +168,7 @@ def acknowledge_notice(profile: TrackedProfile) -> None:
 def append_log(profile: TrackedProfile, records: list[dict[str, Any]]) -> None:
     """Append sent events to the local log, one JSON object a line; keep it size-bounded.
 
-    Called by the sender thread after every accepted batch, so it is kept cheap: one ``open``
+    Called by the uploader after every accepted batch, so it is kept cheap: one ``open``
     (the state dir is created only when it is missing), one encoder for every record (keys in
     the order the record has them), one ``write``. The log may grow to ``2 * LOG_MAX_BYTES``;
     then it is cut to its newest ``LOG_MAX_BYTES`` (at a line boundary) and atomically replaced

@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -194,6 +195,11 @@ CONTEXTS = {
 }
 
 
+def encode_line(record: Mapping[str, Any]) -> bytes:
+    """One spool line for ``record``, as a host writes it (compact JSON and a newline)."""
+    return (json.dumps(dict(record), separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+
+
 def write_segment(
     world: World,
     events: int,
@@ -211,7 +217,6 @@ def write_segment(
     named; ``without``: header keys left out, as a host of an older version wrote it."""
     from consent import decide
     from tracking.records import segment_header
-    from tracking.spool import encode_line
 
     profile = world.tracked_profile(endpoint if endpoint is not None else world.collector_url)
     cwd = str(world.project) if cwd is None else cwd

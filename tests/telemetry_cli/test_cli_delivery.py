@@ -15,11 +15,12 @@ import pytest
 
 from consent import DEFAULT_PROFILE, Edition, Layer, resolve
 from tests.support.cli import flat
+from tests.support.tracking import encode_line
 from tests.support.world import STRICT_PROFILE, World
 from tracking.collector import Collector
 from tracking.collector.faults import FaultServer
 from tracking.records import segment_header
-from tracking.spool import Spool, encode_line
+from tracking.spool import Spool
 
 START = "iglu:dev.telemetry-consent/invocation_start/jsonschema/1-0-0"
 CONTEXTS = {

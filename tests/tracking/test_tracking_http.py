@@ -39,7 +39,6 @@ def _exchange(transport: Transport, body: bytes = b"{}") -> Answer:
 def test_one_connection_carries_every_request(scripted):
     server = scripted()
     transport = Transport(server.url, timeout=5)
-    assert transport.connect()
     statuses = [_exchange(transport, b'{"n":%d}' % i).status for i in range(20)]
     transport.close()
     assert statuses == [200] * 20
@@ -104,13 +103,12 @@ def test_a_silent_collector_costs_the_read_timeout_at_most():
         listener.close()
 
 
-def test_a_refused_connection_raises_on_send_and_connect_says_false():
+def test_a_refused_connection_raises_on_send():
     """Each failure is typed, with its reason: what the uploader reports for the collector."""
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))  # bound, not listening: refused
     try:
         transport = Transport(f"http://127.0.0.1:{holder.getsockname()[1]}", timeout=1)
-        assert transport.connect() is False
         with pytest.raises(ConnectFailed, match="could not connect"):
             transport.send(b"{}")
         answer = transport.receive()
