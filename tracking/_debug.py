@@ -15,7 +15,7 @@ from consent import Decision
 from .catalog import Catalog
 from .ids import KeyedHasher
 from .profile import TrackedProfile
-from .records import standard_context_uris, standard_contexts
+from .records import event_document, standard_context_uris, standard_contexts
 
 if TYPE_CHECKING:
     from consent.ci import CiEnvironment
@@ -60,8 +60,8 @@ class DebugSink:
     def hasher(self) -> KeyedHasher:
         return self._hasher
 
-    def _contexts(self, invocation_id: str) -> list[dict[str, Any]]:
-        contexts = standard_contexts(
+    def _contexts(self, invocation_id: str) -> list[tuple[str, Any]]:
+        return standard_contexts(
             self._uris,
             tool_version=self._profile.tool_version,
             invocation_id=invocation_id,
@@ -70,7 +70,6 @@ class DebugSink:
             edition=self._edition,
             ci_vendor=self._ci.vendor if self._ci is not None else None,
         )
-        return [{"schema": uri, "data": data} for uri, data in contexts]
 
     def record(
         self,
@@ -80,17 +79,9 @@ class DebugSink:
         extra: list[list[Any]],
         timestamp_ms: int,
     ) -> None:
-        name = uri.split("/")[1] if "/" in uri else uri
-        document = {
-            "event": name,
-            "schema": uri,
-            "data": data,
-            "contexts": [
-                *self._contexts(invocation_id),
-                *({"schema": c_uri, "data": c_data} for c_uri, c_data in extra),
-            ],
-        }
-        self._console.print(f"[bold]telemetry debug[/]: {name}", highlight=False)
+        contexts = [*self._contexts(invocation_id), *((str(u), d) for u, d in extra)]
+        document = event_document(uri, data, contexts)
+        self._console.print(f"[bold]telemetry debug[/]: {document['event']}", highlight=False)
         self._console.print_json(data=document)
 
     def flush(self, timeout: float) -> bool:

@@ -33,7 +33,7 @@ re-check.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from consent import LAYERS, Decision, Edition, Layer, LegacyFlagFile, resolve
@@ -163,6 +163,20 @@ def standard_contexts(
     if ci_vendor and (uri := uris.get("ci")):
         out.append((uri, {"vendor": ci_vendor[:64]}))
     return out
+
+
+def event_document(
+    uri: str, data: Any, contexts: Iterable[tuple[str, Any]], **first: Any
+) -> dict[str, Any]:
+    """An event as ``telemetry log`` and the debug printer show it (``first``: keys before
+    it, such as ``sent_at``): its short name, schema, data and contexts."""
+    return {
+        **first,
+        "event": uri.split("/")[1] if "/" in uri else uri,
+        "schema": uri,
+        "data": data,
+        "contexts": [{"schema": u, "data": d} for u, d in contexts],
+    }
 
 
 def redecide(

@@ -46,7 +46,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import TransportError
-from .records import standard_contexts
+from .records import event_document, standard_contexts
 from .settings import TrackerSettings
 from .spool import WAIT_OUT_S, Segment, Spool, backoff_entries
 
@@ -624,13 +624,7 @@ class Uploader:
         entries, self._log = self._log, {}
         for profile, kept in entries.values():
             records = [
-                {
-                    "sent_at": sent_at,
-                    "event": uri.split("/")[1] if "/" in uri else uri,
-                    "schema": uri,
-                    "data": data,
-                    "contexts": [{"schema": u, "data": d} for u, d in contexts],
-                }
+                event_document(uri, data, contexts, sent_at=sent_at)
                 for sent_at, (uri, data, contexts) in kept
             ]
             try:
