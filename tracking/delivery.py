@@ -335,19 +335,8 @@ class Handover:
         return ok and all(_delivered(receipts.get(base)) for base in wanted)
 
     def _waiting(self, bases: set[str]) -> set[str]:
-        try:
-            names = os.listdir(self.spool.directory)
-        except OSError:
-            return set()
-        present = {name.split(".", 1)[0] for name in names if not name.startswith(".")}
-        return {base for base in bases if base in present and _segment_named(base, names)}
-
-
-def _segment_named(base: str, names: list[str]) -> bool:
-    return any(
-        name.startswith(base + ".") and name.endswith((".open", ".seg", ".sending"))
-        for name in names
-    )
+        """Which of ``bases`` are still in the spool (open, sealed or being sent)."""
+        return bases & {segment.base for segment in self.spool.segments()}
 
 
 def _delivered(receipt: Any) -> bool:

@@ -146,6 +146,14 @@ class Segment(NamedTuple):
     def cursor_path(self) -> str:
         return os.path.join(self.directory, self.base + ".sent")
 
+    def left(self) -> int:
+        """Events in it not yet accepted: all of a sealed one's (an ``.open`` one's lines are
+        counted), a ``.sending`` one's after its cursor."""
+        count = self.events if self.events is not None else _count_lines(self.path)
+        if self.state == "sending":
+            count -= _read_cursor(self.cursor_path)
+        return max(0, count)
+
     def size(self) -> int:
         try:
             return os.stat(self.path).st_size
@@ -370,11 +378,7 @@ class Spool:
         events = total_bytes = 0
         oldest: int | None = None
         for segment in self.segments():
-            count = segment.events
-            if count is None:
-                count = _count_lines(segment.path)
-            if segment.state == "sending":
-                count = max(0, count - _read_cursor(segment.cursor_path))
+            count = segment.left()
             if count <= 0:
                 continue
             events += count
@@ -582,9 +586,7 @@ class Spool:
         for segment in self.segments():
             if segment.state == "open":
                 continue
-            count = segment.events or 0
-            if segment.state == "sending":
-                count = max(0, count - _read_cursor(segment.cursor_path))
+            count = segment.left()
             size = segment.size()
             if size > SEGMENT_LIMIT_BYTES or segment.created_ms / 1000.0 > now + _FUTURE_S:
                 if self.remove(segment):
@@ -632,9 +634,7 @@ class Spool:
         that its segment still exists); returns how many events were deleted."""
         removed = 0
         for segment in self.segments():
-            count = segment.events if segment.events is not None else _count_lines(segment.path)
-            if segment.state == "sending":
-                count = max(0, count - _read_cursor(segment.cursor_path))
+            count = segment.left()
             if self.remove(segment):
                 removed += count
         with contextlib.suppress(OSError):
