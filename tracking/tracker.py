@@ -25,7 +25,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import consent
 
@@ -134,6 +134,13 @@ def _stderr_line(text: str) -> None:
         pass
 
 
+def _can_ask(environ: Mapping[str, str]) -> bool:
+    """Whether this process may ask the opt-in question (tracking.prompt.why_not_ask)."""
+    from .prompt import why_not_ask
+
+    return why_not_ask(environ, sys.stderr) is None
+
+
 def _unanswered_opt_in(profile: TrackedProfile, decision: Decision) -> bool:
     """An opt-in tool nobody has said yes or no to (for this consent version): its own default
     decides, off. Cheap: every host calls it, consent off included."""
@@ -184,8 +191,6 @@ class Tracker:
         self._next_check = 0.0
         self._pid = os.getpid()
         self._closed = False
-        #: Whether this run asked the opt-in question (whatever the answer).
-        self._asked = False
         try:
             self._start(host_flag, edition, cwd, env, project_name, project_dir)
         except Exception:  # noqa: BLE001 - the host must never be hurt by telemetry
@@ -210,18 +215,27 @@ class Tracker:
             # Relative to the host's working directory now, as its own --project-dir is: the
             # uploader re-decides later, elsewhere, from the same directory.
             project_dir = os.path.join(cwd, os.fspath(project_dir))
-        decision = consent.decide(
-            profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env, project_dir=project_dir
-        )
-        self.decision = decision
+        def decide() -> Decision:
+            return consent.decide(
+                profile,
+                host_flag=host_flag,
+                edition=edition,
+                cwd=cwd,
+                env=env,
+                project_dir=project_dir,
+            )
+
+        decision = self.decision = decide()
         environ = os.environ if env is None else env
         unanswered = _unanswered_opt_in(profile, decision)
+        # Whether this process may ask the opt-in question: found out once, only where it
+        # matters (an opt-in tool), so that a core tool never imports the prompt.
+        can_ask: bool | None = None
         if not decision.enabled:
             if not unanswered:
                 return  # consent off: nothing else, not even an import
-            from .prompt import why_not_ask
-
-            if why_not_ask(environ, sys.stderr) is not None:
+            can_ask = _can_ask(environ)
+            if not can_ask:
                 return  # an opt-in tool off a terminal (or in CI): off, and nothing is asked
 
         from consent.ci import detect_ci
@@ -239,9 +253,7 @@ class Tracker:
         try:
             catalog = load_catalog(profile.event_catalog)
         except CatalogError as exc:
-            self.plan = Plan("off", None, (*problems, f"telemetry: {exc}; nothing is sent"))
-            for line in self.plan.messages:
-                _stderr_line(line)
+            self._off((*problems, f"telemetry: {exc}; nothing is sent"))
             return
         url, problem = resolve_endpoint(profile, settings.endpoint)
         ci = detect_ci(environ)
@@ -252,17 +264,18 @@ class Tracker:
             and (unanswered or start.notice)
         ):
             # An opt-in tool asks where it would tell; "y" counts as saying yes in this run.
-            said_yes = None
-            if url is not None and problem is None and not settings.debug:
-                said_yes = self._ask_first(settings, host_flag, edition, cwd, env, project_dir)
-            if said_yes is not None:
-                decision = self.decision = said_yes
-                start = may_send(decision, told=told(profile), ci=ci is not None)
-            elif unanswered or self._asked:
-                self.plan = Plan("off", None, tuple(problems))
-                for line in self.plan.messages:
-                    _stderr_line(line)
+            if can_ask is None:
+                can_ask = _can_ask(environ)
+            asked = can_ask and url is not None and problem is None and not settings.debug
+            said_yes = asked and self._ask(settings)
+            if said_yes:
+                decision = decide()
+            if (unanswered or asked) and not (said_yes and decision.enabled):
+                # Not asked yet, no, no answer, or a yes that does not hold: off for this run.
+                self._off(tuple(problems))
                 return
+            self.decision = decision
+            start = may_send(decision, told=told(profile), ci=ci is not None)
         self.plan = plan(
             decision, settings, url, problem, start, delivery_mode(environ), tuple(problems)
         )
@@ -284,30 +297,26 @@ class Tracker:
             self._sink = DebugSink(profile, decision, catalog, url, problem, project_name, cwd, ci)
             return
         assert self.plan.endpoint is not None
-        self._sink = _SpoolSink(self, settings, self.plan, cwd, project_name, env, ci, project_dir)
+        run = _SinkRun(profile, decision, catalog, self.stats, self._allowed_now)
+        self._sink = _SpoolSink(run, settings, self.plan, cwd, project_name, env, ci, project_dir)
         atexit.register(self._at_exit)
 
-    def _ask_first(
-        self,
-        settings: TrackerSettings,
-        host_flag: bool | None,
-        edition: str | None,
-        cwd: str,
-        env: Mapping[str, str] | None,
-        project_dir: str | None,
-    ) -> Decision | None:
-        """Ask the opt-in question when this process may (tracking.prompt); store a yes or a no
-        in the user config. The new decision when the user said yes, else None (No for this run;
-        with no answer nothing is stored, so the question comes again next time)."""
+    def _off(self, messages: tuple[str, ...]) -> None:
+        """Nothing is recorded in this run; ``messages`` are said on stderr."""
+        self.plan = Plan("off", None, messages)
+        for line in messages:
+            _stderr_line(line)
+
+    def _ask(self, settings: TrackerSettings) -> bool:
+        """Ask the opt-in question (tracking.prompt) and store a yes or a no in the user
+        config. True for a yes that was stored; with no answer nothing is stored, so the
+        question comes again next time."""
         from consent import ConsentError
         from consent.layers.user_config import write_user_choice
 
-        from .prompt import ask, question, why_not_ask
+        from .prompt import ask, question
 
         profile = self.profile
-        if why_not_ask(os.environ if env is None else env, sys.stderr) is not None:
-            return None
-        self._asked = True
         cli = profile.telemetry_command
         timeout = (
             settings.prompt_timeout
@@ -317,7 +326,7 @@ class Tracker:
         answer = ask(question(profile.label, profile.collects, cli), timeout, sys.stderr)
         if answer not in ("yes", "no"):
             _stderr_line("No answer: nothing is sent, and you will be asked again next time.")
-            return None
+            return False
         try:
             write_user_choice(profile, answer == "yes")
         except (ConsentError, OSError) as exc:
@@ -325,15 +334,12 @@ class Tracker:
                 f"telemetry: {exc}. Your answer is not saved: nothing is sent, and you will "
                 "be asked again next time."
             )
-            return None
+            return False
         if answer == "no":
             _stderr_line(f"Usage statistics stay off. To turn them on later: `{cli} enable`.")
-            return None
+            return False
         _stderr_line(f"Thank you. To turn usage statistics off: `{cli} disable`.")
-        decision = consent.decide(
-            profile, host_flag=host_flag, edition=edition, cwd=cwd, env=env, project_dir=project_dir
-        )
-        return decision if decision.enabled else None
+        return True
 
     # -- recording (host thread, hot) ------------------------------------------------------
     @property
@@ -545,6 +551,18 @@ class Tracker:
         return f"<Tracker {self.profile.name} plan={self.plan.kind} endpoint={self.endpoint}>"
 
 
+class _SinkRun(NamedTuple):
+    """What the spool sink needs of the tracker's run: its facts and its counters, not the
+    tracker itself."""
+
+    profile: TrackedProfile
+    decision: Decision
+    catalog: Catalog
+    stats: TrackerStats
+    #: Whether consent still holds now (the tracker's watch).
+    allowed_now: Callable[[], bool]
+
+
 class _SpoolSink:
     """The ``record`` plan: each event one line in this run's segment of the spool.
 
@@ -558,7 +576,7 @@ class _SpoolSink:
 
     def __init__(
         self,
-        tracker: Tracker,
+        run: _SinkRun,
         settings: TrackerSettings,
         plan: Plan,
         cwd: str,
@@ -577,9 +595,9 @@ class _SpoolSink:
         self._decode = json.loads
         self._encoded: dict[str, str] = {}  # schema URIs and invocation ids, JSON-encoded
         self._eids = event_ids()
-        self._tracker = tracker
+        self._run = run
         self.settings = settings
-        self._profile = tracker.profile
+        self._profile = run.profile
         self._cwd = cwd
         self._project_dir = project_dir
         self._env = os.environ if env is None else env
@@ -601,7 +619,7 @@ class _SpoolSink:
         if self._hasher is None:
             # The first hash creates the secret file: only if consent still holds (a disable
             # since start-up must not leave a new file behind). Once loaded, nothing is written.
-            if not self._tracker._allowed_now():
+            if not self._run.allowed_now():
                 return None
             from .ids import KeyedHasher
             from .state import ensure_secret
@@ -622,16 +640,14 @@ class _SpoolSink:
                 # this cannot be written, nothing is recorded, and the events are counted.
                 reserve_anonymous_id(self._profile)
 
-            tracker = self._tracker
-            assert tracker.decision is not None and tracker._catalog is not None
-            catalog = tracker._catalog
+            catalog = self._run.catalog
             contexts = standard_context_uris(catalog)
             from .catalog import host_check
 
             schemas = {spec.iglu_uri: spec.schema() for spec in catalog if host_check(spec) is None}
             self._header = segment_header(
                 self._profile,
-                tracker.decision,
+                self._run.decision,
                 self._endpoint,
                 self._cwd,
                 self._project_id(),
@@ -667,7 +683,7 @@ class _SpoolSink:
         extra: list[list[Any]],
         timestamp_ms: int,
     ) -> None:
-        stats = self._tracker.stats
+        stats = self._run.stats
         try:
             header = self._make_header()
         except OSError:
@@ -743,7 +759,7 @@ class _SpoolSink:
         try:
             self.handover.worker()  # now, while threads can still be started
         except Exception:  # noqa: BLE001
-            self._tracker.stats.errors += 1
+            self._run.stats.errors += 1
 
     def _seal(self) -> None:
         writer, self._writer = self._writer, None
@@ -766,13 +782,13 @@ class _SpoolSink:
     def flush(self, timeout: float) -> bool:
         self._seal()
         ok = self.handover.flush(self._bases, timeout, self._memory_runs())
-        self._tracker.stats.uploads_started = self.handover.uploads_started
+        self._run.stats.uploads_started = self.handover.uploads_started
         return ok
 
     def close(self, timeout: float) -> bool:
         self._seal()
         ok = self.handover.finish(timeout, self._memory_runs())
-        self._tracker.stats.uploads_started = self.handover.uploads_started
+        self._run.stats.uploads_started = self.handover.uploads_started
         return ok
 
 
