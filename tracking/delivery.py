@@ -179,11 +179,11 @@ class InlineWorker:
     """
 
     def __init__(
-        self, spool: Spool | None, env_prefix: str, env: Mapping[str, str] | None = None
+        self, spool: Spool | None, settings: TrackerSettings, env: Mapping[str, str] | None = None
     ) -> None:
         self._spool = spool
-        self._env_prefix = env_prefix
-        self._settings: TrackerSettings | None = None
+        #: The host's own reading of every setting: nothing is parsed again here.
+        self._settings = settings
         self._env = env
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -205,10 +205,8 @@ class InlineWorker:
     def _serve(self) -> None:
         try:
             from . import _http, _snowplow, uploader  # noqa: F401 - imported ahead, off the exit
-            from .uploader_settings import load_settings
 
             _snowplow.import_snowplow()
-            self._settings, _problems = load_settings(self._env_prefix, self._env)
         except Exception:  # noqa: BLE001 - the delivery will fail and say so
             pass
         while True:
@@ -216,13 +214,8 @@ class InlineWorker:
             with self._lock:
                 jobs, self._jobs = self._jobs, []
                 self._wake.clear()
-            settings = self._settings
-            if settings is None:
-                from .settings import TrackerSettings
-
-                settings = TrackerSettings()
             for job in jobs:
-                job.run(self._spool, settings, self._env)
+                job.run(self._spool, self._settings, self._env)
 
 
 class _Job:
@@ -275,7 +268,7 @@ class Handover:
     def worker(self) -> InlineWorker:
         """The in-process delivery thread, started now if it is not running yet."""
         if self._worker is None:
-            self._worker = InlineWorker(self.spool, self.env_prefix, self._env)
+            self._worker = InlineWorker(self.spool, self.settings, self._env)
         return self._worker
 
     def sealed(self) -> None:

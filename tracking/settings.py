@@ -1,15 +1,15 @@
-"""The tracker's runtime settings, ``<PREFIX>TELEMETRY_*``: one declaration, two readers.
+"""The tracker's runtime settings, ``<PREFIX>TELEMETRY_*``: one declaration, one reader a side.
 
 :class:`TrackerSettings` declares every setting once: its name, type, default, bounds and
 meaning (``docs/delivery.md#settings`` lists them). It is read two ways:
 
-- by a host, with :func:`read_host_settings`: the standard library only, and only the few
-  settings a host itself uses (:data:`HOST_SETTINGS`: whether to print instead of record, where
-  events go, how long it may wait at exit, the spool's bounds); importing pydantic-settings costs
-  about 100 ms, more than the whole budget of recording a run;
-- by the uploader (its own process, an in-process delivery, ``telemetry upload``), with
+- by a host, with :func:`read_host_settings`: the standard library only (importing
+  pydantic-settings costs about 100 ms, more than the whole budget of recording a run). The
+  host's own delivery thread (CI, PID 1) uses what the host read: nothing is parsed twice;
+- by the detached uploader and ``telemetry upload``, with
   :func:`tracking.uploader_settings.load_settings`: a pydantic-settings model built from the same
-  declaration reads every setting from the environment the uploader inherits.
+  declaration reads the environment the uploader inherits, and reports a wrong value in the
+  words :func:`why_wrong` gives the host.
 
 Either way a bad value never stops anything: one line names the variable and the fix, and the
 default is used instead.
@@ -24,12 +24,12 @@ from typing import Annotated, Any, NamedTuple
 from consent.values import env_bool, shown
 
 __all__ = [
-    "HOST_SETTINGS",
     "Setting",
     "TrackerSettings",
     "declared",
     "problem_line",
     "read_host_settings",
+    "why_wrong",
 ]
 
 # (No ``from __future__ import annotations`` here: the declaration's Annotated metadata is read
@@ -98,18 +98,6 @@ class TrackerSettings(NamedTuple):
     ] = 60.0
 
 
-#: What a host reads itself; the uploader reads every setting.
-HOST_SETTINGS = (
-    "endpoint",
-    "debug",
-    "flush_deadline",
-    "prompt_timeout",
-    "spool_max_events",
-    "spool_max_bytes",
-    "spool_max_age_s",
-)
-
-
 class Declared(NamedTuple):
     """One setting as declared: its name, its value type (bool, int, float or str), whether it
     may be None, its default and its :class:`Setting`."""
@@ -157,17 +145,15 @@ def read_host_settings(
     env_prefix: str,
     env: Mapping[str, str] | None = None,
 ) -> tuple[TrackerSettings, list[str]]:
-    """The host's settings (:data:`HOST_SETTINGS`; the others keep their defaults), and one line
-    per variable that was ignored because it was wrong. Standard library only.
+    """Every setting, and one line per variable that was ignored because it was wrong.
+    Standard library only.
 
     Names are matched case-insensitively and an empty value counts as unset, as shells and
     CI systems write them either way.
     """
     source = os.environ if env is None else env
     prefix = f"{env_prefix}TELEMETRY_".upper()
-    wanted = {
-        f"{prefix}{item.name.upper()}": item for item in declared() if item.name in HOST_SETTINGS
-    }
+    wanted = {f"{prefix}{item.name.upper()}": item for item in declared()}
     values: dict[str, Any] = {}
     problems: list[str] = []
     for key, text in source.items():
@@ -179,6 +165,19 @@ def read_host_settings(
         except ValueError as exc:
             problems.append(problem_line(key, text, str(exc)))
     return TrackerSettings()._replace(**values), problems
+
+
+def why_wrong(name: str, text: str) -> str | None:
+    """Why ``text`` is not a value of setting ``name``, in the words the host reports it
+    (None: it is one). The uploader's reader says the same thing in the same words."""
+    item = next((d for d in declared() if d.name == name), None)
+    if item is None:
+        return None
+    try:
+        _parse(item, text.strip())
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _parse(item: Declared, text: str) -> Any:

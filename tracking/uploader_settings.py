@@ -1,14 +1,14 @@
 """The uploader's settings: pydantic-settings reads ``<PREFIX>TELEMETRY_*`` for it.
 
 The model is built from the one declaration, :class:`tracking.settings.TrackerSettings` (names,
-types, defaults, bounds, meanings), so nothing is declared twice. pydantic-settings' own
-environment source reads the variables (any case; an empty or blank value is unset) from the
-environment the uploader inherits, or from a given mapping (a host that decided with its own
-``env``); pydantic checks each value against its bounds. A wrong value is one line naming the
-variable and the fix, and its default is used.
+types, defaults, bounds, meanings), so nothing is declared twice. A settings source of our own
+(pydantic-settings' documented way to add one: a :class:`PydanticBaseSettingsSource`) reads the
+variables of a given mapping, by default the environment the uploader inherits (any case; a
+blank value is unset, as for the host); pydantic checks each value against its bounds. A wrong
+value is one line naming the variable and the fix, in the host's words, and its default is used.
 
-Imported by the uploader process, by a host's in-process delivery (CI, PID 1) in its delivery
-thread, and by ``telemetry upload``; never on a host's path (pydantic costs about 100 ms).
+Imported by the detached uploader process and by ``telemetry upload``; never on a host's path
+(pydantic costs about 100 ms; a host's own delivery thread uses what the host read).
 """
 
 from __future__ import annotations
@@ -18,17 +18,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field, ValidationError, create_model
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
-from pydantic_settings.sources.utils import parse_env_vars
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from .settings import TrackerSettings, declared, problem_line
+from .settings import TrackerSettings, declared, problem_line, why_wrong
 
-__all__ = ["load_settings"]
+__all__ = ["Model", "load_settings"]
 
 
 class _Base(BaseSettings):
@@ -43,7 +38,7 @@ class _Base(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Only what load_settings passes in: the environment it read with _Environment.
+        # Only what load_settings passes in: what _Variables read (no .env, no secrets dir).
         return (init_settings,)
 
 
@@ -64,32 +59,25 @@ Model: type[BaseSettings] = create_model(  # type: ignore[call-overload]  # fiel
 )
 
 
-class _Environment(EnvSettingsSource):
-    """pydantic-settings' environment source, over a given mapping (default ``os.environ``);
-    a blank value is unset, as for the host (how pydantic-settings' own dotenv source feeds
-    another mapping to the same parsing)."""
+class _Variables(PydanticBaseSettingsSource):
+    """``<prefix><FIELD>`` of a mapping of variables, matched in any case; blank is unset."""
 
-    def __init__(self, environ: Mapping[str, str], env_prefix: str) -> None:
-        self._environ = environ
-        super().__init__(Model, case_sensitive=False, env_prefix=env_prefix, env_ignore_empty=True)
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str], prefix: str):
+        super().__init__(settings_cls)
+        upper = prefix.upper()
+        self.found = {
+            key.upper()[len(upper) :].lower(): value
+            for key, value in environ.items()
+            if key.upper().startswith(upper) and value is not None and value.strip()
+        }
 
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        found = parse_env_vars(self._environ, False, True, self.env_parse_none_str)
-        return {key: value for key, value in found.items() if value is None or value.strip()}
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.found.get(field_name), field_name, False
 
-
-#: pydantic's error types, in the words the host's reader uses for the same problems.
-_WHY = {
-    "int_parsing": "not an integer",
-    "int_from_float": "not an integer",
-    "int_parsing_size": "not an integer of a sensible size",
-    "float_parsing": "not a number",
-    "finite_number": "not a finite number",
-    "bool_parsing": "not a boolean: use 1/0, true/false, yes/no",
-    "greater_than_equal": "must be ≥ {ge}",
-    "greater_than": "must be > {gt}",
-    "less_than_equal": "must be ≤ {le}",
-}
+    def __call__(self) -> dict[str, Any]:
+        return {
+            name: self.found[name] for name in self.settings_cls.model_fields if name in self.found
+        }
 
 
 def load_settings(
@@ -100,7 +88,7 @@ def load_settings(
     was ignored because it was wrong."""
     prefix = f"{env_prefix}TELEMETRY_"
     environ = os.environ if env is None else env
-    raw = _Environment(environ, prefix)()
+    raw = _Variables(Model, environ, prefix)()
     names = {key.upper(): key for key in environ}
     problems: list[str] = []
     for _ in range(len(raw) + 1):
@@ -114,11 +102,7 @@ def load_settings(
                     continue
                 value = raw.pop(field)
                 variable = names.get(f"{prefix}{field}".upper(), f"{prefix}{field.upper()}")
-                bounds = {
-                    key: f"{bound:g}" if isinstance(bound, float) else bound
-                    for key, bound in (error.get("ctx") or {}).items()
-                }
-                why = _WHY.get(error["type"], error["msg"]).format(**bounds)
+                why = why_wrong(field, str(value)) or str(error["msg"])
                 problems.append(problem_line(variable, str(value), why))
     else:  # pragma: no cover - every wrong value was dropped above
         model = Model()

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tracking.settings import HOST_SETTINGS, TrackerSettings, declared, read_host_settings
+from tracking.settings import TrackerSettings, declared, read_host_settings
 from tracking.uploader_settings import Model, load_settings
 
 #: Both readers, for what both read.
@@ -38,23 +38,21 @@ def test_values_come_from_the_given_environment_with_the_profile_prefix(monkeypa
     assert settings.batch_size == 200
 
 
-def test_the_uploader_reads_every_setting_and_the_host_only_its_own():
+@pytest.mark.parametrize("reader", READERS)
+def test_both_read_every_setting(reader):
+    """The host reads them all too: its own delivery thread (CI, PID 1) uses what it read."""
     env = {
         "TESTAPP_TELEMETRY_SPOOL_MAX_EVENTS": "100",
         "testapp_telemetry_upload_time_limit": "12",
         "TESTAPP_TELEMETRY_BATCH_SIZE": "9",
     }
-    uploader, problems = load_settings("TESTAPP_", env)
+    settings, problems = READERS[reader]("TESTAPP_", env)
     assert problems == []
-    assert (uploader.spool_max_events, uploader.upload_time_limit, uploader.batch_size) == (
+    assert (settings.spool_max_events, settings.upload_time_limit, settings.batch_size) == (
         100,
         12.0,
         9,
     )
-    host, problems = read_host_settings("TESTAPP_", env)
-    assert problems == []
-    assert host.spool_max_events == 100  # the host keeps the spool's bounds itself
-    assert (host.upload_time_limit, host.batch_size) == (30.0, 200)  # the uploader's business
 
 
 @pytest.mark.parametrize("reader", READERS)
@@ -81,12 +79,7 @@ WRONG = [
 
 @pytest.mark.parametrize(
     "reader,variable,value,why",
-    [
-        (reader, *case)
-        for reader in READERS
-        for case in WRONG
-        if reader == "uploader" or case[0].lower() in HOST_SETTINGS  # the host reads only its own
-    ],
+    [(reader, *case) for reader in READERS for case in WRONG],
 )
 def test_a_wrong_value_is_ignored_with_one_line_naming_the_variable(reader, variable, value, why):
     field = variable.lower()
