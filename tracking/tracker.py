@@ -215,6 +215,7 @@ class Tracker:
             # Relative to the host's working directory now, as its own --project-dir is: the
             # uploader re-decides later, elsewhere, from the same directory.
             project_dir = os.path.join(cwd, os.fspath(project_dir))
+
         def decide() -> Decision:
             return consent.decide(
                 profile,
