@@ -63,7 +63,7 @@ class Found:
     """What a YAML file says about one flag: its opinion, the value as written, its line, or the
     problem that makes it unreadable and its fix. (A plain class: built on every start-up.)"""
 
-    __slots__ = ("fix", "line", "opinion", "problem", "raw")
+    __slots__ = ("fix", "line", "opinion", "problem", "raw", "syntax")
 
     def __init__(
         self,
@@ -72,8 +72,11 @@ class Found:
         line: int | None = None,
         problem: str | None = None,
         fix: str | None = None,
+        syntax: str | None = None,
     ) -> None:
         self.opinion, self.raw, self.line, self.problem, self.fix = opinion, raw, line, problem, fix
+        #: The parser's own words when the text is not valid YAML (else None).
+        self.syntax = syntax
 
 
 def file_problem(read: FileText, dotted: str) -> Found:
@@ -119,6 +122,7 @@ def compose_checked(text: str, dotted: str) -> tuple[Any, Found | None]:
             line=line,
             problem=f"invalid YAML ({problem}), so {dotted} cannot be read",
             fix="correct the YAML syntax" + (" on that line" if line else ""),
+            syntax=problem,
         )
 
 

@@ -240,10 +240,14 @@ class _Yaml:
     path: str
     #: Why we cannot read it (too big, binary, an alias bomb): the layer fails closed.
     problem: Layer | None = None
-    #: Invalid YAML, with its line (dbt: a parse error).
-    yaml_error: str | None = None
+    #: Invalid YAML: the parser's words and the line (dbt: a parse error).
+    yaml_cause: str | None = None
     yaml_line: int | None = None
     root: Any = None
+
+    @property
+    def yaml_error(self) -> str | None:
+        return None if self.yaml_cause is None else f"invalid YAML ({self.yaml_cause})"
 
     def at(self, node: Any) -> str:
         return file_origin(printable(self.path) or "", node.start_mark.line + 1)
@@ -273,8 +277,8 @@ def _load(path: str, dotted: str) -> _Yaml | None:
         return doc
     node, found = compose_checked(read.text or "", dotted)
     if found is not None:
-        if found.problem and found.problem.startswith("invalid YAML"):
-            doc.yaml_error, doc.yaml_line = found.problem.split(", so ")[0], found.line
+        if found.syntax is not None:
+            doc.yaml_cause, doc.yaml_line = found.syntax, found.line
         else:
             doc.problem = layer_from(path, found, tuple(dotted.split(".")))
         return doc
@@ -291,7 +295,7 @@ def _load(path: str, dotted: str) -> _Yaml | None:
         try:
             yaml.SafeLoader("").construct_document(node)
         except yaml.YAMLError as exc:
-            doc.yaml_error = f"invalid YAML ({getattr(exc, 'problem', None) or exc})"
+            doc.yaml_cause = str(getattr(exc, "problem", None) or exc)
             doc.yaml_line = node.start_mark.line + 1
             return doc
     doc.root = node
@@ -401,9 +405,7 @@ def project_layer(
     if profiles.yaml_error or profiles.empty():
         # dbt's read_profile raises, and read_project_flags swallows that by returning its
         # defaults: the flags of dbt_project.yml are silently dropped too.
-        why = (profiles.yaml_error or "").replace("invalid YAML (", "invalid YAML: ").removesuffix(
-            ")"
-        ) or "it is empty"
+        why = f"invalid YAML: {profiles.yaml_cause}" if profiles.yaml_cause else "it is empty"
         if isinstance(flags, dict) and KEY in flags:
             notes.append(
                 f"{printable(profiles.path)}: dbt cannot read this file ({why}) and "
