@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +33,7 @@ from urllib.parse import parse_qsl
 from .canonical import SNOWPLOW, new_event_id, parse_atomic
 from .iglu import SchemaError, SchemaKey, SchemaRegistry
 from .model import BadEvent, GoodEvent, Outcome, RequestInfo
+from .strictjson import loads as _loads
 
 __all__ = [
     "JSON_CONTENT_TYPES",
@@ -60,26 +60,6 @@ JSON_CONTENT_TYPES = (
 #: Only contexts without any error are remembered (a schema added while the collector runs must
 #: still turn a "schema not found" into good), and the cache is bounded.
 _CONTEXTS_CACHE_SIZE = 256
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-#: ``json.loads(text, parse_constant=...)`` builds a new decoder per call; one is enough.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
-def _loads(text: str | bytes) -> Any:
-    """Strict JSON: no NaN/Infinity, which Python would otherwise accept."""
-    try:
-        if not isinstance(text, str):
-            return json.loads(text, parse_constant=_reject_constant)
-        if text.startswith("\ufeff"):  # as json.loads does for str
-            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-        return _DECODER.decode(text)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
 
 
 def _clip(text: str) -> str:
