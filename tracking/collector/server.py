@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import ipaddress
 import re
 import socket
@@ -39,6 +40,7 @@ from . import micro
 from ._net import LOOPBACK_HOST, check_bind_host, family_for, url_for
 from ._runtime import StopSignals, write_ready_file
 from .canonical import UUID_PATTERN
+from .connections import BUSY_ANSWER, ConnectionTable, connection_bound
 from .framing import FramingError, TooLarge, read_body
 from .iglu import SchemaRegistry
 from .micro import json_reply
@@ -90,6 +92,8 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 _IDLE_TIMEOUT = 30.0  # seconds an idle keep-alive connection keeps its thread
 _MAX_EMPTY_LINES = 8  # skipped before a request line
+_OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+_ACCEPT_BACKOFF_S = 0.05
 _FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110's token
 
 
@@ -127,8 +131,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], app: _App) -> None:
         self.address_family = family_for(address[0])
         self.app = app
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
+        self.connections = ConnectionTable(connection_bound())
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
@@ -138,23 +141,30 @@ class _Server(ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
     def get_request(self) -> tuple[socket.socket, Any]:
-        sock, addr = super().get_request()
-        with self._open_lock:
-            self._open.add(sock)
-        return sock, addr
+        try:
+            return super().get_request()
+        except OSError as exc:
+            if exc.errno in _OUT_OF_DESCRIPTORS:
+                # the listening socket stays readable: without a pause this loop spins a core
+                self.connections.out_of_descriptors()
+                time.sleep(_ACCEPT_BACKOFF_S)
+            raise
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        if self.connections.admit(request):
+            return True
+        with contextlib.suppress(OSError):
+            request.settimeout(1.0)
+            request.sendall(BUSY_ANSWER)
+        return False  # socketserver then closes it
 
     def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
+        self.connections.discard(request)
         super().shutdown_request(request)
 
     def drop_connections(self) -> None:
         """Unblock every handler thread; each then closes its own socket."""
-        with self._open_lock:
-            open_now = list(self._open)
-        for sock in open_now:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        self.connections.drop_all()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients hanging up mid-request are routine; no tracebacks on stderr.
@@ -177,7 +187,12 @@ class _Handler(BaseHTTPRequestHandler):
     raw_requestline: bytes
     _answered = False
 
+    def handle_one_request(self) -> None:
+        self.server.connections.idle(self.connection)  # waiting for a request: may be let go
+        super().handle_one_request()
+
     def parse_request(self) -> bool:
+        self.server.connections.busy(self.connection)  # a request is in: never cut
         # Empty lines before a request line are skipped (RFC 9112 §2.2: some clients send one
         # after a body). HTTP/0.9 ("GET /", no headers) would be answered without a status line:
         # it is refused, as is any line that is not METHOD TARGET VERSION, with an HTTP/1.1 answer
