@@ -45,12 +45,13 @@ from .framing import FramingError, TooLarge, read_body
 from .iglu import SchemaRegistry
 from .micro import json_reply
 from .model import PIXEL_PATHS, BadEvent, Outcome, RequestInfo
-from .store import DEFAULT_MAX_EVENTS, EventStore
+from .store import DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, EventStore
 from .validate import EventChecker
 
 __all__ = [
     "DEFAULT_PORT",
     "MAX_BODY_BYTES",
+    "MAX_HEADER_BYTES",
     "PIXEL_GIF",
     "PIXEL_PATH",
     "Collector",
@@ -94,6 +95,8 @@ _IDLE_TIMEOUT = 30.0  # seconds an idle keep-alive connection keeps its thread
 _MAX_EMPTY_LINES = 8  # skipped before a request line
 _OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _ACCEPT_BACKOFF_S = 0.05
+#: Every event of a request repeats its headers: more than this is refused (431), not stored.
+MAX_HEADER_BYTES = 64 * 1024
 _FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110's token
 
 
@@ -293,6 +296,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._read_body_quietly()
             self._reply(json_reply(421, {"error": refused}))
             return
+        head = sum(len(name) + len(value) + 4 for name, value in self.headers.items())
+        if head > MAX_HEADER_BYTES:
+            self.close_connection = True
+            reason = f"request headers take {head} bytes, more than the {MAX_HEADER_BYTES} read"
+            self._reply(json_reply(431, {"error": reason}))
+            return
         info = self._request_info(method, url.path, url.query)
         try:
             body = self._read_body()
@@ -426,6 +435,7 @@ class Collector:
         schema_roots: Iterable[str | Path] | None = None,
         *,
         max_events: int = DEFAULT_MAX_EVENTS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         max_body_bytes: int = MAX_BODY_BYTES,
         verbose: bool = False,
         allow_non_loopback: bool = False,
@@ -434,7 +444,7 @@ class Collector:
         self.host = host
         self._requested_port = port
         self.registry = SchemaRegistry(schema_roots)
-        self.store = EventStore(max_events)
+        self.store = EventStore(max_events, max_bytes)
         self._app = _App(
             store=self.store,
             checker=EventChecker(self.registry),
@@ -555,6 +565,7 @@ def serve_forever(
     ready_file: str | Path | None = None,
     schema_roots: Iterable[str | Path] | None = None,
     max_events: int = DEFAULT_MAX_EVENTS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
     verbose: bool = False,
     allow_non_loopback: bool = False,
     stop_event: threading.Event | None = None,
@@ -570,6 +581,7 @@ def serve_forever(
             port,
             schema_roots,
             max_events=max_events,
+            max_bytes=max_bytes,
             verbose=verbose,
             allow_non_loopback=allow_non_loopback,
         ).start()

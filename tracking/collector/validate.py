@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl
 from .canonical import SNOWPLOW, new_event_id, parse_atomic
 from .iglu import SchemaError, SchemaKey, SchemaRegistry
 from .model import BadEvent, GoodEvent, Outcome, RequestInfo
+from .sizes import SHARED_FLOOR, fit_shared, request_bytes
 from .strictjson import loads as _loads
 
 __all__ = [
@@ -103,7 +104,8 @@ class EventChecker:
     def check_post_body(self, body: bytes, info: RequestInfo) -> list[Outcome]:
         """A ``POST /com.snowplowanalytics.snowplow/tp2`` body -> one outcome per event."""
         checked_ms = _now_ms()
-        query = _query_params(info.query)
+        sent_query = info.query
+        query = _query_params(sent_query)
         if not body.strip():
             if query is not None:
                 return self.check_query(info.query, info)
@@ -135,6 +137,9 @@ class EventChecker:
         except SchemaError as exc:
             return whole(str(exc))
         items = document["data"]
+        size = request_bytes(info, len(body))
+        if isinstance(items, list) and len(items) > 1:  # the request's parts, shared by each
+            info, text = fit_shared(info, text, len(items), size)
         if not key.is_a(SNOWPLOW, "payload_data"):
             reason = f"request body schema is {key.uri}, expected {PAYLOAD_DATA_URI}"
             if isinstance(items, list) and items and all(isinstance(i, dict) for i in items):
@@ -142,6 +147,12 @@ class EventChecker:
             return whole(reason)
         batch_errors = self.registry.errors(key.uri, items)
         if not batch_errors:
+            sent = len(sent_query)
+            if query is not None and 3 * sent * len(items) > max(SHARED_FLOOR, size):
+                return whole(
+                    f"a query string of {sent} characters on a POST of {len(items)} "
+                    "events: it would be repeated on each; send its parameters in the events"
+                )
             # Parameters on the query string of a POST apply to every event, and win (Tp2).
             merged = items if query is None else [{**item, **query} for item in items]
             return [
