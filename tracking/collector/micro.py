@@ -56,8 +56,11 @@ class Reply:
 
 
 def json_reply(status: int, payload: Any) -> Reply:
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return Reply(status, body)
+    """*payload* as JSON. A lone surrogate (``"\\ud800"`` in a tracker's JSON decodes to one)
+    cannot be UTF-8: it is written as the same escape, so one such event cannot make every
+    listing fail."""
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return Reply(status, text.encode("utf-8", "backslashreplace"))
 
 
 class _BadQuery(ValueError):

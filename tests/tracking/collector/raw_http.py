@@ -24,7 +24,10 @@ class Answer:
 
 
 def parse(raw: bytes) -> Answer:
-    """The first response in *raw* (status None when there is no HTTP status line)."""
+    """The final response in *raw*, past any ``100 Continue`` (status None when there is no
+    HTTP status line)."""
+    while raw.startswith(b"HTTP/1.1 100 "):
+        raw = raw.partition(b"\r\n\r\n")[2]
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)

@@ -170,3 +170,19 @@ def test_a_header_line_that_is_not_name_colon_value_is_a_400(collector: Collecto
     data = b"GET /micro/all HTTP/1.1\r\nHost: 127.0.0.1\r\n" + line + b"\r\n\r\n"
     answer = exchange(collector.port, data)
     assert answer.status == 400, answer.raw[:300]
+
+
+def test_an_event_holding_a_lone_surrogate_does_not_break_the_listings(collector: Collector):
+    # "\ud800" is valid JSON and decodes to a lone surrogate, which is no UTF-8: every listing
+    # holding it used to fail (a 500 until the next reset). Found by the fuzz.
+    body = json.dumps({"schema": PAYLOAD_DATA, "data": [{"e": "pv", "p": "pc", "tv": "\ud800"}]})
+    assert "\\ud800" in body  # sent as the escape, in ASCII
+    reply = requests.post(collector.url + TP2_PATH, data=body, headers=JSON, timeout=TIMEOUT)
+    assert reply.status_code == 200
+    for route in ("good", "bad"):
+        listing = requests.get(f"{collector.url}/micro/{route}", timeout=TIMEOUT)
+        assert listing.status_code == 200, listing.text[:300]
+        json.loads(listing.content)
+    [good] = collector.good()
+    assert good["rawEvent"]["parameters"]["tv"] == "\ud800"
+    assert json.loads(requests.get(collector.url + "/micro/good", timeout=TIMEOUT).content) != []
