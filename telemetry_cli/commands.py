@@ -615,9 +615,16 @@ def upload(ctx: click.Context, app: str | None, wait: float) -> None:
     show_default=True,
     help="Good and bad events kept, each; older ones are evicted and counted.",
 )
+@click.option(
+    "--max-bytes",
+    type=_Count(1024 * 1024, 1 << 40),
+    default=256 * 1024 * 1024,
+    show_default=True,
+    help="Bytes the kept events may take in all; older ones are evicted and counted.",
+)
 @click.option("--verbose", is_flag=True, help="One line per request on stderr.")
 @one_line_errors
-def collector(host: str | None, port: int, max_events: int, verbose: bool) -> None:
+def collector(host: str | None, port: int, max_events: int, max_bytes: int, verbose: bool) -> None:
     """Run a local Snowplow collector that validates events (for development and tests)."""
     from tracking.collector import Collector, StopSignals, bind_problem
 
@@ -631,6 +638,7 @@ def collector(host: str | None, port: int, max_events: int, verbose: bool) -> No
                 address,
                 port,
                 max_events=max_events,
+                max_bytes=max_bytes,
                 verbose=verbose,
                 allow_non_loopback=host is not None,
             ).start()

@@ -11,7 +11,7 @@ import sys
 
 from ._net import LOOPBACK_HOST, bind_problem
 from .server import DEFAULT_PORT, serve_forever
-from .store import DEFAULT_MAX_EVENTS
+from .store import DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"good and bad events kept in memory, each (default {DEFAULT_MAX_EVENTS:,}); "
         "older ones are evicted and counted",
     )
+    parser.add_argument(
+        "--max-bytes",
+        type=int,
+        default=DEFAULT_MAX_BYTES,
+        help=f"bytes the kept events may take in all (default {DEFAULT_MAX_BYTES:,}, at least "
+        "1 MiB); older ones are evicted and counted",
+    )
     parser.add_argument("--verbose", action="store_true", help="log one line per request to stderr")
     return parser
 
@@ -61,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             ready_file=args.ready_file,
             schema_roots=args.schema_root,
             max_events=args.max_events,
+            max_bytes=args.max_bytes,
             verbose=args.verbose,
             allow_non_loopback=args.host is not None,
         )

@@ -16,6 +16,7 @@ what it kept to the full field list when an entry is read, so the store keeps on
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -69,7 +70,7 @@ _PLATFORMS = frozenset({"web", "iot", "app", "mob", "pc", "cnsl", "tv", "srv", "
 UUID_PATTERN = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
-_DIMENSIONS = re.compile(r"^(\d+)x(\d+)$")
+_DIMENSIONS = re.compile(r"^(\d{1,10})x(\d{1,10})$")  # 10 digits hold any 32-bit int
 _INT_MAX = 2**31 - 1  # Enrich stores these as Java Integers
 #: Enrich refuses timestamps it could not load into Redshift: years 0 to 9999.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -146,7 +147,10 @@ def _decimal(value: str) -> float:
         raise _Refused("not a number") from None
     if not number.is_finite():
         raise _Refused("not a finite number")
-    return float(number)
+    double = float(number)
+    if math.isinf(double):  # 1e400 is finite as a decimal, and no JSON number as a double
+        raise _Refused("out of range for a double")
+    return double
 
 
 def _boolean(value: str) -> bool:

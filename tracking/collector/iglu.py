@@ -36,8 +36,10 @@ __all__ = [
     "draft_04",
 ]
 
+#: SchemaVer's three numbers are Ints in Iglu (at most 10 digits); every part is a file name.
 _IGLU_URI = re.compile(
-    r"^iglu:([a-zA-Z0-9\-_.]+)/([a-zA-Z0-9\-_]+)/([a-zA-Z0-9\-_]+)/([0-9]+-[0-9]+-[0-9]+)$"
+    r"^iglu:([a-zA-Z0-9\-_.]{1,255})/([a-zA-Z0-9\-_]{1,255})/([a-zA-Z0-9\-_]{1,255})/"
+    r"([0-9]{1,10}-[0-9]{1,10}-[0-9]{1,10})$"
 )
 _IGLUCENTRAL_REF = re.compile(
     r"^https?://iglucentral\.com/schemas/([^/#]+)/([^/#]+)/([^/#]+)/([^/#]+?)#?$"
@@ -163,8 +165,11 @@ class SchemaRegistry:
         """The first file holding *key*, or None."""
         for root in self.roots:
             path = root / key.relpath
-            if path.is_file():
-                return path
+            try:
+                if path.is_file():
+                    return path
+            except OSError:  # a name too long for this file system names no file on it
+                continue
         return None
 
     def schema(self, uri: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
 
+from . import strictjson
 from .iglu import InvalidSchemaUri, SchemaError, SchemaNotFound, SchemaRegistry
 from .store import EventStore
 
@@ -36,6 +37,8 @@ __all__ = ["BAD_FILTERS", "GOOD_FILTERS", "ROUTES", "Reply", "handle", "json_rep
 ROUTES = ("/all", "/good", "/bad", "/reset", "/iglu", "/ui")
 GOOD_FILTERS = ("event_type", "schema", "contexts", "limit", "duplicates")
 BAD_FILTERS = ("vendor", "version", "limit")
+#: Micro reads ``limit`` as a Scala ``Int``.
+_MAX_LIMIT = 2**31 - 1
 _IGLU_FORMAT = "iglu/{vendor}/{schemaName}/jsonschema/{model}-{revision}-{addition}"
 #: The page loads nothing from anywhere but the collector itself.
 _UI_POLICY = (
@@ -53,8 +56,11 @@ class Reply:
 
 
 def json_reply(status: int, payload: Any) -> Reply:
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return Reply(status, body)
+    """*payload* as JSON. A lone surrogate (``"\\ud800"`` in a tracker's JSON decodes to one)
+    cannot be UTF-8: it is written as the same escape, so one such event cannot make every
+    listing fail."""
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return Reply(status, text.encode("utf-8", "backslashreplace"))
 
 
 class _BadQuery(ValueError):
@@ -132,7 +138,7 @@ def _filters(
     }
     if method == "POST" and body.strip():
         try:
-            posted = json.loads(body)
+            posted = strictjson.loads(body)
         except ValueError as exc:
             raise _BadQuery(f"filter body is not JSON: {exc}") from exc
         if not isinstance(posted, dict):
@@ -179,14 +185,18 @@ def _limit(filters: dict[str, Any]) -> int | None:
     value = filters.get("limit")
     if value is None:
         return None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise _BadQuery("limit must be an integer")
+    if isinstance(value, str) and not (value.strip().isascii() and len(value) <= 20):
         raise _BadQuery("limit must be an integer")
     try:
         limit = int(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise _BadQuery("limit must be an integer") from exc
     if limit < 0:
         raise _BadQuery("limit must not be negative")
+    if limit > _MAX_LIMIT:
+        raise _BadQuery(f"limit must be at most {_MAX_LIMIT}")
     return limit
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import ipaddress
+import re
 import socket
 import socketserver
 import sys
@@ -38,15 +40,18 @@ from . import micro
 from ._net import LOOPBACK_HOST, check_bind_host, family_for, url_for
 from ._runtime import StopSignals, write_ready_file
 from .canonical import UUID_PATTERN
+from .connections import BUSY_ANSWER, ConnectionTable, connection_bound
+from .framing import FramingError, TooLarge, read_body
 from .iglu import SchemaRegistry
 from .micro import json_reply
 from .model import PIXEL_PATHS, BadEvent, Outcome, RequestInfo
-from .store import DEFAULT_MAX_EVENTS, EventStore
+from .store import DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, EventStore
 from .validate import EventChecker
 
 __all__ = [
     "DEFAULT_PORT",
     "MAX_BODY_BYTES",
+    "MAX_HEADER_BYTES",
     "PIXEL_GIF",
     "PIXEL_PATH",
     "Collector",
@@ -87,7 +92,12 @@ DEFAULT_PORT = 9090  # Snowplow Micro's
 MAX_BODY_BYTES = 10 * 1024 * 1024
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 _IDLE_TIMEOUT = 30.0  # seconds an idle keep-alive connection keeps its thread
-_MAX_CHUNK_LINES = 10_000
+_MAX_EMPTY_LINES = 8  # skipped before a request line
+_OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+_ACCEPT_BACKOFF_S = 0.05
+#: Every event of a request repeats its headers: more than this is refused (431), not stored.
+MAX_HEADER_BYTES = 64 * 1024
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110's token
 
 
 @dataclass(slots=True)
@@ -99,10 +109,6 @@ class _App:
     registry: SchemaRegistry
     verbose: bool
     max_body_bytes: int
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _cookie_user_id(header: str | None) -> str | None:
@@ -128,8 +134,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], app: _App) -> None:
         self.address_family = family_for(address[0])
         self.app = app
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
+        self.connections = ConnectionTable(connection_bound())
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
@@ -139,23 +144,30 @@ class _Server(ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
     def get_request(self) -> tuple[socket.socket, Any]:
-        sock, addr = super().get_request()
-        with self._open_lock:
-            self._open.add(sock)
-        return sock, addr
+        try:
+            return super().get_request()
+        except OSError as exc:
+            if exc.errno in _OUT_OF_DESCRIPTORS:
+                # the listening socket stays readable: without a pause this loop spins a core
+                self.connections.out_of_descriptors()
+                time.sleep(_ACCEPT_BACKOFF_S)
+            raise
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        if self.connections.admit(request):
+            return True
+        with contextlib.suppress(OSError):
+            request.settimeout(1.0)
+            request.sendall(BUSY_ANSWER)
+        return False  # socketserver then closes it
 
     def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
+        self.connections.discard(request)
         super().shutdown_request(request)
 
     def drop_connections(self) -> None:
         """Unblock every handler thread; each then closes its own socket."""
-        with self._open_lock:
-            open_now = list(self._open)
-        for sock in open_now:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        self.connections.drop_all()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients hanging up mid-request are routine; no tracebacks on stderr.
@@ -172,15 +184,73 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in two writes; without TCP_NODELAY, Nagle plus
     # delayed ACKs stall every keep-alive response by ~40 ms.
     disable_nagle_algorithm = True
+    #: What an unparsable request line is answered as (HTTP/0.9 would get no status line).
+    default_request_version = "HTTP/1.1"
     server: _Server
+    raw_requestline: bytes
+    _answered = False
+
+    def handle_one_request(self) -> None:
+        self.server.connections.idle(self.connection)  # waiting for a request: may be let go
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        self.server.connections.busy(self.connection)  # a request is in: never cut
+        # Empty lines before a request line are skipped (RFC 9112 §2.2: some clients send one
+        # after a body). HTTP/0.9 ("GET /", no headers) would be answered without a status line:
+        # it is refused, as is any line that is not METHOD TARGET VERSION, with an HTTP/1.1 answer
+        for _ in range(_MAX_EMPTY_LINES):
+            if self.raw_requestline.strip() or not self.raw_requestline:
+                break
+            self.raw_requestline = self.rfile.readline(65537)
+        if not self.raw_requestline:
+            self.close_connection = True
+            return False  # the client hung up: nobody to answer
+        if len(self.raw_requestline.split()) != 3:
+            line = str(self.raw_requestline, "latin-1").rstrip("\r\n")
+            self.requestline = printable(line, 200, newlines=False) or ""
+            self.request_version, self.command, self.close_connection = "HTTP/1.1", "", True
+            self.send_error(400, "Bad request line: expected METHOD TARGET HTTP/1.x")
+            return False
+        if not super().parse_request():
+            return False
+        # a line that is not "Name: value" (no colon, a space before it) is a different header
+        # to every parser that reads it: refused (RFC 9112 §5.1), not guessed at. A line folded
+        # onto the one before (obs-fold) stays part of that value, which is then never echoed
+        if self.headers.defects or not all(map(_FIELD_NAME.fullmatch, self.headers.keys())):
+            self.close_connection = True
+            self.send_error(400, "Bad header line: expected Name: value")
+            return False
+        return True
 
     def do_GET(self) -> None:
-        self._dispatch("GET")
+        self._answer(lambda: self._dispatch("GET"))
 
     def do_POST(self) -> None:
-        self._dispatch("POST")
+        self._answer(lambda: self._dispatch("POST"))
 
     def do_OPTIONS(self) -> None:
+        self._answer(self._preflight)
+
+    def _answer(self, route: Callable[[], None]) -> None:
+        """Run a route so that every request gets an answer saying what went wrong, if anything:
+        a closed connection tells a client nothing, and a silent one looks like a hang."""
+        self._answered = False
+        try:
+            route()
+        except FramingError as exc:
+            self.close_connection = True
+            self._reply(json_reply(exc.status, {"error": str(exc)}))
+        except OSError:
+            raise  # the client went away: nobody to answer
+        except Exception as exc:  # noqa: BLE001 (a bug must still be an answer, with its reason)
+            self.close_connection = True
+            if self._answered:
+                return
+            reason = printable(f"collector internal error: {exc!r}", 500, newlines=False)
+            self._reply(json_reply(500, {"error": reason or "collector internal error"}))
+
+    def _preflight(self) -> None:
         self._read_body()
         if not self._tracker_path():
             # /micro/* is for the collector's own page (same origin) and local scripts: no
@@ -226,18 +296,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._read_body_quietly()
             self._reply(json_reply(421, {"error": refused}))
             return
+        head = sum(len(name) + len(value) + 4 for name, value in self.headers.items())
+        if head > MAX_HEADER_BYTES:
+            self.close_connection = True
+            reason = f"request headers take {head} bytes, more than the {MAX_HEADER_BYTES} read"
+            self._reply(json_reply(431, {"error": reason}))
+            return
         info = self._request_info(method, url.path, url.query)
         try:
             body = self._read_body()
-        except _TooLarge as exc:
+        except FramingError as exc:
+            # what follows on the connection cannot be told apart from this body: close it
             self.close_connection = True
-            if url.path == TP2_PATH:
+            if isinstance(exc, TooLarge) and url.path == TP2_PATH:
                 app.store.add([BadEvent(errors=(str(exc),), info=info)])
-            self._reply(json_reply(413, {"error": str(exc)}))
-            return
-        except ValueError as exc:
-            self.close_connection = True
-            self._reply(json_reply(400, {"error": str(exc)}))
+            self._reply(json_reply(exc.status, {"error": str(exc)}))
             return
 
         if url.path == TP2_PATH and method == "POST":
@@ -307,42 +380,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.app.store.add(outcomes, ticket=ticket)
 
     def _read_body(self) -> bytes:
-        limit = self.server.app.max_body_bytes
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked(limit)
-        length_header = self.headers.get("Content-Length")
-        if not length_header:
-            return b""
-        try:
-            length = int(length_header)
-        except ValueError:
-            raise ValueError(f"bad Content-Length: {length_header!r}") from None
-        if length < 0:
-            raise ValueError(f"bad Content-Length: {length_header!r}")
-        if length > limit:
-            raise _TooLarge(f"request body too large: {length} bytes > {limit}")
-        return self.rfile.read(length)
-
-    def _read_chunked(self, limit: int) -> bytes:
-        parts: list[bytes] = []
-        size_so_far = 0
-        for _ in range(_MAX_CHUNK_LINES):
-            line = self.rfile.readline(1026)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise ValueError("bad chunked encoding") from None
-            if size == 0:
-                for _ in range(100):  # trailers, up to the blank line
-                    if self.rfile.readline(8192) in (b"\r\n", b"\n", b""):
-                        break
-                return b"".join(parts)
-            size_so_far += size
-            if size_so_far > limit:
-                raise _TooLarge(f"request body too large: more than {limit} bytes")
-            parts.append(self.rfile.read(size))
-            self.rfile.readline(3)  # CRLF after the chunk
-        raise ValueError("too many chunks")
+        return read_body(self.headers, self.rfile, self.server.app.max_body_bytes)
 
     def _reply(self, reply: micro.Reply) -> None:
         self._send(reply.status, reply.body, reply.content_type, reply.headers)
@@ -354,6 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
         content_type: str,
         headers: dict[str, str] | None = None,
     ) -> None:
+        self._answered = True
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -396,6 +435,7 @@ class Collector:
         schema_roots: Iterable[str | Path] | None = None,
         *,
         max_events: int = DEFAULT_MAX_EVENTS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         max_body_bytes: int = MAX_BODY_BYTES,
         verbose: bool = False,
         allow_non_loopback: bool = False,
@@ -404,7 +444,7 @@ class Collector:
         self.host = host
         self._requested_port = port
         self.registry = SchemaRegistry(schema_roots)
-        self.store = EventStore(max_events)
+        self.store = EventStore(max_events, max_bytes)
         self._app = _App(
             store=self.store,
             checker=EventChecker(self.registry),
@@ -525,6 +565,7 @@ def serve_forever(
     ready_file: str | Path | None = None,
     schema_roots: Iterable[str | Path] | None = None,
     max_events: int = DEFAULT_MAX_EVENTS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
     verbose: bool = False,
     allow_non_loopback: bool = False,
     stop_event: threading.Event | None = None,
@@ -540,6 +581,7 @@ def serve_forever(
             port,
             schema_roots,
             max_events=max_events,
+            max_bytes=max_bytes,
             verbose=verbose,
             allow_non_loopback=allow_non_loopback,
         ).start()

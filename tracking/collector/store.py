@@ -1,8 +1,12 @@
 """Bounded in-memory store of good and bad events: counts, duplicates, Micro's filters.
 
 Benchmarks push far more events than anyone inspects, so only the most recent ``max_events`` of
-each kind are kept (as Micro's ``--max-events``); the counts go on, and the events pushed out
-are counted as ``evicted``.  Reads list the newest first, as Micro does.
+each kind are kept (as Micro's ``--max-events``), and only as many as fit in ``max_bytes`` in
+all (counted as :func:`.sizes.entry_bytes`, what an entry takes when listed): the counts go on,
+and the events pushed out by either bound are counted as ``evicted``.  One event never takes
+more than :data:`MAX_EVENT_BYTES`: a bigger one is kept as a bad event without its parameters,
+saying so (Snowplow's collector makes an oversized event a size violation too).  Reads list
+the newest first, as Micro does.
 
 Delivery is at least once, so the same event (the same ``eid``) may arrive twice.  Every good
 event whose ``eid`` was already seen since the last reset counts as a *duplicate*; the ids are
@@ -26,10 +30,22 @@ from itertools import islice
 from typing import Any, TypeVar
 
 from .model import BadEvent, GoodEvent, Outcome
+from .sizes import entry_bytes
 
-__all__ = ["DEFAULT_MAX_EVENTS", "DUPLICATE_WINDOW", "EventStore"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_EVENTS",
+    "DUPLICATE_WINDOW",
+    "MAX_EVENT_BYTES",
+    "EventStore",
+]
 
 DEFAULT_MAX_EVENTS = 100_000
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+#: The most one stored event may take (Snowplow's Kinesis collector's record limit, about).
+MAX_EVENT_BYTES = 1024 * 1024
+_ERRORS_KEPT = 8  # of an oversized event, each cut to _ERROR_CHARS
+_ERROR_CHARS = 1024
 #: Distinct event ids remembered for duplicate counting (at least; ``max_events`` if larger).
 DUPLICATE_WINDOW = 100_000
 #: A read waits at most this long for verdicts still being checked (a 10 MiB body takes ~0.1 s).
@@ -42,13 +58,20 @@ _Kept = TypeVar("_Kept")
 class EventStore:
     """Thread-safe; every read returns fresh JSON-ready dicts (nested data is shared)."""
 
-    def __init__(self, max_events: int = DEFAULT_MAX_EVENTS) -> None:
+    def __init__(
+        self, max_events: int = DEFAULT_MAX_EVENTS, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
         if max_events < 1:
             raise ValueError("max_events must be at least 1")
+        if max_bytes < MAX_EVENT_BYTES:
+            raise ValueError(f"max_bytes must be at least {MAX_EVENT_BYTES} (one event's most)")
         self.max_events = max_events
-        #: Good events, oldest first, each with whether its ``eid`` had been seen before.
-        self._good: deque[tuple[GoodEvent, bool]] = deque(maxlen=max_events)
-        self._bad: deque[BadEvent] = deque(maxlen=max_events)
+        self.max_bytes = max_bytes
+        #: Good events, oldest first, each with whether its ``eid`` had been seen before, and
+        #: its size; bad events, oldest first, with theirs; the sum of those sizes.
+        self._good: deque[tuple[GoodEvent, bool, int]] = deque()
+        self._bad: deque[tuple[BadEvent, int]] = deque()
+        self._bytes = 0
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._window = max(max_events, DUPLICATE_WINDOW)
         self._counts = dict.fromkeys(_COUNTS, 0)
@@ -87,18 +110,33 @@ class EventStore:
     def _append(self, outcomes: Iterable[Outcome]) -> None:
         counts = self._counts
         for outcome in outcomes:
+            size = entry_bytes(outcome)
+            if size > MAX_EVENT_BYTES:
+                outcome = _oversized(outcome, size)
+                size = entry_bytes(outcome)
             if isinstance(outcome, GoodEvent):
                 if len(self._good) == self.max_events:
-                    counts["evicted"] += 1
+                    self._evict(self._good)
                 repeat = self._seen_before(outcome.event_id)
-                self._good.append((outcome, repeat))
+                self._good.append((outcome, repeat, size))
                 counts["good"] += 1
                 counts["duplicates"] += repeat
+                kind: deque[Any] = self._good
             else:
                 if len(self._bad) == self.max_events:
-                    counts["evicted"] += 1
-                self._bad.append(outcome)
+                    self._evict(self._bad)
+                self._bad.append((outcome, size))
                 counts["bad"] += 1
+                kind = self._bad
+            self._bytes += size
+            while self._bytes > self.max_bytes:  # the oldest of its kind first, then the other
+                self._evict(
+                    kind if len(kind) > 1 else self._bad if kind is self._good else self._good
+                )
+
+    def _evict(self, kind: deque[Any]) -> None:
+        self._bytes -= kind.popleft()[-1]
+        self._counts["evicted"] += 1
 
     def _seen_before(self, event_id: str) -> bool:
         seen = self._seen
@@ -137,6 +175,7 @@ class EventStore:
             self._settle()
             self._good.clear()
             self._bad.clear()
+            self._bytes = 0
             self._seen.clear()
             self._counts = dict.fromkeys(_COUNTS, 0)
             self._changed.notify_all()
@@ -166,7 +205,7 @@ class EventStore:
         events = self._newest_first(self._good)
         selected = (
             event
-            for event, repeat in events
+            for event, repeat, _size in events
             if (schema is None or event.schema == schema)
             and (event_type is None or event.event_type == event_type)
             and (duplicates is None or repeat == duplicates)
@@ -186,7 +225,7 @@ class EventStore:
         events = self._newest_first(self._bad)
         selected = (
             event
-            for event in events
+            for event, _size in events
             if (vendor is None or event.info.api["vendor"] == vendor)
             and (version is None or event.info.api["version"] == version)
         )
@@ -218,6 +257,16 @@ class EventStore:
                     return False
                 self._changed.wait(remaining)
             return True
+
+
+def _oversized(outcome: Outcome, size: int) -> BadEvent:
+    """What is kept of an event over :data:`MAX_EVENT_BYTES`: why, and its first reasons."""
+    reason = (
+        f"size violation: the event takes {size} bytes, more than the {MAX_EVENT_BYTES} the "
+        "collector keeps of one; its parameters are left out"
+    )
+    errors = outcome.errors[:_ERRORS_KEPT] if isinstance(outcome, BadEvent) else ()
+    return BadEvent(errors=(reason, *(error[:_ERROR_CHARS] for error in errors)), info=outcome.info)
 
 
 def _has_all(event: GoodEvent, contexts: Sequence[str]) -> bool:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +33,8 @@ from urllib.parse import parse_qsl
 from .canonical import SNOWPLOW, new_event_id, parse_atomic
 from .iglu import SchemaError, SchemaKey, SchemaRegistry
 from .model import BadEvent, GoodEvent, Outcome, RequestInfo
+from .sizes import SHARED_FLOOR, fit_shared, request_bytes
+from .strictjson import loads as _loads
 
 __all__ = [
     "JSON_CONTENT_TYPES",
@@ -60,26 +61,6 @@ JSON_CONTENT_TYPES = (
 #: Only contexts without any error are remembered (a schema added while the collector runs must
 #: still turn a "schema not found" into good), and the cache is bounded.
 _CONTEXTS_CACHE_SIZE = 256
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-#: ``json.loads(text, parse_constant=...)`` builds a new decoder per call; one is enough.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
-def _loads(text: str | bytes) -> Any:
-    """Strict JSON: no NaN/Infinity, which Python would otherwise accept."""
-    try:
-        if not isinstance(text, str):
-            return json.loads(text, parse_constant=_reject_constant)
-        if text.startswith("\ufeff"):  # as json.loads does for str
-            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-        return _DECODER.decode(text)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
 
 
 def _clip(text: str) -> str:
@@ -123,7 +104,8 @@ class EventChecker:
     def check_post_body(self, body: bytes, info: RequestInfo) -> list[Outcome]:
         """A ``POST /com.snowplowanalytics.snowplow/tp2`` body -> one outcome per event."""
         checked_ms = _now_ms()
-        query = _query_params(info.query)
+        sent_query = info.query
+        query = _query_params(sent_query)
         if not body.strip():
             if query is not None:
                 return self.check_query(info.query, info)
@@ -155,6 +137,9 @@ class EventChecker:
         except SchemaError as exc:
             return whole(str(exc))
         items = document["data"]
+        size = request_bytes(info, len(body))
+        if isinstance(items, list) and len(items) > 1:  # the request's parts, shared by each
+            info, text = fit_shared(info, text, len(items), size)
         if not key.is_a(SNOWPLOW, "payload_data"):
             reason = f"request body schema is {key.uri}, expected {PAYLOAD_DATA_URI}"
             if isinstance(items, list) and items and all(isinstance(i, dict) for i in items):
@@ -162,6 +147,12 @@ class EventChecker:
             return whole(reason)
         batch_errors = self.registry.errors(key.uri, items)
         if not batch_errors:
+            sent = len(sent_query)
+            if query is not None and 3 * sent * len(items) > max(SHARED_FLOOR, size):
+                return whole(
+                    f"a query string of {sent} characters on a POST of {len(items)} "
+                    "events: it would be repeated on each; send its parameters in the events"
+                )
             # Parameters on the query string of a POST apply to every event, and win (Tp2).
             merged = items if query is None else [{**item, **query} for item in items]
             return [
