@@ -1,5 +1,5 @@
 """The servers hosts send to, all on 127.0.0.1: the real collector as its own process
-(``python -m tracking.collector``), fault servers (in this process, to read ``.requests``), and
+(``python -m telemetry_collector``), fault servers (in this process, to read ``.requests``), and
 an eid-counting pass-through (duplicates are counted by the bench itself)."""
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tracking.collector import FaultServer
+# The broken collectors are the tests' own (tests/support/faults.py, not shipped): the bench runs
+# from the repository, whose root is not on sys.path of a script in bench/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.faults import FaultServer  # noqa: E402
 
 #: The Iglu schemas dbt-core 1.10's events name (dbt.tracking's ``*_SPEC`` constants). The
 #: collector ships only Snowplow's and ours; permissive stand-ins let dbt's events count as
@@ -74,7 +77,7 @@ def _wait_ready(ready: Path, proc: subprocess.Popen, timeout: float = 20.0) -> s
 
 
 class CollectorProcess:
-    """``python -m tracking.collector`` on 127.0.0.1 (a free port, or ``port``), with dbt's
+    """``python -m telemetry_collector`` on 127.0.0.1 (a free port, or ``port``), with dbt's
     schema stand-ins."""
 
     def __init__(self, port: int = 0) -> None:
@@ -85,7 +88,7 @@ class CollectorProcess:
             [
                 sys.executable,
                 "-m",
-                "tracking.collector",
+                "telemetry_collector",
                 "--port",
                 str(port),
                 "--ready-file",

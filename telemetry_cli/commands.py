@@ -626,7 +626,7 @@ def upload(ctx: click.Context, app: str | None, wait: float) -> None:
 @one_line_errors
 def collector(host: str | None, port: int, max_events: int, max_bytes: int, verbose: bool) -> None:
     """Run a local Snowplow collector that validates events (for development and tests)."""
-    from tracking.collector import Collector, StopSignals, bind_problem
+    from telemetry_collector import Collector, StopSignals, bind_problem
 
     address = host or "127.0.0.1"
     # Signals are caught before binding: a Ctrl-C while starting stops as cleanly as later.

@@ -61,7 +61,7 @@ def strict_world(world: World) -> World:
 @pytest.fixture
 def collector() -> Iterator[object]:
     """A real collector on 127.0.0.1, validating against the Iglu schemas."""
-    from tracking.collector import Collector
+    from telemetry_collector import Collector
 
     with Collector() as running:
         yield running

@@ -15,8 +15,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 #: package -> the packages it must never import.
 FORBIDDEN = {
-    "consent": ("tracking", "telemetry_cli"),
-    "tracking": ("telemetry_cli",),
+    "consent": ("tracking", "telemetry_cli", "telemetry_collector"),
+    # The collector is a development and test server of its own: the library never needs it.
+    "tracking": ("telemetry_cli", "telemetry_collector"),
+    "telemetry_collector": ("telemetry_cli",),
 }
 
 

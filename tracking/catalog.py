@@ -183,7 +183,7 @@ class _Spec:
                 if check is None:
                     check = host_check(self)
                     if check is None:
-                        from .collector.iglu import compile_check
+                        from .schema_check import compile_check
 
                         check = compile_check(self.schema())
                     self._cache["validator"] = check

@@ -506,7 +506,7 @@ class Uploader:
             schema = (header.get("schemas") or {}).get(uri)
             if isinstance(schema, dict):
                 try:
-                    from .collector.iglu import compile_check
+                    from .schema_check import compile_check
 
                     check = compile_check(schema)
                 except Exception:  # noqa: BLE001 - a schema that does not compile checks nothing

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from telemetry_collector import Collector
 from tests.support.tracking import run_on_terminal, settle
 from tests.support.world import REPO
-from tracking.collector import Collector
 from tracking.spool import Spool
 
 JAFFLE = REPO / "examples" / "jaffle"

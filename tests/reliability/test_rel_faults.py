@@ -18,11 +18,11 @@ import sys
 
 import pytest
 
+from telemetry_collector import Collector
 from tests.reliability import reliability_kit as kit
+from tests.support.faults import FaultServer
 from tests.support.testapp_cli import MODULE as TESTAPP_CLI
 from tests.support.tracking import DELIVER_S, wait_idle
-from tracking.collector import Collector
-from tracking.collector.faults import FaultServer
 from tracking.spool import SEGMENT_MAX_EVENTS
 
 pytestmark = pytest.mark.reliability

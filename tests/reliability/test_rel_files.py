@@ -196,9 +196,9 @@ def test_events_that_wait_still_go_when_the_state_disk_fills_before_the_first_se
 ):
     """The id is made when the first event is sent; by then the disk may be full. It used to
     be written then, or never: the waiting events never went. The host keeps its room."""
+    from telemetry_collector import Collector
+    from tests.support.faults import FaultServer
     from tests.support.testapp_cli import MODULE as TESTAPP_CLI
-    from tracking.collector import Collector
-    from tracking.collector.faults import FaultServer
 
     world = tracking_world
     state = world.state_dir()

@@ -38,7 +38,7 @@ MODELS = 3
 
 @pytest.fixture(scope="module")
 def shared_collector():
-    from tracking.collector import Collector
+    from telemetry_collector import Collector
 
     with Collector() as running:
         yield running

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 import pytest
 
 from consent import DEFAULT_PROFILE, Edition, Layer, resolve
+from telemetry_collector import Collector
 from tests.support.cli import flat
+from tests.support.faults import FaultServer
 from tests.support.tracking import encode_line
 from tests.support.world import STRICT_PROFILE, World
-from tracking.collector import Collector
-from tracking.collector.faults import FaultServer
 from tracking.records import segment_header
 from tracking.spool import Spool
 

@@ -242,7 +242,7 @@ def test_dbt_never_reads_the_lock_and_status_says_so(world):
 
 
 def test_a_host_under_a_fixed_lock_off_records_nothing_and_writes_nothing(world):
-    from tracking.collector import Collector
+    from telemetry_collector import Collector
 
     machine = Machine(world, "testapp", LOCK_OFF)
     world.write_policy(LOCK_ON, app="testapp")  # the user's attempt along XDG_CONFIG_DIRS

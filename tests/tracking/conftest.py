@@ -1,6 +1,6 @@
 """The tracker's tests: ``tracking_world`` and ``collector`` come from ``tests/conftest.py``.
 
-Nothing here is autouse: ``tests/tracking/collector/`` belongs to the collector's own suite.
+Nothing here is autouse: ``tests/telemetry_collector/`` belongs to the collector's own suite.
 """
 
 from __future__ import annotations

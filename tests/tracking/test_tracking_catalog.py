@@ -124,7 +124,7 @@ def _own_schema(root, name, properties, required):
 def test_a_profile_adds_its_own_event_and_context_and_they_are_sent(
     tracking_world, tmp_path, monkeypatch
 ):
-    from tracking.collector import Collector
+    from telemetry_collector import Collector
 
     schemas = tmp_path / "schemas"
     _own_schema(

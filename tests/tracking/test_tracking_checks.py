@@ -3,7 +3,7 @@ the schema files, and accepting and refusing exactly what those files do.
 
 The host runs these checks on every event it records without importing any schema library;
 if they drifted from the schema files, a host would spool events a collector rejects (or refuse
-good ones). Regenerate with ``python -m tracking._gen_checks``.
+good ones). Regenerate with ``python tools/gen_checks.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracking import _checks, _gen_checks
+from tools import gen_checks as _gen_checks
+from tracking import _checks
 from tracking.catalog import DEFAULT_CATALOG, host_check
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -29,7 +30,7 @@ def test_every_shipped_schema_has_a_check_generated_from_its_current_text():
     for uri, path in SCHEMAS:
         assert _checks.SCHEMA_SHA256[uri] == hashlib.sha256(path.read_bytes()).hexdigest(), (
             f"{path} changed since tracking/_checks.py was generated: "
-            "run `python -m tracking._gen_checks`"
+            "run `python tools/gen_checks.py`"
         )
 
 
@@ -68,7 +69,7 @@ def _schema(path):
             return [strict(v) for v in node]
         return node
 
-    from tracking.collector.iglu import draft_04
+    from tracking.schema_check import draft_04
 
     return strict(draft_04(json.loads(path.read_text(encoding="utf-8"))))
 

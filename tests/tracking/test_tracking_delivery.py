@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.faults import FaultServer
 from tests.support.testapp_cli import MODULE as TESTAPP_CLI
 from tests.support.tracking import DELIVER_S, HOST_MODULE, alive, wait_idle
-from tracking.collector.faults import FaultServer
 from tracking.plan import delivery_mode
 
 pytestmark = pytest.mark.delivery
@@ -133,7 +133,7 @@ def test_in_ci_a_dead_collector_costs_the_deadline_and_a_last_step_delivers(
     assert run.returncode == 0 and run.stderr == ""
     assert run.exit_delay_s < 5  # the 1 s deadline, generously
     assert world.spool().waiting().events == 52
-    from tracking.collector import Collector
+    from telemetry_collector import Collector
 
     with Collector(port=port) as healthy:
         last_step = subprocess.run(

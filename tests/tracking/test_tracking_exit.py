@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.faults import FaultServer
 from tests.support.tracking import DELIVER_S
-from tracking.collector.faults import FaultServer
 
 pytestmark = pytest.mark.delivery
 

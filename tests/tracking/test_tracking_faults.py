@@ -14,10 +14,10 @@ import sys
 
 import pytest
 
+from telemetry_collector import Collector
+from tests.support.faults import FAULT_KINDS, FaultServer
 from tests.support.testapp_cli import MODULE as TESTAPP_CLI
 from tests.support.tracking import DELIVER_S, HOST_BOUND_S, wait_idle
-from tracking.collector import Collector
-from tracking.collector.faults import FAULT_KINDS, FaultServer
 
 #: refused, accepts-but-never-answers, HTTP 500, slow (2 s) first; the others (half a response,
 #: garbage, plain TCP on https) come free with the fault server.

@@ -15,9 +15,9 @@ import time
 
 import pytest
 
+from telemetry_collector import Collector
+from tests.support.faults import FaultServer
 from tests.support.tracking import wait_idle
-from tracking.collector import Collector
-from tracking.collector.faults import FaultServer
 
 pytestmark = pytest.mark.delivery
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from telemetry_collector import Collector
+from tests.support.faults import FaultServer
 from tests.support.tracking import DELIVER_S, HOST_MODULE, wait_idle, write_segment
-from tracking.collector import Collector
-from tracking.collector.faults import FaultServer
 from tracking.settings import TrackerSettings
 from tracking.spool import SEGMENT_MAX_EVENTS, Segment
 from tracking.uploader import deliver

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from tests.support.faults import FaultServer
 from tests.support.tracking import DELIVER_S
 from tracking import Tracker
-from tracking.collector.faults import FaultServer
 from tracking.ids import keyed_hash
 from tracking.state import ensure_secret
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from telemetry_collector import Collector
+from tests.support.faults import FaultServer
 from tests.support.tracking import DELIVER_S, Scripted, alive, wait_idle, write_segment
-from tracking.collector import Collector
-from tracking.collector.faults import FaultServer
 from tracking.delivery import start_uploader
 from tracking.settings import TrackerSettings
 from tracking.spool import WAIT_OUT_S

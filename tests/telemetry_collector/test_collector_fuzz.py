@@ -20,10 +20,10 @@ from pathlib import Path
 
 import requests
 
-from tests.tracking.collector.micro_kit import PAYLOAD_DATA, TIMEOUT
-from tests.tracking.collector.process_kit import collector_process, needs_proc, rss_mb
-from tests.tracking.collector.raw_http import exchange
-from tracking.collector import TP2_PATH
+from telemetry_collector import TP2_PATH
+from tests.telemetry_collector.micro_kit import PAYLOAD_DATA, TIMEOUT
+from tests.telemetry_collector.process_kit import collector_process, needs_proc, rss_mb
+from tests.telemetry_collector.raw_http import exchange
 
 REQUESTS = 3000
 SEED = int(os.environ.get("COLLECTOR_FUZZ_SEED", "20261206"))

@@ -17,7 +17,9 @@ import requests
 from snowplow_tracker import AsyncEmitter, Emitter, SelfDescribingJson, Tracker
 from snowplow_tracker.events import PageView, SelfDescribing, StructuredEvent
 
-from tests.tracking.collector.micro_kit import (
+from telemetry_collector import TP2_PATH, Collector, SchemaRegistry
+from telemetry_collector.validate import decode_base64url
+from tests.telemetry_collector.micro_kit import (
     PAYLOAD_DATA,
     SIGNUP,
     TEAM,
@@ -29,10 +31,8 @@ from tests.tracking.collector.micro_kit import (
     snowplow_tracker,
     unstruct_data,
 )
-from tracking.collector import TP2_PATH, Collector, SchemaRegistry
-from tracking.collector.validate import decode_base64url
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _micro(collector: Collector, route: str, **kwargs) -> object:
@@ -392,7 +392,7 @@ def test_the_collector_runs_as_its_own_process(tmp_path: Path, schema_root: Path
         [
             sys.executable,
             "-m",
-            "tracking.collector",
+            "telemetry_collector",
             "--port",
             "0",
             "--ready-file",

@@ -14,9 +14,9 @@ import json
 import pytest
 import requests
 
-from tests.tracking.collector.micro_kit import PAYLOAD_DATA, TIMEOUT, check_bad
-from tests.tracking.collector.raw_http import exchange, request
-from tracking.collector import TP2_PATH, Collector
+from telemetry_collector import TP2_PATH, Collector
+from tests.telemetry_collector.micro_kit import PAYLOAD_DATA, TIMEOUT, check_bad
+from tests.telemetry_collector.raw_http import exchange, request
 
 JSON = {"Content-Type": "application/json"}
 DIGITS = "1" * 5000

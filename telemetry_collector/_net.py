@@ -11,7 +11,7 @@ import errno
 import socket
 
 # One definition of "only reachable from this machine", shared with the tracker's endpoint check.
-from ..endpoint import is_loopback
+from tracking.endpoint import is_loopback
 
 LOOPBACK_HOST = "127.0.0.1"
 

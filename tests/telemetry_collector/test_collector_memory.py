@@ -19,10 +19,10 @@ from pathlib import Path
 
 import requests
 
-from tests.tracking.collector.micro_kit import PAYLOAD_DATA, TIMEOUT, check_bad, check_good
-from tests.tracking.collector.process_kit import collector_process, needs_proc, rss_mb
-from tests.tracking.collector.raw_http import exchange, request
-from tracking.collector import TP2_PATH, Collector
+from telemetry_collector import TP2_PATH, Collector
+from tests.telemetry_collector.micro_kit import PAYLOAD_DATA, TIMEOUT, check_bad, check_good
+from tests.telemetry_collector.process_kit import collector_process, needs_proc, rss_mb
+from tests.telemetry_collector.raw_http import exchange, request
 
 JSON = {"Content-Type": "application/json"}
 #: What Micro's shape adds to every entry whatever was sent (keys, api, source, timestamps, a

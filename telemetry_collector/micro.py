@@ -28,8 +28,9 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
 
+from tracking.schema_check import InvalidSchemaUri, SchemaError, SchemaNotFound, SchemaRegistry
+
 from . import strictjson
-from .iglu import InvalidSchemaUri, SchemaError, SchemaNotFound, SchemaRegistry
 from .store import EventStore
 
 __all__ = ["BAD_FILTERS", "GOOD_FILTERS", "ROUTES", "Reply", "handle", "json_reply", "ui_page"]

@@ -34,15 +34,15 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 from consent.values import printable
+from tracking.endpoint import TP2_PATH
+from tracking.schema_check import SchemaRegistry
 
-from ..endpoint import TP2_PATH
 from . import micro
 from ._net import LOOPBACK_HOST, check_bind_host, family_for, url_for
 from ._runtime import StopSignals, write_ready_file
 from .canonical import UUID_PATTERN
 from .connections import BUSY_ANSWER, ConnectionTable, connection_bound
 from .framing import FramingError, TooLarge, read_body
-from .iglu import SchemaRegistry
 from .micro import json_reply
 from .model import PIXEL_PATHS, BadEvent, Outcome, RequestInfo
 from .store import DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, EventStore

@@ -1,4 +1,6 @@
-"""A static, file-system Iglu registry with compiled validators.
+"""Schema loading and checking for the whole project: Iglu URIs, a file-system registry, draft-04
+compiled validators. The uploader checks a profile's own events with it; the local collector
+(``telemetry_collector``) validates everything it receives with it.
 
 Every self-describing JSON a tracker sends names its schema by an Iglu URI
 (``iglu:vendor/name/format/version``).  The collector looks the schema up in
@@ -68,7 +70,7 @@ def draft_04(schema: dict[str, Any]) -> dict[str, Any]:
 def compile_check(schema: dict[str, Any], **options: Any) -> Validator:
     """The compiled check of an Iglu ``schema`` (fastjsonschema): a function that raises on an
     invalid instance. The one place Iglu schemas are compiled: the collector's registry, the
-    uploader (a profile's own events) and :mod:`tracking._gen_checks` (ahead of time)."""
+    uploader (a profile's own events) and :mod:`tools.gen_checks` (ahead of time)."""
     return fastjsonschema.compile(draft_04(schema), **options)
 
 
@@ -136,7 +138,7 @@ class SchemaKey:
 
 def default_schema_roots() -> tuple[Path, ...]:
     """``tracking/iglu/schemas`` (Snowplow's) and ``tracking/schemas`` (ours)."""
-    tracking = Path(__file__).resolve().parent.parent
+    tracking = Path(__file__).resolve().parent
     return (tracking / "iglu" / "schemas", tracking / "schemas")
 
 

@@ -1,15 +1,15 @@
-"""A local Snowplow collector for tests, benchmarks and tool authors.
+"""A local Snowplow collector for tests, benchmarks and tool authors: its own package, which
+the library (``tracking``) never imports; it imports ``tracking``'s schemas and their checks
+(:mod:`tracking.schema_check`).
 
 It receives what a Snowplow tracker sends (``POST /com.snowplowanalytics.snowplow/tp2``,
 ``GET /i``), validates every event and every self-describing JSON in it
 against Iglu schemas on disk, and exposes the verdicts through Snowplow
 Micro's REST API and shapes (and a page, ``/micro/ui``), counting duplicate
 event ids, so a tool's telemetry can be checked end to end without a
-network or a JVM.  :mod:`tracking.collector.faults` adds servers that fail on
-purpose (refused, black hole, 5xx, slow, broken responses, not TLS).
+network or a JVM.  Run it with ``python -m telemetry_collector`` or ``telemetry collector``.
 
-Names are imported lazily: importing this package costs nothing, and
-``python -m tracking.collector.faults`` runs without a double import.
+Names are imported lazily: importing this package costs nothing.
 """
 
 from __future__ import annotations
@@ -18,27 +18,25 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..endpoint import TP2_PATH
-    from ._net import bind_problem
-    from ._runtime import StopSignals
-    from .faults import FAULT_KINDS, FaultServer
-    from .iglu import (
+    from tracking.endpoint import TP2_PATH
+    from tracking.schema_check import (
         SchemaError,
         SchemaKey,
         SchemaNotFound,
         SchemaRegistry,
         default_schema_roots,
     )
+
+    from ._net import bind_problem
+    from ._runtime import StopSignals
     from .server import PIXEL_PATH, Collector, serve_forever
     from .store import DEFAULT_MAX_EVENTS
 
 __all__ = [
     "DEFAULT_MAX_EVENTS",
-    "FAULT_KINDS",
     "PIXEL_PATH",
     "TP2_PATH",
     "Collector",
-    "FaultServer",
     "SchemaError",
     "SchemaKey",
     "SchemaNotFound",
@@ -52,15 +50,13 @@ __all__ = [
 _HOMES = {
     "Collector": "server",
     "serve_forever": "server",
-    "TP2_PATH": "server",
+    "TP2_PATH": "tracking.endpoint",
     "PIXEL_PATH": "server",
-    "FaultServer": "faults",
-    "FAULT_KINDS": "faults",
-    "SchemaRegistry": "iglu",
-    "SchemaKey": "iglu",
-    "SchemaError": "iglu",
-    "SchemaNotFound": "iglu",
-    "default_schema_roots": "iglu",
+    "SchemaRegistry": "tracking.schema_check",
+    "SchemaKey": "tracking.schema_check",
+    "SchemaError": "tracking.schema_check",
+    "SchemaNotFound": "tracking.schema_check",
+    "default_schema_roots": "tracking.schema_check",
     "DEFAULT_MAX_EVENTS": "store",
     "StopSignals": "_runtime",
     "bind_problem": "_net",
@@ -71,7 +67,8 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    module = home if "." in home else f"{__name__}.{home}"
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

@@ -18,7 +18,7 @@ per connection: every answer says ``Connection: close``); it stays 0 for
 ``refused``.  Every thread is a daemon, every loop is bounded by a timeout
 or a size limit, and ``stop()`` returns within about a second.
 Run one as a process with
-``python -m tracking.collector.faults KIND --port 0 --ready-file PATH``.
+``python -m tests.support.faults KIND --port 0 --ready-file PATH``.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import Self
 
-from ._net import LOOPBACK_HOST, check_bind_host, family_for, url_for
-from ._runtime import wait_until_stopped, write_ready_file
+from telemetry_collector._net import LOOPBACK_HOST, check_bind_host, family_for, url_for
+from telemetry_collector._runtime import wait_until_stopped, write_ready_file
 
 __all__ = ["FAULT_KINDS", "FaultServer", "main"]
 
@@ -279,9 +279,9 @@ def _quietly_shutdown(conn: socket.socket) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tracking.collector.faults KIND --port 0 --ready-file PATH``."""
+    """``python -m tests.support.faults KIND --port 0 --ready-file PATH``."""
     parser = argparse.ArgumentParser(
-        prog="python -m tracking.collector.faults",
+        prog="python -m tests.support.faults",
         description="Run a deliberately broken collector until SIGTERM/SIGINT.",
     )
     parser.add_argument("kind", choices=FAULT_KINDS)

@@ -1,4 +1,5 @@
-"""``telemetry collector`` and ``python -m tracking.collector`` as a user runs them: real processes.
+"""``telemetry collector`` and ``python -m telemetry_collector`` as a user runs them: real
+processes.
 
 Ctrl-C stops them at once and cleanly (exit 0, no traceback), whatever the clients are doing;
 an address or port that cannot be listened on is one line naming the real problem and its fix.
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 HANG_BOUND_S = 10.0
 #: An address no machine here has: TEST-NET-1 (RFC 5737), reserved for documentation.
 NOT_OURS = "192.0.2.1"
@@ -124,7 +125,7 @@ def test_ctrl_c_the_moment_it_says_it_listens_is_a_clean_stop_too() -> None:
 def test_ctrl_c_stops_python_m_tracking_collector_promptly(tmp_path: Path) -> None:
     ready = tmp_path / "ready"
     process = subprocess.Popen(
-        [sys.executable, "-m", "tracking.collector", "--port", "0", "--ready-file", str(ready)],
+        [sys.executable, "-m", "telemetry_collector", "--port", "0", "--ready-file", str(ready)],
         env=_env(),
         cwd=REPO,
         stdin=subprocess.DEVNULL,
@@ -206,7 +207,7 @@ def test_a_busy_port_still_says_pick_another_port() -> None:
 
 def test_python_m_tracking_collector_names_the_address_too() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "tracking.collector", "--host", NOT_OURS, "--port", "0"],
+        [sys.executable, "-m", "telemetry_collector", "--host", NOT_OURS, "--port", "0"],
         env=_env(),
         cwd=REPO,
         capture_output=True,

@@ -1,4 +1,4 @@
-"""``python -m tracking.collector``: run the local collector as its own process.
+"""``python -m telemetry_collector``: run the local collector as its own process.
 
 Tests and benchmarks spawn it with ``--port 0 --ready-file PATH`` and read
 the URL from PATH once it exists; SIGTERM or SIGINT stops it with exit 0.
@@ -16,7 +16,7 @@ from .store import DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tracking.collector",
+        prog="python -m telemetry_collector",
         description="Local Snowplow collector with the Snowplow Micro API "
         "(/micro/good, /micro/bad, /micro/ui, ...).",
     )

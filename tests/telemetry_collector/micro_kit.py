@@ -17,7 +17,7 @@ import jsonschema
 from snowplow_tracker import Emitter, SelfDescribingJson, Tracker
 from snowplow_tracker.events import SelfDescribing
 
-from tracking.collector import Collector
+from telemetry_collector import Collector
 
 SIGNUP = "iglu:acme.test/signup/jsonschema/1-0-0"
 TEAM = "iglu:acme.test/team/jsonschema/1-0-0"

@@ -16,7 +16,8 @@ import requests
 from snowplow_tracker import SelfDescribingJson
 from snowplow_tracker.events import PageView, StructuredEvent
 
-from tests.tracking.collector.micro_kit import (
+from telemetry_collector import TP2_PATH, Collector
+from tests.telemetry_collector.micro_kit import (
     PAYLOAD_DATA,
     SIGNUP,
     SUMMARY,
@@ -29,7 +30,6 @@ from tests.tracking.collector.micro_kit import (
     snowplow_tracker,
     unstruct_data,
 )
-from tracking.collector import TP2_PATH, Collector
 
 ZERO = {"total": 0, "good": 0, "bad": 0, "duplicates": 0, "evicted": 0}
 JSON = {"Content-Type": "application/json; charset=utf-8"}
@@ -326,7 +326,7 @@ def test_duplicates_are_counted_beyond_the_kept_events_and_the_window_is_bounded
     schema_root: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tracking.collector import store
+    from telemetry_collector import store
 
     monkeypatch.setattr(store, "DUPLICATE_WINDOW", 3)
     with Collector(schema_roots=[schema_root], max_events=1) as small:

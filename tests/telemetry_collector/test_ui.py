@@ -21,8 +21,9 @@ import requests
 from snowplow_tracker import SelfDescribingJson
 from snowplow_tracker.events import StructuredEvent
 
-from tests.tracking.collector.cdp import Chromium, find_chromium
-from tests.tracking.collector.micro_kit import (
+from telemetry_collector import TP2_PATH, Collector
+from tests.telemetry_collector.cdp import Chromium, find_chromium
+from tests.telemetry_collector.micro_kit import (
     PAYLOAD_DATA,
     SIGNUP,
     TEAM,
@@ -30,7 +31,6 @@ from tests.tracking.collector.micro_kit import (
     signup,
     snowplow_tracker,
 )
-from tracking.collector import TP2_PATH, Collector
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(

@@ -30,8 +30,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from tracking.schema_check import SchemaError, SchemaKey, SchemaRegistry
+
 from .canonical import SNOWPLOW, new_event_id, parse_atomic
-from .iglu import SchemaError, SchemaKey, SchemaRegistry
 from .model import BadEvent, GoodEvent, Outcome, RequestInfo
 from .sizes import SHARED_FLOOR, fit_shared, request_bytes
 from .strictjson import loads as _loads

@@ -18,7 +18,8 @@ import requests
 from snowplow_tracker import SelfDescribingJson
 from snowplow_tracker.events import PageView, StructuredEvent
 
-from tests.tracking.collector.micro_kit import (
+from telemetry_collector import TP2_PATH, Collector
+from tests.telemetry_collector.micro_kit import (
     CONTEXTS,
     PAYLOAD_DATA,
     SIGNUP,
@@ -32,7 +33,6 @@ from tests.tracking.collector.micro_kit import (
     snowplow_tracker,
     unstruct_data,
 )
-from tracking.collector import TP2_PATH, Collector
 
 SNOWPLOW = "com.snowplowanalytics.snowplow"
 

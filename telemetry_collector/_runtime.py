@@ -1,5 +1,5 @@
-"""Process plumbing shared by ``python -m tracking.collector`` and
-``python -m tracking.collector.faults``.
+"""Process plumbing shared by ``python -m telemetry_collector`` and
+``python -m tests.support.faults``.
 
 Spawners (tests, benchmarks) start these servers with ``--port 0`` and wait
 for a *ready file* holding the real URL, so the file must never be seen

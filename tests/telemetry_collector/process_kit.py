@@ -1,4 +1,4 @@
-"""The collector as its own process (``python -m tracking.collector``), and what the kernel says
+"""The collector as its own process (``python -m telemetry_collector``), and what the kernel says
 it uses: resident memory and CPU time, from ``/proc/<pid>``.
 
 A process of its own, so a test can lower its descriptor limit and read its memory without
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 START_BOUND_S = 10.0
 
 needs_proc = pytest.mark.skipif(
@@ -38,7 +38,7 @@ def collector_process(
             resource.setrlimit(resource.RLIMIT_NOFILE, (max_open_files, max_open_files))
 
     ready = tmp_path / "collector-ready"
-    argv = [sys.executable, "-m", "tracking.collector", "--port", "0", "--ready-file", str(ready)]
+    argv = [sys.executable, "-m", "telemetry_collector", "--port", "0", "--ready-file", str(ready)]
     process = subprocess.Popen(
         [*argv, *args],
         cwd=REPO,

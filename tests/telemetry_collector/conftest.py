@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.tracking.collector.micro_kit import write_test_schemas
-from tracking.collector import Collector
+from telemetry_collector import Collector
+from tests.telemetry_collector.micro_kit import write_test_schemas
 
 
 @pytest.fixture(autouse=True)

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tracking.collector import FAULT_KINDS, TP2_PATH, FaultServer
+from telemetry_collector import TP2_PATH
+from tests.support.faults import FAULT_KINDS, FaultServer
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 CLIENT_TIMEOUT = 0.5
 HANG_BOUND = 10.0
 
@@ -148,7 +149,7 @@ def test_a_fault_server_runs_as_its_own_process(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "tracking.collector.faults",
+            "tests.support.faults",
             "status",
             "--status",
             "503",

@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from telemetry_collector import TP2_PATH, Collector, SchemaRegistry
+from telemetry_collector.model import RequestInfo
+from telemetry_collector.validate import EventChecker
 from tracking._snowplow import PAYLOAD_DATA_SCHEMA, PayloadBuilder
 from tracking.catalog import DEFAULT_CATALOG
-from tracking.collector import TP2_PATH, Collector, SchemaRegistry
-from tracking.collector.model import RequestInfo
-from tracking.collector.validate import EventChecker
 
 CONTEXTS = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
 UNSTRUCT = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"

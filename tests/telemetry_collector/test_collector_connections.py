@@ -14,8 +14,8 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from tests.tracking.collector.process_kit import collector_process, cpu_seconds, needs_proc
-from tests.tracking.collector.raw_http import exchange, parse, request
+from tests.telemetry_collector.process_kit import collector_process, cpu_seconds, needs_proc
+from tests.telemetry_collector.raw_http import exchange, parse, request
 
 HANG_BOUND_S = 10.0
 IDLE_CONNECTIONS = 100

@@ -33,9 +33,9 @@ import pytest
 import requests
 from snowplow_tracker.events import StructuredEvent
 
-from tests.tracking.collector.cdp import Chromium, find_chromium
-from tests.tracking.collector.micro_kit import PAYLOAD_DATA, TIMEOUT, signup, snowplow_tracker
-from tracking.collector import TP2_PATH, Collector
+from telemetry_collector import TP2_PATH, Collector
+from tests.telemetry_collector.cdp import Chromium, find_chromium
+from tests.telemetry_collector.micro_kit import PAYLOAD_DATA, TIMEOUT, signup, snowplow_tracker
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(
