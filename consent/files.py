@@ -19,6 +19,7 @@ event log) and the collector its ready file with the same functions.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -130,6 +131,8 @@ def read_text(path: str, *, check_owner: bool = False) -> FileText | None:
     except NotRegularFile as exc:
         return FileText(path, problem=f"is {exc.kind}, not a regular file")
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return FileText(path, problem="is a symlink loop (it never reaches a file)")
         return FileText(path, problem=f"cannot be read ({exc.strerror or exc})")
     with os.fdopen(fd, "rb") as fh:
         if st.st_size > MAX_BYTES:
