@@ -7,6 +7,7 @@ choice moot for now still writes it, exits 3 and says why.
 from __future__ import annotations
 
 import difflib
+import os
 import stat
 import tomllib
 from pathlib import Path
@@ -359,6 +360,53 @@ def test_enable_project_keeps_the_file_mode(world: World, invoke):
     assert invoke("enable", "--project").code == 0
 
     assert stat.S_IMODE(world.project_file_path().stat().st_mode) == 0o640
+
+
+def _kinds(directory: Path) -> dict[str, tuple[int, str | None]]:
+    """What is in ``directory``: each entry's file type and, for a link, where it points."""
+    return {
+        p.name: (stat.S_IFMT(p.lstat().st_mode), os.readlink(p) if p.is_symlink() else None)
+        for p in directory.iterdir()
+    }
+
+
+def _loop(path: Path) -> None:
+    other = path.with_name("loop.yml")
+    path.symlink_to(other)
+    other.symlink_to(path)
+
+
+NOT_EDITABLE = {
+    # id: (put it at the project file's path, what the refusal calls it)
+    "a fifo": (os.mkfifo, "is a FIFO (named pipe), not a regular file"),
+    "a fifo through a symlink": (
+        lambda p: (os.mkfifo(p.with_name("pipe")), p.symlink_to("pipe")),
+        "is a FIFO (named pipe), not a regular file",
+    ),
+    "a directory": (lambda p: p.mkdir(), "is a directory, not a regular file"),
+    "a dangling symlink": (lambda p: p.symlink_to("moved-away.yml"), "which does not exist"),
+    "a symlink loop": (_loop, "is a symlink loop"),
+}
+
+
+@pytest.mark.parametrize("verb", ["disable", "enable"])
+@pytest.mark.parametrize("case", NOT_EDITABLE)
+def test_a_project_file_that_is_not_a_regular_file_is_refused_exit_3_without_waiting(
+    world: World, case, verb
+):
+    make, called = NOT_EDITABLE[case]
+    path = world.project_file_path()
+    make(path)
+    before = _kinds(world.project)
+
+    r = world.run(verb, "--project", timeout=10)  # an open that waits for a writer times out
+
+    assert r.code == 3, r
+    assert r.out == "", "nothing was written, so nothing says it was"
+    [line] = r.err.strip().splitlines()
+    assert str(path) in line and called in line, line
+    assert "nothing was written" in line and "Fix:" in line
+    assert _kinds(world.project) == before, "nothing replaced, created or removed"
 
 
 def test_invalid_yaml_project_is_not_edited_and_says_so(world: World):
