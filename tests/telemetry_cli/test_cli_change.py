@@ -409,6 +409,42 @@ def test_a_project_file_that_is_not_a_regular_file_is_refused_exit_3_without_wai
     assert _kinds(world.project) == before, "nothing replaced, created or removed"
 
 
+@pytest.mark.parametrize("absolute", [True, False], ids=["absolute", "relative"])
+def test_a_project_file_linked_outside_the_project_is_refused_and_the_target_left_alone(
+    world: World, absolute: bool
+):
+    outside = world.write(world.home / ".kube" / "config", "apiVersion: v1\nkind: Config\n")
+    path = world.project_file_path()
+    link = str(outside) if absolute else os.path.relpath(outside, path.parent)
+    path.symlink_to(link)
+
+    r = world.run("disable", "--project", timeout=10)
+
+    assert r.code == 3, r
+    assert r.out == ""
+    assert outside.read_text() == "apiVersion: v1\nkind: Config\n", "never written through"
+    assert os.readlink(path) == link, "the link is kept"
+    assert [p.name for p in outside.parent.iterdir()] == ["config"], "no temp file left there"
+    [line] = r.err.strip().splitlines()
+    assert str(path) in line and str(outside) in line and "outside the project" in line, line
+    assert "edit that file yourself" in line and "replace the link by a regular file" in line
+
+
+def test_a_project_file_linked_inside_the_project_is_edited_where_it_points(world: World):
+    conf = world.write(world.project / "conf" / "dbt_project.yml", "name: jaffle\n", mode=0o640)
+    path = world.project_file_path()
+    path.symlink_to("conf/dbt_project.yml")
+
+    r = world.run("disable", "--project", timeout=10)
+
+    assert r.code == 0, r
+    assert os.readlink(path) == "conf/dbt_project.yml", "the link is kept, not replaced"
+    assert conf.read_text() == "name: jaffle\nflags:\n  send_anonymous_usage_stats: false\n"
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o640, "the file's mode is kept"
+    assert f"({path} → {conf})" in r.out, "names the link and the file edited"
+    assert world.run("status", "--expect", "off").code == 0
+
+
 def test_invalid_yaml_project_is_not_edited_and_says_so(world: World):
     broken = "name: jaffle\nflags:\n  send_anonymous_usage_stats: false\n  - oops\n"
     world.write_project(broken)
