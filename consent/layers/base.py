@@ -41,6 +41,7 @@ class Step(NamedTuple):
 class Written(NamedTuple):
     """What ``telemetry enable/disable`` wrote: the file, and anything else it had to change."""
 
+    #: The file as the user names it; a symlink edited where it points: ``link → file``.
     path: str
     notes: tuple[str, ...] = ()
 

@@ -10,12 +10,16 @@ Writing (``telemetry enable/disable --project``): the file is edited as text
 byte stays as the user wrote it. Where no such edit exists, or the edit would leave the host in
 a state it refuses (dbt stops when ``flags:`` in dbt_project.yml and ``config:`` in profiles.yml
 are both set), nothing is written and :class:`~consent.errors.EditRefused` says why and what to
-do instead. Writes go through a temp file and a rename (:func:`consent.files.atomic_write`); a
-symlinked file is written where it really lives.
+do instead. Only a regular file inside the project is edited: a FIFO, a device or a directory is
+refused without waiting on it, and so is a symlink that leads out of the project's directory (an
+edit must not land in ``~/.kube/config``); a symlink within it is edited where it points, and
+named ``link → file``. Writes go through a temp file and a rename of the file pointed to
+(:func:`consent.files.atomic_write`), so the link stays a link.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Callable, Mapping
@@ -26,7 +30,7 @@ from .._model import Layer, file_origin
 from .._yaml import Found, flag_in_text, read_yaml_flag
 from .._yaml_edit import NoMinimalEdit, delete_key, load, same_apart_from, set_flag
 from ..errors import EditRefused, NoProjectFile, WriteError
-from ..files import MAX_BYTES, atomic_write
+from ..files import MAX_BYTES, NotRegularFile, atomic_write, read_regular
 from ..values import printable, shown
 from .base import LayerSource, Step, Want, Written, command
 
@@ -372,35 +376,64 @@ class _Text(NamedTuple):
     mode: int
 
 
-def _read_for_edit(path: str, what: str, *, writing: bool = True) -> _Text:
+def _shown(path: str, target: str) -> str:
+    """``path`` as messages name it; a symlink as ``link → the file edited``, the target under
+    the directory as the user reached it (``…/dbt_project.yml → …/conf/dbt_project.yml``)."""
+    where = os.path.dirname(os.path.abspath(path))
+    real_dir = os.path.realpath(where)
+    if target == os.path.join(real_dir, os.path.basename(path)):
+        return path
+    inside = os.path.commonpath([real_dir, target]) == real_dir
+    return (
+        f"{path} → {os.path.join(where, os.path.relpath(target, real_dir)) if inside else target}"
+    )
+
+
+def _read_for_edit(
+    path: str, what: str, *, writing: bool = True, in_its_directory: bool = False
+) -> _Text:
     """The file's text exactly as stored (no newline translation), or the reason to refuse.
 
+    Only a regular file is edited: a FIFO, a device, a directory is refused, never waited on. A
+    symlinked file is edited where it points; ``in_its_directory``: only when that is inside the
+    directory holding ``path`` (a project's file must not take the edit out of the project).
     ``writing=False``: only read it for now (a read-only file is refused later, if written)."""
-    target = os.path.realpath(path)  # a symlinked file is edited where it really lives
+    target = os.path.realpath(path)
+    if in_its_directory:
+        _refuse_a_link_out_of_its_directory(path, target)
     try:
-        st = os.stat(target)
+        raw, st = read_regular(target)
+    except NotRegularFile as exc:
+        raise EditRefused(
+            f"{_shown(path, target)} is {exc.kind}, not a regular file, so it cannot be edited "
+            f"safely; nothing was written. Fix: replace it by a regular {what}, then run the "
+            "command again"
+        ) from exc
     except OSError as exc:
+        if isinstance(exc, FileNotFoundError) and os.path.islink(path):
+            raise EditRefused(
+                f"{path} is a symlink to {target}, which does not exist; nothing was written. "
+                f"Fix: restore the file it points to, or replace the link by a regular {what}"
+            ) from exc
+        if exc.errno == errno.ELOOP:
+            raise EditRefused(
+                f"{path} is a symlink loop (it never reaches a file); nothing was written. "
+                f"Fix: replace the link by a regular {what}"
+            ) from exc
         raise WriteError(
             f"{path}: cannot be read ({exc.strerror or exc}); nothing was changed. "
             f"Fix: make it a readable {what}"
         ) from exc
-    if st.st_size > MAX_BYTES:
+    size = max(st.st_size, len(raw))
+    if size > MAX_BYTES:
         raise EditRefused(
-            f"{path}: the file is {st.st_size:,} bytes, over the 1 MB limit of what is read or "
+            f"{path}: the file is {size:,} bytes, over the 1 MB limit of what is read or "
             "edited, so it was left as it is; nothing was written. Fix: make it smaller, or set "
             "the flag in it by hand"
         )
     file_mode = stat.S_IMODE(st.st_mode)
     if writing:
         _check_writable(path, target, file_mode)
-    try:
-        with open(target, "rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise WriteError(
-            f"{path}: cannot be read ({exc.strerror or exc}); nothing was changed. "
-            f"Fix: make it a readable {what}"
-        ) from exc
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -410,6 +443,18 @@ def _read_for_edit(path: str, what: str, *, writing: bool = True) -> _Text:
         ) from exc
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     return _Text(path, target, text[len(bom) :], bom, file_mode)
+
+
+def _refuse_a_link_out_of_its_directory(path: str, target: str) -> None:
+    """Refuse to edit ``path`` when it resolves to ``target`` outside the directory holding it."""
+    where = os.path.dirname(os.path.abspath(path))
+    real_dir = os.path.realpath(where)
+    if os.path.commonpath([real_dir, target]) != real_dir:
+        raise EditRefused(
+            f"{path} is a symlink to {target}, outside the project ({where}), so it was left "
+            "as it is; nothing was written. Fix: edit that file yourself if it is the "
+            "project's, or replace the link by a regular file with the project's settings"
+        )
 
 
 def _check_writable(path: str, target: str, mode: int) -> None:
@@ -456,7 +501,7 @@ def write_project_choice(
     """
     cwd = os.getcwd() if cwd is None else cwd
     path = project_file_for(profile, cwd, env)
-    project = _read_for_edit(path, "YAML file")
+    project = _read_for_edit(path, "YAML file", in_its_directory=True)
     word = "true" if enabled else "false"
     try:
         new_text = set_flag(project.text, profile.flag_key_path, word)
@@ -478,7 +523,7 @@ def write_project_choice(
             profile, enabled, cwd, os.environ if env is None else env, path
         )
     _save(project, data)
-    return Written(path, notes)
+    return Written(_shown(path, project.target), notes)
 
 
 def _clear_the_legacy_place(

@@ -7,6 +7,7 @@ choice moot for now still writes it, exits 3 and says why.
 from __future__ import annotations
 
 import difflib
+import os
 import stat
 import tomllib
 from pathlib import Path
@@ -359,6 +360,89 @@ def test_enable_project_keeps_the_file_mode(world: World, invoke):
     assert invoke("enable", "--project").code == 0
 
     assert stat.S_IMODE(world.project_file_path().stat().st_mode) == 0o640
+
+
+def _kinds(directory: Path) -> dict[str, tuple[int, str | None]]:
+    """What is in ``directory``: each entry's file type and, for a link, where it points."""
+    return {
+        p.name: (stat.S_IFMT(p.lstat().st_mode), os.readlink(p) if p.is_symlink() else None)
+        for p in directory.iterdir()
+    }
+
+
+def _loop(path: Path) -> None:
+    other = path.with_name("loop.yml")
+    path.symlink_to(other)
+    other.symlink_to(path)
+
+
+NOT_EDITABLE = {
+    # id: (put it at the project file's path, what the refusal calls it)
+    "a fifo": (os.mkfifo, "is a FIFO (named pipe), not a regular file"),
+    "a fifo through a symlink": (
+        lambda p: (os.mkfifo(p.with_name("pipe")), p.symlink_to("pipe")),
+        "is a FIFO (named pipe), not a regular file",
+    ),
+    "a directory": (lambda p: p.mkdir(), "is a directory, not a regular file"),
+    "a dangling symlink": (lambda p: p.symlink_to("moved-away.yml"), "which does not exist"),
+    "a symlink loop": (_loop, "is a symlink loop"),
+}
+
+
+@pytest.mark.parametrize("verb", ["disable", "enable"])
+@pytest.mark.parametrize("case", NOT_EDITABLE)
+def test_a_project_file_that_is_not_a_regular_file_is_refused_exit_3_without_waiting(
+    world: World, case, verb
+):
+    make, called = NOT_EDITABLE[case]
+    path = world.project_file_path()
+    make(path)
+    before = _kinds(world.project)
+
+    r = world.run(verb, "--project", timeout=10)  # an open that waits for a writer times out
+
+    assert r.code == 3, r
+    assert r.out == "", "nothing was written, so nothing says it was"
+    [line] = r.err.strip().splitlines()
+    assert str(path) in line and called in line, line
+    assert "nothing was written" in line and "Fix:" in line
+    assert _kinds(world.project) == before, "nothing replaced, created or removed"
+
+
+@pytest.mark.parametrize("absolute", [True, False], ids=["absolute", "relative"])
+def test_a_project_file_linked_outside_the_project_is_refused_and_the_target_left_alone(
+    world: World, absolute: bool
+):
+    outside = world.write(world.home / ".kube" / "config", "apiVersion: v1\nkind: Config\n")
+    path = world.project_file_path()
+    link = str(outside) if absolute else os.path.relpath(outside, path.parent)
+    path.symlink_to(link)
+
+    r = world.run("disable", "--project", timeout=10)
+
+    assert r.code == 3, r
+    assert r.out == ""
+    assert outside.read_text() == "apiVersion: v1\nkind: Config\n", "never written through"
+    assert os.readlink(path) == link, "the link is kept"
+    assert [p.name for p in outside.parent.iterdir()] == ["config"], "no temp file left there"
+    [line] = r.err.strip().splitlines()
+    assert str(path) in line and str(outside) in line and "outside the project" in line, line
+    assert "edit that file yourself" in line and "replace the link by a regular file" in line
+
+
+def test_a_project_file_linked_inside_the_project_is_edited_where_it_points(world: World):
+    conf = world.write(world.project / "conf" / "dbt_project.yml", "name: jaffle\n", mode=0o640)
+    path = world.project_file_path()
+    path.symlink_to("conf/dbt_project.yml")
+
+    r = world.run("disable", "--project", timeout=10)
+
+    assert r.code == 0, r
+    assert os.readlink(path) == "conf/dbt_project.yml", "the link is kept, not replaced"
+    assert conf.read_text() == "name: jaffle\nflags:\n  send_anonymous_usage_stats: false\n"
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o640, "the file's mode is kept"
+    assert f"({path} → {conf})" in r.out, "names the link and the file edited"
+    assert world.run("status", "--expect", "off").code == 0
 
 
 def test_invalid_yaml_project_is_not_edited_and_says_so(world: World):

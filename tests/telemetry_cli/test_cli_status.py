@@ -7,6 +7,7 @@ small permutations go through CliRunner in the same kind of world. Tables are re
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -128,6 +129,49 @@ def test_malformed_project_yaml_is_a_warning_naming_the_file_and_line(world: Wor
     assert f"{world.project_file_path()}:4" in warnings, "names the file and the offending line"
     assert "invalid YAML" in warnings and "Fix:" in warnings
     assert _effects(r.out)["project file"].startswith("error")
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _loop(path: Path) -> None:
+    other = path.with_name("loop.yml")
+    path.symlink_to(other)
+    other.symlink_to(path)
+
+
+NOT_A_FILE = {
+    # id: (put it at the project file's path, what the warning calls it)
+    "a fifo": (_fifo, "is a FIFO (named pipe), not a regular file"),
+    "a device": (lambda p: p.symlink_to(os.devnull), "is a character device, not a regular file"),
+    "a fifo through a symlink": (
+        lambda p: (_fifo(p.with_name("pipe")), p.symlink_to("pipe")),
+        "is a FIFO (named pipe), not a regular file",
+    ),
+    "a dangling symlink": (lambda p: p.symlink_to("moved-away.yml"), "symlink to a missing file"),
+    "a symlink loop": (_loop, "is a symlink loop"),
+    "a directory": (lambda p: p.mkdir(), "is a directory, not a regular file"),
+}
+
+
+@pytest.mark.parametrize("case", NOT_A_FILE)
+def test_a_project_file_that_is_not_a_file_is_one_warning_line_never_a_hang(world: World, case):
+    make, called = NOT_A_FILE[case]
+    path = world.project_file_path()
+    make(path)
+
+    for args in (("status", "--json"), ("status",)):
+        r = world.run(*args, COLUMNS=WIDE, timeout=10)  # a read that waits would time out
+
+        assert r.code == 0, r
+        assert r.err == "", r
+        text = r.out if args == ("status",) else "\n".join(r.json()["warnings"])
+        [warning] = [line for line in text.splitlines() if str(path) in line and "Fix:" in line]
+        assert called in warning, warning
+    doc = world.run("status", "--json", timeout=10).json()
+    [layer] = [layer for layer in doc["layers"] if layer["name"] == "project_file"]
+    assert (layer["status"], layer["opinion"]) == ("error", "off"), "fails closed"
 
 
 # -- which layer decides, in words, for each world (CliRunner) ----------------------------------
