@@ -15,7 +15,7 @@ from pathlib import Path
 # The broken collectors are the tests' own (tests/support/faults.py, not shipped): the bench runs
 # from the repository, whose root is not on sys.path of a script in bench/.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support.faults import FaultServer  # noqa: E402
+from tests.support.faults import FaultServer
 
 #: The Iglu schemas dbt-core 1.10's events name (dbt.tracking's ``*_SPEC`` constants). The
 #: collector ships only Snowplow's and ours; permissive stand-ins let dbt's events count as
@@ -171,7 +171,7 @@ class EidCounter:
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
                 try:

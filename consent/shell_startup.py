@@ -41,8 +41,8 @@ from .profile import AppProfile
 
 __all__ = [
     "ShellBlock",
-    "ShellStatus",
     "ShellEdit",
+    "ShellStatus",
     "StartupFile",
     "apply_edits",
     "find_blocks",

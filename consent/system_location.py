@@ -41,7 +41,7 @@ def _windows_program_data() -> str | None:  # pragma: no cover - Windows only
         from ctypes import wintypes
 
         class _Guid(ctypes.Structure):
-            _fields_ = [  # noqa: RUF012 - ctypes' own declaration
+            _fields_ = [
                 ("Data1", wintypes.DWORD),
                 ("Data2", wintypes.WORD),
                 ("Data3", wintypes.WORD),

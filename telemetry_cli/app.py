@@ -115,7 +115,7 @@ def run(
         return EXIT_OK
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - a bug must still be one line, not a traceback
+    except Exception as exc:
         click.echo(
             f"{prog_name}: internal error: {type(exc).__name__}: {printable(str(exc))}. "
             f"Please report it; set {TRACEBACK_ENV}=1 to see where.",

@@ -112,7 +112,7 @@ class Transport:
         reason) when it cannot."""
         try:
             self._send(body)
-        except Exception as exc:  # noqa: BLE001 - every way a request cannot leave, typed
+        except Exception as exc:
             raise failure_of(exc, sent=False) from exc
 
     def _send(self, body: bytes) -> None:

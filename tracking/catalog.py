@@ -195,7 +195,7 @@ class _Spec:
             self.validator(data)
         except CatalogError:
             raise
-        except Exception as exc:  # fastjsonschema.JsonSchemaException and friends
+        except Exception as exc:  # noqa: BLE001 - fastjsonschema.JsonSchemaException and friends
             raise EventInvalid(f"{self.iglu_uri}: {exc}") from None
         return data
 
@@ -353,7 +353,7 @@ def load_catalog(reference: str | None) -> Catalog:
         value = getattr(importlib.import_module(module_name), attr or "CATALOG")
         if callable(value) and not isinstance(value, Catalog):
             value = value()
-    except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the host
+    except Exception as exc:
         raise CatalogError(
             f"event catalog {reference!r} cannot be loaded ({type(exc).__name__}: {exc}). "
             "Fix: point the profile's event_catalog at 'package.module:NAME' holding a Catalog"

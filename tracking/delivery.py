@@ -110,7 +110,7 @@ def start_uploader(
                 argv.append("--force")
             import subprocess
 
-            child = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
+            child = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,

@@ -54,9 +54,8 @@ except ImportError:  # pragma: no cover - Windows
 
 __all__ = [
     "MAX_BACKOFF_S",
-    "private_dir_problem",
-    "SEGMENT_MAX_BYTES",
     "SEGMENT_LIMIT_BYTES",
+    "SEGMENT_MAX_BYTES",
     "SEGMENT_MAX_EVENTS",
     "WAIT_OUT_S",
     "Segment",
@@ -64,6 +63,7 @@ __all__ = [
     "Spool",
     "Waiting",
     "backoff_entries",
+    "private_dir_problem",
 ]
 
 #: A host seals its segment and starts a new one after this many events or bytes, so that a long

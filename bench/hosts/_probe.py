@@ -156,7 +156,7 @@ def latency_summary(samples_ns: list[int]) -> dict[str, float]:
     n = len(ordered)
 
     def pick(q: float) -> float:
-        return ordered[min(n - 1, max(0, int(round(q * (n - 1)))))] / 1000.0
+        return ordered[min(n - 1, max(0, round(q * (n - 1))))] / 1000.0
 
     return {"median_us": pick(0.5), "p99_us": pick(0.99), "max_us": ordered[-1] / 1000.0}
 

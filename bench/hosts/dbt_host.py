@@ -16,10 +16,10 @@ Consent: ``DO_NOT_TRACK`` exactly as ``dbt.cli.flags`` reads it.
 
 from __future__ import annotations
 
-import hashlib  # noqa: E402
-import os  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
+import hashlib
+import os
+import sys
+import time
 
 from _probe import PROBE, latency_summary  # first: the audit hook must see every import
 

@@ -11,8 +11,8 @@ URL ``-`` means no collector. Consent comes from the environment (DO_NOT_TRACK=1
 
 from __future__ import annotations
 
-import sys  # noqa: E402
-import time  # noqa: E402
+import sys
+import time
 
 from _probe import PROBE, latency_summary  # first: the audit hook must see every import
 

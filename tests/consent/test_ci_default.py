@@ -162,5 +162,5 @@ def test_the_dbt_profile_decides_in_ci_exactly_as_outside(world, ci_env, extra, 
 def test_a_profile_declares_its_ci_policy_and_a_wrong_one_is_refused():
     assert STRICT.ci_policy == "off"
     assert DEFAULT_PROFILE.ci_policy == "as_upstream"
-    with pytest.raises(ValueError, match="ci_policy='sometimes'.*off, as_upstream"):
+    with pytest.raises(ValueError, match=r"ci_policy='sometimes'.*off, as_upstream"):
         replace(STRICT, ci_policy="sometimes")

@@ -18,7 +18,7 @@ from consent import (
     get_profile,
     known_profiles,
 )
-from tracking import tracked  # noqa: E402 - where its state lives is tracking's
+from tracking import tracked
 
 GROUP = "telemetry_consent.profiles"
 

@@ -102,7 +102,7 @@ def test_each_shell_gets_the_file_it_reads_at_every_start(home, shell, setup, ex
 def test_fish_gets_a_drop_in_of_its_own_that_enable_removes_whole(home):
     fish_dir = home / ".config" / "fish"
     fish_dir.mkdir(parents=True)
-    _change(home, False, shell="/bin/sh")
+    _change(home, False, shell="/bin/sh")  # noqa: S604 - our $SHELL, not a subprocess shell
     drop_in = fish_dir / "conf.d" / "telemetry-consent-dbt.fish"
     assert f"set -gx {VAR} false\n" in drop_in.read_text()
 

@@ -395,7 +395,7 @@ def test_a_billion_laughs_anywhere_in_the_project_file_fails_closed(world, tmp_p
     proc, seconds, peak = measured(world, tmp_path, "status", "--json")
     kit.record(
         "project files",
-        f"billion laughs elsewhere ({flag and 'flag true' or 'no flag'})",
+        f"billion laughs elsewhere ({(flag and 'flag true') or 'no flag'})",
         "`status` time",
         seconds,
         "s",

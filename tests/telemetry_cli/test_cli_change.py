@@ -533,7 +533,7 @@ def project_files(draw):
     lines = [f"# {draw(st.from_regex(r'[a-z ]{0,20}', fullmatch=True))}".rstrip()]
     keys = draw(st.lists(_KEY, min_size=1, max_size=6, unique=True))
     flags_at = draw(st.one_of(st.none(), st.integers(0, len(keys))))
-    for i, key in enumerate(keys + [None]):
+    for i, key in enumerate([*keys, None]):
         if i == flags_at:
             lines.append("flags:" + draw(_COMMENT))
             for fkey in draw(st.lists(_KEY, min_size=1, max_size=3, unique=True)):

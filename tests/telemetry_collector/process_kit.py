@@ -46,7 +46,7 @@ def collector_process(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        preexec_fn=limit,  # noqa: PLW1509 (only setrlimit, before exec)
+        preexec_fn=limit,
     )
     try:
         deadline = time.monotonic() + START_BOUND_S

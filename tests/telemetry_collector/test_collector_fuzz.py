@@ -105,7 +105,7 @@ VALUES = [
 def _event(rng: random.Random) -> dict:
     event = {"e": rng.choice(["pv", "se", "ue", "pp", "zz"]), "p": "pc", "tv": "t"}
     for name in rng.sample(["eid", "dtm", "res", "se_va", "vp", "url", "tna", "aid"], 3):
-        event[name] = rng.choice(VALUES + ["1024x768", "1700000000000"])
+        event[name] = rng.choice([*VALUES, "1024x768", "1700000000000"])
     if event["e"] == "ue":
         inner = {"schema": "iglu:acme.test/signup/jsonschema/1-0-0", "data": {"plan": "pro"}}
         event["ue_pr"] = json.dumps({"schema": UNSTRUCT, "data": inner})

@@ -109,7 +109,7 @@ def test_the_tracker_endpoint_keeps_snowplows_cors_for_browser_trackers(collecto
 
 
 def test_an_origin_with_a_folded_line_is_not_reflected(collector):
-    status, headers, _ = _request(
+    _status, headers, _ = _request(
         collector, "GET", TP2_PATH + "?e=pv", headers={"Origin": "https://a.example\r\n x: y"}
     )
     assert headers.get("access-control-allow-origin") == "*"

@@ -144,7 +144,7 @@ def test_never_asks_when_stdin_is_a_pipe_and_never_reads_it(tmp_path):
         stderr=subprocess.PIPE,
     )
     try:
-        out, err = proc.communicate(timeout=HANG_S)
+        _out, err = proc.communicate(timeout=HANG_S)
     finally:
         proc.kill()
     assert _result(result) == {"why_not": "stdin is not a terminal", "answer": None}

@@ -333,7 +333,7 @@ def test_the_uploader_sends_plain_http_only_to_loopback(tracking_world):
     connects: list[object] = []
     original = socket.socket.connect
 
-    def spy(self, address):  # noqa: ANN001 - the socket API's own signature
+    def spy(self, address):
         connects.append(address)
         return original(self, address)
 

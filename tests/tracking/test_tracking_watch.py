@@ -22,7 +22,7 @@ def _watch(world):
 
 
 def test_nothing_changed_means_no_new_decision(world):
-    profile, watch, calls = _watch(world)
+    _profile, watch, calls = _watch(world)
     assert all(watch.allowed() for _ in range(100))
     assert calls == []
 
