@@ -378,6 +378,10 @@ class Bench:
             try:
                 self.host(side, "throughput", events, url, world, timeout=600)
                 spool_idle(world, APP)
+                # An uploader of the run may still be waiting out a short backoff (it retries
+                # while a run records): let it fail against the dead port and end first, or it
+                # would deliver part of the spool before the timed one starts.
+                wait_no_uploader()
             finally:
                 dead.stop()
             spooled = spool_waiting(world, APP)

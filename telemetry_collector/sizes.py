@@ -80,17 +80,48 @@ def _json_bytes(value: Any) -> int:
         return _UNMEASURABLE
 
 
+def _params_bytes(params: Any) -> int:
+    """What a parameter mapping takes as JSON, counted without encoding it when every value
+    is a string (every tracker's case: one event's parameters are measured on the hot path)."""
+    try:
+        if all(isinstance(v, str) for v in params.values()):
+            return 2 + sum(len(k) + len(v) + 6 for k, v in params.items())
+    except AttributeError:
+        pass
+    return _json_bytes(params)
+
+
+#: The parameters whose value is the encoded form of a decoded part (unstruct event, contexts):
+#: as long as, or (base64) longer than, the part when listed.
+_ENCODED_PARTS = (("ue_pr", "ue_px"), ("co", "cx"))
+
+
+def _part_bytes(params: Any, names: tuple[str, str], part: Any) -> int:
+    for name in names:
+        value = params.get(name) if hasattr(params, "get") else None
+        if isinstance(value, str):
+            return len(value)
+    return _json_bytes(part)
+
+
 def entry_bytes(outcome: Outcome) -> int:
     """About the bytes *outcome* takes when listed (what the store's byte bound counts)."""
     shared = _shared_bytes(outcome.info)
     if isinstance(outcome, GoodEvent):
-        # the parameters as sent, and again as the canonical fields; the decoded parts once
+        # the parameters as sent, and again as the canonical fields; the decoded parts once,
+        # measured by their encoded parameters (no second encoding per event)
+        params = outcome.params
+        unstruct, contexts = _ENCODED_PARTS
         return (
             _GOOD_SHAPE
             + shared // 2
-            + 2 * _json_bytes(outcome.params)
-            + (_json_bytes(outcome.unstruct_event) if outcome.unstruct_event else 0)
-            + (_json_bytes(outcome.contexts) if outcome.contexts else 0)
+            + 2 * _params_bytes(params)
+            + (
+                _part_bytes(params, unstruct, outcome.unstruct_event)
+                if outcome.unstruct_event
+                else 0
+            )
+            + (_part_bytes(params, contexts, outcome.contexts) if outcome.contexts else 0)
         )
     return _bad_bytes(outcome, shared)
 
