@@ -9,15 +9,13 @@ subprocess; a second uid by ``chown`` (root only).
 
 from __future__ import annotations
 
-import json
 import os
 import stat
-import subprocess
 import sys
 
 import pytest
 
-from tests.support.world import no_traceback
+from tests.support.testapp_cli import MODULE as TESTAPP_CLI
 
 pytestmark = pytest.mark.delivery
 
@@ -30,25 +28,12 @@ def _mode(path) -> int:
 
 
 def _status(world) -> dict:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.support.testapp_cli",
-            world.collector_url,
-            "status",
-            "--json",
-        ],
-        env=world.env,
-        cwd=world.cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    """``status --json`` of the testapp profile, as its own process (no traceback, exit 0)."""
+    done = world.run(
+        "status", "--json", script=[sys.executable, "-m", TESTAPP_CLI, world.collector_url]
     )
-    no_traceback(proc.stdout, proc.stderr)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    assert done.code == 0, done
+    return done.json()
 
 
 @pytest.mark.parametrize("loose", [0o777, 0o755, 0o770])

@@ -6,16 +6,14 @@ Real host processes, the real collector, the CLI as a subprocess.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import time
 
 import pytest
 
+from tests.support.testapp_cli import MODULE as TESTAPP_CLI
 from tests.support.tracking import DELIVER_S
-from tests.support.world import no_traceback
 
 pytestmark = pytest.mark.delivery
 
@@ -60,25 +58,11 @@ def test_a_backoff_beyond_the_longest_wait_is_not_honoured(tracking_world, when)
     _plant(world, '{"backoff": {"%(url)s": {"not_before": ' + value + ', "failures": 3}}}')
     longest = 60.0  # the uploader's backoff_max_s default
     assert world.spool().not_before(world.collector_url, longest) == 0  # not one we wrote
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.support.testapp_cli",
-            world.collector_url,
-            "status",
-            "--json",
-        ],
-        env=world.env,
-        cwd=world.cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = world.run(
+        "status", "--json", script=[sys.executable, "-m", TESTAPP_CLI, world.collector_url]
     )
-    no_traceback(proc.stdout, proc.stderr)
-    assert proc.returncode == 0, proc.stderr
-    json.loads(proc.stdout)
+    assert done.code == 0, done  # World.run also checks that no traceback was printed
+    done.json()
 
 
 def test_a_backoff_no_longer_than_the_setting_lets_the_next_run_deliver(tracking_world, collector):
