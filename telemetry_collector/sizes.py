@@ -13,6 +13,7 @@ memory by :func:`entry_bytes`, the size an entry takes when listed.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -80,14 +81,11 @@ def _json_bytes(value: Any) -> int:
         return _UNMEASURABLE
 
 
-def _params_bytes(params: Any) -> int:
+def _params_bytes(params: Mapping[str, Any]) -> int:
     """What a parameter mapping takes as JSON, counted without encoding it when every value
     is a string (every tracker's case: one event's parameters are measured on the hot path)."""
-    try:
-        if all(isinstance(v, str) for v in params.values()):
-            return 2 + sum(len(k) + len(v) + 6 for k, v in params.items())
-    except AttributeError:
-        pass
+    if all(isinstance(v, str) for v in params.values()):
+        return 2 + sum(len(k) + len(v) + 6 for k, v in params.items())
     return _json_bytes(params)
 
 
@@ -96,9 +94,9 @@ def _params_bytes(params: Any) -> int:
 _ENCODED_PARTS = (("ue_pr", "ue_px"), ("co", "cx"))
 
 
-def _part_bytes(params: Any, names: tuple[str, str], part: Any) -> int:
+def _part_bytes(params: Mapping[str, Any], names: tuple[str, str], part: Any) -> int:
     for name in names:
-        value = params.get(name) if hasattr(params, "get") else None
+        value = params.get(name)
         if isinstance(value, str):
             return len(value)
     return _json_bytes(part)

@@ -861,17 +861,18 @@ def wait_out(
     within this process's time: nothing waits, or every collector that something waits for
     is in a backoff longer than ``longest`` or past ``deadline`` (monotonic)."""
     now = time.time()
-    soonest: float | None = None
+    endpoints: set[str] = set()
     for segment in spool.segments():
         if segment.state not in ("seg", "sending"):
             continue
         endpoint = _peek_endpoint(segment)
         if endpoint is None:
             return 0.0  # no endpoint to back off from: the round drops it
-        until = spool.not_before(endpoint, settings.backoff_max_s)
-        soonest = until if soonest is None else min(soonest, until)
-    if soonest is None:
+        endpoints.add(endpoint)
+    if not endpoints:
         return None
+    # state.json read once per collector, not once per segment
+    soonest = min(spool.not_before(endpoint, settings.backoff_max_s) for endpoint in endpoints)
     wait = max(0.0, soonest - now)
     # A try must fit after the wait: a connect and a read of up to the request timeout each.
     room = deadline - time.monotonic() - 2 * settings.request_timeout - 1.0
