@@ -69,13 +69,14 @@ def start_uploader(
     env: Mapping[str, str] | None = None,
     force: bool = False,
 ) -> bool:
-    """Start a detached uploader if nobody holds the lock and ``endpoint`` is not in backoff.
+    """Start a detached uploader if nobody holds the lock and ``endpoint`` is not in a backoff
+    that lasts beyond ``WAIT_OUT_S`` (the uploader waits out a shorter one).
 
     The uploader reads its settings (``<env_prefix>TELEMETRY_*``) from the environment it
     inherits: this process's, with the ``env`` a host decided with taking precedence for them.
     ``settings`` are the host's own (the spool's bounds). ``force``: ignore the backoff
     (someone is waiting for the events). Returns whether one was started. Never raises. When
-    the collector is in backoff, the spool's bounds are still kept (under the lock), since no
+    none is started for a backoff, the spool's bounds are still kept (under the lock), since no
     uploader will come to keep them.
     """
     try:
