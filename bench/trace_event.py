@@ -62,7 +62,9 @@ class _Path:
         self.calls.append(
             (
                 os.path.relpath(file, REPO),
-                frame.f_code.co_qualname if hasattr(frame.f_code, "co_qualname") else frame.f_code.co_name,
+                frame.f_code.co_qualname
+                if hasattr(frame.f_code, "co_qualname")
+                else frame.f_code.co_name,
                 os.path.relpath(caller.f_code.co_filename, REPO) if caller is not None else None,
             )
         )
