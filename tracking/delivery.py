@@ -22,7 +22,6 @@ Either way the spool keeps whatever was not delivered, for the next run or ``tel
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import threading
@@ -54,9 +53,6 @@ _BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv.pop(1)); import runpy; "
     "runpy.run_module('tracking.uploader', run_name='__main__', alter_sys=True)"
 )
-#: How often, at most, ``flush`` starts another uploader while it waits.
-_RESPAWN_S = 0.5
-
 MemoryRuns = Iterable[tuple[Mapping[str, Any], list[dict[str, Any]]]]
 
 
@@ -262,6 +258,8 @@ class Handover:
         self.env_prefix = env_prefix
         self._env = env
         self.uploads_started = 0
+        #: Some event handed over was dropped (see :meth:`flush`).
+        self._lost = False
         self._worker: InlineWorker | None = None
         if mode == "inline":
             self.worker()
@@ -300,41 +298,43 @@ class Handover:
         return ok
 
     def flush(self, bases: Iterable[str], timeout: float, memory: MemoryRuns = ()) -> bool:
-        """Wait until the segments ``bases`` have left the spool, delivered (True), or until
-        ``timeout``; start an uploader (ignoring the backoff) whenever none runs."""
-        deadline = time.monotonic() + max(0.0, timeout)
+        """Deliver now, in this process, within ``timeout``, and say whether the segments
+        ``bases`` and the ``memory`` runs all went: read from this delivery's own report.
+
+        The delivery waits for the lock (a detached uploader may be sending) and ignores the
+        backoff (someone is waiting for the events). A segment of ``bases`` that is no longer
+        in the spool and that this delivery did not settle was taken by another uploader, the
+        one that held the lock, which sends every event it can: it counts as delivered.
+        """
         wanted = set(bases)
-        ok = True
         memory = list(memory)
-        if memory or self.mode == "inline":
-            report = self.worker().deliver(deadline, memory)
-            ok = report is not None and report.error is None and not (memory and report.failed)
-        started = -_RESPAWN_S
-        while True:
-            left = self._waiting(wanted)
-            now = time.monotonic()
-            if not left or now >= deadline:
-                break
-            if self.mode == "detached" and now - started >= _RESPAWN_S:
-                started = now
-                if self._start(force=True):
-                    self.uploads_started += 1
-            elif self.mode == "inline" and now - started >= _RESPAWN_S:
-                started = now
-                self.worker().deliver(deadline)
-            time.sleep(0.01)
-        if left:
+        if not wanted and not memory:
+            return not self._lost  # nothing recorded since: nothing to wait for
+        report = self._deliver(time.monotonic() + max(0.0, timeout), memory)
+        if report is None or report.error is not None:
             return False
-        receipts = self.spool.state().get("receipts") or {}
-        return ok and all(_delivered(receipts.get(base)) for base in wanted)
+        settled = report.settled
+        # An event dropped (refused, revoked, invalid) is never delivered: every later flush
+        # of this tracker says so too.
+        self._lost = self._lost or any(
+            settled.get(key, (0, 0))[1] > 0
+            for key in (*wanted, *(f"memory:{n}" for n in range(len(memory))))
+        )
+        if self._lost or any(f"memory:{n}" not in settled for n in range(len(memory))):
+            return False
+        left = {segment.base for segment in self.spool.segments()}
+        return all(base in settled or base not in left for base in wanted)
 
-    def _waiting(self, bases: set[str]) -> set[str]:
-        """Which of ``bases`` are still in the spool (open, sealed or being sent)."""
-        return bases & {segment.base for segment in self.spool.segments()}
+    def _deliver(self, deadline: float, memory: MemoryRuns) -> Report | None:
+        """One in-process delivery by ``deadline``: on the delivery thread, or, where no thread
+        can be started any more (an atexit handler on Python 3.12), in this one."""
+        try:
+            worker = self.worker()
+        except RuntimeError:
+            from .uploader import deliver
 
-
-def _delivered(receipt: Any) -> bool:
-    with contextlib.suppress(TypeError, ValueError, IndexError):
-        accepted, dropped = int(receipt[0]), int(receipt[1])
-        return dropped == 0 and accepted >= 0
-    return False
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            return deliver(self.spool, self.settings, timeout=left, memory=memory, env=self._env)
+        return worker.deliver(deadline, memory)

@@ -61,6 +61,7 @@ __all__ = [
     "Segment",
     "SegmentWriter",
     "Spool",
+    "Taken",
     "Waiting",
     "backoff_entries",
     "private_dir_problem",
@@ -175,6 +176,18 @@ class Segment(NamedTuple):
             int(events) if events is not None else None,
             state,
         )
+
+
+class Taken(NamedTuple):
+    """A segment an uploader took (claimed, under the lock), read: what is left to send."""
+
+    segment: Segment
+    #: None when the first line is not a header (the whole segment is invalid).
+    header: dict[str, Any] | None
+    #: The events after the ``.sent`` cursor, in order.
+    events: list[dict[str, Any]]
+    #: Lines that are not events (skipped, counted as invalid).
+    bad: int
 
 
 class Waiting(NamedTuple):
@@ -370,8 +383,16 @@ class Spool:
     def not_before(self, endpoint: str, ceiling: float = MAX_BACKOFF_S) -> float:
         """Epoch seconds before which no uploader should start for ``endpoint`` (0: now), never
         more than ``ceiling`` seconds from now (the uploader's longest backoff)."""
-        entry = backoff_entries(self.state()).get(endpoint)
-        return _not_before(entry, time.time(), min(ceiling, MAX_BACKOFF_S))
+        return self.backoffs(ceiling).get(endpoint, 0.0)
+
+    def backoffs(self, ceiling: float = MAX_BACKOFF_S) -> dict[str, float]:
+        """Every collector with a backoff entry -> its :meth:`not_before`, from one read of
+        ``state.json`` (an uploader's pass reads it once, not once per segment or batch)."""
+        now, ceiling = time.time(), min(ceiling, MAX_BACKOFF_S)
+        return {
+            url: _not_before(entry, now, ceiling)
+            for url, entry in backoff_entries(self.state()).items()
+        }
 
     def waiting(self) -> Waiting:
         """How many events wait, since when, and what was dropped (for ``telemetry status``)."""
@@ -411,7 +432,7 @@ class Spool:
             if len(out) >= last:
                 break
             _, events, _ = self.read(segment)
-            done = self.cursor(segment) if segment.state == "sending" else 0
+            done = _read_cursor(segment.cursor_path) if segment.state == "sending" else 0
             fresh = [
                 {k: v for k, v in e.items() if not k.startswith("_")}
                 for e in events
@@ -545,8 +566,15 @@ class Spool:
             return None
         return Segment.parse(self.directory, name)
 
-    def cursor(self, segment: Segment) -> int:
-        return _read_cursor(segment.cursor_path)
+    def take(self, segment: Segment) -> Taken | None:
+        """Claim ``segment`` and read what is left of it (the events after its ``.sent``
+        cursor); None when it is gone (delivered, cleared) meanwhile."""
+        claimed = self.claim(segment)
+        if claimed is None:
+            return None
+        header, events, bad = self.read(claimed)
+        done = _read_cursor(claimed.cursor_path)
+        return Taken(claimed, header, [e for e in events if e["_line"] >= done], bad)
 
     def advance(self, segment: Segment, done: int) -> None:
         """Record that the first ``done`` event lines of ``segment`` were accepted.
@@ -645,6 +673,16 @@ class Spool:
                     with contextlib.suppress(OSError):
                         os.unlink(os.path.join(self.directory, name))
         return removed
+
+    def tidy(self, max_events: int, max_bytes: int, max_age_s: float) -> dict[str, int]:
+        """An uploader's first step under the lock: temp files of killed writers go, segments
+        of dead hosts are sealed, the bounds are kept. Returns (and counts in state.json) the
+        events dropped, as :meth:`enforce_bounds`."""
+        self.sweep()
+        self.adopt_orphans()
+        dropped = self.enforce_bounds(max_events, max_bytes, max_age_s)
+        self.count_dropped(dropped)
+        return dropped
 
     def sweep(self) -> None:
         """Remove temp files left by writers killed mid-write (older than a minute)."""
