@@ -540,7 +540,7 @@ class Uploader:
         sent_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         # The local log keeps only its newest LOG_MAX_BYTES: what would be trimmed at once is
         # not even encoded (a 100,000-event upload keeps a few hundred), and it is written once
-        # per delivered segment (before its receipt), off the path of the batches.
+        # per delivered segment (before it leaves the spool), off the path of the batches.
         pending = self._log.setdefault(run.profile.name, (run.profile, []))[1]
         pending.extend((sent_at, sent) for sent in logged[-_LOG_KEPT:])
         if len(pending) > _LOG_KEPT:
