@@ -26,8 +26,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .spool import WAIT_OUT_S, Spool
 
@@ -35,10 +35,11 @@ if TYPE_CHECKING:
     import subprocess
 
     from .plan import DeliveryMode
+    from .profile import TrackedProfile
     from .settings import TrackerSettings
     from .uploader import Report
 
-__all__ = ["Handover", "InlineWorker", "MemoryRuns", "start_uploader"]
+__all__ = ["Handover", "InlineWorker", "KnownRun", "MemoryRuns", "start_uploader"]
 
 #: Where ``tracking`` lives: put first on the uploader's ``sys.path``, so that it runs this code.
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,6 +55,18 @@ _BOOTSTRAP = (
     "runpy.run_module('tracking.uploader', run_name='__main__', alter_sys=True)"
 )
 MemoryRuns = Iterable[tuple[Mapping[str, Any], list[dict[str, Any]]]]
+
+
+class KnownRun(NamedTuple):
+    """This process's own run, as its in-process delivery needs it: the segment header it
+    records under, and the host's own consent check. The host's check watches every file its
+    decision read and decides again with the host's flag and environment, which is at least as
+    strict as the uploader's re-reading of the lasting layers (``records.redecide``), so the
+    delivery uses it for these segments instead of deciding a second time."""
+
+    header: Mapping[str, Any]
+    profile: TrackedProfile
+    allowed: Callable[[], bool]
 
 
 def start_uploader(
@@ -188,10 +201,12 @@ class InlineWorker:
         self._thread = threading.Thread(target=self._serve, name="telemetry-delivery", daemon=True)
         self._thread.start()
 
-    def deliver(self, deadline: float, memory: MemoryRuns = ()) -> Report | None:
+    def deliver(
+        self, deadline: float, memory: MemoryRuns = (), known: KnownRun | None = None
+    ) -> Report | None:
         """Deliver the spool (and ``memory``) by ``deadline`` (monotonic); the report, or None
         if the deadline came first (the thread is left behind: it is a daemon)."""
-        job = _Job(deadline, list(memory))
+        job = _Job(deadline, list(memory), known)
         with self._lock:
             self._jobs.append(job)
         self._wake.set()
@@ -201,9 +216,13 @@ class InlineWorker:
 
     def _serve(self) -> None:
         try:
-            from . import _http, _snowplow, uploader  # noqa: F401 - imported ahead, off the exit
+            # Imported ahead, off the exit (by module, not ``from . import``, which asks the
+            # package's lazy ``__getattr__`` first).
+            from ._http import Transport  # noqa: F401
+            from ._snowplow import import_snowplow
+            from .uploader import deliver  # noqa: F401
 
-            _snowplow.import_snowplow()
+            import_snowplow()
         except Exception:  # noqa: BLE001 - the delivery will fail and say so
             pass
         while True:
@@ -217,10 +236,14 @@ class InlineWorker:
 
 class _Job:
     def __init__(
-        self, deadline: float, memory: list[tuple[Mapping[str, Any], list[dict[str, Any]]]]
+        self,
+        deadline: float,
+        memory: list[tuple[Mapping[str, Any], list[dict[str, Any]]]],
+        known: KnownRun | None,
     ) -> None:
         self.deadline = deadline
         self.memory = memory
+        self.known = known
         self.done = threading.Event()
         self.report: Report | None = None
 
@@ -232,7 +255,9 @@ class _Job:
 
             left = self.deadline - time.monotonic()
             if left > 0:
-                self.report = deliver(spool, settings, timeout=left, memory=self.memory, env=env)
+                self.report = deliver(
+                    spool, settings, timeout=left, memory=self.memory, env=env, known=self.known
+                )
         except Exception:  # noqa: BLE001
             pass
         finally:
@@ -260,6 +285,8 @@ class Handover:
         self.uploads_started = 0
         #: Some event handed over was dropped (see :meth:`flush`).
         self._lost = False
+        #: The host's run, once it records (set by the tracker): see :class:`KnownRun`.
+        self.known: KnownRun | None = None
         self._worker: InlineWorker | None = None
         if mode == "inline":
             self.worker()
@@ -291,7 +318,7 @@ class Handover:
         memory = list(memory)
         ok = True
         if memory or self.mode == "inline":
-            report = self.worker().deliver(time.monotonic() + timeout, memory)
+            report = self._deliver(time.monotonic() + timeout, memory)
             ok = report is not None and not report.failed and report.error is None
         if self.mode == "detached" and self._start():
             self.uploads_started += 1
@@ -322,8 +349,8 @@ class Handover:
         )
         if self._lost or any(f"memory:{n}" not in settled for n in range(len(memory))):
             return False
-        left = {segment.base for segment in self.spool.segments()}
-        return all(base in settled or base not in left for base in wanted)
+        unsettled = wanted - settled.keys()
+        return not unsettled or not unsettled & {s.base for s in self.spool.segments()}
 
     def _deliver(self, deadline: float, memory: MemoryRuns) -> Report | None:
         """One in-process delivery by ``deadline``: on the delivery thread, or, where no thread
@@ -336,5 +363,12 @@ class Handover:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            return deliver(self.spool, self.settings, timeout=left, memory=memory, env=self._env)
-        return worker.deliver(deadline, memory)
+            return deliver(
+                self.spool,
+                self.settings,
+                timeout=left,
+                memory=memory,
+                env=self._env,
+                known=self.known,
+            )
+        return worker.deliver(deadline, memory, self.known)

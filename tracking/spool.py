@@ -134,14 +134,9 @@ class Segment(NamedTuple):
     #: Events it holds (None for an ``.open`` segment: still being written, or orphaned).
     events: int | None
     state: str  # "open" | "seg" | "sending"
-
-    @property
-    def path(self) -> str:
-        return os.path.join(self.directory, self.name)
-
-    @property
-    def base(self) -> str:
-        return f"{self.created_ms:013d}-{self.pid}-{self.token}"
+    path: str
+    #: The name without its count and state: the segment's identity, whatever its state.
+    base: str
 
     @property
     def cursor_path(self) -> str:
@@ -175,6 +170,8 @@ class Segment(NamedTuple):
             token,
             int(events) if events is not None else None,
             state,
+            os.path.join(directory, name),
+            f"{created}-{pid}-{token}",
         )
 
 
@@ -237,13 +234,15 @@ class SegmentWriter:
     def full(self) -> bool:
         return self.events >= SEGMENT_MAX_EVENTS or self.bytes >= SEGMENT_MAX_BYTES
 
-    def append(self, line: bytes) -> None:
-        """Append one event line (``line`` ends with a newline); raises OSError."""
+    def append(self, line: bytes) -> bool:
+        """Append one event line (``line`` ends with a newline); whether the segment is full
+        now (its writer seals it and starts another). Raises OSError."""
         if self._fd is None:
             raise OSError("segment already sealed")
         _write_all(self._fd, line)
         self.events += 1
         self.bytes += len(line)
+        return self.full
 
     def seal(self) -> str | None:
         """Make the segment visible to the uploader (rename, then unlock); its new path.
@@ -481,9 +480,10 @@ class Spool:
         return header, events, bad
 
     # -- only under the lock ----------------------------------------------------------------
-    def try_lock(self) -> int | None:
+    def try_lock(self, *, mark: bool = False) -> int | None:
         """The lock file's descriptor, locked, or None when another process holds it. Closing
-        the descriptor releases the lock. Raises OSError when there can be no lock at all (the
+        the descriptor releases the lock; ``mark``: this process is written in as its holder
+        (:meth:`mark_holder`). Raises OSError when there can be no lock at all (the
         spool cannot be created: a read-only or full state dir), which waiting will not cure.
 
         Where there is no ``flock`` (Windows; delivery is in-process there), the descriptor is
@@ -501,6 +501,8 @@ class Spool:
         except OSError:
             os.close(fd)
             return None
+        if mark:
+            self.mark_holder(fd)
         return fd
 
     @staticmethod
@@ -641,6 +643,15 @@ class Spool:
         change(state)
         atomic_write(self.state_path, (_ENCODE(state) + "\n").encode(), durable=False)
         return state
+
+    def save_report(self, report: Mapping[str, Any]) -> None:
+        """Keep the last delivery's report (``last_upload``: what ``telemetry status`` shows).
+        Lock holder only; raises OSError."""
+
+        def change(state: dict[str, Any]) -> None:
+            state["last_upload"] = dict(report)
+
+        self.update_state(change)
 
     def count_dropped(self, counts: Mapping[str, int]) -> None:
         """Add ``counts`` (reason -> events) to the drop counters. Lock holder only."""

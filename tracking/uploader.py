@@ -55,6 +55,7 @@ from .spool import WAIT_OUT_S, Segment, Spool, Taken, backoff_entries
 if TYPE_CHECKING:  # the sending machinery is imported when the first batch is built
     from ._http import Answer, Transport
     from ._snowplow import PayloadBuilder
+    from .delivery import KnownRun
     from .profile import TrackedProfile
 
 __all__ = ["Report", "Uploader", "deliver", "main"]
@@ -133,6 +134,7 @@ class Uploader:
         force: bool = False,
         mode: str = "detached",
         env: Mapping[str, str] | None = None,
+        known: KnownRun | None = None,
     ) -> None:
         self.spool = spool
         self.settings = settings
@@ -140,15 +142,22 @@ class Uploader:
         self.force = force
         self.env = env
         self.report = Report(mode=mode)
+        self._encode = json.JSONEncoder(separators=(",", ":")).encode
         #: One connection per collector; None: an endpoint no event may ever be sent to.
         self._transports: dict[str, Transport | None] = {}
         #: state.json's backoff (url -> not_before), read once per pass over the spool.
         self._backoff: dict[str, float] = {}
         self._runs: dict[str, _Run] = {}
+        #: The endpoint of this process's own run: its plan checked it already.
+        self._checked = str(known.header.get("endpoint") or "") if known is not None else ""
+        if known is not None:  # this process's own run: the host's consent check applies
+            header = known.header
+            self._runs[self._encode(header)] = _Run(
+                known.profile, header, known.allowed, dict(header.get("contexts") or {})
+            )
         self._builders: dict[str, PayloadBuilder] = {}
         self._anonymous: dict[str, str] = {}
         self._checks: dict[str, Callable[[Any], Any] | None] = {}
-        self._encode = json.JSONEncoder(separators=(",", ":")).encode
         #: Accepted events waiting to be written to the local log, per profile.
         self._log: dict[str, tuple[TrackedProfile, list[tuple[str, _Sent]]]] = {}
 
@@ -162,10 +171,11 @@ class Uploader:
         try:
             for _ in range(_ROUNDS):
                 if fd is None:
-                    fd = self._lock(wait_for_lock)
+                    fd = self._lock(wait_for_lock)  # and marked as ours
                     if fd is None:
                         break
-                Spool.mark_holder(fd)
+                else:
+                    Spool.mark_holder(fd)  # handed over by the host that started us
                 try:
                     self.round()
                 except Exception as exc:
@@ -193,7 +203,7 @@ class Uploader:
         assert self.spool is not None
         while True:
             try:
-                fd = self.spool.try_lock()
+                fd = self.spool.try_lock(mark=True)
             except OSError:
                 return None  # no spool can exist here (read-only, full): nothing to deliver
             if fd is not None or not wait or time.monotonic() >= self.deadline:
@@ -207,11 +217,11 @@ class Uploader:
         """After releasing the lock: is there a segment this run could still deliver?"""
         if self._time_left() <= 0.2 or self.spool is None:
             return False
+        waiting = [s for s in self.spool.segments() if s.state in ("seg", "sending")]
+        if not waiting:
+            return False
         self._backoff = self.spool.backoffs(self.settings.backoff_max_s)
-        return any(
-            segment.state in ("seg", "sending") and self._due(segment)
-            for segment in self.spool.segments()
-        )
+        return any(self._due(segment) for segment in waiting)
 
     def _due(self, segment: Segment) -> bool:
         """Whether ``segment``'s collector may be tried now: it has not failed in this run and
@@ -524,9 +534,12 @@ class Uploader:
         endpoint events may be sent to (not a checked base URL)."""
         if url not in self._transports:
             from ._http import Transport
-            from .endpoint import check_endpoint
 
-            checked, _problem = check_endpoint(url, "the spooled endpoint") if url else (None, "")
+            checked = url if url and url == self._checked else None
+            if url and checked is None:
+                from .endpoint import check_endpoint
+
+                checked, _problem = check_endpoint(url, "the spooled endpoint")
             timeout = max(0.05, min(self.settings.request_timeout, self._time_left()))
             self._transports[url] = Transport(url, timeout) if checked == url else None
         return self._transports[url]
@@ -610,13 +623,8 @@ class Uploader:
             return
         if self.report.mode == "detached":
             _own_usage(self.report)
-        report = {**self.report.as_dict(), "saved": time.time()}
-
-        def change(state: dict[str, Any]) -> None:
-            state["last_upload"] = report
-
         with contextlib.suppress(OSError):
-            self.spool.update_state(change)
+            self.spool.save_report({**self.report.as_dict(), "saved": time.time()})
 
     def _close(self) -> None:
         for transport in self._transports.values():
@@ -633,17 +641,26 @@ def deliver(
     mode: str = "inline",
     memory: Iterable[tuple[Mapping[str, Any], list[dict[str, Any]]]] = (),
     env: Mapping[str, str] | None = None,
+    known: KnownRun | None = None,
 ) -> Report:
     """Deliver now, in this thread, for at most ``timeout`` seconds (waiting for the lock).
 
     ``memory``: runs whose events could not be spooled (a full or read-only state dir), sent
-    first, as they are. Used by ``telemetry upload`` and by hosts that deliver in-process.
+    first, as they are. ``known``: the calling host's own run (its segments are checked with
+    the host's consent check). Used by ``telemetry upload`` and by hosts that deliver
+    in-process.
     """
     uploader = Uploader(
-        spool, settings, deadline=time.monotonic() + timeout, force=force, mode=mode, env=env
+        spool,
+        settings,
+        deadline=time.monotonic() + timeout,
+        force=force,
+        mode=mode,
+        env=env,
+        known=known,
     )
     try:
-        if spool is not None:
+        if spool is not None and memory:
             uploader._backoff = spool.backoffs(settings.backoff_max_s)
         for number, (header, events) in enumerate(memory):
             outcome = uploader.deliver_events(header, events)
