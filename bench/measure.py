@@ -290,7 +290,11 @@ def bench_uploaders() -> list[int]:
             continue
         if state in (b"Z", b"X"):
             continue  # gone, waiting to be reaped
-        if b"tracking.uploader" in argv and any(WORLD_PREFIX.encode() in a for a in argv):
+        # Started as ``python -I -c <bootstrap naming tracking.uploader>`` by a host, or as
+        # ``python -m tracking.uploader`` by the bench: a part of an argument, either way.
+        if any(b"tracking.uploader" in a for a in argv) and any(
+            WORLD_PREFIX.encode() in a for a in argv
+        ):
             found.append(int(entry))
     return found
 

@@ -2,7 +2,7 @@
 the library it passes, and how often it hops from one file to another.
 
 ``python bench/trace_event.py [--list]`` records one ``invocation_start`` and delivers it
-(``flush``, then ``close``) to a stand-in collector on 127.0.0.1 that answers every POST with
+(``flush``; the ``close`` after it is not counted) to a stand-in collector on 127.0.0.1 that answers every POST with
 200 (its code is not the library's, so it is not counted). Delivery runs in this process (the
 ``CI`` rule: in-process delivery) so that the uploader's part of the path is traced too; a
 detached uploader runs the same :class:`tracking.uploader.Uploader` code in its own process.
@@ -107,8 +107,8 @@ def main() -> int:
     path.on = True
     tracker.track("invocation_start", {"command": "run"})
     delivered = tracker.flush(10)
-    tracker.close()
     path.on = False
+    tracker.close()
     sys.setprofile(None)
     threading.setprofile(None)  # type: ignore[arg-type]
     server.shutdown()

@@ -626,36 +626,32 @@ def upload(ctx: click.Context, app: str | None, wait: float) -> None:
 @one_line_errors
 def collector(host: str | None, port: int, max_events: int, max_bytes: int, verbose: bool) -> None:
     """Run a local Snowplow collector that validates events (for development and tests)."""
-    from telemetry_collector import Collector, StopSignals, bind_problem
+    from telemetry_collector import bind_problem, serve_forever
+
+    def banner(url: str) -> None:
+        click.echo(
+            f"Snowplow collector listening on {url} (Ctrl-C to stop). "
+            f"Events: {url}/micro/ui (page), {url}/micro/all, /micro/good, /micro/bad",
+            err=True,
+        )
 
     address = host or "127.0.0.1"
-    # Signals are caught before binding: a Ctrl-C while starting stops as cleanly as later.
-    with StopSignals() as signals:
-        try:
-            # Loopback unless the user names another address: a collector must not be reachable
-            # from the network by accident.
-            running = Collector(
-                address,
-                port,
-                max_events=max_events,
-                max_bytes=max_bytes,
-                verbose=verbose,
-                allow_non_loopback=host is not None,
-            ).start()
-        except OSError as exc:
-            raise TrackingError(
-                f"the collector cannot start: {bind_problem(address, port, exc)}"
-            ) from exc
-        try:
-            url = running.url
-            click.echo(
-                f"Snowplow collector listening on {url} (Ctrl-C to stop). "
-                f"Events: {url}/micro/ui (page), {url}/micro/all, /micro/good, /micro/bad",
-                err=True,
-            )
-            signals.wait()
-        finally:
-            running.stop()
+    try:
+        # Loopback unless the user names another address: a collector must not be reachable
+        # from the network by accident.
+        serve_forever(
+            address,
+            port,
+            max_events=max_events,
+            max_bytes=max_bytes,
+            verbose=verbose,
+            allow_non_loopback=host is not None,
+            on_ready=banner,
+        )
+    except OSError as exc:
+        raise TrackingError(
+            f"the collector cannot start: {bind_problem(address, port, exc)}"
+        ) from exc
 
 
 # -- completion -----------------------------------------------------------------------------------

@@ -569,11 +569,15 @@ def serve_forever(
     verbose: bool = False,
     allow_non_loopback: bool = False,
     stop_event: threading.Event | None = None,
+    on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Run a collector until SIGTERM/SIGINT (or *stop_event*), then stop cleanly.
 
     Once listening, the URL is written to *ready_file* (atomically, no
-    newline) so a spawning process can use ``--port 0``.
+    newline) so a spawning process can use ``--port 0``, and handed to *on_ready*
+    (``telemetry collector`` prints its banner there). Signals are caught before
+    binding: a Ctrl-C while starting stops as cleanly as later. Raises OSError when
+    it cannot bind.
     """
     with StopSignals(stop_event) as signals:
         collector = Collector(
@@ -586,7 +590,9 @@ def serve_forever(
             allow_non_loopback=allow_non_loopback,
         ).start()
         try:
-            if verbose:
+            if on_ready is not None:
+                on_ready(collector.url)
+            elif verbose:
                 sys.stderr.write(f"collector: listening on {collector.url}\n")
             if ready_file is not None:
                 write_ready_file(ready_file, collector.url)

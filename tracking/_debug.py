@@ -15,7 +15,7 @@ from consent import Decision
 from .catalog import Catalog
 from .ids import KeyedHasher
 from .profile import TrackedProfile
-from .records import event_document, standard_context_uris, standard_contexts
+from .records import event_document, standard_contexts
 
 if TYPE_CHECKING:
     from consent.ci import CiEnvironment
@@ -46,7 +46,7 @@ class DebugSink:
         # (tracking.records.standard_contexts).
         self._anonymous_id = str(uuid.uuid4())
         self._project_id = self._hasher("project", project_name) if project_name else None
-        self._uris = standard_context_uris(catalog)
+        self._uris = catalog.standard_context_uris()
         where = url or "nowhere (no collector endpoint)"
         if problem:
             where = f"nowhere: {problem}"

@@ -2,17 +2,16 @@
 
 Why not ``requests``: with ``stream=True`` + ``close()`` (needed so that a broken collector's
 body is never read) urllib3 discarded the connection after every request: one TCP connect — one
-TLS handshake against a real collector — per batch; and a session cannot send a request in one
-call and read its answer in another. (snowplow_tracker still imports requests for its emitters,
-which we do not use; that import is paid while the host sets up, see :mod:`tracking.tracker`.)
+TLS handshake against a real collector — per batch. (snowplow_tracker still imports requests
+for its emitters, which we do not use; that import is paid while the host sets up, see
+:mod:`tracking.tracker`.)
 Here :class:`Transport` keeps ONE ``http.client`` connection and reuses it:
 
 - **Timeouts** on the connect and on every read (``request_timeout``); a collector that never
   answers holds the uploader for at most that long, and the host not at all (the host only
   waits for the flush deadline).
-- **Two halves**, :meth:`Transport.send` and :meth:`Transport.receive`, so that the sender can
-  build the next batch while the collector works on this one (one request in flight, never more:
-  HTTP/1.1 without pipelining).
+- **One call per batch**, :meth:`Transport.post`: the request, then its whole answer (one
+  request at a time, as HTTP/1.1 without pipelining allows).
 - **An answer counts only when it is whole**: a small body (the collector's ``ok``) is read to
   its end, so the connection stays usable; a body cut short (a collector closing mid-response)
   is no answer at all. A body that is large, chunked or of unknown length is never read: the
@@ -33,10 +32,9 @@ Here :class:`Transport` keeps ONE ``http.client`` connection and reuses it:
   collector of development and tests is reached directly, whatever the environment says).
 - Redirects are never followed (a 3xx is just a status that is not 2xx).
 
-Nothing here raises into the sender but a :class:`~tracking.errors.TransportError` from
-:meth:`Transport.send` (the request could not leave, and why); :meth:`Transport.receive`
-returns an :class:`Answer`: the status, or the :class:`~tracking.errors.TransportError` that
-says why there was no usable answer.
+Nothing here raises into the uploader: :meth:`Transport.post` returns an :class:`Answer`, the
+status, or the :class:`~tracking.errors.TransportError` that says why there was no usable
+answer (the request could not leave, or nothing whole came back).
 """
 
 from __future__ import annotations
@@ -102,58 +100,36 @@ class Transport:
         #: The current connection sat open before this request (opened ahead, or it carried a
         #: request already): the peer may have closed it meanwhile, which is not a failure.
         self._idle = False
-        self._body: bytes | None = None  # the request in flight (sent, answer not read yet)
         self._context: ssl.SSLContext | None = None
         self._proxy = None if is_loopback(self._host) else _proxy_for(self._host, self._https)
 
-    # -- the two halves of one exchange -------------------------------------------------------
-    def send(self, body: bytes) -> None:
-        """Send one POST of ``body``; raises :class:`~tracking.errors.TransportError` (the
-        reason) when it cannot."""
+    # -- one exchange -------------------------------------------------------------------------
+    def post(self, body: bytes) -> Answer:
+        """POST ``body`` and read the answer: its status, or why there is none (could not
+        connect, timeout, reset, not HTTP, not TLS, cut short...). Never raises."""
+        sent = False
         try:
-            self._send(body)
-        except Exception as exc:
-            raise failure_of(exc, sent=False) from exc
-
-    def _send(self, body: bytes) -> None:
-        self._body = None
-        conn = self._conn
-        if conn is not None and self._idle and _dropped(conn):
-            self.close()
-            conn = None
-        if conn is None:
-            conn = self._connection()
-        try:
+            conn = self._conn
+            if conn is not None and self._idle and _dropped(conn):
+                self.close()
+                conn = None
             try:
-                conn.request("POST", self._path, body, _HEADERS)
-            except _STALE:
-                if not self._idle:
-                    raise
-                self.close()  # closed while idle, as the request left: once more, on a new one
-                self._connection().request("POST", self._path, body, _HEADERS)
-        except BaseException:
-            self.close()
-            raise
-        self._body = body
-
-    def receive(self) -> Answer:
-        """The answer to the request :meth:`send` sent: its status, or why there is none
-        (timeout, reset, not HTTP, not TLS, cut short...)."""
-        body, self._body = self._body, None
-        if body is None or self._conn is None:
-            return Answer(None, ConnectFailed("nothing was sent"))
-        try:
-            try:
+                (conn or self._connection()).request("POST", self._path, body, _HEADERS)
+                sent = True
                 return Answer(self._answer())
             except _STALE:
                 if not self._idle:
                     raise
-                self.close()  # closed while idle, before a byte came back: once more
+                # Closed while idle, as the request left or before a byte came back: once
+                # more, on a new connection (which cannot be idle, so never a third time).
+                self.close()
+                sent = False
                 self._connection().request("POST", self._path, body, _HEADERS)
+                sent = True
                 return Answer(self._answer())
         except Exception as exc:  # noqa: BLE001 - every way there is no usable answer, typed
             self.close()
-            return Answer(None, failure_of(exc, sent=True))
+            return Answer(None, failure_of(exc, sent=sent))
 
     def close(self) -> None:
         conn, self._conn = self._conn, None

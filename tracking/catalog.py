@@ -310,6 +310,30 @@ class Catalog:
         """The spec with this Iglu URI, or the one with this name (see ``__init__``)."""
         return self._by_key.get(name)
 
+    def lookup(self, name: str, kind: str) -> tuple[str, Callable[[Any], Any] | None] | None:
+        """``(Iglu URI, host check)`` of the ``kind`` ("event" or "context") called ``name`` (or
+        with that URI), or None: what a host needs to record one (:func:`host_check`)."""
+        spec = self._by_key.get(name)
+        if spec is None or spec.kind != kind:
+            return None
+        return spec.iglu_uri, host_check(spec)
+
+    def standard_context_uris(self) -> dict[str, str]:
+        """Which built-in contexts the catalog attaches, by name -> schema URI (a segment
+        header's ``contexts``: what :func:`tracking.records.standard_contexts` fills in)."""
+        return {
+            name: spec.iglu_uri
+            for name in ("platform", "invocation", "ci")
+            if (spec := self.standard_context(name)) is not None
+        }
+
+    def header_fields(self) -> tuple[dict[str, str], dict[str, Any]]:
+        """What a segment header says of the catalog: the built-in contexts it attaches
+        (:meth:`standard_context_uris`) and the schemas (URI -> schema) of every spec a host
+        has no generated check for (a profile's own), which the uploader checks with."""
+        schemas = {spec.iglu_uri: spec.schema() for spec in self if host_check(spec) is None}
+        return self.standard_context_uris(), schemas
+
     def standard_context(self, name: str) -> _Spec | None:
         """The built-in context called ``name`` (``platform``, ``invocation``, ``ci``) when the
         catalog has it: the contexts delivery fills in itself, found by vendor, never confused

@@ -22,13 +22,12 @@ Either way the spool keeps whatever was not delivered, for the next run or ``tel
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .spool import WAIT_OUT_S, Spool
 
@@ -36,10 +35,11 @@ if TYPE_CHECKING:
     import subprocess
 
     from .plan import DeliveryMode
+    from .profile import TrackedProfile
     from .settings import TrackerSettings
     from .uploader import Report
 
-__all__ = ["Handover", "InlineWorker", "MemoryRuns", "start_uploader"]
+__all__ = ["Handover", "InlineWorker", "KnownRun", "MemoryRuns", "start_uploader"]
 
 #: Where ``tracking`` lives: put first on the uploader's ``sys.path``, so that it runs this code.
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,10 +54,19 @@ _BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv.pop(1)); import runpy; "
     "runpy.run_module('tracking.uploader', run_name='__main__', alter_sys=True)"
 )
-#: How often, at most, ``flush`` starts another uploader while it waits.
-_RESPAWN_S = 0.5
-
 MemoryRuns = Iterable[tuple[Mapping[str, Any], list[dict[str, Any]]]]
+
+
+class KnownRun(NamedTuple):
+    """This process's own run, as its in-process delivery needs it: the segment header it
+    records under, and the host's own consent check. The host's check watches every file its
+    decision read and decides again with the host's flag and environment, which is at least as
+    strict as the uploader's re-reading of the lasting layers (``records.redecide``), so the
+    delivery uses it for these segments instead of deciding a second time."""
+
+    header: Mapping[str, Any]
+    profile: TrackedProfile
+    allowed: Callable[[], bool]
 
 
 def start_uploader(
@@ -192,10 +201,12 @@ class InlineWorker:
         self._thread = threading.Thread(target=self._serve, name="telemetry-delivery", daemon=True)
         self._thread.start()
 
-    def deliver(self, deadline: float, memory: MemoryRuns = ()) -> Report | None:
+    def deliver(
+        self, deadline: float, memory: MemoryRuns = (), known: KnownRun | None = None
+    ) -> Report | None:
         """Deliver the spool (and ``memory``) by ``deadline`` (monotonic); the report, or None
         if the deadline came first (the thread is left behind: it is a daemon)."""
-        job = _Job(deadline, list(memory))
+        job = _Job(deadline, list(memory), known)
         with self._lock:
             self._jobs.append(job)
         self._wake.set()
@@ -205,9 +216,13 @@ class InlineWorker:
 
     def _serve(self) -> None:
         try:
-            from . import _http, _snowplow, uploader  # noqa: F401 - imported ahead, off the exit
+            # Imported ahead, off the exit (by module, not ``from . import``, which asks the
+            # package's lazy ``__getattr__`` first).
+            from ._http import Transport  # noqa: F401
+            from ._snowplow import import_snowplow
+            from .uploader import deliver  # noqa: F401
 
-            _snowplow.import_snowplow()
+            import_snowplow()
         except Exception:  # noqa: BLE001 - the delivery will fail and say so
             pass
         while True:
@@ -221,10 +236,14 @@ class InlineWorker:
 
 class _Job:
     def __init__(
-        self, deadline: float, memory: list[tuple[Mapping[str, Any], list[dict[str, Any]]]]
+        self,
+        deadline: float,
+        memory: list[tuple[Mapping[str, Any], list[dict[str, Any]]]],
+        known: KnownRun | None,
     ) -> None:
         self.deadline = deadline
         self.memory = memory
+        self.known = known
         self.done = threading.Event()
         self.report: Report | None = None
 
@@ -236,7 +255,9 @@ class _Job:
 
             left = self.deadline - time.monotonic()
             if left > 0:
-                self.report = deliver(spool, settings, timeout=left, memory=self.memory, env=env)
+                self.report = deliver(
+                    spool, settings, timeout=left, memory=self.memory, env=env, known=self.known
+                )
         except Exception:  # noqa: BLE001
             pass
         finally:
@@ -262,6 +283,10 @@ class Handover:
         self.env_prefix = env_prefix
         self._env = env
         self.uploads_started = 0
+        #: Some event handed over was dropped (see :meth:`flush`).
+        self._lost = False
+        #: The host's run, once it records (set by the tracker): see :class:`KnownRun`.
+        self.known: KnownRun | None = None
         self._worker: InlineWorker | None = None
         if mode == "inline":
             self.worker()
@@ -293,48 +318,57 @@ class Handover:
         memory = list(memory)
         ok = True
         if memory or self.mode == "inline":
-            report = self.worker().deliver(time.monotonic() + timeout, memory)
+            report = self._deliver(time.monotonic() + timeout, memory)
             ok = report is not None and not report.failed and report.error is None
         if self.mode == "detached" and self._start():
             self.uploads_started += 1
         return ok
 
     def flush(self, bases: Iterable[str], timeout: float, memory: MemoryRuns = ()) -> bool:
-        """Wait until the segments ``bases`` have left the spool, delivered (True), or until
-        ``timeout``; start an uploader (ignoring the backoff) whenever none runs."""
-        deadline = time.monotonic() + max(0.0, timeout)
+        """Deliver now, in this process, within ``timeout``, and say whether the segments
+        ``bases`` and the ``memory`` runs all went: read from this delivery's own report.
+
+        The delivery waits for the lock (a detached uploader may be sending) and ignores the
+        backoff (someone is waiting for the events). A segment of ``bases`` that is no longer
+        in the spool and that this delivery did not settle was taken by another uploader, the
+        one that held the lock, which sends every event it can: it counts as delivered.
+        """
         wanted = set(bases)
-        ok = True
         memory = list(memory)
-        if memory or self.mode == "inline":
-            report = self.worker().deliver(deadline, memory)
-            ok = report is not None and report.error is None and not (memory and report.failed)
-        started = -_RESPAWN_S
-        while True:
-            left = self._waiting(wanted)
-            now = time.monotonic()
-            if not left or now >= deadline:
-                break
-            if self.mode == "detached" and now - started >= _RESPAWN_S:
-                started = now
-                if self._start(force=True):
-                    self.uploads_started += 1
-            elif self.mode == "inline" and now - started >= _RESPAWN_S:
-                started = now
-                self.worker().deliver(deadline)
-            time.sleep(0.01)
-        if left:
+        if not wanted and not memory:
+            return not self._lost  # nothing recorded since: nothing to wait for
+        report = self._deliver(time.monotonic() + max(0.0, timeout), memory)
+        if report is None or report.error is not None:
             return False
-        receipts = self.spool.state().get("receipts") or {}
-        return ok and all(_delivered(receipts.get(base)) for base in wanted)
+        settled = report.settled
+        # An event dropped (refused, revoked, invalid) is never delivered: every later flush
+        # of this tracker says so too.
+        self._lost = self._lost or any(
+            settled.get(key, (0, 0))[1] > 0
+            for key in (*wanted, *(f"memory:{n}" for n in range(len(memory))))
+        )
+        if self._lost or any(f"memory:{n}" not in settled for n in range(len(memory))):
+            return False
+        unsettled = wanted - settled.keys()
+        return not unsettled or not unsettled & {s.base for s in self.spool.segments()}
 
-    def _waiting(self, bases: set[str]) -> set[str]:
-        """Which of ``bases`` are still in the spool (open, sealed or being sent)."""
-        return bases & {segment.base for segment in self.spool.segments()}
+    def _deliver(self, deadline: float, memory: MemoryRuns) -> Report | None:
+        """One in-process delivery by ``deadline``: on the delivery thread, or, where no thread
+        can be started any more (an atexit handler on Python 3.12), in this one."""
+        try:
+            worker = self.worker()
+        except RuntimeError:
+            from .uploader import deliver
 
-
-def _delivered(receipt: Any) -> bool:
-    with contextlib.suppress(TypeError, ValueError, IndexError):
-        accepted, dropped = int(receipt[0]), int(receipt[1])
-        return dropped == 0 and accepted >= 0
-    return False
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            return deliver(
+                self.spool,
+                self.settings,
+                timeout=left,
+                memory=memory,
+                env=self._env,
+                known=self.known,
+            )
+        return worker.deliver(deadline, memory, self.known)

@@ -34,16 +34,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from consent import LAYERS, Decision, Edition, Layer, LegacyFlagFile, resolve
 from consent.ci import CiEnvironment
 
 from .profile import TrackedProfile
 from .spool import SPOOL_VERSION
-
-if TYPE_CHECKING:
-    from .catalog import Catalog
 
 __all__ = ["LASTING_LAYERS", "profile_data", "profile_from_data", "redecide", "segment_header"]
 
@@ -103,16 +100,6 @@ def segment_header(
         "contexts": dict(contexts),
         "schemas": dict(schemas),
         "ci": None if ci is None else {"vendor": ci.vendor},
-    }
-
-
-def standard_context_uris(catalog: Catalog) -> dict[str, str]:
-    """Which built-in contexts ``catalog`` attaches, by name -> schema URI (the header's
-    ``contexts``; what :func:`standard_contexts` fills in)."""
-    return {
-        name: spec.iglu_uri
-        for name in ("platform", "invocation", "ci")
-        if (spec := catalog.standard_context(name)) is not None
     }
 
 

@@ -61,6 +61,7 @@ __all__ = [
     "Segment",
     "SegmentWriter",
     "Spool",
+    "Taken",
     "Waiting",
     "backoff_entries",
     "private_dir_problem",
@@ -133,14 +134,9 @@ class Segment(NamedTuple):
     #: Events it holds (None for an ``.open`` segment: still being written, or orphaned).
     events: int | None
     state: str  # "open" | "seg" | "sending"
-
-    @property
-    def path(self) -> str:
-        return os.path.join(self.directory, self.name)
-
-    @property
-    def base(self) -> str:
-        return f"{self.created_ms:013d}-{self.pid}-{self.token}"
+    path: str
+    #: The name without its count and state: the segment's identity, whatever its state.
+    base: str
 
     @property
     def cursor_path(self) -> str:
@@ -174,7 +170,21 @@ class Segment(NamedTuple):
             token,
             int(events) if events is not None else None,
             state,
+            os.path.join(directory, name),
+            f"{created}-{pid}-{token}",
         )
+
+
+class Taken(NamedTuple):
+    """A segment an uploader took (claimed, under the lock), read: what is left to send."""
+
+    segment: Segment
+    #: None when the first line is not a header (the whole segment is invalid).
+    header: dict[str, Any] | None
+    #: The events after the ``.sent`` cursor, in order.
+    events: list[dict[str, Any]]
+    #: Lines that are not events (skipped, counted as invalid).
+    bad: int
 
 
 class Waiting(NamedTuple):
@@ -224,13 +234,15 @@ class SegmentWriter:
     def full(self) -> bool:
         return self.events >= SEGMENT_MAX_EVENTS or self.bytes >= SEGMENT_MAX_BYTES
 
-    def append(self, line: bytes) -> None:
-        """Append one event line (``line`` ends with a newline); raises OSError."""
+    def append(self, line: bytes) -> bool:
+        """Append one event line (``line`` ends with a newline); whether the segment is full
+        now (its writer seals it and starts another). Raises OSError."""
         if self._fd is None:
             raise OSError("segment already sealed")
         _write_all(self._fd, line)
         self.events += 1
         self.bytes += len(line)
+        return self.full
 
     def seal(self) -> str | None:
         """Make the segment visible to the uploader (rename, then unlock); its new path.
@@ -370,8 +382,16 @@ class Spool:
     def not_before(self, endpoint: str, ceiling: float = MAX_BACKOFF_S) -> float:
         """Epoch seconds before which no uploader should start for ``endpoint`` (0: now), never
         more than ``ceiling`` seconds from now (the uploader's longest backoff)."""
-        entry = backoff_entries(self.state()).get(endpoint)
-        return _not_before(entry, time.time(), min(ceiling, MAX_BACKOFF_S))
+        return self.backoffs(ceiling).get(endpoint, 0.0)
+
+    def backoffs(self, ceiling: float = MAX_BACKOFF_S) -> dict[str, float]:
+        """Every collector with a backoff entry -> its :meth:`not_before`, from one read of
+        ``state.json`` (an uploader's pass reads it once, not once per segment or batch)."""
+        now, ceiling = time.time(), min(ceiling, MAX_BACKOFF_S)
+        return {
+            url: _not_before(entry, now, ceiling)
+            for url, entry in backoff_entries(self.state()).items()
+        }
 
     def waiting(self) -> Waiting:
         """How many events wait, since when, and what was dropped (for ``telemetry status``)."""
@@ -411,7 +431,7 @@ class Spool:
             if len(out) >= last:
                 break
             _, events, _ = self.read(segment)
-            done = self.cursor(segment) if segment.state == "sending" else 0
+            done = _read_cursor(segment.cursor_path) if segment.state == "sending" else 0
             fresh = [
                 {k: v for k, v in e.items() if not k.startswith("_")}
                 for e in events
@@ -460,9 +480,10 @@ class Spool:
         return header, events, bad
 
     # -- only under the lock ----------------------------------------------------------------
-    def try_lock(self) -> int | None:
+    def try_lock(self, *, mark: bool = False) -> int | None:
         """The lock file's descriptor, locked, or None when another process holds it. Closing
-        the descriptor releases the lock. Raises OSError when there can be no lock at all (the
+        the descriptor releases the lock; ``mark``: this process is written in as its holder
+        (:meth:`mark_holder`). Raises OSError when there can be no lock at all (the
         spool cannot be created: a read-only or full state dir), which waiting will not cure.
 
         Where there is no ``flock`` (Windows; delivery is in-process there), the descriptor is
@@ -480,6 +501,8 @@ class Spool:
         except OSError:
             os.close(fd)
             return None
+        if mark:
+            self.mark_holder(fd)
         return fd
 
     @staticmethod
@@ -545,8 +568,15 @@ class Spool:
             return None
         return Segment.parse(self.directory, name)
 
-    def cursor(self, segment: Segment) -> int:
-        return _read_cursor(segment.cursor_path)
+    def take(self, segment: Segment) -> Taken | None:
+        """Claim ``segment`` and read what is left of it (the events after its ``.sent``
+        cursor); None when it is gone (delivered, cleared) meanwhile."""
+        claimed = self.claim(segment)
+        if claimed is None:
+            return None
+        header, events, bad = self.read(claimed)
+        done = _read_cursor(claimed.cursor_path)
+        return Taken(claimed, header, [e for e in events if e["_line"] >= done], bad)
 
     def advance(self, segment: Segment, done: int) -> None:
         """Record that the first ``done`` event lines of ``segment`` were accepted.
@@ -614,6 +644,15 @@ class Spool:
         atomic_write(self.state_path, (_ENCODE(state) + "\n").encode(), durable=False)
         return state
 
+    def save_report(self, report: Mapping[str, Any]) -> None:
+        """Keep the last delivery's report (``last_upload``: what ``telemetry status`` shows).
+        Lock holder only; raises OSError."""
+
+        def change(state: dict[str, Any]) -> None:
+            state["last_upload"] = dict(report)
+
+        self.update_state(change)
+
     def count_dropped(self, counts: Mapping[str, int]) -> None:
         """Add ``counts`` (reason -> events) to the drop counters. Lock holder only."""
         counts = {k: v for k, v in counts.items() if v}
@@ -645,6 +684,16 @@ class Spool:
                     with contextlib.suppress(OSError):
                         os.unlink(os.path.join(self.directory, name))
         return removed
+
+    def tidy(self, max_events: int, max_bytes: int, max_age_s: float) -> dict[str, int]:
+        """An uploader's first step under the lock: temp files of killed writers go, segments
+        of dead hosts are sealed, the bounds are kept. Returns (and counts in state.json) the
+        events dropped, as :meth:`enforce_bounds`."""
+        self.sweep()
+        self.adopt_orphans()
+        dropped = self.enforce_bounds(max_events, max_bytes, max_age_s)
+        self.count_dropped(dropped)
+        return dropped
 
     def sweep(self) -> None:
         """Remove temp files left by writers killed mid-write (older than a minute)."""

@@ -289,7 +289,9 @@ class Tracker:
         if kind not in ("debug", "record"):
             return  # not told yet (or just now): nothing is recorded in this run
         self._catalog = catalog
-        self._watch = _watch_for(decision, profile, host_flag, edition, cwd, env, project_dir)
+        watch = self._watch = _watch_for(
+            decision, profile, host_flag, edition, cwd, env, project_dir
+        )
         self._next_check = time.monotonic() + RECORD_CHECK_INTERVAL
         self.invocation_id = str(uuid.uuid4())
         if kind == "debug":
@@ -298,7 +300,7 @@ class Tracker:
             self._sink = DebugSink(profile, decision, catalog, url, problem, project_name, cwd, ci)
             return
         assert self.plan.endpoint is not None
-        run = _SinkRun(profile, decision, catalog, self.stats, self._allowed_now)
+        run = _SinkRun(profile, decision, catalog, self.stats, watch.allowed)
         self._sink = _SpoolSink(run, settings, self.plan, cwd, project_name, env, ci, project_dir)
         atexit.register(self._at_exit)
 
@@ -395,15 +397,8 @@ class Tracker:
         key = (name, kind)
         known = self._specs.get(key)
         if known is None and key not in self._specs:
-            from .catalog import host_check
-
-            spec = self._catalog.get(name) if self._catalog is not None else None
-            known = (
-                (spec.iglu_uri, host_check(spec))
-                if spec is not None and spec.kind == kind
-                else None
-            )
-            self._specs[key] = known
+            catalog = self._catalog
+            known = self._specs[key] = catalog.lookup(name, kind) if catalog is not None else None
         return known
 
     def _resolve(
@@ -630,7 +625,7 @@ class _SpoolSink:
 
     def _make_header(self) -> dict[str, Any]:
         if self._header is None:
-            from .records import segment_header, standard_context_uris
+            from .records import segment_header
 
             if self._ci is None:
                 from .state import reserve_anonymous_id
@@ -641,22 +636,19 @@ class _SpoolSink:
                 # this cannot be written, nothing is recorded, and the events are counted.
                 reserve_anonymous_id(self._profile)
 
-            catalog = self._run.catalog
-            contexts = standard_context_uris(catalog)
-            from .catalog import host_check
-
-            schemas = {spec.iglu_uri: spec.schema() for spec in catalog if host_check(spec) is None}
             self._header = segment_header(
                 self._profile,
                 self._run.decision,
                 self._endpoint,
                 self._cwd,
                 self._project_id(),
-                contexts,
-                schemas,
+                *self._run.catalog.header_fields(),
                 ci=self._ci,
                 project_dir=self._project_dir,
             )
+            from .delivery import KnownRun
+
+            self.handover.known = KnownRun(self._header, self._profile, self._run.allowed_now)
         return self._header
 
     def _project_id(self) -> str | None:
@@ -697,8 +689,7 @@ class _SpoolSink:
                 if writer is None:
                     writer = self._writer = self.spool.open_segment(header)
                     stats.segments += 1
-                writer.append(self._line(eid, timestamp_ms, uri, data, invocation_id, extra))
-                if writer.full:
+                if writer.append(self._line(eid, timestamp_ms, uri, data, invocation_id, extra)):
                     self._seal()
                     self.handover.sealed()
                     stats.uploads_started = self.handover.uploads_started

@@ -7,21 +7,24 @@ settings, ``<P>TELEMETRY_*``, from the environment it inherits
 delivers in-process (CI, PID 1, :meth:`tracking.Tracker.flush`) run :func:`deliver` instead.
 Either way, one :class:`Uploader` holds the spool's lock and:
 
-1. adopts the segments of hosts that died, and drops what is over the spool's bounds, oldest
-   first (counted);
-2. takes each waiting segment, oldest first, and for every batch of ``batch_size`` events:
-   checks that the segment is still there (``telemetry disable`` / ``reset`` delete it) and that
-   consent still holds for the run that recorded it (:func:`tracking.records.redecide`: only
-   lasting revocations, and only when a file it depends on changed); checks each event against
-   its schema (a bad one is dropped and counted); builds tracker-protocol payloads with the
-   snowplow-tracker primitives, each event keeping the ``eid`` it was recorded with; POSTs them;
-3. on 2xx records the progress (``.sent``) and appends the batch to the local event log; on a
-   4xx drops the batch (counted: the collector will not change its mind); on a 5xx tries once
-   more a second later; on no answer (refused, timeout, reset, garbage) or a second 5xx gives up
-   on that collector for this run and persists a backoff for it (1, 2, 4 … up to
-   ``backoff_max_s`` = 60 s): no host starts an uploader for it before then, except that a
-   backoff ending within ``WAIT_OUT_S`` is waited out (:func:`main`; docs/delivery.md, "After
-   an outage");
+1. tidies the spool (:meth:`tracking.spool.Spool.tidy`): seals the segments of hosts that died,
+   drops what is over the spool's bounds, oldest first (counted);
+2. takes each waiting segment, oldest first (:meth:`~tracking.spool.Spool.take`), and sends its
+   events one batch of ``batch_size`` after another; before each batch it checks that the
+   segment is still there (``telemetry disable`` / ``reset`` delete it) and that consent still
+   holds for the run that recorded it (:func:`tracking.records.redecide`: only lasting
+   revocations, and only when a file it depends on changed); it checks each event against its
+   schema (a bad one is dropped and counted), builds tracker-protocol payloads with the
+   snowplow-tracker primitives, each event keeping the ``eid`` it was recorded with, and POSTs
+   them (:meth:`tracking._http.Transport.post`);
+3. on 2xx records the progress (``.sent``); on a 4xx drops the batch (counted: the collector
+   will not change its mind); on a 5xx tries once more a second later; on no answer (refused,
+   timeout, reset, garbage) or a second 5xx gives up on that collector for this run and
+   persists a backoff for it (1, 2, 4 … up to ``backoff_max_s`` = 60 s): no host starts an
+   uploader for it before then, except that a backoff ending within ``WAIT_OUT_S`` is waited
+   out (:func:`main`; docs/delivery.md, "After an outage"). A segment whose events are all
+   settled goes into the local event log, into the report (``settled``: what
+   :meth:`tracking.Tracker.flush` reads) and out of the spool;
 4. releases the lock, then looks again: a host that sealed a segment while the lock was held did
    not start an uploader, so whoever releases the lock must check (no lost wake-up).
 
@@ -45,14 +48,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .errors import TransportError
 from .records import event_document, standard_contexts
 from .settings import TrackerSettings
-from .spool import WAIT_OUT_S, Segment, Spool, backoff_entries
+from .spool import WAIT_OUT_S, Segment, Spool, Taken, backoff_entries
 
 if TYPE_CHECKING:  # the sending machinery is imported when the first batch is built
     from ._http import Answer, Transport
     from ._snowplow import PayloadBuilder
+    from .delivery import KnownRun
     from .profile import TrackedProfile
 
 __all__ = ["Report", "Uploader", "deliver", "main"]
@@ -62,8 +65,6 @@ _RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 #: Accepted events kept for the local log per pass: about LOG_MAX_BYTES of them (the log keeps
 #: no more than that anyway).
 _LOG_KEPT = 500
-#: Per-segment outcomes kept in state.json (``flush()`` reads its own there).
-_RECEIPTS_KEPT = 512
 _ROUNDS = 20
 #: Tries of one uploader process (each after waiting out a short backoff), at most.
 _ATTEMPTS = 6
@@ -88,6 +89,10 @@ class Report:
     segments_done: int = 0
     #: Collectors that failed in this run: url -> why.
     failed: dict[str, str] = field(default_factory=dict)
+    #: What became of each run this delivery finished: a segment's base name (or ``memory:N``,
+    #: the N-th run kept in memory) -> (accepted, dropped). :meth:`Tracker.flush` reads its own
+    #: runs here; not saved in state.json.
+    settled: dict[str, tuple[int, int]] = field(default_factory=dict)
     #: Settings that were ignored because they were wrong, one line each.
     problems: list[str] = field(default_factory=list)
     error: str | None = None
@@ -98,7 +103,9 @@ class Report:
     maxrss_kb: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        del out["settled"]
+        return out
 
 
 @dataclass
@@ -111,61 +118,8 @@ class _Run:
     contexts: dict[str, str]
 
 
-class _Collector:
-    """One collector during one delivery: its connection, and whether it failed already."""
-
-    def __init__(self, url: str, settings: TrackerSettings, deadline: float) -> None:
-        from ._http import Transport
-
-        self.url = url
-        timeout = max(0.05, min(settings.request_timeout, deadline - time.monotonic()))
-        self.transport: Transport = Transport(url, timeout)
-        self.failed: str | None = None
-
-    def send(self, body: bytes) -> TransportError | None:
-        """Send one batch; why it could not even leave (refused, reset, TLS...), or None."""
-        try:
-            self.transport.send(body)
-        except TransportError as exc:
-            return exc
-        return None
-
-    def receive(self) -> Answer:
-        """The answer to the batch in flight: its status, or why there is none."""
-        return self.transport.receive()
-
-    def exchange(self, body: bytes) -> Answer:
-        """Send ``body`` and read its answer."""
-        failure = self.send(body)
-        if failure is not None:
-            from ._http import Answer
-
-            return Answer(None, failure)
-        return self.receive()
-
-
 #: An event as sent: its schema, its data, its contexts (for the local log).
 _Sent = tuple[str, dict[str, Any], list[tuple[str, dict[str, Any]]]]
-
-
-@dataclass
-class _Batch:
-    """One batch on its way: the spool lines it covers, the body, what the log keeps."""
-
-    chunk: Sequence[dict[str, Any]]
-    body: bytes | None
-    logged: list[_Sent]
-    invalid: int
-    #: Why the batch could not leave (None: it is in flight).
-    unsent: TransportError | None = None
-
-
-@dataclass
-class _Tally:
-    """What became of one run's events so far."""
-
-    accepted: int = 0
-    dropped: int = 0
 
 
 class Uploader:
@@ -180,6 +134,7 @@ class Uploader:
         force: bool = False,
         mode: str = "detached",
         env: Mapping[str, str] | None = None,
+        known: KnownRun | None = None,
     ) -> None:
         self.spool = spool
         self.settings = settings
@@ -187,12 +142,22 @@ class Uploader:
         self.force = force
         self.env = env
         self.report = Report(mode=mode)
-        self._collectors: dict[str, _Collector] = {}
+        self._encode = json.JSONEncoder(separators=(",", ":")).encode
+        #: One connection per collector; None: an endpoint no event may ever be sent to.
+        self._transports: dict[str, Transport | None] = {}
+        #: state.json's backoff (url -> not_before), read once per pass over the spool.
+        self._backoff: dict[str, float] = {}
         self._runs: dict[str, _Run] = {}
+        #: The endpoint of this process's own run: its plan checked it already.
+        self._checked = str(known.header.get("endpoint") or "") if known is not None else ""
+        if known is not None:  # this process's own run: the host's consent check applies
+            header = known.header
+            self._runs[self._encode(header)] = _Run(
+                known.profile, header, known.allowed, dict(header.get("contexts") or {})
+            )
         self._builders: dict[str, PayloadBuilder] = {}
         self._anonymous: dict[str, str] = {}
         self._checks: dict[str, Callable[[Any], Any] | None] = {}
-        self._encode = json.JSONEncoder(separators=(",", ":")).encode
         #: Accepted events waiting to be written to the local log, per profile.
         self._log: dict[str, tuple[TrackedProfile, list[tuple[str, _Sent]]]] = {}
 
@@ -206,10 +171,11 @@ class Uploader:
         try:
             for _ in range(_ROUNDS):
                 if fd is None:
-                    fd = self._lock(wait_for_lock)
+                    fd = self._lock(wait_for_lock)  # and marked as ours
                     if fd is None:
                         break
-                Spool.mark_holder(fd)
+                else:
+                    Spool.mark_holder(fd)  # handed over by the host that started us
                 try:
                     self.round()
                 except Exception as exc:
@@ -237,7 +203,7 @@ class Uploader:
         assert self.spool is not None
         while True:
             try:
-                fd = self.spool.try_lock()
+                fd = self.spool.try_lock(mark=True)
             except OSError:
                 return None  # no spool can exist here (read-only, full): nothing to deliver
             if fd is not None or not wait or time.monotonic() >= self.deadline:
@@ -251,67 +217,63 @@ class Uploader:
         """After releasing the lock: is there a segment this run could still deliver?"""
         if self._time_left() <= 0.2 or self.spool is None:
             return False
-        for segment in self.spool.segments():
-            if segment.state not in ("seg", "sending"):
-                continue
-            endpoint = _peek_endpoint(segment)
-            if endpoint is None or endpoint in self.report.failed:
-                continue
-            if self.force or self.spool.not_before(endpoint) <= time.time():
-                return True
-        return False
+        waiting = [s for s in self.spool.segments() if s.state in ("seg", "sending")]
+        if not waiting:
+            return False
+        self._backoff = self.spool.backoffs(self.settings.backoff_max_s)
+        return any(self._due(segment) for segment in waiting)
+
+    def _due(self, segment: Segment) -> bool:
+        """Whether ``segment``'s collector may be tried now: it has not failed in this run and
+        is not in a backoff (unless forced). A segment without an endpoint is due: it is
+        dropped as invalid when taken."""
+        endpoint = _peek_endpoint(segment)
+        if endpoint is None:
+            return True
+        if endpoint in self.report.failed:
+            return False
+        return self.force or self._backoff.get(endpoint, 0.0) <= time.time()
 
     def round(self) -> None:
-        """One pass over the spool, under the lock."""
+        """One pass over the spool, under the lock: tidy it, then each waiting segment."""
         spool = self.spool
         assert spool is not None
-        spool.sweep()
-        spool.adopt_orphans()
         s = self.settings
-        dropped = spool.enforce_bounds(s.spool_max_events, s.spool_max_bytes, s.spool_max_age_s)
+        dropped = spool.tidy(s.spool_max_events, s.spool_max_bytes, s.spool_max_age_s)
         self.report.dropped_cap += dropped["cap"]
         self.report.dropped_age += dropped["age"]
         self.report.invalid += dropped["invalid"]
-        spool.count_dropped(dropped)
-        now = time.time()
+        self._backoff = spool.backoffs(s.backoff_max_s)
         for segment in spool.segments():
             if self._time_left() <= 0.1:
                 break
-            if segment.state not in ("seg", "sending"):
+            if segment.state not in ("seg", "sending") or not self._due(segment):
                 continue
-            endpoint = _peek_endpoint(segment)
-            if endpoint is not None and endpoint in self.report.failed:
-                continue
-            if endpoint is not None and not self.force and spool.not_before(endpoint) > now:
-                continue
-            claimed = spool.claim(segment)
-            if claimed is not None:
-                self._deliver_segment(claimed)
+            taken = spool.take(segment)
+            if taken is not None:
+                self._deliver_segment(taken)
 
     # -- one segment ----------------------------------------------------------------------------
-    def _deliver_segment(self, segment: Segment) -> None:
+    def _deliver_segment(self, taken: Taken) -> None:
         spool = self.spool
         assert spool is not None
-        header, events, bad = spool.read(segment)
-        done = spool.cursor(segment)
-        counts = {"invalid": bad}
-        if header is None:
+        segment, bad = taken.segment, taken.bad
+        if taken.header is None:
             spool.remove(segment)
-            counts["invalid"] += len(events)
-            spool.count_dropped(counts)
-            self.report.invalid += counts["invalid"]
+            bad += len(taken.events)
+            spool.count_dropped({"invalid": bad})
+            self.report.invalid += bad
             return
-        pending = [e for e in events if e.get("_line", 0) >= done]
-        outcome = self.deliver_events(header, pending, segment=segment)
+        outcome = self.deliver_events(taken.header, taken.events, segment=segment)
         self.report.invalid += bad
         if bad:
             spool.count_dropped({"invalid": bad})
         if outcome is not None:
             accepted, dropped = outcome
-            # The log, then the receipt, then the removal: whoever sees the segment gone
-            # (flush) finds its outcome, and its events in the local log (`telemetry log`).
+            # The local log before the removal: whoever sees the segment gone finds its events
+            # in `telemetry log`.
             self._write_log()
-            self._receipt(segment.base, accepted, dropped + bad)
+            self.report.settled[segment.base] = (accepted, dropped + bad)
             if spool.remove(segment):
                 self.report.segments_done += 1
 
@@ -322,7 +284,7 @@ class Uploader:
         *,
         segment: Segment | None = None,
     ) -> tuple[int, int] | None:
-        """Send ``events`` of the run described by ``header``, in batches.
+        """Send ``events`` of the run described by ``header``, one batch after another.
 
         Returns ``(accepted, dropped)`` once every event is settled, or None when delivery
         stopped early (the collector failed, time ran out) and the rest must wait.
@@ -332,58 +294,64 @@ class Uploader:
             self._drop(len(events), "invalid")
             return 0, len(events)
         url = str(header.get("endpoint") or "")
-        collector = self._collector(url)
-        if collector is None:
-            if url in self._collectors:
+        transport = self._transport(url)
+        if transport is None:
+            if url in self.report.failed:
                 return None  # it failed in this run: the events wait for the next one
             self._drop(len(events), "invalid")  # no collector may receive them, ever
             self.report.invalid += len(events)
             return 0, len(events)
-        tally = _Tally()
-        batch_size = max(1, self.settings.batch_size)
-        index = 0
-        in_flight: _Batch | None = None  # sent; its answer is read while the next one is built
-        while True:
-            ready: _Batch | None = None
-            stop = None
-            if index < len(events):
-                stop = self._stop_reason(run, segment)
-                if stop is None:
-                    chunk = events[index : index + batch_size]
-                    index += len(chunk)
-                    ready = _Batch(chunk, *self._build(run, chunk))
-                    if ready.invalid:
-                        self._drop(ready.invalid, "invalid")
-                        self.report.invalid += ready.invalid
-                        tally.dropped += ready.invalid
-            if in_flight is not None:
-                settled = self._settle(collector, in_flight, run, segment, tally)
-                in_flight = None
-                if settled == "failed":
-                    return None
-                if settled == "withdrawn":
-                    # What was built and not sent goes with the rest: none of it leaves.
-                    self._revoked(len(events) - index + (len(ready.logged) if ready else 0), tally)
-                    return tally.accepted, tally.dropped
+        accepted = dropped = 0
+        size = max(1, self.settings.batch_size)
+        for start in range(0, len(events), size):
+            left = len(events) - start
+            stop = self._stop_reason(run, segment)
+            if stop == "cleared":
+                self.report.cleared += left
+                return accepted, dropped + left  # disabled or reset meanwhile
+            if stop == "revoked":
+                return accepted, dropped + self._revoked(left)
             if stop is not None:
-                left = len(events) - index
-                if stop == "time":
+                return None  # out of time, or no anonymous id can be stored: they wait
+            chunk = events[start : start + size]
+            body, logged, invalid = self._build(run, chunk)
+            if invalid:
+                self._drop(invalid, "invalid")
+                self.report.invalid += invalid
+                dropped += invalid
+            if body is not None:
+                answer = self._post(transport, body, run, segment)
+                if answer is None:  # withdrawn while a retry waited: none of the rest leaves
+                    return accepted, dropped + self._revoked(left - invalid)
+                status = answer.status
+                if status is not None and 200 <= status < 300:
+                    accepted += len(logged)
+                    self._accepted(run, logged)
+                    self._forget_backoff(url)
+                elif status is not None and status not in _RETRYABLE:
+                    dropped += len(logged)  # the collector will not change its mind
+                    self._drop(len(logged), "rejected")
+                    self.report.rejected += len(logged)
+                else:
+                    self._failed(url, answer)
                     return None
-                if stop == "cleared":
-                    self.report.cleared += left
-                    return tally.accepted, tally.dropped + left  # disabled or reset meanwhile
-                if stop == "revoked":
-                    self._revoked(left, tally)
-                    return tally.accepted, tally.dropped
-                return None  # no anonymous id can be stored: they wait
-            if ready is None:
-                return tally.accepted, tally.dropped
-            if ready.body is None:
-                self._advance(segment, ready.chunk)
-                continue
-            ready.unsent = collector.send(ready.body)
+            self._advance(segment, chunk)
+        return accepted, dropped
+
+    def _post(
+        self, transport: Transport, body: bytes, run: _Run, segment: Segment | None
+    ) -> Answer | None:
+        """Send one batch, and once more a second later on a status worth it; None when the
+        user withdrew the events in that second (`telemetry disable` or `reset`)."""
+        self.report.batches += 1
+        answer = transport.post(body)
+        if answer.status in _RETRYABLE and self._time_left() > 1.5:
+            time.sleep(1.0)  # a proxy restarting, a collector scaling up
+            if not run.allowed() or (segment is not None and not os.path.exists(segment.path)):
+                return None
             self.report.batches += 1
-            in_flight = ready
+            answer = transport.post(body)
+        return answer
 
     def _stop_reason(self, run: _Run, segment: Segment | None) -> str | None:
         """Why no further batch may be sent now, checked before each batch (None: go on)."""
@@ -401,54 +369,22 @@ class Uploader:
                 return "no id"
         return None
 
-    def _revoked(self, count: int, tally: _Tally) -> None:
+    def _revoked(self, count: int) -> int:
+        """Drop ``count`` events whose consent was withdrawn; returns ``count``."""
         self._drop(count, "revoked")
         self.report.revoked += count
-        tally.dropped += count
+        return count
 
-    def _settle(
-        self,
-        collector: _Collector,
-        batch: _Batch,
-        run: _Run,
-        segment: Segment | None,
-        tally: _Tally,
-    ) -> str:
-        """Read the answer to ``batch`` and act on it: "ok", "failed" or "withdrawn"."""
-        answer = collector.receive() if batch.unsent is None else None
-        status = answer.status if answer is not None else None
-        if status is not None and status in _RETRYABLE and self._time_left() > 1.5:
-            time.sleep(1.0)  # one more try: a proxy restarting, a collector scaling up
-            # ...unless the user said stop in that second (`telemetry disable` or `reset`).
-            if not run.allowed() or (segment is not None and not os.path.exists(segment.path)):
-                self._revoked(len(batch.logged), tally)
-                return "withdrawn"
-            self.report.batches += 1
-            answer = collector.exchange(batch.body or b"")
-            status = answer.status
-        count = len(batch.logged)
-        if status is not None and 200 <= status < 300:
-            tally.accepted += count
-            self._accepted(run, batch.logged)
-            self._forget_backoff(collector.url)
-        elif status is not None and status not in _RETRYABLE:
-            tally.dropped += count
-            self._drop(count, "rejected")
-            self.report.rejected += count
+    def _failed(self, url: str, answer: Answer) -> None:
+        """The collector at ``url`` gave no usable answer: none of its events go in this run,
+        and no host starts an uploader for it until its backoff ends."""
+        if answer.status is not None:
+            why = f"HTTP {answer.status}"
         else:
-            failure = batch.unsent if answer is None else answer.failure
-            collector.failed = (
-                f"HTTP {status}"
-                if status is not None
-                else f"no answer: {failure}"
-                if failure
-                else "no answer"
-            )
-            self.report.failed[collector.url] = collector.failed
-            self._back_off(collector.url, collector.failed)
-            return "failed"
-        self._advance(segment, batch.chunk)
-        return "ok"
+            why = f"no answer: {answer.failure}" if answer.failure else "no answer"
+        self.report.failed[url] = why
+        self._transports[url] = None
+        self._back_off(url, why)
 
     # -- building -----------------------------------------------------------------------------
     def _run_for(self, header: Mapping[str, Any]) -> _Run | None:
@@ -593,16 +529,20 @@ class Uploader:
         return body, logged, invalid
 
     # -- outcomes ---------------------------------------------------------------------------------
-    def _collector(self, url: str) -> _Collector | None:
-        known = self._collectors.get(url)
-        if known is None:
-            from .endpoint import check_endpoint
+    def _transport(self, url: str) -> Transport | None:
+        """The connection to ``url``; None when it failed in this run, or when it is not an
+        endpoint events may be sent to (not a checked base URL)."""
+        if url not in self._transports:
+            from ._http import Transport
 
-            checked, _problem = check_endpoint(url, "the spooled endpoint") if url else (None, "")
-            if checked is None or checked != url:
-                return None
-            known = self._collectors[url] = _Collector(url, self.settings, self.deadline)
-        return None if known.failed else known
+            checked = url if url and url == self._checked else None
+            if url and checked is None:
+                from .endpoint import check_endpoint
+
+                checked, _problem = check_endpoint(url, "the spooled endpoint")
+            timeout = max(0.05, min(self.settings.request_timeout, self._time_left()))
+            self._transports[url] = Transport(url, timeout) if checked == url else None
+        return self._transports[url]
 
     def _accepted(self, run: _Run, logged: list[_Sent]) -> None:
         now = time.time()
@@ -613,7 +553,7 @@ class Uploader:
         sent_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         # The local log keeps only its newest LOG_MAX_BYTES: what would be trimmed at once is
         # not even encoded (a 100,000-event upload keeps a few hundred), and it is written once
-        # per delivered segment (before its receipt), off the path of the batches.
+        # per delivered segment (before it leaves the spool), off the path of the batches.
         pending = self._log.setdefault(run.profile.name, (run.profile, []))[1]
         pending.extend((sent_at, sent) for sent in logged[-_LOG_KEPT:])
         if len(pending) > _LOG_KEPT:
@@ -665,7 +605,8 @@ class Uploader:
             self.spool.update_state(change)
 
     def _forget_backoff(self, url: str) -> None:
-        if self.spool is None or url not in backoff_entries(self.spool.state()):
+        """``url`` answered: its backoff (if state.json had one at this pass) is over."""
+        if self.spool is None or self._backoff.pop(url, None) is None:
             return
 
         def change(state: dict[str, Any]) -> None:
@@ -676,38 +617,19 @@ class Uploader:
         with contextlib.suppress(OSError):
             self.spool.update_state(change)
 
-    def _receipt(self, base: str, accepted: int, dropped: int) -> None:
-        """What became of segment ``base``: kept (bounded) for :meth:`Tracker.flush`."""
-        assert self.spool is not None
-
-        def change(state: dict[str, Any]) -> None:
-            kept = state.get("receipts") or {}
-            kept[base] = [accepted, dropped]
-            if len(kept) > _RECEIPTS_KEPT:
-                kept = dict(list(kept.items())[-_RECEIPTS_KEPT:])
-            state["receipts"] = kept
-
-        with contextlib.suppress(OSError):
-            self.spool.update_state(change)
-
     def _save_state(self) -> None:
         """The last run's report, into state.json (lock held)."""
         if self.spool is None:
             return
         if self.report.mode == "detached":
             _own_usage(self.report)
-        report = {**self.report.as_dict(), "saved": time.time()}
-
-        def change(state: dict[str, Any]) -> None:
-            state["last_upload"] = report
-
         with contextlib.suppress(OSError):
-            self.spool.update_state(change)
+            self.spool.save_report({**self.report.as_dict(), "saved": time.time()})
 
     def _close(self) -> None:
-        for collector in self._collectors.values():
-            with contextlib.suppress(Exception):
-                collector.transport.close()
+        for transport in self._transports.values():
+            if transport is not None:
+                transport.close()
 
 
 def deliver(
@@ -719,18 +641,31 @@ def deliver(
     mode: str = "inline",
     memory: Iterable[tuple[Mapping[str, Any], list[dict[str, Any]]]] = (),
     env: Mapping[str, str] | None = None,
+    known: KnownRun | None = None,
 ) -> Report:
     """Deliver now, in this thread, for at most ``timeout`` seconds (waiting for the lock).
 
     ``memory``: runs whose events could not be spooled (a full or read-only state dir), sent
-    first, as they are. Used by ``telemetry upload`` and by hosts that deliver in-process.
+    first, as they are. ``known``: the calling host's own run (its segments are checked with
+    the host's consent check). Used by ``telemetry upload`` and by hosts that deliver
+    in-process.
     """
     uploader = Uploader(
-        spool, settings, deadline=time.monotonic() + timeout, force=force, mode=mode, env=env
+        spool,
+        settings,
+        deadline=time.monotonic() + timeout,
+        force=force,
+        mode=mode,
+        env=env,
+        known=known,
     )
     try:
-        for header, events in memory:
-            uploader.deliver_events(header, events)
+        if spool is not None and memory:
+            uploader._backoff = spool.backoffs(settings.backoff_max_s)
+        for number, (header, events) in enumerate(memory):
+            outcome = uploader.deliver_events(header, events)
+            if outcome is not None:
+                uploader.report.settled[f"memory:{number}"] = outcome
         uploader._write_log()
     except Exception as exc:  # noqa: BLE001
         uploader.report.error = f"{type(exc).__name__}: {exc}"
@@ -871,8 +806,8 @@ def wait_out(
         endpoints.add(endpoint)
     if not endpoints:
         return None
-    # state.json read once per collector, not once per segment
-    soonest = min(spool.not_before(endpoint, settings.backoff_max_s) for endpoint in endpoints)
+    backoff = spool.backoffs(settings.backoff_max_s)  # state.json read once
+    soonest = min(backoff.get(endpoint, 0.0) for endpoint in endpoints)
     wait = max(0.0, soonest - now)
     # A try must fit after the wait: a connect and a read of up to the request timeout each.
     room = deadline - time.monotonic() - 2 * settings.request_timeout - 1.0

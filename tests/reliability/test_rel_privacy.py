@@ -253,7 +253,7 @@ def _one_run(
                     materialization="table",
                 )
                 inv.count("model")
-        assert tracker.flush(20)  # the uploader's own process sent them, then wrote the log
+        assert tracker.flush(20)  # delivered in this process, the local log written
         tracker.close()
         state_dir = Path(profile.state_dir())
     assert collector.wait_for(good=MODELS + 2, timeout=10), collector.totals()

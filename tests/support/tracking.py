@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -170,13 +171,27 @@ def settle(spool: Spool, timeout: float = 20.0) -> bool:
 
 
 def wait_idle(spool: Spool, timeout: float = 20.0) -> bool:
-    """True once no uploader holds ``spool``'s lock (whether or not events still wait)."""
+    """True once no uploader holds ``spool``'s lock and the last one that held it has ended
+    (whether or not events still wait). An uploader lets go of the lock between its tries (it
+    may take it again to wait out a short backoff): a free lock alone is not the end of it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if spool.holder() is None:
+        if spool.holder() is None and not alive(_last_holder(spool)):
             return True
         time.sleep(0.02)
     return False
+
+
+def _last_holder(spool: Spool) -> int:
+    """The pid the lock file names (its holder now, or the last one), or 0 (none, or this
+    process: a test that delivered in-process)."""
+    try:
+        with open(spool.lock_path, encoding="ascii", errors="replace") as fh:
+            text = fh.read().strip()
+    except OSError:
+        return 0
+    pid = int(text) if text.isdigit() else 0
+    return 0 if pid == os.getpid() else pid
 
 
 def alive(pid: int) -> bool:

@@ -1,4 +1,4 @@
-"""The sender's HTTP (tracking/_http.py): one kept-alive connection, whole answers, no loops.
+"""The uploader's HTTP (tracking/_http.py): one kept-alive connection, whole answers, no loops.
 
 Each test talks to a real socket: a scripted server on loopback that counts connections and
 requests and answers each request the way the test says (keep the connection, close it after the
@@ -32,8 +32,7 @@ def scripted():
 
 
 def _exchange(transport: Transport, body: bytes = b"{}") -> Answer:
-    transport.send(body)
-    return transport.receive()
+    return transport.post(body)
 
 
 def test_one_connection_carries_every_request(scripted):
@@ -103,16 +102,15 @@ def test_a_silent_collector_costs_the_read_timeout_at_most():
         listener.close()
 
 
-def test_a_refused_connection_raises_on_send():
+def test_a_refused_connection_is_a_typed_failure():
     """Each failure is typed, with its reason: what the uploader reports for the collector."""
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))  # bound, not listening: refused
     try:
         transport = Transport(f"http://127.0.0.1:{holder.getsockname()[1]}", timeout=1)
-        with pytest.raises(ConnectFailed, match="could not connect"):
-            transport.send(b"{}")
-        answer = transport.receive()
-        assert answer.status is None and isinstance(answer.failure, ConnectFailed)
+        answer = transport.post(b"{}")
+        assert answer.status is None and isinstance(answer.failure, ConnectFailed), answer
+        assert "could not connect" in str(answer.failure)
     finally:
         holder.close()
 
@@ -155,8 +153,8 @@ def test_an_https_collector_is_reached_through_the_environment_proxy(monkeypatch
     monkeypatch.setenv("HTTPS_PROXY", proxy.url)
     try:
         transport = Transport("https://collector.example.com", timeout=2)
-        with pytest.raises(ConnectFailed):  # the proxy refuses the tunnel
-            transport.send(b"{}")
+        answer = transport.post(b"{}")  # the proxy refuses the tunnel
+        assert answer.status is None and isinstance(answer.failure, ConnectFailed), answer
     finally:
         proxy.close()
     # CONNECT to the collector, never a name look-up of it here; the proxy's credentials sent.

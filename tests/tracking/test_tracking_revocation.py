@@ -142,3 +142,33 @@ def test_no_secret_file_is_created_after_consent_was_withdrawn(tracking_world, c
     tracker.close()
     assert not (world.state_dir() / "secret").exists()
     assert collector.totals()["total"] == 0
+
+
+@pytest.mark.delivery
+@pytest.mark.parametrize("ci", [False, True], ids=["detached", "in-process"])
+def test_a_disable_before_flush_stops_the_flush(tracking_world, collector, monkeypatch, ci):
+    """``flush`` delivers this run's segments in this process, checked with the host's own
+    consent check (not the uploader's re-reading): a disable since they were recorded drops
+    them there, and flush says they did not all go."""
+    world = tracking_world
+    world.acknowledge()
+    if ci:
+        monkeypatch.setenv("CI", "true")
+    else:
+        monkeypatch.delenv("CI", raising=False)
+    profile, project = world.tracked_profile(), str(world.project)
+    (world.project / "testapp_project.yml").write_text("name: shop\n")
+    write_project_choice(profile, True, cwd=project)  # on in CI too (its default is off there)
+    tracker = Tracker(profile, cwd=project)
+    assert tracker.plan.kind == "record", tracker.decision
+    assert tracker.plan.delivery == ("inline" if ci else "detached")
+    _record_run(tracker, models=3)
+    write_project_choice(profile, False, cwd=project)  # `telemetry disable --project`
+
+    assert tracker.flush(DELIVER_S) is False
+    assert collector.totals()["total"] == 0
+    waiting = world.spool().waiting()
+    assert waiting.events == 0 and waiting.dropped == {"revoked": 5}
+    assert tracker.flush(DELIVER_S) is False  # and it keeps saying so
+    tracker.close()
+    assert collector.totals()["total"] == 0

@@ -172,15 +172,11 @@ def test_the_bound_on_bytes_and_the_maximum_age(tracking_world, collector):
     world = tracking_world
     spool = write_segment(world, 40)
     (old,) = spool.segments()
-    aged = Segment(
+    aged = Segment.parse(
         old.directory,
         f"{int((time.time() - 3600) * 1000):013d}-{old.pid}-{old.token}.{old.events}.seg",
-        0,
-        0,
-        "",
-        old.events,
-        "seg",
     )
+    assert aged is not None
     os.rename(old.path, aged.path)
     write_segment(world, 40)
     time.sleep(0.002)

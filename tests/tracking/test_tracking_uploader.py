@@ -359,25 +359,35 @@ def test_a_spool_that_cannot_exist_is_not_waited_for(tracking_world):
     assert report.sent == 0 and report.error is None
 
 
-def test_a_segment_is_in_the_local_log_before_its_receipt_says_it_was_delivered(
-    tracking_world, collector
-):
-    """``Tracker.flush`` returns once a segment's receipt is written and the segment is gone;
-    whoever then reads ``telemetry log`` must find its events there, not a moment later."""
+def test_a_segment_is_in_the_local_log_before_it_leaves_the_spool(tracking_world, collector):
+    """Whoever sees a delivered segment gone (another host's ``flush``) and then reads
+    ``telemetry log`` must find its events there, not a moment later; and the report says
+    what became of it (what ``Tracker.flush`` reads)."""
     from tracking.uploader import Uploader
 
     world = tracking_world
     spool = write_segment(world, 3)
     [segment] = spool.segments()
+    log_path = world.state_dir() / "events.log"
+    logged_at_removal: list[int] = []
+    remove = spool.remove
+
+    def removing(what):  # what the log holds at the moment the segment goes
+        logged_at_removal.append(len(log_path.read_text().splitlines()))
+        return remove(what)
+
+    spool.remove = removing  # type: ignore[method-assign]
     uploader = Uploader(spool, TrackerSettings(), deadline=time.monotonic() + DELIVER_S)
     fd = spool.try_lock()
     assert fd is not None
     try:
-        uploader.round()  # delivers the segment, writes its receipt, removes it
+        uploader.round()  # delivers the segment, logs it, removes it
     finally:
         os.close(fd)
-    assert (spool.state().get("receipts") or {}).get(segment.base) == [3, 0]
-    log = (world.state_dir() / "events.log").read_text().splitlines()
+    assert logged_at_removal == [3]
+    assert spool.segments() == []
+    assert uploader.report.settled == {segment.base: (3, 0)}
+    log = log_path.read_text().splitlines()
     assert len(log) == 3 and json.loads(log[0])["event"] == "invocation_start"
 
 
