@@ -31,6 +31,7 @@ from .._yaml import Found, flag_in_text, read_yaml_flag
 from .._yaml_edit import NoMinimalEdit, delete_key, load, same_apart_from, set_flag
 from ..errors import EditRefused, NoProjectFile, WriteError
 from ..files import MAX_BYTES, NotRegularFile, atomic_write, read_regular
+from ..project_location import ProjectAt, find_project_file, locate_profiles, locate_project
 from ..values import printable, shown
 from .base import LayerSource, Step, Want, Written, command
 
@@ -39,11 +40,8 @@ if TYPE_CHECKING:
     from ..profile import AppProfile, LegacyFlagFile
 
 __all__ = [
-    "ProjectAt",
     "ProjectFile",
-    "find_project_file",
     "layer_from",
-    "locate_project",
     "named_dir_layer",
     "project_file_for",
     "project_file_layer",
@@ -51,7 +49,6 @@ __all__ = [
     "write_project_choice",
 ]
 
-_MAX_DEPTH_SEARCH = 64
 #: The project layer when the working directory was deleted under the process.
 _NO_CWD = (
     "the working directory no longer exists (it was deleted or moved), so no project "
@@ -119,61 +116,6 @@ class ProjectFile(LayerSource):
         return write_project_choice(ctx.profile, enabled, ctx.cwd, ctx.env)
 
 
-# -- where the project is ----------------------------------------------------------------------
-class ProjectAt(NamedTuple):
-    """Where a project's file is, as the host finds it.
-
-    Named (``--project-dir``, or a profile's variable such as ``DBT_PROJECT_DIR``): exactly that
-    directory's file, no upward search and no fallback (dbt-core reads
-    ``<project-dir>/dbt_project.yml`` and nothing else). Not named: the nearest file upward from
-    the working directory.
-    """
-
-    #: The project file to read; None when there is none (there, or from the cwd upward).
-    path: str | None
-    #: What named the directory: ``--project-dir`` or the variable; None when searched upward.
-    named_by: str | None = None
-    #: The value as given, and the directory it names (relative values: against the cwd).
-    raw: str | None = None
-    directory: str | None = None
-
-    @property
-    def missing(self) -> bool:
-        """The named directory does not exist (dbt refuses to run: click's ``exists=True``)."""
-        return self.directory is not None and not os.path.exists(self.directory)
-
-
-def locate_project(
-    profile: AppProfile, env: Mapping[str, str], cwd: str, project_dir: str | None = None
-) -> ProjectAt:
-    """Where ``profile``'s host finds its project: ``project_dir`` (the command line), else the
-    first non-empty of the profile's project-dir variables, else the search upward from ``cwd``."""
-    named_by, raw = None, None
-    if project_dir is not None:
-        named_by, raw = "--project-dir", project_dir
-    else:
-        # click: an empty variable is unset; the first non-empty one of the list counts.
-        named_by, raw = next(
-            ((name, env[name]) for name in profile.project_dir_envs if env.get(name)),
-            (None, None),
-        )
-    if named_by is None or raw is None:
-        return ProjectAt(find_project_file(cwd, profile.project_files))
-    # Relative to the working directory, as dbt's click path is; normalised as dbt reads it.
-    directory = os.path.normpath(os.path.join(cwd, raw)) if raw.strip() else os.path.join(cwd, raw)
-    path = None
-    if os.path.isdir(directory):
-        path = next(
-            (
-                os.path.join(directory, name)
-                for name in profile.project_files
-                if os.path.exists(os.path.join(directory, name))
-            ),
-            None,
-        )
-    return ProjectAt(path, named_by, raw, directory)
-
-
 def named_dir_layer(at: ProjectAt, profile: AppProfile) -> Layer | None:
     """The project layer when a named directory gives no project file to read (None: it does).
 
@@ -208,21 +150,6 @@ def named_dir_layer(at: ProjectAt, profile: AppProfile) -> Layer | None:
 
 
 # -- reading (the strict reading; the dbt one is consent.readings.dbt) ----------------------------
-def find_project_file(start: str, names: tuple[str, ...]) -> str | None:
-    """The nearest file called one of ``names``, from ``start`` upward to the filesystem root."""
-    here = os.path.abspath(start)
-    for _ in range(_MAX_DEPTH_SEARCH):
-        for name in names:
-            candidate = os.path.join(here, name)
-            if os.path.lexists(candidate):
-                return candidate
-        parent = os.path.dirname(here)
-        if parent == here:
-            return None
-        here = parent
-    return None
-
-
 def layer_from(path: str, found: Found, key_path: tuple[str, ...]) -> Layer:
     """The project layer for what ``path`` says at ``key_path``."""
     path = printable(path) or path  # from the filesystem or DBT_PROFILES_DIR: anything, any size
@@ -241,15 +168,6 @@ def layer_from(path: str, found: Found, key_path: tuple[str, ...]) -> Layer:
     if found.opinion is None:
         return Layer("project_file", None, None, path, detail=f"no {'.'.join(key_path)} set")
     return Layer("project_file", found.opinion, shown(found.raw), origin)
-
-
-def _legacy_path(legacy: LegacyFlagFile, env: Mapping[str, str], cwd: str) -> str:
-    named = next((env[name] for name in legacy.dir_envs if env.get(name)), None)
-    if named:
-        return os.path.join(os.path.expanduser(named), legacy.file_name)
-    if legacy.look_in_cwd and os.path.lexists(os.path.join(cwd, legacy.file_name)):
-        return os.path.join(cwd, legacy.file_name)
-    return os.path.join(os.path.expanduser("~"), legacy.home_subdir or "", legacy.file_name)
 
 
 def project_file_layer(
@@ -273,7 +191,7 @@ def project_file_layer(
             layer = layer_from(path, found, key_path)
     if legacy is None:
         return layer, watched
-    legacy_path = _legacy_path(legacy, env if env is not None else os.environ, cwd)
+    legacy_path = locate_profiles(legacy, env if env is not None else os.environ, cwd).path
     watched.append(legacy_path)
     old = read_yaml_flag(legacy_path, legacy.key_path)
     if old is None or (old.opinion is None and old.problem is None):
@@ -530,12 +448,10 @@ def _clear_the_legacy_place(
     profile: AppProfile, enabled: bool, cwd: str, env: Mapping[str, str], project_path: str
 ) -> tuple[str, ...]:
     """Make sure writing the project flag will not create dbt's "both set" refusal."""
-    from ..readings.dbt import profiles_dir
-
     legacy = profile.legacy_flag_file
     assert legacy is not None
-    where, _ = profiles_dir(legacy, env, cwd)
-    legacy_path = os.path.join(where, legacy.file_name)
+    # The very file the dbt reading reads (and dbt itself): one locator for both.
+    legacy_path = locate_profiles(legacy, env, cwd).path
     if not os.path.isfile(legacy_path):
         return ()
     file = _read_for_edit(legacy_path, "YAML file", writing=False)
