@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from ._model import Edition, Layer
     from .layers.policy import Policy
     from .profile import AppProfile
-    from .readings import StrictReading
+    from .readings import Reading
 
 __all__ = ["ReadContext"]
 
@@ -71,7 +71,7 @@ class ReadContext(NamedTuple):
         return value
 
     @property
-    def reading(self) -> StrictReading:
+    def reading(self) -> Reading:
         """How this profile's values are read (docs/decision.md, "Two readings")."""
         from .readings import reading_of
 
@@ -107,4 +107,9 @@ class ReadContext(NamedTuple):
 
     def project(self) -> tuple[Layer, list[str]]:
         """The project layer as the profile's reading reads it, and the files it read."""
-        return self.once("project", lambda: self.reading.project(self))
+        cwd = self.cwd
+        assert cwd is not None, "no project is looked up without a working directory"
+        return self.once(
+            "project",
+            lambda: self.reading.project(self.profile, self.env, cwd, self.project_dir),
+        )

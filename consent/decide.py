@@ -38,7 +38,7 @@ def _read(ctx: ReadContext) -> tuple[Edition, list[Layer], list[str]]:
         source.stamp(
             source.read(ctx)
             if reading.reads(source.name)
-            else reading.not_read(source.read(ctx), ctx)
+            else reading.not_read(source.read(ctx), ctx.profile)
         )
         for source in LAYERS
     ]

@@ -27,21 +27,23 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from .._model import Layer, file_origin
 from .._yaml import compose_checked, file_problem, pairs_named
 from ..files import read_text
-from ..layers.env_var import unset_layer
-from ..layers.project_file import layer_from, named_dir_layer
 from ..profile import AppProfile, LegacyFlagFile
 from ..project_location import locate_profiles, locate_project
 from ..values import FALSE_WORDS, TRUE_WORDS, opinion_of, printable, shown
+from .base import Reading
+from .common import layer_from, named_dir_layer, unset_layer
 
 __all__ = [
     "DBT_DO_NOT_TRACK",
     "KEY",
+    "READING",
     "REFUSES",
+    "DbtReading",
     "do_not_track_layer",
     "env_var_layer",
     "origin_of_key",
@@ -111,6 +113,39 @@ _FLAG_TYPES: dict[str, tuple[str, bool]] = {  # key: (type, null allowed)
     "printer_width": ("an integer", True),
     "warn_error_options": ("a mapping", True),
 }
+
+
+class DbtReading(Reading):
+    """For the built-in dbt profile: every value read exactly as dbt-core reads it (the rules
+    above), and a warning wherever that is not what the user meant."""
+
+    name: ClassVar[str] = "dbt"
+    #: dbt-core never reads our user config (telemetry.toml) or our system policy file (nor,
+    #: so, an edition from it): after `telemetry disable` dbt still tracks, so the mirror must
+    #: not say off.
+    unread: ClassVar[frozenset[str]] = frozenset({"admin_lock", "system_default", "user_config"})
+
+    def do_not_track(self, env: Mapping[str, str]) -> Layer:
+        return do_not_track_layer(env)
+
+    def env_var(self, env: Mapping[str, str], names: tuple[str, ...]) -> Layer:
+        return env_var_layer(env, names)
+
+    def project(
+        self,
+        profile: AppProfile,
+        env: Mapping[str, str],
+        cwd: str,
+        project_dir: str | None = None,
+    ) -> tuple[Layer, list[str]]:
+        layer, watched = project_layer(cwd, profile, env, project_dir)
+        note, path = user_settings_note(profile.legacy_flag_file)
+        if note is not None:
+            layer = replace(layer, warnings=(*layer.warnings, note))
+        return layer, [*watched, path]
+
+
+READING = DbtReading()
 
 
 def _has_type(value: object, kind: str) -> bool:
