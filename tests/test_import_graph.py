@@ -177,3 +177,26 @@ def test_the_cycle_check_finds_a_planted_circle(tmp_path):
     assert cycles(import_graph("pkg", tmp_path)) == [
         ["pkg.back", "pkg.sub", "pkg.sub.low", "pkg.sub.mid"]
     ]
+
+
+def test_consent_has_no_import_circle():
+    """Issue 19: layers → readings → helpers → model, and nothing back up. A circle here held
+    only by function-level imports is still a circle: each end has to know the other."""
+    assert cycles(import_graph("consent")) == []
+
+
+def test_the_model_imports_nothing_of_consent():
+    """Everything may import the model, so it imports nothing of consent itself."""
+    assert import_graph("consent")["consent._model"] == set()
+
+
+def test_readings_import_no_layer():
+    """The layers ask the profile's reading; a reading never asks a layer."""
+    graph = import_graph("consent")
+    assert {
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        if module.startswith("consent.readings")
+        for target in targets
+        if target == "consent.layers" or target.startswith("consent.layers.")
+    } == set()
