@@ -1,6 +1,9 @@
 """The typed vocabulary of a consent decision: layers in, a decision out.
 
-The layers themselves (their order, names and titles) are :mod:`consent.layers`.
+The layers themselves (their order, names and titles) are :mod:`consent.layers`. This module
+imports nothing else of consent: what render and the resolver need to know of a layer's class
+(its title, whether its "off" is somebody's choice) is stamped onto its :class:`Layer`
+(:meth:`consent.layers.base.LayerSource.stamp`), so that everything else may import the model.
 
 Kept free of I/O and of heavy imports so that deciding stays cheap for every host start-up.
 """
@@ -45,20 +48,19 @@ class Layer:
     #: The host itself never reads this layer's file (dbt: our user config, our policy): shown
     #: with what it holds, never deciding.
     unread: bool = False
+    #: The words ``status`` shows for this layer (its class's title; the name until stamped).
+    title: str = field(default="", compare=False)
+    #: "off" here is somebody's choice, which the cloud edition lists as overridden; a default
+    #: that only reflects where the process runs (CI) is not. From the layer's class.
+    choice: bool = field(default=True, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.title:
+            object.__setattr__(self, "title", self.name)
 
     @property
     def is_error(self) -> bool:
         return self.status == "error"
-
-    @property
-    def title(self) -> str:
-        """The words ``status`` shows for this layer, from its layer class."""
-        from .layers import source_of
-
-        try:
-            return source_of(self.name).title
-        except KeyError:
-            return self.name
 
     def with_status(self, status: Status, detail: str | None = None) -> Layer:
         # An error keeps its status so that status can say "error", but it still counts as off.
@@ -128,18 +130,10 @@ class Decision:
         """Opt-outs that exist but do not apply (cloud edition, admin lock, a higher layer).
 
         An "off" that is nobody's choice (the CI default) is not an opt-out."""
-        from .layers import source_of
-
-        def choice(name: str) -> bool:
-            try:
-                return source_of(name).choice
-            except KeyError:
-                return True
-
         return tuple(
             layer
             for layer in self.layers
-            if layer.opinion == "off" and layer.status == "overridden" and choice(layer.name)
+            if layer.opinion == "off" and layer.status == "overridden" and layer.choice
         )
 
     def to_json(

@@ -1,20 +1,28 @@
-"""What the layers read from, gathered once per decision: :class:`ReadContext`."""
+"""What the layers read from, gathered once per decision: :class:`ReadContext`, with what more
+than one layer needs (the system policy, the edition, the project layer), read once.
+
+It sits between the layers, which read from it, and what it reads with (the readings, the policy
+file): it imports no layer."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
+
+from ._model import Edition
 
 if TYPE_CHECKING:
-    from ._model import Edition, Layer
-    from .layers.policy import Policy
+    from ._model import Layer
+    from .policy_file import Policy
     from .profile import AppProfile
-    from .readings import StrictReading
+    from .readings import Reading
 
-__all__ = ["ReadContext"]
+__all__ = ["EDITIONS", "ReadContext"]
 
 _T = TypeVar("_T")
+
+EDITIONS = ("core", "cloud")
 
 
 class ReadContext(NamedTuple):
@@ -71,7 +79,7 @@ class ReadContext(NamedTuple):
         return value
 
     @property
-    def reading(self) -> StrictReading:
+    def reading(self) -> Reading:
         """How this profile's values are read (docs/decision.md, "Two readings")."""
         from .readings import reading_of
 
@@ -82,7 +90,7 @@ class ReadContext(NamedTuple):
         """The administrator's system policy, read once: the admin lock, the system default and
         the choice of the edition share it. Every file: the fixed location's and those along
         ``XDG_CONFIG_DIRS``, merged (the most restrictive wins)."""
-        from .layers.policy import read_policy
+        from .policy_file import read_policy
 
         return self.once(
             "policy",
@@ -101,10 +109,35 @@ class ReadContext(NamedTuple):
         return self._edition()[1]
 
     def _edition(self) -> tuple[Edition, tuple[str, ...]]:
-        from .layers.edition import choose_edition
+        return self.once("edition", self._choose_edition)
 
-        return self.once("edition", lambda: choose_edition(self))
+    def _choose_edition(self) -> tuple[Edition, tuple[str, ...]]:
+        """The edition of this run and where it came from, with a warning if the host's was
+        bad. Never from a file the user controls (docs/decision.md, "The edition")."""
+        host = self.host_edition
+        warnings: tuple[str, ...] = ()
+        if host is not None and host not in EDITIONS:
+            warnings = (
+                f'the host passed edition={host!r}, which is not "core" or "cloud"; it is '
+                'ignored. Fix (for the tool\'s author): pass edition="core" or "cloud"',
+            )
+            host = None
+        if host is not None:
+            return Edition("cloud" if host == "cloud" else "core", "host"), warnings
+        # A host that never reads the system policy (dbt) never takes an edition from it either.
+        policy = self.policy if self.reading.reads("admin_lock") else None
+        if policy is not None and policy.edition is not None:
+            return policy.edition, warnings
+        default: Literal["core", "cloud"] = (
+            "cloud" if self.profile.default_edition == "cloud" else "core"
+        )
+        return Edition(default, "default"), warnings
 
     def project(self) -> tuple[Layer, list[str]]:
         """The project layer as the profile's reading reads it, and the files it read."""
-        return self.once("project", lambda: self.reading.project(self))
+        cwd = self.cwd
+        assert cwd is not None, "no project is looked up without a working directory"
+        return self.once(
+            "project",
+            lambda: self.reading.project(self.profile, self.env, cwd, self.project_dir),
+        )

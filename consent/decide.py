@@ -35,7 +35,11 @@ def _read(ctx: ReadContext) -> tuple[Edition, list[Layer], list[str]]:
     # A layer the host itself never reads (the dbt reading: our user config, our policy file)
     # is shown with what it holds, and never decides: status must say what the host does.
     layers = [
-        source.read(ctx) if reading.reads(source.name) else reading.not_read(source.read(ctx), ctx)
+        source.stamp(
+            source.read(ctx)
+            if reading.reads(source.name)
+            else reading.not_read(source.read(ctx), ctx.profile)
+        )
         for source in LAYERS
     ]
     watched = dict.fromkeys(path for source in LAYERS for path in source.watched(ctx))

@@ -22,6 +22,8 @@ from .layers import LAYERS, EditionMandate
 
 __all__ = ["resolve"]
 
+_MANDATE = next(source for source in LAYERS if isinstance(source, EditionMandate))
+
 
 def _effective(layer: Layer) -> Opinion:
     if layer.is_error:
@@ -58,10 +60,13 @@ def resolve(app: str, edition: Edition, layers: Iterable[Layer]) -> Decision:
     """Combine ``layers`` (any order, one per name) into the decision, statuses filled in."""
     by_name = {layer.name: layer for layer in layers}
     cloud = edition.name == "cloud"
-    ordered = [by_name.get(source.name) or Layer(source.name) for source in LAYERS]
+    # Layers given by hand (a recorded run, a test) are stamped here as ``decide`` stamps them.
+    ordered = [source.stamp(by_name.get(source.name) or Layer(source.name)) for source in LAYERS]
     if cloud:
         ordered = [
-            EditionMandate.mandate(edition) if layer.name == EditionMandate.name else layer
+            _MANDATE.stamp(EditionMandate.mandate(edition))
+            if layer.name == EditionMandate.name
+            else layer
             for layer in ordered
         ]
     winner_name = _pick_winner(ordered)

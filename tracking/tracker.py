@@ -659,7 +659,7 @@ class _SpoolSink:
         if self._project_name:
             hasher = self.hasher()
             return hasher("project", self._project_name) if hasher else None
-        from consent.layers.project_file import locate_project
+        from consent.project_location import locate_project
 
         # The project the decision read: the named directory exactly, else the search upward.
         found = locate_project(self._profile, self._env, self._cwd, self._project_dir).path

@@ -8,6 +8,7 @@ contract's list of names, ``contracts/status.schema.json``, and the docs that li
 
 from __future__ import annotations
 
+from ..project_location import find_project_file
 from .base import EnvironmentLayer, LayerSource, Scope, Step, Written
 from .ci_default import CiDefault
 from .do_not_track import DoNotTrack
@@ -15,7 +16,7 @@ from .edition import EditionDefault, EditionMandate
 from .env_var import EnvVar
 from .host_flag import HostFlag
 from .policy import AdminLock, SystemDefault
-from .project_file import ProjectFile, find_project_file
+from .project_file import ProjectFile
 from .user_config import UserConfig
 
 __all__ = [

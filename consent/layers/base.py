@@ -9,6 +9,7 @@ a layer's name.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
 
 from .._model import Layer, Opinion
@@ -81,6 +82,13 @@ class LayerSource:
         """What this layer says now, with its origin. Never raises: a problem is an ``error``
         layer (counted as off) with one warning naming the file, the key and the fix."""
         raise NotImplementedError
+
+    def stamp(self, layer: Layer) -> Layer:
+        """``layer`` with what the model cannot ask this class for (it imports no layer): the
+        title ``status`` shows, and whether an "off" here is somebody's choice."""
+        if layer.title == self.title and layer.choice == self.choice:
+            return layer
+        return replace(layer, title=self.title, choice=self.choice)
 
     def watched(self, ctx: ReadContext) -> tuple[str, ...]:
         """The files whose change could change what :meth:`read` says (none: it reads no file)."""

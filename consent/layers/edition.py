@@ -2,14 +2,14 @@
 
 The edition comes from the host's code (a cloud build passes it), else the administrator's
 system policy, else the profile's default; never from a project file or the user config, which
-the user controls. The cloud edition makes telemetry mandatory; the core edition's default is on,
-and every layer above may opt out, or, for a profile of the opt-in model, off until the user says
-yes.
+the user controls (:attr:`consent.context.ReadContext.edition` chooses it, once per decision).
+The cloud edition makes telemetry mandatory; the core edition's default is on, and every layer
+above may opt out, or, for a profile of the opt-in model, off until the user says yes.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from .._model import Edition, Layer
 from .base import LayerSource, Step, Want
@@ -18,31 +18,7 @@ if TYPE_CHECKING:
     from ..context import ReadContext
     from ..profile import AppProfile
 
-__all__ = ["EDITIONS", "EditionDefault", "EditionMandate", "choose_edition"]
-
-EDITIONS = ("core", "cloud")
-
-
-def choose_edition(ctx: ReadContext) -> tuple[Edition, tuple[str, ...]]:
-    """The edition of this run and where it came from, with a warning if the host's was bad."""
-    host = ctx.host_edition
-    warnings: tuple[str, ...] = ()
-    if host is not None and host not in EDITIONS:
-        warnings = (
-            f'the host passed edition={host!r}, which is not "core" or "cloud"; it is '
-            'ignored. Fix (for the tool\'s author): pass edition="core" or "cloud"',
-        )
-        host = None
-    if host is not None:
-        return Edition("cloud" if host == "cloud" else "core", "host"), warnings
-    # A host that never reads the system policy (dbt) never takes an edition from it either.
-    policy = ctx.policy if ctx.reading.reads("admin_lock") else None
-    if policy is not None and policy.edition is not None:
-        return policy.edition, warnings
-    default: Literal["core", "cloud"] = (
-        "cloud" if ctx.profile.default_edition == "cloud" else "core"
-    )
-    return Edition(default, "default"), warnings
+__all__ = ["EditionDefault", "EditionMandate"]
 
 
 class EditionMandate(LayerSource):

@@ -2,8 +2,10 @@
 read and written here (docs/decision.md, "Project file").
 
 Reading: the nearest project file from the working directory upward (and the profile's
-deprecated place, dbt's ``profiles.yml`` ``config:`` block). The strict reading is below; the
-dbt reading (:mod:`consent.readings.dbt`) reads the same files as dbt-core does.
+deprecated place, dbt's ``profiles.yml`` ``config:`` block), found by
+:mod:`consent.project_location` and parsed by the profile's reading
+(:meth:`consent.readings.base.Reading.project`): :mod:`consent.readings.strict` fails closed,
+:mod:`consent.readings.dbt` reads the files as dbt-core does.
 
 Writing (``telemetry enable/disable --project``): the file is edited as text
 (:mod:`consent._yaml_edit`): the flag's value changes or its lines are added, and every other
@@ -23,35 +25,24 @@ import errno
 import os
 import stat
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING, NamedTuple
 
 from .._model import Layer, file_origin
-from .._yaml import Found, flag_in_text, read_yaml_flag
+from .._yaml import flag_in_text
 from .._yaml_edit import NoMinimalEdit, delete_key, load, same_apart_from, set_flag
 from ..errors import EditRefused, NoProjectFile, WriteError
 from ..files import MAX_BYTES, NotRegularFile, atomic_write, read_regular
-from ..values import printable, shown
+from ..project_location import locate_profiles, locate_project
+from ..readings import reading_of
+from ..values import printable
 from .base import LayerSource, Step, Want, Written, command
 
 if TYPE_CHECKING:
     from ..context import ReadContext
-    from ..profile import AppProfile, LegacyFlagFile
+    from ..profile import AppProfile
 
-__all__ = [
-    "ProjectAt",
-    "ProjectFile",
-    "find_project_file",
-    "layer_from",
-    "locate_project",
-    "named_dir_layer",
-    "project_file_for",
-    "project_file_layer",
-    "read_strict",
-    "write_project_choice",
-]
+__all__ = ["ProjectFile", "project_file_for", "write_project_choice"]
 
-_MAX_DEPTH_SEARCH = 64
 #: The project layer when the working directory was deleted under the process.
 _NO_CWD = (
     "the working directory no longer exists (it was deleted or moved), so no project "
@@ -119,219 +110,6 @@ class ProjectFile(LayerSource):
         return write_project_choice(ctx.profile, enabled, ctx.cwd, ctx.env)
 
 
-# -- where the project is ----------------------------------------------------------------------
-class ProjectAt(NamedTuple):
-    """Where a project's file is, as the host finds it.
-
-    Named (``--project-dir``, or a profile's variable such as ``DBT_PROJECT_DIR``): exactly that
-    directory's file, no upward search and no fallback (dbt-core reads
-    ``<project-dir>/dbt_project.yml`` and nothing else). Not named: the nearest file upward from
-    the working directory.
-    """
-
-    #: The project file to read; None when there is none (there, or from the cwd upward).
-    path: str | None
-    #: What named the directory: ``--project-dir`` or the variable; None when searched upward.
-    named_by: str | None = None
-    #: The value as given, and the directory it names (relative values: against the cwd).
-    raw: str | None = None
-    directory: str | None = None
-
-    @property
-    def missing(self) -> bool:
-        """The named directory does not exist (dbt refuses to run: click's ``exists=True``)."""
-        return self.directory is not None and not os.path.exists(self.directory)
-
-
-def locate_project(
-    profile: AppProfile, env: Mapping[str, str], cwd: str, project_dir: str | None = None
-) -> ProjectAt:
-    """Where ``profile``'s host finds its project: ``project_dir`` (the command line), else the
-    first non-empty of the profile's project-dir variables, else the search upward from ``cwd``."""
-    named_by, raw = None, None
-    if project_dir is not None:
-        named_by, raw = "--project-dir", project_dir
-    else:
-        # click: an empty variable is unset; the first non-empty one of the list counts.
-        named_by, raw = next(
-            ((name, env[name]) for name in profile.project_dir_envs if env.get(name)),
-            (None, None),
-        )
-    if named_by is None or raw is None:
-        return ProjectAt(find_project_file(cwd, profile.project_files))
-    # Relative to the working directory, as dbt's click path is; normalised as dbt reads it.
-    directory = os.path.normpath(os.path.join(cwd, raw)) if raw.strip() else os.path.join(cwd, raw)
-    path = None
-    if os.path.isdir(directory):
-        path = next(
-            (
-                os.path.join(directory, name)
-                for name in profile.project_files
-                if os.path.exists(os.path.join(directory, name))
-            ),
-            None,
-        )
-    return ProjectAt(path, named_by, raw, directory)
-
-
-def named_dir_layer(at: ProjectAt, profile: AppProfile) -> Layer | None:
-    """The project layer when a named directory gives no project file to read (None: it does).
-
-    A directory that does not exist is an error (the strict reading fails closed; the dbt reading
-    marks it as a refusal); an existing one without the file: no opinion, and no upward search.
-    """
-    if at.named_by is None or at.path is not None:
-        return None
-    shown_dir = printable(at.directory)
-    if at.missing:
-        problem = f"{at.named_by}={shown(at.raw)} names {shown_dir}, which does not exist"
-        return Layer(
-            "project_file",
-            "off",
-            shown(at.raw),
-            at.named_by,
-            status="error",
-            detail=problem,
-            warnings=(
-                f"{problem}; treated as off. Fix: point {at.named_by} at the project's "
-                "directory, or unset it",
-            ),
-        )
-    return Layer(
-        "project_file",
-        None,
-        None,
-        shown_dir,
-        detail=f"no {' or '.join(profile.project_files)} in {shown_dir} (named by "
-        f"{at.named_by}; no upward search), so no project setting applies",
-    )
-
-
-# -- reading (the strict reading; the dbt one is consent.readings.dbt) ----------------------------
-def find_project_file(start: str, names: tuple[str, ...]) -> str | None:
-    """The nearest file called one of ``names``, from ``start`` upward to the filesystem root."""
-    here = os.path.abspath(start)
-    for _ in range(_MAX_DEPTH_SEARCH):
-        for name in names:
-            candidate = os.path.join(here, name)
-            if os.path.lexists(candidate):
-                return candidate
-        parent = os.path.dirname(here)
-        if parent == here:
-            return None
-        here = parent
-    return None
-
-
-def layer_from(path: str, found: Found, key_path: tuple[str, ...]) -> Layer:
-    """The project layer for what ``path`` says at ``key_path``."""
-    path = printable(path) or path  # from the filesystem or DBT_PROFILES_DIR: anything, any size
-    origin = file_origin(path, found.line)
-    if found.problem:
-        message = f"{origin}: {found.problem}; treated as off. Fix: {found.fix}"
-        return Layer(
-            "project_file",
-            "off",
-            shown(found.raw),
-            origin,
-            status="error",
-            detail=found.problem,
-            warnings=(message,),
-        )
-    if found.opinion is None:
-        return Layer("project_file", None, None, path, detail=f"no {'.'.join(key_path)} set")
-    return Layer("project_file", found.opinion, shown(found.raw), origin)
-
-
-def _legacy_path(legacy: LegacyFlagFile, env: Mapping[str, str], cwd: str) -> str:
-    named = next((env[name] for name in legacy.dir_envs if env.get(name)), None)
-    if named:
-        return os.path.join(os.path.expanduser(named), legacy.file_name)
-    if legacy.look_in_cwd and os.path.lexists(os.path.join(cwd, legacy.file_name)):
-        return os.path.join(cwd, legacy.file_name)
-    return os.path.join(os.path.expanduser("~"), legacy.home_subdir or "", legacy.file_name)
-
-
-def project_file_layer(
-    cwd: str,
-    names: tuple[str, ...],
-    key_path: tuple[str, ...],
-    legacy: LegacyFlagFile | None = None,
-    env: Mapping[str, str] | None = None,
-    at: ProjectAt | None = None,
-) -> tuple[Layer, list[str]]:
-    """The project layer, and the files it read (so a tracker can re-check them cheaply).
-
-    ``at``: where the project is (:func:`locate_project`); default: the search from ``cwd``."""
-    path = find_project_file(cwd, names) if at is None else at.path
-    watched: list[str] = []
-    layer = Layer("project_file", detail=f"no {' or '.join(names)} found from {cwd} upward")
-    if path is not None:
-        watched.append(path)
-        found = read_yaml_flag(path, key_path)
-        if found is not None:
-            layer = layer_from(path, found, key_path)
-    if legacy is None:
-        return layer, watched
-    legacy_path = _legacy_path(legacy, env if env is not None else os.environ, cwd)
-    watched.append(legacy_path)
-    old = read_yaml_flag(legacy_path, legacy.key_path)
-    if old is None or (old.opinion is None and old.problem is None):
-        return layer, watched
-    old_layer = layer_from(legacy_path, old, legacy.key_path)
-    old_layer = replace(old_layer, warnings=(*old_layer.warnings, *layer.warnings))
-    if old_layer.is_error:
-        return old_layer, watched
-    dotted = ".".join(legacy.key_path)
-    deprecation = (
-        f"{old_layer.origin}: {dotted} is deprecated. Fix: move it to "
-        f"{names[0]} as {'.'.join(key_path)} and remove it from {legacy.file_name}"
-    )
-    if layer.is_error:
-        # The project file is already off for its own problem; it did not "also set" the flag.
-        return replace(layer, warnings=(*layer.warnings, deprecation)), watched
-    if layer.opinion is not None:
-        both = (
-            f"{layer.origin} and {old_layer.origin} both set the flag, which dbt refuses; treated "
-            f"as off. Fix: remove {dotted} from {legacy.file_name}"
-        )
-        return replace(
-            layer,
-            opinion="off",
-            status="error",
-            detail=f"the flag is also set in {old_layer.origin}",
-            warnings=(*layer.warnings, both),
-        ), watched
-    return replace(
-        old_layer,
-        detail=f"deprecated location ({legacy.file_name})",
-        warnings=(deprecation,),
-        legacy=True,
-    ), watched
-
-
-def read_strict(ctx: ReadContext) -> tuple[Layer, list[str]]:
-    """The strict reading of the project layer, and the files it read."""
-    assert ctx.cwd is not None
-    profile = ctx.profile
-    at = locate_project(profile, ctx.env, ctx.cwd, ctx.project_dir)
-    named = named_dir_layer(at, profile)
-    if named is not None and named.is_error:
-        return named, []
-    layer, watched = project_file_layer(
-        ctx.cwd,
-        profile.project_files,
-        profile.flag_key_path,
-        profile.legacy_flag_file,
-        ctx.env,
-        at,
-    )
-    if named is not None and layer.opinion is None and not layer.is_error:
-        # No project file there; only the deprecated user-wide place could have said more.
-        return replace(named, warnings=(*named.warnings, *layer.warnings)), watched
-    return layer, watched
-
-
 # -- writing (``telemetry enable/disable --project``) ----------------------------------------------
 def project_file_for(
     profile: AppProfile,
@@ -352,8 +130,6 @@ def project_file_for(
             f"Fix: point {at.named_by} at the project's directory, or unset it"
         )
     if path is None:
-        from ..readings import reading_of
-
         # --global is no way out for a host that never reads our user config (dbt).
         elsewhere = (
             ", or use --global"
@@ -530,12 +306,10 @@ def _clear_the_legacy_place(
     profile: AppProfile, enabled: bool, cwd: str, env: Mapping[str, str], project_path: str
 ) -> tuple[str, ...]:
     """Make sure writing the project flag will not create dbt's "both set" refusal."""
-    from ..readings.dbt import profiles_dir
-
     legacy = profile.legacy_flag_file
     assert legacy is not None
-    where, _ = profiles_dir(legacy, env, cwd)
-    legacy_path = os.path.join(where, legacy.file_name)
+    # The very file the dbt reading reads (and dbt itself): one locator for both.
+    legacy_path = locate_profiles(legacy, env, cwd).path
     if not os.path.isfile(legacy_path):
         return ()
     file = _read_for_edit(legacy_path, "YAML file", writing=False)

@@ -27,24 +27,26 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from .._model import Layer, file_origin
 from .._yaml import compose_checked, file_problem, pairs_named
 from ..files import read_text
-from ..layers.env_var import unset_layer
-from ..layers.project_file import layer_from, locate_project, named_dir_layer
 from ..profile import AppProfile, LegacyFlagFile
+from ..project_location import locate_profiles, locate_project
 from ..values import FALSE_WORDS, TRUE_WORDS, opinion_of, printable, shown
+from .base import Reading
+from .common import layer_from, named_dir_layer, unset_layer
 
 __all__ = [
     "DBT_DO_NOT_TRACK",
     "KEY",
+    "READING",
     "REFUSES",
+    "DbtReading",
     "do_not_track_layer",
     "env_var_layer",
     "origin_of_key",
-    "profiles_dir",
     "project_layer",
     "user_settings_note",
 ]
@@ -111,6 +113,39 @@ _FLAG_TYPES: dict[str, tuple[str, bool]] = {  # key: (type, null allowed)
     "printer_width": ("an integer", True),
     "warn_error_options": ("a mapping", True),
 }
+
+
+class DbtReading(Reading):
+    """For the built-in dbt profile: every value read exactly as dbt-core reads it (the rules
+    above), and a warning wherever that is not what the user meant."""
+
+    name: ClassVar[str] = "dbt"
+    #: dbt-core never reads our user config (telemetry.toml) or our system policy file (nor,
+    #: so, an edition from it): after `telemetry disable` dbt still tracks, so the mirror must
+    #: not say off.
+    unread: ClassVar[frozenset[str]] = frozenset({"admin_lock", "system_default", "user_config"})
+
+    def do_not_track(self, env: Mapping[str, str]) -> Layer:
+        return do_not_track_layer(env)
+
+    def env_var(self, env: Mapping[str, str], names: tuple[str, ...]) -> Layer:
+        return env_var_layer(env, names)
+
+    def project(
+        self,
+        profile: AppProfile,
+        env: Mapping[str, str],
+        cwd: str,
+        project_dir: str | None = None,
+    ) -> tuple[Layer, list[str]]:
+        layer, watched = project_layer(cwd, profile, env, project_dir)
+        note, path = user_settings_note(profile.legacy_flag_file)
+        if note is not None:
+            layer = replace(layer, warnings=(*layer.warnings, note))
+        return layer, [*watched, path]
+
+
+READING = DbtReading()
 
 
 def _has_type(value: object, kind: str) -> bool:
@@ -302,19 +337,6 @@ def _load(path: str, dotted: str) -> _Yaml | None:
     return doc
 
 
-def profiles_dir(legacy: LegacyFlagFile, env: Mapping[str, str], cwd: str) -> tuple[str, str]:
-    """dbt's profiles dir and why: ``DBT_ENGINE_PROFILES_DIR`` / ``DBT_PROFILES_DIR``, else the
-    cwd if it holds profiles.yml, else ``~/.dbt``. It never follows the project dir (dbt does
-    not read a profiles.yml beside a ``DBT_PROJECT_DIR`` project)."""
-    # dbt 1.12 reads DBT_ENGINE_PROFILES_DIR first; click takes the first non-empty one.
-    named = next((name for name in legacy.dir_envs if env.get(name)), None)
-    if named is not None:
-        return os.path.join(cwd, env[named]), named
-    if legacy.look_in_cwd and os.path.exists(os.path.join(cwd, legacy.file_name)):
-        return cwd, "cwd"
-    return os.path.join(os.path.expanduser("~"), legacy.home_subdir or ""), "home"
-
-
 def origin_of_key(doc: _Yaml, block_pair: Any) -> str:
     """``path:line`` of the flag inside a block (else of the block, else the path)."""
     import yaml
@@ -379,16 +401,16 @@ def project_layer(
     legacy = profile.legacy_flag_file
     profiles: _Yaml | None = None
     if legacy is not None:
-        where, source = profiles_dir(legacy, env, cwd)
-        if source in legacy.dir_envs and not os.path.exists(where):
+        where = locate_profiles(legacy, env, cwd)
+        if where.missing:
             # click's --profiles-dir must exist: a usage error for dbt's commands.
             return _refusal(
-                source,
-                f"{printable(where)} does not exist",
-                f"point {source} at the directory of your {legacy.file_name}, or unset it",
-                raw=shown(env[source]),
+                where.found_by,
+                f"{printable(where.directory)} does not exist",
+                f"point {where.found_by} at the directory of your {legacy.file_name}, or unset it",
+                raw=shown(where.raw),
             ), watched
-        legacy_path = os.path.join(where, legacy.file_name)
+        legacy_path = where.path
         watched.append(legacy_path)
         if os.path.isfile(legacy_path):
             profiles = _load(legacy_path, ".".join(legacy.key_path))

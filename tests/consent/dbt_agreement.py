@@ -357,6 +357,23 @@ CASES: tuple[Case, ...] = (
         project="name: shop\n",
     ),
     Case("DBT_PROFILES_DIR does not exist", REFUSES, profiles_in="missing", project="name: shop\n"),
+    # click takes the variable as a path: relative to the working directory, and a `~` that no
+    # shell expanded is a directory called `~` (which does not exist, so dbt refuses).
+    Case(
+        "DBT_PROFILES_DIR relative to the working directory",
+        OFF,
+        env={"DBT_PROFILES_DIR": "../profiles"},
+        profiles=_config("false"),
+        profiles_in="dir",
+        project="name: shop\n",
+    ),
+    Case(
+        "DBT_PROFILES_DIR='~/.dbt', not expanded",
+        REFUSES,
+        env={"DBT_PROFILES_DIR": "~/.dbt"},
+        profiles=_config("false"),
+        project="name: shop\n",
+    ),
     # The project dir dbt is told to use: --project-dir, else DBT_ENGINE_PROJECT_DIR (1.12), else
     # DBT_PROJECT_DIR, exactly that directory (no upward search, no fallback to the cwd's).
     Case(

@@ -11,7 +11,7 @@ import pytest
 
 from consent import DEFAULT_PROFILE, ReadContext
 from consent.layers import AdminLock, SystemDefault
-from consent.layers.policy import read_policy
+from consent.policy_file import read_policy
 from consent.system_location import fixed_config_dir
 
 

@@ -1,5 +1,9 @@
-"""The project layer (docs/decision.md, "The layers"): the nearest ``dbt_project.yml`` and the
-legacy ``profiles.yml``, read from real files in a temp world."""
+"""The strict reading of the project layer (docs/decision.md, "The layers"): the nearest
+``dbt_project.yml`` and the legacy ``profiles.yml``, read from real files in a temp world.
+
+Driven through the strict reading itself (:class:`consent.readings.strict.StrictReading`), with a
+profile that declares it and keeps dbt's files (:data:`tests.support.world.STRICT_PROFILE`): the
+built-in dbt profile reads these files as dbt-core does (``test_dbt_reading.py``)."""
 
 from __future__ import annotations
 
@@ -8,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from consent import DEFAULT_PROFILE
-from consent.layers.project_file import project_file_layer
+from consent.readings.strict import StrictReading
+from tests.support.world import STRICT_PROFILE
 
 KEY = "send_anonymous_usage_stats"
-PROFILE = DEFAULT_PROFILE
+PROFILE = STRICT_PROFILE
 
 
 def read(world, cwd: Path | None = None, env: dict | None = None):
@@ -21,12 +25,8 @@ def read(world, cwd: Path | None = None, env: dict | None = None):
 
 
 def read_with_watched(world, cwd: Path | None = None, env: dict | None = None):
-    return project_file_layer(
-        str(cwd or world.project),
-        PROFILE.project_files,
-        PROFILE.flag_key_path,
-        PROFILE.legacy_flag_file,
-        world.env if env is None else env,
+    return StrictReading().project(
+        PROFILE, world.env if env is None else env, str(cwd or world.project)
     )
 
 

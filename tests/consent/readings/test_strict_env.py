@@ -1,20 +1,17 @@
-"""Layers read from the environment (docs/decision.md, "The layers"), with real env mappings."""
+"""The strict reading of the environment (docs/decision.md, "The layers"): ``DO_NOT_TRACK``
+and the tool's own variable, with real env mappings, through
+:class:`consent.readings.strict.StrictReading` (the dbt reading's are ``test_dbt_reading.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
-from consent import DEFAULT_PROFILE, Edition, ReadContext, resolve
-from consent.layers import HostFlag
-from consent.layers.do_not_track import read_do_not_track as do_not_track_layer
-from consent.layers.env_var import read_env_var as env_var_layer
+from consent import DEFAULT_PROFILE, Edition, resolve
+from consent.readings.strict import StrictReading
 
-
-def host_flag_layer(value, flag_name):
-    profile = replace(DEFAULT_PROFILE, host_flag_name=flag_name)
-    return HostFlag().read(ReadContext.now(profile, host_flag=value, env={}, cwd="/"))
+STRICT = StrictReading()
+do_not_track_layer = STRICT.do_not_track
+env_var_layer = STRICT.env_var
 
 
 TRUE_SPELLINGS = ["1", "true", "yes", "y", "t", "on", "TRUE", "Yes", "Y", "T", "On", "oN", " 1 "]
@@ -149,14 +146,3 @@ def test_a_profile_with_its_own_prefix_reads_its_own_variable():
     names = ("MYTOOL_SEND_ANONYMOUS_USAGE_STATS",)
     assert env_var_layer({DBT: "false"}, names).opinion is None
     assert env_var_layer({names[0]: "false"}, names).opinion == "off"
-
-
-# -- the host flag ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("value", "opinion"), [(True, "on"), (False, "off"), (None, None)])
-def test_host_flag(value, opinion):
-    layer = host_flag_layer(value, "--send-anonymous-usage-stats")
-    assert layer.opinion == opinion
-    if value is not None:
-        assert layer.origin == "--send-anonymous-usage-stats"
