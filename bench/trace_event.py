@@ -2,10 +2,11 @@
 the library it passes, and how often it hops from one file to another.
 
 ``python bench/trace_event.py [--list]`` records one ``invocation_start`` and delivers it
-(``flush``; the ``close`` after it is not counted) to a stand-in collector on 127.0.0.1 that answers every POST with
-200 (its code is not the library's, so it is not counted). Delivery runs in this process (the
-``CI`` rule: in-process delivery) so that the uploader's part of the path is traced too; a
-detached uploader runs the same :class:`tracking.uploader.Uploader` code in its own process.
+(``flush``; the ``close`` after it is not counted) to a stand-in collector on 127.0.0.1 that
+answers every POST with 200 (its code is not the library's, so it is not counted). Delivery
+runs in this process (the ``CI`` rule: in-process delivery) so that the uploader's part of the
+path is traced too; a detached uploader runs the same :class:`tracking.uploader.Uploader` code
+in its own process (with the recorded run's consent re-read: ``records.redecide``).
 
 Counted: every Python call into a module of ``tracking`` or ``consent`` (imports and the
 tracker's set-up before ``track`` are not). A *hop* is a call whose file is not its caller's;
