@@ -101,7 +101,9 @@ def start_uploader(
             return False  # an uploader runs; it looks again after it lets go of the lock
         try:
             if in_backoff:
-                _keep_bounds(spool, settings)
+                spool.keep_bounds(
+                    settings.spool_max_events, settings.spool_max_bytes, settings.spool_max_age_s
+                )
                 return False
             argv = [
                 sys.executable,
@@ -172,13 +174,6 @@ def _detach(child: subprocess.Popen[bytes]) -> None:
             done = pid
         if done == pid:
             _CHILDREN.remove(pid)
-
-
-def _keep_bounds(spool: Spool, settings: TrackerSettings) -> None:
-    dropped = spool.enforce_bounds(
-        settings.spool_max_events, settings.spool_max_bytes, settings.spool_max_age_s
-    )
-    spool.count_dropped(dropped)
 
 
 class InlineWorker:
@@ -341,13 +336,13 @@ class Handover:
         if report is None or report.error is not None:
             return False
         settled = report.settled
+        in_memory = [f"memory:{n}" for n in range(len(memory))]
         # An event dropped (refused, revoked, invalid) is never delivered: every later flush
         # of this tracker says so too.
         self._lost = self._lost or any(
-            settled.get(key, (0, 0))[1] > 0
-            for key in (*wanted, *(f"memory:{n}" for n in range(len(memory))))
+            settled.get(key, (0, 0))[1] > 0 for key in (*wanted, *in_memory)
         )
-        if self._lost or any(f"memory:{n}" not in settled for n in range(len(memory))):
+        if self._lost or any(key not in settled for key in in_memory):
             return False
         unsettled = wanted - settled.keys()
         return not unsettled or not unsettled & {s.base for s in self.spool.segments()}
@@ -358,17 +353,7 @@ class Handover:
         try:
             worker = self.worker()
         except RuntimeError:
-            from .uploader import deliver
-
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            return deliver(
-                self.spool,
-                self.settings,
-                timeout=left,
-                memory=memory,
-                env=self._env,
-                known=self.known,
-            )
+            job = _Job(deadline, list(memory), self.known)
+            job.run(self.spool, self.settings, self._env)
+            return job.report
         return worker.deliver(deadline, memory, self.known)

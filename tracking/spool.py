@@ -691,6 +691,10 @@ class Spool:
         events dropped, as :meth:`enforce_bounds`."""
         self.sweep()
         self.adopt_orphans()
+        return self.keep_bounds(max_events, max_bytes, max_age_s)
+
+    def keep_bounds(self, max_events: int, max_bytes: int, max_age_s: float) -> dict[str, int]:
+        """:meth:`enforce_bounds`, the drops counted in state.json. Lock holder only."""
         dropped = self.enforce_bounds(max_events, max_bytes, max_age_s)
         self.count_dropped(dropped)
         return dropped

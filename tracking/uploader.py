@@ -149,9 +149,10 @@ class Uploader:
         self._backoff: dict[str, float] = {}
         self._runs: dict[str, _Run] = {}
         #: The endpoint of this process's own run: its plan checked it already.
-        self._checked = str(known.header.get("endpoint") or "") if known is not None else ""
+        self._checked = ""
         if known is not None:  # this process's own run: the host's consent check applies
             header = known.header
+            self._checked = str(header.get("endpoint") or "")
             self._runs[self._encode(header)] = _Run(
                 known.profile, header, known.allowed, dict(header.get("contexts") or {})
             )
@@ -535,13 +536,16 @@ class Uploader:
         if url not in self._transports:
             from ._http import Transport
 
-            checked = url if url and url == self._checked else None
-            if url and checked is None:
+            if not url:
+                allowed = False
+            elif url == self._checked:
+                allowed = True  # the host's own endpoint, checked by its plan
+            else:
                 from .endpoint import check_endpoint
 
-                checked, _problem = check_endpoint(url, "the spooled endpoint")
+                allowed = check_endpoint(url, "the spooled endpoint")[0] == url
             timeout = max(0.05, min(self.settings.request_timeout, self._time_left()))
-            self._transports[url] = Transport(url, timeout) if checked == url else None
+            self._transports[url] = Transport(url, timeout) if allowed else None
         return self._transports[url]
 
     def _accepted(self, run: _Run, logged: list[_Sent]) -> None:
