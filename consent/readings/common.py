@@ -14,7 +14,18 @@ if TYPE_CHECKING:
     from ..profile import AppProfile
     from ..project_location import ProjectAt
 
-__all__ = ["layer_from", "named_dir_layer", "unset_layer"]
+__all__ = ["do_not_track_no_opinion", "layer_from", "named_dir_layer", "unset_layer"]
+
+
+def do_not_track_no_opinion(raw: str) -> Layer:
+    """``DO_NOT_TRACK`` set to a false word, as both readings take it: no opinion, never "on"."""
+    return Layer(
+        "do_not_track",
+        None,
+        shown(raw),
+        "DO_NOT_TRACK",
+        detail="a false value means no opinion (it never turns tracking on)",
+    )
 
 
 def unset_layer(names: tuple[str, ...], empty: list[str]) -> Layer:

@@ -36,7 +36,7 @@ from ..profile import AppProfile, LegacyFlagFile
 from ..project_location import locate_profiles, locate_project
 from ..values import FALSE_WORDS, TRUE_WORDS, opinion_of, printable, shown
 from .base import Reading
-from .common import layer_from, named_dir_layer, unset_layer
+from .common import do_not_track_no_opinion, layer_from, named_dir_layer, unset_layer
 
 __all__ = [
     "DBT_DO_NOT_TRACK",
@@ -191,13 +191,7 @@ def do_not_track_layer(env: Mapping[str, str]) -> Layer:
     if raw.lower() in DBT_DO_NOT_TRACK:
         return Layer("do_not_track", "off", shown(raw), "DO_NOT_TRACK")
     if raw.strip().lower() in FALSE_WORDS:
-        return Layer(
-            "do_not_track",
-            None,
-            shown(raw),
-            "DO_NOT_TRACK",
-            detail="a false value means no opinion (it never turns tracking on)",
-        )
+        return do_not_track_no_opinion(raw)
     # dbt tracks here. Anyone who sets DO_NOT_TRACK to something that is not a "no" meant to
     # opt out: say that dbt does not read it that way.
     message = (

@@ -20,7 +20,7 @@ from .._yaml import read_yaml_flag
 from ..project_location import ProjectAt, find_project_file, locate_profiles, locate_project
 from ..values import FALSE_WORDS, TRUE_WORDS, env_bool, opinion_of, shown
 from .base import Reading
-from .common import layer_from, named_dir_layer, unset_layer
+from .common import do_not_track_no_opinion, layer_from, named_dir_layer, unset_layer
 
 if TYPE_CHECKING:
     from ..profile import AppProfile, LegacyFlagFile
@@ -70,13 +70,7 @@ def read_do_not_track(env: Mapping[str, str]) -> Layer:
     if flag is True:
         return Layer("do_not_track", "off", shown(raw), "DO_NOT_TRACK")
     if flag is False:
-        return Layer(
-            "do_not_track",
-            None,
-            shown(raw),
-            "DO_NOT_TRACK",
-            detail="a false value means no opinion (it never turns tracking on)",
-        )
+        return do_not_track_no_opinion(raw)
     # It was read: it is simply not a true/false word. Off, because the likeliest meaning of
     # setting DO_NOT_TRACK at all is "do not track".
     message = (
