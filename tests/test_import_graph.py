@@ -8,6 +8,7 @@ on top of both. An import anywhere in a module counts: at its top, inside a func
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,23 +23,27 @@ FORBIDDEN = {
 }
 
 
-def imported_modules(path: Path, root: Path = REPO) -> list[tuple[int, str]]:
-    """``(line, absolute module name)`` of every import in the file at ``path``."""
+def _imports(path: Path, root: Path) -> Iterator[tuple[int, str, tuple[str, ...]]]:
+    """``(line, absolute module name, names imported from it)`` of every import in the file at
+    ``path`` (``import a.b`` imports no names)."""
+    # ``pkg/__init__.py`` is ``pkg.__init__`` here, so that ``.`` strips one part to ``pkg``.
     package = ".".join(path.relative_to(root).with_suffix("").parts)
-    if path.name == "__init__.py":
-        package += ".__init__"
-    out: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
-            out.extend((node.lineno, alias.name) for alias in node.names)
+            for alias in node.names:
+                yield node.lineno, alias.name, ()
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[: -node.level]
                 name = ".".join([*base, node.module] if node.module else base)
             else:
                 name = node.module or ""
-            out.append((node.lineno, name))
-    return out
+            yield node.lineno, name, tuple(alias.name for alias in node.names)
+
+
+def imported_modules(path: Path, root: Path = REPO) -> list[tuple[int, str]]:
+    """``(line, absolute module name)`` of every import in the file at ``path``."""
+    return [(line, name) for line, name, _ in _imports(path, root)]
 
 
 def violations(package: str, forbidden: tuple[str, ...], root: Path = REPO) -> list[str]:
@@ -94,21 +99,10 @@ def internal_imports(path: Path, modules: dict[str, Path], root: Path = REPO) ->
 
     ``from .x import y`` names the module ``x.y`` when that is a module, else ``x``. A package's
     own ``__init__`` is not counted for its submodules: that is Python's doing, not the code's."""
-    # ``pkg/__init__.py`` is ``pkg.__init__`` here, so that ``.`` strips one part to ``pkg``.
-    package = ".".join(path.relative_to(root).with_suffix("").parts)
     out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-        if isinstance(node, ast.Import):
-            out.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: -node.level]
-                name = ".".join([*base, node.module] if node.module else base)
-            else:
-                name = node.module or ""
-            named = [f"{name}.{alias.name}" for alias in node.names]
-            submodules = [module for module in named if module in modules]
-            out.update(submodules or [name])
+    for _, name, names in _imports(path, root):
+        submodules = [f"{name}.{alias}" for alias in names if f"{name}.{alias}" in modules]
+        out.update(submodules or [name])
     return {name for name in out if name in modules}
 
 
